@@ -1,0 +1,51 @@
+# Makefile: the project's commands. Run `make help` for the list.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+# googleapis .proto files (google/api/annotations.proto and friends) are not in any Go
+# module, so they are taken from this npm package at generate time into a git-ignored
+# folder that buf.yaml lists as a second module.
+GOOGLE_PROTO_FILES := google-proto-files@6.0.1
+GOOGLEAPIS := .cache/googleapis
+GOOGLEAPIS_FILES := annotations http field_behavior resource
+GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+BUF := go tool -modfile=tools.mod buf
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(GOOGLEAPIS)/.done:
+	rm -rf .cache/npm $(GOOGLEAPIS)
+	mkdir -p .cache/npm $(GOOGLEAPIS)/google/api
+	cd .cache/npm && npm pack --silent $(GOOGLE_PROTO_FILES) >/dev/null && tar xzf google-proto-files-*.tgz
+	for f in $(GOOGLEAPIS_FILES); do cp .cache/npm/package/google/api/$$f.proto $(GOOGLEAPIS)/google/api/; done
+	rm -rf .cache/npm
+	touch $@
+
+.PHONY: generate
+generate: $(GOOGLEAPIS)/.done ## regenerate gen/ from proto/ (buf and plugins run as Go tools)
+	rm -rf gen/papers gen/openapi/papers.swagger.json
+	$(BUF) generate --path proto/papers
+
+.PHONY: lint
+lint: $(GOOGLEAPIS)/.done ## buf lint, go vet, golangci-lint, go mod tidy check
+	$(BUF) lint --path proto/papers
+	go vet ./...
+	go run $(GOLANGCI_LINT) run ./...
+	go mod tidy -diff
+	go mod tidy -modfile=tools.mod -diff
+
+.PHONY: test
+test: ## run every test (the README's test command)
+	go test -race -count=1 -timeout 12m ./...
+
+.PHONY: bench
+bench: ## start paperd with 50,000 papers and load it with ghz; prints a table and a JSON line
+	go run ./cmd/paperbench
+
+.PHONY: run
+run: ## run paperd on the embedded database under ./data
+	go run ./cmd/paperd

@@ -1,0 +1,108 @@
+// Package mongo implements the repository interfaces on MongoDB (or anything that
+// speaks its wire protocol, such as the embedded FerretDB) with the official driver.
+//
+// It only uses what both MongoDB and FerretDB v1 implement: natural keys as _id,
+// single-document writes, plain finds. FerretDB answers filters other than exactly
+// {_id: …} by scanning, which is why frequent reads come from the read model instead.
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+// Collection names.
+const (
+	papersCollection  = "papers"
+	changesCollection = "paper_changes"
+)
+
+// DB is a connection to one database.
+type DB struct {
+	client *mongo.Client
+	db     *mongo.Database
+}
+
+// Open connects to the server at uri and uses the database name. It does not wait
+// for the server: use Ping to learn whether it is reachable.
+func Open(uri, name string) (*DB, error) {
+	opts := options.Client().ApplyURI(uri).
+		SetServerSelectionTimeout(5 * time.Second).
+		SetConnectTimeout(5 * time.Second).
+		SetAppName("paperd")
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to MongoDB: %w", err)
+	}
+	return &DB{client: client, db: client.Database(name)}, nil
+}
+
+// Close disconnects from the server.
+func (db *DB) Close(ctx context.Context) error {
+	return db.client.Disconnect(ctx)
+}
+
+// Ping checks that the server answers. Returns repository.ErrUnavailable if not.
+func (db *DB) Ping(ctx context.Context) error {
+	return wrap(db.client.Ping(ctx, nil))
+}
+
+// Drop drops the whole database. Tests use it to clean up.
+func (db *DB) Drop(ctx context.Context) error {
+	return wrap(db.db.Drop(ctx))
+}
+
+// Migrate creates the collections' indexes. It is idempotent: existing indexes are
+// kept. On FerretDB the indexes are created but reads do not use them.
+func (db *DB) Migrate(ctx context.Context) error {
+	models := map[string][]mongo.IndexModel{
+		papersCollection: {
+			{Keys: bson.D{{Key: "submit_time", Value: -1}}, Options: options.Index().SetName("submit_time")},
+			{Keys: bson.D{{Key: "organization.id", Value: 1}}, Options: options.Index().SetName("organization_id")},
+			{Keys: bson.D{{Key: "upvotes", Value: -1}}, Options: options.Index().SetName("upvotes")},
+		},
+		changesCollection: {
+			{Keys: bson.D{{Key: "time", Value: 1}}, Options: options.Index().SetName("time")},
+		},
+	}
+	for coll, idx := range models {
+		if _, err := db.db.Collection(coll).Indexes().CreateMany(ctx, idx); err != nil {
+			return fmt.Errorf("create indexes on %s: %w", coll, wrap(err))
+		}
+	}
+	return nil
+}
+
+// wrap turns driver errors into repository errors: unreachable servers and timeouts
+// become ErrUnavailable, duplicate keys ErrAlreadyExists, missing documents
+// ErrNotFound. Anything else is returned as it is, to be logged as internal.
+func wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return fmt.Errorf("%w: %w", repository.ErrNotFound, err)
+	case mongo.IsDuplicateKeyError(err):
+		return fmt.Errorf("%w: %w", repository.ErrAlreadyExists, err)
+	case mongo.IsTimeout(err), mongo.IsNetworkError(err),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, mongo.ErrClientDisconnected):
+		return fmt.Errorf("%w: %w", repository.ErrUnavailable, err)
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		return err
+	}
+	// Server selection failures are neither of the above.
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", repository.ErrUnavailable, err)
+}

@@ -1,0 +1,110 @@
+// Package repository holds the catalog's domain types, the interfaces of its stores
+// and the errors they return. Implementations live in sub-packages named after what
+// they wrap (repository/mongo); the service layer depends only on this package.
+package repository
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by repositories, wrapped with %w; test with errors.Is.
+var (
+	// ErrNotFound means the addressed record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists means a record with the same key exists.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict means a conditional write lost: the record changed since the
+	// version (etag) the caller sent.
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable means the database could not be reached in time.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// Paper is a research paper in the catalog.
+type Paper struct {
+	// ID is the arXiv identifier without version, as arXiv writes it
+	// (`2111.13056`, `hep-th/9901001`).
+	ID              string
+	ArxivVersion    int32
+	Title           string
+	Abstract        string
+	Authors         []Author
+	Categories      []string
+	PrimaryCategory string
+	Keywords        []string
+	PublishedTime   time.Time
+	ArxivUpdateTime time.Time
+	SubmitTime      time.Time
+	Submitter       string
+	Organization    Organization
+	GithubRepo      string
+	GithubStars     int64
+	ProjectPage     string
+	PDFURL          string
+	DOI             string
+	JournalRef      string
+	Comment         string
+	// Upvotes is the paper's upvote count.
+	Upvotes int64
+	// Version increases on every write; the etag is derived from it. It is the
+	// writer's clock in nanoseconds, or the previous version plus one when that is
+	// larger, so versions of one paper only grow, across deletes and re-creates too.
+	Version    int64
+	CreateTime time.Time
+	UpdateTime time.Time
+	// RequestID is the request_id of the create that made the paper, if any.
+	RequestID string
+}
+
+// Author is one author of a paper.
+type Author struct {
+	Name        string
+	Affiliation string
+}
+
+// Organization is an organization papers are attributed to.
+type Organization struct {
+	ID          string
+	DisplayName string
+}
+
+// Change is one write to a paper, as recorded for other replicas: the paper after
+// the write, or a deletion.
+type Change struct {
+	// PaperID is the changed paper's ID.
+	PaperID string
+	// Version is the paper's version after the write (for a deletion: a version
+	// larger than the deleted one).
+	Version int64
+	// Deleted reports a deletion; Paper is nil then.
+	Deleted bool
+	// Paper is the paper after the write.
+	Paper *Paper
+	// Time is when the change was recorded, by the writer's clock.
+	Time time.Time
+}
+
+// Papers stores papers. It is the source of truth; reads that users make often are
+// served by the read model (package readmodel), which it feeds.
+type Papers interface {
+	// Create inserts p. Returns ErrAlreadyExists if a paper with p.ID exists.
+	Create(ctx context.Context, p *Paper) error
+	// Get returns the paper with the given ID. Returns ErrNotFound if absent.
+	Get(ctx context.Context, id string) (*Paper, error)
+	// Update replaces the stored paper p.ID, provided its version is still
+	// prevVersion. Returns ErrNotFound if absent, ErrConflict if the version moved.
+	Update(ctx context.Context, p *Paper, prevVersion int64) error
+	// Delete removes the paper id, provided its version is version (0: any).
+	// Returns ErrNotFound if absent, ErrConflict if the version moved.
+	Delete(ctx context.Context, id string, version int64) error
+	// All calls fn for every stored paper, in no particular order.
+	All(ctx context.Context, fn func(*Paper) error) error
+	// RecordChange appends c to the change log other replicas read.
+	RecordChange(ctx context.Context, c Change) error
+	// ChangesSince returns the changes recorded at or after t, oldest first.
+	ChangesSince(ctx context.Context, t time.Time) ([]Change, error)
+	// PruneChanges removes changes recorded before t.
+	PruneChanges(ctx context.Context, t time.Time) error
+}
