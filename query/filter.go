@@ -1,0 +1,342 @@
+// Package query turns the AIP-160 filters, AIP-132 orderings and page tokens of list
+// requests into functions over repository.Paper that the read model runs.
+package query
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.einride.tech/aip/filtering"
+	expr "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+// MaxFilterLength is the longest filter accepted, in bytes.
+const MaxFilterLength = 2000
+
+// Filter decides whether a paper matches a list request's filter.
+type Filter struct {
+	// Text is the filter as the caller wrote it.
+	Text  string
+	match func(*repository.Paper) value
+}
+
+// Match reports whether p matches. The empty filter matches every paper.
+func (f Filter) Match(p *repository.Paper) bool {
+	if f.match == nil {
+		return true
+	}
+	return f.match(p).b
+}
+
+// kind is the type of a filter value.
+type kind int
+
+const (
+	kindBool kind = iota
+	kindInt
+	kindFloat
+	kindString
+	kindTime
+	kindList
+)
+
+type value struct {
+	kind kind
+	b    bool
+	i    int64
+	f    float64
+	s    string
+	t    time.Time
+	list []string
+}
+
+type field struct {
+	typ *expr.Type
+	get func(*repository.Paper) value
+}
+
+var fields = map[string]field{
+	"organization": {filtering.TypeString, func(p *repository.Paper) value {
+		return value{kind: kindString, s: p.Organization.ID}
+	}},
+	"categories": {filtering.TypeList(filtering.TypeString), func(p *repository.Paper) value {
+		return value{kind: kindList, list: p.Categories}
+	}},
+	"primary_category": {filtering.TypeString, func(p *repository.Paper) value {
+		return value{kind: kindString, s: p.PrimaryCategory}
+	}},
+	"authors": {filtering.TypeList(filtering.TypeString), func(p *repository.Paper) value {
+		names := make([]string, len(p.Authors))
+		for i, a := range p.Authors {
+			names[i] = a.Name
+		}
+		return value{kind: kindList, list: names}
+	}},
+	"submitter": {filtering.TypeString, func(p *repository.Paper) value {
+		return value{kind: kindString, s: p.Submitter}
+	}},
+	"submit_time": {filtering.TypeTimestamp, func(p *repository.Paper) value {
+		return value{kind: kindTime, t: p.SubmitTime}
+	}},
+	"published_time": {filtering.TypeTimestamp, func(p *repository.Paper) value {
+		return value{kind: kindTime, t: p.PublishedTime}
+	}},
+	"upvotes": {filtering.TypeInt, func(p *repository.Paper) value {
+		return value{kind: kindInt, i: p.Upvotes}
+	}},
+	"github_repo": {filtering.TypeString, func(p *repository.Paper) value {
+		return value{kind: kindString, s: p.GithubRepo}
+	}},
+}
+
+// FilterFields lists the fields a filter may name.
+func FilterFields() []string {
+	return []string{"organization", "categories", "primary_category", "authors", "submitter",
+		"submit_time", "published_time", "upvotes", "github_repo"}
+}
+
+var declarations = func() *filtering.Declarations {
+	opts := []filtering.DeclarationOption{filtering.DeclareStandardFunctions()}
+	for name, f := range fields {
+		opts = append(opts, filtering.DeclareIdent(name, f.typ))
+	}
+	d, err := filtering.NewDeclarations(opts...)
+	if err != nil {
+		panic(fmt.Sprintf("filter declarations: %v", err)) // a programming error, caught by every test
+	}
+	return d
+}()
+
+// ParseFilter parses and type-checks an AIP-160 filter. The error says what is
+// wrong in words a caller can act on.
+func ParseFilter(text string) (Filter, error) {
+	if len(text) > MaxFilterLength {
+		return Filter{}, fmt.Errorf("filter is longer than %d bytes", MaxFilterLength)
+	}
+	if strings.TrimSpace(text) == "" {
+		return Filter{Text: text}, nil
+	}
+	parsed, err := filtering.ParseFilterString(text, declarations)
+	if err != nil {
+		return Filter{}, fmt.Errorf("invalid filter (fields: %s): %w",
+			strings.Join(FilterFields(), ", "), err)
+	}
+	m, err := compile(parsed.CheckedExpr.GetExpr())
+	if err != nil {
+		return Filter{}, fmt.Errorf("invalid filter: %w", err)
+	}
+	return Filter{Text: text, match: m}, nil
+}
+
+type evaluator = func(*repository.Paper) value
+
+func compile(e *expr.Expr) (evaluator, error) {
+	switch k := e.GetExprKind().(type) {
+	case *expr.Expr_ConstExpr:
+		v, err := constant(k.ConstExpr)
+		if err != nil {
+			return nil, err
+		}
+		return func(*repository.Paper) value { return v }, nil
+	case *expr.Expr_IdentExpr:
+		f, ok := fields[k.IdentExpr.GetName()]
+		if !ok {
+			return nil, fmt.Errorf("unknown field %q", k.IdentExpr.GetName())
+		}
+		return f.get, nil
+	case *expr.Expr_CallExpr:
+		return compileCall(k.CallExpr)
+	default:
+		return nil, fmt.Errorf("unsupported expression %s", e.String())
+	}
+}
+
+func constant(c *expr.Constant) (value, error) {
+	switch k := c.GetConstantKind().(type) {
+	case *expr.Constant_BoolValue:
+		return value{kind: kindBool, b: k.BoolValue}, nil
+	case *expr.Constant_Int64Value:
+		return value{kind: kindInt, i: k.Int64Value}, nil
+	case *expr.Constant_DoubleValue:
+		return value{kind: kindFloat, f: k.DoubleValue}, nil
+	case *expr.Constant_StringValue:
+		return value{kind: kindString, s: k.StringValue}, nil
+	default:
+		return value{}, fmt.Errorf("unsupported constant %s", c.String())
+	}
+}
+
+func compileCall(call *expr.Expr_Call) (evaluator, error) {
+	fn := call.GetFunction()
+	args := make([]evaluator, len(call.GetArgs()))
+	for i, a := range call.GetArgs() {
+		ev, err := compile(a)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = ev
+	}
+	switch fn {
+	case filtering.FunctionAnd, filtering.FunctionFuzzyAnd:
+		return func(p *repository.Paper) value {
+			for _, a := range args {
+				if !a(p).b {
+					return value{kind: kindBool}
+				}
+			}
+			return value{kind: kindBool, b: true}
+		}, nil
+	case filtering.FunctionOr:
+		return func(p *repository.Paper) value {
+			for _, a := range args {
+				if a(p).b {
+					return value{kind: kindBool, b: true}
+				}
+			}
+			return value{kind: kindBool}
+		}, nil
+	case filtering.FunctionNot:
+		if len(args) != 1 {
+			return nil, fmt.Errorf("NOT takes one operand")
+		}
+		return func(p *repository.Paper) value { return value{kind: kindBool, b: !args[0](p).b} }, nil
+	case filtering.FunctionTimestamp:
+		return timestampArg(call)
+	case filtering.FunctionHas:
+		if len(args) != 2 {
+			return nil, fmt.Errorf("':' takes two operands")
+		}
+		l, r := args[0], args[1]
+		return func(p *repository.Paper) value { return value{kind: kindBool, b: has(l(p), r(p))} }, nil
+	case filtering.FunctionEquals, filtering.FunctionNotEquals, filtering.FunctionLessThan,
+		filtering.FunctionLessEquals, filtering.FunctionGreaterThan, filtering.FunctionGreaterEquals:
+		if len(args) != 2 {
+			return nil, fmt.Errorf("%q takes two operands", fn)
+		}
+		l, r := args[0], args[1]
+		// Constants compared with a time are parsed once, here.
+		if rc := call.GetArgs()[1].GetConstExpr(); rc != nil && rc.GetStringValue() != "" && isTimeField(call.GetArgs()[0]) {
+			t, err := time.Parse(time.RFC3339Nano, rc.GetStringValue())
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an RFC 3339 time such as 2024-01-02T15:04:05Z", rc.GetStringValue())
+			}
+			tv := value{kind: kindTime, t: t}
+			r = func(*repository.Paper) value { return tv }
+		}
+		return func(p *repository.Paper) value {
+			c, ok := compare(l(p), r(p))
+			return value{kind: kindBool, b: ok && holds(fn, c)}
+		}, nil
+	default:
+		return nil, fmt.Errorf("unsupported function %q", fn)
+	}
+}
+
+func isTimeField(e *expr.Expr) bool {
+	id := e.GetIdentExpr()
+	if id == nil {
+		return false
+	}
+	return id.GetName() == "submit_time" || id.GetName() == "published_time"
+}
+
+func timestampArg(call *expr.Expr_Call) (evaluator, error) {
+	if len(call.GetArgs()) != 1 || call.GetArgs()[0].GetConstExpr() == nil {
+		return nil, fmt.Errorf("timestamp() takes one string constant")
+	}
+	s := call.GetArgs()[0].GetConstExpr().GetStringValue()
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not an RFC 3339 time such as 2024-01-02T15:04:05Z", s)
+	}
+	v := value{kind: kindTime, t: t}
+	return func(*repository.Paper) value { return v }, nil
+}
+
+func holds(fn string, c int) bool {
+	switch fn {
+	case filtering.FunctionEquals:
+		return c == 0
+	case filtering.FunctionNotEquals:
+		return c != 0
+	case filtering.FunctionLessThan:
+		return c < 0
+	case filtering.FunctionLessEquals:
+		return c <= 0
+	case filtering.FunctionGreaterThan:
+		return c > 0
+	default: // >=
+		return c >= 0
+	}
+}
+
+// compare orders two values of compatible kinds; ok is false when they cannot be
+// compared, and then no comparison holds.
+func compare(a, b value) (c int, ok bool) {
+	switch {
+	case a.kind == kindInt && b.kind == kindInt:
+		return cmpOrdered(a.i, b.i), true
+	case (a.kind == kindInt || a.kind == kindFloat) && (b.kind == kindInt || b.kind == kindFloat):
+		return cmpOrdered(asFloat(a), asFloat(b)), true
+	case a.kind == kindString && b.kind == kindString:
+		return strings.Compare(a.s, b.s), true
+	case a.kind == kindTime && b.kind == kindTime:
+		return a.t.Compare(b.t), true
+	case a.kind == kindBool && b.kind == kindBool:
+		if a.b == b.b {
+			return 0, true
+		}
+		return 1, true
+	}
+	return 0, false
+}
+
+func asFloat(v value) float64 {
+	if v.kind == kindInt {
+		return float64(v.i)
+	}
+	return v.f
+}
+
+func cmpOrdered[T int64 | float64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// has implements ':': `*` tests presence; on a list, an element equals the value
+// (ignoring case) or contains it (ignoring case); on text, the text contains it.
+func has(a, b value) bool {
+	if b.kind != kindString {
+		c, ok := compare(a, b)
+		return ok && c == 0
+	}
+	needle := strings.ToLower(b.s)
+	switch a.kind {
+	case kindList:
+		if b.s == "*" {
+			return len(a.list) > 0
+		}
+		for _, el := range a.list {
+			if strings.Contains(strings.ToLower(el), needle) {
+				return true
+			}
+		}
+		return false
+	case kindString:
+		if b.s == "*" {
+			return a.s != ""
+		}
+		return strings.Contains(strings.ToLower(a.s), needle)
+	case kindTime:
+		return b.s == "*" && !a.t.IsZero()
+	}
+	return false
+}

@@ -1,0 +1,138 @@
+package query
+
+import (
+	"cmp"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.einride.tech/aip/ordering"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+// DefaultOrder is the order of a list request without order_by.
+const DefaultOrder = "submit_time desc"
+
+// KeyPart is one component of a paper's sort key: a number (times as Unix
+// nanoseconds) or a text.
+type KeyPart struct {
+	I int64  `json:"i,omitempty"`
+	S string `json:"s,omitempty"`
+}
+
+// Key is a paper's position in an order: one part per ordered field, then the paper
+// ID, which breaks ties.
+type Key []KeyPart
+
+type orderField struct {
+	text bool
+	get  func(*repository.Paper) KeyPart
+}
+
+var orderFields = map[string]orderField{
+	"submit_time":    {false, func(p *repository.Paper) KeyPart { return KeyPart{I: p.SubmitTime.UnixNano()} }},
+	"published_time": {false, func(p *repository.Paper) KeyPart { return KeyPart{I: unixNano(p.PublishedTime)} }},
+	"create_time":    {false, func(p *repository.Paper) KeyPart { return KeyPart{I: p.CreateTime.UnixNano()} }},
+	"update_time":    {false, func(p *repository.Paper) KeyPart { return KeyPart{I: p.UpdateTime.UnixNano()} }},
+	"upvotes":        {false, func(p *repository.Paper) KeyPart { return KeyPart{I: p.Upvotes} }},
+	"title":          {true, func(p *repository.Paper) KeyPart { return KeyPart{S: p.Title} }},
+	"name":           {true, func(p *repository.Paper) KeyPart { return KeyPart{S: p.ID} }},
+}
+
+// OrderFields lists the fields an order_by may name.
+func OrderFields() []string {
+	return []string{"submit_time", "published_time", "upvotes", "create_time", "update_time", "title", "name"}
+}
+
+// Order is a parsed order_by.
+type Order struct {
+	// Text is the canonical form of the order, e.g. "upvotes desc, submit_time desc".
+	Text   string
+	fields []orderField
+	desc   []bool
+}
+
+// ParseOrder parses an AIP-132 order_by. The empty string means DefaultOrder.
+func ParseOrder(text string) (Order, error) {
+	if strings.TrimSpace(text) == "" {
+		text = DefaultOrder
+	}
+	if len(text) > 500 {
+		return Order{}, fmt.Errorf("order_by is longer than 500 bytes")
+	}
+	var ob ordering.OrderBy
+	if err := ob.UnmarshalString(text); err != nil {
+		return Order{}, fmt.Errorf("invalid order_by: %w", err)
+	}
+	if err := ob.ValidateForPaths(OrderFields()...); err != nil {
+		return Order{}, fmt.Errorf("invalid order_by (fields: %s): %w", strings.Join(OrderFields(), ", "), err)
+	}
+	var o Order
+	seen := map[string]bool{}
+	parts := make([]string, 0, len(ob.Fields))
+	for _, f := range ob.Fields {
+		if seen[f.Path] {
+			return Order{}, fmt.Errorf("invalid order_by: %q appears twice", f.Path)
+		}
+		seen[f.Path] = true
+		o.fields = append(o.fields, orderFields[f.Path])
+		o.desc = append(o.desc, f.Desc)
+		if f.Desc {
+			parts = append(parts, f.Path+" desc")
+		} else {
+			parts = append(parts, f.Path)
+		}
+	}
+	o.Text = strings.Join(parts, ", ")
+	return o, nil
+}
+
+// KeyOf returns p's sort key in this order.
+func (o Order) KeyOf(p *repository.Paper) Key {
+	k := make(Key, 0, len(o.fields)+1)
+	for _, f := range o.fields {
+		k = append(k, f.get(p))
+	}
+	return append(k, KeyPart{S: p.ID})
+}
+
+// Compare orders two keys of this order: negative if a comes first.
+func (o Order) Compare(a, b Key) int {
+	for i := range a {
+		if i >= len(b) {
+			return 1
+		}
+		c := cmp.Compare(a[i].I, b[i].I)
+		if c == 0 {
+			c = strings.Compare(a[i].S, b[i].S)
+		}
+		if c != 0 {
+			if i < len(o.desc) && o.desc[i] {
+				return -c
+			}
+			return c
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// Valid reports whether k has the shape of a key of this order.
+func (o Order) Valid(k Key) bool {
+	if len(k) != len(o.fields)+1 || k[len(k)-1].S == "" {
+		return false
+	}
+	for i, f := range o.fields {
+		if (f.text && k[i].I != 0) || (!f.text && k[i].S != "") {
+			return false
+		}
+	}
+	return true
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}

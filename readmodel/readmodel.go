@@ -1,0 +1,220 @@
+// Package readmodel keeps every paper in memory and answers the catalog's frequent
+// reads (get, batch get, filtered and ordered lists) from there, because the
+// embedded FerretDB scans and decodes a whole collection for anything but a find by
+// _id. MongoDB stays the source of truth: the model is loaded from it at start,
+// updated by each write this process makes, and caught up with writes of other
+// replicas from the change log (see Syncer).
+package readmodel
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/repository"
+)
+
+// maxCached is how many list results are kept; the cache is emptied when it is full
+// and whenever a paper changes.
+const maxCached = 256
+
+// Model is the in-memory read model. Papers it returns are shared and must not be
+// modified; writers hand it new values instead. It is safe for concurrent use.
+type Model struct {
+	mu         sync.RWMutex
+	papers     map[string]*repository.Paper
+	requests   map[string]string // create request_id -> paper ID
+	tombstones map[string]int64  // deleted paper ID -> version of the deletion
+	gen        uint64            // bumped on every change; list results of older generations are stale
+	cache      map[string]*Result
+	loaded     atomic.Bool
+}
+
+// New returns an empty model that is not yet loaded.
+func New() *Model {
+	return &Model{
+		papers:     map[string]*repository.Paper{},
+		requests:   map[string]string{},
+		tombstones: map[string]int64{},
+		cache:      map[string]*Result{},
+	}
+}
+
+// Loaded reports whether Replace has been called: the model holds the database's
+// papers.
+func (m *Model) Loaded() bool { return m.loaded.Load() }
+
+// Len returns the number of papers.
+func (m *Model) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.papers)
+}
+
+// Replace sets the model's papers to all, as read from the database by a scan that
+// began at version scanStart (a writer's clock in nanoseconds), and marks the model
+// loaded. Papers written at or after scanStart that the model already holds are
+// kept, and deletions the model saw after the scan began still win, so a reload
+// never undoes a write that raced with it.
+func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := make(map[string]*repository.Paper, len(all))
+	for _, p := range all {
+		if v, ok := m.tombstones[p.ID]; ok && v >= p.Version {
+			continue
+		}
+		next[p.ID] = p
+	}
+	for id, p := range m.papers {
+		if p.Version < scanStart {
+			continue
+		}
+		if cur, ok := next[id]; !ok || cur.Version < p.Version {
+			next[id] = p
+		}
+	}
+	m.papers = next
+	m.requests = map[string]string{}
+	for _, p := range next {
+		if p.RequestID != "" {
+			m.requests[p.RequestID] = p.ID
+		}
+	}
+	m.changed()
+	m.loaded.Store(true)
+}
+
+// Tombstone returns the version at which paper id was last seen deleted.
+func (m *Model) Tombstone(id string) int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.tombstones[id]
+}
+
+// Get returns the paper with the given ID.
+func (m *Model) Get(id string) (*repository.Paper, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	p, ok := m.papers[id]
+	return p, ok
+}
+
+// ByRequestID returns the paper that the create with request_id rid made.
+func (m *Model) ByRequestID(rid string) (*repository.Paper, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	id, ok := m.requests[rid]
+	if !ok {
+		return nil, false
+	}
+	p, ok := m.papers[id]
+	return p, ok
+}
+
+// Put stores p unless the model already has the same or a newer version of it, or
+// saw it deleted at a later version. It reports whether p was stored.
+func (m *Model) Put(p *repository.Paper) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur, ok := m.papers[p.ID]; ok && cur.Version >= p.Version {
+		return false
+	}
+	if v, ok := m.tombstones[p.ID]; ok && v >= p.Version {
+		return false
+	}
+	delete(m.tombstones, p.ID)
+	m.papers[p.ID] = p
+	if p.RequestID != "" {
+		m.requests[p.RequestID] = p.ID
+	}
+	m.changed()
+	return true
+}
+
+// Remove deletes paper id as of version: a copy newer than version stays. It
+// reports whether a paper was removed.
+func (m *Model) Remove(id string, version int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v, ok := m.tombstones[id]; !ok || v < version {
+		m.tombstones[id] = version
+	}
+	cur, ok := m.papers[id]
+	if !ok || cur.Version > version {
+		return false
+	}
+	delete(m.papers, id)
+	if cur.RequestID != "" {
+		delete(m.requests, cur.RequestID)
+	}
+	m.changed()
+	return true
+}
+
+// changed invalidates cached list results. Callers hold m.mu for writing.
+func (m *Model) changed() {
+	m.gen++
+	clear(m.cache)
+}
+
+// Result is the outcome of a list query: the matching papers in order, with their
+// sort keys. It is shared and must not be modified.
+type Result struct {
+	gen    uint64
+	Papers []*repository.Paper
+	Keys   []query.Key
+}
+
+// After returns the index of the first paper that comes after key in order.
+func (r *Result) After(o query.Order, key query.Key) int {
+	return sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], key) > 0 })
+}
+
+// List returns the papers matching f, sorted by o. Results are cached per filter
+// and order until the next change.
+func (m *Model) List(f query.Filter, o query.Order) *Result {
+	ck := f.Text + "\x00" + o.Text
+	m.mu.RLock()
+	if r, ok := m.cache[ck]; ok && r.gen == m.gen {
+		m.mu.RUnlock()
+		return r
+	}
+	gen := m.gen
+	r := &Result{gen: gen}
+	for _, p := range m.papers {
+		if f.Match(p) {
+			r.Papers = append(r.Papers, p)
+		}
+	}
+	m.mu.RUnlock()
+
+	r.Keys = make([]query.Key, len(r.Papers))
+	for i, p := range r.Papers {
+		r.Keys[i] = o.KeyOf(p)
+	}
+	sort.Sort(byKey{r, o})
+
+	m.mu.Lock()
+	if m.gen == gen {
+		if len(m.cache) >= maxCached {
+			clear(m.cache)
+		}
+		m.cache[ck] = r
+	}
+	m.mu.Unlock()
+	return r
+}
+
+type byKey struct {
+	r *Result
+	o query.Order
+}
+
+func (b byKey) Len() int           { return len(b.r.Papers) }
+func (b byKey) Less(i, j int) bool { return b.o.Compare(b.r.Keys[i], b.r.Keys[j]) < 0 }
+func (b byKey) Swap(i, j int) {
+	b.r.Papers[i], b.r.Papers[j] = b.r.Papers[j], b.r.Papers[i]
+	b.r.Keys[i], b.r.Keys[j] = b.r.Keys[j], b.r.Keys[i]
+}

@@ -1,0 +1,128 @@
+package readmodel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+// Syncer loads the model from the database and keeps it caught up with writes made
+// by other replicas, which every writer records in the change log.
+type Syncer struct {
+	Model *Model
+	Repo  repository.Papers
+	Log   *slog.Logger
+	// Interval is how often the change log is read (default 5 s).
+	Interval time.Duration
+	// Retention is how long changes stay in the change log (default 15 min). A
+	// replica that could not read it for longer reloads everything.
+	Retention time.Duration
+	// FullReload is how often everything is reloaded anyway (default 30 min), which
+	// also repairs a change a writer crashed before recording.
+	FullReload time.Duration
+
+	lastPoll time.Time // start of the last successful poll
+	lastFull time.Time
+	lastPrune time.Time
+}
+
+// overlap is how far back each poll reads before the previous one began, to
+// tolerate clock skew between replicas and changes committed late. Applying a
+// change twice is harmless.
+const overlap = 30 * time.Second
+
+func (s *Syncer) defaults() {
+	if s.Interval <= 0 {
+		s.Interval = 5 * time.Second
+	}
+	if s.Retention <= 0 {
+		s.Retention = 15 * time.Minute
+	}
+	if s.FullReload <= 0 {
+		s.FullReload = 30 * time.Minute
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+}
+
+// Load reads every paper from the database into the model.
+func (s *Syncer) Load(ctx context.Context) error {
+	s.defaults()
+	start := time.Now()
+	var all []*repository.Paper
+	if err := s.Repo.All(ctx, func(p *repository.Paper) error {
+		all = append(all, p)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("load read model: %w", err)
+	}
+	s.Model.Replace(all, start.Add(-overlap).UnixNano())
+	s.lastPoll, s.lastFull = start, start
+	s.Log.Info("read model loaded", "papers", len(all), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// Run polls the change log every Interval until ctx ends. Errors are logged and
+// retried at the next tick; reads keep being served meanwhile.
+func (s *Syncer) Run(ctx context.Context) {
+	s.defaults()
+	t := time.NewTicker(s.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.Poll(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn("read model sync failed; retrying", "err", err)
+		}
+	}
+}
+
+// Poll applies the changes recorded since the last poll, or reloads everything when
+// the last poll is too old for the change log to cover the gap.
+func (s *Syncer) Poll(ctx context.Context) error {
+	s.defaults()
+	ctx, cancel := context.WithTimeout(ctx, max(s.Interval*4, 30*time.Second))
+	defer cancel()
+	start := time.Now()
+	if !s.Model.Loaded() || start.Sub(s.lastPoll) > s.Retention-overlap || start.Sub(s.lastFull) > s.FullReload {
+		return s.Load(ctx)
+	}
+	changes, err := s.Repo.ChangesSince(ctx, s.lastPoll.Add(-overlap))
+	if err != nil {
+		return err
+	}
+	applied := 0
+	for _, c := range changes {
+		if s.apply(c) {
+			applied++
+		}
+	}
+	if applied > 0 {
+		s.Log.Debug("read model caught up", "changes", applied)
+	}
+	s.lastPoll = start
+	if start.Sub(s.lastPrune) > time.Minute {
+		if err := s.Repo.PruneChanges(ctx, start.Add(-s.Retention)); err != nil {
+			return err
+		}
+		s.lastPrune = start
+	}
+	return nil
+}
+
+func (s *Syncer) apply(c repository.Change) bool {
+	if c.Deleted {
+		return s.Model.Remove(c.PaperID, c.Version)
+	}
+	if c.Paper == nil {
+		return false
+	}
+	return s.Model.Put(c.Paper)
+}

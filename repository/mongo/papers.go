@@ -1,0 +1,265 @@
+package mongo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+// Papers implements repository.Papers.
+type Papers struct {
+	papers  *mongo.Collection
+	changes *mongo.Collection
+}
+
+var _ repository.Papers = (*Papers)(nil)
+
+// NewPapers returns the paper store of db.
+func NewPapers(db *DB) *Papers {
+	return &Papers{
+		papers:  db.db.Collection(papersCollection),
+		changes: db.db.Collection(changesCollection),
+	}
+}
+
+type paperDoc struct {
+	ID              string      `bson:"_id"`
+	ArxivVersion    int32       `bson:"arxiv_version,omitempty"`
+	Title           string      `bson:"title"`
+	Abstract        string      `bson:"abstract,omitempty"`
+	Authors         []authorDoc `bson:"authors,omitempty"`
+	Categories      []string    `bson:"categories,omitempty"`
+	PrimaryCategory string      `bson:"primary_category,omitempty"`
+	Keywords        []string    `bson:"keywords,omitempty"`
+	PublishedTime   *time.Time  `bson:"published_time,omitempty"`
+	ArxivUpdateTime *time.Time  `bson:"arxiv_update_time,omitempty"`
+	SubmitTime      time.Time   `bson:"submit_time"`
+	Submitter       string      `bson:"submitter,omitempty"`
+	Organization    *orgDoc     `bson:"organization,omitempty"`
+	GithubRepo      string      `bson:"github_repo,omitempty"`
+	GithubStars     int64       `bson:"github_stars,omitempty"`
+	ProjectPage     string      `bson:"project_page,omitempty"`
+	PDFURL          string      `bson:"pdf_url,omitempty"`
+	DOI             string      `bson:"doi,omitempty"`
+	JournalRef      string      `bson:"journal_ref,omitempty"`
+	Comment         string      `bson:"comment,omitempty"`
+	Upvotes         int64       `bson:"upvotes"`
+	Version         int64       `bson:"version"`
+	CreateTime      time.Time   `bson:"create_time"`
+	UpdateTime      time.Time   `bson:"update_time"`
+	RequestID       string      `bson:"request_id,omitempty"`
+}
+
+type authorDoc struct {
+	Name        string `bson:"name"`
+	Affiliation string `bson:"affiliation,omitempty"`
+}
+
+type orgDoc struct {
+	ID          string `bson:"id"`
+	DisplayName string `bson:"display_name,omitempty"`
+}
+
+type changeDoc struct {
+	ID      string    `bson:"_id"`
+	PaperID string    `bson:"paper_id"`
+	Version int64     `bson:"version"`
+	Deleted bool      `bson:"deleted,omitempty"`
+	Paper   *paperDoc `bson:"paper,omitempty"`
+	Time    time.Time `bson:"time"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func toDoc(p *repository.Paper) *paperDoc {
+	d := &paperDoc{
+		ID: p.ID, ArxivVersion: p.ArxivVersion, Title: p.Title, Abstract: p.Abstract,
+		Categories: p.Categories, PrimaryCategory: p.PrimaryCategory, Keywords: p.Keywords,
+		PublishedTime: optTime(p.PublishedTime), ArxivUpdateTime: optTime(p.ArxivUpdateTime),
+		SubmitTime: p.SubmitTime, Submitter: p.Submitter, GithubRepo: p.GithubRepo,
+		GithubStars: p.GithubStars, ProjectPage: p.ProjectPage, PDFURL: p.PDFURL, DOI: p.DOI,
+		JournalRef: p.JournalRef, Comment: p.Comment, Upvotes: p.Upvotes, Version: p.Version,
+		CreateTime: p.CreateTime, UpdateTime: p.UpdateTime, RequestID: p.RequestID,
+	}
+	for _, a := range p.Authors {
+		d.Authors = append(d.Authors, authorDoc(a))
+	}
+	if p.Organization != (repository.Organization{}) {
+		d.Organization = &orgDoc{ID: p.Organization.ID, DisplayName: p.Organization.DisplayName}
+	}
+	return d
+}
+
+func fromDoc(d *paperDoc) *repository.Paper {
+	p := &repository.Paper{
+		ID: d.ID, ArxivVersion: d.ArxivVersion, Title: d.Title, Abstract: d.Abstract,
+		Categories: d.Categories, PrimaryCategory: d.PrimaryCategory, Keywords: d.Keywords,
+		PublishedTime: derefTime(d.PublishedTime), ArxivUpdateTime: derefTime(d.ArxivUpdateTime),
+		SubmitTime: d.SubmitTime.UTC(), Submitter: d.Submitter, GithubRepo: d.GithubRepo,
+		GithubStars: d.GithubStars, ProjectPage: d.ProjectPage, PDFURL: d.PDFURL, DOI: d.DOI,
+		JournalRef: d.JournalRef, Comment: d.Comment, Upvotes: d.Upvotes, Version: d.Version,
+		CreateTime: d.CreateTime.UTC(), UpdateTime: d.UpdateTime.UTC(), RequestID: d.RequestID,
+	}
+	for _, a := range d.Authors {
+		p.Authors = append(p.Authors, repository.Author(a))
+	}
+	if d.Organization != nil {
+		p.Organization = repository.Organization{ID: d.Organization.ID, DisplayName: d.Organization.DisplayName}
+	}
+	return p
+}
+
+// Create implements repository.Papers.
+func (s *Papers) Create(ctx context.Context, p *repository.Paper) error {
+	if _, err := s.papers.InsertOne(ctx, toDoc(p)); err != nil {
+		return fmt.Errorf("insert paper %s: %w", p.ID, wrap(err))
+	}
+	return nil
+}
+
+// Get implements repository.Papers.
+func (s *Papers) Get(ctx context.Context, id string) (*repository.Paper, error) {
+	var d paperDoc
+	if err := s.papers.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
+		return nil, fmt.Errorf("get paper %s: %w", id, wrap(err))
+	}
+	return fromDoc(&d), nil
+}
+
+// Update implements repository.Papers.
+func (s *Papers) Update(ctx context.Context, p *repository.Paper, prevVersion int64) error {
+	res, err := s.papers.ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: prevVersion}}, toDoc(p))
+	if err != nil {
+		return fmt.Errorf("update paper %s: %w", p.ID, wrap(err))
+	}
+	if res.MatchedCount == 0 {
+		return s.missOrConflict(ctx, p.ID)
+	}
+	return nil
+}
+
+// Delete implements repository.Papers.
+func (s *Papers) Delete(ctx context.Context, id string, version int64) error {
+	filter := bson.D{{Key: "_id", Value: id}}
+	if version != 0 {
+		filter = append(filter, bson.E{Key: "version", Value: version})
+	}
+	res, err := s.papers.DeleteOne(ctx, filter)
+	if err != nil {
+		return fmt.Errorf("delete paper %s: %w", id, wrap(err))
+	}
+	if res.DeletedCount == 0 {
+		return s.missOrConflict(ctx, id)
+	}
+	return nil
+}
+
+// missOrConflict tells why a conditional write by _id and version matched nothing.
+func (s *Papers) missOrConflict(ctx context.Context, id string) error {
+	if _, err := s.Get(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("paper %s: %w", id, repository.ErrConflict)
+}
+
+// All implements repository.Papers.
+func (s *Papers) All(ctx context.Context, fn func(*repository.Paper) error) error {
+	cur, err := s.papers.Find(ctx, bson.D{}, options.Find().SetBatchSize(1000))
+	if err != nil {
+		return fmt.Errorf("scan papers: %w", wrap(err))
+	}
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	for cur.Next(ctx) {
+		var d paperDoc
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("decode paper: %w", err)
+		}
+		if err := fn(fromDoc(&d)); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("scan papers: %w", wrap(err))
+	}
+	return nil
+}
+
+// RecordChange implements repository.Papers.
+func (s *Papers) RecordChange(ctx context.Context, c repository.Change) error {
+	d := changeDoc{
+		ID:      fmt.Sprintf("%020d/%s/%d", c.Time.UnixNano(), c.PaperID, c.Version),
+		PaperID: c.PaperID, Version: c.Version, Deleted: c.Deleted, Time: c.Time,
+	}
+	if c.Paper != nil {
+		d.Paper = toDoc(c.Paper)
+	}
+	if _, err := s.changes.InsertOne(ctx, d); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
+	}
+	return nil
+}
+
+// ChangesSince implements repository.Papers.
+func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.Change, error) {
+	cur, err := s.changes.Find(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$gte", Value: t}}}},
+		options.Find().SetSort(bson.D{{Key: "time", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", wrap(err))
+	}
+	var docs []changeDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("read changes: %w", wrap(err))
+	}
+	out := make([]repository.Change, 0, len(docs))
+	for i := range docs {
+		d := &docs[i]
+		c := repository.Change{PaperID: d.PaperID, Version: d.Version, Deleted: d.Deleted, Time: d.Time.UTC()}
+		if d.Paper != nil {
+			c.Paper = fromDoc(d.Paper)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// PruneChanges implements repository.Papers.
+func (s *Papers) PruneChanges(ctx context.Context, t time.Time) error {
+	_, err := s.changes.DeleteMany(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: t}}}})
+	if err != nil {
+		return fmt.Errorf("prune changes: %w", wrap(err))
+	}
+	return nil
+}
+
+// InsertMany inserts papers in batches without recording changes. The benchmark
+// uses it to seed a catalog quickly; papers it inserts become visible to running
+// servers at their next full reload.
+func (s *Papers) InsertMany(ctx context.Context, papers []*repository.Paper) error {
+	docs := make([]any, len(papers))
+	for i, p := range papers {
+		docs[i] = toDoc(p)
+	}
+	if _, err := s.papers.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
+		return fmt.Errorf("insert papers: %w", wrap(err))
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+// Package server wires paperd together: the database (MongoDB or the embedded
+// FerretDB), the read model, the gRPC server and the HTTP server with the REST
+// gateway, health and readiness endpoints and the OpenAPI document.
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is paperd's configuration. Each setting comes from a flag, else from its
+// environment variable, else from its default.
+type Config struct {
+	GRPCAddr         string
+	HTTPAddr         string
+	DataDir          string
+	MongoURI         string
+	MongoDatabase    string
+	AdminTokens      []string
+	SyncInterval     time.Duration
+	ShutdownTimeout  time.Duration
+	LogFormat        string
+	LogLevel         string
+	adminTokensRaw   string
+	adminTokensFile  string
+}
+
+type setting struct {
+	flag, env, def, help string
+	dst                  *string
+}
+
+// ParseConfig reads the configuration from args (without the program name) and
+// getenv. A --help flag prints every setting with its default to out and returns
+// flag.ErrHelp.
+func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	var syncInterval, shutdown string
+	settings := []setting{
+		{"grpc-addr", "PAPERD_GRPC_ADDR", ":9090", "gRPC listen address", &c.GRPCAddr},
+		{"http-addr", "PAPERD_HTTP_ADDR", ":8080", "HTTP listen address (REST gateway under /v1, /openapi.json, /healthz, /readyz)", &c.HTTPAddr},
+		{"data-dir", "PAPERD_DATA_DIR", "./data", "directory for the embedded database's files", &c.DataDir},
+		{"mongodb-uri", "MONGODB_URI", "", "MongoDB connection string; empty runs the embedded FerretDB under the data directory", &c.MongoURI},
+		{"mongodb-database", "MONGODB_DATABASE", "papers", "MongoDB database name", &c.MongoDatabase},
+		{"admin-tokens", "PAPERD_ADMIN_TOKENS", "", "comma-separated admin bearer tokens that may write", &c.adminTokensRaw},
+		{"admin-tokens-file", "PAPERD_ADMIN_TOKENS_FILE", "", "file with admin bearer tokens, one a line (# comments allowed)", &c.adminTokensFile},
+		{"sync-interval", "PAPERD_SYNC_INTERVAL", "5s", "how often writes of other replicas are picked up", &syncInterval},
+		{"shutdown-timeout", "PAPERD_SHUTDOWN_TIMEOUT", "20s", "how long in-flight requests may take to finish on shutdown", &shutdown},
+		{"log-format", "PAPERD_LOG_FORMAT", "text", "log format: text or json", &c.LogFormat},
+		{"log-level", "PAPERD_LOG_LEVEL", "info", "log level: debug, info, warn or error", &c.LogLevel},
+	}
+	fs := flag.NewFlagSet("paperd", flag.ContinueOnError)
+	fs.SetOutput(out)
+	for _, s := range settings {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		fs.StringVar(s.dst, s.flag, def, fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
+	}
+	fs.Usage = func() {
+		_, _ = fmt.Fprintf(out, "paperd serves the paper catalog over gRPC and REST.\n\nUsage: paperd [flags]\n\nEvery flag can also be set by its environment variable; flags win.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	var errs []error
+	var err error
+	if c.SyncInterval, err = time.ParseDuration(syncInterval); err != nil || c.SyncInterval <= 0 {
+		errs = append(errs, fmt.Errorf("sync-interval: %q is not a positive duration such as 5s", syncInterval))
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown-timeout: %q is not a positive duration such as 20s", shutdown))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log-format: %q is neither text nor json", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	c.AdminTokens = splitTokens(c.adminTokensRaw, ",")
+	if c.adminTokensFile != "" {
+		b, err := os.ReadFile(c.adminTokensFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("admin-tokens-file: %w", err))
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				c.AdminTokens = append(c.AdminTokens, line)
+			}
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func splitTokens(s, sep string) []string {
+	var out []string
+	for _, t := range strings.Split(s, sep) {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}

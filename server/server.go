@@ -1,0 +1,272 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/papercatalog/papers/embedded"
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/readmodel"
+	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/service"
+)
+
+// MaxRequestBytes is the largest request accepted on either port.
+const MaxRequestBytes = 1 << 20
+
+// Server is a running paperd.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	embedded *embedded.DB
+	db       *mongo.DB
+	syncer   *readmodel.Syncer
+	model    *readmodel.Model
+
+	grpcServer *grpc.Server
+	httpServer *http.Server
+	health     *health.Server
+	grpcLis    net.Listener
+	httpLis    net.Listener
+
+	ready     atomic.Bool
+	stopSync  context.CancelFunc
+	wg        sync.WaitGroup
+	serveErrs chan error
+}
+
+// Start opens the database (starting the embedded one if no MongoDB URI is set),
+// creates indexes, loads the read model and starts serving on both ports. It
+// returns once the server is ready; stop it with Shutdown.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log, serveErrs: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	uri := cfg.MongoURI
+	if uri == "" {
+		s.embedded, err = embedded.Start(ctx, cfg.DataDir, quiet(log, "ferretdb"))
+		if err != nil {
+			return nil, err
+		}
+		uri = s.embedded.URI
+		log.Info("embedded FerretDB started", "uri", uri, "data_dir", cfg.DataDir)
+	}
+	if s.db, err = mongo.Open(uri, cfg.MongoDatabase); err != nil {
+		return nil, err
+	}
+	if err := retry(ctx, log, "create indexes", func(ctx context.Context) error { return s.db.Migrate(ctx) }); err != nil {
+		return nil, err
+	}
+	var key []byte
+	if err := retry(ctx, log, "read page token key", func(ctx context.Context) (err error) {
+		key, err = s.db.Secret(ctx, "page_token_key")
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	papers := mongo.NewPapers(s.db)
+	s.model = readmodel.New()
+	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Log: log, Interval: cfg.SyncInterval}
+	if err := retry(ctx, log, "load read model", s.syncer.Load); err != nil {
+		return nil, err
+	}
+	syncCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopSync = stop
+	s.wg.Go(func() { s.syncer.Run(syncCtx) })
+
+	admins := service.NewAdmins(cfg.AdminTokens)
+	if admins.Len() == 0 {
+		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
+	}
+	catalog := &service.Catalog{Papers: papers, Model: s.model, Tokens: query.NewTokens(key), Admins: admins, Log: log}
+
+	s.grpcServer = grpc.NewServer(
+		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.ChainUnaryInterceptor(s.recoverUnary, s.logUnary),
+	)
+	catalogv1.RegisterCatalogServiceServer(s.grpcServer, catalog)
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpcServer, s.health)
+	reflection.Register(s.grpcServer)
+
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+	)
+	// The gateway calls the service in-process rather than dialing the gRPC port:
+	// same handlers, same validation and errors, without a second network hop.
+	if err := catalogv1.RegisterCatalogServiceHandlerServer(ctx, gw, catalog); err != nil {
+		return nil, fmt.Errorf("register gateway: %w", err)
+	}
+	s.httpServer = &http.Server{
+		Handler:           s.routes(gw),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listen for gRPC: %w", err)
+	}
+	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen for HTTP: %w", err)
+	}
+	s.wg.Go(func() {
+		if err := s.grpcServer.Serve(s.grpcLis); err != nil {
+			s.serveErrs <- fmt.Errorf("gRPC server: %w", err)
+		}
+	})
+	s.wg.Go(func() {
+		if err := s.httpServer.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.serveErrs <- fmt.Errorf("HTTP server: %w", err)
+		}
+	})
+	s.ready.Store(true)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(catalogv1.CatalogService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	log.Info("paperd ready", "grpc", s.grpcLis.Addr().String(), "http", s.httpLis.Addr().String(),
+		"papers", s.model.Len())
+	return s, nil
+}
+
+// GRPCAddr returns the address the gRPC server listens on.
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+
+// HTTPAddr returns the address the HTTP server listens on.
+func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// Errors reports a server that stopped serving on its own.
+func (s *Server) Errors() <-chan error { return s.serveErrs }
+
+// Shutdown stops the server gracefully: readiness turns false, new connections are
+// refused, in-flight requests finish (until ctx ends), then the database closes.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	s.health.Shutdown()
+	var errs []error
+	if err := s.httpServer.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
+	}
+	done := make(chan struct{})
+	go func() {
+		s.grpcServer.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpcServer.Stop()
+		errs = append(errs, errors.New("gRPC shutdown: in-flight calls did not finish in time"))
+	}
+	s.close()
+	s.wg.Wait()
+	s.log.Info("paperd stopped")
+	return errors.Join(errs...)
+}
+
+func (s *Server) close() {
+	if s.stopSync != nil {
+		s.stopSync()
+	}
+	if s.db != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.db.Close(ctx)
+		cancel()
+	}
+	if s.embedded != nil {
+		s.embedded.Close()
+	}
+	if s.grpcLis != nil && s.grpcServer == nil {
+		_ = s.grpcLis.Close()
+	}
+}
+
+// retry runs fn until it succeeds or ctx ends, backing off up to 5 s between tries.
+func retry(ctx context.Context, log *slog.Logger, what string, fn func(context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := fn(tctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		log.Warn("database not ready; retrying", "step", what, "attempt", attempt, "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.ErrorContext(ctx, "panic in handler", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, "internal error")
+		}
+	}()
+	return next(ctx, req)
+}
+
+func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := next(ctx, req)
+	s.log.DebugContext(ctx, "grpc call", "method", info.FullMethod, "code", status.Code(err).String(),
+		"took", time.Since(start))
+	return resp, err
+}
+
+// quiet returns a logger for a noisy component: its messages below warning level
+// are dropped.
+func quiet(log *slog.Logger, component string) *slog.Logger {
+	return slog.New(minLevel{log.Handler(), slog.LevelWarn}).With("component", component)
+}
+
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
+}

@@ -1,0 +1,378 @@
+// Package service implements the gRPC services: each handler validates its request,
+// reads from the read model or writes through the repository, and turns errors into
+// status codes in one place (toStatus).
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/readmodel"
+	"github.com/papercatalog/papers/repository"
+)
+
+// Page sizes of ListPapers.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 1000
+)
+
+// Catalog implements catalogv1.CatalogServiceServer.
+type Catalog struct {
+	catalogv1.UnimplementedCatalogServiceServer
+
+	Papers repository.Papers
+	Model  *readmodel.Model
+	Tokens *query.Tokens
+	Admins *Admins
+	Log    *slog.Logger
+}
+
+var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)
+
+func (s *Catalog) fail(ctx context.Context, method string, err error) error {
+	return toStatus(ctx, s.Log, method, err)
+}
+
+// nextVersion returns a version for a write to a paper whose previous version (or
+// deletion) was prev: the clock, or prev+1 when the clock is behind.
+func nextVersion(now time.Time, prev int64) int64 {
+	return max(now.UnixNano(), prev+1)
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// record appends a change for other replicas. A failure is logged, not returned:
+// the write itself succeeded, and the periodic full reload of other replicas picks
+// it up.
+func (s *Catalog) record(ctx context.Context, c repository.Change) {
+	c.Time = time.Now().UTC()
+	if err := s.Papers.RecordChange(context.WithoutCancel(ctx), c); err != nil {
+		s.Log.WarnContext(ctx, "could not record change for other replicas", "paper", c.PaperID, "err", err)
+	}
+}
+
+// CreatePaper implements catalogv1.CatalogServiceServer.
+func (s *Catalog) CreatePaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*catalogv1.Paper, error) {
+	p, err := s.createPaper(ctx, req)
+	if err != nil {
+		return nil, s.fail(ctx, "CreatePaper", err)
+	}
+	return toProto(p), nil
+}
+
+func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*repository.Paper, error) {
+	if err := s.Admins.Check(ctx); err != nil {
+		return nil, err
+	}
+	var v violations
+	id, problem := parsePaperID(req.GetPaperId())
+	if problem != "" {
+		v.add("paper_id", "%s", problem)
+	}
+	textLimit(&v, "request_id", req.GetRequestId(), maxRequestID)
+	if req.GetPaper() == nil {
+		v.add("paper", "is required")
+		return nil, v.err()
+	}
+	checkTimestamps(&v, "paper.", req.GetPaper())
+	t := now()
+	p := &repository.Paper{ID: id, RequestID: req.GetRequestId(), CreateTime: t, UpdateTime: t}
+	for _, f := range writableFields {
+		setField(p, req.GetPaper(), f)
+	}
+	if p.SubmitTime.IsZero() {
+		p.SubmitTime = t
+	}
+	if p.PrimaryCategory == "" && len(p.Categories) > 0 {
+		p.PrimaryCategory = p.Categories[0]
+	}
+	if p.GithubRepo == "" {
+		p.GithubRepo = findGithubRepo(p.Abstract, p.Comment)
+	}
+	validatePaper(&v, "paper.", p)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+
+	if p.RequestID != "" {
+		if prev, ok := s.Model.ByRequestID(p.RequestID); ok && prev.ID == id {
+			return prev, nil
+		}
+	}
+	if _, ok := s.Model.Get(id); ok && p.RequestID == "" {
+		return nil, errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
+	}
+	p.Version = nextVersion(time.Now(), s.Model.Tombstone(id))
+	if err := s.Papers.Create(ctx, p); err != nil {
+		if !errors.Is(err, repository.ErrAlreadyExists) {
+			return nil, err
+		}
+		existing, gerr := s.Papers.Get(ctx, id)
+		if gerr != nil {
+			return nil, gerr
+		}
+		s.Model.Put(existing)
+		if p.RequestID != "" && existing.RequestID == p.RequestID {
+			return existing, nil
+		}
+		return nil, errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
+	}
+	s.Model.Put(p)
+	s.record(ctx, repository.Change{PaperID: id, Version: p.Version, Paper: p})
+	return p, nil
+}
+
+// GetPaper implements catalogv1.CatalogServiceServer.
+func (s *Catalog) GetPaper(ctx context.Context, req *catalogv1.GetPaperRequest) (*catalogv1.Paper, error) {
+	p, err := s.get("name", req.GetName())
+	if err != nil {
+		return nil, s.fail(ctx, "GetPaper", err)
+	}
+	return toProto(p), nil
+}
+
+func (s *Catalog) get(field, name string) (*repository.Paper, error) {
+	id, problem := parsePaperName(name)
+	if problem != "" {
+		var v violations
+		v.add(field, "%s", problem)
+		return nil, v.err()
+	}
+	p, ok := s.Model.Get(id)
+	if !ok {
+		return nil, errorf(codes.NotFound, "paper %s not found", paperName(id))
+	}
+	return p, nil
+}
+
+// BatchGetPapers implements catalogv1.CatalogServiceServer.
+func (s *Catalog) BatchGetPapers(ctx context.Context, req *catalogv1.BatchGetPapersRequest) (*catalogv1.BatchGetPapersResponse, error) {
+	names := req.GetNames()
+	var v violations
+	switch {
+	case len(names) == 0:
+		v.add("names", "at least one name is required")
+	case len(names) > maxBatch:
+		v.add("names", "at most %d names are allowed, got %d", maxBatch, len(names))
+	}
+	if err := v.err(); err != nil {
+		return nil, s.fail(ctx, "BatchGetPapers", err)
+	}
+	resp := &catalogv1.BatchGetPapersResponse{Papers: make([]*catalogv1.Paper, 0, len(names))}
+	for i, name := range names {
+		if _, problem := parsePaperName(name); problem != "" {
+			v.add("names["+strconv.Itoa(i)+"]", "%s", problem)
+		}
+	}
+	if err := v.err(); err != nil {
+		return nil, s.fail(ctx, "BatchGetPapers", err)
+	}
+	for _, name := range names {
+		p, err := s.get("names", name)
+		if err != nil {
+			return nil, s.fail(ctx, "BatchGetPapers", err)
+		}
+		resp.Papers = append(resp.Papers, toProto(p))
+	}
+	return resp, nil
+}
+
+// ListPapers implements catalogv1.CatalogServiceServer.
+func (s *Catalog) ListPapers(ctx context.Context, req *catalogv1.ListPapersRequest) (*catalogv1.ListPapersResponse, error) {
+	resp, err := s.listPapers(req)
+	if err != nil {
+		return nil, s.fail(ctx, "ListPapers", err)
+	}
+	return resp, nil
+}
+
+func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListPapersResponse, error) {
+	var v violations
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		v.add("page_size", "must not be negative")
+	case size == 0:
+		size = defaultPageSize
+	case size > maxPageSize:
+		size = maxPageSize
+	}
+	f, err := query.ParseFilter(req.GetFilter())
+	if err != nil {
+		v.add("filter", "%s", err.Error())
+	}
+	o, err := query.ParseOrder(req.GetOrderBy())
+	if err != nil {
+		v.add("order_by", "%s", err.Error())
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	tokenQuery := "papers\x00" + f.Text + "\x00" + o.Text
+	res := s.Model.List(f, o)
+	start := 0
+	if req.GetPageToken() != "" {
+		after, err := s.Tokens.Decode(tokenQuery, req.GetPageToken())
+		if err != nil || !o.Valid(after) {
+			v.add("page_token", "%s", query.ErrInvalidToken.Error())
+			return nil, v.err()
+		}
+		start = res.After(o, after)
+	}
+	end := min(start+size, len(res.Papers))
+	resp := &catalogv1.ListPapersResponse{
+		Papers:    make([]*catalogv1.Paper, 0, end-start),
+		TotalSize: int32(min(len(res.Papers), 1<<31-1)), //nolint:gosec // clamped above
+	}
+	for _, p := range res.Papers[start:end] {
+		resp.Papers = append(resp.Papers, toProto(p))
+	}
+	if end < len(res.Papers) {
+		resp.NextPageToken = s.Tokens.Encode(tokenQuery, res.Keys[end-1])
+	}
+	return resp, nil
+}
+
+// UpdatePaper implements catalogv1.CatalogServiceServer.
+func (s *Catalog) UpdatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*catalogv1.Paper, error) {
+	p, err := s.updatePaper(ctx, req)
+	if err != nil {
+		return nil, s.fail(ctx, "UpdatePaper", err)
+	}
+	return toProto(p), nil
+}
+
+func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*repository.Paper, error) {
+	if err := s.Admins.Check(ctx); err != nil {
+		return nil, err
+	}
+	var v violations
+	if req.GetPaper() == nil {
+		v.add("paper", "is required")
+		return nil, v.err()
+	}
+	paths, err := maskPaths(req)
+	if err != nil {
+		return nil, err
+	}
+	checkTimestamps(&v, "paper.", req.GetPaper())
+	cur, err := s.get("paper.name", req.GetPaper().GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if e := req.GetPaper().GetEtag(); e != "" && e != etag(cur) {
+		return nil, errorf(codes.Aborted, "etag %q is stale: the paper changed since it was read (current etag %q)", e, etag(cur))
+	}
+	next := *cur
+	for _, path := range paths {
+		setField(&next, req.GetPaper(), path)
+	}
+	validatePaper(&v, "paper.", &next)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	t := now()
+	next.UpdateTime = t
+	next.Version = nextVersion(t, cur.Version)
+	if err := s.Papers.Update(ctx, &next, cur.Version); err != nil {
+		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
+			s.refresh(ctx, cur.ID)
+		}
+		return nil, err
+	}
+	s.Model.Put(&next)
+	s.record(ctx, repository.Change{PaperID: next.ID, Version: next.Version, Paper: &next})
+	return &next, nil
+}
+
+// refresh re-reads a paper the model had stale, after a conditional write lost.
+func (s *Catalog) refresh(ctx context.Context, id string) {
+	p, err := s.Papers.Get(ctx, id)
+	switch {
+	case err == nil:
+		s.Model.Put(p)
+	case errors.Is(err, repository.ErrNotFound):
+		if cur, ok := s.Model.Get(id); ok {
+			s.Model.Remove(id, cur.Version)
+		}
+	}
+}
+
+// maskPaths returns the fields an update changes, or an INVALID_ARGUMENT error.
+func maskPaths(req *catalogv1.UpdatePaperRequest) ([]string, error) {
+	var v violations
+	paths := req.GetUpdateMask().GetPaths()
+	if len(paths) == 0 {
+		v.add("update_mask", "is required: name the fields to change, or * for all writable fields")
+		return nil, v.err()
+	}
+	if len(paths) == 1 && paths[0] == "*" {
+		return writableFields, nil
+	}
+	for _, p := range paths {
+		switch {
+		case slices.Contains(writableFields, p):
+		case p == "name" || p == "arxiv_id" || p == "upvotes" || p == "create_time" || p == "update_time":
+			v.add("update_mask", "%s is output only and cannot be set", p)
+		case p == "etag":
+			// The etag in the body is a precondition, not a change; listing it is harmless.
+		case strings.Contains(p, "."):
+			v.add("update_mask", "%s: sub-fields cannot be set one by one; name the whole field (%s)", p, strings.SplitN(p, ".", 2)[0])
+		default:
+			v.add("update_mask", "%s is not a field of Paper", p)
+		}
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return p == "etag" }), nil
+}
+
+// DeletePaper implements catalogv1.CatalogServiceServer.
+func (s *Catalog) DeletePaper(ctx context.Context, req *catalogv1.DeletePaperRequest) (*emptypb.Empty, error) {
+	if err := s.deletePaper(ctx, req); err != nil {
+		return nil, s.fail(ctx, "DeletePaper", err)
+	}
+	return &emptypb.Empty{}, nil
+}
+
+func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperRequest) error {
+	if err := s.Admins.Check(ctx); err != nil {
+		return err
+	}
+	cur, err := s.get("name", req.GetName())
+	if err != nil {
+		return err
+	}
+	var cond int64
+	if e := req.GetEtag(); e != "" {
+		if e != etag(cur) {
+			return errorf(codes.Aborted, "etag %q is stale: the paper changed since it was read (current etag %q)", e, etag(cur))
+		}
+		cond = cur.Version
+	}
+	if err := s.Papers.Delete(ctx, cur.ID, cond); err != nil {
+		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
+			s.refresh(ctx, cur.ID)
+		}
+		return err
+	}
+	version := nextVersion(time.Now(), cur.Version)
+	s.Model.Remove(cur.ID, version)
+	s.record(ctx, repository.Change{PaperID: cur.ID, Version: version, Deleted: true})
+	return nil
+}

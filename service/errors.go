@@ -1,0 +1,81 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+// Error is an error whose message is safe to show to callers.
+type Error struct {
+	Code       codes.Code
+	Message    string
+	Violations []*errdetails.BadRequest_FieldViolation
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(code codes.Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// violations collects field violations of one request.
+type violations []*errdetails.BadRequest_FieldViolation
+
+func (v *violations) add(field, format string, args ...any) {
+	*v = append(*v, &errdetails.BadRequest_FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
+}
+
+// err returns nil when there are no violations, or an INVALID_ARGUMENT error that
+// carries them all.
+func (v violations) err() error {
+	if len(v) == 0 {
+		return nil
+	}
+	msg := v[0].GetField() + ": " + v[0].GetDescription()
+	if len(v) > 1 {
+		msg += fmt.Sprintf(" (and %d more violations)", len(v)-1)
+	}
+	return &Error{Code: codes.InvalidArgument, Message: msg, Violations: v}
+}
+
+// toStatus is the one place where errors become gRPC statuses. Repository errors
+// map to their codes; errors whose text is not meant for callers become INTERNAL
+// "internal error" and are logged in full.
+func toStatus(ctx context.Context, log *slog.Logger, method string, err error) error {
+	var e *Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e):
+		st := status.New(e.Code, e.Message)
+		if len(e.Violations) > 0 {
+			if withDetails, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: e.Violations}); derr == nil {
+				st = withDetails
+			}
+		}
+		return st.Err()
+	case errors.Is(err, repository.ErrNotFound):
+		return status.Error(codes.NotFound, "not found")
+	case errors.Is(err, repository.ErrAlreadyExists):
+		return status.Error(codes.AlreadyExists, "already exists")
+	case errors.Is(err, repository.ErrConflict):
+		return status.Error(codes.Aborted, "the resource changed concurrently; read it again and retry")
+	case errors.Is(err, repository.ErrUnavailable):
+		log.WarnContext(ctx, "database unavailable", "method", method, "err", err)
+		return status.Error(codes.Unavailable, "database unavailable; retry later")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "canceled")
+	}
+	log.ErrorContext(ctx, "internal error", "method", method, "err", err)
+	return status.Error(codes.Internal, "internal error")
+}

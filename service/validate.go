@@ -1,0 +1,154 @@
+package service
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/repository"
+)
+
+// Limits on paper fields.
+const (
+	maxTitle      = 1000
+	maxAbstract   = 20000
+	maxAuthors    = 5000
+	maxPersonName = 300
+	maxCategories = 50
+	maxCategory   = 50
+	maxKeywords   = 100
+	maxKeyword    = 100
+	maxURL        = 2048
+	maxDOI        = 200
+	maxJournalRef = 1000
+	maxComment    = 2000
+	maxOrgName    = 200
+	maxVersion    = 1000
+	maxRequestID  = 100
+	maxBatch      = 1000
+)
+
+var (
+	orgID       = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+	githubInURL = regexp.MustCompile(`https?://(?:www\.)?github\.com/[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9_.-]+`)
+	githubRepo  = regexp.MustCompile(`^https?://(?:www\.)?github\.com/[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9_.-]+/?$`)
+)
+
+// checkTimestamps reports timestamps of src that are out of range.
+func checkTimestamps(v *violations, prefix string, src *catalogv1.Paper) {
+	for name, t := range map[string]*timestamppb.Timestamp{
+		"published_time": src.GetPublishedTime(), "arxiv_update_time": src.GetArxivUpdateTime(),
+		"submit_time": src.GetSubmitTime(),
+	} {
+		if t == nil {
+			continue
+		}
+		if err := t.CheckValid(); err != nil {
+			v.add(prefix+name, "is not a valid timestamp")
+			continue
+		}
+		if y := t.AsTime().Year(); y < 1900 || y > 2200 {
+			v.add(prefix+name, "must be between the years 1900 and 2200")
+		}
+	}
+}
+
+func textLimit(v *violations, field, s string, limit int) {
+	if utf8.RuneCountInString(s) > limit {
+		v.add(field, "must be at most %d characters", limit)
+	}
+}
+
+func checkURL(v *violations, field, s string) {
+	if s == "" {
+		return
+	}
+	if len(s) > maxURL {
+		v.add(field, "must be at most %d characters", maxURL)
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(field, "must be an http or https URL")
+	}
+}
+
+func checkList(v *violations, field string, list []string, maxLen, maxItem int) {
+	if len(list) > maxLen {
+		v.add(field, "must have at most %d entries", maxLen)
+		return
+	}
+	for i, s := range list {
+		if strings.TrimSpace(s) == "" {
+			v.add(field, "entry %d is empty", i)
+		}
+		textLimit(v, field, s, maxItem)
+	}
+}
+
+// validatePaper checks a paper as it would be stored; prefix is the path of the
+// paper in the request ("paper.").
+func validatePaper(v *violations, prefix string, p *repository.Paper) {
+	if strings.TrimSpace(p.Title) == "" {
+		v.add(prefix+"title", "is required")
+	}
+	textLimit(v, prefix+"title", p.Title, maxTitle)
+	textLimit(v, prefix+"abstract", p.Abstract, maxAbstract)
+	if p.ArxivVersion < 0 || p.ArxivVersion > maxVersion {
+		v.add(prefix+"arxiv_version", "must be between 0 and %d", maxVersion)
+	}
+	if len(p.Authors) > maxAuthors {
+		v.add(prefix+"authors", "must have at most %d entries", maxAuthors)
+	} else {
+		for i, a := range p.Authors {
+			if strings.TrimSpace(a.Name) == "" {
+				v.add(prefix+"authors", "author %d has no name", i)
+			}
+			textLimit(v, prefix+"authors", a.Name, maxPersonName)
+			textLimit(v, prefix+"authors", a.Affiliation, maxPersonName)
+		}
+	}
+	checkList(v, prefix+"categories", p.Categories, maxCategories, maxCategory)
+	textLimit(v, prefix+"primary_category", p.PrimaryCategory, maxCategory)
+	checkList(v, prefix+"keywords", p.Keywords, maxKeywords, maxKeyword)
+	textLimit(v, prefix+"submitter", p.Submitter, maxPersonName)
+	if p.Organization != (repository.Organization{}) {
+		if !orgID.MatchString(p.Organization.ID) {
+			v.add(prefix+"organization.id", "must be 1 to 63 lower-case letters, digits or hyphens, such as naver-ai")
+		}
+		textLimit(v, prefix+"organization.display_name", p.Organization.DisplayName, maxOrgName)
+	}
+	checkURL(v, prefix+"github_repo", p.GithubRepo)
+	if p.GithubRepo != "" && len(p.GithubRepo) <= maxURL && !githubRepo.MatchString(p.GithubRepo) {
+		v.add(prefix+"github_repo", "must be a GitHub repository URL such as https://github.com/owner/repo")
+	}
+	if p.GithubStars < 0 {
+		v.add(prefix+"github_stars", "must not be negative")
+	}
+	checkURL(v, prefix+"project_page", p.ProjectPage)
+	checkURL(v, prefix+"pdf_url", p.PDFURL)
+	textLimit(v, prefix+"doi", p.DOI, maxDOI)
+	textLimit(v, prefix+"journal_ref", p.JournalRef, maxJournalRef)
+	textLimit(v, prefix+"comment", p.Comment, maxComment)
+}
+
+// findGithubRepo returns the first GitHub repository URL in the texts, without
+// trailing punctuation, or "".
+func findGithubRepo(texts ...string) string {
+	for _, t := range texts {
+		m := githubInURL.FindString(t)
+		if m == "" {
+			continue
+		}
+		m = strings.TrimRight(m, ".,;:!?)]}'\"")
+		m = strings.TrimSuffix(m, ".git")
+		if githubRepo.MatchString(m) {
+			return m
+		}
+	}
+	return ""
+}
