@@ -11,10 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
+
+var newMu sync.Mutex
 
 // DB is a running embedded FerretDB.
 type DB struct {
@@ -34,12 +37,14 @@ func Start(ctx context.Context, dir string, log *slog.Logger) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	newMu.Lock() // ferretdb.New writes a package-level variable
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dir + "/",
 		Logger:    log,
 	})
+	newMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("start embedded FerretDB: %w", err)
 	}

@@ -1,0 +1,153 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/server"
+)
+
+const adminToken = "test-admin-token"
+
+// testServer is a paperd started on free loopback ports with a fresh data directory.
+type testServer struct {
+	*server.Server
+	client catalogv1.CatalogServiceClient
+	conn   *grpc.ClientConn
+	base   string // http://host:port
+}
+
+func testConfig(t *testing.T) server.Config {
+	t.Helper()
+	return server.Config{
+		GRPCAddr:        "127.0.0.1:0",
+		HTTPAddr:        "127.0.0.1:0",
+		DataDir:         t.TempDir(),
+		MongoDatabase:   "papers",
+		AdminTokens:     []string{adminToken},
+		SyncInterval:    200 * time.Millisecond,
+		ShutdownTimeout: 10 * time.Second,
+		LogFormat:       "text",
+		LogLevel:        "warn",
+	}
+}
+
+func startServer(t *testing.T, cfg server.Config) *testServer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.Start(ctx, cfg, log)
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	ts := &testServer{Server: srv, client: catalogv1.NewCatalogServiceClient(conn), conn: conn, base: "http://" + srv.HTTPAddr()}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return ts
+}
+
+// testWriter sends server logs to the test log, shown for failing tests.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+func admin(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminToken)
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// restResponse is a decoded REST response.
+type restResponse struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    []byte
+}
+
+// rest sends a JSON request to the gateway; token "" sends no authorization.
+func (ts *testServer) rest(t *testing.T, method, path, token string, body any) restResponse {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(testCtx(t), method, ts.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := restResponse{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &out.Body); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+		}
+	}
+	return out
+}
+
+func newPaper(i int) *catalogv1.Paper {
+	return &catalogv1.Paper{
+		Title:      fmt.Sprintf("Paper number %d", i),
+		Abstract:   "An abstract about transformers and diffusion.",
+		Authors:    []*catalogv1.Author{{Name: "Ada Lovelace"}, {Name: "Alan Turing", Affiliation: "Bletchley"}},
+		Categories: []string{"cs.LG"},
+	}
+}
+
+func paperID(i int) string { return fmt.Sprintf("2401.%05d", i) }
