@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,10 @@ type Server struct {
 	grpcLis    net.Listener
 	httpLis    net.Listener
 
+	uri       string
 	ready     atomic.Bool
+	stopOnce  sync.Once
+	stopErr   error
 	stopSync  context.CancelFunc
 	wg        sync.WaitGroup
 	serveErrs chan error
@@ -73,6 +77,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		uri = s.embedded.URI
 		log.Info("embedded FerretDB started", "uri", uri, "data_dir", cfg.DataDir)
 	}
+	s.uri = uri
 	if s.db, err = mongo.Open(uri, cfg.MongoDatabase); err != nil {
 		return nil, err
 	}
@@ -161,12 +166,22 @@ func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 // HTTPAddr returns the address the HTTP server listens on.
 func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
 
+// DatabaseURI returns the MongoDB URI the server uses (the embedded FerretDB's when
+// no URI was configured).
+func (s *Server) DatabaseURI() string { return s.uri }
+
 // Errors reports a server that stopped serving on its own.
 func (s *Server) Errors() <-chan error { return s.serveErrs }
 
 // Shutdown stops the server gracefully: readiness turns false, new connections are
 // refused, in-flight requests finish (until ctx ends), then the database closes.
+// Calls after the first return the first one's result.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.shutdown(ctx) })
+	return s.stopErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	s.health.Shutdown()
 	var errs []error
@@ -261,6 +276,16 @@ type minLevel struct {
 
 func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+// Handle drops FerretDB's dumps of wire messages that failed, which it logs as
+// warnings; the driver's endSessions on every disconnect is one (FerretDB v1 does
+// not implement it).
+func (h minLevel) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "Response header") || strings.HasPrefix(r.Message, "Response message") {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
 }
 
 func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -63,22 +63,48 @@ func (db *DB) Drop(ctx context.Context) error {
 // Migrate creates the collections' indexes. It is idempotent: existing indexes are
 // kept. On FerretDB the indexes are created but reads do not use them.
 func (db *DB) Migrate(ctx context.Context) error {
-	models := map[string][]mongo.IndexModel{
-		papersCollection: {
-			{Keys: bson.D{{Key: "submit_time", Value: -1}}, Options: options.Index().SetName("submit_time")},
-			{Keys: bson.D{{Key: "organization.id", Value: 1}}, Options: options.Index().SetName("organization_id")},
-			{Keys: bson.D{{Key: "upvotes", Value: -1}}, Options: options.Index().SetName("upvotes")},
-		},
-		changesCollection: {
-			{Keys: bson.D{{Key: "time", Value: 1}}, Options: options.Index().SetName("time")},
-		},
+	type index struct {
+		coll, name string
+		keys       bson.D
 	}
-	for coll, idx := range models {
-		if _, err := db.db.Collection(coll).Indexes().CreateMany(ctx, idx); err != nil {
-			return fmt.Errorf("create indexes on %s: %w", coll, wrap(err))
+	indexes := []index{
+		{papersCollection, "submit_time", bson.D{{Key: "submit_time", Value: -1}}},
+		{papersCollection, "organization_id", bson.D{{Key: "organization.id", Value: 1}}},
+		{papersCollection, "upvotes", bson.D{{Key: "upvotes", Value: -1}}},
+		{changesCollection, "time", bson.D{{Key: "time", Value: 1}}},
+	}
+	existing := map[string]map[string]bool{}
+	for _, idx := range indexes {
+		if existing[idx.coll] == nil {
+			names, err := db.indexNames(ctx, idx.coll)
+			if err != nil {
+				return err
+			}
+			existing[idx.coll] = names
+		}
+		// Only missing indexes are created: FerretDB v1.24 panics on a
+		// createIndexes that names an index which already exists.
+		if existing[idx.coll][idx.name] {
+			continue
+		}
+		model := mongo.IndexModel{Keys: idx.keys, Options: options.Index().SetName(idx.name)}
+		if _, err := db.db.Collection(idx.coll).Indexes().CreateOne(ctx, model); err != nil {
+			return fmt.Errorf("create index %s on %s: %w", idx.name, idx.coll, wrap(err))
 		}
 	}
 	return nil
+}
+
+func (db *DB) indexNames(ctx context.Context, coll string) (map[string]bool, error) {
+	specs, err := db.db.Collection(coll).Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list indexes of %s: %w", coll, wrap(err))
+	}
+	names := map[string]bool{}
+	for _, s := range specs {
+		names[s.Name] = true
+	}
+	return names, nil
 }
 
 // wrap turns driver errors into repository errors: unreachable servers and timeouts

@@ -1,0 +1,167 @@
+package server_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+)
+
+func TestHealthReflectionAndOpenAPI(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	ctx := testCtx(t)
+
+	hc, err := healthpb.NewHealthClient(ts.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health check: %v %v", hc, err)
+	}
+
+	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		services = append(services, s.GetName())
+	}
+	for _, want := range []string{"papers.catalog.v1.CatalogService", "grpc.health.v1.Health"} {
+		if !slices.Contains(services, want) {
+			t.Errorf("reflection lists %v, missing %s", services, want)
+		}
+	}
+
+	r := ts.rest(t, "GET", "/openapi.json", "", nil)
+	if r.Status != 200 {
+		t.Fatalf("openapi.json: %d", r.Status)
+	}
+	paths, _ := r.Body["paths"].(map[string]any)
+	for _, p := range []string{"/v1/papers", "/v1/{name}", "/v1/papers:batchGet", "/v1/{paper.name}"} {
+		if _, ok := paths[p]; !ok {
+			t.Errorf("openapi.json has no path %s", p)
+		}
+	}
+	if r := ts.rest(t, "GET", "/healthz", "", nil); r.Status != 200 {
+		t.Errorf("healthz: %d", r.Status)
+	}
+	if r := ts.rest(t, "GET", "/readyz", "", nil); r.Status != 200 || r.Body["status"] != "ready" {
+		t.Errorf("readyz: %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestSecondReplicaCatchesUp runs two servers on one database: the second sees the
+// first one's creates, updates and deletes within its sync interval.
+func TestSecondReplicaCatchesUp(t *testing.T) {
+	t.Parallel()
+	first := startServer(t, testConfig(t))
+	ctx := testCtx(t)
+	p := create(t, first, 1)
+
+	cfg := testConfig(t)
+	cfg.MongoURI = first.DatabaseURI()
+	second := startServer(t, cfg)
+	if _, err := second.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()}); err != nil {
+		t.Fatalf("second replica does not have the paper created before it started: %v", err)
+	}
+
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("second replica did not see the %s within 5s (sync interval %v)", what, cfg.SyncInterval)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	created := create(t, first, 2)
+	eventually("create", func() bool {
+		got, err := second.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: created.GetName()})
+		return err == nil && got.GetEtag() == created.GetEtag()
+	})
+	upd, err := first.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{
+		Paper: &catalogv1.Paper{Name: p.GetName(), Title: "Changed on the first"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually("update", func() bool {
+		got, err := second.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()})
+		return err == nil && got.GetTitle() == "Changed on the first" && got.GetEtag() == upd.GetEtag()
+	})
+	if _, err := first.client.DeletePaper(admin(ctx), &catalogv1.DeletePaperRequest{Name: created.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("delete", func() bool {
+		resp, err := second.client.ListPapers(ctx, &catalogv1.ListPapersRequest{})
+		return err == nil && resp.GetTotalSize() == 1
+	})
+	// Writes on the second go back to the first too, and a stale etag from the
+	// second replica's view is refused by the database even before it syncs.
+	if _, err := second.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{
+		Paper:      &catalogv1.Paper{Name: p.GetName(), Title: "stale", Etag: p.GetEtag()},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
+	}); err == nil {
+		t.Error("update with the etag from before the first replica's update succeeded")
+	}
+	if _, err := second.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{
+		Paper: &catalogv1.Paper{Name: p.GetName(), Title: "Changed on the second"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := first.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()})
+		if err == nil && got.GetTitle() == "Changed on the second" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("first replica did not see the second's update: %v %v", got.GetTitle(), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestShutdownTurnsNotReadyAndStopsServing(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	ts := startServer(t, cfg)
+	create(t, ts, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(ts.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+	defer ccancel()
+	if _, err := catalogv1.NewCatalogServiceClient(conn).GetPaper(cctx, &catalogv1.GetPaperRequest{Name: "papers/" + paperID(1)}); err == nil {
+		t.Error("a stopped server answered")
+	}
+
+	// Restarting on the same data directory finds the paper again.
+	again := startServer(t, cfg)
+	got, err := again.client.GetPaper(testCtx(t), &catalogv1.GetPaperRequest{Name: "papers/" + paperID(1)})
+	if err != nil || got.GetTitle() != newPaper(1).GetTitle() {
+		t.Errorf("after restart: %v %v", got, err)
+	}
+}
