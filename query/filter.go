@@ -99,7 +99,12 @@ func FilterFields() []string {
 }
 
 var declarations = func() *filtering.Declarations {
-	opts := []filtering.DeclarationOption{filtering.DeclareStandardFunctions()}
+	opts := []filtering.DeclarationOption{
+		filtering.DeclareStandardFunctions(),
+		// Terms separated by whitespace (`a b`) are ANDed, as AIP-160 says.
+		filtering.DeclareFunction(filtering.FunctionFuzzyAnd,
+			filtering.NewFunctionOverload(filtering.FunctionFuzzyAnd+"_bool", filtering.TypeBool, filtering.TypeBool, filtering.TypeBool)),
+	}
 	for name, f := range fields {
 		opts = append(opts, filtering.DeclareIdent(name, f.typ))
 	}

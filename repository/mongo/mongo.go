@@ -34,10 +34,12 @@ type DB struct {
 // Open connects to the server at uri and uses the database name. It does not wait
 // for the server: use Ping to learn whether it is reachable.
 func Open(uri, name string) (*DB, error) {
-	opts := options.Client().ApplyURI(uri).
+	// Defaults first, so that options in the URI win.
+	opts := options.Client().
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second).
-		SetAppName("paperd")
+		SetAppName("paperd").
+		ApplyURI(uri)
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+)
+
+func TestHelpListsEverySetting(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run --help: %v", err)
+	}
+	for _, want := range []string{"PAPERD_GRPC_ADDR", "\":9090\"", "PAPERD_HTTP_ADDR", "\":8080\"", "PAPERD_DATA_DIR",
+		"MONGODB_URI", "MONGODB_DATABASE", "PAPERD_ADMIN_TOKENS", "PAPERD_ADMIN_TOKENS_FILE", "PAPERD_SYNC_INTERVAL",
+		"PAPERD_LOG_FORMAT", "PAPERD_LOG_LEVEL", "PAPERD_SHUTDOWN_TIMEOUT"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help does not mention %s:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestBadConfigurationIsRefused(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"PAPERD_SYNC_INTERVAL": "soon", "PAPERD_LOG_FORMAT": "xml"}
+	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "sync-interval") || !strings.Contains(err.Error(), "log-format") {
+		t.Fatalf("got %v, want errors naming sync-interval and log-format", err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
+
+// TestEndToEnd builds paperd, runs it on free ports with a fresh data directory,
+// creates papers over gRPC and REST, stops it with SIGTERM, starts it again on the
+// same directory and finds the papers there.
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "paperd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	start := func() (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+data, "PAPERD_GRPC_ADDR="+grpcAddr,
+			"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_FORMAT=json")
+		var logs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		for {
+			resp, err := http.Get("http://" + httpAddr + "/readyz")
+			if err == nil {
+				_ = resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			if time.Since(began) > 30*time.Second {
+				_ = cmd.Process.Kill()
+				t.Fatalf("not ready after 30s; logs:\n%s", logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("ready after %v", time.Since(began).Round(time.Millisecond))
+		return cmd, &logs
+	}
+	stop := func(cmd *exec.Cmd, logs *bytes.Buffer) {
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("paperd exited with %v; logs:\n%s", err, logs.String())
+			}
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("paperd did not stop within 30s of SIGTERM")
+		}
+		if strings.Contains(logs.String(), "e2e-token") {
+			t.Error("the admin token appears in the logs")
+		}
+	}
+
+	cmd, logs := start()
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	client := catalogv1.NewCatalogServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
+	for i := 1; i <= 5; i++ {
+		if _, err := client.CreatePaper(actx, &catalogv1.CreatePaperRequest{
+			PaperId: fmt.Sprintf("2312.%05d", i), Paper: &catalogv1.Paper{Title: fmt.Sprintf("Paper %d", i)},
+		}); err != nil {
+			t.Fatalf("create over gRPC: %v", err)
+		}
+	}
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+httpAddr+"/v1/papers?paper_id=hep-th/9901001",
+		strings.NewReader(`{"title": "Created over REST"}`))
+	req.Header.Set("Authorization", "Bearer e2e-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("create over REST: %d", resp.StatusCode)
+	}
+	stop(cmd, logs)
+
+	cmd, logs = start()
+	defer stop(cmd, logs)
+	list, err := client.ListPapers(ctx, &catalogv1.ListPapersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list.GetTotalSize() != 6 {
+		t.Errorf("after restart: %d papers, want 6", list.GetTotalSize())
+	}
+	resp, err = http.Get("http://" + httpAddr + "/v1/papers/hep-th-9901001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&got)
+	_ = resp.Body.Close()
+	if got["title"] != "Created over REST" {
+		t.Errorf("after restart, REST get: %v", got)
+	}
+}

@@ -1,0 +1,146 @@
+package query
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+var paper = &repository.Paper{
+	ID: "2111.13056", Title: "ViDT", Categories: []string{"cs.CV", "cs.LG"}, PrimaryCategory: "cs.CV",
+	Authors:      []repository.Author{{Name: "Hwanjun Song"}, {Name: "Deqing Sun"}},
+	Organization: repository.Organization{ID: "naver-ai"}, Submitter: "hwanjun",
+	SubmitTime: time.Date(2021, 11, 26, 0, 0, 0, 0, time.UTC), Upvotes: 12,
+	GithubRepo: "https://github.com/naver-ai/vidt",
+}
+
+func TestFilterMatches(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		filter string
+		want   bool
+	}{
+		{``, true},
+		{`organization = "naver-ai"`, true},
+		{`organization = "meta-ai"`, false},
+		{`organization != "meta-ai"`, true},
+		{`categories:"cs.LG"`, true},
+		{`categories:"cs.CL"`, false},
+		{`primary_category = "cs.CV"`, true},
+		{`authors:"Sun"`, true},
+		{`authors:"Hinton"`, false},
+		{`submitter = "hwanjun"`, true},
+		{`upvotes > 10`, true},
+		{`upvotes > 12`, false},
+		{`upvotes >= 12 AND upvotes <= 12`, true},
+		{`submit_time > "2021-11-25T00:00:00Z"`, true},
+		{`submit_time < "2021-11-25T00:00:00Z"`, false},
+		{`submit_time = timestamp("2021-11-26T00:00:00Z")`, true},
+		{`published_time:*`, false},
+		{`github_repo:*`, true},
+		{`github_repo:"naver-ai"`, true},
+		{`NOT categories:"cs.LG"`, false},
+		{`-categories:"cs.LG"`, false},
+		{`organization = "meta-ai" OR upvotes > 5`, true},
+		{`(organization = "meta-ai" OR upvotes > 50) AND categories:"cs.CV"`, false},
+		{`categories:"cs.CV" categories:"cs.LG"`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter, func(t *testing.T) {
+			t.Parallel()
+			f, err := ParseFilter(tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.Match(paper); got != tt.want {
+				t.Errorf("Match = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFilterErrorsSayWhatIsWrong(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ filter, mention string }{
+		{`colour = "red"`, "colour"},
+		{`upvotes = "many"`, "upvotes"},
+		{`upvotes >`, "filter"},
+		{`submit_time > "last week"`, "RFC3339"},
+		{`(organization = "x"`, "filter"},
+		{strings.Repeat("a", MaxFilterLength+1), "longer than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter[:min(len(tt.filter), 30)], func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseFilter(tt.filter)
+			if err == nil || !strings.Contains(err.Error(), tt.mention) {
+				t.Errorf("error %v does not mention %q", err, tt.mention)
+			}
+		})
+	}
+}
+
+func TestOrder(t *testing.T) {
+	t.Parallel()
+	older := *paper
+	older.ID, older.SubmitTime, older.Upvotes = "2111.00001", paper.SubmitTime.Add(-time.Hour), 12
+	tests := []struct {
+		order, canonical string
+		paperFirst       bool
+	}{
+		{"", "submit_time desc", true},
+		{"submit_time", "submit_time", false},
+		{"upvotes desc, submit_time desc", "upvotes desc, submit_time desc", true},
+		{"upvotes desc,name", "upvotes desc, name", false},
+		{"  title  ", "title", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.order, func(t *testing.T) {
+			t.Parallel()
+			o, err := ParseOrder(tt.order)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Text != tt.canonical {
+				t.Errorf("Text = %q, want %q", o.Text, tt.canonical)
+			}
+			if got := o.Compare(o.KeyOf(paper), o.KeyOf(&older)) < 0; got != tt.paperFirst && tt.order != "  title  " {
+				t.Errorf("paper first = %v, want %v", got, tt.paperFirst)
+			}
+			if !o.Valid(o.KeyOf(paper)) {
+				t.Error("a key of the order is not Valid")
+			}
+		})
+	}
+	for _, bad := range []string{"colour", "upvotes sideways", "upvotes, upvotes desc", "title.x"} {
+		if _, err := ParseOrder(bad); err == nil {
+			t.Errorf("ParseOrder(%q) accepted", bad)
+		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	t.Parallel()
+	tokens := NewTokens([]byte("key one"))
+	key := Key{{I: 42}, {S: "2111.13056"}}
+	tok := tokens.Encode("q1", key)
+	got, err := tokens.Decode("q1", tok)
+	if err != nil || len(got) != 2 || got[0].I != 42 || got[1].S != "2111.13056" {
+		t.Fatalf("round trip: %v %v", got, err)
+	}
+	tests := []struct{ name, query, token string }{
+		{"another query", "q2", tok},
+		{"another key", "q1", NewTokens([]byte("key two")).Encode("q1", key)},
+		{"flipped byte", "q1", tok[:5] + string(tok[5]^1) + tok[6:]},
+		{"truncated", "q1", tok[:len(tok)-3]},
+		{"not base64", "q1", "!!!"},
+		{"empty", "q1", ""},
+	}
+	for _, tt := range tests {
+		if _, err := tokens.Decode(tt.query, tt.token); err == nil {
+			t.Errorf("%s: accepted", tt.name)
+		}
+	}
+}

@@ -1,0 +1,197 @@
+package mongo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/papercatalog/papers/embedded"
+	"github.com/papercatalog/papers/repository"
+	"github.com/papercatalog/papers/repository/mongo"
+)
+
+var uri string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mongo-test-")
+	if err != nil {
+		panic(err)
+	}
+	db, err := embedded.Start(context.Background(), dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		panic(err)
+	}
+	uri = db.URI
+	code := m.Run()
+	db.Close()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// openDB gives each test its own database, named after it, dropped when the test
+// passes and kept for inspection when it fails.
+func openDB(t *testing.T) *mongo.DB {
+	t.Helper()
+	name := regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(t.Name(), "_")
+	db, err := mongo.Open(uri, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if err := db.Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("second Migrate must be a no-op: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if !t.Failed() {
+			_ = db.Drop(ctx)
+		}
+		_ = db.Close(ctx)
+	})
+	return db
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func testPaper(id string, version int64) *repository.Paper {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	return &repository.Paper{
+		ID: id, Title: "Title " + id, Abstract: "Abstract", Version: version,
+		Authors:         []repository.Author{{Name: "A", Affiliation: "X"}},
+		Categories:      []string{"cs.LG"},
+		Organization:    repository.Organization{ID: "org", DisplayName: "Org"},
+		SubmitTime:      now, CreateTime: now, UpdateTime: now,
+		PublishedTime:   now.Add(-time.Hour),
+	}
+}
+
+func TestPapersRoundTripAndErrors(t *testing.T) {
+	t.Parallel()
+	papers := mongo.NewPapers(openDB(t))
+	ctx := ctxT(t)
+	p := testPaper("2111.13056", 10)
+	if err := papers.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := papers.Create(ctx, testPaper("2111.13056", 11)); !errors.Is(err, repository.ErrAlreadyExists) {
+		t.Errorf("duplicate create: %v, want ErrAlreadyExists", err)
+	}
+	got, err := papers.Get(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", p) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, p)
+	}
+	if _, err := papers.Get(ctx, "0000.00000"); !errors.Is(err, repository.ErrNotFound) {
+		t.Errorf("get missing: %v", err)
+	}
+
+	next := *p
+	next.Title, next.Version = "New", 20
+	if err := papers.Update(ctx, &next, 9); !errors.Is(err, repository.ErrConflict) {
+		t.Errorf("update from a wrong version: %v, want ErrConflict", err)
+	}
+	if err := papers.Update(ctx, &next, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := papers.Update(ctx, testPaper("0000.00000", 2), 1); !errors.Is(err, repository.ErrNotFound) {
+		t.Errorf("update missing: %v", err)
+	}
+	if err := papers.Delete(ctx, p.ID, 10); !errors.Is(err, repository.ErrConflict) {
+		t.Errorf("delete from a wrong version: %v", err)
+	}
+	if err := papers.Delete(ctx, p.ID, 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := papers.Delete(ctx, p.ID, 0); !errors.Is(err, repository.ErrNotFound) {
+		t.Errorf("delete missing: %v", err)
+	}
+}
+
+func TestAllAndChangeLog(t *testing.T) {
+	t.Parallel()
+	papers := mongo.NewPapers(openDB(t))
+	ctx := ctxT(t)
+	var batch []*repository.Paper
+	for i := range 25 {
+		batch = append(batch, testPaper(fmt.Sprintf("2401.%05d", i), 1))
+	}
+	if err := papers.InsertMany(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := papers.All(ctx, func(*repository.Paper) error { n++; return nil }); err != nil || n != 25 {
+		t.Errorf("All saw %d papers (%v), want 25", n, err)
+	}
+
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	old := repository.Change{PaperID: "a", Version: 1, Paper: testPaper("a", 1), Time: t0.Add(-time.Hour)}
+	recent := repository.Change{PaperID: "b", Version: 2, Deleted: true, Time: t0}
+	for _, c := range []repository.Change{old, recent, recent} { // recording twice is harmless
+		if err := papers.RecordChange(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := papers.ChangesSince(ctx, t0.Add(-time.Minute))
+	if err != nil || len(got) != 1 || got[0].PaperID != "b" || !got[0].Deleted {
+		t.Fatalf("ChangesSince: %+v %v", got, err)
+	}
+	if err := papers.PruneChanges(ctx, t0.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	all, err := papers.ChangesSince(ctx, time.Time{})
+	if err != nil || len(all) != 1 {
+		t.Errorf("after prune: %d changes (%v), want 1", len(all), err)
+	}
+}
+
+func TestSecretIsSharedAndStable(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	ctx := ctxT(t)
+	a, err := db.Secret(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := db.Secret(ctx, "k")
+	if err != nil || string(a) != string(b) || len(a) != 32 {
+		t.Errorf("secret changed between calls: %x %x %v", a, b, err)
+	}
+	c, _ := db.Secret(ctx, "other")
+	if string(c) == string(a) {
+		t.Error("two secrets are equal")
+	}
+}
+
+func TestUnreachableServerIsUnavailable(t *testing.T) {
+	t.Parallel()
+	db, err := mongo.Open("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	defer func() { _ = db.Close(ctx) }()
+	if err := db.Ping(ctx); !errors.Is(err, repository.ErrUnavailable) {
+		t.Errorf("ping: %v, want ErrUnavailable", err)
+	}
+	if _, err := mongo.NewPapers(db).Get(ctx, "x"); !errors.Is(err, repository.ErrUnavailable) {
+		t.Errorf("get: %v, want ErrUnavailable", err)
+	}
+}
