@@ -36,7 +36,6 @@ lint: $(GOOGLEAPIS)/.done ## buf lint, go vet, golangci-lint, go mod tidy check
 	go vet ./...
 	go run $(GOLANGCI_LINT) run ./...
 	go mod tidy -diff
-	go mod tidy -modfile=tools.mod -diff
 
 .PHONY: test
 test: ## run every test (the README's test command)

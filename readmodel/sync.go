@@ -24,8 +24,8 @@ type Syncer struct {
 	// also repairs a change a writer crashed before recording.
 	FullReload time.Duration
 
-	lastPoll time.Time // start of the last successful poll
-	lastFull time.Time
+	lastPoll  time.Time // start of the last successful poll
+	lastFull  time.Time
 	lastPrune time.Time
 }
 

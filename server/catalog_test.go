@@ -606,3 +606,48 @@ func TestConcurrentCreatesOfOneIDMakeOnePaper(t *testing.T) {
 	}
 }
 
+func TestViews(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	ctx := testCtx(t)
+	p := create(t, ts, 1)
+	if p.GetAbstract() == "" {
+		t.Fatal("create must return the abstract")
+	}
+	list, err := ts.client.ListPapers(ctx, &catalogv1.ListPapersRequest{})
+	if err != nil || len(list.GetPapers()) != 1 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	if got := list.GetPapers()[0]; got.GetAbstract() != "" || got.GetTitle() != p.GetTitle() || len(got.GetAuthors()) != 2 {
+		t.Errorf("list defaults to the BASIC view (no abstract, everything else): %v", got)
+	}
+	full, err := ts.client.ListPapers(ctx, &catalogv1.ListPapersRequest{View: catalogv1.PaperView_PAPER_VIEW_FULL})
+	if err != nil || !proto.Equal(full.GetPapers()[0], p) {
+		t.Errorf("list with the FULL view = %v (%v), want %v", full.GetPapers(), err, p)
+	}
+	got, err := ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()})
+	if err != nil || !proto.Equal(got, p) {
+		t.Errorf("get defaults to the FULL view: %v %v", got, err)
+	}
+	basic, err := ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName(), View: catalogv1.PaperView_PAPER_VIEW_BASIC})
+	if err != nil || basic.GetAbstract() != "" {
+		t.Errorf("get with the BASIC view: %v %v", basic, err)
+	}
+	_, err = ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName(), View: 7})
+	wantCode(t, err, codes.InvalidArgument)
+	if r := ts.rest(t, "GET", "/v1/papers?view=PAPER_VIEW_FULL", "", nil); r.Status != 200 ||
+		r.Body["papers"].([]any)[0].(map[string]any)["abstract"] != p.GetAbstract() {
+		t.Errorf("REST list view=PAPER_VIEW_FULL: %d %s", r.Status, r.Raw)
+	}
+	// A cached proto must follow updates.
+	upd, err := ts.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{
+		Paper: &catalogv1.Paper{Name: p.GetName(), Abstract: "Changed."}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"abstract"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()})
+	if got.GetAbstract() != "Changed." || got.GetEtag() != upd.GetEtag() {
+		t.Errorf("get after update: %v", got)
+	}
+}

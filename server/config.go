@@ -16,18 +16,18 @@ import (
 // Config is paperd's configuration. Each setting comes from a flag, else from its
 // environment variable, else from its default.
 type Config struct {
-	GRPCAddr         string
-	HTTPAddr         string
-	DataDir          string
-	MongoURI         string
-	MongoDatabase    string
-	AdminTokens      []string
-	SyncInterval     time.Duration
-	ShutdownTimeout  time.Duration
-	LogFormat        string
-	LogLevel         string
-	adminTokensRaw   string
-	adminTokensFile  string
+	GRPCAddr        string
+	HTTPAddr        string
+	DataDir         string
+	MongoURI        string
+	MongoDatabase   string
+	AdminTokens     []string
+	SyncInterval    time.Duration
+	ShutdownTimeout time.Duration
+	LogFormat       string
+	LogLevel        string
+	adminTokensRaw  string
+	adminTokensFile string
 }
 
 type setting struct {

@@ -36,6 +36,9 @@ type Catalog struct {
 	Tokens *query.Tokens
 	Admins *Admins
 	Log    *slog.Logger
+
+	protos  protoCache
+	queries queryCache
 }
 
 var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)
@@ -68,7 +71,7 @@ func (s *Catalog) CreatePaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	if err != nil {
 		return nil, s.fail(ctx, "CreatePaper", err)
 	}
-	return toProto(p), nil
+	return toProto(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
 }
 
 func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*repository.Paper, error) {
@@ -135,11 +138,16 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 
 // GetPaper implements catalogv1.CatalogServiceServer.
 func (s *Catalog) GetPaper(ctx context.Context, req *catalogv1.GetPaperRequest) (*catalogv1.Paper, error) {
+	var v violations
+	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_FULL)
+	if err := v.err(); err != nil {
+		return nil, s.fail(ctx, "GetPaper", err)
+	}
 	p, err := s.get("name", req.GetName())
 	if err != nil {
 		return nil, s.fail(ctx, "GetPaper", err)
 	}
-	return toProto(p), nil
+	return s.protos.get(p, view), nil
 }
 
 func (s *Catalog) get(field, name string) (*repository.Paper, error) {
@@ -160,6 +168,7 @@ func (s *Catalog) get(field, name string) (*repository.Paper, error) {
 func (s *Catalog) BatchGetPapers(ctx context.Context, req *catalogv1.BatchGetPapersRequest) (*catalogv1.BatchGetPapersResponse, error) {
 	names := req.GetNames()
 	var v violations
+	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_FULL)
 	switch {
 	case len(names) == 0:
 		v.add("names", "at least one name is required")
@@ -183,7 +192,7 @@ func (s *Catalog) BatchGetPapers(ctx context.Context, req *catalogv1.BatchGetPap
 		if err != nil {
 			return nil, s.fail(ctx, "BatchGetPapers", err)
 		}
-		resp.Papers = append(resp.Papers, toProto(p))
+		resp.Papers = append(resp.Papers, s.protos.get(p, view))
 	}
 	return resp, nil
 }
@@ -208,13 +217,14 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 	case size > maxPageSize:
 		size = maxPageSize
 	}
-	f, err := query.ParseFilter(req.GetFilter())
-	if err != nil {
-		v.add("filter", "%s", err.Error())
+	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
+	q := s.queries.parse(req.GetFilter(), req.GetOrderBy())
+	f, o := q.filter, q.order
+	if q.ferr != nil {
+		v.add("filter", "%s", q.ferr.Error())
 	}
-	o, err := query.ParseOrder(req.GetOrderBy())
-	if err != nil {
-		v.add("order_by", "%s", err.Error())
+	if q.oerr != nil {
+		v.add("order_by", "%s", q.oerr.Error())
 	}
 	if err := v.err(); err != nil {
 		return nil, err
@@ -236,7 +246,7 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 		TotalSize: int32(min(len(res.Papers), 1<<31-1)), //nolint:gosec // clamped above
 	}
 	for _, p := range res.Papers[start:end] {
-		resp.Papers = append(resp.Papers, toProto(p))
+		resp.Papers = append(resp.Papers, s.protos.get(p, view))
 	}
 	if end < len(res.Papers) {
 		resp.NextPageToken = s.Tokens.Encode(tokenQuery, res.Keys[end-1])
@@ -250,7 +260,7 @@ func (s *Catalog) UpdatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 	if err != nil {
 		return nil, s.fail(ctx, "UpdatePaper", err)
 	}
-	return toProto(p), nil
+	return toProto(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
 }
 
 func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*repository.Paper, error) {
@@ -373,6 +383,7 @@ func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 	}
 	version := nextVersion(time.Now(), cur.Version)
 	s.Model.Remove(cur.ID, version)
+	s.protos.forget(cur.ID)
 	s.record(ctx, repository.Change{PaperID: cur.ID, Version: version, Deleted: true})
 	return nil
 }

@@ -30,7 +30,7 @@ func fromTS(t *timestamppb.Timestamp) time.Time {
 	return t.AsTime().Truncate(time.Millisecond).UTC()
 }
 
-func toProto(p *repository.Paper) *catalogv1.Paper {
+func toProto(p *repository.Paper, view catalogv1.PaperView) *catalogv1.Paper {
 	out := &catalogv1.Paper{
 		Name:            paperName(p.ID),
 		ArxivId:         p.ID,
@@ -55,6 +55,9 @@ func toProto(p *repository.Paper) *catalogv1.Paper {
 		Etag:            etag(p),
 		CreateTime:      ts(p.CreateTime),
 		UpdateTime:      ts(p.UpdateTime),
+	}
+	if view == catalogv1.PaperView_PAPER_VIEW_BASIC {
+		out.Abstract = ""
 	}
 	if len(p.Authors) > 0 {
 		out.Authors = make([]*catalogv1.Author, len(p.Authors))
@@ -123,4 +126,17 @@ func setField(dst *repository.Paper, src *catalogv1.Paper, path string) {
 	case "comment":
 		dst.Comment = src.GetComment()
 	}
+}
+
+// resolveView returns the view to use for a request's view field, with def for
+// PAPER_VIEW_UNSPECIFIED; an unknown value is a violation.
+func resolveView(v *violations, view, def catalogv1.PaperView) catalogv1.PaperView {
+	switch view {
+	case catalogv1.PaperView_PAPER_VIEW_UNSPECIFIED:
+		return def
+	case catalogv1.PaperView_PAPER_VIEW_BASIC, catalogv1.PaperView_PAPER_VIEW_FULL:
+		return view
+	}
+	v.add("view", "must be PAPER_VIEW_BASIC or PAPER_VIEW_FULL")
+	return def
 }

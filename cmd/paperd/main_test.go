@@ -86,7 +86,7 @@ func TestEndToEnd(t *testing.T) {
 			resp, err := http.Get("http://" + httpAddr + "/readyz")
 			if err == nil {
 				_ = resp.Body.Close()
-				if resp.StatusCode == 200 {
+				if resp.StatusCode == http.StatusOK {
 					break
 				}
 			}
@@ -136,7 +136,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("create over gRPC: %v", err)
 		}
 	}
-	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+httpAddr+"/v1/papers?paper_id=hep-th/9901001",
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+httpAddr+"/v1/papers?paper_id=hep-th/9901001",
 		strings.NewReader(`{"title": "Created over REST"}`))
 	req.Header.Set("Authorization", "Bearer e2e-token")
 	resp, err := http.DefaultClient.Do(req)
@@ -144,7 +144,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("create over REST: %d", resp.StatusCode)
 	}
 	stop(cmd, logs)

@@ -73,11 +73,11 @@ func testPaper(id string, version int64) *repository.Paper {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	return &repository.Paper{
 		ID: id, Title: "Title " + id, Abstract: "Abstract", Version: version,
-		Authors:         []repository.Author{{Name: "A", Affiliation: "X"}},
-		Categories:      []string{"cs.LG"},
-		Organization:    repository.Organization{ID: "org", DisplayName: "Org"},
-		SubmitTime:      now, CreateTime: now, UpdateTime: now,
-		PublishedTime:   now.Add(-time.Hour),
+		Authors:      []repository.Author{{Name: "A", Affiliation: "X"}},
+		Categories:   []string{"cs.LG"},
+		Organization: repository.Organization{ID: "org", DisplayName: "Org"},
+		SubmitTime:   now, CreateTime: now, UpdateTime: now,
+		PublishedTime: now.Add(-time.Hour),
 	}
 }
 

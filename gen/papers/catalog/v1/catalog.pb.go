@@ -23,6 +23,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// PaperView says how much of a paper a read returns (AIP-157).
+type PaperView int32
+
+const (
+	// PAPER_VIEW_UNSPECIFIED means the method's default: BASIC for ListPapers, FULL
+	// for GetPaper and BatchGetPapers.
+	PaperView_PAPER_VIEW_UNSPECIFIED PaperView = 0
+	// PAPER_VIEW_BASIC returns every field except `abstract`, the one large field:
+	// what a listing shows.
+	PaperView_PAPER_VIEW_BASIC PaperView = 1
+	// PAPER_VIEW_FULL returns every field.
+	PaperView_PAPER_VIEW_FULL PaperView = 2
+)
+
+// Enum value maps for PaperView.
+var (
+	PaperView_name = map[int32]string{
+		0: "PAPER_VIEW_UNSPECIFIED",
+		1: "PAPER_VIEW_BASIC",
+		2: "PAPER_VIEW_FULL",
+	}
+	PaperView_value = map[string]int32{
+		"PAPER_VIEW_UNSPECIFIED": 0,
+		"PAPER_VIEW_BASIC":       1,
+		"PAPER_VIEW_FULL":        2,
+	}
+)
+
+func (x PaperView) Enum() *PaperView {
+	p := new(PaperView)
+	*p = x
+	return p
+}
+
+func (x PaperView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PaperView) Descriptor() protoreflect.EnumDescriptor {
+	return file_papers_catalog_v1_catalog_proto_enumTypes[0].Descriptor()
+}
+
+func (PaperView) Type() protoreflect.EnumType {
+	return &file_papers_catalog_v1_catalog_proto_enumTypes[0]
+}
+
+func (x PaperView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PaperView.Descriptor instead.
+func (PaperView) EnumDescriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_proto_rawDescGZIP(), []int{0}
+}
+
 // Paper is a research paper in the catalog.
 //
 // Its resource name is `papers/{paper}`, where `{paper}` is the arXiv identifier
@@ -462,7 +517,11 @@ const file_papers_catalog_v1_catalog_proto_rawDesc = "" +
 	"\vaffiliation\x18\x02 \x01(\tR\vaffiliation\"A\n" +
 	"\fOrganization\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayNameB\xcb\x01\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName*R\n" +
+	"\tPaperView\x12\x1a\n" +
+	"\x16PAPER_VIEW_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10PAPER_VIEW_BASIC\x10\x01\x12\x13\n" +
+	"\x0fPAPER_VIEW_FULL\x10\x02B\xcb\x01\n" +
 	"\x15com.papers.catalog.v1B\fCatalogProtoP\x01Z>github.com/papercatalog/papers/gen/papers/catalog/v1;catalogv1\xa2\x02\x03PCX\xaa\x02\x11Papers.Catalog.V1\xca\x02\x11Papers\\Catalog\\V1\xe2\x02\x1dPapers\\Catalog\\V1\\GPBMetadata\xea\x02\x13Papers::Catalog::V1b\x06proto3"
 
 var (
@@ -477,21 +536,23 @@ func file_papers_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 	return file_papers_catalog_v1_catalog_proto_rawDescData
 }
 
+var file_papers_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_papers_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_papers_catalog_v1_catalog_proto_goTypes = []any{
-	(*Paper)(nil),                 // 0: papers.catalog.v1.Paper
-	(*Author)(nil),                // 1: papers.catalog.v1.Author
-	(*Organization)(nil),          // 2: papers.catalog.v1.Organization
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(PaperView)(0),                // 0: papers.catalog.v1.PaperView
+	(*Paper)(nil),                 // 1: papers.catalog.v1.Paper
+	(*Author)(nil),                // 2: papers.catalog.v1.Author
+	(*Organization)(nil),          // 3: papers.catalog.v1.Organization
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 }
 var file_papers_catalog_v1_catalog_proto_depIdxs = []int32{
-	1, // 0: papers.catalog.v1.Paper.authors:type_name -> papers.catalog.v1.Author
-	3, // 1: papers.catalog.v1.Paper.published_time:type_name -> google.protobuf.Timestamp
-	3, // 2: papers.catalog.v1.Paper.arxiv_update_time:type_name -> google.protobuf.Timestamp
-	3, // 3: papers.catalog.v1.Paper.submit_time:type_name -> google.protobuf.Timestamp
-	2, // 4: papers.catalog.v1.Paper.organization:type_name -> papers.catalog.v1.Organization
-	3, // 5: papers.catalog.v1.Paper.create_time:type_name -> google.protobuf.Timestamp
-	3, // 6: papers.catalog.v1.Paper.update_time:type_name -> google.protobuf.Timestamp
+	2, // 0: papers.catalog.v1.Paper.authors:type_name -> papers.catalog.v1.Author
+	4, // 1: papers.catalog.v1.Paper.published_time:type_name -> google.protobuf.Timestamp
+	4, // 2: papers.catalog.v1.Paper.arxiv_update_time:type_name -> google.protobuf.Timestamp
+	4, // 3: papers.catalog.v1.Paper.submit_time:type_name -> google.protobuf.Timestamp
+	3, // 4: papers.catalog.v1.Paper.organization:type_name -> papers.catalog.v1.Organization
+	4, // 5: papers.catalog.v1.Paper.create_time:type_name -> google.protobuf.Timestamp
+	4, // 6: papers.catalog.v1.Paper.update_time:type_name -> google.protobuf.Timestamp
 	7, // [7:7] is the sub-list for method output_type
 	7, // [7:7] is the sub-list for method input_type
 	7, // [7:7] is the sub-list for extension type_name
@@ -509,13 +570,14 @@ func file_papers_catalog_v1_catalog_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_papers_catalog_v1_catalog_proto_rawDesc), len(file_papers_catalog_v1_catalog_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_papers_catalog_v1_catalog_proto_goTypes,
 		DependencyIndexes: file_papers_catalog_v1_catalog_proto_depIdxs,
+		EnumInfos:         file_papers_catalog_v1_catalog_proto_enumTypes,
 		MessageInfos:      file_papers_catalog_v1_catalog_proto_msgTypes,
 	}.Build()
 	File_papers_catalog_v1_catalog_proto = out.File

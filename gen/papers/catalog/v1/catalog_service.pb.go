@@ -97,7 +97,9 @@ func (x *CreatePaperRequest) GetRequestId() string {
 type GetPaperRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name is the paper's resource name, `papers/{paper}`.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// View says which fields to return; default PAPER_VIEW_FULL.
+	View          PaperView `protobuf:"varint,2,opt,name=view,proto3,enum=papers.catalog.v1.PaperView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -139,11 +141,20 @@ func (x *GetPaperRequest) GetName() string {
 	return ""
 }
 
+func (x *GetPaperRequest) GetView() PaperView {
+	if x != nil {
+		return x.View
+	}
+	return PaperView_PAPER_VIEW_UNSPECIFIED
+}
+
 // BatchGetPapersRequest is the request of BatchGetPapers.
 type BatchGetPapersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Names are the papers' resource names, 1 to 1000 of them.
-	Names         []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	Names []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	// View says which fields to return; default PAPER_VIEW_FULL.
+	View          PaperView `protobuf:"varint,2,opt,name=view,proto3,enum=papers.catalog.v1.PaperView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -183,6 +194,13 @@ func (x *BatchGetPapersRequest) GetNames() []string {
 		return x.Names
 	}
 	return nil
+}
+
+func (x *BatchGetPapersRequest) GetView() PaperView {
+	if x != nil {
+		return x.View
+	}
+	return PaperView_PAPER_VIEW_UNSPECIFIED
 }
 
 // BatchGetPapersResponse is the response of BatchGetPapers.
@@ -255,7 +273,10 @@ type ListPapersRequest struct {
 	// `submit_time`, `published_time`, `upvotes`, `create_time`, `update_time`,
 	// `title` and `name`, e.g. `upvotes desc, submit_time desc`. Ties are broken by
 	// name. Default: `submit_time desc`.
-	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	OrderBy string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// View says which fields to return; default PAPER_VIEW_BASIC (no abstract), as
+	// AIP-157 recommends for lists. Ask for PAPER_VIEW_FULL to get abstracts.
+	View          PaperView `protobuf:"varint,5,opt,name=view,proto3,enum=papers.catalog.v1.PaperView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -316,6 +337,13 @@ func (x *ListPapersRequest) GetOrderBy() string {
 		return x.OrderBy
 	}
 	return ""
+}
+
+func (x *ListPapersRequest) GetView() PaperView {
+	if x != nil {
+		return x.View
+	}
+	return PaperView_PAPER_VIEW_UNSPECIFIED
 }
 
 // ListPapersResponse is the response of ListPapers.
@@ -507,21 +535,24 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperB\x03\xe0A\x02R\x05paper\x12\x1e\n" +
 	"\bpaper_id\x18\x02 \x01(\tB\x03\xe0A\x02R\apaperId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"F\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"x\n" +
 	"\x0fGetPaperRequest\x123\n" +
 	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
-	"\x17papers.catalog.v1/PaperR\x04name\"N\n" +
+	"\x17papers.catalog.v1/PaperR\x04name\x120\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"\x80\x01\n" +
 	"\x15BatchGetPapersRequest\x125\n" +
 	"\x05names\x18\x01 \x03(\tB\x1f\xe0A\x02\xfaA\x19\n" +
-	"\x17papers.catalog.v1/PaperR\x05names\"J\n" +
+	"\x17papers.catalog.v1/PaperR\x05names\x120\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"J\n" +
 	"\x16BatchGetPapersResponse\x120\n" +
-	"\x06papers\x18\x01 \x03(\v2\x18.papers.catalog.v1.PaperR\x06papers\"\x82\x01\n" +
+	"\x06papers\x18\x01 \x03(\v2\x18.papers.catalog.v1.PaperR\x06papers\"\xb4\x01\n" +
 	"\x11ListPapersRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
 	"\x06filter\x18\x03 \x01(\tR\x06filter\x12\x19\n" +
-	"\border_by\x18\x04 \x01(\tR\aorderBy\"\x8d\x01\n" +
+	"\border_by\x18\x04 \x01(\tR\aorderBy\x120\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"\x8d\x01\n" +
 	"\x12ListPapersResponse\x120\n" +
 	"\x06papers\x18\x01 \x03(\v2\x18.papers.catalog.v1.PaperR\x06papers\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
@@ -570,32 +601,36 @@ var file_papers_catalog_v1_catalog_service_proto_goTypes = []any{
 	(*UpdatePaperRequest)(nil),     // 6: papers.catalog.v1.UpdatePaperRequest
 	(*DeletePaperRequest)(nil),     // 7: papers.catalog.v1.DeletePaperRequest
 	(*Paper)(nil),                  // 8: papers.catalog.v1.Paper
-	(*fieldmaskpb.FieldMask)(nil),  // 9: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),          // 10: google.protobuf.Empty
+	(PaperView)(0),                 // 9: papers.catalog.v1.PaperView
+	(*fieldmaskpb.FieldMask)(nil),  // 10: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),          // 11: google.protobuf.Empty
 }
 var file_papers_catalog_v1_catalog_service_proto_depIdxs = []int32{
 	8,  // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	8,  // 1: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	8,  // 2: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	8,  // 3: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	9,  // 4: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 5: papers.catalog.v1.CatalogService.CreatePaper:input_type -> papers.catalog.v1.CreatePaperRequest
-	1,  // 6: papers.catalog.v1.CatalogService.GetPaper:input_type -> papers.catalog.v1.GetPaperRequest
-	2,  // 7: papers.catalog.v1.CatalogService.BatchGetPapers:input_type -> papers.catalog.v1.BatchGetPapersRequest
-	4,  // 8: papers.catalog.v1.CatalogService.ListPapers:input_type -> papers.catalog.v1.ListPapersRequest
-	6,  // 9: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
-	7,  // 10: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
-	8,  // 11: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
-	8,  // 12: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
-	3,  // 13: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
-	5,  // 14: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
-	8,  // 15: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
-	10, // 16: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	9,  // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
+	9,  // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	8,  // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	9,  // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	8,  // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	8,  // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	10, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 8: papers.catalog.v1.CatalogService.CreatePaper:input_type -> papers.catalog.v1.CreatePaperRequest
+	1,  // 9: papers.catalog.v1.CatalogService.GetPaper:input_type -> papers.catalog.v1.GetPaperRequest
+	2,  // 10: papers.catalog.v1.CatalogService.BatchGetPapers:input_type -> papers.catalog.v1.BatchGetPapersRequest
+	4,  // 11: papers.catalog.v1.CatalogService.ListPapers:input_type -> papers.catalog.v1.ListPapersRequest
+	6,  // 12: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
+	7,  // 13: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
+	8,  // 14: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
+	8,  // 15: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
+	3,  // 16: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
+	5,  // 17: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
+	8,  // 18: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
+	11, // 19: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_papers_catalog_v1_catalog_service_proto_init() }

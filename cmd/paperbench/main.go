@@ -1,0 +1,463 @@
+// Command paperbench is the benchmark behind `make bench`. It seeds an embedded
+// catalog with generated papers, starts paperd on it as a separate process, loads it
+// with ghz (gRPC) and hey (REST) from other processes, and prints a table and, as
+// its last line, one JSON object with requests per second and p50/p99 latency of
+// each call plus paperd's peak RSS. Speeds are reported as ratios against the
+// grpc.health.v1 Check baseline measured in the same run.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/papercatalog/papers/embedded"
+	"github.com/papercatalog/papers/repository"
+	"github.com/papercatalog/papers/repository/mongo"
+)
+
+const (
+	ghzModule = "github.com/bojand/ghz/cmd/ghz@v0.93.0"
+	heyModule = "github.com/rakyll/hey@v0.1.5"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "paperbench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	pid         int // paperd's process id
+	papers      int
+	duration    time.Duration
+	concurrency int
+	sample      string
+}
+
+// result is one measured call.
+type result struct {
+	Name   string  `json:"name"`
+	RPS    float64 `json:"rps"`
+	P50ms  float64 `json:"p50_ms"`
+	P99ms  float64 `json:"p99_ms"`
+	Count  int64   `json:"requests"`
+	Errors int64   `json:"errors"`
+	// ServerCPUus is paperd's CPU time (user + system) per request during the
+	// measured run, in microseconds: what the call costs the server, whatever the
+	// load tool costs on the same cores.
+	ServerCPUus float64 `json:"server_cpu_us_per_request"`
+	// Codes counts the responses that were not OK by status (gRPC code or HTTP
+	// status).
+	Codes map[string]int64 `json:"error_codes,omitempty"`
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("paperbench", flag.ContinueOnError)
+	fs.IntVar(&o.papers, "papers", 50000, "number of generated papers")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each measured run")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients")
+	fs.StringVar(&o.sample, "sample", sampleFile, "arXiv metadata sample to take the vocabulary from")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) { _, _ = fmt.Fprintf(out, "# "+format+"\n", a...) }
+
+	tmp, err := os.MkdirTemp("", "paperbench-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+
+	logf("building paperd and the load tools (ghz, hey)")
+	bin := filepath.Join(tmp, "bin")
+	if err := sh(ctx, "", nil, "go", "build", "-o", filepath.Join(bin, "paperd"), "./cmd/paperd"); err != nil {
+		return err
+	}
+	for _, m := range []string{ghzModule, heyModule} {
+		if err := sh(ctx, "", []string{"GOBIN=" + bin}, "go", "install", m); err != nil {
+			return err
+		}
+	}
+
+	data := filepath.Join(tmp, "data")
+	seedStart := time.Now()
+	voc, about := loadVocabulary(o.sample)
+	if err := seed(ctx, data, generate(voc, o.papers, 1)); err != nil {
+		return err
+	}
+	logf("seeded %d papers in %v (%s)", o.papers, time.Since(seedStart).Round(time.Millisecond), about)
+
+	grpcAddr, httpAddr, err := freeAddrs()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "paperd"))
+	cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+data, "PAPERD_GRPC_ADDR="+grpcAddr,
+		"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_LOG_LEVEL=warn")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	o.pid = cmd.Process.Pid
+	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", 5*time.Minute); err != nil {
+		return err
+	}
+	startup := time.Since(started)
+	logf("paperd ready with %d papers after %v", o.papers, startup.Round(time.Millisecond))
+
+	getData, err := writeJSON(tmp, "get.json", getRequests(o.papers, 1000))
+	if err != nil {
+		return err
+	}
+	listData, err := writeJSON(tmp, "list.json", listRequests(""))
+	if err != nil {
+		return err
+	}
+	listFullData, err := writeJSON(tmp, "list-full.json", listRequests("PAPER_VIEW_FULL"))
+	if err != nil {
+		return err
+	}
+	ghz := filepath.Join(bin, "ghz")
+	runs := []struct {
+		name string
+		run  func() (result, error)
+	}{
+		{"grpc.health.v1.Health/Check (baseline)", func() (result, error) {
+			return runGhz(ctx, ghz, grpcAddr, "grpc.health.v1.Health/Check", "-d", "{}", o)
+		}},
+		{"CatalogService/GetPaper", func() (result, error) {
+			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/GetPaper", "-D", getData, o)
+		}},
+		{"CatalogService/ListPapers (filter + order, page of 50)", func() (result, error) {
+			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/ListPapers", "-D", listData, o)
+		}},
+		{"CatalogService/ListPapers, view FULL (with abstracts)", func() (result, error) {
+			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/ListPapers", "-D", listFullData, o)
+		}},
+		{"REST GET /v1/papers/{paper}", func() (result, error) {
+			return runHey(ctx, filepath.Join(bin, "hey"), "http://"+httpAddr+"/v1/papers/"+benchID(o.papers/2), o)
+		}},
+	}
+	results := make([]result, 0, len(runs))
+	for _, r := range runs {
+		logf("running %s for %v with %d clients", r.name, o.duration, o.concurrency)
+		res, err := r.run()
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		res.Name = r.name
+		results = append(results, res)
+	}
+	rss, err := peakRSS(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+
+	base, get, list, rest := results[0], results[1], results[2], results[4]
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	_, _ = fmt.Fprintln(tw, "call\treq/s\tp50 ms\tp99 ms\trequests\terrors\tvs baseline\tpaperd CPU µs/req\t")
+	for _, r := range results {
+		errs := strconv.FormatInt(r.Errors, 10)
+		if len(r.Codes) > 0 {
+			errs += fmt.Sprint(" ", r.Codes)
+		}
+		_, _ = fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%s\t%.2fx\t%.0f\t\n", r.Name, r.RPS, r.P50ms, r.P99ms, r.Count, errs, r.RPS/base.RPS, r.ServerCPUus)
+	}
+	_ = tw.Flush()
+	ratios := map[string]float64{
+		"get_vs_baseline":  get.RPS / base.RPS,
+		"list_vs_baseline": list.RPS / base.RPS,
+		"rest_get_vs_get":  rest.RPS / get.RPS,
+		// What each call costs paperd itself, relative to the baseline's cost:
+		// the share of the baseline's throughput paperd could serve if the load
+		// tool took no CPU.
+		"get_vs_baseline_server_cpu":  base.ServerCPUus / get.ServerCPUus,
+		"list_vs_baseline_server_cpu": base.ServerCPUus / list.ServerCPUus,
+	}
+	_, _ = fmt.Fprintf(out, "req/s: GetPaper %.2fx baseline (target >= 0.6), ListPapers %.2fx baseline (target >= 0.2), REST GetPaper %.2fx gRPC GetPaper (target >= 0.4); peak RSS %.0f MiB (target < 1024)\n",
+		ratios["get_vs_baseline"], ratios["list_vs_baseline"], ratios["rest_get_vs_get"], float64(rss)/(1<<20))
+	_, _ = fmt.Fprintf(out, "paperd CPU per request relative to the baseline's: GetPaper %.2fx, ListPapers %.2fx\n",
+		ratios["get_vs_baseline_server_cpu"], ratios["list_vs_baseline_server_cpu"])
+	summary := map[string]any{
+		"papers": o.papers, "concurrency": o.concurrency, "duration_s": o.duration.Seconds(),
+		"startup_ready_s": startup.Seconds(), "peak_rss_bytes": rss, "ratios": ratios, "calls": results,
+	}
+	line, err := json.Marshal(summary)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, string(line))
+	return err
+}
+
+// seed writes papers into a fresh embedded database in dir, in batches, as an
+// import would, without going through paperd.
+func seed(ctx context.Context, dir string, papers []*repository.Paper) error {
+	edb, err := embedded.Start(ctx, dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer edb.Close()
+	db, err := mongo.Open(edb.URI, "papers")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close(context.WithoutCancel(ctx)) }()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	store := mongo.NewPapers(db)
+	for i := 0; i < len(papers); i += 1000 {
+		if err := store.InsertMany(ctx, papers[i:min(i+1000, len(papers))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func getRequests(n, count int) []map[string]string {
+	out := make([]map[string]string, count)
+	for i := range out {
+		out[i] = map[string]string{"name": "papers/" + benchID((i*7919)%n)}
+	}
+	return out
+}
+
+// listRequests are the ListPapers requests of the benchmark: a filter over
+// category and upvotes with a two-field order, in 20 variants, with the default
+// view (BASIC: no abstracts) or the given one.
+func listRequests(view string) []map[string]any {
+	cats := []string{"cs.LG", "cs.CV", "cs.CL", "math.CO", "hep-th"}
+	var out []map[string]any
+	for _, c := range cats {
+		for _, min := range []int{0, 1, 5, 20} {
+			req := map[string]any{
+				"filter":    fmt.Sprintf(`categories:"%s" AND upvotes >= %d`, c, min),
+				"order_by":  "upvotes desc, submit_time desc",
+				"page_size": 50,
+			}
+			if view != "" {
+				req["view"] = view
+			}
+			out = append(out, req)
+		}
+	}
+	return out
+}
+
+func writeJSON(dir, name string, v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	return path, os.WriteFile(path, b, 0o600)
+}
+
+func runGhz(ctx context.Context, ghz, addr, call, dataFlag, data string, o options) (result, error) {
+	args := []string{"--insecure", "--call", call, dataFlag, data, "-c", strconv.Itoa(o.concurrency),
+		"--connections", "2", "-O", "json"}
+	// A short warm-up, then the measured run.
+	if _, err := output(ctx, ghz, append(args, "-z", "2s", addr)...); err != nil {
+		return result{}, err
+	}
+	cpu0 := cpuTime(o.pid)
+	raw, err := output(ctx, ghz, append(args, "-z", o.duration.String(), addr)...)
+	if err != nil {
+		return result{}, err
+	}
+	cpu := cpuTime(o.pid) - cpu0
+	var rep struct {
+		Count   int64   `json:"count"`
+		RPS     float64 `json:"rps"`
+		Latency []struct {
+			Percentage int   `json:"percentage"`
+			Latency    int64 `json:"latency"`
+		} `json:"latencyDistribution"`
+		StatusCodes map[string]int64 `json:"statusCodeDistribution"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return result{}, fmt.Errorf("decode ghz report: %w", err)
+	}
+	res := result{RPS: rep.RPS, Count: rep.Count, ServerCPUus: perRequest(cpu, rep.Count)}
+	for _, l := range rep.Latency {
+		switch l.Percentage {
+		case 50:
+			res.P50ms = float64(l.Latency) / 1e6
+		case 99:
+			res.P99ms = float64(l.Latency) / 1e6
+		}
+	}
+	for code, n := range rep.StatusCodes {
+		if code != "OK" {
+			res.Errors += n
+			if res.Codes == nil {
+				res.Codes = map[string]int64{}
+			}
+			res.Codes[code] += n
+		}
+	}
+	return res, nil
+}
+
+var (
+	heyRPS    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	heyPct    = regexp.MustCompile(`(?m)^\s+(50|99)%%? in ([0-9.]+) secs`)
+	heyStatus = regexp.MustCompile(`(?m)^\s+\[(\d+)\]\s+(\d+) responses`)
+)
+
+func runHey(ctx context.Context, hey, url string, o options) (res result, err error) {
+	if _, err := output(ctx, hey, "-z", "2s", "-c", strconv.Itoa(o.concurrency), url); err != nil {
+		return result{}, err
+	}
+	cpu0 := cpuTime(o.pid)
+	raw, err := output(ctx, hey, "-z", o.duration.String(), "-c", strconv.Itoa(o.concurrency), url)
+	if err != nil {
+		return result{}, err
+	}
+	cpu := cpuTime(o.pid) - cpu0
+	text := string(raw)
+	m := heyRPS.FindStringSubmatch(text)
+	if m == nil {
+		return result{}, fmt.Errorf("no Requests/sec in hey's output:\n%s", text)
+	}
+	res.RPS, _ = strconv.ParseFloat(m[1], 64)
+	for _, p := range heyPct.FindAllStringSubmatch(text, -1) {
+		secs, _ := strconv.ParseFloat(p[2], 64)
+		if p[1] == "50" {
+			res.P50ms = secs * 1000
+		} else {
+			res.P99ms = secs * 1000
+		}
+	}
+	defer func() { res.ServerCPUus = perRequest(cpu, res.Count) }()
+	for _, s := range heyStatus.FindAllStringSubmatch(text, -1) {
+		n, _ := strconv.ParseInt(s[2], 10, 64)
+		res.Count += n
+		if s[1] != "200" {
+			res.Errors += n
+			if res.Codes == nil {
+				res.Codes = map[string]int64{}
+			}
+			res.Codes[s[1]] += n
+		}
+	}
+	return res, nil
+}
+
+// cpuTime returns the user plus system CPU time process pid has used so far.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+}
+
+func perRequest(cpu time.Duration, n int64) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(cpu.Microseconds()) / float64(n)
+}
+
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read peak RSS: %w", err)
+	}
+	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(b)
+	if m == nil {
+		return 0, errors.New("no VmHWM in /proc status")
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb * 1024, nil
+}
+
+func waitReady(ctx context.Context, url string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("paperd not ready after %v", limit)
+}
+
+func freeAddrs() (string, string, error) {
+	var addrs []string
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", "", err
+		}
+		addrs = append(addrs, l.Addr().String())
+		defer func() { _ = l.Close() }()
+	}
+	return addrs[0], addrs[1], nil
+}
+
+func sh(ctx context.Context, dir string, env []string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+func output(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, b)
+	}
+	return b, nil
+}
