@@ -42,7 +42,8 @@ test: ## run every test (the README's test command)
 	go test -race -count=1 -timeout 12m ./...
 
 .PHONY: bench
-bench: ## start paperd with 50,000 papers and load it with ghz; prints a table and a JSON line
+bench: ## start paperd with 50,000 papers, load it with ghz, h2load and hey; prints a table and a JSON line
+	command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client; }
 	go run ./cmd/paperbench
 
 .PHONY: run

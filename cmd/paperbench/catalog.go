@@ -80,6 +80,28 @@ var orgs = []repository.Organization{
 	{ID: "tsinghua", DisplayName: "Tsinghua University"}, {ID: "stanford", DisplayName: "Stanford"},
 }
 
+// mlCategories are the arXiv categories of a daily-papers catalog, by weight.
+var mlCategories = []struct {
+	name   string
+	weight int
+}{{"cs.CV", 30}, {"cs.CL", 25}, {"cs.LG", 25}, {"cs.AI", 10}, {"stat.ML", 5}, {"cs.RO", 5}}
+
+// category draws a category: mostly the machine-learning ones a daily-papers
+// catalog holds, one in ten from the arXiv sample.
+func (v *vocabulary) category(r *rand.Rand) string {
+	if r.IntN(10) == 0 && len(v.categories) > 0 {
+		return v.categories[r.IntN(len(v.categories))]
+	}
+	n := r.IntN(100)
+	for _, c := range mlCategories {
+		if n < c.weight {
+			return c.name
+		}
+		n -= c.weight
+	}
+	return "cs.LG"
+}
+
 func (v *vocabulary) text(r *rand.Rand, n int) string {
 	var b strings.Builder
 	for i := range n {
@@ -105,7 +127,10 @@ func generate(v *vocabulary, n int, seed uint64) []*repository.Paper {
 	out := make([]*repository.Paper, n)
 	for i := range out {
 		submit := now.Add(-time.Duration(r.Int64N(int64(365 * 24 * time.Hour)))).Truncate(time.Millisecond)
-		cats := []string{v.categories[r.IntN(len(v.categories))], v.categories[r.IntN(len(v.categories))]}
+		cats := []string{v.category(r), v.category(r)}
+		if cats[0] == cats[1] {
+			cats = cats[:1]
+		}
 		authors := make([]repository.Author, 1+r.IntN(8))
 		for j := range authors {
 			authors[j] = repository.Author{Name: v.names[r.IntN(len(v.names))]}

@@ -27,7 +27,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/papercatalog/papers/embedded"
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
 )
@@ -67,6 +73,13 @@ type result struct {
 	// measured run, in microseconds: what the call costs the server, whatever the
 	// load tool costs on the same cores.
 	ServerCPUus float64 `json:"server_cpu_us_per_request"`
+	// H2loadRPS is the requests per second h2load reached on the same call: a
+	// client that does not decode responses, so the figure is bound by paperd
+	// rather than by the load tool (0 where not measured).
+	H2loadRPS float64 `json:"h2load_rps,omitempty"`
+	// CutAtEnd counts calls the load tool itself cut when its time was up
+	// ("transport is closing", canceled); they are not errors of paperd.
+	CutAtEnd int64 `json:"cut_at_end,omitempty"`
 	// Codes counts the responses that were not OK by status (gRPC code or HTTP
 	// status).
 	Codes map[string]int64 `json:"error_codes,omitempty"`
@@ -145,25 +158,50 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	ghz := filepath.Join(bin, "ghz")
+	h2 := &h2loader{addr: grpcAddr, o: o}
+	if h2.path, err = exec.LookPath("h2load"); err != nil {
+		logf("h2load not found (Debian package nghttp2-client): measuring with ghz only")
+	} else if err := h2.dial(); err != nil {
+		return err
+	}
+	defer h2.close()
+	getReq := &catalogv1.GetPaperRequest{Name: "papers/" + benchID(o.papers/2)}
+	listReq := &catalogv1.ListPapersRequest{Filter: `categories:"cs.LG" AND upvotes >= 1`, OrderBy: "upvotes desc, submit_time desc", PageSize: 50}
+	listFullReq := proto.CloneOf(listReq)
+	listFullReq.View = catalogv1.PaperView_PAPER_VIEW_FULL
 	runs := []struct {
 		name string
 		run  func() (result, error)
+		h2   func(context.Context) (proto.Message, proto.Message, string, error)
 	}{
 		{"grpc.health.v1.Health/Check (baseline)", func() (result, error) {
 			return runGhz(ctx, ghz, grpcAddr, "grpc.health.v1.Health/Check", "-d", "{}", o)
+		}, func(ctx context.Context) (proto.Message, proto.Message, string, error) {
+			req := &healthpb.HealthCheckRequest{}
+			resp, err := healthpb.NewHealthClient(h2.conn).Check(ctx, req)
+			return req, resp, "/grpc.health.v1.Health/Check", err
 		}},
 		{"CatalogService/GetPaper", func() (result, error) {
 			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/GetPaper", "-D", getData, o)
+		}, func(ctx context.Context) (proto.Message, proto.Message, string, error) {
+			resp, err := catalogv1.NewCatalogServiceClient(h2.conn).GetPaper(ctx, getReq)
+			return getReq, resp, "/papers.catalog.v1.CatalogService/GetPaper", err
 		}},
 		{"CatalogService/ListPapers (filter + order, page of 50)", func() (result, error) {
 			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/ListPapers", "-D", listData, o)
+		}, func(ctx context.Context) (proto.Message, proto.Message, string, error) {
+			resp, err := catalogv1.NewCatalogServiceClient(h2.conn).ListPapers(ctx, listReq)
+			return listReq, resp, "/papers.catalog.v1.CatalogService/ListPapers", err
 		}},
 		{"CatalogService/ListPapers, view FULL (with abstracts)", func() (result, error) {
 			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/ListPapers", "-D", listFullData, o)
+		}, func(ctx context.Context) (proto.Message, proto.Message, string, error) {
+			resp, err := catalogv1.NewCatalogServiceClient(h2.conn).ListPapers(ctx, listFullReq)
+			return listFullReq, resp, "/papers.catalog.v1.CatalogService/ListPapers", err
 		}},
 		{"REST GET /v1/papers/{paper}", func() (result, error) {
 			return runHey(ctx, filepath.Join(bin, "hey"), "http://"+httpAddr+"/v1/papers/"+benchID(o.papers/2), o)
-		}},
+		}, nil},
 	}
 	results := make([]result, 0, len(runs))
 	for _, r := range runs {
@@ -171,6 +209,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		res, err := r.run()
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		if r.h2 != nil && h2.path != "" {
+			logf("running %s with h2load for %v", r.name, o.duration)
+			if res.H2loadRPS, err = h2.run(ctx, tmp, r.h2); err != nil {
+				return fmt.Errorf("%s (h2load): %w", r.name, err)
+			}
 		}
 		res.Name = r.name
 		results = append(results, res)
@@ -182,13 +226,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	base, get, list, rest := results[0], results[1], results[2], results[4]
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	_, _ = fmt.Fprintln(tw, "call\treq/s\tp50 ms\tp99 ms\trequests\terrors\tvs baseline\tpaperd CPU µs/req\t")
+	_, _ = fmt.Fprintln(tw, "call\treq/s\tp50 ms\tp99 ms\trequests\terrors\tcut at end\tvs baseline\th2load req/s\tvs baseline\tpaperd CPU µs/req\t")
 	for _, r := range results {
 		errs := strconv.FormatInt(r.Errors, 10)
 		if len(r.Codes) > 0 {
 			errs += fmt.Sprint(" ", r.Codes)
 		}
-		_, _ = fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%s\t%.2fx\t%.0f\t\n", r.Name, r.RPS, r.P50ms, r.P99ms, r.Count, errs, r.RPS/base.RPS, r.ServerCPUus)
+		h2rps, h2ratio := "-", "-"
+		if r.H2loadRPS > 0 && base.H2loadRPS > 0 {
+			h2rps, h2ratio = fmt.Sprintf("%.0f", r.H2loadRPS), fmt.Sprintf("%.2fx", r.H2loadRPS/base.H2loadRPS)
+		}
+		_, _ = fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%s\t%d\t%.2fx\t%s\t%s\t%.0f\t\n", r.Name, r.RPS, r.P50ms, r.P99ms,
+			r.Count, errs, r.CutAtEnd, r.RPS/base.RPS, h2rps, h2ratio, r.ServerCPUus)
 	}
 	_ = tw.Flush()
 	ratios := map[string]float64{
@@ -201,8 +250,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"get_vs_baseline_server_cpu":  base.ServerCPUus / get.ServerCPUus,
 		"list_vs_baseline_server_cpu": base.ServerCPUus / list.ServerCPUus,
 	}
-	_, _ = fmt.Fprintf(out, "req/s: GetPaper %.2fx baseline (target >= 0.6), ListPapers %.2fx baseline (target >= 0.2), REST GetPaper %.2fx gRPC GetPaper (target >= 0.4); peak RSS %.0f MiB (target < 1024)\n",
+	_, _ = fmt.Fprintf(out, "ghz/hey req/s: GetPaper %.2fx baseline (target >= 0.6), ListPapers %.2fx baseline (target >= 0.2), REST GetPaper %.2fx gRPC GetPaper (target >= 0.4); peak RSS %.0f MiB (target < 1024)\n",
 		ratios["get_vs_baseline"], ratios["list_vs_baseline"], ratios["rest_get_vs_get"], float64(rss)/(1<<20))
+	if base.H2loadRPS > 0 {
+		ratios["h2load_get_vs_baseline"] = get.H2loadRPS / base.H2loadRPS
+		ratios["h2load_list_vs_baseline"] = list.H2loadRPS / base.H2loadRPS
+		_, _ = fmt.Fprintf(out, "h2load req/s: GetPaper %.2fx baseline, ListPapers %.2fx baseline\n",
+			ratios["h2load_get_vs_baseline"], ratios["h2load_list_vs_baseline"])
+	}
 	_, _ = fmt.Fprintf(out, "paperd CPU per request relative to the baseline's: GetPaper %.2fx, ListPapers %.2fx\n",
 		ratios["get_vs_baseline_server_cpu"], ratios["list_vs_baseline_server_cpu"])
 	summary := map[string]any{
@@ -254,7 +309,7 @@ func getRequests(n, count int) []map[string]string {
 // category and upvotes with a two-field order, in 20 variants, with the default
 // view (BASIC: no abstracts) or the given one.
 func listRequests(view string) []map[string]any {
-	cats := []string{"cs.LG", "cs.CV", "cs.CL", "math.CO", "hep-th"}
+	cats := []string{"cs.LG", "cs.CV", "cs.CL", "cs.AI", "stat.ML"}
 	var out []map[string]any
 	for _, c := range cats {
 		for _, min := range []int{0, 1, 5, 20} {
@@ -302,6 +357,7 @@ func runGhz(ctx context.Context, ghz, addr, call, dataFlag, data string, o optio
 			Latency    int64 `json:"latency"`
 		} `json:"latencyDistribution"`
 		StatusCodes map[string]int64 `json:"statusCodeDistribution"`
+		Errors      map[string]int64 `json:"errorDistribution"`
 	}
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		return result{}, fmt.Errorf("decode ghz report: %w", err)
@@ -315,14 +371,18 @@ func runGhz(ctx context.Context, ghz, addr, call, dataFlag, data string, o optio
 			res.P99ms = float64(l.Latency) / 1e6
 		}
 	}
-	for code, n := range rep.StatusCodes {
-		if code != "OK" {
-			res.Errors += n
-			if res.Codes == nil {
-				res.Codes = map[string]int64{}
-			}
-			res.Codes[code] += n
+	for msg, n := range rep.Errors {
+		// ghz closes its connections and cancels in-flight calls when its time
+		// is up; those calls never reached a verdict from paperd.
+		if strings.Contains(msg, "transport is closing") || strings.Contains(msg, "code = Canceled") {
+			res.CutAtEnd += n
+			continue
 		}
+		res.Errors += n
+		if res.Codes == nil {
+			res.Codes = map[string]int64{}
+		}
+		res.Codes[msg] += n
 	}
 	return res, nil
 }
@@ -460,4 +520,82 @@ func output(ctx context.Context, name string, args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, b)
 	}
 	return b, nil
+}
+
+// h2loader measures a gRPC call with h2load (nghttp2), an HTTP/2 load generator in
+// C that sends a fixed, pre-framed request and does not decode responses. It checks
+// that every response had exactly the size of a correct answer, which an error
+// status (trailers only, no message) would not have.
+type h2loader struct {
+	path string
+	addr string
+	o    options
+	conn *grpc.ClientConn
+}
+
+func (h *h2loader) dial() (err error) {
+	h.conn, err = grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return err
+}
+
+func (h *h2loader) close() {
+	if h.conn != nil {
+		_ = h.conn.Close()
+	}
+}
+
+var (
+	h2Finished = regexp.MustCompile(`finished in [0-9.]+s, ([0-9.]+) req/s`)
+	h2Requests = regexp.MustCompile(`requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded`)
+	h2Data     = regexp.MustCompile(`\((\d+)\) data`)
+)
+
+func (h *h2loader) run(ctx context.Context, dir string, call func(context.Context) (proto.Message, proto.Message, string, error)) (float64, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	req, resp, path, err := call(cctx)
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("reference call: %w", err)
+	}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		return 0, err
+	}
+	framed := make([]byte, 5+len(body))
+	framed[1], framed[2], framed[3], framed[4] = byte(len(body)>>24), byte(len(body)>>16), byte(len(body)>>8), byte(len(body))
+	copy(framed[5:], body)
+	file := filepath.Join(dir, "h2load-request.bin")
+	if err := os.WriteFile(file, framed, 0o600); err != nil {
+		return 0, err
+	}
+	if list, ok := resp.(*catalogv1.ListPapersResponse); ok && len(list.GetPapers()) != 50 {
+		return 0, fmt.Errorf("the reference listing has %d papers, want a full page of 50", len(list.GetPapers()))
+	}
+	wantBytes := int64(5 + proto.Size(resp))
+	streams := max(1, h.o.concurrency/4)
+	args := []string{"-c", "4", "-m", strconv.Itoa(streams), "-t", "1",
+		"-H", "content-type: application/grpc", "-H", "te: trailers", "-d", file,
+		"http://" + h.addr + path}
+	if _, err := output(ctx, h.path, append([]string{"-D", "2"}, args...)...); err != nil {
+		return 0, err
+	}
+	raw, err := output(ctx, h.path, append([]string{"-D", strconv.Itoa(int(h.o.duration.Seconds()))}, args...)...)
+	if err != nil {
+		return 0, err
+	}
+	text := string(raw)
+	fm, rm, dm := h2Finished.FindStringSubmatch(text), h2Requests.FindStringSubmatch(text), h2Data.FindStringSubmatch(text)
+	if fm == nil || rm == nil || dm == nil {
+		return 0, fmt.Errorf("cannot read h2load's output:\n%s", text)
+	}
+	rps, _ := strconv.ParseFloat(fm[1], 64)
+	succeeded, _ := strconv.ParseInt(rm[3], 10, 64)
+	data, _ := strconv.ParseInt(dm[1], 10, 64)
+	// Requests still in flight when the time is up were sent but not answered in
+	// full; allow for those, no more.
+	inflight := int64(4 * streams)
+	if data < succeeded*wantBytes || data > (succeeded+inflight)*wantBytes {
+		return 0, fmt.Errorf("responses carried %d bytes for %d calls, want %d each: some calls failed", data, succeeded, wantBytes)
+	}
+	return rps, nil
 }
