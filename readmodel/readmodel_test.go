@@ -1,0 +1,122 @@
+package readmodel
+
+import (
+	"testing"
+
+	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/repository"
+)
+
+func paper(id string, version, upvotes int64) *repository.Paper {
+	return &repository.Paper{ID: id, Title: id, Version: version, Upvotes: upvotes}
+}
+
+func TestPutKeepsTheNewestVersion(t *testing.T) {
+	t.Parallel()
+	m := New()
+	if !m.Put(paper("a", 2, 0)) {
+		t.Fatal("first put refused")
+	}
+	if m.Put(paper("a", 1, 0)) {
+		t.Error("an older version replaced a newer one")
+	}
+	if m.Put(paper("a", 2, 0)) {
+		t.Error("the same version was applied twice")
+	}
+	if got, _ := m.Get("a"); got.Version != 2 {
+		t.Errorf("version %d, want 2", got.Version)
+	}
+}
+
+func TestRemoveLeavesATombstone(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.Put(paper("a", 1, 0))
+	if !m.Remove("a", 5) {
+		t.Fatal("remove refused")
+	}
+	if m.Put(paper("a", 3, 0)) {
+		t.Error("a version older than the deletion came back (a ghost)")
+	}
+	if !m.Put(paper("a", 6, 0)) {
+		t.Error("a re-create after the deletion was refused")
+	}
+	if m.Remove("a", 4) {
+		t.Error("a stale deletion removed a newer paper")
+	}
+}
+
+func TestReplaceKeepsWritesThatRacedWithTheScan(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.Put(paper("old", 1, 0))
+	m.Put(paper("written-during-scan", 100, 0))
+	m.Put(paper("updated-during-scan", 101, 0))
+	m.Remove("deleted-during-scan", 102)
+	// The scan began at version 50 and saw the state before those writes.
+	m.Replace([]*repository.Paper{paper("old", 1, 0), paper("updated-during-scan", 10, 0), paper("deleted-during-scan", 20, 0)}, 50)
+	if !m.Loaded() {
+		t.Error("not loaded after Replace")
+	}
+	for id, want := range map[string]int64{"old": 1, "written-during-scan": 100, "updated-during-scan": 101} {
+		if got, ok := m.Get(id); !ok || got.Version != want {
+			t.Errorf("%s: %v %v, want version %d", id, got, ok, want)
+		}
+	}
+	if _, ok := m.Get("deleted-during-scan"); ok {
+		t.Error("a paper deleted during the scan came back")
+	}
+}
+
+func TestListIsSortedAndFollowsChanges(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.Replace([]*repository.Paper{paper("a", 1, 5), paper("b", 1, 9), paper("c", 1, 5)}, 0)
+	f, err := query.ParseFilter("upvotes >= 5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := query.ParseOrder("upvotes desc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(r *Result) (out []string) {
+		for _, p := range r.Papers {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	r := m.List(f, o)
+	if got := ids(r); len(got) != 3 || got[0] != "b" || got[1] != "a" || got[2] != "c" {
+		t.Errorf("list = %v, want [b a c] (ties by name)", got)
+	}
+	if i := r.After(o, r.Keys[0]); i != 1 {
+		t.Errorf("After(first) = %d, want 1", i)
+	}
+	if m.List(f, o) != r {
+		t.Error("an unchanged model did not reuse the cached result")
+	}
+	m.Put(paper("d", 2, 7))
+	if got := ids(m.List(f, o)); len(got) != 4 || got[1] != "d" {
+		t.Errorf("after a put: %v, want d second", got)
+	}
+	m.Remove("b", 2)
+	if got := ids(m.List(f, o)); len(got) != 3 || got[0] != "d" {
+		t.Errorf("after a remove: %v, want d first", got)
+	}
+}
+
+func TestByRequestID(t *testing.T) {
+	t.Parallel()
+	m := New()
+	p := paper("a", 1, 0)
+	p.RequestID = "r1"
+	m.Put(p)
+	if got, ok := m.ByRequestID("r1"); !ok || got.ID != "a" {
+		t.Errorf("ByRequestID = %v %v", got, ok)
+	}
+	m.Remove("a", 2)
+	if _, ok := m.ByRequestID("r1"); ok {
+		t.Error("the request id of a deleted paper still resolves")
+	}
+}

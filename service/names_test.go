@@ -1,0 +1,57 @@
+package service
+
+import "testing"
+
+func TestPaperIDs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, id string
+		ok     bool
+	}{
+		{"2111.13056", "2111.13056", true},
+		{"0704.0001", "0704.0001", true},
+		{"hep-th/9901001", "hep-th/9901001", true},
+		{"hep-th-9901001", "hep-th/9901001", true},
+		{"math.GT/0309136", "math.GT/0309136", true},
+		{"math.GT-0309136", "math.GT/0309136", true},
+		{"cond-mat-0102536", "cond-mat/0102536", true},
+		{"2111.13056v2", "", false},
+		{"hep-th/9901001v1", "", false},
+		{"", "", false},
+		{"21111.3056", "", false},
+		{"papers/2111.13056", "", false},
+		{"HEP-TH/9901001", "", false},
+		{"hep-th/990100", "", false},
+	}
+	for _, tt := range tests {
+		id, problem := parsePaperID(tt.in)
+		if (problem == "") != tt.ok || id != tt.id {
+			t.Errorf("parsePaperID(%q) = %q, %q; want %q, ok %v", tt.in, id, problem, tt.id, tt.ok)
+		}
+		if tt.ok {
+			back, problem := parsePaperName(paperName(id))
+			if problem != "" || back != id {
+				t.Errorf("name round trip of %q: %q %q", id, back, problem)
+			}
+		}
+	}
+}
+
+func TestFindGithubRepo(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, text, want string }{
+		{"trailing dot", "Code is at https://github.com/naver-ai/vidt.", "https://github.com/naver-ai/vidt"},
+		{"in parentheses", "(see https://github.com/facebookresearch/detr)", "https://github.com/facebookresearch/detr"},
+		{"deeper path", "https://github.com/openai/CLIP/tree/main/notebooks", "https://github.com/openai/CLIP"},
+		{".git suffix", "git clone https://github.com/a/b.git", "https://github.com/a/b"},
+		{"first of two", "https://github.com/x/one and https://github.com/y/two", "https://github.com/x/one"},
+		{"user page only", "https://github.com/naver-ai", ""},
+		{"other host", "https://gitlab.com/a/b", ""},
+		{"none", "no code released", ""},
+	}
+	for _, tt := range tests {
+		if got := findGithubRepo(tt.text); got != tt.want {
+			t.Errorf("%s: findGithubRepo(%q) = %q, want %q", tt.name, tt.text, got, tt.want)
+		}
+	}
+}
