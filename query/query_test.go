@@ -1,6 +1,7 @@
 package query
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,58 @@ func TestTokens(t *testing.T) {
 		if _, err := tokens.Decode(tt.query, tt.token); err == nil {
 			t.Errorf("%s: accepted", tt.name)
 		}
+	}
+}
+
+func TestTrending(t *testing.T) {
+	t.Parallel()
+	ref := time.Date(2024, 3, 5, 12, 0, 0, 0, time.UTC)
+	fresh := &repository.Paper{ID: "a", Upvotes: 10, SubmitTime: ref.Add(-time.Hour)}
+	old := &repository.Paper{ID: "b", Upvotes: 100, SubmitTime: ref.Add(-48 * time.Hour)}
+	future := &repository.Paper{ID: "c", Upvotes: 1, SubmitTime: ref.Add(time.Hour)}
+	if got, want := TrendingScore(fresh, ref), 10/math.Pow(3, 1.8); math.Abs(got-want) > 1e-12 {
+		t.Errorf("score %v, want %v", got, want)
+	}
+	if got, want := TrendingScore(future, ref), 1/math.Pow(2, 1.8); math.Abs(got-want) > 1e-12 {
+		t.Errorf("a paper submitted after the reference time counts as age 0: %v, want %v", got, want)
+	}
+	o := TrendingOrder(ref)
+	// 10/3^1.8 = 1.38 beats 100/50^1.8 = 0.09.
+	if o.Compare(o.KeyOf(fresh), o.KeyOf(old)) >= 0 {
+		t.Error("the fresh paper does not come first")
+	}
+	if !o.Valid(o.KeyOf(old)) {
+		t.Error("trending keys are not valid keys of the order")
+	}
+	if TrendingOrder(ref.Add(time.Minute)).Text == o.Text {
+		t.Error("orders at different reference times share a cache key")
+	}
+}
+
+func TestFilterAnd(t *testing.T) {
+	t.Parallel()
+	f, err := ParseFilter(`organization = "naver-ai"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := f.And("upvotes over 100", func(p *repository.Paper) bool { return p.Upvotes > 100 })
+	if both.Match(paper) {
+		t.Error("the added predicate was ignored")
+	}
+	if !f.And("any", func(*repository.Paper) bool { return true }).Match(paper) {
+		t.Error("the filter was lost")
+	}
+	if both.Text == f.Text {
+		t.Error("the combined filter has the same cache key")
+	}
+}
+
+func TestTokensCarryExtra(t *testing.T) {
+	t.Parallel()
+	tokens := NewTokens([]byte("k"))
+	tok := tokens.EncodeExtra("q", Key{{S: "x"}}, 1709640000)
+	_, extra, err := tokens.DecodeExtra("q", tok)
+	if err != nil || extra != 1709640000 {
+		t.Errorf("extra %d, %v", extra, err)
 	}
 }

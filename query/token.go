@@ -29,6 +29,7 @@ func NewTokens(key []byte) *Tokens {
 type tokenBody struct {
 	Query string `json:"q"`
 	After Key    `json:"a"`
+	Extra int64  `json:"x,omitempty"`
 }
 
 const macSize = 16
@@ -36,29 +37,41 @@ const macSize = 16
 // Encode returns the token that continues query (a string that identifies the
 // filter and order) after the paper with sort key after.
 func (t *Tokens) Encode(query string, after Key) string {
-	body, _ := json.Marshal(tokenBody{Query: digest(query), After: after})
+	return t.EncodeExtra(query, after, 0)
+}
+
+// EncodeExtra is Encode with one more number carried in the token, such as the
+// reference time a listing was computed at; DecodeExtra returns it.
+func (t *Tokens) EncodeExtra(query string, after Key, extra int64) string {
+	body, _ := json.Marshal(tokenBody{Query: digest(query), After: after, Extra: extra})
 	return base64.RawURLEncoding.EncodeToString(append(body, t.mac(body)...))
 }
 
 // Decode checks a token against query and returns the key to continue after.
 // Returns ErrInvalidToken for any token that Encode did not make for query.
 func (t *Tokens) Decode(query, token string) (Key, error) {
+	k, _, err := t.DecodeExtra(query, token)
+	return k, err
+}
+
+// DecodeExtra is Decode that also returns the number EncodeExtra carried.
+func (t *Tokens) DecodeExtra(query, token string) (Key, int64, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(raw) <= macSize {
-		return nil, ErrInvalidToken
+		return nil, 0, ErrInvalidToken
 	}
 	body, mac := raw[:len(raw)-macSize], raw[len(raw)-macSize:]
 	if !hmac.Equal(mac, t.mac(body)) {
-		return nil, ErrInvalidToken
+		return nil, 0, ErrInvalidToken
 	}
 	var tb tokenBody
 	if err := json.Unmarshal(body, &tb); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if tb.Query != digest(query) {
-		return nil, ErrInvalidToken
+		return nil, 0, ErrInvalidToken
 	}
-	return tb.After, nil
+	return tb.After, tb.Extra, nil
 }
 
 func (t *Tokens) mac(body []byte) []byte {

@@ -208,18 +208,9 @@ func (s *Catalog) ListPapers(ctx context.Context, req *catalogv1.ListPapersReque
 
 func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListPapersResponse, error) {
 	var v violations
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		v.add("page_size", "must not be negative")
-	case size == 0:
-		size = defaultPageSize
-	case size > maxPageSize:
-		size = maxPageSize
-	}
+	size := pageSize(&v, req.GetPageSize())
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	q := s.queries.parse(req.GetFilter(), req.GetOrderBy())
-	f, o := q.filter, q.order
 	if q.ferr != nil {
 		v.add("filter", "%s", q.ferr.Error())
 	}
@@ -229,29 +220,72 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	tokenQuery := "papers\x00" + f.Text + "\x00" + o.Text
-	res := s.Model.List(f, o)
+	tokenQuery := "papers\x00" + q.filter.Text + "\x00" + q.order.Text
+	after, _, err := s.decodeToken(tokenQuery, req.GetPageToken(), &q.order)
+	if err != nil {
+		return nil, err
+	}
+	res := s.Model.List(q.filter, q.order)
+	papers, next := s.page(res, q.order, after, size, tokenQuery, 0)
+	resp := &catalogv1.ListPapersResponse{
+		Papers:        make([]*catalogv1.Paper, len(papers)),
+		NextPageToken: next,
+		TotalSize:     total(res),
+	}
+	for i, p := range papers {
+		resp.Papers[i] = s.protos.get(p, view)
+	}
+	return resp, nil
+}
+
+// pageSize applies the page size rules of every list method.
+func pageSize(v *violations, size int32) int {
+	switch {
+	case size < 0:
+		v.add("page_size", "must not be negative")
+		return 0
+	case size == 0:
+		return defaultPageSize
+	case size > maxPageSize:
+		return maxPageSize
+	}
+	return int(size)
+}
+
+// decodeToken checks a page token against the query it must belong to; it returns
+// the sort key to continue after (nil for the first page) and the number the token
+// carries. o is the order the key must fit; nil skips that check, for callers that
+// need the carried number to build the order.
+func (s *Catalog) decodeToken(tokenQuery, token string, o *query.Order) (query.Key, int64, error) {
+	if token == "" {
+		return nil, 0, nil
+	}
+	after, extra, err := s.Tokens.DecodeExtra(tokenQuery, token)
+	if err != nil || (o != nil && !o.Valid(after)) {
+		var v violations
+		v.add("page_token", "%s", query.ErrInvalidToken.Error())
+		return nil, 0, v.err()
+	}
+	return after, extra, nil
+}
+
+// page returns the papers of res after the key after (all from the start when nil),
+// at most size of them, and the token of the next page.
+func (s *Catalog) page(res *readmodel.Result, o query.Order, after query.Key, size int, tokenQuery string, extra int64) ([]*repository.Paper, string) {
 	start := 0
-	if req.GetPageToken() != "" {
-		after, err := s.Tokens.Decode(tokenQuery, req.GetPageToken())
-		if err != nil || !o.Valid(after) {
-			v.add("page_token", "%s", query.ErrInvalidToken.Error())
-			return nil, v.err()
-		}
+	if after != nil {
 		start = res.After(o, after)
 	}
 	end := min(start+size, len(res.Papers))
-	resp := &catalogv1.ListPapersResponse{
-		Papers:    make([]*catalogv1.Paper, 0, end-start),
-		TotalSize: int32(min(len(res.Papers), 1<<31-1)), //nolint:gosec // clamped above
-	}
-	for _, p := range res.Papers[start:end] {
-		resp.Papers = append(resp.Papers, s.protos.get(p, view))
-	}
+	next := ""
 	if end < len(res.Papers) {
-		resp.NextPageToken = s.Tokens.Encode(tokenQuery, res.Keys[end-1])
+		next = s.Tokens.EncodeExtra(tokenQuery, res.Keys[end-1], extra)
 	}
-	return resp, nil
+	return res.Papers[start:end], next
+}
+
+func total(res *readmodel.Result) int32 {
+	return int32(min(len(res.Papers), 1<<31-1)) //nolint:gosec // clamped
 }
 
 // UpdatePaper implements catalogv1.CatalogServiceServer.

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -562,7 +563,7 @@ func (h *h2loader) run(ctx context.Context, dir string, call func(context.Contex
 		return 0, err
 	}
 	framed := make([]byte, 5+len(body))
-	framed[1], framed[2], framed[3], framed[4] = byte(len(body)>>24), byte(len(body)>>16), byte(len(body)>>8), byte(len(body))
+	binary.BigEndian.PutUint32(framed[1:5], uint32(len(body))) //nolint:gosec // a request of a few bytes
 	copy(framed[5:], body)
 	file := filepath.Join(dir, "h2load-request.bin")
 	if err := os.WriteFile(file, framed, 0o600); err != nil {

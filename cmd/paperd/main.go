@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // time zones for daily listings, also on machines without tzdata
 
 	"github.com/papercatalog/papers/server"
 )

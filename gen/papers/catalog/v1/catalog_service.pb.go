@@ -10,8 +10,10 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -526,11 +528,462 @@ func (x *DeletePaperRequest) GetEtag() string {
 	return ""
 }
 
+// ListDailyPapersRequest is the request of ListDailyPapers. Exactly one of `date`,
+// `week` and `month` must be set.
+type ListDailyPapersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Date selects one day, `YYYY-MM-DD`.
+	Date string `protobuf:"bytes,1,opt,name=date,proto3" json:"date,omitempty"`
+	// Week selects one ISO 8601 week, `YYYY-Www` (Monday to Sunday), e.g. `2024-W09`.
+	Week string `protobuf:"bytes,2,opt,name=week,proto3" json:"week,omitempty"`
+	// Month selects one calendar month, `YYYY-MM`.
+	Month string `protobuf:"bytes,3,opt,name=month,proto3" json:"month,omitempty"`
+	// TimeZone is the IANA time zone in which the period's days begin and end, e.g.
+	// `Europe/Paris`. Default `UTC`.
+	TimeZone string `protobuf:"bytes,4,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Filter is the same AIP-160 filter as in ListPapersRequest.
+	Filter string `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
+	// OrderBy is `upvotes desc, submit_time desc` (the default), `submit_time desc`,
+	// or `trending` (the score of ListTrendingPapers at the time of the first page).
+	OrderBy string `protobuf:"bytes,6,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// PageSize is the maximum number of papers to return: default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// PageToken is the `next_page_token` of a previous response to the same request.
+	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// View says which fields to return; default PAPER_VIEW_BASIC.
+	View          PaperView `protobuf:"varint,9,opt,name=view,proto3,enum=papers.catalog.v1.PaperView" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDailyPapersRequest) Reset() {
+	*x = ListDailyPapersRequest{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDailyPapersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDailyPapersRequest) ProtoMessage() {}
+
+func (x *ListDailyPapersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDailyPapersRequest.ProtoReflect.Descriptor instead.
+func (*ListDailyPapersRequest) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListDailyPapersRequest) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *ListDailyPapersRequest) GetWeek() string {
+	if x != nil {
+		return x.Week
+	}
+	return ""
+}
+
+func (x *ListDailyPapersRequest) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *ListDailyPapersRequest) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *ListDailyPapersRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListDailyPapersRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListDailyPapersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDailyPapersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListDailyPapersRequest) GetView() PaperView {
+	if x != nil {
+		return x.View
+	}
+	return PaperView_PAPER_VIEW_UNSPECIFIED
+}
+
+// ListDailyPapersResponse is the response of ListDailyPapers.
+type ListDailyPapersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Papers is one page of the papers submitted in the period.
+	Papers []*Paper `protobuf:"bytes,1,rep,name=papers,proto3" json:"papers,omitempty"`
+	// NextPageToken continues the listing; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// TotalSize is the number of papers in the period that match the filter.
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// PeriodStart is the first instant of the period (inclusive).
+	PeriodStart *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	// PeriodEnd is the instant the period ends (exclusive).
+	PeriodEnd *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// TimeZone is the time zone the period was resolved in.
+	TimeZone      string `protobuf:"bytes,6,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDailyPapersResponse) Reset() {
+	*x = ListDailyPapersResponse{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDailyPapersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDailyPapersResponse) ProtoMessage() {}
+
+func (x *ListDailyPapersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDailyPapersResponse.ProtoReflect.Descriptor instead.
+func (*ListDailyPapersResponse) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListDailyPapersResponse) GetPapers() []*Paper {
+	if x != nil {
+		return x.Papers
+	}
+	return nil
+}
+
+func (x *ListDailyPapersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListDailyPapersResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ListDailyPapersResponse) GetPeriodStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return nil
+}
+
+func (x *ListDailyPapersResponse) GetPeriodEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return nil
+}
+
+func (x *ListDailyPapersResponse) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+// ListTrendingPapersRequest is the request of ListTrendingPapers.
+type ListTrendingPapersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Window is how far back `submit_time` may lie from the reference time: default 7
+	// days, at most 365 days.
+	Window *durationpb.Duration `protobuf:"bytes,1,opt,name=window,proto3" json:"window,omitempty"`
+	// Filter is the same AIP-160 filter as in ListPapersRequest.
+	Filter string `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	// PageSize is the maximum number of papers to return: default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// PageToken is the `next_page_token` of a previous response to the same request.
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// View says which fields to return; default PAPER_VIEW_BASIC.
+	View          PaperView `protobuf:"varint,5,opt,name=view,proto3,enum=papers.catalog.v1.PaperView" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrendingPapersRequest) Reset() {
+	*x = ListTrendingPapersRequest{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrendingPapersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrendingPapersRequest) ProtoMessage() {}
+
+func (x *ListTrendingPapersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrendingPapersRequest.ProtoReflect.Descriptor instead.
+func (*ListTrendingPapersRequest) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListTrendingPapersRequest) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *ListTrendingPapersRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListTrendingPapersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTrendingPapersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListTrendingPapersRequest) GetView() PaperView {
+	if x != nil {
+		return x.View
+	}
+	return PaperView_PAPER_VIEW_UNSPECIFIED
+}
+
+// TrendingPaper is a paper with its trending score.
+type TrendingPaper struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Paper is the paper.
+	Paper *Paper `protobuf:"bytes,1,opt,name=paper,proto3" json:"paper,omitempty"`
+	// TrendingScore is `upvotes / (age_hours + age_offset_hours) ^ gravity` at the
+	// response's `reference_time`.
+	TrendingScore float64 `protobuf:"fixed64,2,opt,name=trending_score,json=trendingScore,proto3" json:"trending_score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrendingPaper) Reset() {
+	*x = TrendingPaper{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrendingPaper) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrendingPaper) ProtoMessage() {}
+
+func (x *TrendingPaper) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrendingPaper.ProtoReflect.Descriptor instead.
+func (*TrendingPaper) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TrendingPaper) GetPaper() *Paper {
+	if x != nil {
+		return x.Paper
+	}
+	return nil
+}
+
+func (x *TrendingPaper) GetTrendingScore() float64 {
+	if x != nil {
+		return x.TrendingScore
+	}
+	return 0
+}
+
+// ListTrendingPapersResponse is the response of ListTrendingPapers.
+type ListTrendingPapersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Papers is one page of papers, highest score first.
+	Papers []*TrendingPaper `protobuf:"bytes,1,rep,name=papers,proto3" json:"papers,omitempty"`
+	// NextPageToken continues the listing; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// TotalSize is the number of papers in the window that match the filter.
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// ReferenceTime is the instant ages are measured to.
+	ReferenceTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=reference_time,json=referenceTime,proto3" json:"reference_time,omitempty"`
+	// Window is the window that was applied.
+	Window *durationpb.Duration `protobuf:"bytes,5,opt,name=window,proto3" json:"window,omitempty"`
+	// Gravity is the exponent of the score's denominator (1.8).
+	Gravity float64 `protobuf:"fixed64,6,opt,name=gravity,proto3" json:"gravity,omitempty"`
+	// AgeOffsetHours is added to a paper's age before the exponent (2).
+	AgeOffsetHours float64 `protobuf:"fixed64,7,opt,name=age_offset_hours,json=ageOffsetHours,proto3" json:"age_offset_hours,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListTrendingPapersResponse) Reset() {
+	*x = ListTrendingPapersResponse{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrendingPapersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrendingPapersResponse) ProtoMessage() {}
+
+func (x *ListTrendingPapersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrendingPapersResponse.ProtoReflect.Descriptor instead.
+func (*ListTrendingPapersResponse) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListTrendingPapersResponse) GetPapers() []*TrendingPaper {
+	if x != nil {
+		return x.Papers
+	}
+	return nil
+}
+
+func (x *ListTrendingPapersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListTrendingPapersResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ListTrendingPapersResponse) GetReferenceTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReferenceTime
+	}
+	return nil
+}
+
+func (x *ListTrendingPapersResponse) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *ListTrendingPapersResponse) GetGravity() float64 {
+	if x != nil {
+		return x.Gravity
+	}
+	return 0
+}
+
+func (x *ListTrendingPapersResponse) GetAgeOffsetHours() float64 {
+	if x != nil {
+		return x.AgeOffsetHours
+	}
+	return 0
+}
+
 var File_papers_catalog_v1_catalog_service_proto protoreflect.FileDescriptor
 
 const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\n" +
-	"'papers/catalog/v1/catalog_service.proto\x12\x11papers.catalog.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fpapers/catalog/v1/catalog.proto\"\x88\x01\n" +
+	"'papers/catalog/v1/catalog_service.proto\x12\x11papers.catalog.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fpapers/catalog/v1/catalog.proto\"\x88\x01\n" +
 	"\x12CreatePaperRequest\x123\n" +
 	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperB\x03\xe0A\x02R\x05paper\x12\x1e\n" +
 	"\bpaper_id\x18\x02 \x01(\tB\x03\xe0A\x02R\apaperId\x12\x1d\n" +
@@ -565,7 +1018,46 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x12DeletePaperRequest\x123\n" +
 	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
 	"\x17papers.catalog.v1/PaperR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xbb\x05\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x94\x02\n" +
+	"\x16ListDailyPapersRequest\x12\x12\n" +
+	"\x04date\x18\x01 \x01(\tR\x04date\x12\x12\n" +
+	"\x04week\x18\x02 \x01(\tR\x04week\x12\x14\n" +
+	"\x05month\x18\x03 \x01(\tR\x05month\x12\x1b\n" +
+	"\ttime_zone\x18\x04 \x01(\tR\btimeZone\x12\x16\n" +
+	"\x06filter\x18\x05 \x01(\tR\x06filter\x12\x19\n" +
+	"\border_by\x18\x06 \x01(\tR\aorderBy\x12\x1b\n" +
+	"\tpage_size\x18\a \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\b \x01(\tR\tpageToken\x120\n" +
+	"\x04view\x18\t \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"\xa9\x02\n" +
+	"\x17ListDailyPapersResponse\x120\n" +
+	"\x06papers\x18\x01 \x03(\v2\x18.papers.catalog.v1.PaperR\x06papers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x12=\n" +
+	"\fperiod_start\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
+	"\n" +
+	"period_end\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tperiodEnd\x12\x1b\n" +
+	"\ttime_zone\x18\x06 \x01(\tR\btimeZone\"\xd4\x01\n" +
+	"\x19ListTrendingPapersRequest\x121\n" +
+	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x16\n" +
+	"\x06filter\x18\x02 \x01(\tR\x06filter\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x120\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"f\n" +
+	"\rTrendingPaper\x12.\n" +
+	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperR\x05paper\x12%\n" +
+	"\x0etrending_score\x18\x02 \x01(\x01R\rtrendingScore\"\xd7\x02\n" +
+	"\x1aListTrendingPapersResponse\x128\n" +
+	"\x06papers\x18\x01 \x03(\v2 .papers.catalog.v1.TrendingPaperR\x06papers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x12A\n" +
+	"\x0ereference_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rreferenceTime\x121\n" +
+	"\x06window\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x18\n" +
+	"\agravity\x18\x06 \x01(\x01R\agravity\x12(\n" +
+	"\x10age_offset_hours\x18\a \x01(\x01R\x0eageOffsetHours2\xd0\a\n" +
 	"\x0eCatalogService\x12i\n" +
 	"\vCreatePaper\x12%.papers.catalog.v1.CreatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"\x19\x82\xd3\xe4\x93\x02\x13:\x05paper\"\n" +
 	"/v1/papers\x12e\n" +
@@ -573,7 +1065,9 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x0eBatchGetPapers\x12(.papers.catalog.v1.BatchGetPapersRequest\x1a).papers.catalog.v1.BatchGetPapersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/papers:batchGet\x12m\n" +
 	"\n" +
 	"ListPapers\x12$.papers.catalog.v1.ListPapersRequest\x1a%.papers.catalog.v1.ListPapersResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/papers\x12x\n" +
+	"/v1/papers\x12\x81\x01\n" +
+	"\x0fListDailyPapers\x12).papers.catalog.v1.ListDailyPapersRequest\x1a*.papers.catalog.v1.ListDailyPapersResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/dailyPapers\x12\x8e\x01\n" +
+	"\x12ListTrendingPapers\x12,.papers.catalog.v1.ListTrendingPapersRequest\x1a-.papers.catalog.v1.ListTrendingPapersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/papers:trending\x12x\n" +
 	"\vUpdatePaper\x12%.papers.catalog.v1.UpdatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"(\x82\xd3\xe4\x93\x02\":\x05paper2\x19/v1/{paper.name=papers/*}\x12i\n" +
 	"\vDeletePaper\x12%.papers.catalog.v1.DeletePaperRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=papers/*}B\xd2\x01\n" +
 	"\x15com.papers.catalog.v1B\x13CatalogServiceProtoP\x01Z>github.com/papercatalog/papers/gen/papers/catalog/v1;catalogv1\xa2\x02\x03PCX\xaa\x02\x11Papers.Catalog.V1\xca\x02\x11Papers\\Catalog\\V1\xe2\x02\x1dPapers\\Catalog\\V1\\GPBMetadata\xea\x02\x13Papers::Catalog::V1b\x06proto3"
@@ -590,47 +1084,68 @@ func file_papers_catalog_v1_catalog_service_proto_rawDescGZIP() []byte {
 	return file_papers_catalog_v1_catalog_service_proto_rawDescData
 }
 
-var file_papers_catalog_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_papers_catalog_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_papers_catalog_v1_catalog_service_proto_goTypes = []any{
-	(*CreatePaperRequest)(nil),     // 0: papers.catalog.v1.CreatePaperRequest
-	(*GetPaperRequest)(nil),        // 1: papers.catalog.v1.GetPaperRequest
-	(*BatchGetPapersRequest)(nil),  // 2: papers.catalog.v1.BatchGetPapersRequest
-	(*BatchGetPapersResponse)(nil), // 3: papers.catalog.v1.BatchGetPapersResponse
-	(*ListPapersRequest)(nil),      // 4: papers.catalog.v1.ListPapersRequest
-	(*ListPapersResponse)(nil),     // 5: papers.catalog.v1.ListPapersResponse
-	(*UpdatePaperRequest)(nil),     // 6: papers.catalog.v1.UpdatePaperRequest
-	(*DeletePaperRequest)(nil),     // 7: papers.catalog.v1.DeletePaperRequest
-	(*Paper)(nil),                  // 8: papers.catalog.v1.Paper
-	(PaperView)(0),                 // 9: papers.catalog.v1.PaperView
-	(*fieldmaskpb.FieldMask)(nil),  // 10: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),          // 11: google.protobuf.Empty
+	(*CreatePaperRequest)(nil),         // 0: papers.catalog.v1.CreatePaperRequest
+	(*GetPaperRequest)(nil),            // 1: papers.catalog.v1.GetPaperRequest
+	(*BatchGetPapersRequest)(nil),      // 2: papers.catalog.v1.BatchGetPapersRequest
+	(*BatchGetPapersResponse)(nil),     // 3: papers.catalog.v1.BatchGetPapersResponse
+	(*ListPapersRequest)(nil),          // 4: papers.catalog.v1.ListPapersRequest
+	(*ListPapersResponse)(nil),         // 5: papers.catalog.v1.ListPapersResponse
+	(*UpdatePaperRequest)(nil),         // 6: papers.catalog.v1.UpdatePaperRequest
+	(*DeletePaperRequest)(nil),         // 7: papers.catalog.v1.DeletePaperRequest
+	(*ListDailyPapersRequest)(nil),     // 8: papers.catalog.v1.ListDailyPapersRequest
+	(*ListDailyPapersResponse)(nil),    // 9: papers.catalog.v1.ListDailyPapersResponse
+	(*ListTrendingPapersRequest)(nil),  // 10: papers.catalog.v1.ListTrendingPapersRequest
+	(*TrendingPaper)(nil),              // 11: papers.catalog.v1.TrendingPaper
+	(*ListTrendingPapersResponse)(nil), // 12: papers.catalog.v1.ListTrendingPapersResponse
+	(*Paper)(nil),                      // 13: papers.catalog.v1.Paper
+	(PaperView)(0),                     // 14: papers.catalog.v1.PaperView
+	(*fieldmaskpb.FieldMask)(nil),      // 15: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),      // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 17: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 18: google.protobuf.Empty
 }
 var file_papers_catalog_v1_catalog_service_proto_depIdxs = []int32{
-	8,  // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	9,  // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
-	9,  // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	8,  // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	9,  // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	8,  // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	8,  // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	10, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 8: papers.catalog.v1.CatalogService.CreatePaper:input_type -> papers.catalog.v1.CreatePaperRequest
-	1,  // 9: papers.catalog.v1.CatalogService.GetPaper:input_type -> papers.catalog.v1.GetPaperRequest
-	2,  // 10: papers.catalog.v1.CatalogService.BatchGetPapers:input_type -> papers.catalog.v1.BatchGetPapersRequest
-	4,  // 11: papers.catalog.v1.CatalogService.ListPapers:input_type -> papers.catalog.v1.ListPapersRequest
-	6,  // 12: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
-	7,  // 13: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
-	8,  // 14: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
-	8,  // 15: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
-	3,  // 16: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
-	5,  // 17: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
-	8,  // 18: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
-	11, // 19: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	13, // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	14, // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
+	14, // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	13, // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	14, // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	13, // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	13, // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	15, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
+	14, // 8: papers.catalog.v1.ListDailyPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	13, // 9: papers.catalog.v1.ListDailyPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	16, // 10: papers.catalog.v1.ListDailyPapersResponse.period_start:type_name -> google.protobuf.Timestamp
+	16, // 11: papers.catalog.v1.ListDailyPapersResponse.period_end:type_name -> google.protobuf.Timestamp
+	17, // 12: papers.catalog.v1.ListTrendingPapersRequest.window:type_name -> google.protobuf.Duration
+	14, // 13: papers.catalog.v1.ListTrendingPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	13, // 14: papers.catalog.v1.TrendingPaper.paper:type_name -> papers.catalog.v1.Paper
+	11, // 15: papers.catalog.v1.ListTrendingPapersResponse.papers:type_name -> papers.catalog.v1.TrendingPaper
+	16, // 16: papers.catalog.v1.ListTrendingPapersResponse.reference_time:type_name -> google.protobuf.Timestamp
+	17, // 17: papers.catalog.v1.ListTrendingPapersResponse.window:type_name -> google.protobuf.Duration
+	0,  // 18: papers.catalog.v1.CatalogService.CreatePaper:input_type -> papers.catalog.v1.CreatePaperRequest
+	1,  // 19: papers.catalog.v1.CatalogService.GetPaper:input_type -> papers.catalog.v1.GetPaperRequest
+	2,  // 20: papers.catalog.v1.CatalogService.BatchGetPapers:input_type -> papers.catalog.v1.BatchGetPapersRequest
+	4,  // 21: papers.catalog.v1.CatalogService.ListPapers:input_type -> papers.catalog.v1.ListPapersRequest
+	8,  // 22: papers.catalog.v1.CatalogService.ListDailyPapers:input_type -> papers.catalog.v1.ListDailyPapersRequest
+	10, // 23: papers.catalog.v1.CatalogService.ListTrendingPapers:input_type -> papers.catalog.v1.ListTrendingPapersRequest
+	6,  // 24: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
+	7,  // 25: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
+	13, // 26: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
+	13, // 27: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
+	3,  // 28: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
+	5,  // 29: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
+	9,  // 30: papers.catalog.v1.CatalogService.ListDailyPapers:output_type -> papers.catalog.v1.ListDailyPapersResponse
+	12, // 31: papers.catalog.v1.CatalogService.ListTrendingPapers:output_type -> papers.catalog.v1.ListTrendingPapersResponse
+	13, // 32: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
+	18, // 33: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_papers_catalog_v1_catalog_service_proto_init() }
@@ -645,7 +1160,7 @@ func file_papers_catalog_v1_catalog_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_papers_catalog_v1_catalog_service_proto_rawDesc), len(file_papers_catalog_v1_catalog_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

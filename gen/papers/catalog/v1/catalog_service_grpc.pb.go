@@ -20,12 +20,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CatalogService_CreatePaper_FullMethodName    = "/papers.catalog.v1.CatalogService/CreatePaper"
-	CatalogService_GetPaper_FullMethodName       = "/papers.catalog.v1.CatalogService/GetPaper"
-	CatalogService_BatchGetPapers_FullMethodName = "/papers.catalog.v1.CatalogService/BatchGetPapers"
-	CatalogService_ListPapers_FullMethodName     = "/papers.catalog.v1.CatalogService/ListPapers"
-	CatalogService_UpdatePaper_FullMethodName    = "/papers.catalog.v1.CatalogService/UpdatePaper"
-	CatalogService_DeletePaper_FullMethodName    = "/papers.catalog.v1.CatalogService/DeletePaper"
+	CatalogService_CreatePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/CreatePaper"
+	CatalogService_GetPaper_FullMethodName           = "/papers.catalog.v1.CatalogService/GetPaper"
+	CatalogService_BatchGetPapers_FullMethodName     = "/papers.catalog.v1.CatalogService/BatchGetPapers"
+	CatalogService_ListPapers_FullMethodName         = "/papers.catalog.v1.CatalogService/ListPapers"
+	CatalogService_ListDailyPapers_FullMethodName    = "/papers.catalog.v1.CatalogService/ListDailyPapers"
+	CatalogService_ListTrendingPapers_FullMethodName = "/papers.catalog.v1.CatalogService/ListTrendingPapers"
+	CatalogService_UpdatePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/UpdatePaper"
+	CatalogService_DeletePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/DeletePaper"
 )
 
 // CatalogServiceClient is the client API for CatalogService service.
@@ -66,6 +68,28 @@ type CatalogServiceClient interface {
 	// Errors: INVALID_ARGUMENT for a malformed filter or order, a negative page size,
 	// or a page token that does not belong to this filter and order.
 	ListPapers(ctx context.Context, in *ListPapersRequest, opts ...grpc.CallOption) (*ListPapersResponse, error)
+	// ListDailyPapers lists the papers submitted to the catalog (by `submit_time`) on
+	// one day, in one ISO week or in one month, in a time zone.
+	//
+	// Errors: INVALID_ARGUMENT when not exactly one of `date`, `week` and `month` is
+	// set, when the period or the time zone is malformed, and for the same filter,
+	// order and page token problems as ListPapers.
+	ListDailyPapers(ctx context.Context, in *ListDailyPapersRequest, opts ...grpc.CallOption) (*ListDailyPapersResponse, error)
+	// ListTrendingPapers lists the papers submitted within a window, highest trending
+	// score first. The score of a paper is
+	//
+	//	trending_score = upvotes / (age_hours + 2) ^ 1.8
+	//
+	// where `age_hours` is the time from the paper's `submit_time` to the response's
+	// `reference_time`, in hours (fractional, at least 0). Ties are broken by newer
+	// `submit_time`, then by name. The response carries `reference_time`, `gravity`
+	// (1.8) and `age_offset_hours` (2), so a caller can recompute every score and the
+	// order. `reference_time` is the request time rounded down to the minute, and pages
+	// after the first keep the first page's `reference_time`.
+	//
+	// Errors: INVALID_ARGUMENT for a window that is not positive or longer than 365
+	// days, and for the same filter and page token problems as ListPapers.
+	ListTrendingPapers(ctx context.Context, in *ListTrendingPapersRequest, opts ...grpc.CallOption) (*ListTrendingPapersResponse, error)
 	// UpdatePaper changes the fields of a paper named in `update_mask`.
 	//
 	// Errors: NOT_FOUND if there is no such paper; ABORTED (HTTP 409) if
@@ -122,6 +146,26 @@ func (c *catalogServiceClient) ListPapers(ctx context.Context, in *ListPapersReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListPapersResponse)
 	err := c.cc.Invoke(ctx, CatalogService_ListPapers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) ListDailyPapers(ctx context.Context, in *ListDailyPapersRequest, opts ...grpc.CallOption) (*ListDailyPapersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDailyPapersResponse)
+	err := c.cc.Invoke(ctx, CatalogService_ListDailyPapers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) ListTrendingPapers(ctx context.Context, in *ListTrendingPapersRequest, opts ...grpc.CallOption) (*ListTrendingPapersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTrendingPapersResponse)
+	err := c.cc.Invoke(ctx, CatalogService_ListTrendingPapers_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +230,28 @@ type CatalogServiceServer interface {
 	// Errors: INVALID_ARGUMENT for a malformed filter or order, a negative page size,
 	// or a page token that does not belong to this filter and order.
 	ListPapers(context.Context, *ListPapersRequest) (*ListPapersResponse, error)
+	// ListDailyPapers lists the papers submitted to the catalog (by `submit_time`) on
+	// one day, in one ISO week or in one month, in a time zone.
+	//
+	// Errors: INVALID_ARGUMENT when not exactly one of `date`, `week` and `month` is
+	// set, when the period or the time zone is malformed, and for the same filter,
+	// order and page token problems as ListPapers.
+	ListDailyPapers(context.Context, *ListDailyPapersRequest) (*ListDailyPapersResponse, error)
+	// ListTrendingPapers lists the papers submitted within a window, highest trending
+	// score first. The score of a paper is
+	//
+	//	trending_score = upvotes / (age_hours + 2) ^ 1.8
+	//
+	// where `age_hours` is the time from the paper's `submit_time` to the response's
+	// `reference_time`, in hours (fractional, at least 0). Ties are broken by newer
+	// `submit_time`, then by name. The response carries `reference_time`, `gravity`
+	// (1.8) and `age_offset_hours` (2), so a caller can recompute every score and the
+	// order. `reference_time` is the request time rounded down to the minute, and pages
+	// after the first keep the first page's `reference_time`.
+	//
+	// Errors: INVALID_ARGUMENT for a window that is not positive or longer than 365
+	// days, and for the same filter and page token problems as ListPapers.
+	ListTrendingPapers(context.Context, *ListTrendingPapersRequest) (*ListTrendingPapersResponse, error)
 	// UpdatePaper changes the fields of a paper named in `update_mask`.
 	//
 	// Errors: NOT_FOUND if there is no such paper; ABORTED (HTTP 409) if
@@ -219,6 +285,12 @@ func (UnimplementedCatalogServiceServer) BatchGetPapers(context.Context, *BatchG
 }
 func (UnimplementedCatalogServiceServer) ListPapers(context.Context, *ListPapersRequest) (*ListPapersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPapers not implemented")
+}
+func (UnimplementedCatalogServiceServer) ListDailyPapers(context.Context, *ListDailyPapersRequest) (*ListDailyPapersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDailyPapers not implemented")
+}
+func (UnimplementedCatalogServiceServer) ListTrendingPapers(context.Context, *ListTrendingPapersRequest) (*ListTrendingPapersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTrendingPapers not implemented")
 }
 func (UnimplementedCatalogServiceServer) UpdatePaper(context.Context, *UpdatePaperRequest) (*Paper, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdatePaper not implemented")
@@ -319,6 +391,42 @@ func _CatalogService_ListPapers_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_ListDailyPapers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDailyPapersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ListDailyPapers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ListDailyPapers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ListDailyPapers(ctx, req.(*ListDailyPapersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_ListTrendingPapers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTrendingPapersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ListTrendingPapers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ListTrendingPapers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ListTrendingPapers(ctx, req.(*ListTrendingPapersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CatalogService_UpdatePaper_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UpdatePaperRequest)
 	if err := dec(in); err != nil {
@@ -377,6 +485,14 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPapers",
 			Handler:    _CatalogService_ListPapers_Handler,
+		},
+		{
+			MethodName: "ListDailyPapers",
+			Handler:    _CatalogService_ListDailyPapers_Handler,
+		},
+		{
+			MethodName: "ListTrendingPapers",
+			Handler:    _CatalogService_ListTrendingPapers_Handler,
 		},
 		{
 			MethodName: "UpdatePaper",

@@ -1,0 +1,165 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/repository"
+)
+
+// Trending windows.
+const (
+	defaultWindow = 7 * 24 * time.Hour
+	maxWindow     = 365 * 24 * time.Hour
+)
+
+// dailyOrders are the orders ListDailyPapers accepts, by the text a caller sends.
+var dailyOrders = map[string]string{
+	"":                               "upvotes desc, submit_time desc",
+	"upvotes desc, submit_time desc": "upvotes desc, submit_time desc",
+	"submit_time desc":               "submit_time desc",
+	"trending":                       "trending",
+}
+
+// referenceTime is the time trending scores are computed at: now, rounded down to
+// the minute, or the one a page token carries.
+func referenceTime(fromToken int64) time.Time {
+	if fromToken != 0 {
+		return time.Unix(fromToken, 0).UTC()
+	}
+	return time.Now().UTC().Truncate(time.Minute)
+}
+
+// ListDailyPapers implements catalogv1.CatalogServiceServer.
+func (s *Catalog) ListDailyPapers(ctx context.Context, req *catalogv1.ListDailyPapersRequest) (*catalogv1.ListDailyPapersResponse, error) {
+	resp, err := s.listDaily(req)
+	if err != nil {
+		return nil, s.fail(ctx, "ListDailyPapers", err)
+	}
+	return resp, nil
+}
+
+func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest) (*catalogv1.ListDailyPapersResponse, error) {
+	var v violations
+	size := pageSize(&v, req.GetPageSize())
+	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
+	loc := loadZone(&v, req.GetTimeZone())
+	start, end := resolvePeriod(&v, req.GetDate(), req.GetWeek(), req.GetMonth(), loc)
+	q := s.queries.parse(req.GetFilter(), "")
+	if q.ferr != nil {
+		v.add("filter", "%s", q.ferr.Error())
+	}
+	orderText, ok := dailyOrders[strings.Join(strings.Fields(req.GetOrderBy()), " ")]
+	if !ok {
+		v.add("order_by", "must be one of \"upvotes desc, submit_time desc\" (the default), \"submit_time desc\" or \"trending\"")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	period := fmt.Sprintf("submitted in [%d, %d)", start.UnixNano(), end.UnixNano())
+	f := q.filter.And(period, func(p *repository.Paper) bool {
+		return !p.SubmitTime.Before(start) && p.SubmitTime.Before(end)
+	})
+	tokenQuery := "daily\x00" + f.Text + "\x00" + orderText
+	after, extra, err := s.decodeToken(tokenQuery, req.GetPageToken(), nil)
+	if err != nil {
+		return nil, err
+	}
+	var o query.Order
+	if orderText == "trending" {
+		ref := referenceTime(extra)
+		o, extra = query.TrendingOrder(ref), ref.Unix()
+	} else {
+		o = s.queries.parse("", orderText).order
+	}
+	if after != nil && !o.Valid(after) {
+		return nil, s.invalidToken()
+	}
+	res := s.Model.List(f, o)
+	papers, next := s.page(res, o, after, size, tokenQuery, extra)
+	resp := &catalogv1.ListDailyPapersResponse{
+		Papers:        make([]*catalogv1.Paper, len(papers)),
+		NextPageToken: next,
+		TotalSize:     total(res),
+		PeriodStart:   timestamppb.New(start),
+		PeriodEnd:     timestamppb.New(end),
+		TimeZone:      loc.String(),
+	}
+	for i, p := range papers {
+		resp.Papers[i] = s.protos.get(p, view)
+	}
+	return resp, nil
+}
+
+func (s *Catalog) invalidToken() error {
+	var v violations
+	v.add("page_token", "%s", query.ErrInvalidToken.Error())
+	return v.err()
+}
+
+// ListTrendingPapers implements catalogv1.CatalogServiceServer.
+func (s *Catalog) ListTrendingPapers(ctx context.Context, req *catalogv1.ListTrendingPapersRequest) (*catalogv1.ListTrendingPapersResponse, error) {
+	resp, err := s.listTrending(req)
+	if err != nil {
+		return nil, s.fail(ctx, "ListTrendingPapers", err)
+	}
+	return resp, nil
+}
+
+func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest) (*catalogv1.ListTrendingPapersResponse, error) {
+	var v violations
+	size := pageSize(&v, req.GetPageSize())
+	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
+	window := defaultWindow
+	if w := req.GetWindow(); w != nil {
+		if err := w.CheckValid(); err != nil || w.AsDuration() <= 0 || w.AsDuration() > maxWindow {
+			v.add("window", "must be a positive duration of at most 365 days (8760h)")
+		} else {
+			window = w.AsDuration()
+		}
+	}
+	q := s.queries.parse(req.GetFilter(), "")
+	if q.ferr != nil {
+		v.add("filter", "%s", q.ferr.Error())
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	tokenQuery := "trending\x00" + q.filter.Text + "\x00" + strconv.FormatInt(int64(window), 10)
+	after, extra, err := s.decodeToken(tokenQuery, req.GetPageToken(), nil)
+	if err != nil {
+		return nil, err
+	}
+	ref := referenceTime(extra)
+	o := query.TrendingOrder(ref)
+	if after != nil && !o.Valid(after) {
+		return nil, s.invalidToken()
+	}
+	from := ref.Add(-window)
+	f := q.filter.And(fmt.Sprintf("submitted in [%d, %d]", from.UnixNano(), ref.UnixNano()), func(p *repository.Paper) bool {
+		return !p.SubmitTime.Before(from) && !p.SubmitTime.After(ref)
+	})
+	res := s.Model.List(f, o)
+	papers, next := s.page(res, o, after, size, tokenQuery, ref.Unix())
+	resp := &catalogv1.ListTrendingPapersResponse{
+		Papers:         make([]*catalogv1.TrendingPaper, len(papers)),
+		NextPageToken:  next,
+		TotalSize:      total(res),
+		ReferenceTime:  timestamppb.New(ref),
+		Window:         durationpb.New(window),
+		Gravity:        query.Gravity,
+		AgeOffsetHours: query.AgeOffsetHours,
+	}
+	for i, p := range papers {
+		resp.Papers[i] = &catalogv1.TrendingPaper{Paper: s.protos.get(p, view), TrendingScore: query.TrendingScore(p, ref)}
+	}
+	return resp, nil
+}
