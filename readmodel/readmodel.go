@@ -24,9 +24,11 @@ const maxCached = 256
 type Model struct {
 	mu         sync.RWMutex
 	papers     map[string]*repository.Paper
-	requests   map[string]string // create request_id -> paper ID
-	tombstones map[string]int64  // deleted paper ID -> version of the deletion
-	gen        uint64            // bumped on every change; list results of older generations are stale
+	requests   map[string]string           // create request_id -> paper ID
+	tombstones map[string]int64            // deleted paper ID -> version of the deletion
+	votes      map[string]map[string]int64 // paper ID -> user -> version of the upvote
+	unvoted    map[string]int64            // paper ID|user -> version of the last removal
+	gen        uint64                      // bumped on every change; list results of older generations are stale
 	cache      map[string]*Result
 	loaded     atomic.Bool
 }
@@ -37,6 +39,8 @@ func New() *Model {
 		papers:     map[string]*repository.Paper{},
 		requests:   map[string]string{},
 		tombstones: map[string]int64{},
+		votes:      map[string]map[string]int64{},
+		unvoted:    map[string]int64{},
 		cache:      map[string]*Result{},
 	}
 }
@@ -81,6 +85,7 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 		if p.RequestID != "" {
 			m.requests[p.RequestID] = p.ID
 		}
+		m.recount(p.ID)
 	}
 	m.changed()
 	m.loaded.Store(true)
@@ -129,6 +134,7 @@ func (m *Model) Put(p *repository.Paper) bool {
 	if p.RequestID != "" {
 		m.requests[p.RequestID] = p.ID
 	}
+	m.recount(p.ID)
 	m.changed()
 	return true
 }
@@ -149,6 +155,10 @@ func (m *Model) Remove(id string, version int64) bool {
 	if cur.RequestID != "" {
 		delete(m.requests, cur.RequestID)
 	}
+	for user := range m.votes[id] {
+		m.unvoted[id+"|"+user] = version
+	}
+	delete(m.votes, id)
 	m.changed()
 	return true
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func paper(id string, version, upvotes int64) *repository.Paper {
-	return &repository.Paper{ID: id, Title: id, Version: version, Upvotes: upvotes}
+	return &repository.Paper{ID: id, Title: id, Version: version, BaseUpvotes: upvotes, Upvotes: upvotes}
 }
 
 func TestPutKeepsTheNewestVersion(t *testing.T) {

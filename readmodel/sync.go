@@ -14,6 +14,7 @@ import (
 type Syncer struct {
 	Model *Model
 	Repo  repository.Papers
+	Votes repository.Votes
 	Log   *slog.Logger
 	// Interval is how often the change log is read (default 5 s).
 	Interval time.Duration
@@ -60,9 +61,19 @@ func (s *Syncer) Load(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("load read model: %w", err)
 	}
+	var votes []repository.Vote
+	if s.Votes != nil {
+		if err := s.Votes.AllVotes(ctx, func(v repository.Vote) error {
+			votes = append(votes, v)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("load votes: %w", err)
+		}
+	}
 	s.Model.Replace(all, start.Add(-overlap).UnixNano())
+	s.Model.ReplaceVotes(votes, start.Add(-overlap).UnixNano())
 	s.lastPoll, s.lastFull = start, start
-	s.Log.Info("read model loaded", "papers", len(all), "took", time.Since(start).Round(time.Millisecond))
+	s.Log.Info("read model loaded", "papers", len(all), "votes", len(votes), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -118,6 +129,13 @@ func (s *Syncer) Poll(ctx context.Context) error {
 }
 
 func (s *Syncer) apply(c repository.Change) bool {
+	if c.Vote != nil {
+		v := repository.Vote{PaperID: c.PaperID, User: c.Vote.User}
+		if c.Vote.Added {
+			return s.Model.AddVote(v, c.Version)
+		}
+		return s.Model.RemoveVote(v, c.Version)
+	}
 	if c.Deleted {
 		return s.Model.Remove(c.PaperID, c.Version)
 	}

@@ -46,7 +46,10 @@ type Paper struct {
 	DOI             string
 	JournalRef      string
 	Comment         string
-	// Upvotes is the paper's upvote count.
+	// BaseUpvotes is the upvote count the paper was imported with from elsewhere.
+	BaseUpvotes int64
+	// Upvotes is BaseUpvotes plus the upvotes of this catalog's users; the read
+	// model computes it, stores do not keep it.
 	Upvotes int64
 	// Version increases on every write; the etag is derived from it. It is the
 	// writer's clock in nanoseconds, or the previous version plus one when that is
@@ -84,6 +87,33 @@ type Change struct {
 	Paper *Paper
 	// Time is when the change was recorded, by the writer's clock.
 	Time time.Time
+	// Vote, when set, makes this the change of one user's upvote of PaperID
+	// rather than of the paper itself; Paper and Deleted are unused then.
+	Vote *VoteChange
+}
+
+// VoteChange is a user's upvote added to or removed from a paper.
+type VoteChange struct {
+	User  string
+	Added bool
+}
+
+// Vote is one user's upvote of one paper.
+type Vote struct {
+	PaperID string
+	User    string
+}
+
+// Votes stores upvotes: at most one per user and paper.
+type Votes interface {
+	// AddVote records v. It reports false, and no error, if v was already there.
+	AddVote(ctx context.Context, v Vote) (bool, error)
+	// RemoveVote removes v. It reports false, and no error, if v was not there.
+	RemoveVote(ctx context.Context, v Vote) (bool, error)
+	// RemovePaperVotes removes every vote for the paper.
+	RemovePaperVotes(ctx context.Context, paperID string) error
+	// AllVotes calls fn for every vote, in no particular order.
+	AllVotes(ctx context.Context, fn func(Vote) error) error
 }
 
 // Papers stores papers. It is the source of truth; reads that users make often are

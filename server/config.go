@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/papercatalog/papers/service"
 )
 
 // Config is paperd's configuration. Each setting comes from a flag, else from its
@@ -26,6 +28,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogFormat       string
 	LogLevel        string
+	JWT             service.UsersConfig
 	adminTokensRaw  string
 	adminTokensFile string
 }
@@ -53,6 +56,10 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"shutdown-timeout", "PAPERD_SHUTDOWN_TIMEOUT", "20s", "how long in-flight requests may take to finish on shutdown", &shutdown},
 		{"log-format", "PAPERD_LOG_FORMAT", "text", "log format: text or json", &c.LogFormat},
 		{"log-level", "PAPERD_LOG_LEVEL", "info", "log level: debug, info, warn or error", &c.LogLevel},
+		{"jwt-secret", "PAPERD_JWT_SECRET", "", "HS256 secret (32 bytes or more) that signs user tokens", &c.JWT.Secret},
+		{"jwks", "PAPERD_JWKS", "", "JWKS file or http(s) URL with the RS256/ES256 keys that sign user tokens", &c.JWT.JWKS},
+		{"jwt-audience", "PAPERD_JWT_AUDIENCE", "", "required aud claim of user tokens (empty: not checked)", &c.JWT.Audience},
+		{"jwt-issuer", "PAPERD_JWT_ISSUER", "", "required iss claim of user tokens (empty: not checked)", &c.JWT.Issuer},
 	}
 	fs := flag.NewFlagSet("paperd", flag.ContinueOnError)
 	fs.SetOutput(out)

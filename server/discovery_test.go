@@ -206,7 +206,7 @@ func TestTrendingScoresCanBeRecomputed(t *testing.T) {
 	for _, s := range seeds {
 		at := now.Add(-s.age)
 		papers = append(papers, &repository.Paper{ID: s.id, Title: "Paper " + s.id, SubmitTime: at, CreateTime: at, UpdateTime: at,
-			Upvotes: s.upvotes, Version: at.UnixNano()})
+			BaseUpvotes: s.upvotes, Version: at.UnixNano()})
 	}
 	if err := mongo.NewPapers(db).InsertMany(ctx, papers); err != nil {
 		t.Fatal(err)

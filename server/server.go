@@ -91,9 +91,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}); err != nil {
 		return nil, err
 	}
-	papers := mongo.NewPapers(s.db)
+	users, err := service.NewUsers(ctx, cfg.JWT)
+	if err != nil {
+		return nil, fmt.Errorf("user tokens: %w", err)
+	}
+	if !users.Enabled() {
+		log.Warn("no user token verification configured (PAPERD_JWT_SECRET or PAPERD_JWKS): upvotes will be refused")
+	}
+	papers, votes := mongo.NewPapers(s.db), mongo.NewVotes(s.db)
 	s.model = readmodel.New()
-	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Log: log, Interval: cfg.SyncInterval}
+	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Votes: votes, Log: log, Interval: cfg.SyncInterval}
 	if err := retry(ctx, log, "load read model", s.syncer.Load); err != nil {
 		return nil, err
 	}
@@ -105,7 +112,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if admins.Len() == 0 {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
 	}
-	catalog := &service.Catalog{Papers: papers, Model: s.model, Tokens: query.NewTokens(key), Admins: admins, Log: log}
+	catalog := &service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key), Admins: admins, Log: log}
 
 	s.grpcServer = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),

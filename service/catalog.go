@@ -32,6 +32,8 @@ type Catalog struct {
 	catalogv1.UnimplementedCatalogServiceServer
 
 	Papers repository.Papers
+	Votes  repository.Votes
+	Users  *Users
 	Model  *readmodel.Model
 	Tokens *query.Tokens
 	Admins *Admins
@@ -143,11 +145,15 @@ func (s *Catalog) GetPaper(ctx context.Context, req *catalogv1.GetPaperRequest) 
 	if err := v.err(); err != nil {
 		return nil, s.fail(ctx, "GetPaper", err)
 	}
+	sub, hasUser, err := s.Users.Subject(ctx)
+	if err != nil {
+		return nil, s.fail(ctx, "GetPaper", err)
+	}
 	p, err := s.get("name", req.GetName())
 	if err != nil {
 		return nil, s.fail(ctx, "GetPaper", err)
 	}
-	return s.protos.get(p, view), nil
+	return s.forViewer(p, view, hasUser && s.Model.HasVote(repository.Vote{PaperID: p.ID, User: sub})), nil
 }
 
 func (s *Catalog) get(field, name string) (*repository.Paper, error) {
@@ -370,7 +376,7 @@ func maskPaths(req *catalogv1.UpdatePaperRequest) ([]string, error) {
 	for _, p := range paths {
 		switch {
 		case slices.Contains(writableFields, p):
-		case p == "name" || p == "arxiv_id" || p == "upvotes" || p == "create_time" || p == "update_time":
+		case p == "name" || p == "arxiv_id" || p == "upvotes" || p == "create_time" || p == "update_time" || p == "viewer_upvoted":
 			v.add("update_mask", "%s is output only and cannot be set", p)
 		case p == "etag":
 			// The etag in the body is a precondition, not a change; listing it is harmless.
@@ -418,6 +424,9 @@ func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 	version := nextVersion(time.Now(), cur.Version)
 	s.Model.Remove(cur.ID, version)
 	s.protos.forget(cur.ID)
+	if err := s.Votes.RemovePaperVotes(context.WithoutCancel(ctx), cur.ID); err != nil {
+		s.Log.WarnContext(ctx, "could not remove the votes of a deleted paper", "paper", cur.ID, "err", err)
+	}
 	s.record(ctx, repository.Change{PaperID: cur.ID, Version: version, Deleted: true})
 	return nil
 }

@@ -141,9 +141,9 @@ func generate(v *vocabulary, n int, seed uint64) []*repository.Paper {
 			Abstract: v.text(r, 120+r.IntN(130)),
 			Authors:  authors, Categories: cats, PrimaryCategory: cats[0],
 			PublishedTime: submit.Add(-48 * time.Hour), SubmitTime: submit,
-			Upvotes:    int64(math.Floor(math.Pow(r.Float64(), 4) * 500)),
-			Version:    now.UnixNano(),
-			CreateTime: submit, UpdateTime: submit,
+			BaseUpvotes: int64(math.Floor(math.Pow(r.Float64(), 4) * 500)),
+			Version:     now.UnixNano(),
+			CreateTime:  submit, UpdateTime: submit,
 		}
 		if r.IntN(3) == 0 {
 			p.Organization = orgs[r.IntN(len(orgs))]

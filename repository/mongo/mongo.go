@@ -74,6 +74,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		{papersCollection, "organization_id", bson.D{{Key: "organization.id", Value: 1}}},
 		{papersCollection, "upvotes", bson.D{{Key: "upvotes", Value: -1}}},
 		{changesCollection, "time", bson.D{{Key: "time", Value: 1}}},
+		{votesCollection, "paper_id", bson.D{{Key: "paper_id", Value: 1}}},
 	}
 	existing := map[string]map[string]bool{}
 	for _, idx := range indexes {

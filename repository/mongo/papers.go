@@ -49,7 +49,7 @@ type paperDoc struct {
 	DOI             string      `bson:"doi,omitempty"`
 	JournalRef      string      `bson:"journal_ref,omitempty"`
 	Comment         string      `bson:"comment,omitempty"`
-	Upvotes         int64       `bson:"upvotes"`
+	BaseUpvotes     int64       `bson:"base_upvotes,omitempty"`
 	Version         int64       `bson:"version"`
 	CreateTime      time.Time   `bson:"create_time"`
 	UpdateTime      time.Time   `bson:"update_time"`
@@ -67,12 +67,18 @@ type orgDoc struct {
 }
 
 type changeDoc struct {
-	ID      string    `bson:"_id"`
-	PaperID string    `bson:"paper_id"`
-	Version int64     `bson:"version"`
-	Deleted bool      `bson:"deleted,omitempty"`
-	Paper   *paperDoc `bson:"paper,omitempty"`
-	Time    time.Time `bson:"time"`
+	ID      string         `bson:"_id"`
+	PaperID string         `bson:"paper_id"`
+	Version int64          `bson:"version"`
+	Deleted bool           `bson:"deleted,omitempty"`
+	Paper   *paperDoc      `bson:"paper,omitempty"`
+	Vote    *voteChangeDoc `bson:"vote,omitempty"`
+	Time    time.Time      `bson:"time"`
+}
+
+type voteChangeDoc struct {
+	User  string `bson:"user"`
+	Added bool   `bson:"added"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -96,7 +102,7 @@ func toDoc(p *repository.Paper) *paperDoc {
 		PublishedTime: optTime(p.PublishedTime), ArxivUpdateTime: optTime(p.ArxivUpdateTime),
 		SubmitTime: p.SubmitTime, Submitter: p.Submitter, GithubRepo: p.GithubRepo,
 		GithubStars: p.GithubStars, ProjectPage: p.ProjectPage, PDFURL: p.PDFURL, DOI: p.DOI,
-		JournalRef: p.JournalRef, Comment: p.Comment, Upvotes: p.Upvotes, Version: p.Version,
+		JournalRef: p.JournalRef, Comment: p.Comment, BaseUpvotes: p.BaseUpvotes, Version: p.Version,
 		CreateTime: p.CreateTime, UpdateTime: p.UpdateTime, RequestID: p.RequestID,
 	}
 	for _, a := range p.Authors {
@@ -115,7 +121,7 @@ func fromDoc(d *paperDoc) *repository.Paper {
 		PublishedTime: derefTime(d.PublishedTime), ArxivUpdateTime: derefTime(d.ArxivUpdateTime),
 		SubmitTime: d.SubmitTime.UTC(), Submitter: d.Submitter, GithubRepo: d.GithubRepo,
 		GithubStars: d.GithubStars, ProjectPage: d.ProjectPage, PDFURL: d.PDFURL, DOI: d.DOI,
-		JournalRef: d.JournalRef, Comment: d.Comment, Upvotes: d.Upvotes, Version: d.Version,
+		JournalRef: d.JournalRef, Comment: d.Comment, BaseUpvotes: d.BaseUpvotes, Upvotes: d.BaseUpvotes, Version: d.Version,
 		CreateTime: d.CreateTime.UTC(), UpdateTime: d.UpdateTime.UTC(), RequestID: d.RequestID,
 	}
 	for _, a := range d.Authors {
@@ -212,6 +218,10 @@ func (s *Papers) RecordChange(ctx context.Context, c repository.Change) error {
 	if c.Paper != nil {
 		d.Paper = toDoc(c.Paper)
 	}
+	if c.Vote != nil {
+		d.Vote = &voteChangeDoc{User: c.Vote.User, Added: c.Vote.Added}
+		d.ID += "/" + c.Vote.User
+	}
 	if _, err := s.changes.InsertOne(ctx, d); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
 	}
@@ -235,6 +245,9 @@ func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.Ch
 		c := repository.Change{PaperID: d.PaperID, Version: d.Version, Deleted: d.Deleted, Time: d.Time.UTC()}
 		if d.Paper != nil {
 			c.Paper = fromDoc(d.Paper)
+		}
+		if d.Vote != nil {
+			c.Vote = &repository.VoteChange{User: d.Vote.User, Added: d.Vote.Added}
 		}
 		out = append(out, c)
 	}

@@ -142,7 +142,8 @@ type Paper struct {
 	JournalRef string `protobuf:"bytes,20,opt,name=journal_ref,json=journalRef,proto3" json:"journal_ref,omitempty"`
 	// Comment is the authors' comment (pages, figures, venue), at most 2000 characters.
 	Comment string `protobuf:"bytes,21,opt,name=comment,proto3" json:"comment,omitempty"`
-	// Upvotes is the paper's upvote count.
+	// Upvotes is the paper's upvote count: the count it was imported with, if any,
+	// plus the upvotes of this catalog's users.
 	Upvotes int64 `protobuf:"varint,22,opt,name=upvotes,proto3" json:"upvotes,omitempty"`
 	// Etag changes on every write of the paper. Send it back on update or delete to
 	// make the write conditional: a stale etag fails with ABORTED.
@@ -150,7 +151,10 @@ type Paper struct {
 	// CreateTime is when the paper was created in the catalog.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,24,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// UpdateTime is when the paper was last changed in the catalog.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// ViewerUpvoted says whether the user whose token came with the request has
+	// upvoted the paper; false without a user token.
+	ViewerUpvoted bool `protobuf:"varint,26,opt,name=viewer_upvoted,json=viewerUpvoted,proto3" json:"viewer_upvoted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -360,6 +364,13 @@ func (x *Paper) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Paper) GetViewerUpvoted() bool {
+	if x != nil {
+		return x.ViewerUpvoted
+	}
+	return false
+}
+
 // Author is one author of a paper.
 type Author struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -476,7 +487,7 @@ var File_papers_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_papers_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpapers/catalog/v1/catalog.proto\x12\x11papers.catalog.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\b\n" +
+	"\x1fpapers/catalog/v1/catalog.proto\x12\x11papers.catalog.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\b\n" +
 	"\x05Paper\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1e\n" +
 	"\barxiv_id\x18\x02 \x01(\tB\x03\xe0A\x03R\aarxivId\x12#\n" +
@@ -510,8 +521,9 @@ const file_papers_catalog_v1_catalog_proto_rawDesc = "" +
 	"\vcreate_time\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime:;\xeaA8\n" +
-	"\x17papers.catalog.v1/Paper\x12\x0epapers/{paper}*\x06papers2\x05paperJ\x04\b\x1a\x102\"C\n" +
+	"updateTime\x12*\n" +
+	"\x0eviewer_upvoted\x18\x1a \x01(\bB\x03\xe0A\x03R\rviewerUpvoted:;\xeaA8\n" +
+	"\x17papers.catalog.v1/Paper\x12\x0epapers/{paper}*\x06papers2\x05paperJ\x04\b\x1b\x102\"C\n" +
 	"\x06Author\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12 \n" +
 	"\vaffiliation\x18\x02 \x01(\tR\vaffiliation\"A\n" +

@@ -979,6 +979,98 @@ func (x *ListTrendingPapersResponse) GetAgeOffsetHours() float64 {
 	return 0
 }
 
+// UpvotePaperRequest is the request of UpvotePaper.
+type UpvotePaperRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name is the paper's resource name, `papers/{paper}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpvotePaperRequest) Reset() {
+	*x = UpvotePaperRequest{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpvotePaperRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpvotePaperRequest) ProtoMessage() {}
+
+func (x *UpvotePaperRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpvotePaperRequest.ProtoReflect.Descriptor instead.
+func (*UpvotePaperRequest) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UpvotePaperRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// RemovePaperUpvoteRequest is the request of RemovePaperUpvote.
+type RemovePaperUpvoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name is the paper's resource name, `papers/{paper}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovePaperUpvoteRequest) Reset() {
+	*x = RemovePaperUpvoteRequest{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovePaperUpvoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovePaperUpvoteRequest) ProtoMessage() {}
+
+func (x *RemovePaperUpvoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovePaperUpvoteRequest.ProtoReflect.Descriptor instead.
+func (*RemovePaperUpvoteRequest) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RemovePaperUpvoteRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_papers_catalog_v1_catalog_service_proto protoreflect.FileDescriptor
 
 const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
@@ -1057,7 +1149,13 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x0ereference_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rreferenceTime\x121\n" +
 	"\x06window\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x18\n" +
 	"\agravity\x18\x06 \x01(\x01R\agravity\x12(\n" +
-	"\x10age_offset_hours\x18\a \x01(\x01R\x0eageOffsetHours2\xd0\a\n" +
+	"\x10age_offset_hours\x18\a \x01(\x01R\x0eageOffsetHours\"I\n" +
+	"\x12UpvotePaperRequest\x123\n" +
+	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
+	"\x17papers.catalog.v1/PaperR\x04name\"O\n" +
+	"\x18RemovePaperUpvoteRequest\x123\n" +
+	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
+	"\x17papers.catalog.v1/PaperR\x04name2\xd1\t\n" +
 	"\x0eCatalogService\x12i\n" +
 	"\vCreatePaper\x12%.papers.catalog.v1.CreatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"\x19\x82\xd3\xe4\x93\x02\x13:\x05paper\"\n" +
 	"/v1/papers\x12e\n" +
@@ -1067,7 +1165,9 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"ListPapers\x12$.papers.catalog.v1.ListPapersRequest\x1a%.papers.catalog.v1.ListPapersResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/papers\x12\x81\x01\n" +
 	"\x0fListDailyPapers\x12).papers.catalog.v1.ListDailyPapersRequest\x1a*.papers.catalog.v1.ListDailyPapersResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/dailyPapers\x12\x8e\x01\n" +
-	"\x12ListTrendingPapers\x12,.papers.catalog.v1.ListTrendingPapersRequest\x1a-.papers.catalog.v1.ListTrendingPapersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/papers:trending\x12x\n" +
+	"\x12ListTrendingPapers\x12,.papers.catalog.v1.ListTrendingPapersRequest\x1a-.papers.catalog.v1.ListTrendingPapersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/papers:trending\x12u\n" +
+	"\vUpvotePaper\x12%.papers.catalog.v1.UpvotePaperRequest\x1a\x18.papers.catalog.v1.Paper\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=papers/*}:upvote\x12\x87\x01\n" +
+	"\x11RemovePaperUpvote\x12+.papers.catalog.v1.RemovePaperUpvoteRequest\x1a\x18.papers.catalog.v1.Paper\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=papers/*}:removeUpvote\x12x\n" +
 	"\vUpdatePaper\x12%.papers.catalog.v1.UpdatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"(\x82\xd3\xe4\x93\x02\":\x05paper2\x19/v1/{paper.name=papers/*}\x12i\n" +
 	"\vDeletePaper\x12%.papers.catalog.v1.DeletePaperRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=papers/*}B\xd2\x01\n" +
 	"\x15com.papers.catalog.v1B\x13CatalogServiceProtoP\x01Z>github.com/papercatalog/papers/gen/papers/catalog/v1;catalogv1\xa2\x02\x03PCX\xaa\x02\x11Papers.Catalog.V1\xca\x02\x11Papers\\Catalog\\V1\xe2\x02\x1dPapers\\Catalog\\V1\\GPBMetadata\xea\x02\x13Papers::Catalog::V1b\x06proto3"
@@ -1084,7 +1184,7 @@ func file_papers_catalog_v1_catalog_service_proto_rawDescGZIP() []byte {
 	return file_papers_catalog_v1_catalog_service_proto_rawDescData
 }
 
-var file_papers_catalog_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_papers_catalog_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_papers_catalog_v1_catalog_service_proto_goTypes = []any{
 	(*CreatePaperRequest)(nil),         // 0: papers.catalog.v1.CreatePaperRequest
 	(*GetPaperRequest)(nil),            // 1: papers.catalog.v1.GetPaperRequest
@@ -1099,50 +1199,56 @@ var file_papers_catalog_v1_catalog_service_proto_goTypes = []any{
 	(*ListTrendingPapersRequest)(nil),  // 10: papers.catalog.v1.ListTrendingPapersRequest
 	(*TrendingPaper)(nil),              // 11: papers.catalog.v1.TrendingPaper
 	(*ListTrendingPapersResponse)(nil), // 12: papers.catalog.v1.ListTrendingPapersResponse
-	(*Paper)(nil),                      // 13: papers.catalog.v1.Paper
-	(PaperView)(0),                     // 14: papers.catalog.v1.PaperView
-	(*fieldmaskpb.FieldMask)(nil),      // 15: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),      // 16: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 17: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 18: google.protobuf.Empty
+	(*UpvotePaperRequest)(nil),         // 13: papers.catalog.v1.UpvotePaperRequest
+	(*RemovePaperUpvoteRequest)(nil),   // 14: papers.catalog.v1.RemovePaperUpvoteRequest
+	(*Paper)(nil),                      // 15: papers.catalog.v1.Paper
+	(PaperView)(0),                     // 16: papers.catalog.v1.PaperView
+	(*fieldmaskpb.FieldMask)(nil),      // 17: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),      // 18: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 19: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 20: google.protobuf.Empty
 }
 var file_papers_catalog_v1_catalog_service_proto_depIdxs = []int32{
-	13, // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	14, // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
-	14, // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	13, // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	14, // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	13, // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	13, // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	15, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
-	14, // 8: papers.catalog.v1.ListDailyPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	13, // 9: papers.catalog.v1.ListDailyPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	16, // 10: papers.catalog.v1.ListDailyPapersResponse.period_start:type_name -> google.protobuf.Timestamp
-	16, // 11: papers.catalog.v1.ListDailyPapersResponse.period_end:type_name -> google.protobuf.Timestamp
-	17, // 12: papers.catalog.v1.ListTrendingPapersRequest.window:type_name -> google.protobuf.Duration
-	14, // 13: papers.catalog.v1.ListTrendingPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	13, // 14: papers.catalog.v1.TrendingPaper.paper:type_name -> papers.catalog.v1.Paper
+	15, // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	16, // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
+	16, // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	15, // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	16, // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	15, // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	15, // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	17, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
+	16, // 8: papers.catalog.v1.ListDailyPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	15, // 9: papers.catalog.v1.ListDailyPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	18, // 10: papers.catalog.v1.ListDailyPapersResponse.period_start:type_name -> google.protobuf.Timestamp
+	18, // 11: papers.catalog.v1.ListDailyPapersResponse.period_end:type_name -> google.protobuf.Timestamp
+	19, // 12: papers.catalog.v1.ListTrendingPapersRequest.window:type_name -> google.protobuf.Duration
+	16, // 13: papers.catalog.v1.ListTrendingPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	15, // 14: papers.catalog.v1.TrendingPaper.paper:type_name -> papers.catalog.v1.Paper
 	11, // 15: papers.catalog.v1.ListTrendingPapersResponse.papers:type_name -> papers.catalog.v1.TrendingPaper
-	16, // 16: papers.catalog.v1.ListTrendingPapersResponse.reference_time:type_name -> google.protobuf.Timestamp
-	17, // 17: papers.catalog.v1.ListTrendingPapersResponse.window:type_name -> google.protobuf.Duration
+	18, // 16: papers.catalog.v1.ListTrendingPapersResponse.reference_time:type_name -> google.protobuf.Timestamp
+	19, // 17: papers.catalog.v1.ListTrendingPapersResponse.window:type_name -> google.protobuf.Duration
 	0,  // 18: papers.catalog.v1.CatalogService.CreatePaper:input_type -> papers.catalog.v1.CreatePaperRequest
 	1,  // 19: papers.catalog.v1.CatalogService.GetPaper:input_type -> papers.catalog.v1.GetPaperRequest
 	2,  // 20: papers.catalog.v1.CatalogService.BatchGetPapers:input_type -> papers.catalog.v1.BatchGetPapersRequest
 	4,  // 21: papers.catalog.v1.CatalogService.ListPapers:input_type -> papers.catalog.v1.ListPapersRequest
 	8,  // 22: papers.catalog.v1.CatalogService.ListDailyPapers:input_type -> papers.catalog.v1.ListDailyPapersRequest
 	10, // 23: papers.catalog.v1.CatalogService.ListTrendingPapers:input_type -> papers.catalog.v1.ListTrendingPapersRequest
-	6,  // 24: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
-	7,  // 25: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
-	13, // 26: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
-	13, // 27: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
-	3,  // 28: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
-	5,  // 29: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
-	9,  // 30: papers.catalog.v1.CatalogService.ListDailyPapers:output_type -> papers.catalog.v1.ListDailyPapersResponse
-	12, // 31: papers.catalog.v1.CatalogService.ListTrendingPapers:output_type -> papers.catalog.v1.ListTrendingPapersResponse
-	13, // 32: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
-	18, // 33: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
-	26, // [26:34] is the sub-list for method output_type
-	18, // [18:26] is the sub-list for method input_type
+	13, // 24: papers.catalog.v1.CatalogService.UpvotePaper:input_type -> papers.catalog.v1.UpvotePaperRequest
+	14, // 25: papers.catalog.v1.CatalogService.RemovePaperUpvote:input_type -> papers.catalog.v1.RemovePaperUpvoteRequest
+	6,  // 26: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
+	7,  // 27: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
+	15, // 28: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
+	15, // 29: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
+	3,  // 30: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
+	5,  // 31: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
+	9,  // 32: papers.catalog.v1.CatalogService.ListDailyPapers:output_type -> papers.catalog.v1.ListDailyPapersResponse
+	12, // 33: papers.catalog.v1.CatalogService.ListTrendingPapers:output_type -> papers.catalog.v1.ListTrendingPapersResponse
+	15, // 34: papers.catalog.v1.CatalogService.UpvotePaper:output_type -> papers.catalog.v1.Paper
+	15, // 35: papers.catalog.v1.CatalogService.RemovePaperUpvote:output_type -> papers.catalog.v1.Paper
+	15, // 36: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
+	20, // 37: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
+	28, // [28:38] is the sub-list for method output_type
+	18, // [18:28] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -1160,7 +1266,7 @@ func file_papers_catalog_v1_catalog_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_papers_catalog_v1_catalog_service_proto_rawDesc), len(file_papers_catalog_v1_catalog_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

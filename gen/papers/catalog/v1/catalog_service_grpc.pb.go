@@ -26,6 +26,8 @@ const (
 	CatalogService_ListPapers_FullMethodName         = "/papers.catalog.v1.CatalogService/ListPapers"
 	CatalogService_ListDailyPapers_FullMethodName    = "/papers.catalog.v1.CatalogService/ListDailyPapers"
 	CatalogService_ListTrendingPapers_FullMethodName = "/papers.catalog.v1.CatalogService/ListTrendingPapers"
+	CatalogService_UpvotePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/UpvotePaper"
+	CatalogService_RemovePaperUpvote_FullMethodName  = "/papers.catalog.v1.CatalogService/RemovePaperUpvote"
 	CatalogService_UpdatePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/UpdatePaper"
 	CatalogService_DeletePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/DeletePaper"
 )
@@ -52,7 +54,8 @@ type CatalogServiceClient interface {
 	// INVALID_ARGUMENT for a malformed id or paper; UNAUTHENTICATED without an admin
 	// token.
 	CreatePaper(ctx context.Context, in *CreatePaperRequest, opts ...grpc.CallOption) (*Paper, error)
-	// GetPaper returns one paper.
+	// GetPaper returns one paper. With a user token (a JWT, as for UpvotePaper) the
+	// paper's `viewer_upvoted` says whether that user has upvoted it.
 	//
 	// Errors: NOT_FOUND if there is no such paper; INVALID_ARGUMENT for a malformed
 	// name.
@@ -90,6 +93,21 @@ type CatalogServiceClient interface {
 	// Errors: INVALID_ARGUMENT for a window that is not positive or longer than 365
 	// days, and for the same filter and page token problems as ListPapers.
 	ListTrendingPapers(ctx context.Context, in *ListTrendingPapersRequest, opts ...grpc.CallOption) (*ListTrendingPapersResponse, error)
+	// UpvotePaper records the calling user's upvote of a paper and returns the paper
+	// with its new count. The user is the `sub` claim of the JWT in
+	// `authorization: Bearer <jwt>`. Each user counts once per paper: upvoting again
+	// changes nothing and returns the paper as it is.
+	//
+	// Errors: UNAUTHENTICATED without a valid user token (missing, malformed, forged,
+	// expired, not yet valid, wrong audience or issuer, or signed with another
+	// algorithm than the server is configured for); NOT_FOUND if there is no such
+	// paper; UNAVAILABLE if the vote could not be stored.
+	UpvotePaper(ctx context.Context, in *UpvotePaperRequest, opts ...grpc.CallOption) (*Paper, error)
+	// RemovePaperUpvote withdraws the calling user's upvote of a paper and returns the
+	// paper with its new count. Removing an upvote that is not there changes nothing.
+	//
+	// Errors: as UpvotePaper.
+	RemovePaperUpvote(ctx context.Context, in *RemovePaperUpvoteRequest, opts ...grpc.CallOption) (*Paper, error)
 	// UpdatePaper changes the fields of a paper named in `update_mask`.
 	//
 	// Errors: NOT_FOUND if there is no such paper; ABORTED (HTTP 409) if
@@ -172,6 +190,26 @@ func (c *catalogServiceClient) ListTrendingPapers(ctx context.Context, in *ListT
 	return out, nil
 }
 
+func (c *catalogServiceClient) UpvotePaper(ctx context.Context, in *UpvotePaperRequest, opts ...grpc.CallOption) (*Paper, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Paper)
+	err := c.cc.Invoke(ctx, CatalogService_UpvotePaper_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) RemovePaperUpvote(ctx context.Context, in *RemovePaperUpvoteRequest, opts ...grpc.CallOption) (*Paper, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Paper)
+	err := c.cc.Invoke(ctx, CatalogService_RemovePaperUpvote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *catalogServiceClient) UpdatePaper(ctx context.Context, in *UpdatePaperRequest, opts ...grpc.CallOption) (*Paper, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Paper)
@@ -214,7 +252,8 @@ type CatalogServiceServer interface {
 	// INVALID_ARGUMENT for a malformed id or paper; UNAUTHENTICATED without an admin
 	// token.
 	CreatePaper(context.Context, *CreatePaperRequest) (*Paper, error)
-	// GetPaper returns one paper.
+	// GetPaper returns one paper. With a user token (a JWT, as for UpvotePaper) the
+	// paper's `viewer_upvoted` says whether that user has upvoted it.
 	//
 	// Errors: NOT_FOUND if there is no such paper; INVALID_ARGUMENT for a malformed
 	// name.
@@ -252,6 +291,21 @@ type CatalogServiceServer interface {
 	// Errors: INVALID_ARGUMENT for a window that is not positive or longer than 365
 	// days, and for the same filter and page token problems as ListPapers.
 	ListTrendingPapers(context.Context, *ListTrendingPapersRequest) (*ListTrendingPapersResponse, error)
+	// UpvotePaper records the calling user's upvote of a paper and returns the paper
+	// with its new count. The user is the `sub` claim of the JWT in
+	// `authorization: Bearer <jwt>`. Each user counts once per paper: upvoting again
+	// changes nothing and returns the paper as it is.
+	//
+	// Errors: UNAUTHENTICATED without a valid user token (missing, malformed, forged,
+	// expired, not yet valid, wrong audience or issuer, or signed with another
+	// algorithm than the server is configured for); NOT_FOUND if there is no such
+	// paper; UNAVAILABLE if the vote could not be stored.
+	UpvotePaper(context.Context, *UpvotePaperRequest) (*Paper, error)
+	// RemovePaperUpvote withdraws the calling user's upvote of a paper and returns the
+	// paper with its new count. Removing an upvote that is not there changes nothing.
+	//
+	// Errors: as UpvotePaper.
+	RemovePaperUpvote(context.Context, *RemovePaperUpvoteRequest) (*Paper, error)
 	// UpdatePaper changes the fields of a paper named in `update_mask`.
 	//
 	// Errors: NOT_FOUND if there is no such paper; ABORTED (HTTP 409) if
@@ -291,6 +345,12 @@ func (UnimplementedCatalogServiceServer) ListDailyPapers(context.Context, *ListD
 }
 func (UnimplementedCatalogServiceServer) ListTrendingPapers(context.Context, *ListTrendingPapersRequest) (*ListTrendingPapersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTrendingPapers not implemented")
+}
+func (UnimplementedCatalogServiceServer) UpvotePaper(context.Context, *UpvotePaperRequest) (*Paper, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpvotePaper not implemented")
+}
+func (UnimplementedCatalogServiceServer) RemovePaperUpvote(context.Context, *RemovePaperUpvoteRequest) (*Paper, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemovePaperUpvote not implemented")
 }
 func (UnimplementedCatalogServiceServer) UpdatePaper(context.Context, *UpdatePaperRequest) (*Paper, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdatePaper not implemented")
@@ -427,6 +487,42 @@ func _CatalogService_ListTrendingPapers_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_UpvotePaper_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpvotePaperRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).UpvotePaper(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_UpvotePaper_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).UpvotePaper(ctx, req.(*UpvotePaperRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_RemovePaperUpvote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemovePaperUpvoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).RemovePaperUpvote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_RemovePaperUpvote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).RemovePaperUpvote(ctx, req.(*RemovePaperUpvoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CatalogService_UpdatePaper_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UpdatePaperRequest)
 	if err := dec(in); err != nil {
@@ -493,6 +589,14 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTrendingPapers",
 			Handler:    _CatalogService_ListTrendingPapers_Handler,
+		},
+		{
+			MethodName: "UpvotePaper",
+			Handler:    _CatalogService_UpvotePaper_Handler,
+		},
+		{
+			MethodName: "RemovePaperUpvote",
+			Handler:    _CatalogService_RemovePaperUpvote_Handler,
 		},
 		{
 			MethodName: "UpdatePaper",

@@ -1,0 +1,102 @@
+package readmodel
+
+import "github.com/papercatalog/papers/repository"
+
+// Votes are kept per paper as the set of users who upvoted it, each with the version
+// (writer's clock) of the upvote; removed votes leave a tombstone with the version
+// of the removal, so a change applied twice, or late, never undoes a newer one.
+
+func voteKey(v repository.Vote) string { return v.PaperID + "|" + v.User }
+
+// HasVote reports whether user has upvoted the paper.
+func (m *Model) HasVote(v repository.Vote) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, ok := m.votes[v.PaperID][v.User]
+	return ok
+}
+
+// AddVote records v as of version. It reports whether the vote was new.
+func (m *Model) AddVote(v repository.Vote, version int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if removed, ok := m.unvoted[voteKey(v)]; ok && removed >= version {
+		return false
+	}
+	users := m.votes[v.PaperID]
+	if _, ok := users[v.User]; ok {
+		return false
+	}
+	if users == nil {
+		users = map[string]int64{}
+		m.votes[v.PaperID] = users
+	}
+	users[v.User] = version
+	delete(m.unvoted, voteKey(v))
+	m.recount(v.PaperID)
+	return true
+}
+
+// RemoveVote removes v as of version. It reports whether a vote was removed.
+func (m *Model) RemoveVote(v repository.Vote, version int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if removed, ok := m.unvoted[voteKey(v)]; !ok || removed < version {
+		m.unvoted[voteKey(v)] = version
+	}
+	added, ok := m.votes[v.PaperID][v.User]
+	if !ok || added > version {
+		return false
+	}
+	delete(m.votes[v.PaperID], v.User)
+	m.recount(v.PaperID)
+	return true
+}
+
+// ReplaceVotes sets the votes to all, as read from the database by a scan that
+// began at version scanStart; votes changed at or after scanStart are kept as the
+// model has them.
+func (m *Model) ReplaceVotes(all []repository.Vote, scanStart int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := map[string]map[string]int64{}
+	for _, v := range all {
+		if removed, ok := m.unvoted[voteKey(v)]; ok && removed >= scanStart {
+			continue
+		}
+		if next[v.PaperID] == nil {
+			next[v.PaperID] = map[string]int64{}
+		}
+		next[v.PaperID][v.User] = 0
+	}
+	for paper, users := range m.votes {
+		for user, version := range users {
+			if version >= scanStart {
+				if next[paper] == nil {
+					next[paper] = map[string]int64{}
+				}
+				next[paper][user] = version
+			}
+		}
+	}
+	m.votes = next
+	for id := range m.papers {
+		m.recount(id)
+	}
+	m.changed()
+}
+
+// recount sets the paper's upvotes to its base count plus its votes. Callers hold
+// m.mu for writing.
+func (m *Model) recount(id string) {
+	p, ok := m.papers[id]
+	if !ok {
+		return
+	}
+	if n := p.BaseUpvotes + int64(len(m.votes[id])); n != p.Upvotes {
+		cp := *p
+		cp.Upvotes = n
+		m.papers[id] = &cp
+		m.changed()
+	}
+}

@@ -1,0 +1,77 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/repository"
+)
+
+// UpvotePaper implements catalogv1.CatalogServiceServer.
+func (s *Catalog) UpvotePaper(ctx context.Context, req *catalogv1.UpvotePaperRequest) (*catalogv1.Paper, error) {
+	p, err := s.vote(ctx, req.GetName(), true)
+	if err != nil {
+		return nil, s.fail(ctx, "UpvotePaper", err)
+	}
+	return p, nil
+}
+
+// RemovePaperUpvote implements catalogv1.CatalogServiceServer.
+func (s *Catalog) RemovePaperUpvote(ctx context.Context, req *catalogv1.RemovePaperUpvoteRequest) (*catalogv1.Paper, error) {
+	p, err := s.vote(ctx, req.GetName(), false)
+	if err != nil {
+		return nil, s.fail(ctx, "RemovePaperUpvote", err)
+	}
+	return p, nil
+}
+
+// vote adds or removes the calling user's upvote. The vote is stored first; the
+// read model and the change log follow once the database has it.
+func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.Paper, error) {
+	sub, err := s.Users.RequireSubject(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.get("name", name)
+	if err != nil {
+		return nil, err
+	}
+	v := repository.Vote{PaperID: cur.ID, User: sub}
+	if s.Model.HasVote(v) != add {
+		version := time.Now().UnixNano()
+		if add {
+			_, err = s.Votes.AddVote(ctx, v)
+		} else {
+			_, err = s.Votes.RemoveVote(ctx, v)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if add {
+			s.Model.AddVote(v, version)
+		} else {
+			s.Model.RemoveVote(v, version)
+		}
+		s.record(ctx, repository.Change{PaperID: v.PaperID, Version: version, Vote: &repository.VoteChange{User: sub, Added: add}})
+	}
+	p, ok := s.Model.Get(cur.ID)
+	if !ok {
+		p = cur
+	}
+	return s.forViewer(p, catalogv1.PaperView_PAPER_VIEW_FULL, s.Model.HasVote(v)), nil
+}
+
+// forViewer returns the paper's message, marked as upvoted by the caller when it
+// is; the shared cached message is copied before it is marked.
+func (s *Catalog) forViewer(p *repository.Paper, view catalogv1.PaperView, upvoted bool) *catalogv1.Paper {
+	m := s.protos.get(p, view)
+	if !upvoted {
+		return m
+	}
+	m = proto.CloneOf(m)
+	m.ViewerUpvoted = true
+	return m
+}
