@@ -30,6 +30,8 @@ type Model struct {
 	unvoted    map[string]int64            // paper ID|user -> version of the last removal
 	gen        uint64                      // bumped on every change; list results of older generations are stale
 	cache      map[string]*Result
+	dirty      map[string]struct{} // papers whose content changed since TakeDirty
+	dirtyCh    chan struct{}
 	loaded     atomic.Bool
 }
 
@@ -42,7 +44,46 @@ func New() *Model {
 		votes:      map[string]map[string]int64{},
 		unvoted:    map[string]int64{},
 		cache:      map[string]*Result{},
+		dirty:      map[string]struct{}{},
+		dirtyCh:    make(chan struct{}, 1),
 	}
+}
+
+// markDirty records that paper id's content changed, for derived indexes. Callers
+// hold m.mu for writing.
+func (m *Model) markDirty(id string) {
+	m.dirty[id] = struct{}{}
+	select {
+	case m.dirtyCh <- struct{}{}:
+	default:
+	}
+}
+
+// Dirty signals when TakeDirty has something to return.
+func (m *Model) Dirty() <-chan struct{} { return m.dirtyCh }
+
+// TakeDirty returns the IDs of the papers whose content changed (created, updated
+// or deleted) since the last call, and forgets them.
+func (m *Model) TakeDirty() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]string, 0, len(m.dirty))
+	for id := range m.dirty {
+		ids = append(ids, id)
+	}
+	clear(m.dirty)
+	return ids
+}
+
+// All returns every paper, in no particular order.
+func (m *Model) All() []*repository.Paper {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]*repository.Paper, 0, len(m.papers))
+	for _, p := range m.papers {
+		out = append(out, p)
+	}
+	return out
 }
 
 // Loaded reports whether Replace has been called: the model holds the database's
@@ -77,6 +118,16 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 		}
 		if cur, ok := next[id]; !ok || cur.Version < p.Version {
 			next[id] = p
+		}
+	}
+	for id, p := range next {
+		if cur, ok := m.papers[id]; !ok || cur.Version != p.Version {
+			m.markDirty(id)
+		}
+	}
+	for id := range m.papers {
+		if _, ok := next[id]; !ok {
+			m.markDirty(id)
 		}
 	}
 	m.papers = next
@@ -131,6 +182,7 @@ func (m *Model) Put(p *repository.Paper) bool {
 	}
 	delete(m.tombstones, p.ID)
 	m.papers[p.ID] = p
+	m.markDirty(p.ID)
 	if p.RequestID != "" {
 		m.requests[p.RequestID] = p.ID
 	}
@@ -152,6 +204,7 @@ func (m *Model) Remove(id string, version int64) bool {
 		return false
 	}
 	delete(m.papers, id)
+	m.markDirty(id)
 	if cur.RequestID != "" {
 		delete(m.requests, cur.RequestID)
 	}

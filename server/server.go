@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/search"
 	"github.com/papercatalog/papers/service"
 )
 
@@ -49,13 +51,15 @@ type Server struct {
 	grpcLis    net.Listener
 	httpLis    net.Listener
 
-	uri       string
-	ready     atomic.Bool
-	stopOnce  sync.Once
-	stopErr   error
-	stopSync  context.CancelFunc
-	wg        sync.WaitGroup
-	serveErrs chan error
+	uri        string
+	index      *search.Index
+	background sync.WaitGroup // sync and indexing, stopped before the stores close
+	ready      atomic.Bool
+	stopOnce   sync.Once
+	stopErr    error
+	stopSync   context.CancelFunc
+	wg         sync.WaitGroup
+	serveErrs  chan error
 }
 
 // Start opens the database (starting the embedded one if no MongoDB URI is set),
@@ -104,15 +108,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := retry(ctx, log, "load read model", s.syncer.Load); err != nil {
 		return nil, err
 	}
+	if s.index, err = search.Open(filepath.Join(cfg.DataDir, "search")); err != nil {
+		return nil, err
+	}
+	indexer := &search.Indexer{Index: s.index, Model: s.model, Log: log}
+	if err := indexer.Reconcile(ctx); err != nil {
+		return nil, fmt.Errorf("search index: %w", err)
+	}
 	syncCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopSync = stop
-	s.wg.Go(func() { s.syncer.Run(syncCtx) })
+	s.background.Go(func() { s.syncer.Run(syncCtx) })
+	s.background.Go(func() { indexer.Run(syncCtx) })
 
 	admins := service.NewAdmins(cfg.AdminTokens)
 	if admins.Len() == 0 {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
 	}
-	catalog := &service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key), Admins: admins, Log: log}
+	catalog := &service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
+		Admins: admins, Log: log, Search: s.index, Indexer: indexer}
 
 	s.grpcServer = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
@@ -215,6 +228,12 @@ func (s *Server) shutdown(ctx context.Context) error {
 func (s *Server) close() {
 	if s.stopSync != nil {
 		s.stopSync()
+	}
+	s.background.Wait()
+	if s.index != nil {
+		if err := s.index.Close(); err != nil {
+			s.log.Warn("close search index", "err", err)
+		}
 	}
 	if s.db != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -19,6 +19,7 @@ import (
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
+	"github.com/papercatalog/papers/search"
 )
 
 // Page sizes of ListPapers.
@@ -35,9 +36,13 @@ type Catalog struct {
 	Votes  repository.Votes
 	Users  *Users
 	Model  *readmodel.Model
-	Tokens *query.Tokens
-	Admins *Admins
-	Log    *slog.Logger
+	// Search and Indexer serve SearchPapers and ListSimilarPapers; nil refuses
+	// them with UNAVAILABLE.
+	Search  *search.Index
+	Indexer *search.Indexer
+	Tokens  *query.Tokens
+	Admins  *Admins
+	Log     *slog.Logger
 
 	protos  protoCache
 	queries queryCache

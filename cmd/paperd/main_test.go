@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -168,4 +169,161 @@ func TestEndToEnd(t *testing.T) {
 	if got["title"] != "Created over REST" {
 		t.Errorf("after restart, REST get: %v", got)
 	}
+}
+
+// TestKillDuringWritesLeavesSearchConsistent kills paperd with SIGKILL while papers
+// are being written, starts it again, and checks that search finds exactly the
+// papers the database has; then it deletes the search index and checks that it is
+// rebuilt.
+func TestKillDuringWritesLeavesSearchConsistent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "paperd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+data, "PAPERD_GRPC_ADDR="+grpcAddr,
+			"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for began := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+			if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return cmd
+				}
+			}
+			if time.Since(began) > 60*time.Second {
+				_ = cmd.Process.Kill()
+				t.Fatal("not ready after 60s")
+			}
+		}
+	}
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	client := catalogv1.NewCatalogServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
+
+	cmd := start()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("2312.%d%04d", w+1, i)
+				_, err := client.CreatePaper(actx, &catalogv1.CreatePaperRequest{PaperId: id,
+					Paper: &catalogv1.Paper{Title: "Paper about " + word(id), Abstract: "An abstract."}})
+				if err != nil {
+					return // the server is gone
+				}
+				mu.Lock()
+				acked[id] = true
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	wg.Wait()
+
+	check := func(phase string) {
+		t.Helper()
+		var ids []string
+		token := ""
+		for {
+			resp, err := client.ListPapers(ctx, &catalogv1.ListPapersRequest{PageSize: 1000, PageToken: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range resp.GetPapers() {
+				ids = append(ids, p.GetArxivId())
+			}
+			if token = resp.GetNextPageToken(); token == "" {
+				break
+			}
+		}
+		stored := map[string]bool{}
+		for _, id := range ids {
+			stored[id] = true
+		}
+		mu.Lock()
+		for id := range acked {
+			if !stored[id] {
+				t.Errorf("%s: acknowledged paper %s is lost", phase, id)
+			}
+		}
+		mu.Unlock()
+		if len(ids) < 10 {
+			t.Fatalf("%s: only %d papers were written before the kill", phase, len(ids))
+		}
+		// Every stored paper is found by its own word, and only it.
+		for _, id := range ids {
+			resp, err := client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: word(id)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.GetResults()) != 1 || resp.GetResults()[0].GetPaper().GetArxivId() != id {
+				t.Fatalf("%s: search for %s (%s) returned %d results", phase, id, word(id), len(resp.GetResults()))
+			}
+		}
+		// All papers together: no ghost of a paper the database does not have.
+		resp, err := client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "abstract", PageSize: 1})
+		if err != nil || int(resp.GetTotalSize()) != len(ids) {
+			t.Errorf("%s: search matches %d papers, the database has %d (%v)", phase, resp.GetTotalSize(), len(ids), err)
+		}
+		daily, err := client.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Week: isoWeek()})
+		if err != nil || int(daily.GetTotalSize()) != len(ids) {
+			t.Errorf("%s: this week's daily listing has %d papers, the database %d (%v)", phase, daily.GetTotalSize(), len(ids), err)
+		}
+		t.Logf("%s: %d papers consistent", phase, len(ids))
+	}
+
+	cmd = start()
+	check("after SIGKILL")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if err := os.RemoveAll(filepath.Join(data, "search")); err != nil {
+		t.Fatal(err)
+	}
+	cmd = start()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	check("after deleting the index")
+}
+
+// word is a made-up word that only the paper id has: consonants only, so that no
+// stemming rule changes it.
+func word(id string) string {
+	const letters = "bcdfghjklm"
+	var b strings.Builder
+	b.WriteString("zq")
+	for _, r := range id {
+		if r >= '0' && r <= '9' {
+			b.WriteByte(letters[r-'0'])
+		}
+	}
+	return b.String()
+}
+
+func isoWeek() string {
+	y, w := time.Now().UTC().ISOWeek()
+	return fmt.Sprintf("%d-W%02d", y, w)
 }

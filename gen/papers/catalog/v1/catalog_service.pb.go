@@ -1071,6 +1071,477 @@ func (x *RemovePaperUpvoteRequest) GetName() string {
 	return ""
 }
 
+// SearchPapersRequest is the request of SearchPapers.
+type SearchPapersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Query is the search text, 1 to 500 characters; see SearchPapers for the syntax.
+	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	// Filter is the same AIP-160 filter as in ListPapersRequest, applied to the
+	// matches.
+	Filter string `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	// PageSize is the maximum number of results: default 20, at most 100.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// PageToken is the `next_page_token` of a previous response to the same request.
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// View says which fields of the papers to return; default PAPER_VIEW_BASIC.
+	View          PaperView `protobuf:"varint,5,opt,name=view,proto3,enum=papers.catalog.v1.PaperView" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchPapersRequest) Reset() {
+	*x = SearchPapersRequest{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchPapersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchPapersRequest) ProtoMessage() {}
+
+func (x *SearchPapersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchPapersRequest.ProtoReflect.Descriptor instead.
+func (*SearchPapersRequest) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SearchPapersRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchPapersRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *SearchPapersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchPapersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *SearchPapersRequest) GetView() PaperView {
+	if x != nil {
+		return x.View
+	}
+	return PaperView_PAPER_VIEW_UNSPECIFIED
+}
+
+// SearchPapersResponse is the response of SearchPapers.
+type SearchPapersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Results is one page of matches, most relevant first.
+	Results []*SearchResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// NextPageToken continues the results; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// TotalSize is the number of matches after the filter (of the best 10,000).
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// OrganizationFacets counts all matches by organization id (papers without one
+	// are not counted), most first.
+	OrganizationFacets []*Facet `protobuf:"bytes,4,rep,name=organization_facets,json=organizationFacets,proto3" json:"organization_facets,omitempty"`
+	// PrimaryCategoryFacets counts all matches by primary category, most first.
+	PrimaryCategoryFacets []*Facet `protobuf:"bytes,5,rep,name=primary_category_facets,json=primaryCategoryFacets,proto3" json:"primary_category_facets,omitempty"`
+	// YearFacets counts all matches by the year of `published_time` (or of
+	// `submit_time` when that is unset), newest first.
+	YearFacets    []*Facet `protobuf:"bytes,6,rep,name=year_facets,json=yearFacets,proto3" json:"year_facets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchPapersResponse) Reset() {
+	*x = SearchPapersResponse{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchPapersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchPapersResponse) ProtoMessage() {}
+
+func (x *SearchPapersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchPapersResponse.ProtoReflect.Descriptor instead.
+func (*SearchPapersResponse) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SearchPapersResponse) GetResults() []*SearchResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *SearchPapersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SearchPapersResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *SearchPapersResponse) GetOrganizationFacets() []*Facet {
+	if x != nil {
+		return x.OrganizationFacets
+	}
+	return nil
+}
+
+func (x *SearchPapersResponse) GetPrimaryCategoryFacets() []*Facet {
+	if x != nil {
+		return x.PrimaryCategoryFacets
+	}
+	return nil
+}
+
+func (x *SearchPapersResponse) GetYearFacets() []*Facet {
+	if x != nil {
+		return x.YearFacets
+	}
+	return nil
+}
+
+// SearchResult is one match of a search.
+type SearchResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Paper is the matching paper.
+	Paper *Paper `protobuf:"bytes,1,opt,name=paper,proto3" json:"paper,omitempty"`
+	// Score is the match's relevance; higher is better. Comparable within one
+	// response only.
+	Score float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	// TitleSnippets are fragments of the title with the matching words in `<mark>`
+	// elements; the rest is HTML-escaped.
+	TitleSnippets []string `protobuf:"bytes,3,rep,name=title_snippets,json=titleSnippets,proto3" json:"title_snippets,omitempty"`
+	// AbstractSnippets are fragments of the abstract, marked like TitleSnippets.
+	AbstractSnippets []string `protobuf:"bytes,4,rep,name=abstract_snippets,json=abstractSnippets,proto3" json:"abstract_snippets,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SearchResult) Reset() {
+	*x = SearchResult{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchResult) ProtoMessage() {}
+
+func (x *SearchResult) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchResult.ProtoReflect.Descriptor instead.
+func (*SearchResult) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SearchResult) GetPaper() *Paper {
+	if x != nil {
+		return x.Paper
+	}
+	return nil
+}
+
+func (x *SearchResult) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *SearchResult) GetTitleSnippets() []string {
+	if x != nil {
+		return x.TitleSnippets
+	}
+	return nil
+}
+
+func (x *SearchResult) GetAbstractSnippets() []string {
+	if x != nil {
+		return x.AbstractSnippets
+	}
+	return nil
+}
+
+// Facet is a value and how many matches have it.
+type Facet struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Value is the facet's value.
+	Value string `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	// Count is the number of matches with the value.
+	Count         int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Facet) Reset() {
+	*x = Facet{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Facet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Facet) ProtoMessage() {}
+
+func (x *Facet) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Facet.ProtoReflect.Descriptor instead.
+func (*Facet) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Facet) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *Facet) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// ListSimilarPapersRequest is the request of ListSimilarPapers.
+type ListSimilarPapersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name is the paper's resource name, `papers/{paper}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// PageSize is the number of similar papers to return: default 10, at most 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// View says which fields of the papers to return; default PAPER_VIEW_BASIC.
+	View          PaperView `protobuf:"varint,3,opt,name=view,proto3,enum=papers.catalog.v1.PaperView" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSimilarPapersRequest) Reset() {
+	*x = ListSimilarPapersRequest{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSimilarPapersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSimilarPapersRequest) ProtoMessage() {}
+
+func (x *ListSimilarPapersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSimilarPapersRequest.ProtoReflect.Descriptor instead.
+func (*ListSimilarPapersRequest) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListSimilarPapersRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ListSimilarPapersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSimilarPapersRequest) GetView() PaperView {
+	if x != nil {
+		return x.View
+	}
+	return PaperView_PAPER_VIEW_UNSPECIFIED
+}
+
+// ListSimilarPapersResponse is the response of ListSimilarPapers.
+type ListSimilarPapersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Papers are the most similar papers, most similar first.
+	Papers        []*SimilarPaper `protobuf:"bytes,1,rep,name=papers,proto3" json:"papers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSimilarPapersResponse) Reset() {
+	*x = ListSimilarPapersResponse{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSimilarPapersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSimilarPapersResponse) ProtoMessage() {}
+
+func (x *ListSimilarPapersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSimilarPapersResponse.ProtoReflect.Descriptor instead.
+func (*ListSimilarPapersResponse) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListSimilarPapersResponse) GetPapers() []*SimilarPaper {
+	if x != nil {
+		return x.Papers
+	}
+	return nil
+}
+
+// SimilarPaper is a paper and how similar it is.
+type SimilarPaper struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Paper is the similar paper.
+	Paper *Paper `protobuf:"bytes,1,opt,name=paper,proto3" json:"paper,omitempty"`
+	// Score is the similarity; higher is more similar.
+	Score         float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimilarPaper) Reset() {
+	*x = SimilarPaper{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimilarPaper) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimilarPaper) ProtoMessage() {}
+
+func (x *SimilarPaper) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimilarPaper.ProtoReflect.Descriptor instead.
+func (*SimilarPaper) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SimilarPaper) GetPaper() *Paper {
+	if x != nil {
+		return x.Paper
+	}
+	return nil
+}
+
+func (x *SimilarPaper) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
 var File_papers_catalog_v1_catalog_service_proto protoreflect.FileDescriptor
 
 const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
@@ -1155,7 +1626,41 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x17papers.catalog.v1/PaperR\x04name\"O\n" +
 	"\x18RemovePaperUpvoteRequest\x123\n" +
 	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
-	"\x17papers.catalog.v1/PaperR\x04name2\xd1\t\n" +
+	"\x17papers.catalog.v1/PaperR\x04name\"\xb6\x01\n" +
+	"\x13SearchPapersRequest\x12\x19\n" +
+	"\x05query\x18\x01 \x01(\tB\x03\xe0A\x02R\x05query\x12\x16\n" +
+	"\x06filter\x18\x02 \x01(\tR\x06filter\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x120\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"\xf0\x02\n" +
+	"\x14SearchPapersResponse\x129\n" +
+	"\aresults\x18\x01 \x03(\v2\x1f.papers.catalog.v1.SearchResultR\aresults\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x12I\n" +
+	"\x13organization_facets\x18\x04 \x03(\v2\x18.papers.catalog.v1.FacetR\x12organizationFacets\x12P\n" +
+	"\x17primary_category_facets\x18\x05 \x03(\v2\x18.papers.catalog.v1.FacetR\x15primaryCategoryFacets\x129\n" +
+	"\vyear_facets\x18\x06 \x03(\v2\x18.papers.catalog.v1.FacetR\n" +
+	"yearFacets\"\xa8\x01\n" +
+	"\fSearchResult\x12.\n" +
+	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperR\x05paper\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\x12%\n" +
+	"\x0etitle_snippets\x18\x03 \x03(\tR\rtitleSnippets\x12+\n" +
+	"\x11abstract_snippets\x18\x04 \x03(\tR\x10abstractSnippets\"3\n" +
+	"\x05Facet\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\tR\x05value\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\x9e\x01\n" +
+	"\x18ListSimilarPapersRequest\x123\n" +
+	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
+	"\x17papers.catalog.v1/PaperR\x04name\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x120\n" +
+	"\x04view\x18\x03 \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"T\n" +
+	"\x19ListSimilarPapersResponse\x127\n" +
+	"\x06papers\x18\x01 \x03(\v2\x1f.papers.catalog.v1.SimilarPaperR\x06papers\"T\n" +
+	"\fSimilarPaper\x12.\n" +
+	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperR\x05paper\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score2\xe3\v\n" +
 	"\x0eCatalogService\x12i\n" +
 	"\vCreatePaper\x12%.papers.catalog.v1.CreatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"\x19\x82\xd3\xe4\x93\x02\x13:\x05paper\"\n" +
 	"/v1/papers\x12e\n" +
@@ -1165,7 +1670,9 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"ListPapers\x12$.papers.catalog.v1.ListPapersRequest\x1a%.papers.catalog.v1.ListPapersResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/papers\x12\x81\x01\n" +
 	"\x0fListDailyPapers\x12).papers.catalog.v1.ListDailyPapersRequest\x1a*.papers.catalog.v1.ListDailyPapersResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/dailyPapers\x12\x8e\x01\n" +
-	"\x12ListTrendingPapers\x12,.papers.catalog.v1.ListTrendingPapersRequest\x1a-.papers.catalog.v1.ListTrendingPapersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/papers:trending\x12u\n" +
+	"\x12ListTrendingPapers\x12,.papers.catalog.v1.ListTrendingPapersRequest\x1a-.papers.catalog.v1.ListTrendingPapersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/papers:trending\x12z\n" +
+	"\fSearchPapers\x12&.papers.catalog.v1.SearchPapersRequest\x1a'.papers.catalog.v1.SearchPapersResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/papers:search\x12\x93\x01\n" +
+	"\x11ListSimilarPapers\x12+.papers.catalog.v1.ListSimilarPapersRequest\x1a,.papers.catalog.v1.ListSimilarPapersResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{name=papers/*}:similar\x12u\n" +
 	"\vUpvotePaper\x12%.papers.catalog.v1.UpvotePaperRequest\x1a\x18.papers.catalog.v1.Paper\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=papers/*}:upvote\x12\x87\x01\n" +
 	"\x11RemovePaperUpvote\x12+.papers.catalog.v1.RemovePaperUpvoteRequest\x1a\x18.papers.catalog.v1.Paper\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=papers/*}:removeUpvote\x12x\n" +
 	"\vUpdatePaper\x12%.papers.catalog.v1.UpdatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"(\x82\xd3\xe4\x93\x02\":\x05paper2\x19/v1/{paper.name=papers/*}\x12i\n" +
@@ -1184,7 +1691,7 @@ func file_papers_catalog_v1_catalog_service_proto_rawDescGZIP() []byte {
 	return file_papers_catalog_v1_catalog_service_proto_rawDescData
 }
 
-var file_papers_catalog_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_papers_catalog_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_papers_catalog_v1_catalog_service_proto_goTypes = []any{
 	(*CreatePaperRequest)(nil),         // 0: papers.catalog.v1.CreatePaperRequest
 	(*GetPaperRequest)(nil),            // 1: papers.catalog.v1.GetPaperRequest
@@ -1201,57 +1708,77 @@ var file_papers_catalog_v1_catalog_service_proto_goTypes = []any{
 	(*ListTrendingPapersResponse)(nil), // 12: papers.catalog.v1.ListTrendingPapersResponse
 	(*UpvotePaperRequest)(nil),         // 13: papers.catalog.v1.UpvotePaperRequest
 	(*RemovePaperUpvoteRequest)(nil),   // 14: papers.catalog.v1.RemovePaperUpvoteRequest
-	(*Paper)(nil),                      // 15: papers.catalog.v1.Paper
-	(PaperView)(0),                     // 16: papers.catalog.v1.PaperView
-	(*fieldmaskpb.FieldMask)(nil),      // 17: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),      // 18: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 19: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 20: google.protobuf.Empty
+	(*SearchPapersRequest)(nil),        // 15: papers.catalog.v1.SearchPapersRequest
+	(*SearchPapersResponse)(nil),       // 16: papers.catalog.v1.SearchPapersResponse
+	(*SearchResult)(nil),               // 17: papers.catalog.v1.SearchResult
+	(*Facet)(nil),                      // 18: papers.catalog.v1.Facet
+	(*ListSimilarPapersRequest)(nil),   // 19: papers.catalog.v1.ListSimilarPapersRequest
+	(*ListSimilarPapersResponse)(nil),  // 20: papers.catalog.v1.ListSimilarPapersResponse
+	(*SimilarPaper)(nil),               // 21: papers.catalog.v1.SimilarPaper
+	(*Paper)(nil),                      // 22: papers.catalog.v1.Paper
+	(PaperView)(0),                     // 23: papers.catalog.v1.PaperView
+	(*fieldmaskpb.FieldMask)(nil),      // 24: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),      // 25: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 26: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 27: google.protobuf.Empty
 }
 var file_papers_catalog_v1_catalog_service_proto_depIdxs = []int32{
-	15, // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	16, // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
-	16, // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	15, // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	16, // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	15, // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	15, // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	17, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
-	16, // 8: papers.catalog.v1.ListDailyPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	15, // 9: papers.catalog.v1.ListDailyPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	18, // 10: papers.catalog.v1.ListDailyPapersResponse.period_start:type_name -> google.protobuf.Timestamp
-	18, // 11: papers.catalog.v1.ListDailyPapersResponse.period_end:type_name -> google.protobuf.Timestamp
-	19, // 12: papers.catalog.v1.ListTrendingPapersRequest.window:type_name -> google.protobuf.Duration
-	16, // 13: papers.catalog.v1.ListTrendingPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	15, // 14: papers.catalog.v1.TrendingPaper.paper:type_name -> papers.catalog.v1.Paper
+	22, // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	23, // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
+	23, // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	22, // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	23, // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	22, // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	22, // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	24, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
+	23, // 8: papers.catalog.v1.ListDailyPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	22, // 9: papers.catalog.v1.ListDailyPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	25, // 10: papers.catalog.v1.ListDailyPapersResponse.period_start:type_name -> google.protobuf.Timestamp
+	25, // 11: papers.catalog.v1.ListDailyPapersResponse.period_end:type_name -> google.protobuf.Timestamp
+	26, // 12: papers.catalog.v1.ListTrendingPapersRequest.window:type_name -> google.protobuf.Duration
+	23, // 13: papers.catalog.v1.ListTrendingPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	22, // 14: papers.catalog.v1.TrendingPaper.paper:type_name -> papers.catalog.v1.Paper
 	11, // 15: papers.catalog.v1.ListTrendingPapersResponse.papers:type_name -> papers.catalog.v1.TrendingPaper
-	18, // 16: papers.catalog.v1.ListTrendingPapersResponse.reference_time:type_name -> google.protobuf.Timestamp
-	19, // 17: papers.catalog.v1.ListTrendingPapersResponse.window:type_name -> google.protobuf.Duration
-	0,  // 18: papers.catalog.v1.CatalogService.CreatePaper:input_type -> papers.catalog.v1.CreatePaperRequest
-	1,  // 19: papers.catalog.v1.CatalogService.GetPaper:input_type -> papers.catalog.v1.GetPaperRequest
-	2,  // 20: papers.catalog.v1.CatalogService.BatchGetPapers:input_type -> papers.catalog.v1.BatchGetPapersRequest
-	4,  // 21: papers.catalog.v1.CatalogService.ListPapers:input_type -> papers.catalog.v1.ListPapersRequest
-	8,  // 22: papers.catalog.v1.CatalogService.ListDailyPapers:input_type -> papers.catalog.v1.ListDailyPapersRequest
-	10, // 23: papers.catalog.v1.CatalogService.ListTrendingPapers:input_type -> papers.catalog.v1.ListTrendingPapersRequest
-	13, // 24: papers.catalog.v1.CatalogService.UpvotePaper:input_type -> papers.catalog.v1.UpvotePaperRequest
-	14, // 25: papers.catalog.v1.CatalogService.RemovePaperUpvote:input_type -> papers.catalog.v1.RemovePaperUpvoteRequest
-	6,  // 26: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
-	7,  // 27: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
-	15, // 28: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
-	15, // 29: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
-	3,  // 30: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
-	5,  // 31: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
-	9,  // 32: papers.catalog.v1.CatalogService.ListDailyPapers:output_type -> papers.catalog.v1.ListDailyPapersResponse
-	12, // 33: papers.catalog.v1.CatalogService.ListTrendingPapers:output_type -> papers.catalog.v1.ListTrendingPapersResponse
-	15, // 34: papers.catalog.v1.CatalogService.UpvotePaper:output_type -> papers.catalog.v1.Paper
-	15, // 35: papers.catalog.v1.CatalogService.RemovePaperUpvote:output_type -> papers.catalog.v1.Paper
-	15, // 36: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
-	20, // 37: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
-	28, // [28:38] is the sub-list for method output_type
-	18, // [18:28] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	25, // 16: papers.catalog.v1.ListTrendingPapersResponse.reference_time:type_name -> google.protobuf.Timestamp
+	26, // 17: papers.catalog.v1.ListTrendingPapersResponse.window:type_name -> google.protobuf.Duration
+	23, // 18: papers.catalog.v1.SearchPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	17, // 19: papers.catalog.v1.SearchPapersResponse.results:type_name -> papers.catalog.v1.SearchResult
+	18, // 20: papers.catalog.v1.SearchPapersResponse.organization_facets:type_name -> papers.catalog.v1.Facet
+	18, // 21: papers.catalog.v1.SearchPapersResponse.primary_category_facets:type_name -> papers.catalog.v1.Facet
+	18, // 22: papers.catalog.v1.SearchPapersResponse.year_facets:type_name -> papers.catalog.v1.Facet
+	22, // 23: papers.catalog.v1.SearchResult.paper:type_name -> papers.catalog.v1.Paper
+	23, // 24: papers.catalog.v1.ListSimilarPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	21, // 25: papers.catalog.v1.ListSimilarPapersResponse.papers:type_name -> papers.catalog.v1.SimilarPaper
+	22, // 26: papers.catalog.v1.SimilarPaper.paper:type_name -> papers.catalog.v1.Paper
+	0,  // 27: papers.catalog.v1.CatalogService.CreatePaper:input_type -> papers.catalog.v1.CreatePaperRequest
+	1,  // 28: papers.catalog.v1.CatalogService.GetPaper:input_type -> papers.catalog.v1.GetPaperRequest
+	2,  // 29: papers.catalog.v1.CatalogService.BatchGetPapers:input_type -> papers.catalog.v1.BatchGetPapersRequest
+	4,  // 30: papers.catalog.v1.CatalogService.ListPapers:input_type -> papers.catalog.v1.ListPapersRequest
+	8,  // 31: papers.catalog.v1.CatalogService.ListDailyPapers:input_type -> papers.catalog.v1.ListDailyPapersRequest
+	10, // 32: papers.catalog.v1.CatalogService.ListTrendingPapers:input_type -> papers.catalog.v1.ListTrendingPapersRequest
+	15, // 33: papers.catalog.v1.CatalogService.SearchPapers:input_type -> papers.catalog.v1.SearchPapersRequest
+	19, // 34: papers.catalog.v1.CatalogService.ListSimilarPapers:input_type -> papers.catalog.v1.ListSimilarPapersRequest
+	13, // 35: papers.catalog.v1.CatalogService.UpvotePaper:input_type -> papers.catalog.v1.UpvotePaperRequest
+	14, // 36: papers.catalog.v1.CatalogService.RemovePaperUpvote:input_type -> papers.catalog.v1.RemovePaperUpvoteRequest
+	6,  // 37: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
+	7,  // 38: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
+	22, // 39: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
+	22, // 40: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
+	3,  // 41: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
+	5,  // 42: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
+	9,  // 43: papers.catalog.v1.CatalogService.ListDailyPapers:output_type -> papers.catalog.v1.ListDailyPapersResponse
+	12, // 44: papers.catalog.v1.CatalogService.ListTrendingPapers:output_type -> papers.catalog.v1.ListTrendingPapersResponse
+	16, // 45: papers.catalog.v1.CatalogService.SearchPapers:output_type -> papers.catalog.v1.SearchPapersResponse
+	20, // 46: papers.catalog.v1.CatalogService.ListSimilarPapers:output_type -> papers.catalog.v1.ListSimilarPapersResponse
+	22, // 47: papers.catalog.v1.CatalogService.UpvotePaper:output_type -> papers.catalog.v1.Paper
+	22, // 48: papers.catalog.v1.CatalogService.RemovePaperUpvote:output_type -> papers.catalog.v1.Paper
+	22, // 49: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
+	27, // 50: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
+	39, // [39:51] is the sub-list for method output_type
+	27, // [27:39] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_papers_catalog_v1_catalog_service_proto_init() }
@@ -1266,7 +1793,7 @@ func file_papers_catalog_v1_catalog_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_papers_catalog_v1_catalog_service_proto_rawDesc), len(file_papers_catalog_v1_catalog_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

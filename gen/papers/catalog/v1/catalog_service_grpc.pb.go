@@ -26,6 +26,8 @@ const (
 	CatalogService_ListPapers_FullMethodName         = "/papers.catalog.v1.CatalogService/ListPapers"
 	CatalogService_ListDailyPapers_FullMethodName    = "/papers.catalog.v1.CatalogService/ListDailyPapers"
 	CatalogService_ListTrendingPapers_FullMethodName = "/papers.catalog.v1.CatalogService/ListTrendingPapers"
+	CatalogService_SearchPapers_FullMethodName       = "/papers.catalog.v1.CatalogService/SearchPapers"
+	CatalogService_ListSimilarPapers_FullMethodName  = "/papers.catalog.v1.CatalogService/ListSimilarPapers"
 	CatalogService_UpvotePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/UpvotePaper"
 	CatalogService_RemovePaperUpvote_FullMethodName  = "/papers.catalog.v1.CatalogService/RemovePaperUpvote"
 	CatalogService_UpdatePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/UpdatePaper"
@@ -93,6 +95,24 @@ type CatalogServiceClient interface {
 	// Errors: INVALID_ARGUMENT for a window that is not positive or longer than 365
 	// days, and for the same filter and page token problems as ListPapers.
 	ListTrendingPapers(ctx context.Context, in *ListTrendingPapersRequest, opts ...grpc.CallOption) (*ListTrendingPapersResponse, error)
+	// SearchPapers finds papers by full-text search over title, abstract, authors,
+	// keywords and organization, ranked by relevance (BM25) with English stemming
+	// (`quantized` finds "quantization"). The query syntax: words (papers with more
+	// of them rank higher), "quoted phrases", `+required` and `-excluded` terms, and
+	// field prefixes `title:`, `abstract:`, `author:`, `keyword:` and
+	// `organization:` (e.g. `author:hinton title:"capsule networks"`). Only the
+	// best 10,000 matches are ranked.
+	//
+	// Errors: INVALID_ARGUMENT for an empty or malformed query (the message says
+	// what is wrong) and for the same filter and page token problems as ListPapers;
+	// UNAVAILABLE while the search index is being rebuilt at start.
+	SearchPapers(ctx context.Context, in *SearchPapersRequest, opts ...grpc.CallOption) (*SearchPapersResponse, error)
+	// ListSimilarPapers returns the papers most similar in content to a paper
+	// (more-like-this over title, abstract and keywords), without the paper itself.
+	//
+	// Errors: NOT_FOUND if there is no such paper; UNAVAILABLE while the search index
+	// is being rebuilt at start.
+	ListSimilarPapers(ctx context.Context, in *ListSimilarPapersRequest, opts ...grpc.CallOption) (*ListSimilarPapersResponse, error)
 	// UpvotePaper records the calling user's upvote of a paper and returns the paper
 	// with its new count. The user is the `sub` claim of the JWT in
 	// `authorization: Bearer <jwt>`. Each user counts once per paper: upvoting again
@@ -184,6 +204,26 @@ func (c *catalogServiceClient) ListTrendingPapers(ctx context.Context, in *ListT
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListTrendingPapersResponse)
 	err := c.cc.Invoke(ctx, CatalogService_ListTrendingPapers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) SearchPapers(ctx context.Context, in *SearchPapersRequest, opts ...grpc.CallOption) (*SearchPapersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchPapersResponse)
+	err := c.cc.Invoke(ctx, CatalogService_SearchPapers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) ListSimilarPapers(ctx context.Context, in *ListSimilarPapersRequest, opts ...grpc.CallOption) (*ListSimilarPapersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSimilarPapersResponse)
+	err := c.cc.Invoke(ctx, CatalogService_ListSimilarPapers_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -291,6 +331,24 @@ type CatalogServiceServer interface {
 	// Errors: INVALID_ARGUMENT for a window that is not positive or longer than 365
 	// days, and for the same filter and page token problems as ListPapers.
 	ListTrendingPapers(context.Context, *ListTrendingPapersRequest) (*ListTrendingPapersResponse, error)
+	// SearchPapers finds papers by full-text search over title, abstract, authors,
+	// keywords and organization, ranked by relevance (BM25) with English stemming
+	// (`quantized` finds "quantization"). The query syntax: words (papers with more
+	// of them rank higher), "quoted phrases", `+required` and `-excluded` terms, and
+	// field prefixes `title:`, `abstract:`, `author:`, `keyword:` and
+	// `organization:` (e.g. `author:hinton title:"capsule networks"`). Only the
+	// best 10,000 matches are ranked.
+	//
+	// Errors: INVALID_ARGUMENT for an empty or malformed query (the message says
+	// what is wrong) and for the same filter and page token problems as ListPapers;
+	// UNAVAILABLE while the search index is being rebuilt at start.
+	SearchPapers(context.Context, *SearchPapersRequest) (*SearchPapersResponse, error)
+	// ListSimilarPapers returns the papers most similar in content to a paper
+	// (more-like-this over title, abstract and keywords), without the paper itself.
+	//
+	// Errors: NOT_FOUND if there is no such paper; UNAVAILABLE while the search index
+	// is being rebuilt at start.
+	ListSimilarPapers(context.Context, *ListSimilarPapersRequest) (*ListSimilarPapersResponse, error)
 	// UpvotePaper records the calling user's upvote of a paper and returns the paper
 	// with its new count. The user is the `sub` claim of the JWT in
 	// `authorization: Bearer <jwt>`. Each user counts once per paper: upvoting again
@@ -345,6 +403,12 @@ func (UnimplementedCatalogServiceServer) ListDailyPapers(context.Context, *ListD
 }
 func (UnimplementedCatalogServiceServer) ListTrendingPapers(context.Context, *ListTrendingPapersRequest) (*ListTrendingPapersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTrendingPapers not implemented")
+}
+func (UnimplementedCatalogServiceServer) SearchPapers(context.Context, *SearchPapersRequest) (*SearchPapersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchPapers not implemented")
+}
+func (UnimplementedCatalogServiceServer) ListSimilarPapers(context.Context, *ListSimilarPapersRequest) (*ListSimilarPapersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSimilarPapers not implemented")
 }
 func (UnimplementedCatalogServiceServer) UpvotePaper(context.Context, *UpvotePaperRequest) (*Paper, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpvotePaper not implemented")
@@ -487,6 +551,42 @@ func _CatalogService_ListTrendingPapers_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_SearchPapers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchPapersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).SearchPapers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_SearchPapers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).SearchPapers(ctx, req.(*SearchPapersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_ListSimilarPapers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSimilarPapersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ListSimilarPapers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ListSimilarPapers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ListSimilarPapers(ctx, req.(*ListSimilarPapersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CatalogService_UpvotePaper_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UpvotePaperRequest)
 	if err := dec(in); err != nil {
@@ -589,6 +689,14 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTrendingPapers",
 			Handler:    _CatalogService_ListTrendingPapers_Handler,
+		},
+		{
+			MethodName: "SearchPapers",
+			Handler:    _CatalogService_SearchPapers_Handler,
+		},
+		{
+			MethodName: "ListSimilarPapers",
+			Handler:    _CatalogService_ListSimilarPapers_Handler,
 		},
 		{
 			MethodName: "UpvotePaper",

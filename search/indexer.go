@@ -1,0 +1,105 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/papercatalog/papers/readmodel"
+	"github.com/papercatalog/papers/repository"
+)
+
+// batchSize is how many papers go into one index batch.
+const batchSize = 1000
+
+// Indexer keeps the index in step with the read model: Reconcile once at start,
+// then Run applies every change the model reports.
+type Indexer struct {
+	Index *Index
+	Model *readmodel.Model
+	Log   *slog.Logger
+
+	ready atomic.Bool
+}
+
+// Ready reports whether the index has been reconciled with the model, so that
+// searches miss nothing and return no deleted paper.
+func (x *Indexer) Ready() bool { return x.ready.Load() }
+
+// Reconcile indexes every paper of the model whose version the index does not
+// have and removes every indexed paper the model does not have.
+func (x *Indexer) Reconcile(ctx context.Context) error {
+	start := time.Now()
+	x.Model.TakeDirty() // everything is compared below
+	indexed, err := x.Index.Versions()
+	if err != nil {
+		return err
+	}
+	var upserts []*repository.Paper
+	for _, p := range x.Model.All() {
+		if v, ok := indexed[p.ID]; !ok || v != p.Version {
+			upserts = append(upserts, p)
+		}
+		delete(indexed, p.ID)
+	}
+	deletes := make([]string, 0, len(indexed))
+	for id := range indexed {
+		deletes = append(deletes, id)
+	}
+	for i := 0; i < len(upserts) || i == 0; i += batchSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var del []string
+		if i == 0 {
+			del = deletes
+		}
+		if err := x.Index.Apply(upserts[i:min(i+batchSize, len(upserts))], del); err != nil {
+			return err
+		}
+	}
+	x.ready.Store(true)
+	x.Log.Info("search index reconciled", "indexed", len(upserts), "removed", len(deletes),
+		"took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// Run applies the model's changes to the index until ctx ends.
+func (x *Indexer) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-x.Model.Dirty():
+		}
+		if err := x.sync(); err != nil {
+			x.Log.Error("search index update failed; it is repaired at the next start", "err", err)
+		}
+	}
+}
+
+// sync applies the model's pending changes.
+func (x *Indexer) sync() error {
+	ids := x.Model.TakeDirty()
+	var upserts []*repository.Paper
+	var deletes []string
+	for _, id := range ids {
+		if p, ok := x.Model.Get(id); ok {
+			upserts = append(upserts, p)
+		} else {
+			deletes = append(deletes, id)
+		}
+	}
+	for i := 0; i < len(upserts) || (i == 0 && len(deletes) > 0); i += batchSize {
+		var del []string
+		if i == 0 {
+			del = deletes
+		}
+		if err := x.Index.Apply(upserts[i:min(i+batchSize, len(upserts))], del); err != nil {
+			return fmt.Errorf("apply %d changes: %w", len(ids), err)
+		}
+	}
+	return nil
+}

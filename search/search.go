@@ -1,0 +1,263 @@
+// Package search keeps a full-text index of the papers (bleve, BM25 scoring,
+// English stemming) under the data directory. The index is derived data: the read
+// model feeds it, Reconcile repairs it against the read model at start (after a
+// crash it may miss recent writes or keep deleted papers), and a deleted index is
+// rebuilt from scratch.
+package search
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+// MaxHits is the most hits a search considers; results past it are not ranked.
+const MaxHits = 10000
+
+// Index is the full-text index.
+type Index struct {
+	idx bleve.Index
+}
+
+// doc is what is indexed of a paper.
+type doc struct {
+	Title        string   `json:"title"`
+	Abstract     string   `json:"abstract"`
+	Authors      []string `json:"authors"`
+	Keywords     []string `json:"keywords"`
+	Organization string   `json:"organization"`
+	// Version is the paper's version, as text (it does not fit a float).
+	Version string `json:"version"`
+}
+
+func indexMapping() mapping.IndexMapping {
+	text := func(analyzer string, store bool) *mapping.FieldMapping {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer = analyzer
+		f.Store = store
+		f.IncludeTermVectors = store
+		return f
+	}
+	d := bleve.NewDocumentStaticMapping()
+	d.AddFieldMappingsAt("title", text(en.AnalyzerName, true))
+	d.AddFieldMappingsAt("abstract", text(en.AnalyzerName, true))
+	d.AddFieldMappingsAt("authors", text(standard.Name, false))
+	d.AddFieldMappingsAt("keywords", text(en.AnalyzerName, false))
+	d.AddFieldMappingsAt("organization", text(standard.Name, false))
+	version := text(keyword.Name, true)
+	version.IncludeInAll = false
+	version.IncludeTermVectors = false
+	d.AddFieldMappingsAt("version", version)
+	m := bleve.NewIndexMapping()
+	m.DefaultMapping = d
+	m.DefaultAnalyzer = en.AnalyzerName
+	m.ScoringModel = "bm25"
+	return m
+}
+
+// Open opens the index in dir, creating it when absent. An index that cannot be
+// opened (damaged, or of another format) is removed and created anew; Reconcile
+// then fills it.
+func Open(dir string) (*Index, error) {
+	idx, err := bleve.Open(dir)
+	switch {
+	case err == nil:
+		return &Index{idx: idx}, nil
+	case !errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			return nil, fmt.Errorf("remove unusable search index: %w", rerr)
+		}
+	}
+	idx, err = bleve.New(dir, indexMapping())
+	if err != nil {
+		return nil, fmt.Errorf("create search index: %w", err)
+	}
+	return &Index{idx: idx}, nil
+}
+
+// Close closes the index.
+func (ix *Index) Close() error { return ix.idx.Close() }
+
+// Versions returns the version of every indexed paper.
+func (ix *Index) Versions() (map[string]int64, error) {
+	n, err := ix.idx.DocCount()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, n)
+	const page = 5000
+	for from := 0; ; from += page {
+		req := bleve.NewSearchRequestOptions(bleve.NewMatchAllQuery(), page, from, false)
+		req.Fields = []string{"version"}
+		req.SortBy([]string{"_id"})
+		res, err := ix.idx.Search(req)
+		if err != nil {
+			return nil, fmt.Errorf("read indexed versions: %w", err)
+		}
+		for _, h := range res.Hits {
+			s, _ := h.Fields["version"].(string)
+			v, _ := strconv.ParseInt(s, 10, 64)
+			out[h.ID] = v
+		}
+		if len(res.Hits) < page {
+			return out, nil
+		}
+	}
+}
+
+// Apply indexes the given papers and removes the given IDs, in one batch.
+func (ix *Index) Apply(upserts []*repository.Paper, deletes []string) error {
+	b := ix.idx.NewBatch()
+	for _, p := range upserts {
+		d := doc{Title: p.Title, Abstract: p.Abstract, Keywords: p.Keywords,
+			Organization: strings.TrimSpace(p.Organization.ID + " " + p.Organization.DisplayName),
+			Version:      strconv.FormatInt(p.Version, 10)}
+		for _, a := range p.Authors {
+			d.Authors = append(d.Authors, a.Name)
+		}
+		if err := b.Index(p.ID, d); err != nil {
+			return fmt.Errorf("index %s: %w", p.ID, err)
+		}
+	}
+	for _, id := range deletes {
+		b.Delete(id)
+	}
+	if err := ix.idx.Batch(b); err != nil {
+		return fmt.Errorf("update search index: %w", err)
+	}
+	return nil
+}
+
+// Hit is a paper that matches a query, with its relevance score.
+type Hit struct {
+	ID    string
+	Score float64
+}
+
+// Snippets are highlighted fragments of a hit's title and abstract, with matches
+// in <mark> elements and everything else HTML-escaped.
+type Snippets struct {
+	Title    []string
+	Abstract []string
+}
+
+var (
+	fieldPrefix = regexp.MustCompile(`(?:^|[\s(+\-])([A-Za-z_]+):`)
+	// fields maps the prefixes a query may use to index fields.
+	fields = map[string]string{
+		"title": "title", "abstract": "abstract", "author": "authors", "authors": "authors",
+		"keyword": "keywords", "keywords": "keywords", "organization": "organization", "org": "organization",
+	}
+)
+
+// ErrQuery is wrapped by errors about the query text; its message is for callers.
+var ErrQuery = errors.New("invalid query")
+
+// Parse checks a query and returns it in bleve's query string syntax: words (any
+// may match; more matches rank higher), "quoted phrases", +required and -excluded
+// terms, and field prefixes title:, abstract:, author:, keyword:, organization:.
+func Parse(text string) (query.Query, error) {
+	text = strings.TrimSpace(text)
+	switch {
+	case text == "":
+		return nil, fmt.Errorf("%w: the query is empty", ErrQuery)
+	case len(text) > 500:
+		return nil, fmt.Errorf("%w: the query is longer than 500 characters", ErrQuery)
+	case strings.Count(text, `"`)%2 != 0:
+		return nil, fmt.Errorf("%w: a quoted phrase is not closed", ErrQuery)
+	}
+	var problem error
+	rewritten := fieldPrefix.ReplaceAllStringFunc(text, func(m string) string {
+		sub := fieldPrefix.FindStringSubmatch(m)
+		f, ok := fields[strings.ToLower(sub[1])]
+		if !ok {
+			problem = fmt.Errorf("%w: unknown field %q (use title:, abstract:, author:, keyword: or organization:)", ErrQuery, sub[1])
+			return m
+		}
+		return strings.TrimSuffix(m, sub[1]+":") + f + ":"
+	})
+	if problem != nil {
+		return nil, problem
+	}
+	q := bleve.NewQueryStringQuery(rewritten)
+	if _, err := q.Parse(); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
+	}
+	return q, nil
+}
+
+// Search returns the papers matching q, best first, at most MaxHits, and how many
+// matched in all.
+func (ix *Index) Search(q query.Query) ([]Hit, uint64, error) {
+	req := bleve.NewSearchRequestOptions(q, MaxHits, 0, false)
+	res, err := ix.idx.Search(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search: %w", err)
+	}
+	hits := make([]Hit, len(res.Hits))
+	for i, h := range res.Hits {
+		hits[i] = Hit{ID: h.ID, Score: h.Score}
+	}
+	return hits, res.Total, nil
+}
+
+// Highlight returns snippets of the given papers' titles and abstracts for q.
+func (ix *Index) Highlight(q query.Query, ids []string) (map[string]Snippets, error) {
+	if len(ids) == 0 {
+		return map[string]Snippets{}, nil
+	}
+	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
+	req.Highlight = bleve.NewHighlightWithStyle("html")
+	req.Highlight.Fields = []string{"title", "abstract"}
+	res, err := ix.idx.Search(req)
+	if err != nil {
+		return nil, fmt.Errorf("highlight: %w", err)
+	}
+	out := make(map[string]Snippets, len(res.Hits))
+	for _, h := range res.Hits {
+		out[h.ID] = Snippets{Title: h.Fragments["title"], Abstract: h.Fragments["abstract"]}
+	}
+	return out, nil
+}
+
+// Similar returns papers similar in content to p, best first, without p itself: a
+// more-like-this query made of p's most frequent significant terms.
+func (ix *Index) Similar(p *repository.Paper, limit int) ([]Hit, error) {
+	terms := significantTerms(p.Title+" "+p.Title+" "+p.Abstract+" "+strings.Join(p.Keywords, " "), 25)
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	var disjuncts []query.Query
+	for _, t := range terms {
+		for _, field := range []string{"title", "abstract", "keywords"} {
+			m := bleve.NewMatchQuery(t)
+			m.SetField(field)
+			disjuncts = append(disjuncts, m)
+		}
+	}
+	q := bleve.NewBooleanQuery()
+	q.AddShould(disjuncts...)
+	q.AddMustNot(bleve.NewDocIDQuery([]string{p.ID}))
+	req := bleve.NewSearchRequestOptions(q, limit, 0, false)
+	res, err := ix.idx.Search(req)
+	if err != nil {
+		return nil, fmt.Errorf("similar: %w", err)
+	}
+	hits := make([]Hit, len(res.Hits))
+	for i, h := range res.Hits {
+		hits[i] = Hit{ID: h.ID, Score: h.Score}
+	}
+	return hits, nil
+}

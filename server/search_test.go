@@ -1,0 +1,214 @@
+package server_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+)
+
+// loadSampleIntoServer creates the 200 real arXiv records through the API.
+func loadSampleIntoServer(t *testing.T, ts *testServer) []arxivRecord {
+	t.Helper()
+	recs := loadArxivSample(t)
+	ctx := testCtx(t)
+	for _, r := range recs {
+		p := &catalogv1.Paper{Title: oneLine(r.Title), Abstract: oneLine(r.Abstract), Categories: strings.Fields(r.Categories)}
+		for _, a := range r.AuthorsParsed {
+			p.Authors = append(p.Authors, &catalogv1.Author{Name: strings.TrimSpace(a[1] + " " + a[0])})
+		}
+		published, err := time.Parse("Mon, 2 Jan 2006 15:04:05 MST", r.Versions[0].Created)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.PublishedTime = timestamppb.New(published)
+		if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: r.ID, Paper: p}); err != nil {
+			t.Fatalf("create %s: %v", r.ID, err)
+		}
+	}
+	return recs
+}
+
+func searchIDs(t *testing.T, ts *testServer, req *catalogv1.SearchPapersRequest) ([]string, *catalogv1.SearchPapersResponse) {
+	t.Helper()
+	var resp *catalogv1.SearchPapersResponse
+	var err error
+	// Writes reach the index within moments; wait for it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err = ts.client.SearchPapers(testCtx(t), req)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("search %q: %v", req.GetQuery(), err)
+	}
+	var ids []string
+	for _, r := range resp.GetResults() {
+		ids = append(ids, r.GetPaper().GetArxivId())
+	}
+	return ids, resp
+}
+
+func eventuallyTop(t *testing.T, ts *testServer, query, want string) *catalogv1.SearchPapersResponse {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ids, resp := searchIDs(t, ts, &catalogv1.SearchPapersRequest{Query: query})
+		if len(ids) > 0 && ids[0] == want {
+			return resp
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("search %q: top results %v, want %s first", query, ids, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestSearchFindsRealPapers(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	loadSampleIntoServer(t, ts)
+	ctx := testCtx(t)
+	added := []struct{ id, title, abstract, org string }{
+		{"2401.10001", "Post-training quantization of large language models",
+			"We study how quantization to four bits affects transformer language models and propose a calibration method.", "naver-ai"},
+		{"2401.10002", "Quantized transformers for edge devices",
+			"Low-bit quantization of transformer language models makes inference on phones practical; we compare calibration schemes.", "meta-ai"},
+		{"2401.10003", "Diffusion models for image synthesis", "We train diffusion models that generate images.", ""},
+	}
+	for _, a := range added {
+		p := &catalogv1.Paper{Title: a.title, Abstract: a.abstract, Categories: []string{"cs.LG"},
+			Authors: []*catalogv1.Author{{Name: "Grace Hopper"}}, Keywords: []string{"efficiency"}}
+		if a.org != "" {
+			p.Organization = &catalogv1.Organization{Id: a.org}
+		}
+		if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: a.id, Paper: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, query, top string
+	}{
+		{"a stemmed word finds its other forms", "quantized", "2401.10001"},
+		{"a quoted phrase", `"prompt diphoton production"`, "0704.0001"},
+		{"an author's name", "author:Nadolsky", "0704.0001"},
+		{"a title prefix", "title:diphoton", "0704.0001"},
+		{"an abstract prefix with a phrase", `abstract:"calibration method"`, "2401.10001"},
+		{"two words rank the paper with both first", "quantization phones", "2401.10002"},
+		{"an organization", "organization:meta-ai", "2401.10002"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eventuallyTop(t, ts, tt.query, tt.top)
+		})
+	}
+
+	// "quantized" stems to the same word as "quantization": both added papers match.
+	ids, resp := searchIDs(t, ts, &catalogv1.SearchPapersRequest{Query: "quantized"})
+	if !slices.Contains(ids, "2401.10001") || !slices.Contains(ids, "2401.10002") || resp.GetTotalSize() < 2 {
+		t.Errorf("quantized: %v", ids)
+	}
+	top := resp.GetResults()[0]
+	if top.GetScore() <= 0 || len(top.GetTitleSnippets()) == 0 || !strings.Contains(top.GetTitleSnippets()[0], "<mark>") {
+		t.Errorf("top result: score %v, title snippets %q", top.GetScore(), top.GetTitleSnippets())
+	}
+
+	// Filters apply to matches, and facets count the whole result set.
+	ids, _ = searchIDs(t, ts, &catalogv1.SearchPapersRequest{Query: "quantization", Filter: `organization = "meta-ai"`})
+	if fmt.Sprint(ids) != "[2401.10002]" {
+		t.Errorf("filtered search: %v", ids)
+	}
+	_, resp = searchIDs(t, ts, &catalogv1.SearchPapersRequest{Query: "energy", PageSize: 5})
+	if len(resp.GetResults()) != 5 || resp.GetNextPageToken() == "" || len(resp.GetPrimaryCategoryFacets()) == 0 || len(resp.GetYearFacets()) == 0 {
+		t.Errorf("broad search: %d results, token %q, facets %v %v", len(resp.GetResults()), resp.GetNextPageToken(),
+			resp.GetPrimaryCategoryFacets(), resp.GetYearFacets())
+	}
+	sum := 0
+	for _, f := range resp.GetPrimaryCategoryFacets() {
+		sum += int(f.GetCount())
+	}
+	if sum != int(resp.GetTotalSize()) {
+		t.Errorf("primary category facets add up to %d, total_size %d", sum, resp.GetTotalSize())
+	}
+
+	// Paging through a search repeats nothing.
+	seen, token := map[string]bool{}, ""
+	for {
+		resp, err := ts.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "quark gluon", PageSize: 7, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resp.GetResults() {
+			if seen[r.GetPaper().GetName()] {
+				t.Fatalf("repeat %s", r.GetPaper().GetName())
+			}
+			seen[r.GetPaper().GetName()] = true
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			if len(seen) != int(resp.GetTotalSize()) {
+				t.Errorf("paged %d results, total_size %d", len(seen), resp.GetTotalSize())
+			}
+			break
+		}
+	}
+
+	// Updates and deletes reach the index.
+	if _, err := ts.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{
+		Paper:      &catalogv1.Paper{Name: "papers/2401.10003", Title: "Zeppelin aerodynamics"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyTop(t, ts, "zeppelin", "2401.10003")
+	if _, err := ts.client.DeletePaper(admin(ctx), &catalogv1.DeletePaperRequest{Name: "papers/2401.10003"}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := searchIDs(t, ts, &catalogv1.SearchPapersRequest{Query: "zeppelin"}); len(ids) != 0 {
+		t.Errorf("a deleted paper is still found: %v", ids)
+	}
+
+	// Similar papers: the other quantization paper first, never the paper itself.
+	sim, err := ts.client.ListSimilarPapers(ctx, &catalogv1.ListSimilarPapersRequest{Name: "papers/2401.10001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sim.GetPapers()) == 0 || sim.GetPapers()[0].GetPaper().GetArxivId() != "2401.10002" {
+		t.Errorf("similar to 2401.10001: %v", sim.GetPapers())
+	}
+	for _, p := range sim.GetPapers() {
+		if p.GetPaper().GetArxivId() == "2401.10001" {
+			t.Error("a paper is similar to itself")
+		}
+	}
+	r := ts.rest(t, "GET", "/v1/papers/0704.0001:similar?page_size=3", "", nil)
+	if r.Status != 200 || len(r.Body["papers"].([]any)) != 3 {
+		t.Errorf("REST similar: %d %s", r.Status, r.Raw)
+	}
+	r = ts.rest(t, "GET", "/v1/papers:search?query=diphoton&filter=categories:%22hep-ph%22", "", nil)
+	if r.Status != 200 || len(r.Body["results"].([]any)) == 0 {
+		t.Errorf("REST search: %d %s", r.Status, r.Raw)
+	}
+}
+
+func TestSearchRejectsBadQueries(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	ctx := testCtx(t)
+	for _, q := range []string{"", "   ", `"unclosed phrase`, "colour:red", strings.Repeat("a ", 300)} {
+		_, err := ts.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: q})
+		st := wantCode(t, err, codes.InvalidArgument)
+		if f := violationFields(st); len(f) != 1 || f[0] != "query" {
+			t.Errorf("query %q: violations %v (%s)", q, f, st.Message())
+		}
+	}
+	_, err := ts.client.ListSimilarPapers(ctx, &catalogv1.ListSimilarPapersRequest{Name: "papers/2401.99999"})
+	wantCode(t, err, codes.NotFound)
+}
