@@ -24,6 +24,11 @@ type Syncer struct {
 	// FullReload is how often everything is reloaded anyway (default 30 min), which
 	// also repairs a change a writer crashed before recording.
 	FullReload time.Duration
+	// SnapshotPath, when set, is where Save writes the model on a clean shutdown
+	// and where Start looks for it; DatabaseID tells snapshots of other databases
+	// apart.
+	SnapshotPath string
+	DatabaseID   string
 
 	lastPoll  time.Time // start of the last successful poll
 	lastFull  time.Time
@@ -48,6 +53,42 @@ func (s *Syncer) defaults() {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
+}
+
+// Start fills the model: from the snapshot a clean shutdown left, caught up with the
+// changes recorded since, when there is a usable one; else from the database.
+func (s *Syncer) Start(ctx context.Context) error {
+	s.defaults()
+	if s.SnapshotPath != "" {
+		began := time.Now()
+		snap, err := takeSnapshot(s.SnapshotPath, s.DatabaseID)
+		switch {
+		case err != nil:
+			s.Log.Warn("read model snapshot unusable; loading from the database", "err", err)
+		case snap == nil:
+		case time.Since(snap.Synced) > s.Retention-overlap:
+			s.Log.Info("read model snapshot older than the change log; loading from the database", "synced", snap.Synced)
+		default:
+			s.Model.restore(snap)
+			s.lastPoll, s.lastFull = snap.Synced, time.Now()
+			if err := s.Poll(ctx); err != nil {
+				return fmt.Errorf("catch up after the snapshot: %w", err)
+			}
+			s.Log.Info("read model restored from snapshot", "papers", len(snap.Papers), "synced", snap.Synced,
+				"took", time.Since(began).Round(time.Millisecond))
+			return nil
+		}
+	}
+	return s.Load(ctx)
+}
+
+// Save writes the model's snapshot for the next start. Call it once nothing
+// changes the model any more (after Run has returned).
+func (s *Syncer) Save() error {
+	if s.SnapshotPath == "" || !s.Model.Loaded() {
+		return nil
+	}
+	return s.Model.SaveSnapshot(s.SnapshotPath, s.DatabaseID, s.lastPoll)
 }
 
 // Load reads every paper from the database into the model.

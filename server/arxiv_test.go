@@ -60,7 +60,7 @@ func TestRealArxivRecords(t *testing.T) {
 	t.Parallel()
 	recs := loadArxivSample(t)
 	ts := startServer(t, testConfig(t))
-	ctx := testCtx(t)
+	ctx := longCtx(t)
 	hepPh := 0
 	var earliest time.Time
 	earliestID := ""

@@ -88,6 +88,15 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// longCtx is for tests that write hundreds of papers, which takes a while under
+// the race detector with other tests running.
+func longCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // restResponse is a decoded REST response.
 type restResponse struct {
 	Status int

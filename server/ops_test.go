@@ -2,14 +2,18 @@ package server_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
@@ -163,5 +167,45 @@ func TestShutdownTurnsNotReadyAndStopsServing(t *testing.T) {
 	got, err := again.client.GetPaper(testCtx(t), &catalogv1.GetPaperRequest{Name: "papers/" + paperID(1)})
 	if err != nil || got.GetTitle() != newPaper(1).GetTitle() {
 		t.Errorf("after restart: %v %v", got, err)
+	}
+}
+
+// TestRestartFromSnapshotCatchesUp stops a replica cleanly (it leaves a read model
+// snapshot), changes the database through another replica, and starts the first
+// again: it must come up from the snapshot with those changes already applied.
+func TestRestartFromSnapshotCatchesUp(t *testing.T) {
+	t.Parallel()
+	writer := startServer(t, testConfig(t))
+	ctx := testCtx(t)
+	p1 := create(t, writer, 1)
+	cfg := testConfig(t)
+	cfg.MongoURI = writer.DatabaseURI()
+	reader := startServer(t, cfg)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := reader.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	snapshot := filepath.Join(cfg.DataDir, "readmodel.snapshot")
+	if _, err := os.Stat(snapshot); err != nil {
+		t.Fatalf("no snapshot after a clean shutdown: %v", err)
+	}
+	p2 := create(t, writer, 2)
+	if _, err := writer.client.DeletePaper(admin(ctx), &catalogv1.DeletePaperRequest{Name: p1.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	again := startServer(t, cfg)
+	if _, err := os.Stat(snapshot); !os.IsNotExist(err) {
+		t.Error("the snapshot is still there while the server runs: a crash would reuse it")
+	}
+	if _, err := again.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p2.GetName()}); err != nil {
+		t.Errorf("a paper created while the replica was down: %v", err)
+	}
+	if _, err := again.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p1.GetName()}); status.Code(err) != codes.NotFound {
+		t.Errorf("a paper deleted while the replica was down: %v", err)
+	}
+	resp, err := again.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "number"})
+	if err != nil || len(resp.GetResults()) != 1 || resp.GetResults()[0].GetPaper().GetName() != p2.GetName() {
+		t.Errorf("search after the restart: %v %v", resp.GetResults(), err)
 	}
 }

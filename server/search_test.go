@@ -18,7 +18,7 @@ import (
 func loadSampleIntoServer(t *testing.T, ts *testServer) []arxivRecord {
 	t.Helper()
 	recs := loadArxivSample(t)
-	ctx := testCtx(t)
+	ctx := longCtx(t)
 	for _, r := range recs {
 		p := &catalogv1.Paper{Title: oneLine(r.Title), Abstract: oneLine(r.Abstract), Categories: strings.Fields(r.Categories)}
 		for _, a := range r.AuthorsParsed {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,7 @@ type Server struct {
 
 	uri        string
 	index      *search.Index
+	served     bool           // Start completed: the model is worth a snapshot at shutdown
 	background sync.WaitGroup // sync and indexing, stopped before the stores close
 	ready      atomic.Bool
 	stopOnce   sync.Once
@@ -104,8 +106,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	papers, votes := mongo.NewPapers(s.db), mongo.NewVotes(s.db)
 	s.model = readmodel.New()
-	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Votes: votes, Log: log, Interval: cfg.SyncInterval}
-	if err := retry(ctx, log, "load read model", s.syncer.Load); err != nil {
+	var dbID []byte
+	if err := retry(ctx, log, "read database id", func(ctx context.Context) (err error) {
+		dbID, err = s.db.Secret(ctx, "database_id")
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Votes: votes, Log: log, Interval: cfg.SyncInterval,
+		SnapshotPath: filepath.Join(cfg.DataDir, "readmodel.snapshot"), DatabaseID: hex.EncodeToString(dbID)}
+	if err := retry(ctx, log, "load read model", s.syncer.Start); err != nil {
 		return nil, err
 	}
 	if s.index, err = search.Open(filepath.Join(cfg.DataDir, "search")); err != nil {
@@ -173,6 +183,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		}
 	})
 	s.ready.Store(true)
+	s.served = true
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(catalogv1.CatalogService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	log.Info("paperd ready", "grpc", s.grpcLis.Addr().String(), "http", s.httpLis.Addr().String(),
@@ -230,6 +241,14 @@ func (s *Server) close() {
 		s.stopSync()
 	}
 	s.background.Wait()
+	if s.syncer != nil && s.served {
+		began := time.Now()
+		if err := s.syncer.Save(); err != nil {
+			s.log.Warn("could not write the read model snapshot; the next start loads from the database", "err", err)
+		} else {
+			s.log.Info("read model snapshot written", "took", time.Since(began).Round(time.Millisecond))
+		}
+	}
 	if s.index != nil {
 		if err := s.index.Close(); err != nil {
 			s.log.Warn("close search index", "err", err)

@@ -68,6 +68,13 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return status.Error(codes.AlreadyExists, "already exists")
 	case errors.Is(err, repository.ErrConflict):
 		return status.Error(codes.Aborted, "the resource changed concurrently; read it again and retry")
+	case ctx.Err() != nil:
+		// The caller gave up (or its deadline passed) while the call was waiting
+		// on the database; that is not the database's fault.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+		}
+		return status.Error(codes.Canceled, "canceled")
 	case errors.Is(err, repository.ErrUnavailable):
 		log.WarnContext(ctx, "database unavailable", "method", method, "err", err)
 		return status.Error(codes.Unavailable, "database unavailable; retry later")

@@ -155,3 +155,15 @@ func generate(v *vocabulary, n int, seed uint64) []*repository.Paper {
 	}
 	return out
 }
+
+// generateVotes returns n upvotes, each by a different user, spread over the papers
+// with a heavy tail: a few papers get most of them.
+func generateVotes(papers []*repository.Paper, n int, seed uint64) []repository.Vote {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) //nolint:gosec // benchmark data, not secrets
+	out := make([]repository.Vote, n)
+	for i := range out {
+		p := papers[int(math.Pow(r.Float64(), 3)*float64(len(papers)))%len(papers)]
+		out[i] = repository.Vote{PaperID: p.ID, User: fmt.Sprintf("user-%d", i)}
+	}
+	return out
+}

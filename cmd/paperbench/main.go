@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -33,11 +34,16 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/papercatalog/papers/embedded"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
 )
+
+// benchSecret signs the benchmark's user token (HS256); a new one every run.
+var benchSecret = rand.Text() + rand.Text()
 
 const (
 	ghzModule = "github.com/bojand/ghz/cmd/ghz@v0.93.0"
@@ -57,6 +63,7 @@ func main() {
 type options struct {
 	pid         int // paperd's process id
 	papers      int
+	votes       int
 	duration    time.Duration
 	concurrency int
 	sample      string
@@ -90,6 +97,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("paperbench", flag.ContinueOnError)
 	fs.IntVar(&o.papers, "papers", 50000, "number of generated papers")
+	fs.IntVar(&o.votes, "votes", 500000, "number of generated upvotes")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each measured run")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients")
 	fs.StringVar(&o.sample, "sample", sampleFile, "arXiv metadata sample to take the vocabulary from")
@@ -118,33 +126,56 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	data := filepath.Join(tmp, "data")
 	seedStart := time.Now()
 	voc, about := loadVocabulary(o.sample)
-	if err := seed(ctx, data, generate(voc, o.papers, 1)); err != nil {
+	papers := generate(voc, o.papers, 1)
+	if err := seed(ctx, data, papers, generateVotes(papers, o.votes, 2)); err != nil {
 		return err
 	}
-	logf("seeded %d papers in %v (%s)", o.papers, time.Since(seedStart).Round(time.Millisecond), about)
+	logf("seeded %d papers and %d upvotes in %v (%s)", o.papers, o.votes, time.Since(seedStart).Round(time.Millisecond), about)
 
 	grpcAddr, httpAddr, err := freeAddrs()
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "paperd"))
-	cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+data, "PAPERD_GRPC_ADDR="+grpcAddr,
-		"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_LOG_LEVEL=warn")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		return err
+	var cmd *exec.Cmd
+	start := func(what string) (time.Duration, error) {
+		cmd = exec.CommandContext(ctx, filepath.Join(bin, "paperd"))
+		cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+data, "PAPERD_GRPC_ADDR="+grpcAddr,
+			"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_LOG_LEVEL=warn", "PAPERD_JWT_SECRET="+benchSecret)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		began := time.Now()
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		o.pid = cmd.Process.Pid
+		if err := waitReady(ctx, "http://"+httpAddr+"/readyz", 10*time.Minute); err != nil {
+			return 0, err
+		}
+		took := time.Since(began)
+		logf("paperd ready (%s) after %v", what, took.Round(time.Millisecond))
+		return took, nil
 	}
-	defer func() {
+	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
-	}()
-	o.pid = cmd.Process.Pid
-	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", 5*time.Minute); err != nil {
+	}
+	firstStart, err := start("first start: builds the search index")
+	if err != nil {
 		return err
 	}
-	startup := time.Since(started)
-	logf("paperd ready with %d papers after %v", o.papers, startup.Round(time.Millisecond))
+	stop()
+	startup, err := start("restart with the catalog and its index present")
+	if err != nil {
+		return err
+	}
+	stop()
+	if err := os.RemoveAll(filepath.Join(data, "search")); err != nil {
+		return err
+	}
+	rebuildStart, err := start("restart with the search index deleted")
+	if err != nil {
+		return err
+	}
+	defer stop()
 
 	getData, err := writeJSON(tmp, "get.json", getRequests(o.papers, 1000))
 	if err != nil {
@@ -155,6 +186,29 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	listFullData, err := writeJSON(tmp, "list-full.json", listRequests("PAPER_VIEW_FULL"))
+	if err != nil {
+		return err
+	}
+	weeks, trendingReqs, queries := dailyRequests(), trendingRequests(), searchRequests(voc, 200)
+	dailyData, err := writeJSON(tmp, "daily.json", weeks)
+	if err != nil {
+		return err
+	}
+	trendingData, err := writeJSON(tmp, "trending.json", trendingReqs)
+	if err != nil {
+		return err
+	}
+	searchData, err := writeJSON(tmp, "search.json", queries)
+	if err != nil {
+		return err
+	}
+	upvoteData, err := writeJSON(tmp, "upvote.json", getRequests(o.papers, o.papers))
+	if err != nil {
+		return err
+	}
+	userToken, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "paperbench", "exp": time.Now().Add(24 * time.Hour).Unix(),
+	}).SignedString([]byte(benchSecret))
 	if err != nil {
 		return err
 	}
@@ -200,6 +254,34 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			resp, err := catalogv1.NewCatalogServiceClient(h2.conn).ListPapers(ctx, listFullReq)
 			return listFullReq, resp, "/papers.catalog.v1.CatalogService/ListPapers", err
 		}},
+		{"CatalogService/ListDailyPapers (a week, default order)", func() (result, error) {
+			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/ListDailyPapers", "-D", dailyData, o)
+		}, func(ctx context.Context) (proto.Message, proto.Message, string, error) {
+			req := &catalogv1.ListDailyPapersRequest{Week: weeks[0]["week"]}
+			resp, err := catalogv1.NewCatalogServiceClient(h2.conn).ListDailyPapers(ctx, req)
+			return req, resp, "/papers.catalog.v1.CatalogService/ListDailyPapers", err
+		}},
+		{"CatalogService/ListTrendingPapers (7 days)", func() (result, error) {
+			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/ListTrendingPapers", "-D", trendingData, o)
+		}, nil},
+		{"CatalogService/SearchPapers (two words, page of 20)", func() (result, error) {
+			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/SearchPapers", "-D", searchData, o)
+		}, func(ctx context.Context) (proto.Message, proto.Message, string, error) {
+			req := &catalogv1.SearchPapersRequest{Query: queries[0]["query"].(string), PageSize: 20}
+			resp, err := catalogv1.NewCatalogServiceClient(h2.conn).SearchPapers(ctx, req)
+			return req, resp, "/papers.catalog.v1.CatalogService/SearchPapers", err
+		}},
+		{"CatalogService/ListSimilarPapers", func() (result, error) {
+			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/ListSimilarPapers", "-D", getData, o)
+		}, func(ctx context.Context) (proto.Message, proto.Message, string, error) {
+			req := &catalogv1.ListSimilarPapersRequest{Name: getReq.GetName()}
+			resp, err := catalogv1.NewCatalogServiceClient(h2.conn).ListSimilarPapers(ctx, req)
+			return req, resp, "/papers.catalog.v1.CatalogService/ListSimilarPapers", err
+		}},
+		{"CatalogService/UpvotePaper (a new paper each call)", func() (result, error) {
+			return runGhz(ctx, ghz, grpcAddr, "papers.catalog.v1.CatalogService/UpvotePaper", "-D", upvoteData, o,
+				"--metadata", `{"authorization": "Bearer `+userToken+`"}`)
+		}, nil},
 		{"REST GET /v1/papers/{paper}", func() (result, error) {
 			return runHey(ctx, filepath.Join(bin, "hey"), "http://"+httpAddr+"/v1/papers/"+benchID(o.papers/2), o)
 		}, nil},
@@ -220,12 +302,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		res.Name = r.name
 		results = append(results, res)
 	}
-	rss, err := peakRSS(cmd.Process.Pid)
+	rss, err := peakRSS(o.pid)
 	if err != nil {
 		return err
 	}
 
-	base, get, list, rest := results[0], results[1], results[2], results[4]
+	byName := map[string]result{}
+	for _, r := range results {
+		byName[r.Name] = r
+	}
+	base, get, list, rest := results[0], results[1], results[2], byName["REST GET /v1/papers/{paper}"]
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	_, _ = fmt.Fprintln(tw, "call\treq/s\tp50 ms\tp99 ms\trequests\terrors\tcut at end\tvs baseline\th2load req/s\tvs baseline\tpaperd CPU µs/req\t")
 	for _, r := range results {
@@ -261,9 +347,25 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	_, _ = fmt.Fprintf(out, "paperd CPU per request relative to the baseline's: GetPaper %.2fx, ListPapers %.2fx\n",
 		ratios["get_vs_baseline_server_cpu"], ratios["list_vs_baseline_server_cpu"])
+	for key, name := range map[string]string{
+		"daily": "CatalogService/ListDailyPapers (a week, default order)", "trending": "CatalogService/ListTrendingPapers (7 days)",
+		"search": "CatalogService/SearchPapers (two words, page of 20)", "similar": "CatalogService/ListSimilarPapers",
+		"upvote": "CatalogService/UpvotePaper (a new paper each call)",
+	} {
+		ratios[key+"_vs_baseline"] = byName[name].RPS / base.RPS
+		if byName[name].H2loadRPS > 0 && base.H2loadRPS > 0 {
+			ratios["h2load_"+key+"_vs_baseline"] = byName[name].H2loadRPS / base.H2loadRPS
+		}
+	}
+	_, _ = fmt.Fprintf(out, "ghz req/s vs baseline: daily %.2fx, trending %.2fx, similar %.2fx (targets >= 0.2), search %.2fx (>= 0.1), upvote %.3fx (>= 0.05)\n",
+		ratios["daily_vs_baseline"], ratios["trending_vs_baseline"], ratios["similar_vs_baseline"], ratios["search_vs_baseline"], ratios["upvote_vs_baseline"])
+	_, _ = fmt.Fprintf(out, "ready after: first start %.1fs, restart with catalog and index %.1fs (target <= 15), restart with the index deleted %.1fs; peak RSS %.0f MiB (target < 1536)\n",
+		firstStart.Seconds(), startup.Seconds(), rebuildStart.Seconds(), float64(rss)/(1<<20))
 	summary := map[string]any{
 		"papers": o.papers, "concurrency": o.concurrency, "duration_s": o.duration.Seconds(),
-		"startup_ready_s": startup.Seconds(), "peak_rss_bytes": rss, "ratios": ratios, "calls": results,
+		"startup_ready_s": startup.Seconds(), "first_start_ready_s": firstStart.Seconds(),
+		"index_deleted_ready_s": rebuildStart.Seconds(), "votes": o.votes,
+		"peak_rss_bytes": rss, "ratios": ratios, "calls": results,
 	}
 	line, err := json.Marshal(summary)
 	if err != nil {
@@ -273,9 +375,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return err
 }
 
-// seed writes papers into a fresh embedded database in dir, in batches, as an
-// import would, without going through paperd.
-func seed(ctx context.Context, dir string, papers []*repository.Paper) error {
+// seed writes papers and votes into a fresh embedded database in dir, in batches,
+// as an import would, without going through paperd.
+func seed(ctx context.Context, dir string, papers []*repository.Paper, votes []repository.Vote) error {
 	edb, err := embedded.Start(ctx, dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
@@ -292,6 +394,12 @@ func seed(ctx context.Context, dir string, papers []*repository.Paper) error {
 	store := mongo.NewPapers(db)
 	for i := 0; i < len(papers); i += 1000 {
 		if err := store.InsertMany(ctx, papers[i:min(i+1000, len(papers))]); err != nil {
+			return err
+		}
+	}
+	vstore := mongo.NewVotes(db)
+	for i := 0; i < len(votes); i += 5000 {
+		if err := vstore.InsertMany(ctx, votes[i:min(i+5000, len(votes))]); err != nil {
 			return err
 		}
 	}
@@ -337,9 +445,9 @@ func writeJSON(dir, name string, v any) (string, error) {
 	return path, os.WriteFile(path, b, 0o600)
 }
 
-func runGhz(ctx context.Context, ghz, addr, call, dataFlag, data string, o options) (result, error) {
-	args := []string{"--insecure", "--call", call, dataFlag, data, "-c", strconv.Itoa(o.concurrency),
-		"--connections", "2", "-O", "json"}
+func runGhz(ctx context.Context, ghz, addr, call, dataFlag, data string, o options, extra ...string) (result, error) {
+	args := append([]string{"--insecure", "--call", call, dataFlag, data, "-c", strconv.Itoa(o.concurrency),
+		"--connections", "2", "-O", "json"}, extra...)
 	// A short warm-up, then the measured run.
 	if _, err := output(ctx, ghz, append(args, "-z", "2s", addr)...); err != nil {
 		return result{}, err
@@ -599,4 +707,41 @@ func (h *h2loader) run(ctx context.Context, dir string, call func(context.Contex
 		return 0, fmt.Errorf("responses carried %d bytes for %d calls, want %d each: some calls failed", data, succeeded, wantBytes)
 	}
 	return rps, nil
+}
+
+// dailyRequests asks for the ISO weeks of the last 20 weeks.
+func dailyRequests() []map[string]string {
+	var out []map[string]string
+	for i := range 20 {
+		y, w := time.Now().UTC().AddDate(0, 0, -7*i).ISOWeek()
+		out = append(out, map[string]string{"week": fmt.Sprintf("%d-W%02d", y, w)})
+	}
+	return out
+}
+
+// trendingRequests ask for the last 7 days, overall and per category.
+func trendingRequests() []map[string]any {
+	out := []map[string]any{{}}
+	for _, c := range []string{"cs.LG", "cs.CV", "cs.CL", "cs.AI"} {
+		out = append(out, map[string]any{"filter": fmt.Sprintf(`categories:"%s"`, c)})
+	}
+	return out
+}
+
+// searchRequests are n two-word queries drawn from the vocabulary's longer words.
+func searchRequests(v *vocabulary, n int) []map[string]any {
+	var words []string
+	seen := map[string]bool{}
+	for _, w := range v.words {
+		w = strings.ToLower(strings.Trim(w, ".,;:()[]{}\"'$"))
+		if len(w) >= 6 && !seen[w] && strings.IndexFunc(w, func(r rune) bool { return r < 'a' || r > 'z' }) < 0 {
+			seen[w] = true
+			words = append(words, w)
+		}
+	}
+	out := make([]map[string]any, n)
+	for i := range out {
+		out[i] = map[string]any{"query": words[(i*7)%len(words)] + " " + words[(i*13+5)%len(words)], "page_size": 20}
+	}
+	return out
 }

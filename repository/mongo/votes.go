@@ -94,3 +94,17 @@ func (s *Votes) AllVotes(ctx context.Context, fn func(repository.Vote) error) er
 	}
 	return nil
 }
+
+// InsertMany inserts votes in one unordered batch without recording changes; the
+// benchmark uses it to seed a catalog. Votes already there are skipped.
+func (s *Votes) InsertMany(ctx context.Context, votes []repository.Vote) error {
+	docs := make([]any, len(votes))
+	now := time.Now().UTC()
+	for i, v := range votes {
+		docs[i] = voteDoc{ID: voteID(v), PaperID: v.PaperID, User: v.User, Time: now}
+	}
+	if _, err := s.votes.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("insert votes: %w", wrap(err))
+	}
+	return nil
+}
