@@ -6,12 +6,16 @@
 package search
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
@@ -29,7 +33,11 @@ const MaxHits = 10000
 // Index is the full-text index.
 type Index struct {
 	idx bleve.Index
+	gen atomic.Uint64 // bumped by every Apply; results of older generations are stale
 }
+
+// Generation changes whenever the index does; callers key cached results with it.
+func (ix *Index) Generation() uint64 { return ix.gen.Load() }
 
 // doc is what is indexed of a paper.
 type doc struct {
@@ -40,7 +48,19 @@ type doc struct {
 	Organization string   `json:"organization"`
 	// Version is the paper's version, as text (it does not fit a float).
 	Version string `json:"version"`
+	// Org, Cat and Year are the facets: organization id, primary category and the
+	// year of publication (of submission when unknown).
+	Org  string `json:"org"`
+	Cat  string `json:"cat"`
+	Year string `json:"year"`
 }
+
+// Facet fields.
+const (
+	FacetOrganization    = "org"
+	FacetPrimaryCategory = "cat"
+	FacetYear            = "year"
+)
 
 func indexMapping() mapping.IndexMapping {
 	text := func(analyzer string, store bool) *mapping.FieldMapping {
@@ -60,6 +80,12 @@ func indexMapping() mapping.IndexMapping {
 	version.IncludeInAll = false
 	version.IncludeTermVectors = false
 	d.AddFieldMappingsAt("version", version)
+	for _, f := range []string{FacetOrganization, FacetPrimaryCategory, FacetYear} {
+		k := text(keyword.Name, false)
+		k.IncludeInAll = false
+		k.DocValues = true
+		d.AddFieldMappingsAt(f, k)
+	}
 	m := bleve.NewIndexMapping()
 	m.DefaultMapping = d
 	m.DefaultAnalyzer = en.AnalyzerName
@@ -67,21 +93,33 @@ func indexMapping() mapping.IndexMapping {
 	return m
 }
 
+// mappingVersion changes whenever indexMapping does; an index made with another
+// mapping is rebuilt.
+const mappingVersion = "2"
+
+var mappingKey = []byte("papers.mapping_version")
+
 // Open opens the index in dir, creating it when absent. An index that cannot be
-// opened (damaged, or of another format) is removed and created anew; Reconcile
-// then fills it.
+// opened (damaged, or made with another mapping) is removed and created anew;
+// Reconcile then fills it.
 func Open(dir string) (*Index, error) {
 	idx, err := bleve.Open(dir)
-	switch {
-	case err == nil:
-		return &Index{idx: idx}, nil
-	case !errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
+	if err == nil {
+		if v, verr := idx.GetInternal(mappingKey); verr == nil && string(v) == mappingVersion {
+			return &Index{idx: idx}, nil
+		}
+		_ = idx.Close()
+	}
+	if err == nil || !errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
 		if rerr := os.RemoveAll(dir); rerr != nil {
 			return nil, fmt.Errorf("remove unusable search index: %w", rerr)
 		}
 	}
 	idx, err = bleve.New(dir, indexMapping())
 	if err != nil {
+		return nil, fmt.Errorf("create search index: %w", err)
+	}
+	if err := idx.SetInternal(mappingKey, []byte(mappingVersion)); err != nil {
 		return nil, fmt.Errorf("create search index: %w", err)
 	}
 	return &Index{idx: idx}, nil
@@ -123,7 +161,8 @@ func (ix *Index) Apply(upserts []*repository.Paper, deletes []string) error {
 	for _, p := range upserts {
 		d := doc{Title: p.Title, Abstract: p.Abstract, Keywords: p.Keywords,
 			Organization: strings.TrimSpace(p.Organization.ID + " " + p.Organization.DisplayName),
-			Version:      strconv.FormatInt(p.Version, 10)}
+			Version:      strconv.FormatInt(p.Version, 10),
+			Org:          p.Organization.ID, Cat: p.PrimaryCategory, Year: strconv.Itoa(yearOf(p))}
 		for _, a := range p.Authors {
 			d.Authors = append(d.Authors, a.Name)
 		}
@@ -137,7 +176,55 @@ func (ix *Index) Apply(upserts []*repository.Paper, deletes []string) error {
 	if err := ix.idx.Batch(b); err != nil {
 		return fmt.Errorf("update search index: %w", err)
 	}
+	ix.gen.Add(1)
 	return nil
+}
+
+// yearOf is the year a paper is counted under in the year facet.
+func yearOf(p *repository.Paper) int {
+	if !p.PublishedTime.IsZero() {
+		return p.PublishedTime.Year()
+	}
+	return p.SubmitTime.Year()
+}
+
+// FacetCount is a facet value and how many matches have it.
+type FacetCount struct {
+	Value string
+	Count int
+}
+
+// Page is one page of a search: hits, how many matched in all, and facet counts
+// over all matches.
+type Page struct {
+	Hits   []Hit
+	Total  uint64
+	Facets map[string][]FacetCount
+}
+
+// SearchPage returns the hits from..from+size of q, best first, with facet counts
+// over every match.
+func (ix *Index) SearchPage(q query.Query, from, size int) (*Page, error) {
+	req := bleve.NewSearchRequestOptions(q, size, from, false)
+	for _, f := range []string{FacetOrganization, FacetPrimaryCategory, FacetYear} {
+		req.AddFacet(f, bleve.NewFacetRequest(f, 100))
+	}
+	res, err := ix.idx.Search(req)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	page := &Page{Total: res.Total, Facets: map[string][]FacetCount{}}
+	for _, h := range res.Hits {
+		page.Hits = append(page.Hits, Hit{ID: h.ID, Score: h.Score})
+	}
+	for name, fr := range res.Facets {
+		for _, t := range fr.Terms.Terms() {
+			if t.Term != "" {
+				page.Facets[name] = append(page.Facets[name], FacetCount{Value: t.Term, Count: t.Count})
+			}
+		}
+	}
+	return page, nil
 }
 
 // Hit is a paper that matches a query, with its relevance score.
@@ -233,18 +320,20 @@ func (ix *Index) Highlight(q query.Query, ids []string) (map[string]Snippets, er
 }
 
 // Similar returns papers similar in content to p, best first, without p itself: a
-// more-like-this query made of p's most frequent significant terms.
+// more-like-this query over title, abstract and keywords made of p's terms that
+// are frequent in p and rare in the catalog (tf-idf), as the English analyzer
+// indexes them.
 func (ix *Index) Similar(p *repository.Paper, limit int) ([]Hit, error) {
-	terms := significantTerms(p.Title+" "+p.Title+" "+p.Abstract+" "+strings.Join(p.Keywords, " "), 25)
-	if len(terms) == 0 {
-		return nil, nil
+	terms, err := ix.significantTerms(p.Title+" "+p.Title+" "+p.Abstract+" "+strings.Join(p.Keywords, " "), 15)
+	if err != nil || len(terms) == 0 {
+		return nil, err
 	}
 	var disjuncts []query.Query
 	for _, t := range terms {
 		for _, field := range []string{"title", "abstract", "keywords"} {
-			m := bleve.NewMatchQuery(t)
-			m.SetField(field)
-			disjuncts = append(disjuncts, m)
+			tq := bleve.NewTermQuery(t)
+			tq.SetField(field)
+			disjuncts = append(disjuncts, tq)
 		}
 	}
 	q := bleve.NewBooleanQuery()
@@ -260,4 +349,57 @@ func (ix *Index) Similar(p *repository.Paper, limit int) ([]Hit, error) {
 		hits[i] = Hit{ID: h.ID, Score: h.Score}
 	}
 	return hits, nil
+}
+
+// significantTerms analyzes text as the index does and returns up to n of its
+// terms by tf-idf (document frequencies from the abstract field), best first.
+func (ix *Index) significantTerms(text string, n int) ([]string, error) {
+	an := ix.idx.Mapping().AnalyzerNamed(en.AnalyzerName)
+	if an == nil {
+		return nil, errors.New("the English analyzer is missing")
+	}
+	tf := map[string]int{}
+	for _, tok := range an.Analyze([]byte(text)) {
+		if t := string(tok.Term); len(t) >= 3 && !stopWords[t] {
+			tf[t]++
+		}
+	}
+	adv, err := ix.idx.Advanced()
+	if err != nil {
+		return nil, err
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = r.Close() }()
+	docs, err := r.DocCount()
+	if err != nil {
+		return nil, err
+	}
+	type scored struct {
+		term  string
+		score float64
+	}
+	var out []scored
+	for t, f := range tf {
+		tfr, err := r.TermFieldReader(context.Background(), []byte(t), "abstract", false, false, false)
+		if err != nil {
+			return nil, err
+		}
+		df := tfr.Count()
+		_ = tfr.Close()
+		out = append(out, scored{t, float64(f) * math.Log(float64(docs+1)/float64(df+1))})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].score != out[j].score {
+			return out[i].score > out[j].score
+		}
+		return out[i].term < out[j].term
+	})
+	terms := make([]string, 0, n)
+	for _, s := range out[:min(n, len(out))] {
+		terms = append(terms, s.term)
+	}
+	return terms, nil
 }

@@ -1,10 +1,6 @@
 package search
 
-import (
-	"sort"
-	"strings"
-	"unicode"
-)
+import "strings"
 
 // stopWords are English words that say nothing about a paper's content, plus the
 // boilerplate of abstracts.
@@ -23,30 +19,4 @@ use used via well work present presents study two one first second different giv
 et al`) {
 		stopWords[w] = true
 	}
-}
-
-// significantTerms returns up to n of the most frequent words of text that are not
-// stop words, most frequent first.
-func significantTerms(text string, n int) []string {
-	counts := map[string]int{}
-	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-'
-	}) {
-		w = strings.Trim(w, "-")
-		if len(w) < 3 || stopWords[w] {
-			continue
-		}
-		counts[w]++
-	}
-	words := make([]string, 0, len(counts))
-	for w := range counts {
-		words = append(words, w)
-	}
-	sort.Slice(words, func(i, j int) bool {
-		if counts[words[i]] != counts[words[j]] {
-			return counts[words[i]] > counts[words[j]]
-		}
-		return words[i] < words[j]
-	})
-	return words[:min(n, len(words))]
 }

@@ -44,8 +44,9 @@ type Catalog struct {
 	Admins  *Admins
 	Log     *slog.Logger
 
-	protos  protoCache
-	queries queryCache
+	protos   protoCache
+	queries  queryCache
+	searches searchCache
 }
 
 var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)

@@ -2,11 +2,14 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"sync"
 
 	"sort"
 	"strconv"
 	"strings"
 
+	bquery "github.com/blevesearch/bleve/v2/search/query"
 	"google.golang.org/grpc/codes"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
@@ -68,6 +71,9 @@ func (s *Catalog) searchPapers(req *catalogv1.SearchPapersRequest) (*catalogv1.S
 	if err != nil {
 		return nil, err
 	}
+	if pq.filter.Text == "" {
+		return s.searchUnfiltered(q, strings.TrimSpace(req.GetQuery()), tokenQuery, int(offset), size, view)
+	}
 	hits, _, err := s.Search.Search(q)
 	if err != nil {
 		return nil, err
@@ -127,6 +133,92 @@ func (s *Catalog) searchPapers(req *catalogv1.SearchPapersRequest) (*catalogv1.S
 	return resp, nil
 }
 
+// searchUnfiltered serves a search without filter from one page of the index, with
+// the index's own facet counts, cached until the index changes. Paper data comes
+// from the read model at every call, so counts such as upvotes are current.
+func (s *Catalog) searchUnfiltered(q bquery.Query, text, tokenQuery string, offset, size int, view catalogv1.PaperView) (*catalogv1.SearchPapersResponse, error) {
+	key := fmt.Sprintf("%s\x00%d\x00%d", text, offset, size)
+	gen := s.Search.Generation()
+	cached, ok := s.searches.get(key, gen)
+	if !ok {
+		page, err := s.Search.SearchPage(q, offset, size)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(page.Hits))
+		for i, h := range page.Hits {
+			ids[i] = h.ID
+		}
+		snippets, err := s.Search.Highlight(q, ids)
+		if err != nil {
+			return nil, err
+		}
+		cached = &cachedSearch{page: page, snippets: snippets}
+		s.searches.put(key, gen, cached)
+	}
+	page := cached.page
+	resp := &catalogv1.SearchPapersResponse{
+		TotalSize:             int32(min(page.Total, 1<<31-1)), //nolint:gosec // clamped
+		OrganizationFacets:    facetList(page.Facets[search.FacetOrganization], false),
+		PrimaryCategoryFacets: facetList(page.Facets[search.FacetPrimaryCategory], false),
+		YearFacets:            facetList(page.Facets[search.FacetYear], true),
+	}
+	for _, h := range page.Hits {
+		p, ok := s.Model.Get(h.ID)
+		if !ok {
+			continue // deleted a moment ago; the index follows
+		}
+		sn := cached.snippets[h.ID]
+		resp.Results = append(resp.Results, &catalogv1.SearchResult{Paper: s.protos.get(p, view), Score: h.Score,
+			TitleSnippets: sn.Title, AbstractSnippets: sn.Abstract})
+	}
+	if uint64(offset+size) < page.Total && offset+size < search.MaxHits { //nolint:gosec // non-negative
+		resp.NextPageToken = s.Tokens.EncodeExtra(tokenQuery, query0, int64(offset+size))
+	}
+	return resp, nil
+}
+
+func facetList(counts []search.FacetCount, byValueDesc bool) []*catalogv1.Facet {
+	m := make(map[string]int, len(counts))
+	for _, c := range counts {
+		m[c.Value] = c.Count
+	}
+	return facets(m, byValueDesc)
+}
+
+type cachedSearch struct {
+	page     *search.Page
+	snippets map[string]search.Snippets
+}
+
+// searchCache keeps recent search pages of one index generation.
+type searchCache struct {
+	mu      sync.Mutex
+	gen     uint64
+	entries map[string]*cachedSearch
+}
+
+const maxCachedSearches = 4096
+
+func (c *searchCache) get(key string, gen uint64) (*cachedSearch, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return nil, false
+	}
+	e, ok := c.entries[key]
+	return e, ok
+}
+
+func (c *searchCache) put(key string, gen uint64, e *cachedSearch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.entries == nil || len(c.entries) >= maxCachedSearches {
+		c.gen, c.entries = gen, map[string]*cachedSearch{}
+	}
+	c.entries[key] = e
+}
+
 // query0 is the sort key of search page tokens, which continue by offset.
 var query0 = query.Key{{S: "offset"}}
 
@@ -178,9 +270,16 @@ func (s *Catalog) listSimilar(req *catalogv1.ListSimilarPapersRequest) (*catalog
 	if err := s.searchReady(); err != nil {
 		return nil, err
 	}
-	hits, err := s.Search.Similar(p, size+10)
-	if err != nil {
-		return nil, err
+	key := fmt.Sprintf("similar\x00%s\x00%d\x00%d", p.ID, p.Version, size)
+	gen := s.Search.Generation()
+	var hits []search.Hit
+	if c, ok := s.searches.get(key, gen); ok {
+		hits = c.page.Hits
+	} else {
+		if hits, err = s.Search.Similar(p, size+10); err != nil {
+			return nil, err
+		}
+		s.searches.put(key, gen, &cachedSearch{page: &search.Page{Hits: hits}})
 	}
 	resp := &catalogv1.ListSimilarPapersResponse{}
 	for _, h := range hits {
