@@ -170,6 +170,18 @@ func (s *Syncer) Poll(ctx context.Context) error {
 }
 
 func (s *Syncer) apply(c repository.Change) bool {
+	if len(c.Votes) > 0 {
+		changed := false
+		for _, r := range c.Votes {
+			v := repository.Vote{PaperID: r.PaperID, User: r.User}
+			if r.Added {
+				changed = s.Model.AddVote(v, r.Version) || changed
+			} else {
+				changed = s.Model.RemoveVote(v, r.Version) || changed
+			}
+		}
+		return changed
+	}
 	if c.Vote != nil {
 		v := repository.Vote{PaperID: c.PaperID, User: c.Vote.User}
 		if c.Vote.Added {

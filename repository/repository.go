@@ -90,6 +90,17 @@ type Change struct {
 	// Vote, when set, makes this the change of one user's upvote of PaperID
 	// rather than of the paper itself; Paper and Deleted are unused then.
 	Vote *VoteChange
+	// Votes, when set, makes this a batch of upvote changes of any papers, each
+	// with its own paper and version; the other fields are unused then.
+	Votes []VoteRecord
+}
+
+// VoteRecord is one upvote change in a batch.
+type VoteRecord struct {
+	PaperID string
+	User    string
+	Added   bool
+	Version int64
 }
 
 // VoteChange is a user's upvote added to or removed from a paper.
@@ -108,6 +119,8 @@ type Vote struct {
 type Votes interface {
 	// AddVote records v. It reports false, and no error, if v was already there.
 	AddVote(ctx context.Context, v Vote) (bool, error)
+	// AddVotes records several votes at once; votes already there are skipped.
+	AddVotes(ctx context.Context, votes []Vote) error
 	// RemoveVote removes v. It reports false, and no error, if v was not there.
 	RemoveVote(ctx context.Context, v Vote) (bool, error)
 	// RemovePaperVotes removes every vote for the paper.

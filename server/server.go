@@ -54,6 +54,7 @@ type Server struct {
 
 	uri        string
 	index      *search.Index
+	catalog    *service.Catalog
 	served     bool           // Start completed: the model is worth a snapshot at shutdown
 	background sync.WaitGroup // sync and indexing, stopped before the stores close
 	ready      atomic.Bool
@@ -134,14 +135,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if admins.Len() == 0 {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
 	}
-	catalog := &service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
+	s.catalog = &service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
 		Admins: admins, Log: log, Search: s.index, Indexer: indexer}
 
 	s.grpcServer = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.ChainUnaryInterceptor(s.recoverUnary, s.logUnary),
 	)
-	catalogv1.RegisterCatalogServiceServer(s.grpcServer, catalog)
+	catalogv1.RegisterCatalogServiceServer(s.grpcServer, s.catalog)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
 	reflection.Register(s.grpcServer)
@@ -154,7 +155,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	)
 	// The gateway calls the service in-process rather than dialing the gRPC port:
 	// same handlers, same validation and errors, without a second network hop.
-	if err := catalogv1.RegisterCatalogServiceHandlerServer(ctx, gw, catalog); err != nil {
+	if err := catalogv1.RegisterCatalogServiceHandlerServer(ctx, gw, s.catalog); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
 	s.httpServer = &http.Server{
@@ -237,6 +238,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 }
 
 func (s *Server) close() {
+	if s.catalog != nil {
+		s.catalog.Close()
+	}
 	if s.stopSync != nil {
 		s.stopSync()
 	}

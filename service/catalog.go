@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -44,9 +45,11 @@ type Catalog struct {
 	Admins  *Admins
 	Log     *slog.Logger
 
-	protos   protoCache
-	queries  queryCache
-	searches searchCache
+	votesOnce sync.Once
+	votes     *voteWriter
+	protos    protoCache
+	queries   queryCache
+	searches  searchCache
 }
 
 var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)

@@ -42,12 +42,7 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 	v := repository.Vote{PaperID: cur.ID, User: sub}
 	if s.Model.HasVote(v) != add {
 		version := time.Now().UnixNano()
-		if add {
-			_, err = s.Votes.AddVote(ctx, v)
-		} else {
-			_, err = s.Votes.RemoveVote(ctx, v)
-		}
-		if err != nil {
+		if err := s.voteWriter().write(ctx, repository.VoteRecord{PaperID: v.PaperID, User: sub, Added: add, Version: version}); err != nil {
 			return nil, err
 		}
 		if add {
@@ -55,7 +50,6 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 		} else {
 			s.Model.RemoveVote(v, version)
 		}
-		s.record(ctx, repository.Change{PaperID: v.PaperID, Version: version, Vote: &repository.VoteChange{User: sub, Added: add}})
 	}
 	p, ok := s.Model.Get(cur.ID)
 	if !ok {
@@ -74,4 +68,15 @@ func (s *Catalog) forViewer(p *repository.Paper, view catalogv1.PaperView, upvot
 	m = proto.CloneOf(m)
 	m.ViewerUpvoted = true
 	return m
+}
+
+func (s *Catalog) voteWriter() *voteWriter {
+	s.votesOnce.Do(func() { s.votes = &voteWriter{votes: s.Votes, papers: s.Papers, log: s.Log} })
+	return s.votes
+}
+
+// Close stops the catalog's background writer. Call it after the servers have
+// stopped taking calls.
+func (s *Catalog) Close() {
+	s.voteWriter().close()
 }

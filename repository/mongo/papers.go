@@ -67,13 +67,21 @@ type orgDoc struct {
 }
 
 type changeDoc struct {
-	ID      string         `bson:"_id"`
-	PaperID string         `bson:"paper_id"`
-	Version int64          `bson:"version"`
-	Deleted bool           `bson:"deleted,omitempty"`
-	Paper   *paperDoc      `bson:"paper,omitempty"`
-	Vote    *voteChangeDoc `bson:"vote,omitempty"`
-	Time    time.Time      `bson:"time"`
+	ID      string          `bson:"_id"`
+	PaperID string          `bson:"paper_id"`
+	Version int64           `bson:"version"`
+	Deleted bool            `bson:"deleted,omitempty"`
+	Paper   *paperDoc       `bson:"paper,omitempty"`
+	Vote    *voteChangeDoc  `bson:"vote,omitempty"`
+	Votes   []voteRecordDoc `bson:"votes,omitempty"`
+	Time    time.Time       `bson:"time"`
+}
+
+type voteRecordDoc struct {
+	PaperID string `bson:"paper_id"`
+	User    string `bson:"user"`
+	Added   bool   `bson:"added"`
+	Version int64  `bson:"version"`
 }
 
 type voteChangeDoc struct {
@@ -222,6 +230,12 @@ func (s *Papers) RecordChange(ctx context.Context, c repository.Change) error {
 		d.Vote = &voteChangeDoc{User: c.Vote.User, Added: c.Vote.Added}
 		d.ID += "/" + c.Vote.User
 	}
+	for _, v := range c.Votes {
+		d.Votes = append(d.Votes, voteRecordDoc(v))
+	}
+	if len(c.Votes) > 0 {
+		d.ID += fmt.Sprintf("/votes/%d/%d/%s", len(c.Votes), c.Votes[0].Version, c.Votes[0].User)
+	}
 	if _, err := s.changes.InsertOne(ctx, d); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
 	}
@@ -248,6 +262,9 @@ func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.Ch
 		}
 		if d.Vote != nil {
 			c.Vote = &repository.VoteChange{User: d.Vote.User, Added: d.Vote.Added}
+		}
+		for _, v := range d.Votes {
+			c.Votes = append(c.Votes, repository.VoteRecord(v))
 		}
 		out = append(out, c)
 	}

@@ -95,6 +95,11 @@ func (s *Votes) AllVotes(ctx context.Context, fn func(repository.Vote) error) er
 	return nil
 }
 
+// AddVotes implements repository.Votes.
+func (s *Votes) AddVotes(ctx context.Context, votes []repository.Vote) error {
+	return s.InsertMany(ctx, votes)
+}
+
 // InsertMany inserts votes in one unordered batch without recording changes; the
 // benchmark uses it to seed a catalog. Votes already there are skipped.
 func (s *Votes) InsertMany(ctx context.Context, votes []repository.Vote) error {

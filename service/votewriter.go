@@ -1,0 +1,124 @@
+package service
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+// voteWriter stores upvotes in batches: the votes that arrive while one batch is
+// being written go together into the next, as one insert and one change-log entry,
+// so that a busy catalog does not pay two single-document writes per vote (the
+// embedded FerretDB serialises writes). A caller is answered once its vote is
+// stored.
+type voteWriter struct {
+	votes  repository.Votes
+	papers repository.Papers
+	log    *slog.Logger
+
+	once sync.Once
+	ops  chan *voteOp
+	stop chan struct{}
+}
+
+type voteOp struct {
+	rec  repository.VoteRecord
+	done chan error
+}
+
+// maxVoteBatch is the most votes written at once.
+const maxVoteBatch = 1000
+
+func (w *voteWriter) start() {
+	w.once.Do(func() {
+		w.ops = make(chan *voteOp, maxVoteBatch)
+		w.stop = make(chan struct{})
+		go w.run()
+	})
+}
+
+// write stores one vote change and returns once it is stored, or ctx ends.
+func (w *voteWriter) write(ctx context.Context, rec repository.VoteRecord) error {
+	w.start()
+	op := &voteOp{rec: rec, done: make(chan error, 1)}
+	select {
+	case w.ops <- op:
+	case <-w.stop:
+		return errorf(codes.Unavailable, "the server is shutting down")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-op.done:
+		return err
+	case <-ctx.Done():
+		// The vote may still be stored; the caller sees an error and may retry,
+		// which is harmless: votes are idempotent.
+		return ctx.Err()
+	}
+}
+
+// close stops the writer once the votes already queued are written.
+func (w *voteWriter) close() {
+	w.start()
+	close(w.stop)
+}
+
+func (w *voteWriter) run() {
+	for {
+		var first *voteOp
+		select {
+		case first = <-w.ops:
+		case <-w.stop:
+			select {
+			case first = <-w.ops: // finish what was accepted
+			default:
+				return
+			}
+		}
+		batch := []*voteOp{first}
+	drain:
+		for len(batch) < maxVoteBatch {
+			select {
+			case op := <-w.ops:
+				batch = append(batch, op)
+			default:
+				break drain
+			}
+		}
+		err := w.flush(batch)
+		for _, op := range batch {
+			op.done <- err
+		}
+	}
+}
+
+func (w *voteWriter) flush(batch []*voteOp) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var adds []repository.Vote
+	records := make([]repository.VoteRecord, 0, len(batch))
+	for _, op := range batch {
+		records = append(records, op.rec)
+		v := repository.Vote{PaperID: op.rec.PaperID, User: op.rec.User}
+		if op.rec.Added {
+			adds = append(adds, v)
+		} else if _, err := w.votes.RemoveVote(ctx, v); err != nil {
+			return err
+		}
+	}
+	if len(adds) > 0 {
+		if err := w.votes.AddVotes(ctx, adds); err != nil {
+			return err
+		}
+	}
+	if err := w.papers.RecordChange(ctx, repository.Change{Votes: records, Time: time.Now().UTC()}); err != nil {
+		w.log.Warn("could not record votes for other replicas", "votes", len(records), "err", err)
+	}
+	return nil
+}
