@@ -98,6 +98,10 @@ func TestSecondReplicaCatchesUp(t *testing.T) {
 		got, err := second.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: created.GetName()})
 		return err == nil && got.GetEtag() == created.GetEtag()
 	})
+	eventually("create in its search index", func() bool {
+		resp, err := second.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "number"})
+		return err == nil && resp.GetTotalSize() == 2
+	})
 	upd, err := first.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{
 		Paper: &catalogv1.Paper{Name: p.GetName(), Title: "Changed on the first"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
 	})
@@ -114,6 +118,11 @@ func TestSecondReplicaCatchesUp(t *testing.T) {
 	eventually("delete", func() bool {
 		resp, err := second.client.ListPapers(ctx, &catalogv1.ListPapersRequest{})
 		return err == nil && resp.GetTotalSize() == 1
+	})
+	eventually("update and delete in its search index", func() bool {
+		changed, err1 := second.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "title:changed"})
+		all, err2 := second.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "abstract"})
+		return err1 == nil && err2 == nil && changed.GetTotalSize() == 1 && all.GetTotalSize() == 1
 	})
 	// Writes on the second go back to the first too, and a stale etag from the
 	// second replica's view is refused by the database even before it syncs.
