@@ -314,7 +314,7 @@ func (ix *Index) Highlight(q query.Query, ids []string) (map[string]Snippets, er
 	}
 	out := make(map[string]Snippets, len(res.Hits))
 	for _, h := range res.Hits {
-		out[h.ID] = Snippets{Title: h.Fragments["title"], Abstract: h.Fragments["abstract"]}
+		out[h.ID] = Snippets{Title: nonEmpty(h.Fragments["title"]), Abstract: nonEmpty(h.Fragments["abstract"])}
 	}
 	return out, nil
 }
@@ -402,4 +402,14 @@ func (ix *Index) significantTerms(text string, n int) ([]string, error) {
 		terms = append(terms, s.term)
 	}
 	return terms, nil
+}
+
+func nonEmpty(fragments []string) []string {
+	out := fragments[:0:0]
+	for _, f := range fragments {
+		if strings.TrimSpace(f) != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -292,8 +292,14 @@ func TestTrendingScoresCanBeRecomputed(t *testing.T) {
 		_, err := ts.client.ListTrendingPapers(ctx, &catalogv1.ListTrendingPapersRequest{Window: w})
 		wantCode(t, err, 3)
 	}
+	// A paper created a moment ago is trending at once (age 0), not after a minute.
+	createAt(t, ts, "2411.00007", time.Now())
+	fresh, err := ts.client.ListTrendingPapers(ctx, &catalogv1.ListTrendingPapersRequest{})
+	if err != nil || fresh.GetTotalSize() != resp.GetTotalSize()+1 {
+		t.Errorf("after creating a paper, trending has %d papers (%v), want %d", fresh.GetTotalSize(), err, resp.GetTotalSize()+1)
+	}
 	r := ts.rest(t, "GET", "/v1/papers:trending?window=36h", "", nil)
-	if r.Status != 200 || len(r.Body["papers"].([]any)) != 4 {
+	if r.Status != 200 || len(r.Body["papers"].([]any)) != 5 {
 		t.Errorf("REST trending with a 36h window: %d %s", r.Status, r.Raw)
 	}
 }

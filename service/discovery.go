@@ -143,9 +143,11 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest) (*catal
 	if after != nil && !o.Valid(after) {
 		return nil, s.invalidToken()
 	}
+	// Papers submitted after the reference time (within its minute, or while a
+	// caller pages) count with age 0.
 	from := ref.Add(-window)
-	f := q.filter.And(fmt.Sprintf("submitted in [%d, %d]", from.UnixNano(), ref.UnixNano()), func(p *repository.Paper) bool {
-		return !p.SubmitTime.Before(from) && !p.SubmitTime.After(ref)
+	f := q.filter.And(fmt.Sprintf("submitted from %d", from.UnixNano()), func(p *repository.Paper) bool {
+		return !p.SubmitTime.Before(from)
 	})
 	res := s.Model.List(f, o)
 	papers, next := s.page(res, o, after, size, tokenQuery, ref.Unix())

@@ -86,7 +86,9 @@ type CatalogServiceClient interface {
 	//	trending_score = upvotes / (age_hours + 2) ^ 1.8
 	//
 	// where `age_hours` is the time from the paper's `submit_time` to the response's
-	// `reference_time`, in hours (fractional, at least 0). Ties are broken by newer
+	// `reference_time`, in hours (fractional, at least 0: papers submitted after the
+	// reference time count as brand new). The window reaches back from the
+	// reference time. Ties are broken by newer
 	// `submit_time`, then by name. The response carries `reference_time`, `gravity`
 	// (1.8) and `age_offset_hours` (2), so a caller can recompute every score and the
 	// order. `reference_time` is the request time rounded down to the minute, and pages
@@ -322,7 +324,9 @@ type CatalogServiceServer interface {
 	//	trending_score = upvotes / (age_hours + 2) ^ 1.8
 	//
 	// where `age_hours` is the time from the paper's `submit_time` to the response's
-	// `reference_time`, in hours (fractional, at least 0). Ties are broken by newer
+	// `reference_time`, in hours (fractional, at least 0: papers submitted after the
+	// reference time count as brand new). The window reaches back from the
+	// reference time. Ties are broken by newer
 	// `submit_time`, then by name. The response carries `reference_time`, `gravity`
 	// (1.8) and `age_offset_hours` (2), so a caller can recompute every score and the
 	// order. `reference_time` is the request time rounded down to the minute, and pages
