@@ -160,3 +160,14 @@ func newPaper(i int) *catalogv1.Paper {
 }
 
 func paperID(i int) string { return fmt.Sprintf("2401.%05d", i) }
+
+// eventually polls cond until it holds, and fails the test if it does not within
+// 5 s: replicas and the search index follow writes within moments.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen within 5s", what)
+		}
+	}
+}

@@ -83,22 +83,12 @@ func TestSecondReplicaCatchesUp(t *testing.T) {
 		t.Fatalf("second replica does not have the paper created before it started: %v", err)
 	}
 
-	eventually := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("second replica did not see the %s within 5s (sync interval %v)", what, cfg.SyncInterval)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
 	created := create(t, first, 2)
-	eventually("create", func() bool {
+	eventually(t, "the second replica seeing the create", func() bool {
 		got, err := second.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: created.GetName()})
 		return err == nil && got.GetEtag() == created.GetEtag()
 	})
-	eventually("create in its search index", func() bool {
+	eventually(t, "the second replica seeing the create in its search index", func() bool {
 		resp, err := second.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "number"})
 		return err == nil && resp.GetTotalSize() == 2
 	})
@@ -108,18 +98,18 @@ func TestSecondReplicaCatchesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually("update", func() bool {
+	eventually(t, "the second replica seeing the update", func() bool {
 		got, err := second.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()})
 		return err == nil && got.GetTitle() == "Changed on the first" && got.GetEtag() == upd.GetEtag()
 	})
 	if _, err := first.client.DeletePaper(admin(ctx), &catalogv1.DeletePaperRequest{Name: created.GetName()}); err != nil {
 		t.Fatal(err)
 	}
-	eventually("delete", func() bool {
+	eventually(t, "the second replica seeing the delete", func() bool {
 		resp, err := second.client.ListPapers(ctx, &catalogv1.ListPapersRequest{})
 		return err == nil && resp.GetTotalSize() == 1
 	})
-	eventually("update and delete in its search index", func() bool {
+	eventually(t, "the second replica seeing the update and delete in its search index", func() bool {
 		changed, err1 := second.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "title:changed"})
 		all, err2 := second.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "abstract"})
 		return err1 == nil && err2 == nil && changed.GetTotalSize() == 1 && all.GetTotalSize() == 1
@@ -137,17 +127,10 @@ func TestSecondReplicaCatchesUp(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually(t, "the first replica seeing the second's update", func() bool {
 		got, err := first.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()})
-		if err == nil && got.GetTitle() == "Changed on the second" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("first replica did not see the second's update: %v %v", got.GetTitle(), err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && got.GetTitle() == "Changed on the second"
+	})
 }
 
 func TestShutdownTurnsNotReadyAndStopsServing(t *testing.T) {

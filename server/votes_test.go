@@ -258,30 +258,16 @@ func TestSecondReplicaSeesVotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ts := range []*testServer{first, second} {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		eventually(t, "both replicas counting 2 upvotes", func() bool {
 			got, err := ts.client.GetPaper(asUser(ctx, userToken(t, "u1")), &catalogv1.GetPaperRequest{Name: p.GetName()})
-			if err == nil && got.GetUpvotes() == 2 && got.GetViewerUpvoted() {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("replica did not converge on 2 upvotes: %v %v", got.GetUpvotes(), err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return err == nil && got.GetUpvotes() == 2 && got.GetViewerUpvoted()
+		})
 	}
 	if _, err := second.client.RemovePaperUpvote(asUser(ctx, userToken(t, "u1")), &catalogv1.RemovePaperUpvoteRequest{Name: p.GetName()}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually(t, "the first replica seeing the removal", func() bool {
 		got, err := first.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()})
-		if err == nil && got.GetUpvotes() == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("first replica did not see the removal: %v %v", got.GetUpvotes(), err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && got.GetUpvotes() == 1
+	})
 }

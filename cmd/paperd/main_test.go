@@ -61,43 +61,55 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// buildPaperd builds the paperd binary into a temporary directory.
+func buildPaperd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "paperd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startPaperd runs bin with env and waits until /readyz on httpAddr answers 200;
+// logs, if not nil, receives its output.
+func startPaperd(t *testing.T, bin, httpAddr string, env []string, logs *bytes.Buffer) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), env...)
+	if logs != nil {
+		cmd.Stdout, cmd.Stderr = logs, logs
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for began := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Logf("ready after %v", time.Since(began).Round(time.Millisecond))
+				return cmd
+			}
+		}
+		if time.Since(began) > 60*time.Second {
+			_ = cmd.Process.Kill()
+			t.Fatal("not ready after 60s")
+		}
+	}
+}
+
 // TestEndToEnd builds paperd, runs it on free ports with a fresh data directory,
 // creates papers over gRPC and REST, stops it with SIGTERM, starts it again on the
 // same directory and finds the papers there.
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "paperd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
+	bin := buildPaperd(t)
+	data := filepath.Join(t.TempDir(), "data")
 	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	start := func() (*exec.Cmd, *bytes.Buffer) {
-		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+data, "PAPERD_GRPC_ADDR="+grpcAddr,
-			"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_FORMAT=json")
 		var logs bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		began := time.Now()
-		for {
-			resp, err := http.Get("http://" + httpAddr + "/readyz")
-			if err == nil {
-				_ = resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Since(began) > 30*time.Second {
-				_ = cmd.Process.Kill()
-				t.Fatalf("not ready after 30s; logs:\n%s", logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Logf("ready after %v", time.Since(began).Round(time.Millisecond))
+		cmd := startPaperd(t, bin, httpAddr, []string{"PAPERD_DATA_DIR=" + data, "PAPERD_GRPC_ADDR=" + grpcAddr,
+			"PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_FORMAT=json"}, &logs)
 		return cmd, &logs
 	}
 	stop := func(cmd *exec.Cmd, logs *bytes.Buffer) {
@@ -177,32 +189,12 @@ func TestEndToEnd(t *testing.T) {
 // rebuilt.
 func TestKillDuringWritesLeavesSearchConsistent(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "paperd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
+	bin := buildPaperd(t)
+	data := filepath.Join(t.TempDir(), "data")
 	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	start := func() *exec.Cmd {
-		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+data, "PAPERD_GRPC_ADDR="+grpcAddr,
-			"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for began := time.Now(); ; time.Sleep(50 * time.Millisecond) {
-			if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
-				_ = resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return cmd
-				}
-			}
-			if time.Since(began) > 60*time.Second {
-				_ = cmd.Process.Kill()
-				t.Fatal("not ready after 60s")
-			}
-		}
+		return startPaperd(t, bin, httpAddr, []string{"PAPERD_DATA_DIR=" + data, "PAPERD_GRPC_ADDR=" + grpcAddr,
+			"PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn"}, nil)
 	}
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
