@@ -55,6 +55,7 @@ type Server struct {
 	uri        string
 	index      *search.Index
 	catalog    *service.Catalog
+	users      *service.Users
 	served     bool           // Start completed: the model is worth a snapshot at shutdown
 	background sync.WaitGroup // sync and indexing, stopped before the stores close
 	ready      atomic.Bool
@@ -102,6 +103,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err != nil {
 		return nil, fmt.Errorf("user tokens: %w", err)
 	}
+	s.users = users
 	if !users.Enabled() {
 		log.Warn("no user token verification configured (PAPERD_JWT_SECRET or PAPERD_JWKS): upvotes will be refused")
 	}
@@ -240,6 +242,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 func (s *Server) close() {
 	if s.catalog != nil {
 		s.catalog.Close()
+	}
+	if s.users != nil {
+		s.users.Close()
 	}
 	if s.stopSync != nil {
 		s.stopSync()

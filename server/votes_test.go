@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -218,6 +220,21 @@ func TestJWKSKeys(t *testing.T) {
 	ts := startServer(t, cfg)
 	ctx := testCtx(t)
 	p := create(t, ts, 1)
+
+	// The same key set served over HTTP.
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(raw)
+	}))
+	defer web.Close()
+	urlCfg := testConfig(t)
+	urlCfg.JWT.JWKS = web.URL
+	fromURL := startServer(t, urlCfg)
+	up := create(t, fromURL, 1)
+	if _, err := fromURL.client.UpvotePaper(asUser(ctx, sign(t, jwt.SigningMethodES256, ecKey, claims("url-user"), "e1")),
+		&catalogv1.UpvotePaperRequest{Name: up.GetName()}); err != nil {
+		t.Errorf("upvote with a key from a JWKS URL: %v", err)
+	}
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
 	tests := []struct {
 		name  string

@@ -2,30 +2,21 @@ package service
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/big"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc/codes"
 )
 
 // UsersConfig says how user tokens (JWTs) are verified. Set Secret (HS256) or JWKS
 // (a file path or an http(s) URL of a JSON Web Key Set with RSA or P-256 keys:
-// RS256 or ES256), not both. The algorithm comes from this configuration, never
-// from the token.
+// RS256 or ES256), not both. The algorithms come from this configuration, never
+// from the token; keys come from the set by the token's key id.
 type UsersConfig struct {
 	Secret   string
 	JWKS     string
@@ -37,16 +28,15 @@ type UsersConfig struct {
 type Users struct {
 	cfg     UsersConfig
 	methods []string
-
-	mu        sync.RWMutex
-	keys      map[string]crypto.PublicKey // by kid
-	lastFetch time.Time
+	keys    jwt.Keyfunc
+	stop    context.CancelFunc
 }
 
 // NewUsers returns a verifier for cfg. It loads the JWKS now, so a bad key set
-// stops the server at start rather than refusing every user later.
+// stops the server at start rather than refusing every user later; a JWKS URL is
+// refreshed in the background (and on an unknown key id) until Close.
 func NewUsers(ctx context.Context, cfg UsersConfig) (*Users, error) {
-	u := &Users{cfg: cfg}
+	u := &Users{cfg: cfg, stop: func() {}}
 	switch {
 	case cfg.Secret != "" && cfg.JWKS != "":
 		return nil, errors.New("set either a JWT secret (HS256) or a JWKS (RS256/ES256), not both")
@@ -55,14 +45,33 @@ func NewUsers(ctx context.Context, cfg UsersConfig) (*Users, error) {
 			return nil, errors.New("the JWT secret must be at least 32 bytes")
 		}
 		u.methods = []string{jwt.SigningMethodHS256.Alg()}
+		secret := []byte(cfg.Secret)
+		u.keys = func(*jwt.Token) (any, error) { return secret, nil }
 	case cfg.JWKS != "":
 		u.methods = []string{jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg()}
-		if err := u.fetch(ctx); err != nil {
-			return nil, err
+		var k keyfunc.Keyfunc
+		var err error
+		if strings.HasPrefix(cfg.JWKS, "https://") || strings.HasPrefix(cfg.JWKS, "http://") {
+			var refreshCtx context.Context
+			refreshCtx, u.stop = context.WithCancel(context.WithoutCancel(ctx))
+			k, err = keyfunc.NewDefaultCtx(refreshCtx, []string{cfg.JWKS})
+		} else {
+			var raw []byte
+			if raw, err = os.ReadFile(cfg.JWKS); err == nil {
+				k, err = keyfunc.NewJWKSetJSON(raw)
+			}
 		}
+		if err != nil {
+			u.stop()
+			return nil, fmt.Errorf("read JWKS %s: %w", cfg.JWKS, err)
+		}
+		u.keys = k.Keyfunc
 	}
 	return u, nil
 }
+
+// Close stops refreshing a JWKS URL.
+func (u *Users) Close() { u.stop() }
 
 // Enabled reports whether user tokens can be verified at all.
 func (u *Users) Enabled() bool { return u != nil && len(u.methods) > 0 }
@@ -85,7 +94,7 @@ func (u *Users) Subject(ctx context.Context) (sub string, ok bool, err error) {
 	if u.cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(u.cfg.Issuer))
 	}
-	t, err := jwt.Parse(tok, u.key, opts...)
+	t, err := jwt.Parse(tok, u.keys, opts...)
 	if err != nil {
 		return "", false, errorf(codes.Unauthenticated, "invalid user token: %s", tokenProblem(err))
 	}
@@ -127,149 +136,4 @@ func tokenProblem(err error) string {
 		return "malformed"
 	}
 	return "not accepted"
-}
-
-func (u *Users) key(t *jwt.Token) (any, error) {
-	if u.cfg.Secret != "" {
-		return []byte(u.cfg.Secret), nil
-	}
-	kid, _ := t.Header["kid"].(string)
-	k := u.lookup(kid)
-	if k == nil {
-		// The issuer may have rotated its keys: fetch the set again, at most once
-		// a minute.
-		u.mu.RLock()
-		stale := time.Since(u.lastFetch) > time.Minute
-		u.mu.RUnlock()
-		if stale {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = u.fetch(ctx)
-			cancel()
-			k = u.lookup(kid)
-		}
-	}
-	switch k.(type) {
-	case *rsa.PublicKey:
-		if t.Method.Alg() == jwt.SigningMethodRS256.Alg() {
-			return k, nil
-		}
-	case *ecdsa.PublicKey:
-		if t.Method.Alg() == jwt.SigningMethodES256.Alg() {
-			return k, nil
-		}
-	}
-	return nil, jwt.ErrTokenUnverifiable
-}
-
-func (u *Users) lookup(kid string) crypto.PublicKey {
-	u.mu.RLock()
-	defer u.mu.RUnlock()
-	if k, ok := u.keys[kid]; ok {
-		return k
-	}
-	if kid == "" && len(u.keys) == 1 {
-		for _, k := range u.keys {
-			return k
-		}
-	}
-	return nil
-}
-
-// fetch loads the JWKS from its file or URL.
-func (u *Users) fetch(ctx context.Context) error {
-	var raw []byte
-	var err error
-	if strings.HasPrefix(u.cfg.JWKS, "https://") || strings.HasPrefix(u.cfg.JWKS, "http://") {
-		raw, err = fetchURL(ctx, u.cfg.JWKS)
-	} else {
-		raw, err = os.ReadFile(u.cfg.JWKS)
-	}
-	u.mu.Lock()
-	u.lastFetch = time.Now()
-	u.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("read JWKS: %w", err)
-	}
-	keys, err := parseJWKS(raw)
-	if err != nil {
-		return err
-	}
-	u.mu.Lock()
-	u.keys = keys
-	u.mu.Unlock()
-	return nil
-}
-
-func fetchURL(ctx context.Context, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-}
-
-// parseJWKS reads the RSA and P-256 keys of a JSON Web Key Set (RFC 7517); other
-// keys are skipped.
-func parseJWKS(raw []byte) (map[string]crypto.PublicKey, error) {
-	var set struct {
-		Keys []struct {
-			Kty string `json:"kty"`
-			Kid string `json:"kid"`
-			Use string `json:"use"`
-			Crv string `json:"crv"`
-			N   string `json:"n"`
-			E   string `json:"e"`
-			X   string `json:"x"`
-			Y   string `json:"y"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(raw, &set); err != nil {
-		return nil, fmt.Errorf("parse JWKS: %w", err)
-	}
-	keys := map[string]crypto.PublicKey{}
-	b64 := base64.RawURLEncoding
-	for _, k := range set.Keys {
-		if k.Use != "" && k.Use != "sig" {
-			continue
-		}
-		switch k.Kty {
-		case "RSA":
-			n, err1 := b64.DecodeString(k.N)
-			e, err2 := b64.DecodeString(k.E)
-			if err1 != nil || err2 != nil || len(e) == 0 || len(e) > 4 {
-				return nil, fmt.Errorf("JWKS key %q: bad RSA modulus or exponent", k.Kid)
-			}
-			pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-			if pub.N.BitLen() < 2048 {
-				return nil, fmt.Errorf("JWKS key %q: RSA keys must have at least 2048 bits", k.Kid)
-			}
-			keys[k.Kid] = pub
-		case "EC":
-			if k.Crv != "P-256" {
-				continue
-			}
-			x, err1 := b64.DecodeString(k.X)
-			y, err2 := b64.DecodeString(k.Y)
-			if err1 != nil || err2 != nil || len(x) != 32 || len(y) != 32 {
-				return nil, fmt.Errorf("JWKS key %q: bad P-256 point", k.Kid)
-			}
-			pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
-			if err != nil {
-				return nil, fmt.Errorf("JWKS key %q: %w", k.Kid, err)
-			}
-			keys[k.Kid] = pub
-		}
-	}
-	if len(keys) == 0 {
-		return nil, errors.New("the JWKS has no RSA or P-256 signing key")
-	}
-	return keys, nil
 }
