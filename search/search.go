@@ -159,10 +159,11 @@ func (ix *Index) Versions() (map[string]int64, error) {
 func (ix *Index) Apply(upserts []*repository.Paper, deletes []string) error {
 	b := ix.idx.NewBatch()
 	for _, p := range upserts {
+		f := FacetValues(p)
 		d := doc{Title: p.Title, Abstract: p.Abstract, Keywords: p.Keywords,
 			Organization: strings.TrimSpace(p.Organization.ID + " " + p.Organization.DisplayName),
 			Version:      strconv.FormatInt(p.Version, 10),
-			Org:          p.Organization.ID, Cat: p.PrimaryCategory, Year: strconv.Itoa(yearOf(p))}
+			Org:          f[FacetOrganization], Cat: f[FacetPrimaryCategory], Year: f[FacetYear]}
 		for _, a := range p.Authors {
 			d.Authors = append(d.Authors, a.Name)
 		}
@@ -180,18 +181,34 @@ func (ix *Index) Apply(upserts []*repository.Paper, deletes []string) error {
 	return nil
 }
 
-// yearOf is the year a paper is counted under in the year facet.
-func yearOf(p *repository.Paper) int {
-	if !p.PublishedTime.IsZero() {
-		return p.PublishedTime.Year()
+// FacetValues returns the value of each facet for p (organization id, primary
+// category, year of publication or else of submission); empty ones are left out.
+func FacetValues(p *repository.Paper) map[string]string {
+	year := p.PublishedTime
+	if year.IsZero() {
+		year = p.SubmitTime
 	}
-	return p.SubmitTime.Year()
+	out := map[string]string{FacetYear: strconv.Itoa(year.Year())}
+	if p.Organization.ID != "" {
+		out[FacetOrganization] = p.Organization.ID
+	}
+	if p.PrimaryCategory != "" {
+		out[FacetPrimaryCategory] = p.PrimaryCategory
+	}
+	return out
 }
 
-// FacetCount is a facet value and how many matches have it.
-type FacetCount struct {
-	Value string
-	Count int
+// FacetCounts counts matches by facet and value.
+type FacetCounts map[string]map[string]int
+
+// Add counts p's facet values.
+func (c FacetCounts) Add(p *repository.Paper) {
+	for facet, value := range FacetValues(p) {
+		if c[facet] == nil {
+			c[facet] = map[string]int{}
+		}
+		c[facet][value]++
+	}
 }
 
 // Page is one page of a search: hits, how many matched in all, and facet counts
@@ -199,7 +216,7 @@ type FacetCount struct {
 type Page struct {
 	Hits   []Hit
 	Total  uint64
-	Facets map[string][]FacetCount
+	Facets FacetCounts
 }
 
 // SearchPage returns the hits from..from+size of q, best first, with facet counts
@@ -213,14 +230,17 @@ func (ix *Index) SearchPage(q query.Query, from, size int) (*Page, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	page := &Page{Total: res.Total, Facets: map[string][]FacetCount{}}
+	page := &Page{Total: res.Total, Facets: FacetCounts{}}
 	for _, h := range res.Hits {
 		page.Hits = append(page.Hits, Hit{ID: h.ID, Score: h.Score})
 	}
 	for name, fr := range res.Facets {
 		for _, t := range fr.Terms.Terms() {
 			if t.Term != "" {
-				page.Facets[name] = append(page.Facets[name], FacetCount{Value: t.Term, Count: t.Count})
+				if page.Facets[name] == nil {
+					page.Facets[name] = map[string]int{}
+				}
+				page.Facets[name][t.Term] = t.Count
 			}
 		}
 	}
@@ -360,7 +380,8 @@ func (ix *Index) significantTerms(text string, n int) ([]string, error) {
 	}
 	tf := map[string]int{}
 	for _, tok := range an.Analyze([]byte(text)) {
-		if t := string(tok.Term); len(t) >= 3 && !stopWords[t] {
+		if t := string(tok.Term); len(t) >= 3 { // the analyzer has dropped stop words
+
 			tf[t]++
 		}
 	}

@@ -223,7 +223,7 @@ func (s *Catalog) ListPapers(ctx context.Context, req *catalogv1.ListPapersReque
 
 func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListPapersResponse, error) {
 	var v violations
-	size := pageSize(&v, req.GetPageSize())
+	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	q := s.queries.parse(req.GetFilter(), req.GetOrderBy())
 	if q.ferr != nil {
@@ -253,18 +253,17 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 	return resp, nil
 }
 
-// pageSize applies the page size rules of every list method.
-func pageSize(v *violations, size int32) int {
+// pageSize applies the page size rules of the list methods: 0 means def, larger
+// than most is lowered to most, negative is a violation.
+func pageSize(v *violations, size int32, def, most int) int {
 	switch {
 	case size < 0:
 		v.add("page_size", "must not be negative")
 		return 0
 	case size == 0:
-		return defaultPageSize
-	case size > maxPageSize:
-		return maxPageSize
+		return def
 	}
-	return int(size)
+	return min(int(size), most)
 }
 
 // decodeToken checks a page token against the query it must belong to; it returns
@@ -277,11 +276,16 @@ func (s *Catalog) decodeToken(tokenQuery, token string, o *query.Order) (query.K
 	}
 	after, extra, err := s.Tokens.DecodeExtra(tokenQuery, token)
 	if err != nil || (o != nil && !o.Valid(after)) {
-		var v violations
-		v.add("page_token", "%s", query.ErrInvalidToken.Error())
-		return nil, 0, v.err()
+		return nil, 0, invalidToken()
 	}
 	return after, extra, nil
+}
+
+// invalidToken is the error of a page token that does not belong to its request.
+func invalidToken() error {
+	var v violations
+	v.add("page_token", "%s", query.ErrInvalidToken.Error())
+	return v.err()
 }
 
 // page returns the papers of res after the key after (all from the start when nil),
@@ -333,8 +337,8 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	if e := req.GetPaper().GetEtag(); e != "" && e != etag(cur) {
-		return nil, errorf(codes.Aborted, "etag %q is stale: the paper changed since it was read (current etag %q)", e, etag(cur))
+	if err := checkEtag(req.GetPaper().GetEtag(), cur); err != nil {
+		return nil, err
 	}
 	next := *cur
 	for _, path := range paths {
@@ -356,6 +360,14 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 	s.Model.Put(&next)
 	s.record(ctx, repository.Change{PaperID: next.ID, Version: next.Version, Paper: &next})
 	return &next, nil
+}
+
+// checkEtag returns ABORTED when a caller sent an etag that is not cur's.
+func checkEtag(sent string, cur *repository.Paper) error {
+	if sent != "" && sent != etag(cur) {
+		return errorf(codes.Aborted, "etag %q is stale: the paper changed since it was read (current etag %q)", sent, etag(cur))
+	}
+	return nil
 }
 
 // refresh re-reads a paper the model had stale, after a conditional write lost.
@@ -417,11 +429,11 @@ func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 	if err != nil {
 		return err
 	}
-	var cond int64
-	if e := req.GetEtag(); e != "" {
-		if e != etag(cur) {
-			return errorf(codes.Aborted, "etag %q is stale: the paper changed since it was read (current etag %q)", e, etag(cur))
-		}
+	if err := checkEtag(req.GetEtag(), cur); err != nil {
+		return err
+	}
+	var cond int64 // an unconditional delete removes whatever version is stored
+	if req.GetEtag() != "" {
 		cond = cur.Version
 	}
 	if err := s.Papers.Delete(ctx, cur.ID, cond); err != nil {

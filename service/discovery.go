@@ -49,7 +49,7 @@ func (s *Catalog) ListDailyPapers(ctx context.Context, req *catalogv1.ListDailyP
 
 func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest) (*catalogv1.ListDailyPapersResponse, error) {
 	var v violations
-	size := pageSize(&v, req.GetPageSize())
+	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	loc := loadZone(&v, req.GetTimeZone())
 	start, end := resolvePeriod(&v, req.GetDate(), req.GetWeek(), req.GetMonth(), loc)
@@ -81,7 +81,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest) (*catalogv1.L
 		o = s.queries.parse("", orderText).order
 	}
 	if after != nil && !o.Valid(after) {
-		return nil, s.invalidToken()
+		return nil, invalidToken()
 	}
 	res := s.Model.List(f, o)
 	papers, next := s.page(res, o, after, size, tokenQuery, extra)
@@ -99,12 +99,6 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest) (*catalogv1.L
 	return resp, nil
 }
 
-func (s *Catalog) invalidToken() error {
-	var v violations
-	v.add("page_token", "%s", query.ErrInvalidToken.Error())
-	return v.err()
-}
-
 // ListTrendingPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListTrendingPapers(ctx context.Context, req *catalogv1.ListTrendingPapersRequest) (*catalogv1.ListTrendingPapersResponse, error) {
 	resp, err := s.listTrending(req)
@@ -116,7 +110,7 @@ func (s *Catalog) ListTrendingPapers(ctx context.Context, req *catalogv1.ListTre
 
 func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest) (*catalogv1.ListTrendingPapersResponse, error) {
 	var v violations
-	size := pageSize(&v, req.GetPageSize())
+	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	window := defaultWindow
 	if w := req.GetWindow(); w != nil {
@@ -141,7 +135,7 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest) (*catal
 	ref := referenceTime(extra)
 	o := query.TrendingOrder(ref)
 	if after != nil && !o.Valid(after) {
-		return nil, s.invalidToken()
+		return nil, invalidToken()
 	}
 	// Papers submitted after the reference time (within its minute, or while a
 	// caller pages) count with age 0.

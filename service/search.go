@@ -3,11 +3,9 @@ package service
 import (
 	"context"
 	"fmt"
-	"sync"
-
 	"sort"
-	"strconv"
 	"strings"
+	"sync"
 
 	bquery "github.com/blevesearch/bleve/v2/search/query"
 	"google.golang.org/grpc/codes"
@@ -44,13 +42,7 @@ func (s *Catalog) SearchPapers(ctx context.Context, req *catalogv1.SearchPapersR
 
 func (s *Catalog) searchPapers(req *catalogv1.SearchPapersRequest) (*catalogv1.SearchPapersResponse, error) {
 	var v violations
-	size := defaultSearchPageSize
-	switch n := req.GetPageSize(); {
-	case n < 0:
-		v.add("page_size", "must not be negative")
-	case n > 0:
-		size = min(int(n), maxSearchPageSize)
-	}
+	size := pageSize(&v, req.GetPageSize(), defaultSearchPageSize, maxSearchPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	q, err := search.Parse(req.GetQuery())
 	if err != nil {
@@ -83,27 +75,17 @@ func (s *Catalog) searchPapers(req *catalogv1.SearchPapersRequest) (*catalogv1.S
 		score float64
 	}
 	matches := make([]match, 0, len(hits))
-	orgs, cats, years := map[string]int{}, map[string]int{}, map[string]int{}
+	counts := search.FacetCounts{}
 	for _, h := range hits {
 		p, ok := s.Model.Get(h.ID)
 		if !ok || !pq.filter.Match(p) {
 			continue // deleted since it was indexed, or filtered out
 		}
 		matches = append(matches, match{p, h.Score})
-		if p.Organization.ID != "" {
-			orgs[p.Organization.ID]++
-		}
-		if p.PrimaryCategory != "" {
-			cats[p.PrimaryCategory]++
-		}
-		t := p.PublishedTime
-		if t.IsZero() {
-			t = p.SubmitTime
-		}
-		years[strconv.Itoa(t.Year())]++
+		counts.Add(p)
 	}
 	if offset < 0 || offset > int64(len(matches)) {
-		return nil, s.invalidToken()
+		return nil, invalidToken()
 	}
 	end := min(int(offset)+size, len(matches))
 	page := matches[offset:end]
@@ -116,12 +98,10 @@ func (s *Catalog) searchPapers(req *catalogv1.SearchPapersRequest) (*catalogv1.S
 		return nil, err
 	}
 	resp := &catalogv1.SearchPapersResponse{
-		Results:               make([]*catalogv1.SearchResult, len(page)),
-		TotalSize:             int32(min(len(matches), 1<<31-1)), //nolint:gosec // clamped
-		OrganizationFacets:    facets(orgs, false),
-		PrimaryCategoryFacets: facets(cats, false),
-		YearFacets:            facets(years, true),
+		Results:   make([]*catalogv1.SearchResult, len(page)),
+		TotalSize: int32(min(len(matches), 1<<31-1)), //nolint:gosec // clamped
 	}
+	setFacets(resp, counts)
 	for i, m := range page {
 		sn := snippets[m.p.ID]
 		resp.Results[i] = &catalogv1.SearchResult{Paper: s.protos.get(m.p, view), Score: m.score,
@@ -158,11 +138,9 @@ func (s *Catalog) searchUnfiltered(q bquery.Query, text, tokenQuery string, offs
 	}
 	page := cached.page
 	resp := &catalogv1.SearchPapersResponse{
-		TotalSize:             int32(min(page.Total, 1<<31-1)), //nolint:gosec // clamped
-		OrganizationFacets:    facetList(page.Facets[search.FacetOrganization], false),
-		PrimaryCategoryFacets: facetList(page.Facets[search.FacetPrimaryCategory], false),
-		YearFacets:            facetList(page.Facets[search.FacetYear], true),
+		TotalSize: int32(min(page.Total, 1<<31-1)), //nolint:gosec // clamped
 	}
+	setFacets(resp, page.Facets)
 	for _, h := range page.Hits {
 		p, ok := s.Model.Get(h.ID)
 		if !ok {
@@ -176,14 +154,6 @@ func (s *Catalog) searchUnfiltered(q bquery.Query, text, tokenQuery string, offs
 		resp.NextPageToken = s.Tokens.EncodeExtra(tokenQuery, query0, int64(offset+size))
 	}
 	return resp, nil
-}
-
-func facetList(counts []search.FacetCount, byValueDesc bool) []*catalogv1.Facet {
-	m := make(map[string]int, len(counts))
-	for _, c := range counts {
-		m[c.Value] = c.Count
-	}
-	return facets(m, byValueDesc)
 }
 
 type cachedSearch struct {
@@ -222,6 +192,13 @@ func (c *searchCache) put(key string, gen uint64, e *cachedSearch) {
 // query0 is the sort key of search page tokens, which continue by offset.
 var query0 = query.Key{{S: "offset"}}
 
+// setFacets fills a response's facets from counts.
+func setFacets(resp *catalogv1.SearchPapersResponse, counts search.FacetCounts) {
+	resp.OrganizationFacets = facets(counts[search.FacetOrganization], false)
+	resp.PrimaryCategoryFacets = facets(counts[search.FacetPrimaryCategory], false)
+	resp.YearFacets = facets(counts[search.FacetYear], true)
+}
+
 // facets orders facet counts: most first (ties by value), or by value, newest
 // first, for years.
 func facets(counts map[string]int, byValueDesc bool) []*catalogv1.Facet {
@@ -252,13 +229,7 @@ func (s *Catalog) ListSimilarPapers(ctx context.Context, req *catalogv1.ListSimi
 
 func (s *Catalog) listSimilar(req *catalogv1.ListSimilarPapersRequest) (*catalogv1.ListSimilarPapersResponse, error) {
 	var v violations
-	size := defaultSimilarPageSize
-	switch n := req.GetPageSize(); {
-	case n < 0:
-		v.add("page_size", "must not be negative")
-	case n > 0:
-		size = min(int(n), maxSimilarPageSize)
-	}
+	size := pageSize(&v, req.GetPageSize(), defaultSimilarPageSize, maxSimilarPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	if err := v.err(); err != nil {
 		return nil, err
