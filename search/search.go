@@ -134,25 +134,20 @@ func (ix *Index) Versions() (map[string]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]int64, n)
-	const page = 5000
-	for from := 0; ; from += page {
-		req := bleve.NewSearchRequestOptions(bleve.NewMatchAllQuery(), page, from, false)
-		req.Fields = []string{"version"}
-		req.SortBy([]string{"_id"})
-		res, err := ix.idx.Search(req)
-		if err != nil {
-			return nil, fmt.Errorf("read indexed versions: %w", err)
-		}
-		for _, h := range res.Hits {
-			s, _ := h.Fields["version"].(string)
-			v, _ := strconv.ParseInt(s, 10, 64)
-			out[h.ID] = v
-		}
-		if len(res.Hits) < page {
-			return out, nil
-		}
+	// One request for all of them: paging with from/size would rank the whole
+	// index again for every page.
+	req := bleve.NewSearchRequestOptions(bleve.NewMatchAllQuery(), int(n), 0, false) //nolint:gosec // a document count
+	req.Fields = []string{"version"}
+	res, err := ix.idx.Search(req)
+	if err != nil {
+		return nil, fmt.Errorf("read indexed versions: %w", err)
 	}
+	out := make(map[string]int64, len(res.Hits))
+	for _, h := range res.Hits {
+		v, _ := h.Fields["version"].(string)
+		out[h.ID], _ = strconv.ParseInt(v, 10, 64)
+	}
+	return out, nil
 }
 
 // Apply indexes the given papers and removes the given IDs, in one batch.
