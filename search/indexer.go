@@ -48,17 +48,8 @@ func (x *Indexer) Reconcile(ctx context.Context) error {
 	for id := range indexed {
 		deletes = append(deletes, id)
 	}
-	for i := 0; i < len(upserts) || i == 0; i += batchSize {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var del []string
-		if i == 0 {
-			del = deletes
-		}
-		if err := x.Index.Apply(upserts[i:min(i+batchSize, len(upserts))], del); err != nil {
-			return err
-		}
+	if err := x.apply(ctx, upserts, deletes); err != nil {
+		return err
 	}
 	x.ready.Store(true)
 	x.Log.Info("search index reconciled", "indexed", len(upserts), "removed", len(deletes),
@@ -92,13 +83,25 @@ func (x *Indexer) sync() error {
 			deletes = append(deletes, id)
 		}
 	}
-	for i := 0; i < len(upserts) || (i == 0 && len(deletes) > 0); i += batchSize {
-		var del []string
-		if i == 0 {
-			del = deletes
+	if err := x.apply(context.Background(), upserts, deletes); err != nil {
+		return fmt.Errorf("apply %d changes: %w", len(ids), err)
+	}
+	return nil
+}
+
+// apply removes deletes and indexes upserts, batchSize papers at a time.
+func (x *Indexer) apply(ctx context.Context, upserts []*repository.Paper, deletes []string) error {
+	if len(deletes) > 0 {
+		if err := x.Index.Apply(nil, deletes); err != nil {
+			return err
 		}
-		if err := x.Index.Apply(upserts[i:min(i+batchSize, len(upserts))], del); err != nil {
-			return fmt.Errorf("apply %d changes: %w", len(ids), err)
+	}
+	for i := 0; i < len(upserts); i += batchSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := x.Index.Apply(upserts[i:min(i+batchSize, len(upserts))], nil); err != nil {
+			return err
 		}
 	}
 	return nil
