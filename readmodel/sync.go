@@ -182,13 +182,6 @@ func (s *Syncer) apply(c repository.Change) bool {
 		}
 		return changed
 	}
-	if c.Vote != nil {
-		v := repository.Vote{PaperID: c.PaperID, User: c.Vote.User}
-		if c.Vote.Added {
-			return s.Model.AddVote(v, c.Version)
-		}
-		return s.Model.RemoveVote(v, c.Version)
-	}
 	if c.Deleted {
 		return s.Model.Remove(c.PaperID, c.Version)
 	}

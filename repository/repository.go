@@ -87,9 +87,6 @@ type Change struct {
 	Paper *Paper
 	// Time is when the change was recorded, by the writer's clock.
 	Time time.Time
-	// Vote, when set, makes this the change of one user's upvote of PaperID
-	// rather than of the paper itself; Paper and Deleted are unused then.
-	Vote *VoteChange
 	// Votes, when set, makes this a batch of upvote changes of any papers, each
 	// with its own paper and version; the other fields are unused then.
 	Votes []VoteRecord
@@ -103,12 +100,6 @@ type VoteRecord struct {
 	Version int64
 }
 
-// VoteChange is a user's upvote added to or removed from a paper.
-type VoteChange struct {
-	User  string
-	Added bool
-}
-
 // Vote is one user's upvote of one paper.
 type Vote struct {
 	PaperID string
@@ -117,9 +108,7 @@ type Vote struct {
 
 // Votes stores upvotes: at most one per user and paper.
 type Votes interface {
-	// AddVote records v. It reports false, and no error, if v was already there.
-	AddVote(ctx context.Context, v Vote) (bool, error)
-	// AddVotes records several votes at once; votes already there are skipped.
+	// AddVotes records votes; votes already there are skipped.
 	AddVotes(ctx context.Context, votes []Vote) error
 	// RemoveVote removes v. It reports false, and no error, if v was not there.
 	RemoveVote(ctx context.Context, v Vote) (bool, error)

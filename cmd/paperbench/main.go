@@ -403,7 +403,7 @@ func seed(ctx context.Context, dir string, papers []*repository.Paper, votes []r
 	}
 	vstore := mongo.NewVotes(db)
 	for i := 0; i < len(votes); i += 5000 {
-		if err := vstore.InsertMany(ctx, votes[i:min(i+5000, len(votes))]); err != nil {
+		if err := vstore.AddVotes(ctx, votes[i:min(i+5000, len(votes))]); err != nil {
 			return err
 		}
 	}

@@ -195,3 +195,38 @@ func TestUnreachableServerIsUnavailable(t *testing.T) {
 		t.Errorf("get: %v, want ErrUnavailable", err)
 	}
 }
+
+func TestVotes(t *testing.T) {
+	t.Parallel()
+	votes := mongo.NewVotes(openDB(t))
+	ctx := ctxT(t)
+	a, b := repository.Vote{PaperID: "2401.00001", User: "ann"}, repository.Vote{PaperID: "2401.00002", User: "bob|with a bar"}
+	if err := votes.AddVotes(ctx, []repository.Vote{a, b, a}); err != nil {
+		t.Fatalf("adding a vote twice in one batch: %v", err)
+	}
+	if err := votes.AddVotes(ctx, []repository.Vote{a}); err != nil {
+		t.Fatalf("adding an existing vote: %v", err)
+	}
+	all := func() map[repository.Vote]bool {
+		got := map[repository.Vote]bool{}
+		if err := votes.AllVotes(ctx, func(v repository.Vote) error { got[v] = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := all(); len(got) != 2 || !got[a] || !got[b] {
+		t.Errorf("stored votes %v, want %v and %v", got, a, b)
+	}
+	if removed, err := votes.RemoveVote(ctx, a); err != nil || !removed {
+		t.Errorf("remove: %v %v", removed, err)
+	}
+	if removed, err := votes.RemoveVote(ctx, a); err != nil || removed {
+		t.Errorf("removing a missing vote: %v %v", removed, err)
+	}
+	if err := votes.RemovePaperVotes(ctx, b.PaperID); err != nil {
+		t.Fatal(err)
+	}
+	if got := all(); len(got) != 0 {
+		t.Errorf("left over: %v", got)
+	}
+}

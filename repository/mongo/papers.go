@@ -72,7 +72,6 @@ type changeDoc struct {
 	Version int64           `bson:"version"`
 	Deleted bool            `bson:"deleted,omitempty"`
 	Paper   *paperDoc       `bson:"paper,omitempty"`
-	Vote    *voteChangeDoc  `bson:"vote,omitempty"`
 	Votes   []voteRecordDoc `bson:"votes,omitempty"`
 	Time    time.Time       `bson:"time"`
 }
@@ -82,11 +81,6 @@ type voteRecordDoc struct {
 	User    string `bson:"user"`
 	Added   bool   `bson:"added"`
 	Version int64  `bson:"version"`
-}
-
-type voteChangeDoc struct {
-	User  string `bson:"user"`
-	Added bool   `bson:"added"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -226,10 +220,6 @@ func (s *Papers) RecordChange(ctx context.Context, c repository.Change) error {
 	if c.Paper != nil {
 		d.Paper = toDoc(c.Paper)
 	}
-	if c.Vote != nil {
-		d.Vote = &voteChangeDoc{User: c.Vote.User, Added: c.Vote.Added}
-		d.ID += "/" + c.Vote.User
-	}
 	for _, v := range c.Votes {
 		d.Votes = append(d.Votes, voteRecordDoc(v))
 	}
@@ -259,9 +249,6 @@ func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.Ch
 		c := repository.Change{PaperID: d.PaperID, Version: d.Version, Deleted: d.Deleted, Time: d.Time.UTC()}
 		if d.Paper != nil {
 			c.Paper = fromDoc(d.Paper)
-		}
-		if d.Vote != nil {
-			c.Vote = &repository.VoteChange{User: d.Vote.User, Added: d.Vote.Added}
 		}
 		for _, v := range d.Votes {
 			c.Votes = append(c.Votes, repository.VoteRecord(v))

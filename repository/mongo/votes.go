@@ -38,18 +38,6 @@ type voteDoc struct {
 
 func voteID(v repository.Vote) string { return v.PaperID + "|" + v.User }
 
-// AddVote implements repository.Votes.
-func (s *Votes) AddVote(ctx context.Context, v repository.Vote) (bool, error) {
-	_, err := s.votes.InsertOne(ctx, voteDoc{ID: voteID(v), PaperID: v.PaperID, User: v.User, Time: time.Now().UTC()})
-	switch {
-	case err == nil:
-		return true, nil
-	case mongo.IsDuplicateKeyError(err):
-		return false, nil
-	}
-	return false, fmt.Errorf("add vote on %s: %w", v.PaperID, wrap(err))
-}
-
 // RemoveVote implements repository.Votes.
 func (s *Votes) RemoveVote(ctx context.Context, v repository.Vote) (bool, error) {
 	res, err := s.votes.DeleteOne(ctx, bson.D{{Key: "_id", Value: voteID(v)}})
@@ -95,14 +83,9 @@ func (s *Votes) AllVotes(ctx context.Context, fn func(repository.Vote) error) er
 	return nil
 }
 
-// AddVotes implements repository.Votes.
+// AddVotes implements repository.Votes, as one unordered insert. It records no
+// change for other replicas; the caller does.
 func (s *Votes) AddVotes(ctx context.Context, votes []repository.Vote) error {
-	return s.InsertMany(ctx, votes)
-}
-
-// InsertMany inserts votes in one unordered batch without recording changes; the
-// benchmark uses it to seed a catalog. Votes already there are skipped.
-func (s *Votes) InsertMany(ctx context.Context, votes []repository.Vote) error {
 	docs := make([]any, len(votes))
 	now := time.Now().UTC()
 	for i, v := range votes {
