@@ -34,6 +34,7 @@ func (m *Model) AddVote(v repository.Vote, version int64) bool {
 	users[v.User] = version
 	delete(m.unvoted, voteKey(v))
 	m.recount(v.PaperID)
+	m.changed()
 	return true
 }
 
@@ -50,6 +51,7 @@ func (m *Model) RemoveVote(v repository.Vote, version int64) bool {
 	}
 	delete(m.votes[v.PaperID], v.User)
 	m.recount(v.PaperID)
+	m.changed()
 	return true
 }
 
@@ -87,7 +89,7 @@ func (m *Model) ReplaceVotes(all []repository.Vote, scanStart int64) {
 }
 
 // recount sets the paper's upvotes to its base count plus its votes. Callers hold
-// m.mu for writing.
+// m.mu for writing, and call changed once they are done.
 func (m *Model) recount(id string) {
 	p, ok := m.papers[id]
 	if !ok {
@@ -97,6 +99,5 @@ func (m *Model) recount(id string) {
 		cp := *p
 		cp.Upvotes = n
 		m.papers[id] = &cp
-		m.changed()
 	}
 }
