@@ -521,8 +521,8 @@ func TestOversizedRequestsAreRefused(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, testConfig(t))
 	big := `{"title": "t", "abstract": "` + strings.Repeat("a", 1<<20) + `"}`
-	if r := ts.rest(t, "POST", "/v1/papers?paper_id=2111.13056", adminToken, big); r.Status != 413 {
-		t.Errorf("REST: status %d, want 413", r.Status)
+	if r := ts.rest(t, "POST", "/v1/papers?paper_id=2111.13056", adminToken, big); r.Status != 413 || r.Body["code"] != float64(codes.ResourceExhausted) {
+		t.Errorf("REST: status %d, body %s; want 413 with code RESOURCE_EXHAUSTED as the gateway writes errors", r.Status, r.Raw)
 	}
 	in := newPaper(1)
 	in.Abstract = strings.Repeat("a", 1<<20)

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/papercatalog/papers/gen/openapi"
 )
 
@@ -47,7 +49,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxRequestBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, "request body is larger than 1 MiB")
+			writeError(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted, "request body is larger than 1 MiB")
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -55,10 +57,10 @@ func limitBody(next http.Handler) http.Handler {
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):
-				writeError(w, http.StatusRequestEntityTooLarge, "request body is larger than 1 MiB")
+				writeError(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted, "request body is larger than 1 MiB")
 				return
 			case err != nil:
-				writeError(w, http.StatusBadRequest, "could not read the request body")
+				writeError(w, http.StatusBadRequest, codes.InvalidArgument, "could not read the request body")
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -75,7 +77,7 @@ func (s *Server) recoverHTTP(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.log.ErrorContext(r.Context(), "panic in HTTP handler", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				writeError(w, http.StatusInternalServerError, "internal error")
+				writeError(w, http.StatusInternalServerError, codes.Internal, "internal error")
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -84,9 +86,8 @@ func (s *Server) recoverHTTP(next http.Handler) http.Handler {
 
 // writeError writes an error in the shape the gateway uses (google.rpc.Status as
 // JSON), so REST callers see one error format.
-func writeError(w http.ResponseWriter, code int, msg string) {
-	grpcCode := map[int]int{http.StatusRequestEntityTooLarge: 8, http.StatusBadRequest: 3, http.StatusInternalServerError: 13}[code]
-	writeJSON(w, code, map[string]any{"code": grpcCode, "message": msg, "details": []any{}})
+func writeError(w http.ResponseWriter, status int, code codes.Code, msg string) {
+	writeJSON(w, status, map[string]any{"code": code, "message": msg, "details": []any{}})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
