@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
@@ -22,7 +23,10 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/collector"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/papercatalog/papers/repository"
 )
@@ -34,6 +38,9 @@ const MaxHits = 10000
 type Index struct {
 	idx bleve.Index
 	gen atomic.Uint64 // bumped by every Apply; results of older generations are stale
+
+	facetMu sync.Mutex
+	facets  *facetTable // of the snapshot the last search ran on
 }
 
 // Generation changes whenever the index does; callers key cached results with it.
@@ -48,14 +55,17 @@ type doc struct {
 	Organization string   `json:"organization"`
 	// Version is the paper's version, as text (it does not fit a float).
 	Version string `json:"version"`
-	// Org, Cat and Year are the facets: organization id, primary category and the
-	// year of publication (of submission when unknown).
-	Org  string `json:"org"`
-	Cat  string `json:"cat"`
-	Year string `json:"year"`
+	// Facets holds the paper's facet values as "facet=value" terms (organization
+	// id, primary category, year of publication or else of submission), all in one
+	// field: counting them reads one doc-value column per match instead of three.
+	Facets []string `json:"facets"`
 }
 
-// Facet fields.
+// facetsField is the index field of the facet terms.
+const facetsField = "facets"
+
+
+// Facets.
 const (
 	FacetOrganization    = "org"
 	FacetPrimaryCategory = "cat"
@@ -80,12 +90,10 @@ func indexMapping() mapping.IndexMapping {
 	version.IncludeInAll = false
 	version.IncludeTermVectors = false
 	d.AddFieldMappingsAt("version", version)
-	for _, f := range []string{FacetOrganization, FacetPrimaryCategory, FacetYear} {
-		k := text(keyword.Name, false)
-		k.IncludeInAll = false
-		k.DocValues = true
-		d.AddFieldMappingsAt(f, k)
-	}
+	facets := text(keyword.Name, false)
+	facets.IncludeInAll = false
+	facets.DocValues = true
+	d.AddFieldMappingsAt(facetsField, facets)
 	m := bleve.NewIndexMapping()
 	m.DefaultMapping = d
 	m.DefaultAnalyzer = en.AnalyzerName
@@ -95,7 +103,7 @@ func indexMapping() mapping.IndexMapping {
 
 // mappingVersion changes whenever indexMapping does; an index made with another
 // mapping is rebuilt.
-const mappingVersion = "2"
+const mappingVersion = "3"
 
 var mappingKey = []byte("papers.mapping_version")
 
@@ -154,11 +162,12 @@ func (ix *Index) Versions() (map[string]int64, error) {
 func (ix *Index) Apply(upserts []*repository.Paper, deletes []string) error {
 	b := ix.idx.NewBatch()
 	for _, p := range upserts {
-		f := FacetValues(p)
 		d := doc{Title: p.Title, Abstract: p.Abstract, Keywords: p.Keywords,
 			Organization: strings.TrimSpace(p.Organization.ID + " " + p.Organization.DisplayName),
-			Version:      strconv.FormatInt(p.Version, 10),
-			Org:          f[FacetOrganization], Cat: f[FacetPrimaryCategory], Year: f[FacetYear]}
+			Version:      strconv.FormatInt(p.Version, 10)}
+		for facet, value := range FacetValues(p) {
+			d.Facets = append(d.Facets, facet+"="+value)
+		}
 		for _, a := range p.Authors {
 			d.Authors = append(d.Authors, a.Name)
 		}
@@ -215,13 +224,34 @@ type Page struct {
 }
 
 // SearchPage returns the hits from..from+size of q, best first, with facet counts
-// over every match.
+// over every match. The counts come from a table of each document's facet terms,
+// kept for the current index snapshot: looking them up in the index's doc values
+// instead decompresses a block per match and costs more than the search.
 func (ix *Index) SearchPage(q query.Query, from, size int) (*Page, error) {
-	req := bleve.NewSearchRequestOptions(q, size, from, false)
-	for _, f := range []string{FacetOrganization, FacetPrimaryCategory, FacetYear} {
-		req.AddFacet(f, bleve.NewFacetRequest(f, 100))
+	var counts []int
+	var table *facetTable
+	handler := func(sctx *search.SearchContext) (search.DocumentMatchHandler, bool, error) {
+		t, err := ix.facetTableFor(sctx.IndexReader)
+		if err != nil {
+			return nil, false, err
+		}
+		table, counts = t, make([]int, len(t.terms))
+		next, loadID, err := collector.MakeTopNDocumentMatchHandler(sctx)
+		return func(d *search.DocumentMatch) error {
+			if d != nil {
+				if n := d.IndexInternalID.Value(); n < uint64(len(t.docs)) {
+					for _, ord := range t.docs[n] {
+						if ord > 0 {
+							counts[ord-1]++
+						}
+					}
+				}
+			}
+			return next(d)
+		}, loadID, err
 	}
-	res, err := ix.idx.Search(req)
+	ctx := context.WithValue(context.Background(), search.MakeDocumentMatchHandlerKey, search.MakeDocumentMatchHandler(handler))
+	res, err := ix.idx.SearchInContext(ctx, bleve.NewSearchRequestOptions(q, size, from, false))
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
@@ -229,17 +259,82 @@ func (ix *Index) SearchPage(q query.Query, from, size int) (*Page, error) {
 	for _, h := range res.Hits {
 		page.Hits = append(page.Hits, Hit{ID: h.ID, Score: h.Score})
 	}
-	for name, fr := range res.Facets {
-		for _, t := range fr.Terms.Terms() {
-			if t.Term != "" {
+	if table != nil {
+		for ord, n := range counts {
+			if n == 0 {
+				continue
+			}
+			if name, value, ok := strings.Cut(table.terms[ord], "="); ok && value != "" {
 				if page.Facets[name] == nil {
 					page.Facets[name] = map[string]int{}
 				}
-				page.Facets[name][t.Term] = t.Count
+				page.Facets[name][value] = n
 			}
 		}
 	}
 	return page, nil
+}
+
+// facetTable holds the facet terms of every document of one index snapshot, by
+// the snapshot's document number.
+type facetTable struct {
+	reader index.IndexReader // the snapshot; compared, never used after the build
+	terms  []string          // facet terms ("facet=value") by ordinal - 1
+	docs   [][3]int32        // each document's term ordinals (1-based; 0 = none)
+}
+
+// facetTableFor returns the facet table of the snapshot r, building it when r is
+// not the snapshot of the last table (the index changed or merged segments,
+// which renumbers documents). Concurrent searches wait for one build.
+func (ix *Index) facetTableFor(r index.IndexReader) (*facetTable, error) {
+	ix.facetMu.Lock()
+	defer ix.facetMu.Unlock()
+	if t := ix.facets; t != nil && t.reader == r {
+		return t, nil
+	}
+	t := &facetTable{reader: r}
+	ords := map[string]int32{}
+	dv, err := r.DocValueReader([]string{facetsField})
+	if err != nil {
+		return nil, fmt.Errorf("read facets: %w", err)
+	}
+	ids, err := r.DocIDReaderAll()
+	if err != nil {
+		return nil, fmt.Errorf("read facets: %w", err)
+	}
+	defer func() { _ = ids.Close() }()
+	for {
+		id, err := ids.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read facets: %w", err)
+		}
+		if id == nil {
+			break
+		}
+		n := id.Value()
+		for uint64(len(t.docs)) <= n {
+			t.docs = append(t.docs, [3]int32{})
+		}
+		slot := 0
+		err = dv.VisitDocValues(id, func(field string, term []byte) {
+			if field != facetsField || slot == len(t.docs[n]) {
+				return
+			}
+			ord, ok := ords[string(term)]
+			if !ok {
+				t.terms = append(t.terms, string(term))
+				ord = int32(len(t.terms)) //nolint:gosec // a few hundred facet values
+				ords[string(term)] = ord
+			}
+			t.docs[n][slot] = ord
+			slot++
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read facets: %w", err)
+		}
+	}
+	ix.facets = t
+	return t, nil
 }
 
 // Hit is a paper that matches a query, with its relevance score.
@@ -293,11 +388,33 @@ func Parse(text string) (query.Query, error) {
 	if problem != nil {
 		return nil, problem
 	}
-	q := bleve.NewQueryStringQuery(rewritten)
-	if _, err := q.Parse(); err != nil {
+	parsed, err := bleve.NewQueryStringQuery(rewritten).Parse()
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
 	}
-	return q, nil
+	return requireAll(parsed), nil
+}
+
+// requireAll makes every plain word and phrase of a parsed query string required,
+// as in arXiv's and most paper searches: "graph diffusion" finds papers about
+// both, not every paper that mentions either. Words the analyzer drops (stop
+// words) are skipped rather than matching nothing, as bleve does for +terms.
+func requireAll(q query.Query) query.Query {
+	b, ok := q.(*query.BooleanQuery)
+	if !ok || b.Should == nil {
+		return q
+	}
+	var must, mustNot []query.Query
+	if c, ok := b.Must.(*query.ConjunctionQuery); ok {
+		must = append(must, c.Conjuncts...)
+	}
+	if d, ok := b.Should.(*query.DisjunctionQuery); ok {
+		must = append(must, d.Disjuncts...)
+	}
+	if d, ok := b.MustNot.(*query.DisjunctionQuery); ok {
+		mustNot = d.Disjuncts
+	}
+	return query.NewBooleanQueryForQueryString(must, nil, mustNot)
 }
 
 // Search returns the papers matching q, best first, at most MaxHits, and how many

@@ -104,7 +104,8 @@ func TestSearchFindsRealPapers(t *testing.T) {
 		{"an author's name", "author:Nadolsky", "0704.0001"},
 		{"a title prefix", "title:diphoton", "0704.0001"},
 		{"an abstract prefix with a phrase", `abstract:"calibration method"`, "2401.10001"},
-		{"two words rank the paper with both first", "quantization phones", "2401.10002"},
+		{"every word must match", "quantization phones", "2401.10002"},
+		{"stop words are ignored", "the quantization of the phones", "2401.10002"},
 		{"an organization", "organization:meta-ai", "2401.10002"},
 	}
 	for _, tt := range tests {
@@ -123,6 +124,11 @@ func TestSearchFindsRealPapers(t *testing.T) {
 		t.Errorf("top result: score %v, title snippets %q", top.GetScore(), top.GetTitleSnippets())
 	}
 
+	// Every word is required: the paper about quantization without phones is left out.
+	if ids, _ := searchIDs(t, ts, &catalogv1.SearchPapersRequest{Query: "quantization phones"}); fmt.Sprint(ids) != "[2401.10002]" {
+		t.Errorf("quantization phones: %v", ids)
+	}
+
 	// Filters apply to matches, and facets count the whole result set.
 	ids, _ = searchIDs(t, ts, &catalogv1.SearchPapersRequest{Query: "quantization", Filter: `organization = "meta-ai"`})
 	if fmt.Sprint(ids) != "[2401.10002]" {
@@ -133,13 +139,7 @@ func TestSearchFindsRealPapers(t *testing.T) {
 		t.Errorf("broad search: %d results, token %q, facets %v %v", len(resp.GetResults()), resp.GetNextPageToken(),
 			resp.GetPrimaryCategoryFacets(), resp.GetYearFacets())
 	}
-	sum := 0
-	for _, f := range resp.GetPrimaryCategoryFacets() {
-		sum += int(f.GetCount())
-	}
-	if sum != int(resp.GetTotalSize()) {
-		t.Errorf("primary category facets add up to %d, total_size %d", sum, resp.GetTotalSize())
-	}
+	checkFacets(t, ts, "energy")
 
 	// Paging through a search repeats nothing.
 	seen, token := map[string]bool{}, ""
@@ -176,6 +176,7 @@ func TestSearchFindsRealPapers(t *testing.T) {
 	if ids, _ := searchIDs(t, ts, &catalogv1.SearchPapersRequest{Query: "zeppelin"}); len(ids) != 0 {
 		t.Errorf("a deleted paper is still found: %v", ids)
 	}
+	checkFacets(t, ts, "quantization")
 
 	// Similar papers: the other quantization paper first, never the paper itself.
 	sim, err := ts.client.ListSimilarPapers(ctx, &catalogv1.ListSimilarPapersRequest{Name: "papers/2401.10001"})
@@ -197,6 +198,55 @@ func TestSearchFindsRealPapers(t *testing.T) {
 	r = ts.rest(t, "GET", "/v1/papers:search?query=diphoton&filter=categories:%22hep-ph%22", "", nil)
 	if r.Status != 200 || len(r.Body["results"].([]any)) == 0 {
 		t.Errorf("REST search: %d %s", r.Status, r.Raw)
+	}
+}
+
+// checkFacets pages through every result of query and checks the response's facet
+// counts against the papers themselves.
+func checkFacets(t *testing.T, ts *testServer, query string) {
+	t.Helper()
+	want := map[string]map[string]int32{"org": {}, "cat": {}, "year": {}}
+	var first *catalogv1.SearchPapersResponse
+	n, token := 0, ""
+	for {
+		resp, err := ts.client.SearchPapers(testCtx(t), &catalogv1.SearchPapersRequest{Query: query, PageSize: 100, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = resp
+		}
+		for _, r := range resp.GetResults() {
+			p := r.GetPaper()
+			n++
+			if o := p.GetOrganization().GetId(); o != "" {
+				want["org"][o]++
+			}
+			if c := p.GetPrimaryCategory(); c != "" {
+				want["cat"][c]++
+			}
+			year := p.GetPublishedTime()
+			if year == nil {
+				year = p.GetSubmitTime()
+			}
+			want["year"][fmt.Sprint(year.AsTime().Year())]++
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if n == 0 || n != int(first.GetTotalSize()) {
+		t.Errorf("%q: paged %d results, total_size %d", query, n, first.GetTotalSize())
+	}
+	got := map[string]map[string]int32{"org": {}, "cat": {}, "year": {}}
+	for name, fs := range map[string][]*catalogv1.Facet{"org": first.GetOrganizationFacets(),
+		"cat": first.GetPrimaryCategoryFacets(), "year": first.GetYearFacets()} {
+		for _, f := range fs {
+			got[name][f.GetValue()] = f.GetCount()
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%q: facets %v, counted from the results %v", query, got, want)
 	}
 }
 

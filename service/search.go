@@ -215,8 +215,11 @@ func facets(counts map[string]int, byValueDesc bool) []*catalogv1.Facet {
 		}
 		return out[i].GetValue() < out[j].GetValue()
 	})
-	return out
+	return out[:min(len(out), maxFacetValues)]
 }
+
+// maxFacetValues is the most values a response lists per facet.
+const maxFacetValues = 100
 
 // ListSimilarPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListSimilarPapers(ctx context.Context, req *catalogv1.ListSimilarPapersRequest) (*catalogv1.ListSimilarPapersResponse, error) {

@@ -1164,12 +1164,13 @@ type SearchPapersResponse struct {
 	// TotalSize is the number of matches after the filter (of the best 10,000).
 	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
 	// OrganizationFacets counts all matches by organization id (papers without one
-	// are not counted), most first.
+	// are not counted), most first; at most 100 values.
 	OrganizationFacets []*Facet `protobuf:"bytes,4,rep,name=organization_facets,json=organizationFacets,proto3" json:"organization_facets,omitempty"`
-	// PrimaryCategoryFacets counts all matches by primary category, most first.
+	// PrimaryCategoryFacets counts all matches by primary category, most first; at
+	// most 100 values.
 	PrimaryCategoryFacets []*Facet `protobuf:"bytes,5,rep,name=primary_category_facets,json=primaryCategoryFacets,proto3" json:"primary_category_facets,omitempty"`
 	// YearFacets counts all matches by the year of `published_time` (or of
-	// `submit_time` when that is unset), newest first.
+	// `submit_time` when that is unset), newest first; at most 100 values.
 	YearFacets    []*Facet `protobuf:"bytes,6,rep,name=year_facets,json=yearFacets,proto3" json:"year_facets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -99,9 +99,10 @@ type CatalogServiceClient interface {
 	ListTrendingPapers(ctx context.Context, in *ListTrendingPapersRequest, opts ...grpc.CallOption) (*ListTrendingPapersResponse, error)
 	// SearchPapers finds papers by full-text search over title, abstract, authors,
 	// keywords and organization, ranked by relevance (BM25) with English stemming
-	// (`quantized` finds "quantization"). The query syntax: words (papers with more
-	// of them rank higher), "quoted phrases", `+required` and `-excluded` terms, and
-	// field prefixes `title:`, `abstract:`, `author:`, `keyword:` and
+	// (`quantized` finds "quantization"). The query syntax: words, all of which a
+	// paper must contain (in any of those fields; stop words such as "the" are
+	// ignored), "quoted phrases", `-excluded` terms, and field prefixes `title:`,
+	// `abstract:`, `author:`, `keyword:` and
 	// `organization:` (e.g. `author:hinton title:"capsule networks"`). Only the
 	// best 10,000 matches are ranked.
 	//
@@ -337,9 +338,10 @@ type CatalogServiceServer interface {
 	ListTrendingPapers(context.Context, *ListTrendingPapersRequest) (*ListTrendingPapersResponse, error)
 	// SearchPapers finds papers by full-text search over title, abstract, authors,
 	// keywords and organization, ranked by relevance (BM25) with English stemming
-	// (`quantized` finds "quantization"). The query syntax: words (papers with more
-	// of them rank higher), "quoted phrases", `+required` and `-excluded` terms, and
-	// field prefixes `title:`, `abstract:`, `author:`, `keyword:` and
+	// (`quantized` finds "quantization"). The query syntax: words, all of which a
+	// paper must contain (in any of those fields; stop words such as "the" are
+	// ignored), "quoted phrases", `-excluded` terms, and field prefixes `title:`,
+	// `abstract:`, `author:`, `keyword:` and
 	// `organization:` (e.g. `author:hinton title:"capsule networks"`). Only the
 	// best 10,000 matches are ranked.
 	//

@@ -1,0 +1,157 @@
+package search
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+var words = []string{"graph", "diffusion", "transformer", "quantization", "robot", "language",
+	"vision", "kernel", "sparse", "attention", "policy", "reward", "protein", "molecule"}
+
+func randomPaper(r *rand.Rand, i int) *repository.Paper {
+	text := func(n int) string {
+		s := ""
+		for range n {
+			s += words[r.IntN(len(words))] + " "
+		}
+		return s
+	}
+	p := &repository.Paper{
+		ID: fmt.Sprintf("2401.%05d", i), Title: text(4), Abstract: text(30),
+		PrimaryCategory: []string{"cs.LG", "cs.CV", "cs.CL", "", "math.OC"}[r.IntN(5)],
+		PublishedTime:   time.Date(2018+r.IntN(8), 3, 1, 0, 0, 0, 0, time.UTC),
+		Version:         int64(1 + r.IntN(1000)),
+	}
+	if r.IntN(3) > 0 {
+		p.Organization.ID = []string{"google", "meta-ai", "naver-ai"}[r.IntN(3)]
+	}
+	return p
+}
+
+// TestFacetsCountEveryMatch checks SearchPage's facet counts against counts made
+// from the matching papers themselves, after many small batches (which the index
+// merges, renumbering its documents), updates that move papers between facet
+// values, and deletes.
+func TestFacetsCountEveryMatch(t *testing.T) {
+	ix, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ix.Close() }()
+	r := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // test data
+	papers := map[string]*repository.Paper{}
+	check := func(when string) {
+		t.Helper()
+		for _, q := range []string{"graph", "graph diffusion", "robot -reward", `"sparse attention"`, "title:protein"} {
+			pq, err := Parse(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hits, total, err := ix.Search(pq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := FacetCounts{}
+			for _, h := range hits {
+				p, ok := papers[h.ID]
+				if !ok {
+					t.Fatalf("%s: %q found %s, which is not indexed", when, q, h.ID)
+				}
+				want.Add(p)
+			}
+			page, err := ix.SearchPage(pq, 0, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Total != total || total == 0 {
+				t.Errorf("%s: %q: page total %d, search total %d", when, q, page.Total, total)
+			}
+			for _, facet := range []string{FacetOrganization, FacetPrimaryCategory, FacetYear} {
+				if !maps.Equal(page.Facets[facet], want[facet]) {
+					t.Errorf("%s: %q: %s facets %v, want %v", when, q, facet, page.Facets[facet], want[facet])
+				}
+			}
+			if len(page.Hits) != min(10, len(hits)) || page.Hits[0] != hits[0] {
+				t.Errorf("%s: %q: first page %v, want it to start with %v", when, q, page.Hits, hits[0])
+			}
+		}
+	}
+	for batch := range 40 {
+		var ps []*repository.Paper
+		for i := range 50 {
+			p := randomPaper(r, batch*50+i)
+			papers[p.ID], ps = p, append(ps, p)
+		}
+		if err := ix.Apply(ps, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("after 40 batches")
+	ids := slices.Sorted(maps.Keys(papers))
+	var updated []*repository.Paper
+	var deleted []string
+	for i, id := range ids {
+		switch i % 5 {
+		case 0:
+			p := randomPaper(r, 0)
+			p.ID = id
+			papers[id], updated = p, append(updated, p)
+		case 1:
+			delete(papers, id)
+			deleted = append(deleted, id)
+		}
+	}
+	if err := ix.Apply(updated, deleted); err != nil {
+		t.Fatal(err)
+	}
+	check("after updates and deletes")
+}
+
+// TestEveryWordIsRequired checks the query semantics: plain words must all match,
+// stop words are ignored, -words exclude.
+func TestEveryWordIsRequired(t *testing.T) {
+	ix, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ix.Close() }()
+	ps := []*repository.Paper{
+		{ID: "1", Title: "Graph neural networks", Abstract: "Message passing on graphs.", Version: 1},
+		{ID: "2", Title: "Diffusion models", Abstract: "Denoising diffusion for images.", Version: 1},
+		{ID: "3", Title: "Graph diffusion", Abstract: "Diffusion on graphs and its kernels.", Version: 1},
+	}
+	if err := ix.Apply(ps, nil); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string][]string{
+		"graph diffusion":         {"3"},
+		"the graph of a network":  {"1"},
+		"graphs":                  {"1", "3"},
+		"diffusion -graph":        {"2"},
+		`"graph neural" networks`: {"1"},
+		"graph zeppelin":          nil,
+	} {
+		pq, err := Parse(q)
+		if err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		hits, _, err := ix.Search(pq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hits {
+			got = append(got, h.ID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%q found %v, want %v", q, got, want)
+		}
+	}
+}
