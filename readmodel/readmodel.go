@@ -216,6 +216,14 @@ func (m *Model) Remove(id string, version int64) bool {
 	return true
 }
 
+// Generation changes whenever the model does: results derived from it under one
+// generation are current while it lasts.
+func (m *Model) Generation() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.gen
+}
+
 // changed invalidates cached list results. Callers hold m.mu for writing.
 func (m *Model) changed() {
 	m.gen++

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
@@ -310,4 +312,66 @@ func ids2(r *catalogv1.ListTrendingPapersResponse) []string {
 		out = append(out, p.GetPaper().GetArxivId())
 	}
 	return out
+}
+
+// TestRepeatedListingsFollowWrites checks the response cache: a listing asked for
+// again answers the same as the first time until the catalog changes, and then
+// shows the change at once, over gRPC (which sends cached encodings) and REST.
+func TestRepeatedListingsFollowWrites(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	ctx := testCtx(t)
+	now := time.Now().UTC()
+	for i := range 3 {
+		createAt(t, ts, paperID(i), now.Add(-time.Duration(i+1)*time.Hour))
+	}
+	y, w := now.ISOWeek()
+	week := fmt.Sprintf("%d-W%02d", y, w)
+	titles := func() (list, daily, trending, rest []string) {
+		l, err := ts.client.ListPapers(ctx, &catalogv1.ListPapersRequest{OrderBy: "submit_time desc"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := ts.client.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Week: week, OrderBy: "submit_time desc"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := ts.client.ListTrendingPapers(ctx, &catalogv1.ListTrendingPapersRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range l.GetPapers() {
+			list = append(list, p.GetTitle())
+		}
+		for _, p := range d.GetPapers() {
+			daily = append(daily, p.GetTitle())
+		}
+		for _, p := range tr.GetPapers() {
+			trending = append(trending, p.GetPaper().GetTitle())
+		}
+		r := ts.rest(t, "GET", "/v1/papers?order_by=submit_time%20desc", "", nil)
+		for _, p := range r.Body["papers"].([]any) {
+			rest = append(rest, p.(map[string]any)["title"].(string))
+		}
+		return
+	}
+	l1, d1, t1, r1 := titles()
+	l2, d2, t2, r2 := titles()
+	if fmt.Sprint(l1, d1, t1, r1) != fmt.Sprint(l2, d2, t2, r2) || len(l1) != 3 || len(t1) != 3 {
+		t.Fatalf("repeated listings differ or are short: %v %v %v %v / %v %v %v %v", l1, d1, t1, r1, l2, d2, t2, r2)
+	}
+	if _, err := ts.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{
+		Paper: &catalogv1.Paper{Name: "papers/" + paperID(0), Title: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l3, d3, t3, r3 := titles()
+	for name, got := range map[string][]string{"list": l3, "daily": d3, "rest": r3} {
+		if len(got) != 3 || got[0] != "Renamed" {
+			t.Errorf("%s after the update: %v", name, got)
+		}
+	}
+	if !slices.Contains(t3, "Renamed") {
+		t.Errorf("trending after the update: %v", t3)
+	}
 }

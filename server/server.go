@@ -142,6 +142,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 
 	s.grpcServer = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.ForceServerCodecV2(newResponseCodec(s.catalog.Encoded)),
 		grpc.ChainUnaryInterceptor(s.recoverUnary, s.logUnary),
 	)
 	catalogv1.RegisterCatalogServiceServer(s.grpcServer, s.catalog)

@@ -50,6 +50,7 @@ type Catalog struct {
 	protos    protoCache
 	queries   queryCache
 	searches  searchCache
+	responses responseCache
 }
 
 var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)
@@ -214,7 +215,9 @@ func (s *Catalog) BatchGetPapers(ctx context.Context, req *catalogv1.BatchGetPap
 
 // ListPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListPapers(ctx context.Context, req *catalogv1.ListPapersRequest) (*catalogv1.ListPapersResponse, error) {
-	resp, err := s.listPapers(req)
+	resp, err := cachedResponse(s, requestKey("list", req), func() (*catalogv1.ListPapersResponse, error) {
+		return s.listPapers(req)
+	})
 	if err != nil {
 		return nil, s.fail(ctx, "ListPapers", err)
 	}

@@ -29,25 +29,30 @@ var dailyOrders = map[string]string{
 	"trending":                       "trending",
 }
 
-// referenceTime is the time trending scores are computed at: now, rounded down to
-// the minute, or the one a page token carries.
-func referenceTime(fromToken int64) time.Time {
+// referenceTime is the time trending scores are computed at: the one a page token
+// carries, or else the current minute.
+func referenceTime(fromToken int64, minute time.Time) time.Time {
 	if fromToken != 0 {
 		return time.Unix(fromToken, 0).UTC()
 	}
-	return time.Now().UTC().Truncate(time.Minute)
+	return minute
 }
 
 // ListDailyPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListDailyPapers(ctx context.Context, req *catalogv1.ListDailyPapersRequest) (*catalogv1.ListDailyPapersResponse, error) {
-	resp, err := s.listDaily(req)
+	// Ordered by trending score, the answer depends on the minute.
+	minute := time.Now().UTC().Truncate(time.Minute)
+	key := requestKey("daily", req, strconv.FormatInt(minute.Unix(), 10))
+	resp, err := cachedResponse(s, key, func() (*catalogv1.ListDailyPapersResponse, error) {
+		return s.listDaily(req, minute)
+	})
 	if err != nil {
 		return nil, s.fail(ctx, "ListDailyPapers", err)
 	}
 	return resp, nil
 }
 
-func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest) (*catalogv1.ListDailyPapersResponse, error) {
+func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.Time) (*catalogv1.ListDailyPapersResponse, error) {
 	var v violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
@@ -75,7 +80,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest) (*catalogv1.L
 	}
 	var o query.Order
 	if orderText == "trending" {
-		ref := referenceTime(extra)
+		ref := referenceTime(extra, minute)
 		o, extra = query.TrendingOrder(ref), ref.Unix()
 	} else {
 		o = s.queries.parse("", orderText).order
@@ -101,14 +106,19 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest) (*catalogv1.L
 
 // ListTrendingPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListTrendingPapers(ctx context.Context, req *catalogv1.ListTrendingPapersRequest) (*catalogv1.ListTrendingPapersResponse, error) {
-	resp, err := s.listTrending(req)
+	// The answer depends on the minute: first pages take it as reference time.
+	minute := time.Now().UTC().Truncate(time.Minute)
+	key := requestKey("trending", req, strconv.FormatInt(minute.Unix(), 10))
+	resp, err := cachedResponse(s, key, func() (*catalogv1.ListTrendingPapersResponse, error) {
+		return s.listTrending(req, minute)
+	})
 	if err != nil {
 		return nil, s.fail(ctx, "ListTrendingPapers", err)
 	}
 	return resp, nil
 }
 
-func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest) (*catalogv1.ListTrendingPapersResponse, error) {
+func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute time.Time) (*catalogv1.ListTrendingPapersResponse, error) {
 	var v violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
@@ -132,7 +142,7 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest) (*catal
 	if err != nil {
 		return nil, err
 	}
-	ref := referenceTime(extra)
+	ref := referenceTime(extra, minute)
 	o := query.TrendingOrder(ref)
 	if after != nil && !o.Valid(after) {
 		return nil, invalidToken()

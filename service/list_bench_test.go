@@ -32,3 +32,26 @@ func BenchmarkListPapers(b *testing.B) {
 		_, _ = proto.Marshal(r)
 	}
 }
+
+func BenchmarkListTrendingPapers(b *testing.B) {
+	m := readmodel.New()
+	var all []*repository.Paper
+	now := time.Now()
+	for i := range 50000 {
+		all = append(all, &repository.Paper{ID: fmt.Sprintf("2401.%05d", i), Title: "A title of some twelve words about learning representations of graphs",
+			Abstract: "abc", Categories: []string{"cs.LG", "cs.CV"}, PrimaryCategory: "cs.LG", Upvotes: int64(i % 500),
+			SubmitTime: now.Add(-time.Duration(i) * 10 * time.Minute), PublishedTime: now.Add(-time.Duration(i) * 10 * time.Minute),
+			GithubRepo: "https://github.com/example/repo", Version: int64(i + 1),
+			Authors:    []repository.Author{{Name: "Ada Lovelace"}, {Name: "Alan Turing"}, {Name: "Grace Hopper"}}})
+	}
+	m.Replace(all, 0)
+	s := &Catalog{Model: m, Tokens: query.NewTokens([]byte("k"))}
+	req := &catalogv1.ListTrendingPapersRequest{}
+	for b.Loop() {
+		r, err := s.listTrending(req, time.Now().UTC().Truncate(time.Minute))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = proto.Marshal(r)
+	}
+}
