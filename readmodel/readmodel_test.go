@@ -120,3 +120,41 @@ func TestByRequestID(t *testing.T) {
 		t.Error("the request id of a deleted paper still resolves")
 	}
 }
+
+func TestReplaceVotesTakesEachUsersLatestChange(t *testing.T) {
+	m := New()
+	m.Replace([]*repository.Paper{{ID: "p", BaseUpvotes: 5, Version: 1}, {ID: "q", Version: 1}}, 0)
+	rec := func(paper, user string, added bool, version int64) repository.VoteRecord {
+		return repository.VoteRecord{PaperID: paper, User: user, Added: added, Version: version}
+	}
+	// Applied while the scan ran (scan began at 100): bob's removal and dan's
+	// upvote of q are newer than what the scan read; an old vote of eve's at 50
+	// was removed from the database (its paper deleted) and must not come back.
+	m.RemoveVote(repository.Vote{PaperID: "p", User: "bob"}, 120)
+	m.AddVote(repository.Vote{PaperID: "q", User: "dan"}, 130)
+	m.AddVote(repository.Vote{PaperID: "q", User: "eve"}, 50)
+	m.ReplaceVotes([]repository.VoteRecord{
+		rec("p", "ann", true, 0),                              // a vote from before versions
+		rec("p", "bob", true, 10),                             // removed at 120, in the model only
+		rec("p", "cat", true, 20), rec("p", "cat", false, 30), // removed
+		rec("q", "cat", false, 40), rec("q", "cat", true, 60), // removed, then upvoted again
+		rec("q", "dan", true, 90), rec("q", "dan", false, 110), // removed, upvoted at 130 in the model
+	}, 100)
+	for _, c := range []struct {
+		paper, user string
+		want        bool
+	}{{"p", "ann", true}, {"p", "bob", false}, {"p", "cat", false}, {"q", "cat", true}, {"q", "dan", true}, {"q", "eve", false}} {
+		if got := m.HasVote(repository.Vote{PaperID: c.paper, User: c.user}); got != c.want {
+			t.Errorf("%s's vote on %s: %v, want %v", c.user, c.paper, got, c.want)
+		}
+	}
+	p, _ := m.Get("p")
+	q, _ := m.Get("q")
+	if p.Upvotes != 6 || q.Upvotes != 2 {
+		t.Errorf("upvotes: p %d (want 5 + 1), q %d (want 2)", p.Upvotes, q.Upvotes)
+	}
+	// A late copy of an old change does not undo a newer one.
+	if m.AddVote(repository.Vote{PaperID: "p", User: "cat"}, 25) {
+		t.Error("an upvote older than the removal was applied")
+	}
+}

@@ -102,9 +102,9 @@ func (s *Syncer) Load(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("load read model: %w", err)
 	}
-	var votes []repository.Vote
+	var votes []repository.VoteRecord
 	if s.Votes != nil {
-		if err := s.Votes.AllVotes(ctx, func(v repository.Vote) error {
+		if err := s.Votes.AllVotes(ctx, func(v repository.VoteRecord) error {
 			votes = append(votes, v)
 			return nil
 		}); err != nil {

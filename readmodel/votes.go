@@ -1,6 +1,10 @@
 package readmodel
 
-import "github.com/papercatalog/papers/repository"
+import (
+	"strings"
+
+	"github.com/papercatalog/papers/repository"
+)
 
 // Votes are kept per paper as the set of users who upvoted it, each with the version
 // (writer's clock) of the upvote; removed votes leave a tombstone with the version
@@ -55,33 +59,47 @@ func (m *Model) RemoveVote(v repository.Vote, version int64) bool {
 	return true
 }
 
-// ReplaceVotes sets the votes to all, as read from the database by a scan that
-// began at version scanStart; votes changed at or after scanStart are kept as the
-// model has them.
-func (m *Model) ReplaceVotes(all []repository.Vote, scanStart int64) {
+// ReplaceVotes sets the votes to what the recorded changes say (each user's latest
+// change per paper wins), as read from the database by a scan that began at
+// version scanStart. Changes the model applied at or after scanStart are merged
+// in, the newer change winning, since the scan may have missed them.
+func (m *Model) ReplaceVotes(changes []repository.VoteRecord, scanStart int64) {
+	latest := make(map[repository.Vote]repository.VoteRecord, len(changes))
+	keep := func(r repository.VoteRecord) {
+		v := repository.Vote{PaperID: r.PaperID, User: r.User}
+		if cur, ok := latest[v]; !ok || r.Version > cur.Version || (r.Version == cur.Version && !r.Added) {
+			latest[v] = r
+		}
+	}
+	for _, r := range changes {
+		keep(r)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	next := map[string]map[string]int64{}
-	for _, v := range all {
-		if removed, ok := m.unvoted[voteKey(v)]; ok && removed >= scanStart {
-			continue
-		}
-		if next[v.PaperID] == nil {
-			next[v.PaperID] = map[string]int64{}
-		}
-		next[v.PaperID][v.User] = 0
-	}
 	for paper, users := range m.votes {
 		for user, version := range users {
 			if version >= scanStart {
-				if next[paper] == nil {
-					next[paper] = map[string]int64{}
-				}
-				next[paper][user] = version
+				keep(repository.VoteRecord{PaperID: paper, User: user, Added: true, Version: version})
 			}
 		}
 	}
-	m.votes = next
+	for key, version := range m.unvoted {
+		if paper, user, ok := strings.Cut(key, "|"); ok && version >= scanStart {
+			keep(repository.VoteRecord{PaperID: paper, User: user, Version: version})
+		}
+	}
+	votes, unvoted := map[string]map[string]int64{}, map[string]int64{}
+	for v, r := range latest {
+		if !r.Added {
+			unvoted[voteKey(v)] = r.Version
+			continue
+		}
+		if votes[v.PaperID] == nil {
+			votes[v.PaperID] = map[string]int64{}
+		}
+		votes[v.PaperID][v.User] = r.Version
+	}
+	m.votes, m.unvoted = votes, unvoted
 	for id := range m.papers {
 		m.recount(id)
 	}

@@ -106,16 +106,18 @@ type Vote struct {
 	User    string
 }
 
-// Votes stores upvotes: at most one per user and paper.
+// Votes stores upvotes as a log of changes: each upvote and each removal is a
+// record with its version, and a user's latest record for a paper says whether
+// the vote stands. Appending is what the embedded database does fast; deleting or
+// updating a single document scans the whole collection there.
 type Votes interface {
-	// AddVotes records votes; votes already there are skipped.
-	AddVotes(ctx context.Context, votes []Vote) error
-	// RemoveVote removes v. It reports false, and no error, if v was not there.
-	RemoveVote(ctx context.Context, v Vote) (bool, error)
+	// RecordVotes appends changes; a change already recorded (same paper, user
+	// and version) is skipped, so retrying a batch is harmless.
+	RecordVotes(ctx context.Context, changes []VoteRecord) error
 	// RemovePaperVotes removes every vote for the paper.
 	RemovePaperVotes(ctx context.Context, paperID string) error
-	// AllVotes calls fn for every vote, in no particular order.
-	AllVotes(ctx context.Context, fn func(Vote) error) error
+	// AllVotes calls fn for every recorded change, in no particular order.
+	AllVotes(ctx context.Context, fn func(VoteRecord) error) error
 }
 
 // Papers stores papers. It is the source of truth; reads that users make often are

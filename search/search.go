@@ -64,7 +64,6 @@ type doc struct {
 // facetsField is the index field of the facet terms.
 const facetsField = "facets"
 
-
 // Facets.
 const (
 	FacetOrganization    = "org"

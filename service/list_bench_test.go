@@ -42,7 +42,7 @@ func BenchmarkListTrendingPapers(b *testing.B) {
 			Abstract: "abc", Categories: []string{"cs.LG", "cs.CV"}, PrimaryCategory: "cs.LG", Upvotes: int64(i % 500),
 			SubmitTime: now.Add(-time.Duration(i) * 10 * time.Minute), PublishedTime: now.Add(-time.Duration(i) * 10 * time.Minute),
 			GithubRepo: "https://github.com/example/repo", Version: int64(i + 1),
-			Authors:    []repository.Author{{Name: "Ada Lovelace"}, {Name: "Alan Turing"}, {Name: "Grace Hopper"}}})
+			Authors: []repository.Author{{Name: "Ada Lovelace"}, {Name: "Alan Turing"}, {Name: "Grace Hopper"}}})
 	}
 	m.Replace(all, 0)
 	s := &Catalog{Model: m, Tokens: query.NewTokens([]byte("k"))}

@@ -101,21 +101,12 @@ func (w *voteWriter) run() {
 func (w *voteWriter) flush(batch []*voteOp) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var adds []repository.Vote
 	records := make([]repository.VoteRecord, 0, len(batch))
 	for _, op := range batch {
 		records = append(records, op.rec)
-		v := repository.Vote{PaperID: op.rec.PaperID, User: op.rec.User}
-		if op.rec.Added {
-			adds = append(adds, v)
-		} else if _, err := w.votes.RemoveVote(ctx, v); err != nil {
-			return err
-		}
 	}
-	if len(adds) > 0 {
-		if err := w.votes.AddVotes(ctx, adds); err != nil {
-			return err
-		}
+	if err := w.votes.RecordVotes(ctx, records); err != nil {
+		return err
 	}
 	if err := w.papers.RecordChange(ctx, repository.Change{Votes: records, Time: time.Now().UTC()}); err != nil {
 		w.log.Warn("could not record votes for other replicas", "votes", len(records), "err", err)

@@ -403,7 +403,11 @@ func seed(ctx context.Context, dir string, papers []*repository.Paper, votes []r
 	}
 	vstore := mongo.NewVotes(db)
 	for i := 0; i < len(votes); i += 5000 {
-		if err := vstore.AddVotes(ctx, votes[i:min(i+5000, len(votes))]); err != nil {
+		var batch []repository.VoteRecord
+		for _, v := range votes[i:min(i+5000, len(votes))] {
+			batch = append(batch, repository.VoteRecord{PaperID: v.PaperID, User: v.User, Added: true, Version: 1})
+		}
+		if err := vstore.RecordVotes(ctx, batch); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -200,33 +201,38 @@ func TestVotes(t *testing.T) {
 	t.Parallel()
 	votes := mongo.NewVotes(openDB(t))
 	ctx := ctxT(t)
-	a, b := repository.Vote{PaperID: "2401.00001", User: "ann"}, repository.Vote{PaperID: "2401.00002", User: "bob|with a bar"}
-	if err := votes.AddVotes(ctx, []repository.Vote{a, b, a}); err != nil {
-		t.Fatalf("adding a vote twice in one batch: %v", err)
+	up := func(paper, user string, version int64) repository.VoteRecord {
+		return repository.VoteRecord{PaperID: paper, User: user, Added: true, Version: version}
 	}
-	if err := votes.AddVotes(ctx, []repository.Vote{a}); err != nil {
-		t.Fatalf("adding an existing vote: %v", err)
+	a, b := up("2401.00001", "ann", 10), up("2401.00002", "bob|with a bar", 11)
+	if err := votes.RecordVotes(ctx, []repository.VoteRecord{a, b, a}); err != nil {
+		t.Fatalf("recording a change twice in one batch: %v", err)
 	}
-	all := func() map[repository.Vote]bool {
-		got := map[repository.Vote]bool{}
-		if err := votes.AllVotes(ctx, func(v repository.Vote) error { got[v] = true; return nil }); err != nil {
+	if err := votes.RecordVotes(ctx, []repository.VoteRecord{a}); err != nil {
+		t.Fatalf("recording a change again: %v", err)
+	}
+	all := func() []repository.VoteRecord {
+		var got []repository.VoteRecord
+		if err := votes.AllVotes(ctx, func(v repository.VoteRecord) error { got = append(got, v); return nil }); err != nil {
 			t.Fatal(err)
 		}
+		slices.SortFunc(got, func(x, y repository.VoteRecord) int { return int(x.Version - y.Version) })
 		return got
 	}
-	if got := all(); len(got) != 2 || !got[a] || !got[b] {
-		t.Errorf("stored votes %v, want %v and %v", got, a, b)
+	if got := all(); fmt.Sprint(got) != fmt.Sprint([]repository.VoteRecord{a, b}) {
+		t.Errorf("stored changes %v, want %v and %v", got, a, b)
 	}
-	if removed, err := votes.RemoveVote(ctx, a); err != nil || !removed {
-		t.Errorf("remove: %v %v", removed, err)
+	removeA := repository.VoteRecord{PaperID: a.PaperID, User: a.User, Version: 12}
+	if err := votes.RecordVotes(ctx, []repository.VoteRecord{removeA, up(a.PaperID, a.User, 13)}); err != nil {
+		t.Fatal(err)
 	}
-	if removed, err := votes.RemoveVote(ctx, a); err != nil || removed {
-		t.Errorf("removing a missing vote: %v %v", removed, err)
+	if got := all(); fmt.Sprint(got) != fmt.Sprint([]repository.VoteRecord{a, b, removeA, up(a.PaperID, a.User, 13)}) {
+		t.Errorf("stored changes %v", got)
 	}
 	if err := votes.RemovePaperVotes(ctx, b.PaperID); err != nil {
 		t.Fatal(err)
 	}
-	if got := all(); len(got) != 0 {
-		t.Errorf("left over: %v", got)
+	if got := all(); len(got) != 3 || slices.ContainsFunc(got, func(v repository.VoteRecord) bool { return v.PaperID == b.PaperID }) {
+		t.Errorf("after removing %s's votes: %v", b.PaperID, got)
 	}
 }
