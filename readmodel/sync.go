@@ -182,6 +182,13 @@ func (s *Syncer) apply(c repository.Change) bool {
 		}
 		return changed
 	}
+	if len(c.Papers) > 0 {
+		changed := false
+		for _, p := range c.Papers {
+			changed = s.Model.Put(p) || changed
+		}
+		return changed
+	}
 	if c.Deleted {
 		return s.Model.Remove(c.PaperID, c.Version)
 	}

@@ -90,6 +90,9 @@ type Change struct {
 	// Votes, when set, makes this a batch of upvote changes of any papers, each
 	// with its own paper and version; the other fields are unused then.
 	Votes []VoteRecord
+	// Papers, when set, makes this a batch of papers after their writes (an
+	// import's); the other fields are unused then.
+	Papers []*Paper
 }
 
 // VoteRecord is one upvote change in a batch.
@@ -135,6 +138,9 @@ type Papers interface {
 	Delete(ctx context.Context, id string, version int64) error
 	// All calls fn for every stored paper, in no particular order.
 	All(ctx context.Context, fn func(*Paper) error) error
+	// InsertMany inserts new papers in one request. Papers whose ID exists already
+	// are not inserted and come back in dups; the others are stored.
+	InsertMany(ctx context.Context, papers []*Paper) (dups map[string]bool, err error)
 	// RecordChange appends c to the change log other replicas read.
 	RecordChange(ctx context.Context, c Change) error
 	// ChangesSince returns the changes recorded at or after t, oldest first.

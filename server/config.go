@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/papercatalog/papers/ingest"
 	"github.com/papercatalog/papers/service"
 )
 
@@ -29,8 +31,20 @@ type Config struct {
 	LogFormat       string
 	LogLevel        string
 	JWT             service.UsersConfig
+	// Arxiv configures the built-in arXiv poller; it is off without categories.
+	Arxiv           ArxivConfig
 	adminTokensRaw  string
 	adminTokensFile string
+}
+
+// ArxivConfig configures the arXiv poller.
+type ArxivConfig struct {
+	Categories []string
+	URL        string
+	Interval   time.Duration
+	PageSize   int
+	RequestGap time.Duration
+	Backfill   time.Duration
 }
 
 type setting struct {
@@ -44,6 +58,7 @@ type setting struct {
 func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
 	var syncInterval, shutdown string
+	var arxivCats, arxivInterval, arxivPage, arxivGap, arxivBackfill string
 	settings := []setting{
 		{"grpc-addr", "PAPERD_GRPC_ADDR", ":9090", "gRPC listen address", &c.GRPCAddr},
 		{"http-addr", "PAPERD_HTTP_ADDR", ":8080", "HTTP listen address (REST gateway under /v1, /openapi.json, /healthz, /readyz)", &c.HTTPAddr},
@@ -60,6 +75,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"jwks", "PAPERD_JWKS", "", "JWKS file or http(s) URL with the RS256/ES256 keys that sign user tokens", &c.JWT.JWKS},
 		{"jwt-audience", "PAPERD_JWT_AUDIENCE", "", "required aud claim of user tokens (empty: not checked)", &c.JWT.Audience},
 		{"jwt-issuer", "PAPERD_JWT_ISSUER", "", "required iss claim of user tokens (empty: not checked)", &c.JWT.Issuer},
+		{"arxiv-categories", "PAPERD_ARXIV_CATEGORIES", "", "comma-separated arXiv categories to import new submissions of, e.g. cs.LG,cs.CL (empty: the poller is off)", &arxivCats},
+		{"arxiv-url", "PAPERD_ARXIV_URL", ingest.DefaultArxivAPI, "arXiv API query endpoint the poller uses (and the only host it talks to)", &c.Arxiv.URL},
+		{"arxiv-interval", "PAPERD_ARXIV_INTERVAL", "1h", "time between poller rounds", &arxivInterval},
+		{"arxiv-page-size", "PAPERD_ARXIV_PAGE_SIZE", "200", "results per arXiv API request (at most 2000)", &arxivPage},
+		{"arxiv-request-gap", "PAPERD_ARXIV_REQUEST_GAP", "3s", "least time between two arXiv API requests (arXiv asks for 3s)", &arxivGap},
+		{"arxiv-backfill", "PAPERD_ARXIV_BACKFILL", "72h", "how far back the poller's first round goes", &arxivBackfill},
 	}
 	fs := flag.NewFlagSet("paperd", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -96,6 +117,24 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	default:
 		errs = append(errs, fmt.Errorf("log-level: %q is not debug, info, warn or error", c.LogLevel))
 	}
+	c.Arxiv.Categories = splitTokens(arxivCats, ",")
+	for _, d := range []struct {
+		name, text string
+		dst        *time.Duration
+	}{{"arxiv-interval", arxivInterval, &c.Arxiv.Interval}, {"arxiv-request-gap", arxivGap, &c.Arxiv.RequestGap},
+		{"arxiv-backfill", arxivBackfill, &c.Arxiv.Backfill}} {
+		if *d.dst, err = time.ParseDuration(d.text); err != nil || *d.dst < 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 1h", d.name, d.text))
+		}
+	}
+	if c.Arxiv.PageSize, err = strconv.Atoi(arxivPage); err != nil {
+		errs = append(errs, fmt.Errorf("arxiv-page-size: %q is not a number", arxivPage))
+	}
+	if len(c.Arxiv.Categories) > 0 {
+		if err := c.Arxiv.poller().Check(); err != nil {
+			errs = append(errs, fmt.Errorf("arxiv poller: %w", err))
+		}
+	}
 	c.AdminTokens = splitTokens(c.adminTokensRaw, ",")
 	if c.adminTokensFile != "" {
 		b, err := os.ReadFile(c.adminTokensFile)
@@ -119,4 +158,11 @@ func splitTokens(s, sep string) []string {
 		}
 	}
 	return out
+}
+
+// poller returns a poller with this configuration; the caller sets what it
+// imports into and where it keeps its state.
+func (a ArxivConfig) poller() *ingest.Poller {
+	return &ingest.Poller{BaseURL: a.URL, Categories: a.Categories, Interval: a.Interval, PageSize: a.PageSize,
+		RequestGap: a.RequestGap, Backfill: a.Backfill}
 }

@@ -210,7 +210,7 @@ func TestTrendingScoresCanBeRecomputed(t *testing.T) {
 		papers = append(papers, &repository.Paper{ID: s.id, Title: "Paper " + s.id, SubmitTime: at, CreateTime: at, UpdateTime: at,
 			BaseUpvotes: s.upvotes, Version: at.UnixNano()})
 	}
-	if err := mongo.NewPapers(db).InsertMany(ctx, papers); err != nil {
+	if _, err := mongo.NewPapers(db).InsertMany(ctx, papers); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)

@@ -15,9 +15,12 @@ import (
 	"github.com/papercatalog/papers/gen/openapi"
 )
 
-func (s *Server) routes(gw http.Handler) http.Handler {
+func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", gw)
+	mux.Handle("/v1/", limitBody(gw))
+	// The import streams newline-delimited JSON of any length; the gRPC server
+	// limits each message to MaxRequestBytes.
+	mux.Handle("POST /v1/papers:import", longBody(streamGW))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
@@ -26,7 +29,16 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	return s.recoverHTTP(limitBody(mux))
+	return s.recoverHTTP(mux)
+}
+
+// longBody lifts the server's read deadline for a request whose body may take
+// long to arrive (a streamed import).
+func longBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		next.ServeHTTP(w, r)
+	})
 }
 
 // readyz answers 200 when the read model is loaded and the database answers a ping.

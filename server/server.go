@@ -17,6 +17,8 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -51,6 +53,8 @@ type Server struct {
 	health     *health.Server
 	grpcLis    net.Listener
 	httpLis    net.Listener
+	loopLis    *bufconn.Listener // in-memory gRPC listener the streaming REST calls use
+	loopConn   *grpc.ClientConn
 
 	uri        string
 	index      *search.Index
@@ -140,29 +144,62 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.catalog = &service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
 		Admins: admins, Log: log, Search: s.index, Indexer: indexer}
 
+	if len(cfg.Arxiv.Categories) > 0 {
+		p := cfg.Arxiv.poller()
+		p.Log = log.With("component", "arxiv-poller")
+		p.Import = func(ctx context.Context, recs []*catalogv1.ImportRecord) (*catalogv1.ImportPapersResponse, error) {
+			run := s.catalog.NewImportRun()
+			for i := 0; i < len(recs); i += 500 {
+				if err := run.Add(ctx, recs[i:min(i+500, len(recs))]); err != nil {
+					return nil, err
+				}
+			}
+			return run.Response, nil
+		}
+		p.LoadState = func(ctx context.Context) ([]byte, error) { return s.db.State(ctx, "arxiv_poller") }
+		p.SaveState = func(ctx context.Context, b []byte) error { return s.db.SetState(ctx, "arxiv_poller", b) }
+		s.background.Go(func() { p.Run(syncCtx) })
+		log.Info("arXiv poller on", "categories", cfg.Arxiv.Categories, "url", cfg.Arxiv.URL, "interval", cfg.Arxiv.Interval)
+	}
+
 	s.grpcServer = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.ForceServerCodecV2(newResponseCodec(s.catalog.Encoded)),
 		grpc.ChainUnaryInterceptor(s.recoverUnary, s.logUnary),
+		grpc.ChainStreamInterceptor(s.recoverStream, s.logStream),
 	)
 	catalogv1.RegisterCatalogServiceServer(s.grpcServer, s.catalog)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
 	reflection.Register(s.grpcServer)
 
-	gw := runtime.NewServeMux(
+	gwOpts := []runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
-	)
+	}
+	gw := runtime.NewServeMux(gwOpts...)
 	// The gateway calls the service in-process rather than dialing the gRPC port:
 	// same handlers, same validation and errors, without a second network hop.
 	if err := catalogv1.RegisterCatalogServiceHandlerServer(ctx, gw, s.catalog); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
+	// In-process calls cannot stream, so the streaming import goes through a
+	// client connection to the same gRPC server over an in-memory listener.
+	s.loopLis = bufconn.Listen(1 << 20)
+	loop, err := grpc.NewClient("passthrough:///paperd", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.loopLis.DialContext(ctx) }))
+	if err != nil {
+		return nil, fmt.Errorf("loopback connection: %w", err)
+	}
+	s.loopConn = loop
+	streamGW := runtime.NewServeMux(gwOpts...)
+	if err := catalogv1.RegisterCatalogServiceHandlerClient(ctx, streamGW, catalogv1.NewCatalogServiceClient(loop)); err != nil {
+		return nil, fmt.Errorf("register gateway: %w", err)
+	}
 	s.httpServer = &http.Server{
-		Handler:           s.routes(gw),
+		Handler:           s.routes(gw, streamGW),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -179,6 +216,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.wg.Go(func() {
 		if err := s.grpcServer.Serve(s.grpcLis); err != nil {
 			s.serveErrs <- fmt.Errorf("gRPC server: %w", err)
+		}
+	})
+	s.wg.Go(func() {
+		if err := s.grpcServer.Serve(s.loopLis); err != nil {
+			s.serveErrs <- fmt.Errorf("gRPC server (loopback): %w", err)
 		}
 	})
 	s.wg.Go(func() {
@@ -275,6 +317,9 @@ func (s *Server) close() {
 	if s.grpcLis != nil && s.grpcServer == nil {
 		_ = s.grpcLis.Close()
 	}
+	if s.loopConn != nil {
+		_ = s.loopConn.Close()
+	}
 }
 
 // retry runs fn until it succeeds or ctx ends, backing off up to 5 s between tries.
@@ -308,6 +353,24 @@ func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServ
 		}
 	}()
 	return next(ctx, req)
+}
+
+func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.ErrorContext(ss.Context(), "panic in handler", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, "internal error")
+		}
+	}()
+	return next(srv, ss)
+}
+
+func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	start := time.Now()
+	err := next(srv, ss)
+	s.log.DebugContext(ss.Context(), "grpc stream", "method", info.FullMethod, "code", status.Code(err).String(),
+		"took", time.Since(start))
+	return err
 }
 
 func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

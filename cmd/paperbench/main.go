@@ -329,6 +329,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}, nil, nil},
 	}
 	results := make([]result, 0, len(runs))
+	// paperd may still be merging its freshly built search index; measure once it
+	// is idle, or the baseline pays for that work.
+	settled := settle(ctx, o.pid, time.Minute)
+	logf("paperd idle after %v", settled.Round(time.Second))
 	for _, r := range runs {
 		logf("running %s for %v with %d clients", r.name, o.duration, o.concurrency)
 		res, err := r.run()
@@ -461,7 +465,7 @@ func seed(ctx context.Context, dir string, papers []*repository.Paper, votes []r
 	}
 	store := mongo.NewPapers(db)
 	for i := 0; i < len(papers); i += 1000 {
-		if err := store.InsertMany(ctx, papers[i:min(i+1000, len(papers))]); err != nil {
+		if _, err := store.InsertMany(ctx, papers[i:min(i+1000, len(papers))]); err != nil {
 			return err
 		}
 	}
@@ -874,4 +878,18 @@ func rawRequests(method string, maps any, msg func() proto.Message) (*rawCall, e
 		call.reqs = append(call.reqs, m)
 	}
 	return call, nil
+}
+
+// settle waits until process pid uses less than 5% of a core over a second, or
+// until limit, and returns how long it waited.
+func settle(ctx context.Context, pid int, limit time.Duration) time.Duration {
+	began := time.Now()
+	for time.Since(began) < limit && ctx.Err() == nil {
+		before := cpuTime(pid)
+		time.Sleep(time.Second)
+		if cpuTime(pid)-before < 50*time.Millisecond {
+			break
+		}
+	}
+	return time.Since(began)
 }

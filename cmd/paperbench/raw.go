@@ -52,8 +52,9 @@ type rawResult struct {
 }
 
 // runRaw loads paperd with call from o.concurrency workers over o.concurrency/4
-// connections for o.duration, and counts every answer that is not OK as an
-// error. Each connection is set up by one health check first.
+// connections for o.duration, after a two-second warm-up, and counts every
+// answer that is not OK as an error. Each connection is set up by one health
+// check first.
 func runRaw(ctx context.Context, addr string, call rawCall, o options) (rawResult, error) {
 	if len(call.reqs) == 0 {
 		return rawResult{}, errors.New("no requests")
@@ -124,6 +125,7 @@ func runRaw(ctx context.Context, addr string, call rawCall, o options) (rawResul
 		res.Count = int64(len(lat))
 		return res, lat
 	}
+	run(2 * time.Second) // warm-up, as ghz and h2load have
 	began := time.Now()
 	res, lat := run(o.duration)
 	took := time.Since(began)

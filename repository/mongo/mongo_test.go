@@ -134,7 +134,7 @@ func TestAllAndChangeLog(t *testing.T) {
 	for i := range 25 {
 		batch = append(batch, testPaper(fmt.Sprintf("2401.%05d", i), 1))
 	}
-	if err := papers.InsertMany(ctx, batch); err != nil {
+	if _, err := papers.InsertMany(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 	n := 0

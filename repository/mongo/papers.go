@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -73,6 +74,7 @@ type changeDoc struct {
 	Deleted bool            `bson:"deleted,omitempty"`
 	Paper   *paperDoc       `bson:"paper,omitempty"`
 	Votes   []voteRecordDoc `bson:"votes,omitempty"`
+	Papers  []*paperDoc     `bson:"papers,omitempty"`
 	Time    time.Time       `bson:"time"`
 }
 
@@ -226,6 +228,12 @@ func (s *Papers) RecordChange(ctx context.Context, c repository.Change) error {
 	if len(c.Votes) > 0 {
 		d.ID += fmt.Sprintf("/votes/%d/%d/%s", len(c.Votes), c.Votes[0].Version, c.Votes[0].User)
 	}
+	for _, p := range c.Papers {
+		d.Papers = append(d.Papers, toDoc(p))
+	}
+	if len(c.Papers) > 0 {
+		d.ID += fmt.Sprintf("/papers/%d/%s/%d", len(c.Papers), c.Papers[0].ID, c.Papers[0].Version)
+	}
 	if _, err := s.changes.InsertOne(ctx, d); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
 	}
@@ -253,6 +261,9 @@ func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.Ch
 		for _, v := range d.Votes {
 			c.Votes = append(c.Votes, repository.VoteRecord(v))
 		}
+		for _, p := range d.Papers {
+			c.Papers = append(c.Papers, fromDoc(p))
+		}
 		out = append(out, c)
 	}
 	return out, nil
@@ -267,16 +278,30 @@ func (s *Papers) PruneChanges(ctx context.Context, t time.Time) error {
 	return nil
 }
 
-// InsertMany inserts papers in batches without recording changes. The benchmark
-// uses it to seed a catalog quickly; papers it inserts become visible to running
-// servers at their next full reload.
-func (s *Papers) InsertMany(ctx context.Context, papers []*repository.Paper) error {
+// InsertMany implements repository.Papers, as one unordered insert. It records
+// no change for other replicas; the caller does.
+func (s *Papers) InsertMany(ctx context.Context, papers []*repository.Paper) (map[string]bool, error) {
+	if len(papers) == 0 {
+		return nil, nil
+	}
 	docs := make([]any, len(papers))
 	for i, p := range papers {
 		docs[i] = toDoc(p)
 	}
-	if _, err := s.papers.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
-		return fmt.Errorf("insert papers: %w", wrap(err))
+	_, err := s.papers.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return nil, nil
 	}
-	return nil
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return nil, fmt.Errorf("insert papers: %w", wrap(err))
+	}
+	dups := map[string]bool{}
+	for _, we := range bwe.WriteErrors {
+		if !mongo.IsDuplicateKeyError(we) || we.Index < 0 || we.Index >= len(papers) {
+			return nil, fmt.Errorf("insert papers: %w", wrap(err))
+		}
+		dups[papers[we.Index].ID] = true
+	}
+	return dups, nil
 }

@@ -472,6 +472,279 @@ func (x *UpdatePaperRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// ImportPapersRequest is one message of an ImportPapers stream.
+type ImportPapersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records are papers to import, in input order: at most 1,000 a message, any
+	// number of messages a stream.
+	Records       []*ImportRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportPapersRequest) Reset() {
+	*x = ImportPapersRequest{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportPapersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportPapersRequest) ProtoMessage() {}
+
+func (x *ImportPapersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportPapersRequest.ProtoReflect.Descriptor instead.
+func (*ImportPapersRequest) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ImportPapersRequest) GetRecords() []*ImportRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// ImportRecord is one paper as a source describes it.
+type ImportRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PaperId is the paper's arXiv identifier without version, new-style
+	// (`2111.13056`) or old-style (`hep-th/9901001`).
+	PaperId string `protobuf:"bytes,1,opt,name=paper_id,json=paperId,proto3" json:"paper_id,omitempty"`
+	// Paper holds the fields the source knows (see ImportPapers for how they
+	// merge); `name`, `etag` and output-only fields are ignored. A new paper needs a
+	// title.
+	Paper *Paper `protobuf:"bytes,2,opt,name=paper,proto3" json:"paper,omitempty"`
+	// ImportedUpvotes is the upvote count the source gives (a daily-papers list
+	// does); it becomes the paper's imported count, to which our users' upvotes
+	// add. Unset when the source has none.
+	ImportedUpvotes *int64 `protobuf:"varint,3,opt,name=imported_upvotes,json=importedUpvotes,proto3,oneof" json:"imported_upvotes,omitempty"`
+	// Position identifies the record in the client's input, such as its line
+	// number, in rejections. 0 stands for its 1-based position in the stream.
+	Position      int64 `protobuf:"varint,4,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRecord) Reset() {
+	*x = ImportRecord{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRecord) ProtoMessage() {}
+
+func (x *ImportRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRecord.ProtoReflect.Descriptor instead.
+func (*ImportRecord) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ImportRecord) GetPaperId() string {
+	if x != nil {
+		return x.PaperId
+	}
+	return ""
+}
+
+func (x *ImportRecord) GetPaper() *Paper {
+	if x != nil {
+		return x.Paper
+	}
+	return nil
+}
+
+func (x *ImportRecord) GetImportedUpvotes() int64 {
+	if x != nil && x.ImportedUpvotes != nil {
+		return *x.ImportedUpvotes
+	}
+	return 0
+}
+
+func (x *ImportRecord) GetPosition() int64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+// ImportPapersResponse says what an import did.
+type ImportPapersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Created counts papers that were not in the catalog.
+	Created int64 `protobuf:"varint,1,opt,name=created,proto3" json:"created,omitempty"`
+	// Updated counts papers that changed.
+	Updated int64 `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
+	// Unchanged counts records that matched the catalog already.
+	Unchanged int64 `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// Rejected counts records that could not be imported.
+	Rejected int64 `protobuf:"varint,4,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// Rejections are the first 1,000 rejected records, in input order.
+	Rejections    []*ImportRejection `protobuf:"bytes,5,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportPapersResponse) Reset() {
+	*x = ImportPapersResponse{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportPapersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportPapersResponse) ProtoMessage() {}
+
+func (x *ImportPapersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportPapersResponse.ProtoReflect.Descriptor instead.
+func (*ImportPapersResponse) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ImportPapersResponse) GetCreated() int64 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *ImportPapersResponse) GetUpdated() int64 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *ImportPapersResponse) GetUnchanged() int64 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *ImportPapersResponse) GetRejected() int64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+func (x *ImportPapersResponse) GetRejections() []*ImportRejection {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
+
+// ImportRejection is a record ImportPapers could not import.
+type ImportRejection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position is the record's position: the one it carried, else its 1-based
+	// position in the stream.
+	Position int64 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
+	// PaperId is the record's paper id, as sent.
+	PaperId string `protobuf:"bytes,2,opt,name=paper_id,json=paperId,proto3" json:"paper_id,omitempty"`
+	// Reason says what is wrong, e.g. "paper.title: is required".
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRejection) Reset() {
+	*x = ImportRejection{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRejection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRejection) ProtoMessage() {}
+
+func (x *ImportRejection) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRejection.ProtoReflect.Descriptor instead.
+func (*ImportRejection) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ImportRejection) GetPosition() int64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *ImportRejection) GetPaperId() string {
+	if x != nil {
+		return x.PaperId
+	}
+	return ""
+}
+
+func (x *ImportRejection) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // DeletePaperRequest is the request of DeletePaper.
 type DeletePaperRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -486,7 +759,7 @@ type DeletePaperRequest struct {
 
 func (x *DeletePaperRequest) Reset() {
 	*x = DeletePaperRequest{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[7]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +771,7 @@ func (x *DeletePaperRequest) String() string {
 func (*DeletePaperRequest) ProtoMessage() {}
 
 func (x *DeletePaperRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[7]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +784,7 @@ func (x *DeletePaperRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePaperRequest.ProtoReflect.Descriptor instead.
 func (*DeletePaperRequest) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{7}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeletePaperRequest) GetName() string {
@@ -558,7 +831,7 @@ type ListDailyPapersRequest struct {
 
 func (x *ListDailyPapersRequest) Reset() {
 	*x = ListDailyPapersRequest{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[8]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +843,7 @@ func (x *ListDailyPapersRequest) String() string {
 func (*ListDailyPapersRequest) ProtoMessage() {}
 
 func (x *ListDailyPapersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[8]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +856,7 @@ func (x *ListDailyPapersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDailyPapersRequest.ProtoReflect.Descriptor instead.
 func (*ListDailyPapersRequest) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{8}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListDailyPapersRequest) GetDate() string {
@@ -670,7 +943,7 @@ type ListDailyPapersResponse struct {
 
 func (x *ListDailyPapersResponse) Reset() {
 	*x = ListDailyPapersResponse{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[9]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +955,7 @@ func (x *ListDailyPapersResponse) String() string {
 func (*ListDailyPapersResponse) ProtoMessage() {}
 
 func (x *ListDailyPapersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[9]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +968,7 @@ func (x *ListDailyPapersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDailyPapersResponse.ProtoReflect.Descriptor instead.
 func (*ListDailyPapersResponse) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{9}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListDailyPapersResponse) GetPapers() []*Paper {
@@ -760,7 +1033,7 @@ type ListTrendingPapersRequest struct {
 
 func (x *ListTrendingPapersRequest) Reset() {
 	*x = ListTrendingPapersRequest{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[10]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +1045,7 @@ func (x *ListTrendingPapersRequest) String() string {
 func (*ListTrendingPapersRequest) ProtoMessage() {}
 
 func (x *ListTrendingPapersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[10]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +1058,7 @@ func (x *ListTrendingPapersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrendingPapersRequest.ProtoReflect.Descriptor instead.
 func (*ListTrendingPapersRequest) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{10}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListTrendingPapersRequest) GetWindow() *durationpb.Duration {
@@ -837,7 +1110,7 @@ type TrendingPaper struct {
 
 func (x *TrendingPaper) Reset() {
 	*x = TrendingPaper{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[11]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +1122,7 @@ func (x *TrendingPaper) String() string {
 func (*TrendingPaper) ProtoMessage() {}
 
 func (x *TrendingPaper) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[11]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +1135,7 @@ func (x *TrendingPaper) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrendingPaper.ProtoReflect.Descriptor instead.
 func (*TrendingPaper) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{11}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TrendingPaper) GetPaper() *Paper {
@@ -902,7 +1175,7 @@ type ListTrendingPapersResponse struct {
 
 func (x *ListTrendingPapersResponse) Reset() {
 	*x = ListTrendingPapersResponse{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[12]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1187,7 @@ func (x *ListTrendingPapersResponse) String() string {
 func (*ListTrendingPapersResponse) ProtoMessage() {}
 
 func (x *ListTrendingPapersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[12]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1200,7 @@ func (x *ListTrendingPapersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrendingPapersResponse.ProtoReflect.Descriptor instead.
 func (*ListTrendingPapersResponse) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{12}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListTrendingPapersResponse) GetPapers() []*TrendingPaper {
@@ -990,7 +1263,7 @@ type UpvotePaperRequest struct {
 
 func (x *UpvotePaperRequest) Reset() {
 	*x = UpvotePaperRequest{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[13]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1275,7 @@ func (x *UpvotePaperRequest) String() string {
 func (*UpvotePaperRequest) ProtoMessage() {}
 
 func (x *UpvotePaperRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[13]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1288,7 @@ func (x *UpvotePaperRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpvotePaperRequest.ProtoReflect.Descriptor instead.
 func (*UpvotePaperRequest) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{13}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpvotePaperRequest) GetName() string {
@@ -1036,7 +1309,7 @@ type RemovePaperUpvoteRequest struct {
 
 func (x *RemovePaperUpvoteRequest) Reset() {
 	*x = RemovePaperUpvoteRequest{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[14]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1321,7 @@ func (x *RemovePaperUpvoteRequest) String() string {
 func (*RemovePaperUpvoteRequest) ProtoMessage() {}
 
 func (x *RemovePaperUpvoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[14]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1334,7 @@ func (x *RemovePaperUpvoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePaperUpvoteRequest.ProtoReflect.Descriptor instead.
 func (*RemovePaperUpvoteRequest) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{14}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RemovePaperUpvoteRequest) GetName() string {
@@ -1091,7 +1364,7 @@ type SearchPapersRequest struct {
 
 func (x *SearchPapersRequest) Reset() {
 	*x = SearchPapersRequest{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[15]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1376,7 @@ func (x *SearchPapersRequest) String() string {
 func (*SearchPapersRequest) ProtoMessage() {}
 
 func (x *SearchPapersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[15]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1389,7 @@ func (x *SearchPapersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchPapersRequest.ProtoReflect.Descriptor instead.
 func (*SearchPapersRequest) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{15}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SearchPapersRequest) GetQuery() string {
@@ -1178,7 +1451,7 @@ type SearchPapersResponse struct {
 
 func (x *SearchPapersResponse) Reset() {
 	*x = SearchPapersResponse{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[16]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1463,7 @@ func (x *SearchPapersResponse) String() string {
 func (*SearchPapersResponse) ProtoMessage() {}
 
 func (x *SearchPapersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[16]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1476,7 @@ func (x *SearchPapersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchPapersResponse.ProtoReflect.Descriptor instead.
 func (*SearchPapersResponse) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{16}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SearchPapersResponse) GetResults() []*SearchResult {
@@ -1267,7 +1540,7 @@ type SearchResult struct {
 
 func (x *SearchResult) Reset() {
 	*x = SearchResult{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[17]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1552,7 @@ func (x *SearchResult) String() string {
 func (*SearchResult) ProtoMessage() {}
 
 func (x *SearchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[17]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1565,7 @@ func (x *SearchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResult.ProtoReflect.Descriptor instead.
 func (*SearchResult) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{17}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SearchResult) GetPaper() *Paper {
@@ -1336,7 +1609,7 @@ type Facet struct {
 
 func (x *Facet) Reset() {
 	*x = Facet{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[18]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1621,7 @@ func (x *Facet) String() string {
 func (*Facet) ProtoMessage() {}
 
 func (x *Facet) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[18]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1634,7 @@ func (x *Facet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Facet.ProtoReflect.Descriptor instead.
 func (*Facet) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{18}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Facet) GetValue() string {
@@ -1393,7 +1666,7 @@ type ListSimilarPapersRequest struct {
 
 func (x *ListSimilarPapersRequest) Reset() {
 	*x = ListSimilarPapersRequest{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[19]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1678,7 @@ func (x *ListSimilarPapersRequest) String() string {
 func (*ListSimilarPapersRequest) ProtoMessage() {}
 
 func (x *ListSimilarPapersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[19]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1691,7 @@ func (x *ListSimilarPapersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSimilarPapersRequest.ProtoReflect.Descriptor instead.
 func (*ListSimilarPapersRequest) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{19}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListSimilarPapersRequest) GetName() string {
@@ -1453,7 +1726,7 @@ type ListSimilarPapersResponse struct {
 
 func (x *ListSimilarPapersResponse) Reset() {
 	*x = ListSimilarPapersResponse{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[20]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1738,7 @@ func (x *ListSimilarPapersResponse) String() string {
 func (*ListSimilarPapersResponse) ProtoMessage() {}
 
 func (x *ListSimilarPapersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[20]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1751,7 @@ func (x *ListSimilarPapersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSimilarPapersResponse.ProtoReflect.Descriptor instead.
 func (*ListSimilarPapersResponse) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{20}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListSimilarPapersResponse) GetPapers() []*SimilarPaper {
@@ -1501,7 +1774,7 @@ type SimilarPaper struct {
 
 func (x *SimilarPaper) Reset() {
 	*x = SimilarPaper{}
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[21]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1786,7 @@ func (x *SimilarPaper) String() string {
 func (*SimilarPaper) ProtoMessage() {}
 
 func (x *SimilarPaper) ProtoReflect() protoreflect.Message {
-	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[21]
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1799,7 @@ func (x *SimilarPaper) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimilarPaper.ProtoReflect.Descriptor instead.
 func (*SimilarPaper) Descriptor() ([]byte, []int) {
-	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{21}
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SimilarPaper) GetPaper() *Paper {
@@ -1578,7 +1851,27 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x12UpdatePaperRequest\x123\n" +
 	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperB\x03\xe0A\x02R\x05paper\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"]\n" +
+	"updateMask\"P\n" +
+	"\x13ImportPapersRequest\x129\n" +
+	"\arecords\x18\x01 \x03(\v2\x1f.papers.catalog.v1.ImportRecordR\arecords\"\xc4\x01\n" +
+	"\fImportRecord\x12\x1e\n" +
+	"\bpaper_id\x18\x01 \x01(\tB\x03\xe0A\x02R\apaperId\x123\n" +
+	"\x05paper\x18\x02 \x01(\v2\x18.papers.catalog.v1.PaperB\x03\xe0A\x02R\x05paper\x12.\n" +
+	"\x10imported_upvotes\x18\x03 \x01(\x03H\x00R\x0fimportedUpvotes\x88\x01\x01\x12\x1a\n" +
+	"\bposition\x18\x04 \x01(\x03R\bpositionB\x13\n" +
+	"\x11_imported_upvotes\"\xc8\x01\n" +
+	"\x14ImportPapersResponse\x12\x18\n" +
+	"\acreated\x18\x01 \x01(\x03R\acreated\x12\x18\n" +
+	"\aupdated\x18\x02 \x01(\x03R\aupdated\x12\x1c\n" +
+	"\tunchanged\x18\x03 \x01(\x03R\tunchanged\x12\x1a\n" +
+	"\brejected\x18\x04 \x01(\x03R\brejected\x12B\n" +
+	"\n" +
+	"rejections\x18\x05 \x03(\v2\".papers.catalog.v1.ImportRejectionR\n" +
+	"rejections\"`\n" +
+	"\x0fImportRejection\x12\x1a\n" +
+	"\bposition\x18\x01 \x01(\x03R\bposition\x12\x19\n" +
+	"\bpaper_id\x18\x02 \x01(\tR\apaperId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"]\n" +
 	"\x12DeletePaperRequest\x123\n" +
 	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
 	"\x17papers.catalog.v1/PaperR\x04name\x12\x12\n" +
@@ -1661,7 +1954,7 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x06papers\x18\x01 \x03(\v2\x1f.papers.catalog.v1.SimilarPaperR\x06papers\"T\n" +
 	"\fSimilarPaper\x12.\n" +
 	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperR\x05paper\x12\x14\n" +
-	"\x05score\x18\x02 \x01(\x01R\x05score2\xe3\v\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score2\xe4\f\n" +
 	"\x0eCatalogService\x12i\n" +
 	"\vCreatePaper\x12%.papers.catalog.v1.CreatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"\x19\x82\xd3\xe4\x93\x02\x13:\x05paper\"\n" +
 	"/v1/papers\x12e\n" +
@@ -1676,7 +1969,8 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x11ListSimilarPapers\x12+.papers.catalog.v1.ListSimilarPapersRequest\x1a,.papers.catalog.v1.ListSimilarPapersResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{name=papers/*}:similar\x12u\n" +
 	"\vUpvotePaper\x12%.papers.catalog.v1.UpvotePaperRequest\x1a\x18.papers.catalog.v1.Paper\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=papers/*}:upvote\x12\x87\x01\n" +
 	"\x11RemovePaperUpvote\x12+.papers.catalog.v1.RemovePaperUpvoteRequest\x1a\x18.papers.catalog.v1.Paper\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=papers/*}:removeUpvote\x12x\n" +
-	"\vUpdatePaper\x12%.papers.catalog.v1.UpdatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"(\x82\xd3\xe4\x93\x02\":\x05paper2\x19/v1/{paper.name=papers/*}\x12i\n" +
+	"\vUpdatePaper\x12%.papers.catalog.v1.UpdatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"(\x82\xd3\xe4\x93\x02\":\x05paper2\x19/v1/{paper.name=papers/*}\x12\x7f\n" +
+	"\fImportPapers\x12&.papers.catalog.v1.ImportPapersRequest\x1a'.papers.catalog.v1.ImportPapersResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/papers:import(\x01\x12i\n" +
 	"\vDeletePaper\x12%.papers.catalog.v1.DeletePaperRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=papers/*}B\xd2\x01\n" +
 	"\x15com.papers.catalog.v1B\x13CatalogServiceProtoP\x01Z>github.com/papercatalog/papers/gen/papers/catalog/v1;catalogv1\xa2\x02\x03PCX\xaa\x02\x11Papers.Catalog.V1\xca\x02\x11Papers\\Catalog\\V1\xe2\x02\x1dPapers\\Catalog\\V1\\GPBMetadata\xea\x02\x13Papers::Catalog::V1b\x06proto3"
 
@@ -1692,7 +1986,7 @@ func file_papers_catalog_v1_catalog_service_proto_rawDescGZIP() []byte {
 	return file_papers_catalog_v1_catalog_service_proto_rawDescData
 }
 
-var file_papers_catalog_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_papers_catalog_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_papers_catalog_v1_catalog_service_proto_goTypes = []any{
 	(*CreatePaperRequest)(nil),         // 0: papers.catalog.v1.CreatePaperRequest
 	(*GetPaperRequest)(nil),            // 1: papers.catalog.v1.GetPaperRequest
@@ -1701,85 +1995,94 @@ var file_papers_catalog_v1_catalog_service_proto_goTypes = []any{
 	(*ListPapersRequest)(nil),          // 4: papers.catalog.v1.ListPapersRequest
 	(*ListPapersResponse)(nil),         // 5: papers.catalog.v1.ListPapersResponse
 	(*UpdatePaperRequest)(nil),         // 6: papers.catalog.v1.UpdatePaperRequest
-	(*DeletePaperRequest)(nil),         // 7: papers.catalog.v1.DeletePaperRequest
-	(*ListDailyPapersRequest)(nil),     // 8: papers.catalog.v1.ListDailyPapersRequest
-	(*ListDailyPapersResponse)(nil),    // 9: papers.catalog.v1.ListDailyPapersResponse
-	(*ListTrendingPapersRequest)(nil),  // 10: papers.catalog.v1.ListTrendingPapersRequest
-	(*TrendingPaper)(nil),              // 11: papers.catalog.v1.TrendingPaper
-	(*ListTrendingPapersResponse)(nil), // 12: papers.catalog.v1.ListTrendingPapersResponse
-	(*UpvotePaperRequest)(nil),         // 13: papers.catalog.v1.UpvotePaperRequest
-	(*RemovePaperUpvoteRequest)(nil),   // 14: papers.catalog.v1.RemovePaperUpvoteRequest
-	(*SearchPapersRequest)(nil),        // 15: papers.catalog.v1.SearchPapersRequest
-	(*SearchPapersResponse)(nil),       // 16: papers.catalog.v1.SearchPapersResponse
-	(*SearchResult)(nil),               // 17: papers.catalog.v1.SearchResult
-	(*Facet)(nil),                      // 18: papers.catalog.v1.Facet
-	(*ListSimilarPapersRequest)(nil),   // 19: papers.catalog.v1.ListSimilarPapersRequest
-	(*ListSimilarPapersResponse)(nil),  // 20: papers.catalog.v1.ListSimilarPapersResponse
-	(*SimilarPaper)(nil),               // 21: papers.catalog.v1.SimilarPaper
-	(*Paper)(nil),                      // 22: papers.catalog.v1.Paper
-	(PaperView)(0),                     // 23: papers.catalog.v1.PaperView
-	(*fieldmaskpb.FieldMask)(nil),      // 24: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),      // 25: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 26: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 27: google.protobuf.Empty
+	(*ImportPapersRequest)(nil),        // 7: papers.catalog.v1.ImportPapersRequest
+	(*ImportRecord)(nil),               // 8: papers.catalog.v1.ImportRecord
+	(*ImportPapersResponse)(nil),       // 9: papers.catalog.v1.ImportPapersResponse
+	(*ImportRejection)(nil),            // 10: papers.catalog.v1.ImportRejection
+	(*DeletePaperRequest)(nil),         // 11: papers.catalog.v1.DeletePaperRequest
+	(*ListDailyPapersRequest)(nil),     // 12: papers.catalog.v1.ListDailyPapersRequest
+	(*ListDailyPapersResponse)(nil),    // 13: papers.catalog.v1.ListDailyPapersResponse
+	(*ListTrendingPapersRequest)(nil),  // 14: papers.catalog.v1.ListTrendingPapersRequest
+	(*TrendingPaper)(nil),              // 15: papers.catalog.v1.TrendingPaper
+	(*ListTrendingPapersResponse)(nil), // 16: papers.catalog.v1.ListTrendingPapersResponse
+	(*UpvotePaperRequest)(nil),         // 17: papers.catalog.v1.UpvotePaperRequest
+	(*RemovePaperUpvoteRequest)(nil),   // 18: papers.catalog.v1.RemovePaperUpvoteRequest
+	(*SearchPapersRequest)(nil),        // 19: papers.catalog.v1.SearchPapersRequest
+	(*SearchPapersResponse)(nil),       // 20: papers.catalog.v1.SearchPapersResponse
+	(*SearchResult)(nil),               // 21: papers.catalog.v1.SearchResult
+	(*Facet)(nil),                      // 22: papers.catalog.v1.Facet
+	(*ListSimilarPapersRequest)(nil),   // 23: papers.catalog.v1.ListSimilarPapersRequest
+	(*ListSimilarPapersResponse)(nil),  // 24: papers.catalog.v1.ListSimilarPapersResponse
+	(*SimilarPaper)(nil),               // 25: papers.catalog.v1.SimilarPaper
+	(*Paper)(nil),                      // 26: papers.catalog.v1.Paper
+	(PaperView)(0),                     // 27: papers.catalog.v1.PaperView
+	(*fieldmaskpb.FieldMask)(nil),      // 28: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),      // 29: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 30: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 31: google.protobuf.Empty
 }
 var file_papers_catalog_v1_catalog_service_proto_depIdxs = []int32{
-	22, // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	23, // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
-	23, // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	22, // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	23, // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	22, // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	22, // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	24, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
-	23, // 8: papers.catalog.v1.ListDailyPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	22, // 9: papers.catalog.v1.ListDailyPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	25, // 10: papers.catalog.v1.ListDailyPapersResponse.period_start:type_name -> google.protobuf.Timestamp
-	25, // 11: papers.catalog.v1.ListDailyPapersResponse.period_end:type_name -> google.protobuf.Timestamp
-	26, // 12: papers.catalog.v1.ListTrendingPapersRequest.window:type_name -> google.protobuf.Duration
-	23, // 13: papers.catalog.v1.ListTrendingPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	22, // 14: papers.catalog.v1.TrendingPaper.paper:type_name -> papers.catalog.v1.Paper
-	11, // 15: papers.catalog.v1.ListTrendingPapersResponse.papers:type_name -> papers.catalog.v1.TrendingPaper
-	25, // 16: papers.catalog.v1.ListTrendingPapersResponse.reference_time:type_name -> google.protobuf.Timestamp
-	26, // 17: papers.catalog.v1.ListTrendingPapersResponse.window:type_name -> google.protobuf.Duration
-	23, // 18: papers.catalog.v1.SearchPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	17, // 19: papers.catalog.v1.SearchPapersResponse.results:type_name -> papers.catalog.v1.SearchResult
-	18, // 20: papers.catalog.v1.SearchPapersResponse.organization_facets:type_name -> papers.catalog.v1.Facet
-	18, // 21: papers.catalog.v1.SearchPapersResponse.primary_category_facets:type_name -> papers.catalog.v1.Facet
-	18, // 22: papers.catalog.v1.SearchPapersResponse.year_facets:type_name -> papers.catalog.v1.Facet
-	22, // 23: papers.catalog.v1.SearchResult.paper:type_name -> papers.catalog.v1.Paper
-	23, // 24: papers.catalog.v1.ListSimilarPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	21, // 25: papers.catalog.v1.ListSimilarPapersResponse.papers:type_name -> papers.catalog.v1.SimilarPaper
-	22, // 26: papers.catalog.v1.SimilarPaper.paper:type_name -> papers.catalog.v1.Paper
-	0,  // 27: papers.catalog.v1.CatalogService.CreatePaper:input_type -> papers.catalog.v1.CreatePaperRequest
-	1,  // 28: papers.catalog.v1.CatalogService.GetPaper:input_type -> papers.catalog.v1.GetPaperRequest
-	2,  // 29: papers.catalog.v1.CatalogService.BatchGetPapers:input_type -> papers.catalog.v1.BatchGetPapersRequest
-	4,  // 30: papers.catalog.v1.CatalogService.ListPapers:input_type -> papers.catalog.v1.ListPapersRequest
-	8,  // 31: papers.catalog.v1.CatalogService.ListDailyPapers:input_type -> papers.catalog.v1.ListDailyPapersRequest
-	10, // 32: papers.catalog.v1.CatalogService.ListTrendingPapers:input_type -> papers.catalog.v1.ListTrendingPapersRequest
-	15, // 33: papers.catalog.v1.CatalogService.SearchPapers:input_type -> papers.catalog.v1.SearchPapersRequest
-	19, // 34: papers.catalog.v1.CatalogService.ListSimilarPapers:input_type -> papers.catalog.v1.ListSimilarPapersRequest
-	13, // 35: papers.catalog.v1.CatalogService.UpvotePaper:input_type -> papers.catalog.v1.UpvotePaperRequest
-	14, // 36: papers.catalog.v1.CatalogService.RemovePaperUpvote:input_type -> papers.catalog.v1.RemovePaperUpvoteRequest
-	6,  // 37: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
-	7,  // 38: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
-	22, // 39: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
-	22, // 40: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
-	3,  // 41: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
-	5,  // 42: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
-	9,  // 43: papers.catalog.v1.CatalogService.ListDailyPapers:output_type -> papers.catalog.v1.ListDailyPapersResponse
-	12, // 44: papers.catalog.v1.CatalogService.ListTrendingPapers:output_type -> papers.catalog.v1.ListTrendingPapersResponse
-	16, // 45: papers.catalog.v1.CatalogService.SearchPapers:output_type -> papers.catalog.v1.SearchPapersResponse
-	20, // 46: papers.catalog.v1.CatalogService.ListSimilarPapers:output_type -> papers.catalog.v1.ListSimilarPapersResponse
-	22, // 47: papers.catalog.v1.CatalogService.UpvotePaper:output_type -> papers.catalog.v1.Paper
-	22, // 48: papers.catalog.v1.CatalogService.RemovePaperUpvote:output_type -> papers.catalog.v1.Paper
-	22, // 49: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
-	27, // 50: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
-	39, // [39:51] is the sub-list for method output_type
-	27, // [27:39] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	26, // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	27, // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
+	27, // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	26, // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	27, // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	26, // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	26, // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	28, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
+	8,  // 8: papers.catalog.v1.ImportPapersRequest.records:type_name -> papers.catalog.v1.ImportRecord
+	26, // 9: papers.catalog.v1.ImportRecord.paper:type_name -> papers.catalog.v1.Paper
+	10, // 10: papers.catalog.v1.ImportPapersResponse.rejections:type_name -> papers.catalog.v1.ImportRejection
+	27, // 11: papers.catalog.v1.ListDailyPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	26, // 12: papers.catalog.v1.ListDailyPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	29, // 13: papers.catalog.v1.ListDailyPapersResponse.period_start:type_name -> google.protobuf.Timestamp
+	29, // 14: papers.catalog.v1.ListDailyPapersResponse.period_end:type_name -> google.protobuf.Timestamp
+	30, // 15: papers.catalog.v1.ListTrendingPapersRequest.window:type_name -> google.protobuf.Duration
+	27, // 16: papers.catalog.v1.ListTrendingPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	26, // 17: papers.catalog.v1.TrendingPaper.paper:type_name -> papers.catalog.v1.Paper
+	15, // 18: papers.catalog.v1.ListTrendingPapersResponse.papers:type_name -> papers.catalog.v1.TrendingPaper
+	29, // 19: papers.catalog.v1.ListTrendingPapersResponse.reference_time:type_name -> google.protobuf.Timestamp
+	30, // 20: papers.catalog.v1.ListTrendingPapersResponse.window:type_name -> google.protobuf.Duration
+	27, // 21: papers.catalog.v1.SearchPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	21, // 22: papers.catalog.v1.SearchPapersResponse.results:type_name -> papers.catalog.v1.SearchResult
+	22, // 23: papers.catalog.v1.SearchPapersResponse.organization_facets:type_name -> papers.catalog.v1.Facet
+	22, // 24: papers.catalog.v1.SearchPapersResponse.primary_category_facets:type_name -> papers.catalog.v1.Facet
+	22, // 25: papers.catalog.v1.SearchPapersResponse.year_facets:type_name -> papers.catalog.v1.Facet
+	26, // 26: papers.catalog.v1.SearchResult.paper:type_name -> papers.catalog.v1.Paper
+	27, // 27: papers.catalog.v1.ListSimilarPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	25, // 28: papers.catalog.v1.ListSimilarPapersResponse.papers:type_name -> papers.catalog.v1.SimilarPaper
+	26, // 29: papers.catalog.v1.SimilarPaper.paper:type_name -> papers.catalog.v1.Paper
+	0,  // 30: papers.catalog.v1.CatalogService.CreatePaper:input_type -> papers.catalog.v1.CreatePaperRequest
+	1,  // 31: papers.catalog.v1.CatalogService.GetPaper:input_type -> papers.catalog.v1.GetPaperRequest
+	2,  // 32: papers.catalog.v1.CatalogService.BatchGetPapers:input_type -> papers.catalog.v1.BatchGetPapersRequest
+	4,  // 33: papers.catalog.v1.CatalogService.ListPapers:input_type -> papers.catalog.v1.ListPapersRequest
+	12, // 34: papers.catalog.v1.CatalogService.ListDailyPapers:input_type -> papers.catalog.v1.ListDailyPapersRequest
+	14, // 35: papers.catalog.v1.CatalogService.ListTrendingPapers:input_type -> papers.catalog.v1.ListTrendingPapersRequest
+	19, // 36: papers.catalog.v1.CatalogService.SearchPapers:input_type -> papers.catalog.v1.SearchPapersRequest
+	23, // 37: papers.catalog.v1.CatalogService.ListSimilarPapers:input_type -> papers.catalog.v1.ListSimilarPapersRequest
+	17, // 38: papers.catalog.v1.CatalogService.UpvotePaper:input_type -> papers.catalog.v1.UpvotePaperRequest
+	18, // 39: papers.catalog.v1.CatalogService.RemovePaperUpvote:input_type -> papers.catalog.v1.RemovePaperUpvoteRequest
+	6,  // 40: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
+	7,  // 41: papers.catalog.v1.CatalogService.ImportPapers:input_type -> papers.catalog.v1.ImportPapersRequest
+	11, // 42: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
+	26, // 43: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
+	26, // 44: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
+	3,  // 45: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
+	5,  // 46: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
+	13, // 47: papers.catalog.v1.CatalogService.ListDailyPapers:output_type -> papers.catalog.v1.ListDailyPapersResponse
+	16, // 48: papers.catalog.v1.CatalogService.ListTrendingPapers:output_type -> papers.catalog.v1.ListTrendingPapersResponse
+	20, // 49: papers.catalog.v1.CatalogService.SearchPapers:output_type -> papers.catalog.v1.SearchPapersResponse
+	24, // 50: papers.catalog.v1.CatalogService.ListSimilarPapers:output_type -> papers.catalog.v1.ListSimilarPapersResponse
+	26, // 51: papers.catalog.v1.CatalogService.UpvotePaper:output_type -> papers.catalog.v1.Paper
+	26, // 52: papers.catalog.v1.CatalogService.RemovePaperUpvote:output_type -> papers.catalog.v1.Paper
+	26, // 53: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
+	9,  // 54: papers.catalog.v1.CatalogService.ImportPapers:output_type -> papers.catalog.v1.ImportPapersResponse
+	31, // 55: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
+	43, // [43:56] is the sub-list for method output_type
+	30, // [30:43] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_papers_catalog_v1_catalog_service_proto_init() }
@@ -1788,13 +2091,14 @@ func file_papers_catalog_v1_catalog_service_proto_init() {
 		return
 	}
 	file_papers_catalog_v1_catalog_proto_init()
+	file_papers_catalog_v1_catalog_service_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_papers_catalog_v1_catalog_service_proto_rawDesc), len(file_papers_catalog_v1_catalog_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

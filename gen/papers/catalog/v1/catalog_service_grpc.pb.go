@@ -31,6 +31,7 @@ const (
 	CatalogService_UpvotePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/UpvotePaper"
 	CatalogService_RemovePaperUpvote_FullMethodName  = "/papers.catalog.v1.CatalogService/RemovePaperUpvote"
 	CatalogService_UpdatePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/UpdatePaper"
+	CatalogService_ImportPapers_FullMethodName       = "/papers.catalog.v1.CatalogService/ImportPapers"
 	CatalogService_DeletePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/DeletePaper"
 )
 
@@ -138,6 +139,33 @@ type CatalogServiceClient interface {
 	// unknown or output-only field in the mask or an invalid value; UNAUTHENTICATED
 	// without an admin token.
 	UpdatePaper(ctx context.Context, in *UpdatePaperRequest, opts ...grpc.CallOption) (*Paper, error)
+	// ImportPapers upserts the papers a client streams, by paper id, in batches, and
+	// answers once the stream ends and every record is stored: how many papers were
+	// created, updated, left unchanged and rejected, with each rejection's position
+	// and reason. A bad record is rejected alone; the others are imported. Admin
+	// only.
+	//
+	// A record carries what its source knows; empty fields are unknown to the
+	// source and keep the catalog's values. The arXiv metadata (title, abstract,
+	// authors, categories, primary category, published and arXiv update times,
+	// submitter, PDF URL, DOI, journal reference, comment) is replaced when the
+	// record's `arxiv_version` is newer than the paper's; from the same, an older or
+	// an unknown (0) version, it only fills fields the paper lacks, so an older
+	// version never overwrites a newer one. Keywords, GitHub repository and stars,
+	// project page and `submit_time` are taken whenever the record has them;
+	// `imported_upvotes` replaces the paper's imported count; an organization is
+	// set only on a paper without one, so an operator's choice is kept. Our users'
+	// upvotes are never touched. A new paper without `submit_time` gets its
+	// `published_time` (else the import time). Importing the same records again
+	// leaves every paper unchanged.
+	//
+	// Over REST, `POST /v1/papers:import` takes newline-delimited JSON: one
+	// ImportPapersRequest object per line.
+	//
+	// Errors: UNAUTHENTICATED without an admin token; INVALID_ARGUMENT for a message
+	// with more than 1,000 records. Problems with single records are rejections,
+	// not errors.
+	ImportPapers(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportPapersRequest, ImportPapersResponse], error)
 	// DeletePaper removes a paper from the catalog.
 	//
 	// Errors: NOT_FOUND if there is no such paper; ABORTED (HTTP 409) if `etag` is set
@@ -263,6 +291,19 @@ func (c *catalogServiceClient) UpdatePaper(ctx context.Context, in *UpdatePaperR
 	return out, nil
 }
 
+func (c *catalogServiceClient) ImportPapers(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportPapersRequest, ImportPapersResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CatalogService_ServiceDesc.Streams[0], CatalogService_ImportPapers_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportPapersRequest, ImportPapersResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CatalogService_ImportPapersClient = grpc.ClientStreamingClient[ImportPapersRequest, ImportPapersResponse]
+
 func (c *catalogServiceClient) DeletePaper(ctx context.Context, in *DeletePaperRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(emptypb.Empty)
@@ -377,6 +418,33 @@ type CatalogServiceServer interface {
 	// unknown or output-only field in the mask or an invalid value; UNAUTHENTICATED
 	// without an admin token.
 	UpdatePaper(context.Context, *UpdatePaperRequest) (*Paper, error)
+	// ImportPapers upserts the papers a client streams, by paper id, in batches, and
+	// answers once the stream ends and every record is stored: how many papers were
+	// created, updated, left unchanged and rejected, with each rejection's position
+	// and reason. A bad record is rejected alone; the others are imported. Admin
+	// only.
+	//
+	// A record carries what its source knows; empty fields are unknown to the
+	// source and keep the catalog's values. The arXiv metadata (title, abstract,
+	// authors, categories, primary category, published and arXiv update times,
+	// submitter, PDF URL, DOI, journal reference, comment) is replaced when the
+	// record's `arxiv_version` is newer than the paper's; from the same, an older or
+	// an unknown (0) version, it only fills fields the paper lacks, so an older
+	// version never overwrites a newer one. Keywords, GitHub repository and stars,
+	// project page and `submit_time` are taken whenever the record has them;
+	// `imported_upvotes` replaces the paper's imported count; an organization is
+	// set only on a paper without one, so an operator's choice is kept. Our users'
+	// upvotes are never touched. A new paper without `submit_time` gets its
+	// `published_time` (else the import time). Importing the same records again
+	// leaves every paper unchanged.
+	//
+	// Over REST, `POST /v1/papers:import` takes newline-delimited JSON: one
+	// ImportPapersRequest object per line.
+	//
+	// Errors: UNAUTHENTICATED without an admin token; INVALID_ARGUMENT for a message
+	// with more than 1,000 records. Problems with single records are rejections,
+	// not errors.
+	ImportPapers(grpc.ClientStreamingServer[ImportPapersRequest, ImportPapersResponse]) error
 	// DeletePaper removes a paper from the catalog.
 	//
 	// Errors: NOT_FOUND if there is no such paper; ABORTED (HTTP 409) if `etag` is set
@@ -424,6 +492,9 @@ func (UnimplementedCatalogServiceServer) RemovePaperUpvote(context.Context, *Rem
 }
 func (UnimplementedCatalogServiceServer) UpdatePaper(context.Context, *UpdatePaperRequest) (*Paper, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdatePaper not implemented")
+}
+func (UnimplementedCatalogServiceServer) ImportPapers(grpc.ClientStreamingServer[ImportPapersRequest, ImportPapersResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImportPapers not implemented")
 }
 func (UnimplementedCatalogServiceServer) DeletePaper(context.Context, *DeletePaperRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeletePaper not implemented")
@@ -647,6 +718,13 @@ func _CatalogService_UpdatePaper_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_ImportPapers_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(CatalogServiceServer).ImportPapers(&grpc.GenericServerStream[ImportPapersRequest, ImportPapersResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CatalogService_ImportPapersServer = grpc.ClientStreamingServer[ImportPapersRequest, ImportPapersResponse]
+
 func _CatalogService_DeletePaper_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeletePaperRequest)
 	if err := dec(in); err != nil {
@@ -721,6 +799,12 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CatalogService_DeletePaper_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ImportPapers",
+			Handler:       _CatalogService_ImportPapers_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "papers/catalog/v1/catalog_service.proto",
 }

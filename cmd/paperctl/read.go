@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+)
+
+// row is one line of a table of papers.
+type row struct {
+	paper *catalogv1.Paper
+	extra string // score, trending score
+}
+
+func readCmd(ctx context.Context, cmd string, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	filter := fs.String("filter", "", "AIP-160 filter, e.g. categories:\"cs.LG\" AND upvotes >= 10")
+	orderBy := fs.String("order-by", "", "order, e.g. \"upvotes desc\"")
+	pageSize := fs.Int("page-size", 20, "papers per page")
+	pageToken := fs.String("page-token", "", "page token from a previous call")
+	date := fs.String("date", "", "daily: a day, YYYY-MM-DD")
+	week := fs.String("week", "", "daily: an ISO week, YYYY-Www")
+	month := fs.String("month", "", "daily: a month, YYYY-MM")
+	zone := fs.String("time-zone", "", "daily: IANA time zone (default UTC)")
+	window := fs.Duration("window", 0, "trending: how far back (default 168h)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	want := map[string]int{"get": 1, "search": 1}[cmd]
+	if cmd == "search" && len(pos) > 1 {
+		pos = []string{strings.Join(pos, " ")}
+	}
+	if len(pos) != want {
+		return fmt.Errorf("%w: %s takes %d argument(s), got %d", errUsage, cmd, want, len(pos))
+	}
+	client, closeConn, err := catalogClient(&c)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	var resp proto.Message
+	var rows []row
+	next := ""
+	size := int32(min(max(*pageSize, 0), 1000)) //nolint:gosec // clamped
+	switch cmd {
+	case "get":
+		name := pos[0]
+		if !strings.HasPrefix(name, "papers/") {
+			name = "papers/" + strings.Replace(name, "/", "-", 1)
+		}
+		p, err := client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: name})
+		if err != nil {
+			return describe(c.server, err)
+		}
+		if !c.json {
+			printPaper(stdout, p)
+			return nil
+		}
+		resp = p
+	case "list":
+		r, err := client.ListPapers(ctx, &catalogv1.ListPapersRequest{Filter: *filter, OrderBy: *orderBy, PageSize: size, PageToken: *pageToken})
+		if err != nil {
+			return describe(c.server, err)
+		}
+		resp, next = r, r.GetNextPageToken()
+		for _, p := range r.GetPapers() {
+			rows = append(rows, row{paper: p})
+		}
+	case "search":
+		r, err := client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: pos[0], Filter: *filter, PageSize: size, PageToken: *pageToken})
+		if err != nil {
+			return describe(c.server, err)
+		}
+		resp, next = r, r.GetNextPageToken()
+		for _, res := range r.GetResults() {
+			rows = append(rows, row{paper: res.GetPaper(), extra: strconv.FormatFloat(res.GetScore(), 'f', 2, 64)})
+		}
+	case "daily":
+		r, err := client.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Date: *date, Week: *week, Month: *month,
+			TimeZone: *zone, Filter: *filter, OrderBy: *orderBy, PageSize: size, PageToken: *pageToken})
+		if err != nil {
+			return describe(c.server, err)
+		}
+		resp, next = r, r.GetNextPageToken()
+		for _, p := range r.GetPapers() {
+			rows = append(rows, row{paper: p})
+		}
+	case "trending":
+		req := &catalogv1.ListTrendingPapersRequest{Filter: *filter, PageSize: size, PageToken: *pageToken}
+		if *window != 0 {
+			req.Window = durationpb.New(*window)
+		}
+		r, err := client.ListTrendingPapers(ctx, req)
+		if err != nil {
+			return describe(c.server, err)
+		}
+		resp, next = r, r.GetNextPageToken()
+		for _, t := range r.GetPapers() {
+			rows = append(rows, row{paper: t.GetPaper(), extra: strconv.FormatFloat(t.GetTrendingScore(), 'f', 3, 64)})
+		}
+	}
+	if c.json {
+		b, err := protojson.MarshalOptions{Multiline: true, UseProtoNames: true}.Marshal(resp)
+		if err != nil {
+			return err
+		}
+		_, _ = fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	extra := map[string]string{"search": "SCORE", "trending": "TRENDING"}[cmd]
+	printTable(stdout, rows, extra)
+	if next != "" {
+		_, _ = fmt.Fprintf(stdout, "next page: --page-token %s\n", next)
+	}
+	return nil
+}
+
+func printTable(out io.Writer, rows []row, extra string) {
+	if len(rows) == 0 {
+		_, _ = fmt.Fprintln(out, "no papers")
+		return
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	head := "ID\tSUBMITTED\tUPVOTES\t"
+	if extra != "" {
+		head += extra + "\t"
+	}
+	_, _ = fmt.Fprintln(tw, head+"TITLE")
+	for _, r := range rows {
+		p := r.paper
+		line := fmt.Sprintf("%s\t%s\t%d\t", p.GetArxivId(), day(p.GetSubmitTime().AsTime()), p.GetUpvotes())
+		if extra != "" {
+			line += r.extra + "\t"
+		}
+		_, _ = fmt.Fprintln(tw, line+clip(p.GetTitle(), 80))
+	}
+	_ = tw.Flush()
+}
+
+func printPaper(out io.Writer, p *catalogv1.Paper) {
+	var authors []string
+	for _, a := range p.GetAuthors() {
+		authors = append(authors, a.GetName())
+	}
+	lines := [][2]string{
+		{"id", fmt.Sprintf("%s (v%d)", p.GetArxivId(), p.GetArxivVersion())},
+		{"title", p.GetTitle()},
+		{"authors", strings.Join(authors, ", ")},
+		{"organization", p.GetOrganization().GetDisplayName()},
+		{"categories", strings.Join(p.GetCategories(), " ")},
+		{"published", day(p.GetPublishedTime().AsTime())},
+		{"submitted", day(p.GetSubmitTime().AsTime())},
+		{"upvotes", strconv.FormatInt(p.GetUpvotes(), 10)},
+		{"github", p.GetGithubRepo()},
+		{"pdf", p.GetPdfUrl()},
+		{"doi", p.GetDoi()},
+		{"journal", p.GetJournalRef()},
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, l := range lines {
+		if strings.TrimSpace(l[1]) != "" && l[1] != "-" {
+			_, _ = fmt.Fprintf(tw, "%s\t%s\n", l[0], l[1])
+		}
+	}
+	_ = tw.Flush()
+	if p.GetAbstract() != "" {
+		_, _ = fmt.Fprintf(out, "\n%s\n", p.GetAbstract())
+	}
+}
+
+func day(t time.Time) string {
+	if t.IsZero() || t.Unix() == 0 {
+		return "-"
+	}
+	return t.UTC().Format(time.DateOnly)
+}
+
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

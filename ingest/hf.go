@@ -1,0 +1,145 @@
+package ingest
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+)
+
+// hfItem is one element of a daily-papers JSON array.
+type hfItem struct {
+	Paper struct {
+		ID      string `json:"id"`
+		Title   string `json:"title"`
+		Summary string `json:"summary"`
+		Authors []struct {
+			Name   string `json:"name"`
+			Hidden bool   `json:"hidden"`
+		} `json:"authors"`
+		PublishedAt  string   `json:"publishedAt"`
+		Upvotes      *int64   `json:"upvotes"`
+		GithubRepo   string   `json:"githubRepo"`
+		GithubStars  *int64   `json:"githubStars"`
+		ProjectPage  string   `json:"projectPage"`
+		AIKeywords   []string `json:"ai_keywords"`
+		Organization *struct {
+			Name     string `json:"name"`
+			Fullname string `json:"fullname"`
+		} `json:"organization"`
+	} `json:"paper"`
+	PublishedAt string `json:"publishedAt"`
+	Title       string `json:"title"`
+}
+
+func hfReader(br *bufio.Reader) (func() (Item, bool, error), error) {
+	dec := json.NewDecoder(br)
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fmt.Errorf("not a daily-papers JSON array: %w", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, errors.New("not a daily-papers JSON array: it does not start with [")
+	}
+	var n int64
+	done := false
+	return func() (Item, bool, error) {
+		if done || !dec.More() {
+			if !done {
+				done = true
+				if _, err := dec.Token(); err != nil && !errors.Is(err, io.EOF) {
+					return Item{}, false, fmt.Errorf("after element %d: %w", n, err)
+				}
+			}
+			return Item{}, false, nil
+		}
+		n++
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return Item{}, false, fmt.Errorf("element %d: malformed JSON, cannot read on: %w", n, err)
+		}
+		rec, err := parseHF(raw)
+		if err != nil {
+			return Item{Position: n, Err: fmt.Errorf("element %d: %w", n, err)}, true, nil
+		}
+		rec.Position = n
+		return Item{Record: rec, Position: n}, true, nil
+	}, nil
+}
+
+func parseHF(raw []byte) (*catalogv1.ImportRecord, error) {
+	var it hfItem
+	if err := json.Unmarshal(raw, &it); err != nil {
+		return nil, fmt.Errorf("not a daily-papers entry: %w", err)
+	}
+	id := strings.TrimSpace(it.Paper.ID)
+	if id == "" {
+		return nil, errors.New("no paper.id")
+	}
+	p := &catalogv1.Paper{
+		Title:       oneLine(it.Paper.Title),
+		Abstract:    paragraphs(it.Paper.Summary),
+		GithubRepo:  strings.TrimSpace(it.Paper.GithubRepo),
+		ProjectPage: strings.TrimSpace(it.Paper.ProjectPage),
+	}
+	if p.Title == "" {
+		p.Title = oneLine(it.Title)
+	}
+	if it.Paper.GithubStars != nil {
+		p.GithubStars = *it.Paper.GithubStars
+	}
+	for _, k := range it.Paper.AIKeywords {
+		if k = oneLine(k); k != "" {
+			p.Keywords = append(p.Keywords, k)
+		}
+	}
+	for _, a := range it.Paper.Authors {
+		if name := oneLine(a.Name); name != "" && !a.Hidden {
+			p.Authors = append(p.Authors, &catalogv1.Author{Name: name})
+		}
+	}
+	if o := it.Paper.Organization; o != nil && orgID(o.Name) != "" {
+		p.Organization = &catalogv1.Organization{Id: orgID(o.Name), DisplayName: oneLine(o.Fullname)}
+	}
+	for _, f := range []struct {
+		name, text string
+		dst        **timestampT
+	}{{"paper.publishedAt", it.Paper.PublishedAt, &p.PublishedTime}, {"publishedAt", it.PublishedAt, &p.SubmitTime}} {
+		if s := strings.TrimSpace(f.text); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q is not an RFC 3339 time", f.name, s)
+			}
+			*f.dst = timestamp(t)
+		}
+	}
+	rec := &catalogv1.ImportRecord{PaperId: id, Paper: p}
+	if it.Paper.Upvotes != nil {
+		rec.ImportedUpvotes = it.Paper.Upvotes
+	}
+	return rec, nil
+}
+
+// orgID turns a hub organization handle ("OpenGVLab", "bytedance_research") into
+// an organization id: lower case, other characters than letters and digits
+// become hyphens.
+func orgID(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(name)) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
+			b.WriteByte('-')
+		}
+	}
+	id := strings.Trim(b.String(), "-")
+	if len(id) > 63 {
+		id = strings.Trim(id[:63], "-")
+	}
+	return id
+}
