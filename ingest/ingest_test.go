@@ -122,8 +122,8 @@ func TestArxivAtom(t *testing.T) {
 	rec, p := items[0].Record, items[0].Record.GetPaper()
 	want := &catalogv1.Paper{
 		ArxivVersion: 2, Title: "Efficient Quantization of Transformer Language Models",
-		Abstract: "We study post-training quantization of transformer language models.\nA second paragraph follows here.",
-		Authors:  []*catalogv1.Author{{Name: "Ada Lovelace", Affiliation: "NAVER AI Lab"}, {Name: "Alan Turing"}},
+		Abstract:   "We study post-training quantization of transformer language models.\nA second paragraph follows here.",
+		Authors:    []*catalogv1.Author{{Name: "Ada Lovelace", Affiliation: "NAVER AI Lab"}, {Name: "Alan Turing"}},
 		Categories: []string{"cs.LG", "cs.CL"}, PrimaryCategory: "cs.LG", Doi: "10.1000/xyz123",
 		JournalRef: "Proc. Example Conf. 2022", Comment: "12 pages, 4 figures; code at https://github.com/example/quant",
 		PdfUrl: "https://arxiv.org/pdf/2111.13056v2",

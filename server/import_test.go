@@ -185,10 +185,10 @@ func TestImportRejectsBadRecordsAlone(t *testing.T) {
 	up := int64(-3)
 	recs := []*catalogv1.ImportRecord{
 		good("2401.00001"),
-		{PaperId: "2401.00002", Paper: &catalogv1.Paper{}, Position: 17},     // no title
-		{PaperId: "not an id", Paper: &catalogv1.Paper{Title: "x"}},          // bad id
-		{PaperId: "2401.00004v2", Paper: &catalogv1.Paper{Title: "x"}},       // id with version
-		{PaperId: "2401.00005"},                                              // no paper
+		{PaperId: "2401.00002", Paper: &catalogv1.Paper{}, Position: 17}, // no title
+		{PaperId: "not an id", Paper: &catalogv1.Paper{Title: "x"}},      // bad id
+		{PaperId: "2401.00004v2", Paper: &catalogv1.Paper{Title: "x"}},   // id with version
+		{PaperId: "2401.00005"}, // no paper
 		{PaperId: "2401.00006", Paper: &catalogv1.Paper{Title: "x"}, ImportedUpvotes: &up},
 		{PaperId: "2401.00007", Paper: &catalogv1.Paper{Title: "x", GithubRepo: "https://example.org/x"}},
 		good("2401.00008"),
