@@ -160,8 +160,12 @@ func printPaper(out io.Writer, p *catalogv1.Paper) {
 	for _, a := range p.GetAuthors() {
 		authors = append(authors, a.GetName())
 	}
+	id := p.GetArxivId()
+	if p.GetArxivVersion() > 0 {
+		id += fmt.Sprintf(" (v%d)", p.GetArxivVersion())
+	}
 	lines := [][2]string{
-		{"id", fmt.Sprintf("%s (v%d)", p.GetArxivId(), p.GetArxivVersion())},
+		{"id", id},
 		{"title", p.GetTitle()},
 		{"authors", strings.Join(authors, ", ")},
 		{"organization", p.GetOrganization().GetDisplayName()},
