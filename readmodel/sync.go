@@ -2,8 +2,10 @@ package readmodel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/papercatalog/papers/repository"
@@ -33,6 +35,38 @@ type Syncer struct {
 	lastPoll  time.Time // start of the last successful poll
 	lastFull  time.Time
 	lastPrune time.Time
+
+	mu      sync.Mutex
+	applied map[string]time.Time // changes of the polled window already in the model
+}
+
+// MarkApplied records that the model has change ref already (this replica made
+// it), so polls do not load it.
+func (s *Syncer) MarkApplied(ref repository.ChangeRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.applied == nil {
+		s.applied = map[string]time.Time{}
+	}
+	s.applied[ref.ID] = ref.Time
+}
+
+func (s *Syncer) wasApplied(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.applied[id]
+	return ok
+}
+
+// forgetApplied drops the marks of changes older than the polled window.
+func (s *Syncer) forgetApplied(since time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, t := range s.applied {
+		if t.Before(since) {
+			delete(s.applied, id)
+		}
+	}
 }
 
 // overlap is how far back each poll reads before the previous one began, to
@@ -146,16 +180,29 @@ func (s *Syncer) Poll(ctx context.Context) error {
 	if !s.Model.Loaded() || start.Sub(s.lastPoll) > s.Retention-overlap || start.Sub(s.lastFull) > s.FullReload {
 		return s.Load(ctx)
 	}
-	changes, err := s.Repo.ChangesSince(ctx, s.lastPoll.Add(-overlap))
+	since := s.lastPoll.Add(-overlap)
+	refs, err := s.Repo.ChangesSince(ctx, since)
 	if err != nil {
 		return err
 	}
 	applied := 0
-	for _, c := range changes {
+	for _, ref := range refs {
+		if s.wasApplied(ref.ID) {
+			continue
+		}
+		c, err := s.Repo.LoadChange(ctx, ref)
+		if errors.Is(err, repository.ErrNotFound) {
+			continue // pruned since it was listed: older than the change log keeps
+		}
+		if err != nil {
+			return err
+		}
 		if s.apply(c) {
 			applied++
 		}
+		s.MarkApplied(ref)
 	}
+	s.forgetApplied(since)
 	if applied > 0 {
 		s.Log.Debug("read model caught up", "changes", applied)
 	}

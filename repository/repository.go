@@ -95,6 +95,12 @@ type Change struct {
 	Papers []*Paper
 }
 
+// ChangeRef identifies a recorded change.
+type ChangeRef struct {
+	ID   string
+	Time time.Time
+}
+
 // VoteRecord is one upvote change in a batch.
 type VoteRecord struct {
 	PaperID string
@@ -141,10 +147,14 @@ type Papers interface {
 	// InsertMany inserts new papers in one request. Papers whose ID exists already
 	// are not inserted and come back in dups; the others are stored.
 	InsertMany(ctx context.Context, papers []*Paper) (dups map[string]bool, err error)
-	// RecordChange appends c to the change log other replicas read.
-	RecordChange(ctx context.Context, c Change) error
-	// ChangesSince returns the changes recorded at or after t, oldest first.
-	ChangesSince(ctx context.Context, t time.Time) ([]Change, error)
+	// RecordChange appends c to the change log other replicas read, and returns
+	// the change's ID.
+	RecordChange(ctx context.Context, c Change) (string, error)
+	// ChangesSince lists the changes recorded at or after t, oldest first,
+	// without their content: a replica loads only the ones it has not applied.
+	ChangesSince(ctx context.Context, t time.Time) ([]ChangeRef, error)
+	// LoadChange returns a listed change with its content.
+	LoadChange(ctx context.Context, ref ChangeRef) (Change, error)
 	// PruneChanges removes changes recorded before t.
 	PruneChanges(ctx context.Context, t time.Time) error
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -44,6 +45,9 @@ type Catalog struct {
 	Tokens  *query.Tokens
 	Admins  *Admins
 	Log     *slog.Logger
+	// Recorded, if set, is told of every change this service records: the model
+	// has it already, so the change-log poll need not load it.
+	Recorded func(repository.ChangeRef)
 
 	votesOnce sync.Once
 	votes     *voteWriter
@@ -51,6 +55,8 @@ type Catalog struct {
 	queries   queryCache
 	searches  searchCache
 	responses responseCache
+
+	lastImport atomic.Int64 // when an import last stored a batch, in Unix nanoseconds
 }
 
 var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)
@@ -72,8 +78,13 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 // it up.
 func (s *Catalog) record(ctx context.Context, c repository.Change) {
 	c.Time = time.Now().UTC()
-	if err := s.Papers.RecordChange(context.WithoutCancel(ctx), c); err != nil {
+	id, err := s.Papers.RecordChange(context.WithoutCancel(ctx), c)
+	if err != nil {
 		s.Log.WarnContext(ctx, "could not record change for other replicas", "paper", c.PaperID, "err", err)
+		return
+	}
+	if s.Recorded != nil {
+		s.Recorded(repository.ChangeRef{ID: id, Time: c.Time})
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 // importBatch is how many records ImportPapers stores at once.
-const importBatch = 500
+const importBatch = 1000
 
 // maxRejections is how many rejections an import response lists.
 const maxRejections = 1000
@@ -106,6 +106,8 @@ func (r *ImportRun) Add(ctx context.Context, records []*catalogv1.ImportRecord) 
 	if len(records) == 0 {
 		return nil
 	}
+	r.s.lastImport.Store(time.Now().UnixNano())
+	defer r.s.lastImport.Store(time.Now().UnixNano())
 	t := now()
 	var order []string
 	byID := map[string]*pending{}
@@ -231,6 +233,11 @@ func (r *ImportRun) update(ctx context.Context, pd *pending, t time.Time) (*repo
 		r.s.Model.Put(cur)
 		next = nil
 	}
+}
+
+// Importing reports whether an import stored a batch within the last second.
+func (s *Catalog) Importing() bool {
+	return time.Since(time.Unix(0, s.lastImport.Load())) < time.Second
 }
 
 // importedPaper checks a record and returns its paper id and the paper as the

@@ -71,7 +71,7 @@ func (s *Catalog) forViewer(p *repository.Paper, view catalogv1.PaperView, upvot
 }
 
 func (s *Catalog) voteWriter() *voteWriter {
-	s.votesOnce.Do(func() { s.votes = &voteWriter{votes: s.Votes, papers: s.Papers, log: s.Log} })
+	s.votesOnce.Do(func() { s.votes = &voteWriter{votes: s.Votes, papers: s.Papers, log: s.Log, recorded: s.Recorded} })
 	return s.votes
 }
 

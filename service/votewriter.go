@@ -20,6 +20,8 @@ type voteWriter struct {
 	votes  repository.Votes
 	papers repository.Papers
 	log    *slog.Logger
+	// recorded is told of each change-log entry written (see Catalog.Recorded).
+	recorded func(repository.ChangeRef)
 
 	once sync.Once
 	ops  chan *voteOp
@@ -108,8 +110,12 @@ func (w *voteWriter) flush(batch []*voteOp) error {
 	if err := w.votes.RecordVotes(ctx, records); err != nil {
 		return err
 	}
-	if err := w.papers.RecordChange(ctx, repository.Change{Votes: records, Time: time.Now().UTC()}); err != nil {
+	t := time.Now().UTC()
+	id, err := w.papers.RecordChange(ctx, repository.Change{Votes: records, Time: t})
+	if err != nil {
 		w.log.Warn("could not record votes for other replicas", "votes", len(records), "err", err)
+	} else if w.recorded != nil {
+		w.recorded(repository.ChangeRef{ID: id, Time: t})
 	}
 	return nil
 }

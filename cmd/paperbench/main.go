@@ -64,12 +64,13 @@ func main() {
 }
 
 type options struct {
-	pid         int // paperd's process id
-	papers      int
-	votes       int
-	duration    time.Duration
-	concurrency int
-	sample      string
+	pid          int // paperd's process id
+	papers       int
+	votes        int
+	importPapers int
+	duration     time.Duration
+	concurrency  int
+	sample       string
 }
 
 // result is one measured call.
@@ -104,6 +105,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("paperbench", flag.ContinueOnError)
 	fs.IntVar(&o.papers, "papers", 50000, "number of generated papers")
 	fs.IntVar(&o.votes, "votes", 500000, "number of generated upvotes")
+	fs.IntVar(&o.importPapers, "import-papers", 20000, "number of generated papers to import")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each measured run")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients")
 	fs.StringVar(&o.sample, "sample", sampleFile, "arXiv metadata sample to take the vocabulary from")
@@ -362,6 +364,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stop()
+	logf("importing %d generated papers through ImportPapers and with raw InsertMany", o.importPapers)
+	imp, err := importBench(ctx, bin, tmp, voc, o.importPapers, logf)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
 
 	byName := map[string]result{}
 	for _, r := range results {
@@ -431,12 +439,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		_, _ = fmt.Fprintf(out, "h2load req/s vs baseline: %s\n", strings.Join(h2Line, ", "))
 	}
 	_, _ = fmt.Fprintf(out, "raw client req/s vs baseline: %s\n", strings.Join(rawLine, ", "))
+	_, _ = fmt.Fprintf(out, "import: %d papers through ImportPapers at %.0f papers/s, raw InsertMany of the same at %.0f papers/s: %.2fx (target >= 0.5); all searchable %.1fs after the import began; paperd peak RSS %.0f MiB\n",
+		imp.Papers, imp.ImportPerSec, imp.RawPerSec, imp.Ratio, imp.IndexedSeconds, float64(imp.PeakRSSBytes)/(1<<20))
 	_, _ = fmt.Fprintf(out, "ready after: first start %.1fs, restart with catalog and index %.1fs (target <= 15), restart with the index deleted %.1fs; peak RSS %.0f MiB (target < 1536)\n",
 		firstStart.Seconds(), startup.Seconds(), rebuildStart.Seconds(), float64(rss)/(1<<20))
 	summary := map[string]any{
 		"papers": o.papers, "concurrency": o.concurrency, "duration_s": o.duration.Seconds(),
 		"startup_ready_s": startup.Seconds(), "first_start_ready_s": firstStart.Seconds(),
-		"index_deleted_ready_s": rebuildStart.Seconds(), "votes": o.votes,
+		"index_deleted_ready_s": rebuildStart.Seconds(), "votes": o.votes, "import": imp,
 		"peak_rss_bytes": rss, "ratios": ratios, "calls": results,
 	}
 	line, err := json.Marshal(summary)

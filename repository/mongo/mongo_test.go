@@ -145,21 +145,41 @@ func TestAllAndChangeLog(t *testing.T) {
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	old := repository.Change{PaperID: "a", Version: 1, Paper: testPaper("a", 1), Time: t0.Add(-time.Hour)}
 	recent := repository.Change{PaperID: "b", Version: 2, Deleted: true, Time: t0}
-	for _, c := range []repository.Change{old, recent, recent} { // recording twice is harmless
-		if err := papers.RecordChange(ctx, c); err != nil {
+	var oldRef repository.ChangeRef
+	for i, c := range []repository.Change{old, recent, recent} { // recording twice is harmless
+		id, err := papers.RecordChange(ctx, c)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if i == 0 {
+			oldRef = repository.ChangeRef{ID: id, Time: c.Time}
+		}
 	}
-	got, err := papers.ChangesSince(ctx, t0.Add(-time.Minute))
-	if err != nil || len(got) != 1 || got[0].PaperID != "b" || !got[0].Deleted {
-		t.Fatalf("ChangesSince: %+v %v", got, err)
+	refs, err := papers.ChangesSince(ctx, t0.Add(-time.Minute))
+	if err != nil || len(refs) != 1 || !refs[0].Time.Equal(t0) {
+		t.Fatalf("ChangesSince: %+v %v", refs, err)
+	}
+	got, err := papers.LoadChange(ctx, refs[0])
+	if err != nil || got.PaperID != "b" || !got.Deleted || got.Version != 2 {
+		t.Fatalf("LoadChange: %+v %v", got, err)
+	}
+	many := repository.Change{Papers: []*repository.Paper{testPaper("c", 3), testPaper("d", 4)}, Time: t0}
+	id, err := papers.RecordChange(ctx, many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := papers.LoadChange(ctx, repository.ChangeRef{ID: id}); err != nil || len(got.Papers) != 2 || got.Papers[1].ID != "d" || got.Papers[1].Version != 4 {
+		t.Fatalf("a batch: %+v %v", got, err)
 	}
 	if err := papers.PruneChanges(ctx, t0.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	all, err := papers.ChangesSince(ctx, time.Time{})
-	if err != nil || len(all) != 1 {
-		t.Errorf("after prune: %d changes (%v), want 1", len(all), err)
+	if err != nil || len(all) != 2 {
+		t.Errorf("after prune: %d changes (%v), want 2", len(all), err)
+	}
+	if _, err := papers.LoadChange(ctx, oldRef); !errors.Is(err, repository.ErrNotFound) {
+		t.Errorf("loading a pruned change: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/golang/snappy"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -15,8 +16,9 @@ import (
 
 // Papers implements repository.Papers.
 type Papers struct {
-	papers  *mongo.Collection
-	changes *mongo.Collection
+	papers   *mongo.Collection
+	changes  *mongo.Collection
+	payloads *mongo.Collection
 }
 
 var _ repository.Papers = (*Papers)(nil)
@@ -24,8 +26,9 @@ var _ repository.Papers = (*Papers)(nil)
 // NewPapers returns the paper store of db.
 func NewPapers(db *DB) *Papers {
 	return &Papers{
-		papers:  db.db.Collection(papersCollection),
-		changes: db.db.Collection(changesCollection),
+		papers:   db.db.Collection(papersCollection),
+		changes:  db.db.Collection(changesCollection),
+		payloads: db.db.Collection(payloadsCollection),
 	}
 }
 
@@ -76,6 +79,21 @@ type changeDoc struct {
 	Votes   []voteRecordDoc `bson:"votes,omitempty"`
 	Papers  []*paperDoc     `bson:"papers,omitempty"`
 	Time    time.Time       `bson:"time"`
+}
+
+// payloadDoc is a change's content: its changeDoc as BSON, compressed with
+// snappy. One binary field is far cheaper for FerretDB to convert and store than
+// the nested documents of a batch of papers.
+type payloadDoc struct {
+	ID      string    `bson:"_id"`
+	Time    time.Time `bson:"time"`
+	Content []byte    `bson:"content"`
+}
+
+// changeRefDoc is a change log header.
+type changeRefDoc struct {
+	ID   string    `bson:"_id"`
+	Time time.Time `bson:"time"`
 }
 
 type voteRecordDoc struct {
@@ -213,8 +231,9 @@ func (s *Papers) All(ctx context.Context, fn func(*repository.Paper) error) erro
 	return nil
 }
 
-// RecordChange implements repository.Papers.
-func (s *Papers) RecordChange(ctx context.Context, c repository.Change) error {
+// RecordChange implements repository.Papers: the content first, then the header
+// that makes it visible, so a listed change can always be loaded (until pruned).
+func (s *Papers) RecordChange(ctx context.Context, c repository.Change) (string, error) {
 	d := changeDoc{
 		ID:      fmt.Sprintf("%020d/%s/%d", c.Time.UnixNano(), c.PaperID, c.Version),
 		PaperID: c.PaperID, Version: c.Version, Deleted: c.Deleted, Time: c.Time,
@@ -234,45 +253,77 @@ func (s *Papers) RecordChange(ctx context.Context, c repository.Change) error {
 	if len(c.Papers) > 0 {
 		d.ID += fmt.Sprintf("/papers/%d/%s/%d", len(c.Papers), c.Papers[0].ID, c.Papers[0].Version)
 	}
-	if _, err := s.changes.InsertOne(ctx, d); err != nil && !mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
+	raw, err := bson.Marshal(d)
+	if err != nil {
+		return "", fmt.Errorf("record change of %s: %w", c.PaperID, err)
 	}
-	return nil
+	payload := payloadDoc{ID: d.ID, Time: c.Time, Content: snappy.Encode(nil, raw)}
+	if _, err := s.payloads.InsertOne(ctx, payload); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return "", fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
+	}
+	if _, err := s.changes.InsertOne(ctx, changeRefDoc{ID: d.ID, Time: c.Time}); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return "", fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
+	}
+	return d.ID, nil
 }
 
 // ChangesSince implements repository.Papers.
-func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.Change, error) {
+func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.ChangeRef, error) {
 	cur, err := s.changes.Find(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$gte", Value: t}}}},
 		options.Find().SetSort(bson.D{{Key: "time", Value: 1}, {Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("read changes: %w", wrap(err))
 	}
-	var docs []changeDoc
+	var docs []changeRefDoc
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("read changes: %w", wrap(err))
 	}
-	out := make([]repository.Change, 0, len(docs))
-	for i := range docs {
-		d := &docs[i]
-		c := repository.Change{PaperID: d.PaperID, Version: d.Version, Deleted: d.Deleted, Time: d.Time.UTC()}
-		if d.Paper != nil {
-			c.Paper = fromDoc(d.Paper)
-		}
-		for _, v := range d.Votes {
-			c.Votes = append(c.Votes, repository.VoteRecord(v))
-		}
-		for _, p := range d.Papers {
-			c.Papers = append(c.Papers, fromDoc(p))
-		}
-		out = append(out, c)
+	out := make([]repository.ChangeRef, len(docs))
+	for i, d := range docs {
+		out[i] = repository.ChangeRef{ID: d.ID, Time: d.Time.UTC()}
 	}
 	return out, nil
 }
 
+// LoadChange implements repository.Papers. A change pruned since it was listed is
+// ErrNotFound.
+func (s *Papers) LoadChange(ctx context.Context, ref repository.ChangeRef) (repository.Change, error) {
+	var p payloadDoc
+	err := s.payloads.FindOne(ctx, bson.D{{Key: "_id", Value: ref.ID}}).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return repository.Change{}, repository.ErrNotFound
+	}
+	if err != nil {
+		return repository.Change{}, fmt.Errorf("read change %s: %w", ref.ID, wrap(err))
+	}
+	raw, err := snappy.Decode(nil, p.Content)
+	if err != nil {
+		return repository.Change{}, fmt.Errorf("read change %s: %w", ref.ID, err)
+	}
+	var d changeDoc
+	if err := bson.Unmarshal(raw, &d); err != nil {
+		return repository.Change{}, fmt.Errorf("read change %s: %w", ref.ID, err)
+	}
+	c := repository.Change{PaperID: d.PaperID, Version: d.Version, Deleted: d.Deleted, Time: d.Time.UTC()}
+	if d.Paper != nil {
+		c.Paper = fromDoc(d.Paper)
+	}
+	for _, v := range d.Votes {
+		c.Votes = append(c.Votes, repository.VoteRecord(v))
+	}
+	for _, p := range d.Papers {
+		c.Papers = append(c.Papers, fromDoc(p))
+	}
+	return c, nil
+}
+
 // PruneChanges implements repository.Papers.
 func (s *Papers) PruneChanges(ctx context.Context, t time.Time) error {
-	_, err := s.changes.DeleteMany(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: t}}}})
-	if err != nil {
+	before := bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: t}}}}
+	if _, err := s.changes.DeleteMany(ctx, before); err != nil {
+		return fmt.Errorf("prune changes: %w", wrap(err))
+	}
+	if _, err := s.payloads.DeleteMany(ctx, before); err != nil {
 		return fmt.Errorf("prune changes: %w", wrap(err))
 	}
 	return nil
