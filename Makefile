@@ -46,6 +46,10 @@ bench: ## start paperd with 50,000 papers, load it with ghz, h2load and hey; pri
 	command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client; }
 	go run ./cmd/paperbench
 
+.PHONY: bench-import
+bench-import: ## import a generated 1,000,000-line arXiv snapshot twice with paperctl; reports time and memory of both
+	go run ./cmd/paperbench -snapshot-lines 1000000
+
 .PHONY: run
 run: ## run paperd on the embedded database under ./data
 	go run ./cmd/paperd

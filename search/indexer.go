@@ -67,8 +67,11 @@ func (x *Indexer) Reconcile(ctx context.Context) error {
 	return nil
 }
 
-// Run applies the model's changes to the index until ctx ends.
+// Run applies the model's changes to the index until ctx ends, and then what is
+// still pending, for up to flushLimit: what it cannot do, the next start's
+// Reconcile does.
 func (x *Indexer) Run(ctx context.Context) {
+	defer x.flush()
 	for {
 		select {
 		case <-ctx.Done():
@@ -94,9 +97,23 @@ func (x *Indexer) Run(ctx context.Context) {
 	}
 }
 
-// sync applies the model's pending changes.
-func (x *Indexer) sync() error {
+// flushLimit bounds the indexing done while paperd stops.
+const flushLimit = 5 * time.Second
+
+func (x *Indexer) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), flushLimit)
+	defer cancel()
 	ids := x.Model.TakeDirty()
+	if len(ids) == 0 {
+		return
+	}
+	upserts, deletes := x.changes(ids)
+	if err := x.apply(ctx, upserts, deletes); err != nil && ctx.Err() == nil {
+		x.Log.Warn("search index update at shutdown failed; the next start repairs it", "err", err)
+	}
+}
+
+func (x *Indexer) changes(ids []string) ([]*repository.Paper, []string) {
 	var upserts []*repository.Paper
 	var deletes []string
 	for _, id := range ids {
@@ -106,6 +123,13 @@ func (x *Indexer) sync() error {
 			deletes = append(deletes, id)
 		}
 	}
+	return upserts, deletes
+}
+
+// sync applies the model's pending changes.
+func (x *Indexer) sync() error {
+	ids := x.Model.TakeDirty()
+	upserts, deletes := x.changes(ids)
 	if err := x.apply(context.Background(), upserts, deletes); err != nil {
 		return fmt.Errorf("apply %d changes: %w", len(ids), err)
 	}

@@ -64,13 +64,14 @@ func main() {
 }
 
 type options struct {
-	pid          int // paperd's process id
-	papers       int
-	votes        int
-	importPapers int
-	duration     time.Duration
-	concurrency  int
-	sample       string
+	pid           int // paperd's process id
+	papers        int
+	votes         int
+	importPapers  int
+	snapshotLines int
+	duration      time.Duration
+	concurrency   int
+	sample        string
 }
 
 // result is one measured call.
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.papers, "papers", 50000, "number of generated papers")
 	fs.IntVar(&o.votes, "votes", 500000, "number of generated upvotes")
 	fs.IntVar(&o.importPapers, "import-papers", 20000, "number of generated papers to import")
+	fs.IntVar(&o.snapshotLines, "snapshot-lines", 0, "instead of everything else, import a generated arXiv snapshot of this many lines twice with paperctl and report memory (make bench-import)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each measured run")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients")
 	fs.StringVar(&o.sample, "sample", sampleFile, "arXiv metadata sample to take the vocabulary from")
@@ -131,6 +133,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 
+	if o.snapshotLines > 0 {
+		voc, _ := loadVocabulary(o.sample)
+		return snapshotBench(ctx, o, bin, tmp, voc, out, logf)
+	}
 	data := filepath.Join(tmp, "data")
 	seedStart := time.Now()
 	voc, about := loadVocabulary(o.sample)
@@ -376,7 +382,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		byName[r.Name] = r
 	}
 	base, get, list, rest := results[0], results[1], results[2], byName["REST GET /v1/papers/{paper}"]
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := newTable(out)
 	_, _ = fmt.Fprintln(tw, "call\tghz req/s\tp50 ms\tp99 ms\terrors\tcut at end\tvs baseline\th2load req/s\tvs baseline\traw req/s\tp50 ms\tp99 ms\tvs baseline\tpaperd CPU µs/req\t")
 	for _, r := range results {
 		errs := strconv.FormatInt(r.Errors, 10)
@@ -902,4 +908,8 @@ func settle(ctx context.Context, pid int, limit time.Duration) time.Duration {
 		}
 	}
 	return time.Since(began)
+}
+
+func newTable(out io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 }
