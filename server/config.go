@@ -32,7 +32,9 @@ type Config struct {
 	LogLevel        string
 	JWT             service.UsersConfig
 	// Arxiv configures the built-in arXiv poller; it is off without categories.
-	Arxiv           ArxivConfig
+	Arxiv ArxivConfig
+	// PprofAddr, if set, is where Go's profiling handlers listen.
+	PprofAddr       string
 	adminTokensRaw  string
 	adminTokensFile string
 }
@@ -75,6 +77,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"jwks", "PAPERD_JWKS", "", "JWKS file or http(s) URL with the RS256/ES256 keys that sign user tokens", &c.JWT.JWKS},
 		{"jwt-audience", "PAPERD_JWT_AUDIENCE", "", "required aud claim of user tokens (empty: not checked)", &c.JWT.Audience},
 		{"jwt-issuer", "PAPERD_JWT_ISSUER", "", "required iss claim of user tokens (empty: not checked)", &c.JWT.Issuer},
+		{"pprof-addr", "PAPERD_PPROF_ADDR", "", "address for Go's profiling handlers under /debug/pprof/, e.g. 127.0.0.1:6060 (empty: off; keep it private)", &c.PprofAddr},
 		{"arxiv-categories", "PAPERD_ARXIV_CATEGORIES", "", "comma-separated arXiv categories to import new submissions of, e.g. cs.LG,cs.CL (empty: the poller is off)", &arxivCats},
 		{"arxiv-url", "PAPERD_ARXIV_URL", ingest.DefaultArxivAPI, "arXiv API query endpoint the poller uses (and the only host it talks to)", &c.Arxiv.URL},
 		{"arxiv-interval", "PAPERD_ARXIV_INTERVAL", "1h", "time between poller rounds", &arxivInterval},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -55,6 +56,7 @@ type Server struct {
 	httpLis    net.Listener
 	loopLis    *bufconn.Listener // in-memory gRPC listener the streaming REST calls use
 	loopConn   *grpc.ClientConn
+	pprof      *http.Server
 
 	uri        string
 	index      *search.Index
@@ -229,6 +231,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 			s.serveErrs <- fmt.Errorf("HTTP server: %w", err)
 		}
 	})
+	if cfg.PprofAddr != "" {
+		if err := s.servePprof(cfg.PprofAddr); err != nil {
+			return nil, err
+		}
+	}
 	s.ready.Store(true)
 	s.served = true
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
@@ -321,6 +328,27 @@ func (s *Server) close() {
 	if s.loopConn != nil {
 		_ = s.loopConn.Close()
 	}
+	if s.pprof != nil {
+		_ = s.pprof.Close()
+	}
+}
+
+// servePprof serves Go's profiling handlers on their own listener.
+func (s *Server) servePprof(addr string) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen for pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	s.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Go(func() { _ = s.pprof.Serve(lis) })
+	s.log.Warn("profiling handlers on; keep this address private", "addr", lis.Addr().String())
+	return nil
 }
 
 // retry runs fn until it succeeds or ctx ends, backing off up to 5 s between tries.
