@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -199,5 +201,30 @@ func TestRestartFromSnapshotCatchesUp(t *testing.T) {
 	resp, err := again.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "number"})
 	if err != nil || len(resp.GetResults()) != 1 || resp.GetResults()[0].GetPaper().GetName() != p2.GetName() {
 		t.Errorf("search after the restart: %v %v", resp.GetResults(), err)
+	}
+}
+
+func TestPprofServesOnItsOwnAddress(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	cfg := testConfig(t)
+	cfg.PprofAddr = addr
+	ts := startServer(t, cfg)
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("pprof heap: %d", resp.StatusCode)
+	}
+	// Not on the public HTTP port.
+	if r := ts.rest(t, "GET", "/debug/pprof/", "", nil); r.Status != 404 {
+		t.Errorf("pprof on the public port: %d", r.Status)
 	}
 }
