@@ -117,15 +117,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	for _, f := range writableFields {
 		setField(p, req.GetPaper(), f)
 	}
-	if p.SubmitTime.IsZero() {
-		p.SubmitTime = t
-	}
-	if p.PrimaryCategory == "" && len(p.Categories) > 0 {
-		p.PrimaryCategory = p.Categories[0]
-	}
-	if p.GithubRepo == "" {
-		p.GithubRepo = findGithubRepo(p.Abstract, p.Comment)
-	}
+	completeNew(p, t)
 	validatePaper(&v, "paper.", p)
 	if err := v.err(); err != nil {
 		return nil, err
@@ -157,6 +149,21 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	s.Model.Put(p)
 	s.record(ctx, repository.Change{PaperID: id, Version: p.Version, Paper: p})
 	return p, nil
+}
+
+// completeNew fills in what a new paper lacks: its submit time (submit), its
+// primary category (the first category) and its GitHub repository (the first one
+// its abstract or comment names).
+func completeNew(p *repository.Paper, submit time.Time) {
+	if p.SubmitTime.IsZero() {
+		p.SubmitTime = submit
+	}
+	if p.PrimaryCategory == "" && len(p.Categories) > 0 {
+		p.PrimaryCategory = p.Categories[0]
+	}
+	if p.GithubRepo == "" {
+		p.GithubRepo = findGithubRepo(p.Abstract, p.Comment)
+	}
 }
 
 // GetPaper implements catalogv1.CatalogServiceServer.

@@ -272,18 +272,11 @@ func mergeImport(cur, in *repository.Paper, rec *catalogv1.ImportRecord, t time.
 	if cur == nil {
 		next = *in
 		next.CreateTime = t
-		if next.SubmitTime.IsZero() {
-			next.SubmitTime = next.PublishedTime
+		submit := next.PublishedTime
+		if submit.IsZero() {
+			submit = t
 		}
-		if next.SubmitTime.IsZero() {
-			next.SubmitTime = t
-		}
-		if next.PrimaryCategory == "" && len(next.Categories) > 0 {
-			next.PrimaryCategory = next.Categories[0]
-		}
-		if next.GithubRepo == "" {
-			next.GithubRepo = findGithubRepo(next.Abstract, next.Comment)
-		}
+		completeNew(&next, submit)
 	} else {
 		next = *cur
 		newer := in.ArxivVersion > cur.ArxivVersion
