@@ -25,9 +25,10 @@ const (
 	// The change log: small headers, which every replica reads at every poll, and
 	// the changes' content, which it loads once for each change it has not
 	// applied. FerretDB decodes every document of a collection to filter it, so
-	// the headers stay small.
-	changesCollection  = "change_log"
-	payloadsCollection = "change_payloads"
+	// the headers stay small, and the content goes into one collection per five
+	// minutes (payloadsPrefix + the period's number), which pruning drops whole.
+	changesCollection = "change_log"
+	payloadsPrefix    = "change_payloads_"
 )
 
 // DB is a connection to one database.
@@ -79,7 +80,6 @@ func (db *DB) Migrate(ctx context.Context) error {
 		{papersCollection, "organization_id", bson.D{{Key: "organization.id", Value: 1}}},
 		{papersCollection, "upvotes", bson.D{{Key: "upvotes", Value: -1}}},
 		{changesCollection, "time", bson.D{{Key: "time", Value: 1}}},
-		{payloadsCollection, "time", bson.D{{Key: "time", Value: 1}}},
 		{votesCollection, "paper_id", bson.D{{Key: "paper_id", Value: 1}}},
 	}
 	existing := map[string]map[string]bool{}

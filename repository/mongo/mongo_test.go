@@ -168,7 +168,7 @@ func TestAllAndChangeLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := papers.LoadChange(ctx, repository.ChangeRef{ID: id}); err != nil || len(got.Papers) != 2 || got.Papers[1].ID != "d" || got.Papers[1].Version != 4 {
+	if got, err := papers.LoadChange(ctx, repository.ChangeRef{ID: id, Time: t0}); err != nil || len(got.Papers) != 2 || got.Papers[1].ID != "d" || got.Papers[1].Version != 4 {
 		t.Fatalf("a batch: %+v %v", got, err)
 	}
 	if err := papers.PruneChanges(ctx, t0.Add(-time.Minute)); err != nil {

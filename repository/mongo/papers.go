@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang/snappy"
@@ -16,9 +18,9 @@ import (
 
 // Papers implements repository.Papers.
 type Papers struct {
-	papers   *mongo.Collection
-	changes  *mongo.Collection
-	payloads *mongo.Collection
+	db      *mongo.Database
+	papers  *mongo.Collection
+	changes *mongo.Collection
 }
 
 var _ repository.Papers = (*Papers)(nil)
@@ -26,9 +28,9 @@ var _ repository.Papers = (*Papers)(nil)
 // NewPapers returns the paper store of db.
 func NewPapers(db *DB) *Papers {
 	return &Papers{
-		papers:   db.db.Collection(papersCollection),
-		changes:  db.db.Collection(changesCollection),
-		payloads: db.db.Collection(payloadsCollection),
+		db:      db.db,
+		papers:  db.db.Collection(papersCollection),
+		changes: db.db.Collection(changesCollection),
 	}
 }
 
@@ -79,6 +81,14 @@ type changeDoc struct {
 	Votes   []voteRecordDoc `bson:"votes,omitempty"`
 	Papers  []*paperDoc     `bson:"papers,omitempty"`
 	Time    time.Time       `bson:"time"`
+}
+
+// payloadPeriod is how many seconds of changes' content share a collection.
+const payloadPeriod = 300
+
+// payloads returns the collection of the content of changes recorded at t.
+func (s *Papers) payloads(t time.Time) *mongo.Collection {
+	return s.db.Collection(payloadsPrefix + strconv.FormatInt(t.Unix()/payloadPeriod, 10))
 }
 
 // payloadDoc is a change's content: its changeDoc as BSON, compressed with
@@ -258,7 +268,7 @@ func (s *Papers) RecordChange(ctx context.Context, c repository.Change) (string,
 		return "", fmt.Errorf("record change of %s: %w", c.PaperID, err)
 	}
 	payload := payloadDoc{ID: d.ID, Time: c.Time, Content: snappy.Encode(nil, raw)}
-	if _, err := s.payloads.InsertOne(ctx, payload); err != nil && !mongo.IsDuplicateKeyError(err) {
+	if _, err := s.payloads(c.Time).InsertOne(ctx, payload); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return "", fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
 	}
 	if _, err := s.changes.InsertOne(ctx, changeRefDoc{ID: d.ID, Time: c.Time}); err != nil && !mongo.IsDuplicateKeyError(err) {
@@ -289,7 +299,7 @@ func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.Ch
 // ErrNotFound.
 func (s *Papers) LoadChange(ctx context.Context, ref repository.ChangeRef) (repository.Change, error) {
 	var p payloadDoc
-	err := s.payloads.FindOne(ctx, bson.D{{Key: "_id", Value: ref.ID}}).Decode(&p)
+	err := s.payloads(ref.Time).FindOne(ctx, bson.D{{Key: "_id", Value: ref.ID}}).Decode(&p)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return repository.Change{}, repository.ErrNotFound
 	}
@@ -323,8 +333,22 @@ func (s *Papers) PruneChanges(ctx context.Context, t time.Time) error {
 	if _, err := s.changes.DeleteMany(ctx, before); err != nil {
 		return fmt.Errorf("prune changes: %w", wrap(err))
 	}
-	if _, err := s.payloads.DeleteMany(ctx, before); err != nil {
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
 		return fmt.Errorf("prune changes: %w", wrap(err))
+	}
+	for _, name := range names {
+		period, ok := strings.CutPrefix(name, payloadsPrefix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(period, 10, 64)
+		if err != nil || (n+1)*payloadPeriod > t.Unix() {
+			continue // not a period's, or not over before t
+		}
+		if err := s.db.Collection(name).Drop(ctx); err != nil {
+			return fmt.Errorf("prune changes: %w", wrap(err))
+		}
 	}
 	return nil
 }
