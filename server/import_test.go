@@ -241,7 +241,7 @@ func TestImportOverREST(t *testing.T) {
 		body.WriteByte('\n')
 	}
 	post := func(token string) (int, string) {
-		req, err := http.NewRequestWithContext(testCtx(t), "POST", ts.base+"/v1/papers:import", strings.NewReader(body.String()))
+		req, err := http.NewRequestWithContext(testCtx(t), http.MethodPost, ts.base+"/v1/papers:import", strings.NewReader(body.String()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func TestImportOverREST(t *testing.T) {
 	}
 	// One line over the message limit is refused, not buffered.
 	big := `{"records":[{"paper_id":"2401.00001","paper":{"title":"` + strings.Repeat("x", 2<<20) + `"}}]}`
-	req, _ := http.NewRequestWithContext(context.Background(), "POST", ts.base+"/v1/papers:import", strings.NewReader(big))
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, ts.base+"/v1/papers:import", strings.NewReader(big))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

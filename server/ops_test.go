@@ -220,7 +220,7 @@ func TestPprofServesOnItsOwnAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Errorf("pprof heap: %d", resp.StatusCode)
 	}
 	// Not on the public HTTP port.

@@ -133,7 +133,7 @@ func importBench(ctx context.Context, bin, tmp string, voc *vocabulary, n int, l
 			break
 		}
 		if time.Since(began) > 5*time.Minute {
-			return res, fmt.Errorf("the search index did not catch up with the import: %v", err)
+			return res, fmt.Errorf("the search index did not catch up with the import: %w", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -57,11 +57,11 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return fmt.Errorf("%w: --progress must be auto, bar, lines or none", errUsage)
 	}
 
-	var in io.Reader = stdin
+	in := stdin
 	size := int64(-1)
 	name := "standard input"
 	if pos[0] != "-" {
-		file, err := os.Open(pos[0])
+		file, err := os.Open(pos[0]) //nolint:gosec // the file the operator named
 		if err != nil {
 			return err
 		}
