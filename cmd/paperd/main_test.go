@@ -234,6 +234,10 @@ func TestKillDuringWritesLeavesSearchConsistent(t *testing.T) {
 
 	check := func(phase string) {
 		t.Helper()
+		// The connection may still be backing off from the killed server.
+		if _, err := client.ListPapers(ctx, &catalogv1.ListPapersRequest{PageSize: 1}, grpc.WaitForReady(true)); err != nil {
+			t.Fatal(err)
+		}
 		var ids []string
 		token := ""
 		for {
