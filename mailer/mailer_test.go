@@ -1,0 +1,138 @@
+package mailer_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/papercatalog/papers/mailer"
+	"github.com/papercatalog/papers/mailer/smtptest"
+)
+
+func message(to string) *mailer.Message {
+	return &mailer.Message{
+		From: "Paper Catalog <digest@papers.example>", To: to, Subject: "Trending papers · Tue, Nov 3",
+		Text: "Hello\n", HTML: "<p>Hello</p>", MessageID: "digest.2026-11-03." + strings.ReplaceAll(to, "@", ".") + "@papers.example",
+		Date: time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC), ListUnsubscribe: "https://papers.example/unsubscribe?token=abc",
+	}
+}
+
+func TestSMTPSendsWithAuthAndClassifiesRefusals(t *testing.T) {
+	srv, err := smtptest.Start("digest", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	m, err := mailer.NewSMTP(fmt.Sprintf("smtp://digest:s3cret@%s?tls=none", srv.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Close() }()
+	ctx := context.Background()
+	for _, to := range []string{"ada@example.org", "alan@example.org"} {
+		if err := m.Send(ctx, message(to)); err != nil {
+			t.Fatalf("send to %s: %v", to, err)
+		}
+	}
+	got := srv.Messages()
+	if len(got) != 2 || got[0].To[0] != "ada@example.org" || got[0].From != "digest@papers.example" {
+		t.Fatalf("received %+v", got)
+	}
+	data := string(got[0].Data)
+	for _, want := range []string{
+		"List-Unsubscribe: <https://papers.example/unsubscribe?token=abc>",
+		"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+		"Message-ID: <digest.2026-11-03.ada.example.org@papers.example>",
+		"Date: Tue, 03 Nov 2026 08:00:00 +0000",
+		"multipart/alternative", "text/plain", "text/html",
+	} {
+		if !strings.Contains(data, want) {
+			t.Errorf("message lacks %q:\n%s", want, data)
+		}
+	}
+
+	srv.RefuseTemporarily("busy@example.org", true)
+	err = m.Send(ctx, message("busy@example.org"))
+	if err == nil || !mailer.IsTemporary(err) {
+		t.Errorf("451: %v (temporary %v)", err, mailer.IsTemporary(err))
+	}
+	srv.RefuseTemporarily("busy@example.org", false)
+	if err := m.Send(ctx, message("busy@example.org")); err != nil {
+		t.Errorf("after the refusal ended: %v", err)
+	}
+	srv.RefusePermanently("gone@example.org")
+	if err := m.Send(ctx, message("gone@example.org")); err == nil || mailer.IsTemporary(err) {
+		t.Errorf("550: %v (temporary %v)", err, mailer.IsTemporary(err))
+	}
+	if n := len(srv.Messages()); n != 3 {
+		t.Errorf("%d messages accepted, want 3", n)
+	}
+}
+
+func TestSMTPServerAwayIsTemporary(t *testing.T) {
+	srv, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Addr
+	srv.Close()
+	m, err := mailer.NewSMTP("smtp://" + addr + "?tls=none&timeout=2s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send(context.Background(), message("ada@example.org")); err == nil || !mailer.IsTemporary(err) {
+		t.Errorf("server away: %v (temporary %v)", err, mailer.IsTemporary(err))
+	}
+}
+
+func TestBadSMTPURLs(t *testing.T) {
+	for _, u := range []string{"", "http://mail.example", "smtp://", "smtp://mail.example?tls=maybe",
+		"smtp://u:p@mail.example?auth=cram", "smtp://mail.example:99999", "smtp://mail.example?timeout=soon"} {
+		if _, err := mailer.NewSMTP(u); err == nil {
+			t.Errorf("%q accepted", u)
+		} else if strings.Contains(err.Error(), "p@") {
+			t.Errorf("%q: the error shows the password: %v", u, err)
+		}
+	}
+}
+
+func TestOutboxWritesEmlFiles(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	o := &mailer.Outbox{Dir: filepath.Join(dir, "outbox"), Sent: func(p string) { paths = append(paths, p) }}
+	if err := o.Send(context.Background(), message("ada@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 1 || filepath.Ext(paths[0]) != ".eml" {
+		t.Fatalf("paths %v", paths)
+	}
+	b, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "To: <ada@example.org>") || !strings.Contains(string(b), "List-Unsubscribe-Post") {
+		t.Errorf("eml:\n%s", b)
+	}
+}
+
+func TestHeaderInjectionIsRefused(t *testing.T) {
+	o := &mailer.Outbox{Dir: t.TempDir()}
+	for _, m := range []*mailer.Message{
+		{From: "a@example.org", To: "b@example.org\r\nBcc: evil@example.org", Subject: "x", Text: "x"},
+		{From: "a@example.org", To: "b@example.org", Subject: "Hi\r\nBcc: evil@example.org", Text: "x"},
+		{From: "a@example.org", To: "b@example.org", Subject: "x", Text: "x", ListUnsubscribe: "https://x/u\r\nX-Injected: 1"},
+	} {
+		err := o.Send(context.Background(), m)
+		if err == nil || mailer.IsTemporary(err) {
+			t.Errorf("%+v: %v", m, err)
+		}
+	}
+	entries, _ := os.ReadDir(o.Dir)
+	if len(entries) != 0 {
+		t.Errorf("%d files written", len(entries))
+	}
+}

@@ -1,0 +1,147 @@
+// Package smtptest runs a real SMTP server (github.com/emersion/go-smtp) on
+// loopback for tests: it keeps every message it accepts, and can refuse
+// recipients temporarily or permanently.
+package smtptest
+
+import (
+	"io"
+	"log"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	smtp "github.com/emersion/go-smtp"
+)
+
+// Message is one accepted message.
+type Message struct {
+	From string
+	To   []string
+	Data []byte
+}
+
+// Server is a running SMTP server.
+type Server struct {
+	Addr string // host:port
+	Host string
+	Port int
+
+	mu       sync.Mutex
+	msgs     []Message
+	tempFail map[string]bool
+	permFail map[string]bool
+	user     string
+	pass     string
+	srv      *smtp.Server
+	ln       net.Listener
+}
+
+// Start starts a server on 127.0.0.1; with user set it requires AUTH PLAIN.
+func Start(user, pass string) (*Server, error) {
+	s := &Server{tempFail: map[string]bool{}, permFail: map[string]bool{}, user: user, pass: pass}
+	srv := smtp.NewServer(s)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	srv.MaxMessageBytes = 10 << 20
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	s.srv, s.ln = srv, ln
+	s.Addr = ln.Addr().String()
+	host, port, _ := net.SplitHostPort(s.Addr)
+	s.Host = host
+	s.Port, _ = strconv.Atoi(port)
+	return s, nil
+}
+
+// Close stops the server. The listener is closed here too: go-smtp closes only
+// listeners its Serve has begun with.
+func (s *Server) Close() {
+	_ = s.ln.Close()
+	_ = s.srv.Close()
+}
+
+// Messages returns the accepted messages.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+// RefuseTemporarily makes RCPT TO of addr answer 451 (on) or accept again (off).
+func (s *Server) RefuseTemporarily(addr string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tempFail[addr] = on
+}
+
+// RefusePermanently makes RCPT TO of addr answer 550.
+func (s *Server) RefusePermanently(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.permFail[addr] = true
+}
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }
+
+type session struct {
+	s      *Server
+	authed bool
+	cur    Message
+}
+
+func (x *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (x *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, username, password string) error {
+		if username != x.s.user || password != x.s.pass {
+			return smtp.ErrAuthFailed
+		}
+		x.authed = true
+		return nil
+	}), nil
+}
+
+func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	if x.s.user != "" && !x.authed {
+		return smtp.ErrAuthRequired
+	}
+	x.cur = Message{From: from}
+	return nil
+}
+
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.s.mu.Lock()
+	temp, perm := x.s.tempFail[to], x.s.permFail[to]
+	x.s.mu.Unlock()
+	switch {
+	case temp:
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
+	case perm:
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
+	}
+	x.cur.To = append(x.cur.To, to)
+	return nil
+}
+
+func (x *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	x.cur.Data = b
+	x.s.mu.Lock()
+	x.s.msgs = append(x.s.msgs, x.cur)
+	x.s.mu.Unlock()
+	return nil
+}
+
+func (x *session) Reset()        { x.cur = Message{} }
+func (x *session) Logout() error { return nil }
