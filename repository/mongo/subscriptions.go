@@ -1,0 +1,237 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/papercatalog/papers/repository"
+)
+
+// Collections of subscriptions: the subscriptions by id, the addresses
+// (lower-cased) and the token hashes, each pointing at its subscription, so that
+// every lookup is one by _id.
+const (
+	subscriptionsCollection = "subscriptions"
+	addressesCollection     = "subscription_addresses"
+	tokensCollection        = "subscription_tokens"
+)
+
+// Subscriptions implements repository.Subscriptions.
+type Subscriptions struct {
+	subs, addrs, tokens *mongo.Collection
+}
+
+var _ repository.Subscriptions = (*Subscriptions)(nil)
+
+// NewSubscriptions returns the subscription store of db.
+func NewSubscriptions(db *DB) *Subscriptions {
+	return &Subscriptions{subs: db.db.Collection(subscriptionsCollection),
+		addrs: db.db.Collection(addressesCollection), tokens: db.db.Collection(tokensCollection)}
+}
+
+type subscriptionDoc struct {
+	ID              string     `bson:"_id"`
+	Email           string     `bson:"email"`
+	State           int        `bson:"state"`
+	Frequency       string     `bson:"frequency"`
+	Weekdays        []int      `bson:"weekdays,omitempty"`
+	SendHour        int        `bson:"send_hour"`
+	TimeZone        string     `bson:"time_zone,omitempty"`
+	Query           string     `bson:"query,omitempty"`
+	Categories      []string   `bson:"categories,omitempty"`
+	Organizations   []string   `bson:"organizations,omitempty"`
+	MinUpvotes      int64      `bson:"min_upvotes,omitempty"`
+	MaxPapers       int        `bson:"max_papers"`
+	CreateTime      time.Time  `bson:"create_time"`
+	ConfirmTime     *time.Time `bson:"confirm_time,omitempty"`
+	UpdateTime      time.Time  `bson:"update_time"`
+	ConfirmHash     string     `bson:"confirm_hash,omitempty"`
+	ConfirmExpires  *time.Time `bson:"confirm_expires,omitempty"`
+	ManageHash      string     `bson:"manage_hash"`
+	LastConfirmMail *time.Time `bson:"last_confirm_mail,omitempty"`
+	Version         int64      `bson:"version"`
+}
+
+type pointerDoc struct {
+	ID             string `bson:"_id"`
+	SubscriptionID string `bson:"subscription_id"`
+	Confirm        bool   `bson:"confirm,omitempty"`
+}
+
+// EmailKey is how addresses are compared: trimmed and lower-cased.
+func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+func toSubDoc(s *repository.Subscription) *subscriptionDoc {
+	d := &subscriptionDoc{ID: s.ID, Email: s.Email, State: int(s.State), Frequency: s.Frequency, SendHour: s.SendHour,
+		TimeZone: s.TimeZone, Query: s.Query, Categories: s.Categories, Organizations: s.Organizations,
+		MinUpvotes: s.MinUpvotes, MaxPapers: s.MaxPapers, CreateTime: s.CreateTime, ConfirmTime: optTime(s.ConfirmTime),
+		UpdateTime: s.UpdateTime, ConfirmHash: s.ConfirmHash, ConfirmExpires: optTime(s.ConfirmExpires),
+		ManageHash: s.ManageHash, LastConfirmMail: optTime(s.LastConfirmMail), Version: s.Version}
+	for _, w := range s.Weekdays {
+		d.Weekdays = append(d.Weekdays, int(w))
+	}
+	return d
+}
+
+func fromSubDoc(d *subscriptionDoc) *repository.Subscription {
+	s := &repository.Subscription{ID: d.ID, Email: d.Email, State: repository.SubscriptionState(d.State),
+		Frequency: d.Frequency, SendHour: d.SendHour, TimeZone: d.TimeZone, Query: d.Query, Categories: d.Categories,
+		Organizations: d.Organizations, MinUpvotes: d.MinUpvotes, MaxPapers: d.MaxPapers, CreateTime: d.CreateTime.UTC(),
+		ConfirmTime: derefTime(d.ConfirmTime), UpdateTime: d.UpdateTime.UTC(), ConfirmHash: d.ConfirmHash,
+		ConfirmExpires: derefTime(d.ConfirmExpires), ManageHash: d.ManageHash,
+		LastConfirmMail: derefTime(d.LastConfirmMail), Version: d.Version}
+	for _, w := range d.Weekdays {
+		s.Weekdays = append(s.Weekdays, time.Weekday(w))
+	}
+	return s
+}
+
+// Create implements repository.Subscriptions. The address entry goes first: it
+// is what makes an address have at most one subscription.
+func (x *Subscriptions) Create(ctx context.Context, s *repository.Subscription) error {
+	if _, err := x.addrs.InsertOne(ctx, pointerDoc{ID: EmailKey(s.Email), SubscriptionID: s.ID}); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return repository.ErrAlreadyExists
+		}
+		return fmt.Errorf("create subscription: %w", wrap(err))
+	}
+	if err := x.putTokens(ctx, s); err != nil {
+		return err
+	}
+	if _, err := x.subs.InsertOne(ctx, toSubDoc(s)); err != nil {
+		return fmt.Errorf("create subscription: %w", wrap(err))
+	}
+	return nil
+}
+
+func (x *Subscriptions) putTokens(ctx context.Context, s *repository.Subscription) error {
+	for _, p := range []pointerDoc{{ID: s.ConfirmHash, SubscriptionID: s.ID, Confirm: true}, {ID: s.ManageHash, SubscriptionID: s.ID}} {
+		if p.ID == "" {
+			continue
+		}
+		if _, err := x.tokens.InsertOne(ctx, p); err != nil && !mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("store token: %w", wrap(err))
+		}
+	}
+	return nil
+}
+
+// Get implements repository.Subscriptions.
+func (x *Subscriptions) Get(ctx context.Context, id string) (*repository.Subscription, error) {
+	var d subscriptionDoc
+	err := x.subs.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, repository.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get subscription: %w", wrap(err))
+	}
+	return fromSubDoc(&d), nil
+}
+
+func (x *Subscriptions) pointer(ctx context.Context, coll *mongo.Collection, id string) (*pointerDoc, error) {
+	var p pointerDoc
+	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, repository.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up subscription: %w", wrap(err))
+	}
+	return &p, nil
+}
+
+// ByEmail implements repository.Subscriptions.
+func (x *Subscriptions) ByEmail(ctx context.Context, email string) (*repository.Subscription, error) {
+	p, err := x.pointer(ctx, x.addrs, EmailKey(email))
+	if err != nil {
+		return nil, err
+	}
+	return x.Get(ctx, p.SubscriptionID)
+}
+
+// ByToken implements repository.Subscriptions. A token entry whose subscription
+// no longer holds that hash (replaced, or the subscription deleted) is not found.
+func (x *Subscriptions) ByToken(ctx context.Context, hash string) (*repository.Subscription, bool, error) {
+	if hash == "" {
+		return nil, false, repository.ErrNotFound
+	}
+	p, err := x.pointer(ctx, x.tokens, hash)
+	if err != nil {
+		return nil, false, err
+	}
+	s, err := x.Get(ctx, p.SubscriptionID)
+	if err != nil {
+		return nil, false, err
+	}
+	if (p.Confirm && s.ConfirmHash != hash) || (!p.Confirm && s.ManageHash != hash) {
+		return nil, false, repository.ErrNotFound
+	}
+	return s, p.Confirm, nil
+}
+
+// Update implements repository.Subscriptions.
+func (x *Subscriptions) Update(ctx context.Context, s, prev *repository.Subscription) error {
+	if err := x.putTokens(ctx, s); err != nil {
+		return err
+	}
+	res, err := x.subs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: s.ID}, {Key: "version", Value: prev.Version}}, toSubDoc(s))
+	if err != nil {
+		return fmt.Errorf("update subscription: %w", wrap(err))
+	}
+	if res.MatchedCount == 0 {
+		return repository.ErrConflict
+	}
+	for _, old := range []string{prev.ConfirmHash, prev.ManageHash} {
+		if old != "" && old != s.ConfirmHash && old != s.ManageHash {
+			// Stale entries are refused by ByToken anyway; this only tidies.
+			_, _ = x.tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: old}})
+		}
+	}
+	return nil
+}
+
+// Delete implements repository.Subscriptions.
+func (x *Subscriptions) Delete(ctx context.Context, s *repository.Subscription) error {
+	if _, err := x.subs.DeleteOne(ctx, bson.D{{Key: "_id", Value: s.ID}}); err != nil {
+		return fmt.Errorf("delete subscription: %w", wrap(err))
+	}
+	for _, h := range []string{s.ConfirmHash, s.ManageHash} {
+		if h != "" {
+			_, _ = x.tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: h}})
+		}
+	}
+	if _, err := x.addrs.DeleteOne(ctx, bson.D{{Key: "_id", Value: EmailKey(s.Email)}}); err != nil {
+		return fmt.Errorf("delete subscription: %w", wrap(err))
+	}
+	return nil
+}
+
+// All implements repository.Subscriptions.
+func (x *Subscriptions) All(ctx context.Context, fn func(*repository.Subscription) error) error {
+	cur, err := x.subs.Find(ctx, bson.D{}, options.Find().SetBatchSize(2000))
+	if err != nil {
+		return fmt.Errorf("scan subscriptions: %w", wrap(err))
+	}
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	for cur.Next(ctx) {
+		var d subscriptionDoc
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("decode subscription: %w", err)
+		}
+		if err := fn(fromSubDoc(&d)); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("scan subscriptions: %w", wrap(err))
+	}
+	return nil
+}
