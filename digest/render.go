@@ -35,7 +35,7 @@ type Mail struct {
 // item is a paper as the templates show it.
 type item struct {
 	Title, URL, Authors, Organization, Excerpt, Github string
-	Upvotes                                          int64
+	Upvotes                                            int64
 }
 
 // maxAuthors is how many authors a digest names before "+N more".
