@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/papercatalog/papers/repository"
 )
@@ -18,6 +23,9 @@ type Error struct {
 	Code       codes.Code
 	Message    string
 	Violations []*errdetails.BadRequest_FieldViolation
+	// RetryAfter, if set, is sent as the retry-after response header (the
+	// gateway's Retry-After) and as google.rpc.RetryInfo.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -58,6 +66,13 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		st := status.New(e.Code, e.Message)
 		if len(e.Violations) > 0 {
 			if withDetails, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: e.Violations}); derr == nil {
+				st = withDetails
+			}
+		}
+		if e.RetryAfter > 0 {
+			secs := int64(e.RetryAfter.Seconds()) + 1
+			_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.FormatInt(secs, 10)))
+			if withDetails, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Duration(secs) * time.Second)}); derr == nil {
 				st = withDetails
 			}
 		}

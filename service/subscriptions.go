@@ -1,0 +1,492 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/mailer"
+	"github.com/papercatalog/papers/repository"
+)
+
+// Subscription limits and defaults.
+const (
+	confirmValidity    = 7 * 24 * time.Hour
+	confirmMailEvery   = 10 * time.Minute
+	defaultMaxPapers   = 10
+	maxMaxPapers       = 50
+	defaultSendHour    = 8
+	maxEmail           = 254
+	maxQuery           = 500
+	maxTopicEntries    = 50
+	subscribeBurst     = 5
+	subscribeRefillGap = time.Minute
+)
+
+// Subscriptions implements subscriptionv1.SubscriptionServiceServer.
+type Subscriptions struct {
+	subscriptionv1.UnimplementedSubscriptionServiceServer
+
+	Store  repository.Subscriptions
+	Mailer mailer.Mailer
+	Admins *Admins
+	Log    *slog.Logger
+	// PublicURL starts every link in mails, e.g. https://papers.example.
+	PublicURL string
+	// From is the sender of mails.
+	From string
+
+	limiter clientLimiter
+}
+
+var _ subscriptionv1.SubscriptionServiceServer = (*Subscriptions)(nil)
+
+func (s *Subscriptions) fail(ctx context.Context, method string, err error) error {
+	return toStatus(ctx, s.Log, method, err)
+}
+
+// newToken returns a random token (256 bits, URL-safe) and its hash, the only
+// form stored.
+func newToken() (string, string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read does not fail
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	return tok, hashToken(tok)
+}
+
+func hashToken(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}
+
+const acceptedMessage = "If the address can receive mail, a confirmation link is on its way. Nothing will be sent until it is confirmed."
+
+// CreateSubscription implements subscriptionv1.SubscriptionServiceServer.
+func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptionv1.CreateSubscriptionRequest) (*subscriptionv1.CreateSubscriptionResponse, error) {
+	if wait, ok := s.limiter.allow(clientKey(ctx), time.Now()); !ok {
+		return nil, s.fail(ctx, "CreateSubscription", &Error{Code: codes.ResourceExhausted,
+			Message: fmt.Sprintf("too many subscriptions from this client; retry in %d s", int(wait.Seconds())+1), RetryAfter: wait})
+	}
+	var v violations
+	in := req.GetSubscription()
+	if in == nil {
+		v.add("subscription", "is required")
+		return nil, s.fail(ctx, "CreateSubscription", v.err())
+	}
+	email := checkEmail(&v, "subscription.email", in.GetEmail())
+	sub := &repository.Subscription{Email: email}
+	applyPreferences(&v, "subscription.", sub, in, preferenceFields)
+	if err := v.err(); err != nil {
+		return nil, s.fail(ctx, "CreateSubscription", err)
+	}
+	if err := s.subscribe(ctx, sub); err != nil {
+		return nil, s.fail(ctx, "CreateSubscription", err)
+	}
+	return &subscriptionv1.CreateSubscriptionResponse{Message: acceptedMessage}, nil
+}
+
+// subscribe stores a pending subscription, or renews the confirmation of the
+// address's pending one, and mails the confirmation link. An address that is
+// already subscribed gets nothing, and the caller learns nothing either way.
+func (s *Subscriptions) subscribe(ctx context.Context, sub *repository.Subscription) error {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	confirm, confirmHash := newToken()
+	manage, manageHash := newToken()
+	cur, err := s.Store.ByEmail(ctx, sub.Email)
+	switch {
+	case errors.Is(err, repository.ErrNotFound):
+		sub.ID = randomID()
+		sub.State, sub.CreateTime, sub.UpdateTime, sub.Version = repository.SubscriptionPending, now, now, 1
+		sub.ConfirmHash, sub.ConfirmExpires, sub.ManageHash, sub.LastConfirmMail = confirmHash, now.Add(confirmValidity), manageHash, now
+		if err := s.Store.Create(ctx, sub); err != nil {
+			if errors.Is(err, repository.ErrAlreadyExists) {
+				return nil // subscribed a moment ago by another call
+			}
+			return err
+		}
+	case err != nil:
+		return err
+	case cur.State == repository.SubscriptionActive:
+		return nil
+	case now.Sub(cur.LastConfirmMail) < confirmMailEvery:
+		return nil // one confirmation mail per address every 10 minutes
+	default:
+		// Pending or unsubscribed: new preferences, a new confirmation.
+		next := *sub
+		next.ID, next.CreateTime, next.Version = cur.ID, cur.CreateTime, cur.Version+1
+		next.State, next.UpdateTime = repository.SubscriptionPending, now
+		next.ConfirmHash, next.ConfirmExpires, next.ManageHash, next.LastConfirmMail = confirmHash, now.Add(confirmValidity), manageHash, now
+		if err := s.Store.Update(ctx, &next, cur); err != nil {
+			if errors.Is(err, repository.ErrConflict) {
+				return nil
+			}
+			return err
+		}
+		sub = &next
+	}
+	link := s.link("/subscriptions/confirm", confirm)
+	err = s.Mailer.Send(ctx, &mailer.Message{From: s.From, To: sub.Email, Subject: "Confirm your trending-papers subscription",
+		Text: "Someone, hopefully you, asked for trending papers to be mailed to this address.\n\n" +
+			"To confirm, open this link and press Confirm (it works for 7 days):\n" + link + "\n\n" +
+			"If it was not you, ignore this mail: nothing will be sent.\n\n" +
+			"Once confirmed, change what you get or unsubscribe here:\n" + s.link("/subscriptions/manage", manage) + "\n",
+		MessageID: "confirm." + sub.ID + "." + fmt.Sprint(now.UnixNano()) + "@" + s.host()})
+	if err != nil {
+		s.Log.WarnContext(ctx, "confirmation mail not sent", "subscription", sub.ID, "err", err)
+		return &Error{Code: codes.Unavailable, Message: "the confirmation mail could not be sent; try again later"}
+	}
+	return nil
+}
+
+func (s *Subscriptions) link(path, token string) string {
+	return strings.TrimRight(s.PublicURL, "/") + path + "?token=" + url.QueryEscape(token)
+}
+
+func (s *Subscriptions) host() string {
+	if u, err := url.Parse(s.PublicURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "localhost"
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b))
+}
+
+// checkEmail returns the address part of a well-formed address.
+func checkEmail(v *violations, field, s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		v.add(field, "is required")
+		return ""
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || len(a.Address) > maxEmail || strings.ContainsAny(a.Address, "\r\n") || !strings.Contains(a.Address, "@") {
+		v.add(field, "must be one e-mail address such as ada@example.org")
+		return ""
+	}
+	return a.Address
+}
+
+// ConfirmSubscription implements subscriptionv1.SubscriptionServiceServer.
+func (s *Subscriptions) ConfirmSubscription(ctx context.Context, req *subscriptionv1.ConfirmSubscriptionRequest) (*subscriptionv1.Subscription, error) {
+	sub, confirm, err := s.byToken(ctx, req.GetToken())
+	if err == nil && (!confirm || time.Now().After(sub.ConfirmExpires)) {
+		err = notFoundToken()
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "ConfirmSubscription", err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	next := *sub
+	next.State, next.ConfirmTime, next.UpdateTime, next.Version = repository.SubscriptionActive, now, now, sub.Version+1
+	next.ConfirmHash, next.ConfirmExpires = "", time.Time{} // single-use
+	if err := s.Store.Update(ctx, &next, sub); err != nil {
+		if errors.Is(err, repository.ErrConflict) {
+			err = notFoundToken() // confirmed by a concurrent call with the same token
+		}
+		return nil, s.fail(ctx, "ConfirmSubscription", err)
+	}
+	return subscriptionProto(&next), nil
+}
+
+func notFoundToken() error {
+	return &Error{Code: codes.NotFound, Message: "the link is unknown, used or expired"}
+}
+
+func (s *Subscriptions) byToken(ctx context.Context, tok string) (*repository.Subscription, bool, error) {
+	if tok == "" || len(tok) > 200 {
+		return nil, false, notFoundToken()
+	}
+	sub, confirm, err := s.Store.ByToken(ctx, hashToken(tok))
+	if errors.Is(err, repository.ErrNotFound) {
+		return nil, false, notFoundToken()
+	}
+	return sub, confirm, err
+}
+
+// authorized returns the named subscription if the caller holds its manage token
+// or an admin token.
+func (s *Subscriptions) authorized(ctx context.Context, name, manageToken string) (*repository.Subscription, error) {
+	id, ok := strings.CutPrefix(name, "subscriptions/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		var v violations
+		v.add("name", "must be a subscription name such as subscriptions/abc123")
+		return nil, v.err()
+	}
+	if manageToken == "" {
+		if err := s.Admins.Check(ctx); err != nil {
+			return nil, err
+		}
+		sub, err := s.Store.Get(ctx, id)
+		if errors.Is(err, repository.ErrNotFound) {
+			return nil, &Error{Code: codes.NotFound, Message: "no subscription " + name}
+		}
+		return sub, err
+	}
+	sub, confirm, err := s.byToken(ctx, manageToken)
+	if err != nil {
+		return nil, err
+	}
+	if confirm || sub.ID != id {
+		return nil, &Error{Code: codes.PermissionDenied, Message: "the token is not this subscription's manage token"}
+	}
+	return sub, nil
+}
+
+// GetSubscription implements subscriptionv1.SubscriptionServiceServer.
+func (s *Subscriptions) GetSubscription(ctx context.Context, req *subscriptionv1.GetSubscriptionRequest) (*subscriptionv1.Subscription, error) {
+	sub, err := s.authorized(ctx, req.GetName(), req.GetManageToken())
+	if err != nil {
+		return nil, s.fail(ctx, "GetSubscription", err)
+	}
+	return subscriptionProto(sub), nil
+}
+
+// UpdateSubscription implements subscriptionv1.SubscriptionServiceServer.
+func (s *Subscriptions) UpdateSubscription(ctx context.Context, req *subscriptionv1.UpdateSubscriptionRequest) (*subscriptionv1.Subscription, error) {
+	sub, err := s.authorized(ctx, req.GetSubscription().GetName(), req.GetManageToken())
+	if err != nil {
+		return nil, s.fail(ctx, "UpdateSubscription", err)
+	}
+	var v violations
+	paths := req.GetUpdateMask().GetPaths()
+	if len(paths) == 0 {
+		v.add("update_mask", "is required: name the preferences to change")
+	}
+	for _, p := range paths {
+		if !preferenceFields[p] {
+			v.add("update_mask", "%q is not a preference (frequency, weekdays, send_hour, time_zone, query, categories, organizations, min_upvotes, max_papers)", p)
+		}
+	}
+	next := *sub
+	mask := map[string]bool{}
+	for _, p := range paths {
+		mask[p] = true
+	}
+	applyPreferences(&v, "subscription.", &next, req.GetSubscription(), mask)
+	if err := v.err(); err != nil {
+		return nil, s.fail(ctx, "UpdateSubscription", err)
+	}
+	next.UpdateTime, next.Version = time.Now().UTC().Truncate(time.Millisecond), sub.Version+1
+	if err := s.Store.Update(ctx, &next, sub); err != nil {
+		if errors.Is(err, repository.ErrConflict) {
+			err = &Error{Code: codes.Aborted, Message: "the subscription changed meanwhile; read it again"}
+		}
+		return nil, s.fail(ctx, "UpdateSubscription", err)
+	}
+	return subscriptionProto(&next), nil
+}
+
+// DeleteSubscription implements subscriptionv1.SubscriptionServiceServer.
+func (s *Subscriptions) DeleteSubscription(ctx context.Context, req *subscriptionv1.DeleteSubscriptionRequest) (*emptypb.Empty, error) {
+	sub, err := s.authorized(ctx, req.GetName(), req.GetManageToken())
+	if err == nil {
+		err = s.Store.Delete(ctx, sub)
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "DeleteSubscription", err)
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// Unsubscribe implements subscriptionv1.SubscriptionServiceServer.
+func (s *Subscriptions) Unsubscribe(ctx context.Context, req *subscriptionv1.UnsubscribeRequest) (*subscriptionv1.UnsubscribeResponse, error) {
+	sub, confirm, err := s.byToken(ctx, req.GetToken())
+	if err == nil && confirm {
+		err = notFoundToken()
+	}
+	if err == nil && sub.State != repository.SubscriptionUnsubscribed {
+		next := *sub
+		next.State, next.UpdateTime, next.Version = repository.SubscriptionUnsubscribed, time.Now().UTC().Truncate(time.Millisecond), sub.Version+1
+		if err = s.Store.Update(ctx, &next, sub); errors.Is(err, repository.ErrConflict) {
+			return s.Unsubscribe(ctx, req) // changed meanwhile: look again
+		}
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "Unsubscribe", err)
+	}
+	return &subscriptionv1.UnsubscribeResponse{Email: sub.Email}, nil
+}
+
+// subscriptionProto is the API form of a subscription (tokens are never in it).
+func subscriptionProto(s *repository.Subscription) *subscriptionv1.Subscription {
+	out := &subscriptionv1.Subscription{
+		Name: "subscriptions/" + s.ID, Email: s.Email, State: subscriptionv1.Subscription_State(s.State),
+		Frequency: subscriptionv1.Subscription_FREQUENCY_DAILY, TimeZone: s.TimeZone, Query: s.Query,
+		Categories: s.Categories, Organizations: s.Organizations, MinUpvotes: s.MinUpvotes,
+		MaxPapers: int32(s.MaxPapers), CreateTime: timestamppb.New(s.CreateTime), //nolint:gosec // at most 50
+		UpdateTime: timestamppb.New(s.UpdateTime),
+	}
+	if s.Frequency == "weekly" {
+		out.Frequency = subscriptionv1.Subscription_FREQUENCY_WEEKLY
+	}
+	hour := int32(s.SendHour) //nolint:gosec // 0 to 23
+	out.SendHour = &hour
+	for _, w := range s.Weekdays {
+		out.Weekdays = append(out.Weekdays, weekdayProto(w))
+	}
+	if !s.ConfirmTime.IsZero() {
+		out.ConfirmTime = timestamppb.New(s.ConfirmTime)
+	}
+	return out
+}
+
+func weekdayProto(w time.Weekday) subscriptionv1.Subscription_Weekday {
+	if w == time.Sunday {
+		return subscriptionv1.Subscription_WEEKDAY_SUNDAY
+	}
+	return subscriptionv1.Subscription_Weekday(w)
+}
+
+// preferenceFields are the fields a subscriber sets.
+var preferenceFields = map[string]bool{"frequency": true, "weekdays": true, "send_hour": true, "time_zone": true,
+	"query": true, "categories": true, "organizations": true, "min_upvotes": true, "max_papers": true}
+
+// applyPreferences copies the fields in mask from in to sub, checking them, and
+// fills defaults of a new subscription.
+func applyPreferences(v *violations, prefix string, sub *repository.Subscription, in *subscriptionv1.Subscription, mask map[string]bool) {
+	if mask["frequency"] {
+		sub.Frequency = "daily"
+		if in.GetFrequency() == subscriptionv1.Subscription_FREQUENCY_WEEKLY {
+			sub.Frequency = "weekly"
+		}
+	}
+	if mask["weekdays"] {
+		sub.Weekdays = nil
+		seen := map[time.Weekday]bool{}
+		for _, w := range in.GetWeekdays() {
+			if w < subscriptionv1.Subscription_WEEKDAY_MONDAY || w > subscriptionv1.Subscription_WEEKDAY_SUNDAY {
+				v.add(prefix+"weekdays", "must be days from WEEKDAY_MONDAY to WEEKDAY_SUNDAY")
+				break
+			}
+			d := time.Weekday(int(w) % 7)
+			if !seen[d] {
+				seen[d] = true
+				sub.Weekdays = append(sub.Weekdays, d)
+			}
+		}
+		if len(sub.Weekdays) == 0 {
+			sub.Weekdays = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+		}
+	}
+	if mask["send_hour"] {
+		sub.SendHour = defaultSendHour
+		if in.SendHour != nil {
+			if h := in.GetSendHour(); h < 0 || h > 23 {
+				v.add(prefix+"send_hour", "must be an hour from 0 to 23")
+			} else {
+				sub.SendHour = int(h)
+			}
+		}
+	}
+	if mask["time_zone"] {
+		sub.TimeZone = "UTC"
+		if tz := in.GetTimeZone(); tz != "" {
+			if _, err := time.LoadLocation(tz); err != nil || strings.HasPrefix(tz, "/") || strings.Contains(tz, "..") {
+				v.add(prefix+"time_zone", "must be an IANA time zone such as Europe/Paris")
+			} else {
+				sub.TimeZone = tz
+			}
+		}
+	}
+	if mask["query"] {
+		sub.Query = strings.TrimSpace(in.GetQuery())
+		textLimit(v, prefix+"query", sub.Query, maxQuery)
+	}
+	if mask["categories"] {
+		sub.Categories = in.GetCategories()
+		checkList(v, prefix+"categories", sub.Categories, maxTopicEntries, maxCategory)
+	}
+	if mask["organizations"] {
+		sub.Organizations = in.GetOrganizations()
+		checkList(v, prefix+"organizations", sub.Organizations, maxTopicEntries, 63)
+	}
+	if mask["min_upvotes"] {
+		sub.MinUpvotes = in.GetMinUpvotes()
+		if sub.MinUpvotes < 0 {
+			v.add(prefix+"min_upvotes", "must not be negative")
+		}
+	}
+	if mask["max_papers"] {
+		sub.MaxPapers = defaultMaxPapers
+		if n := in.GetMaxPapers(); n != 0 {
+			if n < 1 || n > maxMaxPapers {
+				v.add(prefix+"max_papers", "must be from 1 to %d", maxMaxPapers)
+			} else {
+				sub.MaxPapers = int(n)
+			}
+		}
+	}
+}
+
+// clientLimiter is a token bucket per client: subscribeBurst calls at once, then
+// one every subscribeRefillGap.
+type clientLimiter struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func (l *clientLimiter) allow(client string, now time.Time) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buckets == nil || len(l.buckets) > 100000 {
+		l.buckets = map[string]*bucket{}
+	}
+	b := l.buckets[client]
+	if b == nil {
+		b = &bucket{tokens: subscribeBurst, at: now}
+		l.buckets[client] = b
+	}
+	b.tokens = min(subscribeBurst, b.tokens+now.Sub(b.at).Seconds()/subscribeRefillGap.Seconds())
+	b.at = now
+	if b.tokens < 1 {
+		return time.Duration((1 - b.tokens) * float64(subscribeRefillGap)), false
+	}
+	b.tokens--
+	return 0, true
+}
+
+// clientKey identifies the caller for rate limits: its address as the gRPC
+// server saw it, or, for calls through the REST gateway (in-process, without a
+// peer), the address the gateway appended to x-forwarded-for last.
+func clientKey(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
+			return host
+		}
+		return p.Addr.String()
+	}
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if xff := md.Get("x-forwarded-for"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			return strings.TrimSpace(parts[len(parts)-1])
+		}
+	}
+	return "unknown"
+}
