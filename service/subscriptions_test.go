@@ -1,0 +1,187 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime/quotedprintable"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/papercatalog/papers/embedded"
+	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/mailer"
+	"github.com/papercatalog/papers/mailer/smtptest"
+	"github.com/papercatalog/papers/repository/mongo"
+)
+
+func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	edb, err := embedded.Start(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(edb.Close)
+	db, err := mongo.Open(edb.URI, "papers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close(context.Background()) })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	smtp, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(smtp.Close)
+	m, err := mailer.NewSMTP("smtp://" + smtp.Addr + "?tls=none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return &Subscriptions{Store: mongo.NewSubscriptions(db), Mailer: m, Admins: NewAdmins([]string{"admin"}),
+		Log: slog.New(slog.DiscardHandler), PublicURL: "https://papers.example", From: "Papers <digest@papers.example>"}, smtp
+}
+
+var linkRe = regexp.MustCompile(`https://papers\.example(/[a-z/]+)\?token=([A-Za-z0-9_%-]+)`)
+
+// links returns the tokens of the links in the last message to addr, by path.
+func links(t *testing.T, srv *smtptest.Server, addr string) map[string]string {
+	t.Helper()
+	msgs := srv.Messages()
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].To[0] == addr {
+			out := map[string]string{}
+			// The text is quoted-printable: decode it.
+			raw, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(msgs[i].Data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range linkRe.FindAllStringSubmatch(string(raw), -1) {
+				out[m[1]] = m[2]
+			}
+			return out
+		}
+	}
+	t.Fatalf("no mail to %s", addr)
+	return nil
+}
+
+func TestSubscribeConfirmManageUnsubscribe(t *testing.T) {
+	s, srv := subscriptionService(t)
+	ctx := context.Background()
+	req := &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
+		Email: "ada@example.org", Query: "diffusion", TimeZone: "Europe/Paris", Categories: []string{"cs.CV"}}}
+	resp, err := s.CreateSubscription(ctx, req)
+	if err != nil || resp.GetMessage() == "" {
+		t.Fatalf("subscribe: %v %v", resp, err)
+	}
+	tokens := links(t, srv, "ada@example.org")
+	confirm, manage := tokens["/subscriptions/confirm"], tokens["/subscriptions/manage"]
+	if len(confirm) < 40 || len(manage) < 40 {
+		t.Fatalf("links %v", tokens)
+	}
+	// Subscribing again at once: the same answer, no second mail.
+	again, err := s.CreateSubscription(ctx, req)
+	if err != nil || again.GetMessage() != resp.GetMessage() || len(srv.Messages()) != 1 {
+		t.Fatalf("again: %v %v, %d mails", again, err, len(srv.Messages()))
+	}
+	// The manage token does not confirm; the confirm token does, once.
+	if _, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: manage}); status.Code(err) != codes.NotFound {
+		t.Errorf("confirm with the manage token: %v", err)
+	}
+	sub, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: confirm})
+	if err != nil || sub.GetState() != subscriptionv1.Subscription_STATE_ACTIVE || sub.GetMaxPapers() != 10 || len(sub.GetWeekdays()) != 5 {
+		t.Fatalf("confirm: %v %v", sub, err)
+	}
+	if _, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: confirm}); status.Code(err) != codes.NotFound {
+		t.Errorf("a confirm token used twice: %v", err)
+	}
+	// Manage with the token; without it only an admin may.
+	got, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName(), ManageToken: manage})
+	if err != nil || got.GetEmail() != "ada@example.org" {
+		t.Fatalf("get: %v %v", got, err)
+	}
+	if _, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName()}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("get without a token: %v", err)
+	}
+	adminCtx := metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer admin"))
+	if _, err := s.GetSubscription(adminCtx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName()}); err != nil {
+		t.Errorf("get as admin: %v", err)
+	}
+	if _, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: "subscriptions/other", ManageToken: manage}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("another subscription with this token: %v", err)
+	}
+	hour := int32(7)
+	upd, err := s.UpdateSubscription(ctx, &subscriptionv1.UpdateSubscriptionRequest{ManageToken: manage,
+		Subscription: &subscriptionv1.Subscription{Name: sub.GetName(), SendHour: &hour, MaxPapers: 20, Email: "evil@example.org"},
+		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"send_hour", "max_papers"}}})
+	if err != nil || upd.GetSendHour() != 7 || upd.GetMaxPapers() != 20 || upd.GetEmail() != "ada@example.org" || upd.GetQuery() != "diffusion" {
+		t.Fatalf("update: %v %v", upd, err)
+	}
+	for _, bad := range []*subscriptionv1.UpdateSubscriptionRequest{
+		{ManageToken: manage, Subscription: &subscriptionv1.Subscription{Name: sub.GetName()}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email"}}},
+		{ManageToken: manage, Subscription: &subscriptionv1.Subscription{Name: sub.GetName(), MaxPapers: 500}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"max_papers"}}},
+		{ManageToken: manage, Subscription: &subscriptionv1.Subscription{Name: sub.GetName(), TimeZone: "Mars/Olympus"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"time_zone"}}},
+	} {
+		if _, err := s.UpdateSubscription(ctx, bad); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%v: %v", bad.GetUpdateMask().GetPaths(), err)
+		}
+	}
+	// Unsubscribe is idempotent.
+	for range 2 {
+		u, err := s.Unsubscribe(ctx, &subscriptionv1.UnsubscribeRequest{Token: manage})
+		if err != nil || u.GetEmail() != "ada@example.org" {
+			t.Fatalf("unsubscribe: %v %v", u, err)
+		}
+	}
+	got, _ = s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName(), ManageToken: manage})
+	if got.GetState() != subscriptionv1.Subscription_STATE_UNSUBSCRIBED {
+		t.Errorf("after unsubscribe: %v", got.GetState())
+	}
+	if _, err := s.DeleteSubscription(ctx, &subscriptionv1.DeleteSubscriptionRequest{Name: sub.GetName(), ManageToken: manage}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName(), ManageToken: manage}); status.Code(err) != codes.NotFound {
+		t.Errorf("after delete: %v", err)
+	}
+}
+
+func TestSubscribeRefusesBadInputAndFloods(t *testing.T) {
+	s, srv := subscriptionService(t)
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", "203.0.113.7"))
+	for _, email := range []string{"", "not an address", "Ada <ada@example.org>", "a@b\r\nBcc: evil@example.org"} {
+		_, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: email}})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%q: %v", email, err)
+		}
+	}
+	// The bad calls counted too: the bucket (5) is nearly empty.
+	_, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "x@example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "y@example.org"}})
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "retry in") {
+		t.Errorf("the sixth call: %v", err)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("%d mails, want 1", n)
+	}
+	// Another client is not limited.
+	other := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", "198.51.100.1"))
+	if _, err := s.CreateSubscription(other, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "y@example.org"}}); err != nil {
+		t.Errorf("another client: %v", err)
+	}
+}
