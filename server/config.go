@@ -34,7 +34,13 @@ type Config struct {
 	// Arxiv configures the built-in arXiv poller; it is off without categories.
 	Arxiv ArxivConfig
 	// PprofAddr, if set, is where Go's profiling handlers listen.
-	PprofAddr       string
+	PprofAddr string
+	// SMTPURL is the mail server (smtp://…); empty writes mail to the outbox.
+	SMTPURL string
+	// PublicURL starts the links in mails; empty means the local HTTP address.
+	PublicURL string
+	// MailFrom is the sender of mails.
+	MailFrom        string
 	adminTokensRaw  string
 	adminTokensFile string
 }
@@ -77,6 +83,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"jwks", "PAPERD_JWKS", "", "JWKS file or http(s) URL with the RS256/ES256 keys that sign user tokens", &c.JWT.JWKS},
 		{"jwt-audience", "PAPERD_JWT_AUDIENCE", "", "required aud claim of user tokens (empty: not checked)", &c.JWT.Audience},
 		{"jwt-issuer", "PAPERD_JWT_ISSUER", "", "required iss claim of user tokens (empty: not checked)", &c.JWT.Issuer},
+		{"smtp-url", "SMTP_URL", "", "mail server, smtp://[user:password@]host[:port][?tls=starttls|ssl|none] (empty: mail is written as .eml files under the data directory's outbox/)", &c.SMTPURL},
+		{"public-url", "PAPERD_PUBLIC_URL", "", "address the links in mails start with, e.g. https://papers.example (empty: the local HTTP address)", &c.PublicURL},
+		{"mail-from", "PAPERD_MAIL_FROM", "Paper Catalog <papers@localhost>", "sender of mails", &c.MailFrom},
 		{"pprof-addr", "PAPERD_PPROF_ADDR", "", "address for Go's profiling handlers under /debug/pprof/, e.g. 127.0.0.1:6060 (empty: off; keep it private)", &c.PprofAddr},
 		{"arxiv-categories", "PAPERD_ARXIV_CATEGORIES", "", "comma-separated arXiv categories to import new submissions of, e.g. cs.LG,cs.CL (empty: the poller is off)", &arxivCats},
 		{"arxiv-url", "PAPERD_ARXIV_URL", ingest.DefaultArxivAPI, "arXiv API query endpoint the poller uses (and the only host it talks to)", &c.Arxiv.URL},

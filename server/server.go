@@ -29,6 +29,8 @@ import (
 
 	"github.com/papercatalog/papers/embedded"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository/mongo"
@@ -58,18 +60,21 @@ type Server struct {
 	loopConn   *grpc.ClientConn
 	pprof      *http.Server
 
-	uri        string
-	index      *search.Index
-	catalog    *service.Catalog
-	users      *service.Users
-	served     bool           // Start completed: the model is worth a snapshot at shutdown
-	background sync.WaitGroup // sync and indexing, stopped before the stores close
-	ready      atomic.Bool
-	stopOnce   sync.Once
-	stopErr    error
-	stopSync   context.CancelFunc
-	wg         sync.WaitGroup
-	serveErrs  chan error
+	uri     string
+	index   *search.Index
+	catalog *service.Catalog
+	// subscriptions serves SubscriptionService; mail is its mailer.
+	subscriptions *service.Subscriptions
+	mail          mailer.Mailer
+	users         *service.Users
+	served        bool           // Start completed: the model is worth a snapshot at shutdown
+	background    sync.WaitGroup // sync and indexing, stopped before the stores close
+	ready         atomic.Bool
+	stopOnce      sync.Once
+	stopErr       error
+	stopSync      context.CancelFunc
+	wg            sync.WaitGroup
+	serveErrs     chan error
 }
 
 // Start opens the database (starting the embedded one if no MongoDB URI is set),
@@ -145,6 +150,22 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.catalog = &service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
 		Admins: admins, Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied}
 	indexer.Busy = s.catalog.Importing
+	var mail mailer.Mailer
+	if cfg.SMTPURL != "" {
+		if mail, err = mailer.NewSMTP(cfg.SMTPURL); err != nil {
+			return nil, err
+		}
+	} else {
+		outbox := filepath.Join(cfg.DataDir, "outbox")
+		mail = &mailer.Outbox{Dir: outbox, Sent: func(path string) { log.Info("mail written to the outbox (no SMTP_URL)", "path", path) }}
+	}
+	s.mail = mail
+	from := cfg.MailFrom
+	if from == "" {
+		from = "Paper Catalog <papers@localhost>"
+	}
+	s.subscriptions = &service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
+		PublicURL: cfg.PublicURL, From: from}
 	s.background.Go(func() { indexer.Run(syncCtx) })
 
 	if len(cfg.Arxiv.Categories) > 0 {
@@ -172,6 +193,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		grpc.ChainStreamInterceptor(s.recoverStream, s.logStream),
 	)
 	catalogv1.RegisterCatalogServiceServer(s.grpcServer, s.catalog)
+	subscriptionv1.RegisterSubscriptionServiceServer(s.grpcServer, s.subscriptions)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
 	reflection.Register(s.grpcServer)
@@ -186,6 +208,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	// The gateway calls the service in-process rather than dialing the gRPC port:
 	// same handlers, same validation and errors, without a second network hop.
 	if err := catalogv1.RegisterCatalogServiceHandlerServer(ctx, gw, s.catalog); err != nil {
+		return nil, fmt.Errorf("register gateway: %w", err)
+	}
+	if err := subscriptionv1.RegisterSubscriptionServiceHandlerServer(ctx, gw, s.subscriptions); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
 	// In-process calls cannot stream, so the streaming import goes through a
@@ -215,6 +240,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen for HTTP: %w", err)
+	}
+	if s.subscriptions.PublicURL == "" {
+		s.subscriptions.PublicURL = localURL(s.httpLis.Addr())
 	}
 	s.wg.Go(func() {
 		if err := s.grpcServer.Serve(s.grpcLis); err != nil {
@@ -327,6 +355,9 @@ func (s *Server) close() {
 	}
 	if s.loopConn != nil {
 		_ = s.loopConn.Close()
+	}
+	if s.mail != nil {
+		_ = s.mail.Close()
 	}
 	if s.pprof != nil {
 		_ = s.pprof.Close()
@@ -452,4 +483,17 @@ func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h minLevel) WithGroup(name string) slog.Handler {
 	h.with = append(h.with[:len(h.with):len(h.with)], func(x slog.Handler) slog.Handler { return x.WithGroup(name) })
 	return h
+}
+
+// localURL is the http address of a local listener, with localhost for an
+// unspecified host.
+func localURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
