@@ -83,6 +83,13 @@ func startPaperd(t *testing.T, bin, httpAddr string, env []string, logs *bytes.B
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A test that fails before stopping it must not leave it running.
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
 	for began := time.Now(); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
 			_ = resp.Body.Close()
