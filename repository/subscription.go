@@ -38,6 +38,9 @@ type Subscription struct {
 	ConfirmHash    string
 	ConfirmExpires time.Time
 	ManageHash     string
+	// ManageGeneration counts manage tokens issued; the current one is derived
+	// from it.
+	ManageGeneration int
 	// LastConfirmMail is when a confirmation mail last went to the address.
 	LastConfirmMail time.Time
 	// Version increases on every write; updates are conditional on it.

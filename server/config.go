@@ -40,9 +40,12 @@ type Config struct {
 	// PublicURL starts the links in mails; empty means the local HTTP address.
 	PublicURL string
 	// MailFrom is the sender of mails.
-	MailFrom        string
-	adminTokensRaw  string
-	adminTokensFile string
+	MailFrom string
+	// DeliveryClaimTimeout is how long a digest claimed by a sender that went
+	// away waits before another sender takes it over (default 5m).
+	DeliveryClaimTimeout time.Duration
+	adminTokensRaw       string
+	adminTokensFile      string
 }
 
 // ArxivConfig configures the arXiv poller.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -164,8 +165,20 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if from == "" {
 		from = "Paper Catalog <papers@localhost>"
 	}
+	var tokenKey []byte
+	if err := retry(ctx, log, "read subscription token key", func(ctx context.Context) (err error) {
+		tokenKey, err = s.db.Secret(ctx, "subscription_token_key")
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	claimTimeout := cfg.DeliveryClaimTimeout
+	if claimTimeout <= 0 {
+		claimTimeout = 5 * time.Minute
+	}
 	s.subscriptions = &service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
-		PublicURL: cfg.PublicURL, From: from}
+		PublicURL: cfg.PublicURL, From: from, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
+		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: claimTimeout}
 	s.background.Go(func() { indexer.Run(syncCtx) })
 
 	if len(cfg.Arxiv.Categories) > 0 {

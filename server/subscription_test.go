@@ -1,11 +1,25 @@
 package server_test
 
 import (
+	"bytes"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	netmail "net/mail"
+	"net/textproto"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/mailer/smtptest"
 )
 
 // TestSubscribeWithoutSMTPWritesTheOutbox is the README's promise: with no
@@ -40,5 +54,145 @@ func TestSubscribeWithoutSMTPWritesTheOutbox(t *testing.T) {
 	files2, _ := filepath.Glob(filepath.Join(cfg.DataDir, "outbox", "*.eml"))
 	if r2.Status != 200 || string(r2.Raw) != string(r.Raw) || len(files2) != 1 {
 		t.Errorf("again: %d %s, %d files", r2.Status, r2.Raw, len(files2))
+	}
+}
+
+// mailLinks decodes the last message to addr and returns its links' tokens by path.
+func mailLinks(t *testing.T, smtp *smtptest.Server, addr string) (map[string]string, string, string) {
+	t.Helper()
+	msgs := smtp.Messages()
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].To[0] != addr {
+			continue
+		}
+		m, err := netmail.ReadMessage(bytes.NewReader(msgs[i].Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := decodedBody(t, textproto.MIMEHeader(m.Header), m.Body)
+		out := map[string]string{}
+		for _, l := range regexp.MustCompile(`(/[a-z/]+)\?token=([A-Za-z0-9_-]+)`).FindAllStringSubmatch(body, -1) {
+			out[l[1]] = l[2]
+		}
+		subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+		return out, "Subject: " + subject + "\n" + string(msgs[i].Data), body
+	}
+	t.Fatalf("no mail to %s", addr)
+	return nil, "", ""
+}
+
+// decodedBody returns a message body as text: every part of a multipart body,
+// quoted-printable decoded.
+func decodedBody(t *testing.T, h textproto.MIMEHeader, r io.Reader) string {
+	t.Helper()
+	mt, params, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	if strings.HasPrefix(mt, "multipart/") {
+		var b strings.Builder
+		mr := multipart.NewReader(r, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err != nil {
+				break
+			}
+			b.WriteString(decodedBody(t, p.Header, p))
+		}
+		return b.String()
+	}
+	if strings.EqualFold(h.Get("Content-Transfer-Encoding"), "quoted-printable") {
+		r = quotedprintable.NewReader(r)
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// TestDigestIsSentOnceToConfirmedSubscribers subscribes, confirms with the mailed
+// token, sends an edition (with papers of the day) and checks the digest and its
+// RFC 8058 headers; a rerun sends nothing more; an unsubscribed address, a
+// pending one and a sender that died after claiming are handled.
+func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
+	t.Parallel()
+	smtp, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer smtp.Close()
+	cfg := testConfig(t)
+	cfg.SMTPURL = "smtp://" + smtp.Addr + "?tls=none"
+	cfg.PublicURL = "https://papers.example"
+	cfg.DeliveryClaimTimeout = time.Second
+	ts := startServer(t, cfg)
+	ctx := testCtx(t)
+	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
+
+	today := time.Now().UTC()
+	for i, title := range []string{"Diffusion models for <script>alert(1)</script> images", "Graph networks", "More diffusion"} {
+		p := newPaper(i)
+		p.Title = title
+		if i == 1 {
+			p.Abstract = "Message passing on graphs."
+		}
+		p.SubmitTime = timestamppb.New(today.Add(-time.Duration(i+1) * time.Hour))
+		if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(i), Paper: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}
+	for _, email := range []string{"ada@example.org", "pending@example.org"} {
+		if _, err := sc.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
+			Email: email, Query: "diffusion", Weekdays: all}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links, _, _ := mailLinks(t, smtp, "ada@example.org")
+	if _, err := sc.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links["/subscriptions/confirm"]}); err != nil {
+		t.Fatal(err)
+	}
+	edition := today.Format(time.DateOnly)
+	send := func() *subscriptionv1.SendDigestsResponse {
+		t.Helper()
+		var resp *subscriptionv1.SendDigestsResponse
+		eventually(t, "the index has the papers", func() bool {
+			resp, err = sc.SendDigests(admin(ctx), &subscriptionv1.SendDigestsRequest{Edition: edition})
+			return err == nil
+		})
+		return resp
+	}
+	// The search index follows the writes within moments.
+	time.Sleep(500 * time.Millisecond)
+	if r := send(); r.GetSent() != 1 || r.GetFailed() != 0 {
+		t.Fatalf("first send: %v", r)
+	}
+	digestLinks, raw, body := mailLinks(t, smtp, "ada@example.org")
+	for _, want := range []string{"Subject: Trending papers", "List-Unsubscribe: <https://papers.example/unsubscribe?token=",
+		"List-Unsubscribe-Post: List-Unsubscribe=One-Click", "Message-ID: <digest." + edition + "."} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("the digest lacks %q:\n%s", want, raw)
+		}
+	}
+	// The hostile title is plain text in the text part and escaped in the HTML part.
+	if strings.Count(body, "<script>alert(1)</script>") != 1 || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") ||
+		strings.Contains(body, "Graph networks") || !strings.Contains(body, "More diffusion") {
+		t.Errorf("the digest's papers or escaping:\n%s", body)
+	}
+	for _, m := range smtp.Messages() {
+		if m.To[0] == "pending@example.org" && strings.Contains(string(m.Data), "Trending papers") {
+			t.Error("an unconfirmed address got a digest")
+		}
+	}
+	// Again: nothing more.
+	n := len(smtp.Messages())
+	if r := send(); r.GetSent() != 0 || len(smtp.Messages()) != n {
+		t.Errorf("second send: %v, %d mails (was %d)", r, len(smtp.Messages()), n)
+	}
+	// Unsubscribed with the digest's own link: the next edition sends nothing.
+	if _, err := sc.Unsubscribe(ctx, &subscriptionv1.UnsubscribeRequest{Token: digestLinks["/unsubscribe"]}); err != nil {
+		t.Fatal(err)
+	}
+	edition = today.Add(24 * time.Hour).Format(time.DateOnly)
+	if r := send(); r.GetSent() != 0 || len(smtp.Messages()) != n {
+		t.Errorf("after unsubscribe: %v", r)
 	}
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -53,6 +54,16 @@ type Subscriptions struct {
 	PublicURL string
 	// From is the sender of mails.
 	From string
+	// TokenKey (32 random bytes, shared by the replicas) derives manage tokens.
+	TokenKey []byte
+	// Deliveries records each edition sent to each subscriber.
+	Deliveries repository.Deliveries
+	// Papers selects a subscription's papers for the digest due at a time.
+	Papers func(sub *repository.Subscription, at time.Time) ([]*repository.Paper, error)
+	// Owner names this sender in delivery records; ClaimTimeout is how long a
+	// claim of a sender that went away blocks others.
+	Owner        string
+	ClaimTimeout time.Duration
 
 	limiter clientLimiter
 }
@@ -70,6 +81,15 @@ func newToken() (string, string) {
 	_, _ = rand.Read(b) // crypto/rand.Read does not fail
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	return tok, hashToken(tok)
+}
+
+// manageToken derives a subscription's manage token from the token key, so that
+// digests can carry it while the database holds only its hash; a new generation
+// makes a new token.
+func (s *Subscriptions) manageToken(id string, generation int) string {
+	mac := hmac.New(sha256.New, s.TokenKey)
+	_, _ = fmt.Fprintf(mac, "manage|%s|%d", id, generation)
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
 func hashToken(tok string) string {
@@ -109,13 +129,14 @@ func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptio
 func (s *Subscriptions) subscribe(ctx context.Context, sub *repository.Subscription) error {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	confirm, confirmHash := newToken()
-	manage, manageHash := newToken()
+	var manage string
 	cur, err := s.Store.ByEmail(ctx, sub.Email)
 	switch {
 	case errors.Is(err, repository.ErrNotFound):
 		sub.ID = randomID()
 		sub.State, sub.CreateTime, sub.UpdateTime, sub.Version = repository.SubscriptionPending, now, now, 1
-		sub.ConfirmHash, sub.ConfirmExpires, sub.ManageHash, sub.LastConfirmMail = confirmHash, now.Add(confirmValidity), manageHash, now
+		manage = s.manageToken(sub.ID, 0)
+		sub.ConfirmHash, sub.ConfirmExpires, sub.ManageHash, sub.LastConfirmMail = confirmHash, now.Add(confirmValidity), hashToken(manage), now
 		if err := s.Store.Create(ctx, sub); err != nil {
 			if errors.Is(err, repository.ErrAlreadyExists) {
 				return nil // subscribed a moment ago by another call
@@ -133,7 +154,9 @@ func (s *Subscriptions) subscribe(ctx context.Context, sub *repository.Subscript
 		next := *sub
 		next.ID, next.CreateTime, next.Version = cur.ID, cur.CreateTime, cur.Version+1
 		next.State, next.UpdateTime = repository.SubscriptionPending, now
-		next.ConfirmHash, next.ConfirmExpires, next.ManageHash, next.LastConfirmMail = confirmHash, now.Add(confirmValidity), manageHash, now
+		next.ManageGeneration = cur.ManageGeneration + 1 // links of earlier mails stop working
+		manage = s.manageToken(next.ID, next.ManageGeneration)
+		next.ConfirmHash, next.ConfirmExpires, next.ManageHash, next.LastConfirmMail = confirmHash, now.Add(confirmValidity), hashToken(manage), now
 		if err := s.Store.Update(ctx, &next, cur); err != nil {
 			if errors.Is(err, repository.ErrConflict) {
 				return nil

@@ -55,6 +55,7 @@ type subscriptionDoc struct {
 	ConfirmHash     string     `bson:"confirm_hash,omitempty"`
 	ConfirmExpires  *time.Time `bson:"confirm_expires,omitempty"`
 	ManageHash      string     `bson:"manage_hash"`
+	ManageGen       int        `bson:"manage_generation,omitempty"`
 	LastConfirmMail *time.Time `bson:"last_confirm_mail,omitempty"`
 	Version         int64      `bson:"version"`
 }
@@ -73,7 +74,7 @@ func toSubDoc(s *repository.Subscription) *subscriptionDoc {
 		TimeZone: s.TimeZone, Query: s.Query, Categories: s.Categories, Organizations: s.Organizations,
 		MinUpvotes: s.MinUpvotes, MaxPapers: s.MaxPapers, CreateTime: s.CreateTime, ConfirmTime: optTime(s.ConfirmTime),
 		UpdateTime: s.UpdateTime, ConfirmHash: s.ConfirmHash, ConfirmExpires: optTime(s.ConfirmExpires),
-		ManageHash: s.ManageHash, LastConfirmMail: optTime(s.LastConfirmMail), Version: s.Version}
+		ManageHash: s.ManageHash, ManageGen: s.ManageGeneration, LastConfirmMail: optTime(s.LastConfirmMail), Version: s.Version}
 	for _, w := range s.Weekdays {
 		d.Weekdays = append(d.Weekdays, int(w))
 	}
@@ -85,7 +86,7 @@ func fromSubDoc(d *subscriptionDoc) *repository.Subscription {
 		Frequency: d.Frequency, SendHour: d.SendHour, TimeZone: d.TimeZone, Query: d.Query, Categories: d.Categories,
 		Organizations: d.Organizations, MinUpvotes: d.MinUpvotes, MaxPapers: d.MaxPapers, CreateTime: d.CreateTime.UTC(),
 		ConfirmTime: derefTime(d.ConfirmTime), UpdateTime: d.UpdateTime.UTC(), ConfirmHash: d.ConfirmHash,
-		ConfirmExpires: derefTime(d.ConfirmExpires), ManageHash: d.ManageHash,
+		ConfirmExpires: derefTime(d.ConfirmExpires), ManageHash: d.ManageHash, ManageGeneration: d.ManageGen,
 		LastConfirmMail: derefTime(d.LastConfirmMail), Version: d.Version}
 	for _, w := range d.Weekdays {
 		s.Weekdays = append(s.Weekdays, time.Weekday(w))
