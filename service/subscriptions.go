@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -512,4 +514,108 @@ func clientKey(ctx context.Context) string {
 		}
 	}
 	return "unknown"
+}
+
+const manageLinkMessage = "If the address has a subscription, a new link to manage it is on its way; earlier links stop working."
+
+// SendManageLink implements subscriptionv1.SubscriptionServiceServer.
+func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.SendManageLinkRequest) (*subscriptionv1.SendManageLinkResponse, error) {
+	if wait, ok := s.limiter.allow(clientKey(ctx), time.Now()); !ok {
+		return nil, s.fail(ctx, "SendManageLink", &Error{Code: codes.ResourceExhausted,
+			Message: fmt.Sprintf("too many requests from this client; retry in %d s", int(wait.Seconds())+1), RetryAfter: wait})
+	}
+	var v violations
+	email := checkEmail(&v, "email", req.GetEmail())
+	if err := v.err(); err != nil {
+		return nil, s.fail(ctx, "SendManageLink", err)
+	}
+	resp := &subscriptionv1.SendManageLinkResponse{Message: manageLinkMessage}
+	cur, err := s.Store.ByEmail(ctx, email)
+	if errors.Is(err, repository.ErrNotFound) {
+		return resp, nil
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "SendManageLink", err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if now.Sub(cur.LastConfirmMail) < confirmMailEvery {
+		return resp, nil // one mail per address every 10 minutes
+	}
+	next := *cur
+	next.ManageGeneration, next.LastConfirmMail, next.UpdateTime, next.Version = cur.ManageGeneration+1, now, now, cur.Version+1
+	manage := s.manageToken(next.ID, next.ManageGeneration)
+	next.ManageHash = hashToken(manage)
+	if err := s.Store.Update(ctx, &next, cur); err != nil {
+		if errors.Is(err, repository.ErrConflict) {
+			return resp, nil
+		}
+		return nil, s.fail(ctx, "SendManageLink", err)
+	}
+	err = s.Mailer.Send(ctx, &mailer.Message{From: s.From, To: next.Email, Subject: "Your link to manage your trending-papers subscription",
+		Text:      "Change what you get, or unsubscribe, here:\n" + s.link("/subscriptions/manage", manage) + "\n\nEarlier links no longer work.\n",
+		MessageID: "manage." + next.ID + "." + fmt.Sprint(now.UnixNano()) + "@" + s.host()})
+	if err != nil {
+		s.Log.WarnContext(ctx, "manage link not sent", "subscription", next.ID, "err", err)
+		return nil, s.fail(ctx, "SendManageLink", &Error{Code: codes.Unavailable, Message: "the mail could not be sent; try again later"})
+	}
+	return resp, nil
+}
+
+// ListSubscriptions implements subscriptionv1.SubscriptionServiceServer. The page
+// token is the offset into the list, which is sorted newest first.
+func (s *Subscriptions) ListSubscriptions(ctx context.Context, req *subscriptionv1.ListSubscriptionsRequest) (*subscriptionv1.ListSubscriptionsResponse, error) {
+	if err := s.Admins.Check(ctx); err != nil {
+		return nil, s.fail(ctx, "ListSubscriptions", err)
+	}
+	var v violations
+	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
+	var state repository.SubscriptionState
+	switch f := strings.Join(strings.Fields(req.GetFilter()), " "); f {
+	case "":
+	case "state = STATE_PENDING":
+		state = repository.SubscriptionPending
+	case "state = STATE_ACTIVE":
+		state = repository.SubscriptionActive
+	case "state = STATE_UNSUBSCRIBED":
+		state = repository.SubscriptionUnsubscribed
+	default:
+		v.add("filter", "must be empty or state = STATE_PENDING, STATE_ACTIVE or STATE_UNSUBSCRIBED")
+	}
+	offset := 0
+	if t := req.GetPageToken(); t != "" {
+		b, err := base64.RawURLEncoding.DecodeString(t)
+		f, o, ok := strings.Cut(string(b), "|")
+		n, aerr := strconv.Atoi(o)
+		if err != nil || !ok || aerr != nil || n < 0 || f != req.GetFilter() {
+			v.add("page_token", "is not a page token of this filter")
+		}
+		offset = n
+	}
+	if err := v.err(); err != nil {
+		return nil, s.fail(ctx, "ListSubscriptions", err)
+	}
+	var all []*repository.Subscription
+	if err := s.Store.All(ctx, func(sub *repository.Subscription) error {
+		if state == 0 || sub.State == state {
+			all = append(all, sub)
+		}
+		return nil
+	}); err != nil {
+		return nil, s.fail(ctx, "ListSubscriptions", err)
+	}
+	slices.SortFunc(all, func(a, b *repository.Subscription) int {
+		if c := b.CreateTime.Compare(a.CreateTime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	resp := &subscriptionv1.ListSubscriptionsResponse{TotalSize: int32(min(len(all), 1<<31-1))} //nolint:gosec // clamped
+	end := min(offset+size, len(all))
+	for _, sub := range all[min(offset, len(all)):end] {
+		resp.Subscriptions = append(resp.Subscriptions, subscriptionProto(sub))
+	}
+	if end < len(all) {
+		resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(req.GetFilter() + "|" + strconv.Itoa(end)))
+	}
+	return resp, nil
 }

@@ -185,3 +185,80 @@ func TestSubscribeRefusesBadInputAndFloods(t *testing.T) {
 		t.Errorf("another client: %v", err)
 	}
 }
+
+func TestManageLinkAndAdminList(t *testing.T) {
+	s, srv := subscriptionService(t)
+	ctx := context.Background()
+	admin := metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer admin"))
+	for _, e := range []string{"a@example.org", "b@example.org", "c@example.org"} {
+		if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: e}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := links(t, srv, "a@example.org")["/subscriptions/manage"]
+	if _, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links(t, srv, "a@example.org")["/subscriptions/confirm"]}); err != nil {
+		t.Fatal(err)
+	}
+	// Unknown and recently mailed addresses: the same answer, no mail.
+	n := len(srv.Messages())
+	for _, e := range []string{"nobody@example.org", "a@example.org"} {
+		r, err := s.SendManageLink(ctx, &subscriptionv1.SendManageLinkRequest{Email: e})
+		if err != nil || r.GetMessage() != manageLinkMessage || len(srv.Messages()) != n {
+			t.Errorf("%s: %v %v, %d mails", e, r, err, len(srv.Messages()))
+		}
+	}
+	// Ten minutes later: a new link, and the old one stops working.
+	cur, err := s.Store.ByEmail(ctx, "a@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	earlier := *cur
+	earlier.LastConfirmMail, earlier.Version = cur.LastConfirmMail.Add(-11*time.Minute), cur.Version+1
+	if err := s.Store.Update(ctx, &earlier, cur); err != nil {
+		t.Fatal(err)
+	}
+	// (From another client: this one has used up its calls.)
+	other := metadata.NewIncomingContext(ctx, metadata.Pairs("x-forwarded-for", "192.0.2.9"))
+	if _, err := s.SendManageLink(other, &subscriptionv1.SendManageLinkRequest{Email: "A@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := links(t, srv, "a@example.org")["/subscriptions/manage"]
+	if fresh == "" || fresh == old {
+		t.Fatalf("new manage link %q (old %q)", fresh, old)
+	}
+	name := "subscriptions/" + cur.ID
+	if _, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: name, ManageToken: old}); status.Code(err) != codes.NotFound {
+		t.Errorf("the old link: %v", err)
+	}
+	if _, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: name, ManageToken: fresh}); err != nil {
+		t.Errorf("the new link: %v", err)
+	}
+	// The admin list: filtered by state, paged.
+	if _, err := s.ListSubscriptions(ctx, &subscriptionv1.ListSubscriptionsRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("list without admin: %v", err)
+	}
+	active, err := s.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state = STATE_ACTIVE"})
+	if err != nil || active.GetTotalSize() != 1 || active.GetSubscriptions()[0].GetEmail() != "a@example.org" {
+		t.Errorf("active: %v %v", active, err)
+	}
+	seen := map[string]bool{}
+	token := ""
+	for {
+		page, err := s.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sub := range page.GetSubscriptions() {
+			seen[sub.GetEmail()] = true
+		}
+		if token = page.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("paged through %v", seen)
+	}
+	if _, err := s.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state = STATE_ACTIVE", PageToken: "bm9wZQ"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a bad page token: %v", err)
+	}
+}
