@@ -29,6 +29,12 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	pages := http.NewServeMux()
+	s.pageRoutes(pages)
+	cop := http.NewCrossOriginProtection()
+	for _, p := range []string{"/subscriptions/confirm", "/subscriptions/manage", "/unsubscribe"} {
+		mux.Handle(p, pageHeaders(cop.Handler(limitBody(pages))))
+	}
 	return s.recoverHTTP(mux)
 }
 

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
+	"net/http"
 	netmail "net/mail"
 	"net/textproto"
 	"os"
@@ -194,5 +195,85 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 	edition = today.Add(24 * time.Hour).Format(time.DateOnly)
 	if r := send(); r.GetSent() != 0 || len(smtp.Messages()) != n {
 		t.Errorf("after unsubscribe: %v", r)
+	}
+}
+
+// TestPagesConfirmAndOneClickUnsubscribe drives the pages over plain HTTP: GET
+// changes nothing, the button's POST confirms, a cross-site POST is refused, and
+// the RFC 8058 one-click POST unsubscribes.
+func TestPagesConfirmAndOneClickUnsubscribe(t *testing.T) {
+	t.Parallel()
+	smtp, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer smtp.Close()
+	cfg := testConfig(t)
+	cfg.SMTPURL = "smtp://" + smtp.Addr + "?tls=none"
+	ts := startServer(t, cfg)
+	ctx := testCtx(t)
+	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
+	if _, err := sc.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
+		Email: "ada@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	links, _, _ := mailLinks(t, smtp, "ada@example.org")
+	confirm, manage := links["/subscriptions/confirm"], links["/subscriptions/manage"]
+	do := func(method, path string, body string, header map[string]string) (int, string, http.Header) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, ts.base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	state := func() subscriptionv1.Subscription_State {
+		t.Helper()
+		list, err := sc.ListSubscriptions(admin(ctx), &subscriptionv1.ListSubscriptionsRequest{})
+		if err != nil || len(list.GetSubscriptions()) != 1 {
+			t.Fatalf("list: %v %v", list, err)
+		}
+		return list.GetSubscriptions()[0].GetState()
+	}
+	code, html, hdr := do("GET", "/subscriptions/confirm?token="+confirm, "", nil)
+	if code != 200 || !strings.Contains(html, `<button type="submit" name="action" value="confirm"`) || state() != subscriptionv1.Subscription_STATE_PENDING {
+		t.Fatalf("GET confirm: %d, state %v\n%s", code, state(), html)
+	}
+	if hdr.Get("Content-Security-Policy") == "" || hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("security headers: %v", hdr)
+	}
+	code, _, _ = do("POST", "/subscriptions/confirm", "token="+confirm, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+	if code != http.StatusForbidden || state() != subscriptionv1.Subscription_STATE_PENDING {
+		t.Errorf("a cross-site POST: %d, state %v", code, state())
+	}
+	code, html, _ = do("POST", "/subscriptions/confirm", "token="+confirm, map[string]string{"Sec-Fetch-Site": "same-origin"})
+	if code != 200 || !strings.Contains(html, "Subscription confirmed") || state() != subscriptionv1.Subscription_STATE_ACTIVE {
+		t.Fatalf("POST confirm: %d, state %v\n%s", code, state(), html)
+	}
+	code, html, _ = do("GET", "/subscriptions/manage?token="+manage, "", nil)
+	if code != 200 || !strings.Contains(html, "ada@example.org") {
+		t.Errorf("manage page: %d\n%s", code, html)
+	}
+	code, _, _ = do("POST", "/unsubscribe?token="+manage, "List-Unsubscribe=One-Click", nil)
+	if code != 200 || state() != subscriptionv1.Subscription_STATE_UNSUBSCRIBED {
+		t.Errorf("one-click: %d, state %v", code, state())
+	}
+	if code, _, _ := do("GET", "/unsubscribe?token=nope", "", nil); code != 200 {
+		t.Errorf("GET unsubscribe with a bad token still shows the page: %d", code)
+	}
+	if code, _, _ := do("POST", "/unsubscribe?token=nope", "List-Unsubscribe=One-Click", nil); code != 404 {
+		t.Errorf("one-click with a bad token: %d", code)
 	}
 }

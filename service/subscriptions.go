@@ -619,3 +619,16 @@ func (s *Subscriptions) ListSubscriptions(ctx context.Context, req *subscription
 	}
 	return resp, nil
 }
+
+// ByManageToken returns the subscription a manage token belongs to (for the
+// pages, which carry only the token).
+func (s *Subscriptions) ByManageToken(ctx context.Context, tok string) (*subscriptionv1.Subscription, error) {
+	sub, confirm, err := s.byToken(ctx, tok)
+	if err == nil && confirm {
+		err = notFoundToken()
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "ByManageToken", err)
+	}
+	return subscriptionProto(sub), nil
+}

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"html/template"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+)
+
+// The pages people reach from mails: server-rendered, no JavaScript, forms
+// protected against cross-site requests. A GET never changes anything (mail
+// scanners open links); buttons POST.
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{{.Title}} · Paper Catalog</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2328}
+button{font-size:1rem;padding:.5rem 1.2rem;border-radius:6px;border:1px solid #0b57d0;background:#0b57d0;color:#fff;cursor:pointer}
+label{display:block;margin:.6rem 0 .2rem}input,select{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}
+.note{color:#59636e}</style></head>
+<body><h1 id="title">{{.Title}}</h1>
+{{if .Message}}<p id="message">{{.Message}}</p>{{end}}
+{{if .Form}}<form method="post" action="{{.Action}}">
+<input type="hidden" name="token" value="{{.Token}}">
+{{if .Sub}}<label for="query">Topics (search words)</label><input id="query" name="query" value="{{.Sub.GetQuery}}">
+<label for="categories">arXiv categories (comma-separated)</label><input id="categories" name="categories" value="{{.Categories}}">
+<label for="send_hour">Hour to send (0–23, {{.Sub.GetTimeZone}})</label><input id="send_hour" name="send_hour" type="number" min="0" max="23" value="{{.Sub.GetSendHour}}">
+<p><button type="submit" name="action" value="save" id="save">Save</button></p>{{end}}
+<p><button type="submit" name="action" value="{{.Button.Value}}" id="{{.Button.Value}}">{{.Button.Label}}</button></p>
+</form>{{end}}
+<p class="note"><a href="/">Paper Catalog</a></p></body></html>
+`))
+
+type button struct{ Value, Label string }
+
+type page struct {
+	Title, Message, Action, Token, Categories string
+	Form                                      bool
+	Button                                    button
+	Sub                                       *subscriptionv1.Subscription
+}
+
+func (s *Server) renderPage(w http.ResponseWriter, code int, p page) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_ = pageTmpl.Execute(w, p)
+}
+
+// pageError shows a failed call as a page, with the call's status mapped to HTTP.
+func (s *Server) pageError(w http.ResponseWriter, err error) {
+	st := status.Convert(err)
+	code := map[string]int{"NotFound": 404, "InvalidArgument": 400, "PermissionDenied": 403, "ResourceExhausted": 429,
+		"Unavailable": 503}[st.Code().String()]
+	if code == 0 {
+		code = 500
+	}
+	s.renderPage(w, code, page{Title: "That did not work", Message: st.Message()})
+}
+
+// pageRoutes adds the pages to mux.
+func (s *Server) pageRoutes(mux *http.ServeMux) {
+	subs := s.subscriptions
+	mux.HandleFunc("GET /subscriptions/confirm", func(w http.ResponseWriter, r *http.Request) {
+		s.renderPage(w, 200, page{Title: "Confirm your subscription", Form: true, Action: "/subscriptions/confirm",
+			Token: r.URL.Query().Get("token"), Button: button{"confirm", "Confirm"},
+			Message: "Press Confirm to start getting trending papers by mail."})
+	})
+	mux.HandleFunc("POST /subscriptions/confirm", func(w http.ResponseWriter, r *http.Request) {
+		sub, err := subs.ConfirmSubscription(r.Context(), &subscriptionv1.ConfirmSubscriptionRequest{Token: r.PostFormValue("token")})
+		if err != nil {
+			s.pageError(w, err)
+			return
+		}
+		s.renderPage(w, 200, page{Title: "Subscription confirmed", Message: "Trending papers will come to " + sub.GetEmail() + "."})
+	})
+	unsubscribe := func(w http.ResponseWriter, r *http.Request) {
+		resp, err := subs.Unsubscribe(r.Context(), &subscriptionv1.UnsubscribeRequest{Token: r.FormValue("token")})
+		if err != nil {
+			s.pageError(w, err)
+			return
+		}
+		s.renderPage(w, 200, page{Title: "Unsubscribed", Message: resp.GetEmail() + " will get no more digests."})
+	}
+	mux.HandleFunc("GET /unsubscribe", func(w http.ResponseWriter, r *http.Request) {
+		s.renderPage(w, 200, page{Title: "Unsubscribe", Form: true, Action: "/unsubscribe", Token: r.URL.Query().Get("token"),
+			Button: button{"unsubscribe", "Unsubscribe"}, Message: "Press Unsubscribe to stop the digests."})
+	})
+	// RFC 8058: a mail client POSTs List-Unsubscribe=One-Click to the URL, token
+	// in the query.
+	mux.HandleFunc("POST /unsubscribe", unsubscribe)
+	mux.HandleFunc("GET /subscriptions/manage", func(w http.ResponseWriter, r *http.Request) {
+		tok := r.URL.Query().Get("token")
+		sub, err := s.subscriptionByManageToken(r, tok)
+		if err != nil {
+			s.pageError(w, err)
+			return
+		}
+		s.renderPage(w, 200, page{Title: "Your subscription", Form: true, Action: "/subscriptions/manage", Token: tok,
+			Sub: sub, Categories: strings.Join(sub.GetCategories(), ", "), Button: button{"unsubscribe", "Unsubscribe"},
+			Message: "Digests go to " + sub.GetEmail() + "."})
+	})
+	mux.HandleFunc("POST /subscriptions/manage", func(w http.ResponseWriter, r *http.Request) {
+		tok := r.PostFormValue("token")
+		if r.PostFormValue("action") == "unsubscribe" {
+			unsubscribe(w, r)
+			return
+		}
+		sub, err := s.subscriptionByManageToken(r, tok)
+		if err != nil {
+			s.pageError(w, err)
+			return
+		}
+		in := &subscriptionv1.Subscription{Name: sub.GetName(), Query: r.PostFormValue("query")}
+		for _, c := range strings.Split(r.PostFormValue("categories"), ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				in.Categories = append(in.Categories, c)
+			}
+		}
+		paths := []string{"query", "categories"}
+		if h := r.PostFormValue("send_hour"); h != "" {
+			var hour int32
+			for _, ch := range h {
+				if ch < '0' || ch > '9' || hour > 100 {
+					hour = -1
+					break
+				}
+				hour = hour*10 + ch - '0'
+			}
+			in.SendHour = &hour
+			paths = append(paths, "send_hour")
+		}
+		updated, err := s.subscriptions.UpdateSubscription(r.Context(), &subscriptionv1.UpdateSubscriptionRequest{
+			Subscription: in, ManageToken: tok, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+		if err != nil {
+			s.pageError(w, err)
+			return
+		}
+		s.renderPage(w, 200, page{Title: "Saved", Message: "Digests to " + updated.GetEmail() + " follow your new choices."})
+	})
+}
+
+// subscriptionByManageToken finds the subscription a manage token belongs to.
+func (s *Server) subscriptionByManageToken(r *http.Request, tok string) (*subscriptionv1.Subscription, error) {
+	return s.subscriptions.ByManageToken(r.Context(), tok)
+}
+
+// pageHeaders sets the security headers of pages.
+func pageHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
