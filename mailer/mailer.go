@@ -96,10 +96,18 @@ func build(m *Message) (*mail.Msg, error) {
 		date = time.Now()
 	}
 	msg.SetDateWithValue(date)
-	if m.ListUnsubscribe != "" {
+	switch {
+	case strings.HasPrefix(m.ListUnsubscribe, "https://"):
 		if err := msg.SetListUnsubscribeOneClick(m.ListUnsubscribe); err != nil {
 			return nil, &SendError{Err: fmt.Errorf("list-unsubscribe %q: %w", m.ListUnsubscribe, err)}
 		}
+	case m.ListUnsubscribe != "":
+		// RFC 8058's one-click needs HTTPS; a plain http link (a local setup) still
+		// gets List-Unsubscribe. The value has no line break (checked above).
+		if u, err := url.Parse(m.ListUnsubscribe); err != nil || u.Scheme != "http" || u.Host == "" {
+			return nil, &SendError{Err: fmt.Errorf("list-unsubscribe %q is not an http(s) URL", m.ListUnsubscribe)}
+		}
+		msg.SetListUnsubscribe(m.ListUnsubscribe)
 	}
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
 	if m.HTML != "" {

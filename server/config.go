@@ -44,8 +44,10 @@ type Config struct {
 	// DeliveryClaimTimeout is how long a digest claimed by a sender that went
 	// away waits before another sender takes it over (default 5m).
 	DeliveryClaimTimeout time.Duration
-	adminTokensRaw       string
-	adminTokensFile      string
+	// DigestInterval is how often the scheduler looks for digests due (default 1m).
+	DigestInterval  time.Duration
+	adminTokensRaw  string
+	adminTokensFile string
 }
 
 // ArxivConfig configures the arXiv poller.

@@ -199,6 +199,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		log.Info("arXiv poller on", "categories", cfg.Arxiv.Categories, "url", cfg.Arxiv.URL, "interval", cfg.Arxiv.Interval)
 	}
 
+	schedInterval := cfg.DigestInterval
+	if schedInterval <= 0 {
+		schedInterval = time.Minute
+	}
+	owner := s.subscriptions.Owner
+	s.background.Go(func() {
+		s.subscriptions.RunScheduler(syncCtx, schedInterval, func(ctx context.Context) (bool, error) {
+			return s.db.AcquireLease(ctx, "digest_scheduler", owner, time.Now(), 3*schedInterval)
+		})
+	})
+
 	s.grpcServer = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.ForceServerCodecV2(newResponseCodec(s.catalog.Encoded)),

@@ -277,3 +277,52 @@ func TestPagesConfirmAndOneClickUnsubscribe(t *testing.T) {
 		t.Errorf("one-click with a bad token: %d", code)
 	}
 }
+
+// TestSchedulerSendsOnceAcrossReplicas runs two replicas on one database, each
+// with the scheduler on; a subscriber whose hour has come gets exactly one digest.
+func TestSchedulerSendsOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	smtp, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer smtp.Close()
+	cfg := testConfig(t)
+	cfg.SMTPURL = "smtp://" + smtp.Addr + "?tls=none"
+	cfg.DigestInterval = 100 * time.Millisecond
+	first := startServer(t, cfg)
+	cfg2 := testConfig(t)
+	cfg2.SMTPURL, cfg2.DigestInterval, cfg2.MongoURI = cfg.SMTPURL, cfg.DigestInterval, first.DatabaseURI()
+	second := startServer(t, cfg2)
+	ctx := testCtx(t)
+	// The edition sent at hour 0 covers the day before.
+	p := newPaper(1)
+	p.SubmitTime = timestamppb.New(time.Now().UTC().Truncate(24 * time.Hour).Add(-time.Hour))
+	if _, err := first.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(1), Paper: p}); err != nil {
+		t.Fatal(err)
+	}
+	sc := subscriptionv1.NewSubscriptionServiceClient(second.conn)
+	hour := int32(0)
+	if _, err := sc.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
+		Email: "ada@example.org", SendHour: &hour, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}}}); err != nil {
+		t.Fatal(err)
+	}
+	links, _, _ := mailLinks(t, smtp, "ada@example.org")
+	if _, err := sc.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links["/subscriptions/confirm"]}); err != nil {
+		t.Fatal(err)
+	}
+	digests := func() int {
+		n := 0
+		for _, m := range smtp.Messages() {
+			if strings.Contains(string(m.Data), "Message-ID: <digest.") {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, "a scheduled digest", func() bool { return digests() >= 1 })
+	time.Sleep(time.Second) // both schedulers have run many times since
+	if n := digests(); n != 1 {
+		t.Errorf("%d digests, want exactly 1", n)
+	}
+}

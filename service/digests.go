@@ -254,3 +254,72 @@ func (s *Subscriptions) PreviewDigest(ctx context.Context, req *subscriptionv1.P
 	}
 	return out, nil
 }
+
+// SendDue sends every active subscriber whose send hour has come today, in their
+// time zone, the edition of their day; delivery records keep it to once per
+// edition. It is what the scheduler runs every minute.
+func (s *Subscriptions) SendDue(ctx context.Context, now time.Time) (*subscriptionv1.SendDigestsResponse, error) {
+	resp := &subscriptionv1.SendDigestsResponse{}
+	var due []*repository.Subscription
+	if err := s.Store.All(ctx, func(sub *repository.Subscription) error {
+		if sub.State != repository.SubscriptionActive {
+			return nil
+		}
+		local := localDay(sub, now)
+		if dueOn(sub, local) && now.In(local.Location()).Hour() >= sub.SendHour {
+			due = append(due, sub)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, sub := range due {
+		if err := ctx.Err(); err != nil {
+			return resp, err
+		}
+		day := localDay(sub, now)
+		switch err := s.deliver(ctx, sub, day, day.Format(time.DateOnly)); {
+		case errors.Is(err, errSkipped):
+			resp.Skipped++
+		case err != nil:
+			resp.Failed++
+			s.Log.WarnContext(ctx, "digest not sent", "subscription", sub.ID, "err", err)
+		default:
+			resp.Sent++
+		}
+	}
+	return resp, nil
+}
+
+// localDay is the subscriber's calendar day at now, as midnight in their zone.
+func localDay(sub *repository.Subscription, now time.Time) time.Time {
+	loc, err := time.LoadLocation(sub.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	l := now.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+}
+
+// RunScheduler sends due digests every interval while this replica holds the
+// scheduler lease (acquire tries to take or renew it), until ctx ends.
+func (s *Subscriptions) RunScheduler(ctx context.Context, interval time.Duration, acquire func(context.Context) (bool, error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if held, err := acquire(ctx); err != nil {
+			s.Log.WarnContext(ctx, "digest scheduler lease", "err", err)
+		} else if held {
+			if r, err := s.SendDue(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				s.Log.WarnContext(ctx, "scheduled digests", "err", err)
+			} else if r != nil && r.GetSent()+r.GetFailed() > 0 {
+				s.Log.InfoContext(ctx, "scheduled digests", "sent", r.GetSent(), "failed", r.GetFailed(), "skipped", r.GetSkipped())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

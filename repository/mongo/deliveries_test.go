@@ -60,3 +60,28 @@ func TestDeliveryClaims(t *testing.T) {
 		t.Error("the next edition not claimable")
 	}
 }
+
+func TestLeaseHasOneHolder(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	ctx := ctxT(t)
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	if ok, err := db.AcquireLease(ctx, "digests", "a", t0, time.Minute); err != nil || !ok {
+		t.Fatalf("first: %v %v", ok, err)
+	}
+	if ok, _ := db.AcquireLease(ctx, "digests", "b", t0.Add(30*time.Second), time.Minute); ok {
+		t.Error("b took a held lease")
+	}
+	if ok, _ := db.AcquireLease(ctx, "digests", "a", t0.Add(50*time.Second), time.Minute); !ok {
+		t.Error("a could not renew")
+	}
+	if ok, _ := db.AcquireLease(ctx, "digests", "b", t0.Add(90*time.Second), time.Minute); ok {
+		t.Error("b took the renewed lease before it expired")
+	}
+	if ok, _ := db.AcquireLease(ctx, "digests", "b", t0.Add(2*time.Minute), time.Minute); !ok {
+		t.Error("b could not take an expired lease")
+	}
+	if ok, _ := db.AcquireLease(ctx, "digests", "a", t0.Add(2*time.Minute), time.Minute); ok {
+		t.Error("a took b's lease back")
+	}
+}

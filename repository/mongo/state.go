@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -41,4 +42,42 @@ func (db *DB) SetState(ctx context.Context, name string, value []byte) error {
 		return fmt.Errorf("store state %s: %w", name, wrap(err))
 	}
 	return nil
+}
+
+const leasesCollection = "leases"
+
+type leaseDoc struct {
+	ID      string    `bson:"_id"`
+	Owner   string    `bson:"owner"`
+	Expires time.Time `bson:"expires"`
+}
+
+// AcquireLease makes owner the holder of the lease called name until now+ttl, if
+// nobody else holds it unexpired; a holder renews it the same way. It reports
+// whether owner holds it. Replicas use it to run a job on one of them at a time.
+func (db *DB) AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
+	coll := db.db.Collection(leasesCollection)
+	next := leaseDoc{ID: name, Owner: owner, Expires: now.Add(ttl)}
+	var cur leaseDoc
+	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: name}}).Decode(&cur)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		if _, err := coll.InsertOne(ctx, next); err != nil {
+			if mongo.IsDuplicateKeyError(err) {
+				return false, nil
+			}
+			return false, fmt.Errorf("acquire lease %s: %w", name, wrap(err))
+		}
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("acquire lease %s: %w", name, wrap(err))
+	}
+	if cur.Owner != owner && now.Before(cur.Expires) {
+		return false, nil
+	}
+	res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "owner", Value: cur.Owner}, {Key: "expires", Value: cur.Expires}}, next)
+	if err != nil {
+		return false, fmt.Errorf("acquire lease %s: %w", name, wrap(err))
+	}
+	return res.MatchedCount == 1, nil
 }
