@@ -260,8 +260,11 @@ func (s *Subscriptions) PreviewDigest(ctx context.Context, req *subscriptionv1.P
 // edition. It is what the scheduler runs every minute.
 func (s *Subscriptions) SendDue(ctx context.Context, now time.Time) (*subscriptionv1.SendDigestsResponse, error) {
 	resp := &subscriptionv1.SendDigestsResponse{}
-	var due []*repository.Subscription
+	var due, lapsed []*repository.Subscription
 	if err := s.Store.All(ctx, func(sub *repository.Subscription) error {
+		if sub.State == repository.SubscriptionPending && now.After(sub.ConfirmExpires) {
+			lapsed = append(lapsed, sub)
+		}
 		if sub.State != repository.SubscriptionActive {
 			return nil
 		}
@@ -272,6 +275,13 @@ func (s *Subscriptions) SendDue(ctx context.Context, now time.Time) (*subscripti
 		return nil
 	}); err != nil {
 		return nil, err
+	}
+	// Pending subscriptions lapse when their confirmation expires: nothing is kept
+	// of an address that never confirmed.
+	for _, sub := range lapsed {
+		if err := s.Store.Delete(ctx, sub); err != nil {
+			s.Log.WarnContext(ctx, "lapsed subscription not removed", "subscription", sub.ID, "err", err)
+		}
 	}
 	for _, sub := range due {
 		if err := ctx.Err(); err != nil {

@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"mime/quotedprintable"
@@ -20,6 +21,7 @@ import (
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/mailer/smtptest"
+	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
 )
 
@@ -260,5 +262,26 @@ func TestManageLinkAndAdminList(t *testing.T) {
 	}
 	if _, err := s.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state = STATE_ACTIVE", PageToken: "bm9wZQ"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("a bad page token: %v", err)
+	}
+}
+
+func TestPendingSubscriptionsLapse(t *testing.T) {
+	s, _ := subscriptionService(t)
+	s.Papers = func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil }
+	ctx := context.Background()
+	if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "late@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SendDue(ctx, time.Now().Add(6*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.ByEmail(ctx, "late@example.org"); err != nil {
+		t.Fatalf("lapsed too early: %v", err)
+	}
+	if _, err := s.SendDue(ctx, time.Now().Add(8*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.ByEmail(ctx, "late@example.org"); !errors.Is(err, repository.ErrNotFound) {
+		t.Errorf("after 8 days: %v", err)
 	}
 }
