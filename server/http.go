@@ -35,6 +35,8 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	for _, p := range []string{"/subscriptions/confirm", "/subscriptions/manage", "/unsubscribe"} {
 		mux.Handle(p, pageHeaders(cop.Handler(limitBody(pages))))
 	}
+	mux.Handle("GET /{$}", pageHeaders(http.HandlerFunc(s.home)))
+	mux.Handle("POST /subscribe", pageHeaders(cop.Handler(limitBody(http.HandlerFunc(s.subscribe)))))
 	return s.recoverHTTP(mux)
 }
 

@@ -1,13 +1,16 @@
 package server
 
 import (
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 )
 
@@ -159,4 +162,88 @@ func pageHeaders(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
+}
+
+var homeTmpl = template.Must(template.New("home").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Daily papers · Paper Catalog</title>
+<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1f2328}
+li{margin:.5rem 0}.meta{color:#59636e;font-size:.9rem}form{margin:1rem 0}input{font-size:1rem;padding:.3rem}
+button{font-size:1rem;padding:.3rem .9rem}</style></head>
+<body><h1>Paper Catalog</h1>
+<form method="get" action="/" role="search"><input name="q" value="{{.Query}}" aria-label="Search papers" placeholder="Search papers">
+<button type="submit" id="search">Search</button></form>
+{{if .Query}}<h2>Search results</h2><ol id="results">{{range .Results}}<li><a href="/v1/{{.Name}}">{{.Title}}</a>
+<div class="meta">{{.Authors}} · ▲ {{.Upvotes}}</div></li>{{else}}<p>No papers match.</p>{{end}}</ol>{{end}}
+<h2>Get trending papers in your email inbox</h2>
+<form method="post" action="/subscribe"><input type="email" name="email" required aria-label="Email address" placeholder="you@example.org">
+<button type="submit" id="subscribe">Subscribe</button></form>
+<h2>Today's papers</h2><ol id="daily">{{range .Daily}}<li><a href="/v1/{{.Name}}">{{.Title}}</a>
+<div class="meta">{{.Authors}} · ▲ {{.Upvotes}}</div></li>{{else}}<p>None yet today.</p>{{end}}</ol>
+<h2>Trending</h2><ol id="trending">{{range .Trending}}<li><a href="/v1/{{.Name}}">{{.Title}}</a>
+<div class="meta">{{.Authors}} · ▲ {{.Upvotes}}</div></li>{{else}}<p>Nothing trending.</p>{{end}}</ol>
+</body></html>
+`))
+
+type homeItem struct {
+	Name, Title, Authors string
+	Upvotes              int64
+}
+
+func homeItems(papers []*catalogv1.Paper) []homeItem {
+	out := make([]homeItem, len(papers))
+	for i, p := range papers {
+		var names []string
+		for _, a := range p.GetAuthors()[:min(len(p.GetAuthors()), 3)] {
+			names = append(names, a.GetName())
+		}
+		if more := len(p.GetAuthors()) - 3; more > 0 {
+			names = append(names, fmt.Sprintf("+%d more", more))
+		}
+		out[i] = homeItem{Name: p.GetName(), Title: p.GetTitle(), Authors: strings.Join(names, ", "), Upvotes: p.GetUpvotes()}
+	}
+	return out
+}
+
+// home serves /: today's papers, trending papers, search and the subscribe form.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	data := map[string]any{}
+	if daily, err := s.catalog.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Date: time.Now().UTC().Format(time.DateOnly), PageSize: 20}); err == nil {
+		data["Daily"] = homeItems(daily.GetPapers())
+	}
+	if trending, err := s.catalog.ListTrendingPapers(ctx, &catalogv1.ListTrendingPapersRequest{PageSize: 10}); err == nil {
+		var papers []*catalogv1.Paper
+		for _, t := range trending.GetPapers() {
+			papers = append(papers, t.GetPaper())
+		}
+		data["Trending"] = homeItems(papers)
+	}
+	if q := strings.TrimSpace(r.URL.Query().Get("q")); q != "" {
+		data["Query"] = q
+		if res, err := s.catalog.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: q, PageSize: 20}); err == nil {
+			var papers []*catalogv1.Paper
+			for _, x := range res.GetResults() {
+				papers = append(papers, x.GetPaper())
+			}
+			data["Results"] = homeItems(papers)
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = homeTmpl.Execute(w, data)
+}
+
+// subscribe serves the home page's form.
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
+	resp, err := s.subscriptions.CreateSubscription(r.Context(), &subscriptionv1.CreateSubscriptionRequest{
+		Subscription: &subscriptionv1.Subscription{Email: r.PostFormValue("email")}})
+	if err != nil {
+		s.pageError(w, err)
+		return
+	}
+	s.renderPage(w, 200, page{Title: "Check your inbox", Message: resp.GetMessage()})
 }

@@ -326,3 +326,52 @@ func TestSchedulerSendsOnceAcrossReplicas(t *testing.T) {
 		t.Errorf("%d digests, want exactly 1", n)
 	}
 }
+
+// TestHomePage shows today's papers, trending and search results (escaped), and
+// its subscribe form mails a confirmation.
+func TestHomePage(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	ts := startServer(t, cfg)
+	ctx := testCtx(t)
+	p := newPaper(1)
+	p.Title = `Zeppelins <script>alert("x")</script> fly`
+	p.SubmitTime = timestamppb.Now()
+	if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(1), Paper: p}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) string {
+		t.Helper()
+		resp, err := http.Get(ts.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Security-Policy") == "" {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, resp.Header)
+		}
+		return string(b)
+	}
+	home := get("/")
+	if !strings.Contains(home, `id="daily"`) || !strings.Contains(home, "Zeppelins &lt;script&gt;") || strings.Contains(home, "<script>") ||
+		!strings.Contains(home, `action="/subscribe"`) {
+		t.Errorf("home:\n%s", home)
+	}
+	eventually(t, "search on the home page", func() bool {
+		return strings.Contains(get("/?q=zeppelins"), `<ol id="results"><li><a href="/v1/papers/`+paperID(1))
+	})
+	resp, err := http.PostForm(ts.base+"/subscribe", map[string][]string{"email": {"ada@example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "Check your inbox") {
+		t.Fatalf("subscribe form: %d %s", resp.StatusCode, b)
+	}
+	eventually(t, "the confirmation in the outbox", func() bool {
+		files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "outbox", "*.eml"))
+		return len(files) == 1
+	})
+}
