@@ -348,7 +348,7 @@ func TestHomePage(t *testing.T) {
 		}
 		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || resp.Header.Get("Content-Security-Policy") == "" {
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") == "" {
 			t.Fatalf("%s: %d %v", path, resp.StatusCode, resp.Header)
 		}
 		return string(b)
@@ -367,7 +367,7 @@ func TestHomePage(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), "Check your inbox") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "Check your inbox") {
 		t.Fatalf("subscribe form: %d %s", resp.StatusCode, b)
 	}
 	eventually(t, "the confirmation in the outbox", func() bool {

@@ -357,7 +357,7 @@ func (s *Subscriptions) Unsubscribe(ctx context.Context, req *subscriptionv1.Uns
 // subscriptionProto is the API form of a subscription (tokens are never in it).
 func subscriptionProto(s *repository.Subscription) *subscriptionv1.Subscription {
 	out := &subscriptionv1.Subscription{
-		Name: "subscriptions/" + s.ID, Email: s.Email, State: subscriptionv1.Subscription_State(s.State),
+		Name: "subscriptions/" + s.ID, Email: s.Email, State: subscriptionv1.Subscription_State(s.State), //nolint:gosec // 1 to 3
 		Frequency: subscriptionv1.Subscription_FREQUENCY_DAILY, TimeZone: s.TimeZone, Query: s.Query,
 		Categories: s.Categories, Organizations: s.Organizations, MinUpvotes: s.MinUpvotes,
 		MaxPapers: int32(s.MaxPapers), CreateTime: timestamppb.New(s.CreateTime), //nolint:gosec // at most 50
@@ -381,7 +381,7 @@ func weekdayProto(w time.Weekday) subscriptionv1.Subscription_Weekday {
 	if w == time.Sunday {
 		return subscriptionv1.Subscription_WEEKDAY_SUNDAY
 	}
-	return subscriptionv1.Subscription_Weekday(w)
+	return subscriptionv1.Subscription_Weekday(w) //nolint:gosec // 1 to 6
 }
 
 // preferenceFields are the fields a subscriber sets.
