@@ -53,7 +53,9 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 	}
 	t.Cleanup(func() { _ = m.Close() })
 	return &Subscriptions{Store: mongo.NewSubscriptions(db), Mailer: m, Admins: NewAdmins([]string{"admin"}),
-		Log: slog.New(slog.DiscardHandler), PublicURL: "https://papers.example", From: "Papers <digest@papers.example>"}, smtp
+		Log: slog.New(slog.DiscardHandler), PublicURL: "https://papers.example", From: "Papers <digest@papers.example>",
+		TokenKey: []byte("0123456789abcdef0123456789abcdef"), Deliveries: mongo.NewDeliveries(db), Owner: "sender-1",
+		ClaimTimeout: time.Minute}, smtp
 }
 
 var linkRe = regexp.MustCompile(`https://papers\.example(/[a-z/]+)\?token=([A-Za-z0-9_%-]+)`)
@@ -283,5 +285,93 @@ func TestPendingSubscriptionsLapse(t *testing.T) {
 	}
 	if _, err := s.Store.ByEmail(ctx, "late@example.org"); !errors.Is(err, repository.ErrNotFound) {
 		t.Errorf("after 8 days: %v", err)
+	}
+}
+
+// activeSubscriber subscribes and confirms addr with every weekday.
+func activeSubscriber(t *testing.T, s *Subscriptions, srv *smtptest.Server, addr string) {
+	t.Helper()
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", addr))
+	if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
+		Email: addr, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links(t, srv, addr)["/subscriptions/confirm"]}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func digestsTo(srv *smtptest.Server, addr string) int {
+	n := 0
+	for _, m := range srv.Messages() {
+		if m.To[0] == addr && strings.Contains(string(m.Data), "Message-ID: <digest.") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses: a delivery claimed
+// by a sender that died before sending is taken over once its claim is stale and
+// sent exactly once; a mail server refusing for a while delays the digest
+// without losing or doubling it.
+func TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses(t *testing.T) {
+	s, srv := subscriptionService(t)
+	ctx := context.Background()
+	paper := &repository.Paper{ID: "2401.00001", Title: "A paper", Authors: []repository.Author{{Name: "Ada"}}}
+	s.Papers = func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return []*repository.Paper{paper}, nil }
+	s.Owner, s.ClaimTimeout = "sender-2", 200*time.Millisecond
+	activeSubscriber(t, s, srv, "ada@example.org")
+	activeSubscriber(t, s, srv, "busy@example.org")
+	day := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	ada, err := s.Store.ByEmail(ctx, "ada@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sender 1 claimed ada's delivery, then died before sending.
+	if _, mine, err := s.Deliveries.Claim(ctx, ada.ID, "2026-11-03", "sender-1", time.Now().UTC(), s.ClaimTimeout); err != nil || !mine {
+		t.Fatalf("sender 1's claim: %v %v", mine, err)
+	}
+	srv.RefuseTemporarily("busy@example.org", true)
+	r, err := s.Send(ctx, day, false, nil)
+	if err != nil || r.GetSent() != 0 || r.GetSkipped() != 1 || r.GetFailed() != 1 {
+		t.Fatalf("while sender 1's claim is fresh and busy refuses: %v %v", r, err)
+	}
+	time.Sleep(300 * time.Millisecond) // sender 1's claim is stale now
+	srv.RefuseTemporarily("busy@example.org", false)
+	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 1 {
+		t.Fatalf("after the claim went stale: %v %v", r, err)
+	}
+	if n := digestsTo(srv, "ada@example.org"); n != 1 {
+		t.Errorf("ada got %d digests, want 1", n)
+	}
+	// busy's retry is due after its backoff (a minute): not yet.
+	if n := digestsTo(srv, "busy@example.org"); n != 0 {
+		t.Errorf("busy got %d digests before its retry was due", n)
+	}
+	r, err = s.SendDue(ctx, day.Add(time.Hour+8*time.Hour))
+	if err != nil || digestsTo(srv, "busy@example.org") != 0 {
+		t.Errorf("before the backoff ended: %v %v", r, err)
+	}
+	// Later, the retry goes out, once; nothing more for anyone.
+	busyRetry := func() {
+		busy, _ := s.Store.ByEmail(ctx, "busy@example.org")
+		d, mine, err := s.Deliveries.Claim(ctx, busy.ID, "2026-11-03", "probe", time.Now().UTC().Add(2*time.Minute), s.ClaimTimeout)
+		if err != nil || !mine || d.Attempts != 1 {
+			t.Fatalf("busy's retry is not due after the backoff: %+v %v %v", d, mine, err)
+		}
+		// Give it back as it was, due now.
+		d.State, d.Owner, d.ClaimTime, d.Version = repository.DeliveryRetry, "", time.Time{}, d.Version+1
+		d.NextAttempt = time.Now().UTC().Add(-time.Second)
+		if err := s.Deliveries.Save(ctx, d, d.Version-1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	busyRetry()
+	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 1 || digestsTo(srv, "busy@example.org") != 1 {
+		t.Fatalf("the retry: %v %v", r, err)
+	}
+	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 0 || digestsTo(srv, "ada@example.org") != 1 || digestsTo(srv, "busy@example.org") != 1 {
+		t.Errorf("a rerun: %v %v", r, err)
 	}
 }
