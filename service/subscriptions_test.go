@@ -319,7 +319,9 @@ func TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses(t *testing.T) {
 	s, srv := subscriptionService(t)
 	ctx := context.Background()
 	paper := &repository.Paper{ID: "2401.00001", Title: "A paper", Authors: []repository.Author{{Name: "Ada"}}}
-	s.Papers = func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return []*repository.Paper{paper}, nil }
+	s.Papers = func(*repository.Subscription, time.Time) ([]*repository.Paper, error) {
+		return []*repository.Paper{paper}, nil
+	}
 	s.Owner, s.ClaimTimeout = "sender-2", 200*time.Millisecond
 	activeSubscriber(t, s, srv, "ada@example.org")
 	activeSubscriber(t, s, srv, "busy@example.org")
