@@ -136,8 +136,12 @@ func (s *Subscriptions) Send(ctx context.Context, day time.Time, dryRun bool, du
 	resp := &subscriptionv1.SendDigestsResponse{}
 	var subs []*repository.Subscription
 	if err := s.Store.All(ctx, func(sub *repository.Subscription) error {
-		if sub.State == repository.SubscriptionActive && dueOn(sub, day) && (due == nil || due(sub)) {
+		switch {
+		case sub.State != repository.SubscriptionActive:
+		case dueOn(sub, day) && (due == nil || due(sub)):
 			subs = append(subs, sub)
+		default:
+			resp.Skipped++ // not their day
 		}
 		return nil
 	}); err != nil {
