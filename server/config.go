@@ -72,6 +72,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	var c Config
 	var syncInterval, shutdown string
 	var arxivCats, arxivInterval, arxivPage, arxivGap, arxivBackfill string
+	var claimTimeout, digestInterval string
 	settings := []setting{
 		{"grpc-addr", "PAPERD_GRPC_ADDR", ":9090", "gRPC listen address", &c.GRPCAddr},
 		{"http-addr", "PAPERD_HTTP_ADDR", ":8080", "HTTP listen address (REST gateway under /v1, /openapi.json, /healthz, /readyz)", &c.HTTPAddr},
@@ -91,6 +92,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"smtp-url", "SMTP_URL", "", "mail server, smtp://[user:password@]host[:port][?tls=starttls|ssl|none] (empty: mail is written as .eml files under the data directory's outbox/)", &c.SMTPURL},
 		{"public-url", "PAPERD_PUBLIC_URL", "", "address the links in mails start with, e.g. https://papers.example (empty: the local HTTP address)", &c.PublicURL},
 		{"mail-from", "PAPERD_MAIL_FROM", "Paper Catalog <papers@localhost>", "sender of mails", &c.MailFrom},
+		{"delivery-claim-timeout", "PAPERD_DELIVERY_CLAIM_TIMEOUT", "5m", "how long a digest claimed by a sender that went away waits before another sender takes it over", &claimTimeout},
+		{"digest-interval", "PAPERD_DIGEST_INTERVAL", "1m", "how often the digest scheduler looks for digests due", &digestInterval},
 		{"pprof-addr", "PAPERD_PPROF_ADDR", "", "address for Go's profiling handlers under /debug/pprof/, e.g. 127.0.0.1:6060 (empty: off; keep it private)", &c.PprofAddr},
 		{"arxiv-categories", "PAPERD_ARXIV_CATEGORIES", "", "comma-separated arXiv categories to import new submissions of, e.g. cs.LG,cs.CL (empty: the poller is off)", &arxivCats},
 		{"arxiv-url", "PAPERD_ARXIV_URL", ingest.DefaultArxivAPI, "arXiv API query endpoint the poller uses (and the only host it talks to)", &c.Arxiv.URL},
@@ -133,6 +136,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log-level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.DeliveryClaimTimeout, err = time.ParseDuration(claimTimeout); err != nil || c.DeliveryClaimTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("delivery-claim-timeout: %q is not a positive duration such as 5m", claimTimeout))
+	}
+	if c.DigestInterval, err = time.ParseDuration(digestInterval); err != nil || c.DigestInterval <= 0 {
+		errs = append(errs, fmt.Errorf("digest-interval: %q is not a positive duration such as 1m", digestInterval))
 	}
 	c.Arxiv.Categories = splitTokens(arxivCats, ",")
 	for _, d := range []struct {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,8 +23,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/mailer/smtptest"
 )
 
 func TestHelpListsEverySetting(t *testing.T) {
@@ -329,4 +333,93 @@ func word(id string) string {
 func isoWeek() string {
 	y, w := time.Now().UTC().ISOWeek()
 	return fmt.Sprintf("%d-W%02d", y, w)
+}
+
+// TestKillWhileSendingADigest kills paperd with SIGKILL while the mail server
+// holds a digest in DATA (the delivery record is created, the mail not yet
+// accepted), starts it again and sends the edition again: the subscriber gets
+// exactly one copy.
+func TestKillWhileSendingADigest(t *testing.T) {
+	t.Parallel()
+	bin := buildPaperd(t)
+	smtp, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer smtp.Close()
+	held := smtp.Hold(func(data []byte) bool { return bytes.Contains(data, []byte("Message-ID: <digest.")) })
+	data := filepath.Join(t.TempDir(), "data")
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	start := func() *exec.Cmd {
+		return startPaperd(t, bin, httpAddr, []string{"PAPERD_DATA_DIR=" + data, "PAPERD_GRPC_ADDR=" + grpcAddr,
+			"PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn",
+			"SMTP_URL=smtp://" + smtp.Addr + "?tls=none", "PAPERD_DELIVERY_CLAIM_TIMEOUT=1s", "PAPERD_DIGEST_INTERVAL=1h"}, nil)
+	}
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
+	catalog, subs := catalogv1.NewCatalogServiceClient(conn), subscriptionv1.NewSubscriptionServiceClient(conn)
+
+	cmd := start()
+	if _, err := catalog.CreatePaper(actx, &catalogv1.CreatePaperRequest{PaperId: "2311.00001", Paper: &catalogv1.Paper{
+		Title: "A paper of the day", SubmitTime: timestamppb.New(time.Now().Add(-time.Hour))}}, grpc.WaitForReady(true)); err != nil {
+		t.Fatal(err)
+	}
+	hour := int32(23) // the scheduler stays out of it: the test sends by hand
+	if _, err := subs.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
+		Email: "ada@example.org", SendHour: &hour, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := smtp.Messages()
+	token := regexp.MustCompile(`confirm\?token=3D([A-Za-z0-9_-]+)`).FindSubmatch(bytes.ReplaceAll(msgs[0].Data, []byte("=\r\n"), nil))
+	if token == nil {
+		t.Fatalf("no confirmation link in:\n%s", msgs[0].Data)
+	}
+	if _, err := subs.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: string(token[1])}); err != nil {
+		t.Fatal(err)
+	}
+	edition := time.Now().UTC().Format(time.DateOnly)
+	go func() { _, _ = subs.SendDigests(actx, &subscriptionv1.SendDigestsRequest{Edition: edition}) }()
+	select {
+	case <-held:
+	case <-ctx.Done():
+		t.Fatal("the digest never reached the mail server")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	smtp.Release(false) // the connection is gone; the server never accepted it
+
+	cmd = start()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	time.Sleep(1100 * time.Millisecond) // the dead sender's claim goes stale
+	go func() {
+		<-held
+		smtp.Release(true)
+	}()
+	resp, err := subs.SendDigests(actx, &subscriptionv1.SendDigestsRequest{Edition: edition}, grpc.WaitForReady(true))
+	if err != nil || resp.GetSent() != 1 {
+		t.Fatalf("after the restart: %v %v", resp, err)
+	}
+	if resp, err := subs.SendDigests(actx, &subscriptionv1.SendDigestsRequest{Edition: edition}); err != nil || resp.GetSent() != 0 {
+		t.Errorf("again: %v %v", resp, err)
+	}
+	n := 0
+	for _, m := range smtp.Messages() {
+		if bytes.Contains(m.Data, []byte("Message-ID: <digest.")) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d digests accepted, want exactly 1", n)
+	}
 }

@@ -36,7 +36,22 @@ type Server struct {
 	pass     string
 	srv      *smtp.Server
 	ln       net.Listener
+	hold     func([]byte) bool // messages to hold in DATA until Release
+	held     chan struct{}
+	release  chan bool
 }
+
+// Hold makes the server keep a message for which match returns true waiting in
+// DATA (the sender sees no answer) until Release. Held reports each one.
+func (s *Server) Hold(match func(data []byte) bool) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hold, s.held, s.release = match, make(chan struct{}, 16), make(chan bool, 16)
+	return s.held
+}
+
+// Release answers a held message: accepted (true) or refused (false).
+func (s *Server) Release(accept bool) { s.release <- accept }
 
 // Start starts a server on 127.0.0.1; with user set it requires AUTH PLAIN.
 func Start(user, pass string) (*Server, error) {
@@ -137,6 +152,15 @@ func (x *session) Data(r io.Reader) error {
 		return err
 	}
 	x.cur.Data = b
+	x.s.mu.Lock()
+	hold, held, release := x.s.hold, x.s.held, x.s.release
+	x.s.mu.Unlock()
+	if hold != nil && hold(b) {
+		held <- struct{}{}
+		if !<-release {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Held and refused"}
+		}
+	}
 	x.s.mu.Lock()
 	x.s.msgs = append(x.s.msgs, x.cur)
 	x.s.mu.Unlock()
