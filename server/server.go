@@ -223,6 +223,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	reflection.Register(s.grpcServer)
 
 	gwOpts := []runtime.ServeMuxOption{
+		// retry-after (set with RESOURCE_EXHAUSTED) goes out as HTTP's Retry-After.
+		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
+			if key == "retry-after" {
+				return "Retry-After", true
+			}
+			return runtime.MetadataHeaderPrefix + key, true
+		}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -374,4 +375,16 @@ func TestHomePage(t *testing.T) {
 		files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "outbox", "*.eml"))
 		return len(files) == 1
 	})
+}
+
+func TestSubscribeFloodGets429WithRetryAfter(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	var last restResponse
+	for i := range 7 {
+		last = ts.rest(t, "POST", "/v1/subscriptions", "", map[string]any{"email": fmt.Sprintf("u%d@example.org", i)})
+	}
+	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+		t.Errorf("the 7th subscribe from one client: %d, Retry-After %q, %s", last.Status, last.Header.Get("Retry-After"), last.Raw)
+	}
 }
