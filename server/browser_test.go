@@ -10,7 +10,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
-	"github.com/papercatalog/papers/mailer/smtptest"
 )
 
 // chromium is Debian's Chromium, which .ci/run installs.
@@ -44,14 +43,7 @@ func newBrowser(t *testing.T) context.Context {
 // TestPagesConfirmAndOneClickUnsubscribe.
 func TestBrowserSubscribeAndConfirm(t *testing.T) {
 	t.Parallel()
-	smtp, err := smtptest.Start("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer smtp.Close()
-	cfg := testConfig(t)
-	cfg.SMTPURL = "smtp://" + smtp.Addr + "?tls=none"
-	ts := startServer(t, cfg)
+	ts, smtp, _ := startWithSMTP(t, nil)
 	browser := newBrowser(t)
 	ctx, cancel := context.WithTimeout(browser, time.Minute)
 	defer cancel()

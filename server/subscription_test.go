@@ -22,6 +22,7 @@ import (
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer/smtptest"
+	"github.com/papercatalog/papers/server"
 )
 
 // TestSubscribeWithoutSMTPWritesTheOutbox is the README's promise: with no
@@ -116,16 +117,10 @@ func decodedBody(t *testing.T, h textproto.MIMEHeader, r io.Reader) string {
 // pending one and a sender that died after claiming are handled.
 func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 	t.Parallel()
-	smtp, err := smtptest.Start("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer smtp.Close()
-	cfg := testConfig(t)
-	cfg.SMTPURL = "smtp://" + smtp.Addr + "?tls=none"
-	cfg.PublicURL = "https://papers.example"
-	cfg.DeliveryClaimTimeout = time.Second
-	ts := startServer(t, cfg)
+	ts, smtp, _ := startWithSMTP(t, func(c *server.Config) {
+		c.PublicURL = "https://papers.example"
+		c.DeliveryClaimTimeout = time.Second
+	})
 	ctx := testCtx(t)
 	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
 
@@ -157,6 +152,7 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 		t.Helper()
 		var resp *subscriptionv1.SendDigestsResponse
 		eventually(t, "the index has the papers", func() bool {
+			var err error
 			resp, err = sc.SendDigests(admin(ctx), &subscriptionv1.SendDigestsRequest{Edition: edition})
 			return err == nil
 		})
@@ -204,14 +200,7 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 // the RFC 8058 one-click POST unsubscribes.
 func TestPagesConfirmAndOneClickUnsubscribe(t *testing.T) {
 	t.Parallel()
-	smtp, err := smtptest.Start("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer smtp.Close()
-	cfg := testConfig(t)
-	cfg.SMTPURL = "smtp://" + smtp.Addr + "?tls=none"
-	ts := startServer(t, cfg)
+	ts, smtp, _ := startWithSMTP(t, nil)
 	ctx := testCtx(t)
 	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
 	if _, err := sc.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
@@ -283,15 +272,7 @@ func TestPagesConfirmAndOneClickUnsubscribe(t *testing.T) {
 // with the scheduler on; a subscriber whose hour has come gets exactly one digest.
 func TestSchedulerSendsOnceAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	smtp, err := smtptest.Start("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer smtp.Close()
-	cfg := testConfig(t)
-	cfg.SMTPURL = "smtp://" + smtp.Addr + "?tls=none"
-	cfg.DigestInterval = 100 * time.Millisecond
-	first := startServer(t, cfg)
+	first, smtp, cfg := startWithSMTP(t, func(c *server.Config) { c.DigestInterval = 100 * time.Millisecond })
 	cfg2 := testConfig(t)
 	cfg2.SMTPURL, cfg2.DigestInterval, cfg2.MongoURI = cfg.SMTPURL, cfg.DigestInterval, first.DatabaseURI()
 	second := startServer(t, cfg2)
@@ -387,4 +368,21 @@ func TestSubscribeFloodGets429WithRetryAfter(t *testing.T) {
 	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
 		t.Errorf("the 7th subscribe from one client: %d, Retry-After %q, %s", last.Status, last.Header.Get("Retry-After"), last.Raw)
 	}
+}
+
+// startWithSMTP starts paperd sending mail to a test SMTP server; edit changes
+// the configuration first.
+func startWithSMTP(t *testing.T, edit func(*server.Config)) (*testServer, *smtptest.Server, server.Config) {
+	t.Helper()
+	smtp, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(smtp.Close)
+	cfg := testConfig(t)
+	cfg.SMTPURL = "smtp://" + smtp.Addr + "?tls=none"
+	if edit != nil {
+		edit(&cfg)
+	}
+	return startServer(t, cfg), smtp, cfg
 }

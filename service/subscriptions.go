@@ -99,13 +99,22 @@ func hashToken(tok string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// limit spends one of the calling client's calls that mail an address
+// (subscribe, new manage link), or says when to retry.
+func (s *Subscriptions) limit(ctx context.Context) error {
+	if wait, ok := s.limiter.allow(clientKey(ctx), time.Now()); !ok {
+		return &Error{Code: codes.ResourceExhausted, RetryAfter: wait,
+			Message: fmt.Sprintf("too many requests from this client; retry in %d s", int(wait.Seconds())+1)}
+	}
+	return nil
+}
+
 const acceptedMessage = "If the address can receive mail, a confirmation link is on its way. Nothing will be sent until it is confirmed."
 
 // CreateSubscription implements subscriptionv1.SubscriptionServiceServer.
 func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptionv1.CreateSubscriptionRequest) (*subscriptionv1.CreateSubscriptionResponse, error) {
-	if wait, ok := s.limiter.allow(clientKey(ctx), time.Now()); !ok {
-		return nil, s.fail(ctx, "CreateSubscription", &Error{Code: codes.ResourceExhausted,
-			Message: fmt.Sprintf("too many subscriptions from this client; retry in %d s", int(wait.Seconds())+1), RetryAfter: wait})
+	if err := s.limit(ctx); err != nil {
+		return nil, s.fail(ctx, "CreateSubscription", err)
 	}
 	var v violations
 	in := req.GetSubscription()
@@ -520,9 +529,8 @@ const manageLinkMessage = "If the address has a subscription, a new link to mana
 
 // SendManageLink implements subscriptionv1.SubscriptionServiceServer.
 func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.SendManageLinkRequest) (*subscriptionv1.SendManageLinkResponse, error) {
-	if wait, ok := s.limiter.allow(clientKey(ctx), time.Now()); !ok {
-		return nil, s.fail(ctx, "SendManageLink", &Error{Code: codes.ResourceExhausted,
-			Message: fmt.Sprintf("too many requests from this client; retry in %d s", int(wait.Seconds())+1), RetryAfter: wait})
+	if err := s.limit(ctx); err != nil {
+		return nil, s.fail(ctx, "SendManageLink", err)
 	}
 	var v violations
 	email := checkEmail(&v, "email", req.GetEmail())
