@@ -47,4 +47,6 @@ type Deliveries interface {
 	Claim(ctx context.Context, subscriptionID, edition, owner string, now time.Time, stale time.Duration) (*Delivery, bool, error)
 	// Save stores d if its stored version is still prev (ErrConflict if not).
 	Save(ctx context.Context, d *Delivery, prev int64) error
+	// DropEditionsBefore removes the records of editions before day (YYYY-MM-DD).
+	DropEditionsBefore(ctx context.Context, day string) error
 }

@@ -280,6 +280,10 @@ func (s *Subscriptions) SendDue(ctx context.Context, now time.Time) (*subscripti
 	}); err != nil {
 		return nil, err
 	}
+	// Delivery records are kept for two weeks.
+	if err := s.Deliveries.DropEditionsBefore(ctx, now.AddDate(0, 0, -14).Format(time.DateOnly)); err != nil {
+		s.Log.WarnContext(ctx, "old delivery records not removed", "err", err)
+	}
 	// Pending subscriptions lapse when their confirmation expires: nothing is kept
 	// of an address that never confirmed.
 	for _, sub := range lapsed {

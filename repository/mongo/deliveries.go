@@ -2,8 +2,8 @@ package mongo
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -12,18 +12,23 @@ import (
 	"github.com/papercatalog/papers/repository"
 )
 
-const deliveriesCollection = "deliveries"
+// deliveriesPrefix starts the name of each edition's collection of delivery
+// records ("deliveries_2026-11-03").
+const deliveriesPrefix = "deliveries_"
 
-// Deliveries implements repository.Deliveries: one document per subscription and
-// edition, _id "subscription|edition", so creating one is the claim.
-type Deliveries struct{ coll *mongo.Collection }
+// Deliveries implements repository.Deliveries with inserts only: every change of
+// a delivery is a new document, _id "subscription|version", in its edition's
+// collection, and the highest version is the current state. On the embedded
+// FerretDB an insert is checked against the unique _id index, while an update or
+// a find by _id scans the collection; so sending an edition to n subscribers
+// costs 2n inserts, and only a claim that meets an existing record (a rerun, a
+// crashed sender, a retry) reads the edition's records.
+type Deliveries struct{ db *mongo.Database }
 
 var _ repository.Deliveries = (*Deliveries)(nil)
 
 // NewDeliveries returns the delivery store of db.
-func NewDeliveries(db *DB) *Deliveries {
-	return &Deliveries{coll: db.db.Collection(deliveriesCollection)}
-}
+func NewDeliveries(db *DB) *Deliveries { return &Deliveries{db: db.db} }
 
 type deliveryDoc struct {
 	ID             string     `bson:"_id"`
@@ -39,12 +44,14 @@ type deliveryDoc struct {
 	Version        int64      `bson:"version"`
 }
 
-func deliveryID(sub, edition string) string { return sub + "|" + edition }
+func (s *Deliveries) coll(edition string) *mongo.Collection {
+	return s.db.Collection(deliveriesPrefix + edition)
+}
 
 func toDeliveryDoc(d *repository.Delivery) *deliveryDoc {
-	return &deliveryDoc{ID: deliveryID(d.SubscriptionID, d.Edition), SubscriptionID: d.SubscriptionID, Edition: d.Edition,
-		State: int(d.State), Owner: d.Owner, ClaimTime: d.ClaimTime, Attempts: d.Attempts, NextAttempt: optTime(d.NextAttempt),
-		LastError: d.LastError, DoneTime: optTime(d.DoneTime), Version: d.Version}
+	return &deliveryDoc{ID: d.SubscriptionID + "|" + strconv.FormatInt(d.Version, 10), SubscriptionID: d.SubscriptionID,
+		Edition: d.Edition, State: int(d.State), Owner: d.Owner, ClaimTime: d.ClaimTime, Attempts: d.Attempts,
+		NextAttempt: optTime(d.NextAttempt), LastError: d.LastError, DoneTime: optTime(d.DoneTime), Version: d.Version}
 }
 
 func fromDeliveryDoc(x *deliveryDoc) *repository.Delivery {
@@ -53,25 +60,55 @@ func fromDeliveryDoc(x *deliveryDoc) *repository.Delivery {
 		LastError: x.LastError, DoneTime: derefTime(x.DoneTime), Version: x.Version}
 }
 
+// insert stores d as its version; another writer's insert of the same version is
+// ErrConflict.
+func (s *Deliveries) insert(ctx context.Context, d *repository.Delivery) error {
+	if _, err := s.coll(d.Edition).InsertOne(ctx, toDeliveryDoc(d)); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return repository.ErrConflict
+		}
+		return fmt.Errorf("record delivery: %w", wrap(err))
+	}
+	return nil
+}
+
+// current returns the latest version of a delivery.
+func (s *Deliveries) current(ctx context.Context, sub, edition string) (*repository.Delivery, error) {
+	cur, err := s.coll(edition).Find(ctx, bson.D{{Key: "subscription_id", Value: sub}})
+	if err != nil {
+		return nil, fmt.Errorf("read delivery: %w", wrap(err))
+	}
+	var docs []deliveryDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("read delivery: %w", wrap(err))
+	}
+	var latest *deliveryDoc
+	for i := range docs {
+		if latest == nil || docs[i].Version > latest.Version {
+			latest = &docs[i]
+		}
+	}
+	if latest == nil {
+		return nil, repository.ErrNotFound
+	}
+	return fromDeliveryDoc(latest), nil
+}
+
 // Claim implements repository.Deliveries.
 func (s *Deliveries) Claim(ctx context.Context, sub, edition, owner string, now time.Time, stale time.Duration) (*repository.Delivery, bool, error) {
 	d := &repository.Delivery{SubscriptionID: sub, Edition: edition, State: repository.DeliveryClaimed, Owner: owner,
 		ClaimTime: now, Version: 1}
-	_, err := s.coll.InsertOne(ctx, toDeliveryDoc(d))
+	err := s.insert(ctx, d)
 	if err == nil {
 		return d, true, nil
 	}
-	if !mongo.IsDuplicateKeyError(err) {
-		return nil, false, fmt.Errorf("claim delivery: %w", wrap(err))
+	if err != repository.ErrConflict { //nolint:errorlint // insert returns the sentinel itself
+		return nil, false, err
 	}
-	var x deliveryDoc
-	if err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: deliveryID(sub, edition)}}).Decode(&x); err != nil {
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, false, repository.ErrConflict
-		}
-		return nil, false, fmt.Errorf("claim delivery: %w", wrap(err))
+	cur, err := s.current(ctx, sub, edition)
+	if err != nil {
+		return nil, false, err
 	}
-	cur := fromDeliveryDoc(&x)
 	takeOver := (cur.State == repository.DeliveryClaimed && now.Sub(cur.ClaimTime) > stale) ||
 		(cur.State == repository.DeliveryRetry && !now.Before(cur.NextAttempt))
 	if !takeOver {
@@ -79,8 +116,8 @@ func (s *Deliveries) Claim(ctx context.Context, sub, edition, owner string, now 
 	}
 	next := *cur
 	next.State, next.Owner, next.ClaimTime, next.Version = repository.DeliveryClaimed, owner, now, cur.Version+1
-	if err := s.Save(ctx, &next, cur.Version); err != nil {
-		if errors.Is(err, repository.ErrConflict) {
+	if err := s.insert(ctx, &next); err != nil {
+		if err == repository.ErrConflict { //nolint:errorlint // insert returns the sentinel itself
 			return cur, false, nil // another sender took it over first
 		}
 		return nil, false, err
@@ -88,14 +125,27 @@ func (s *Deliveries) Claim(ctx context.Context, sub, edition, owner string, now 
 	return &next, true, nil
 }
 
-// Save implements repository.Deliveries.
+// Save implements repository.Deliveries: d must be version prev+1, which only one
+// writer can insert.
 func (s *Deliveries) Save(ctx context.Context, d *repository.Delivery, prev int64) error {
-	res, err := s.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: deliveryID(d.SubscriptionID, d.Edition)}, {Key: "version", Value: prev}}, toDeliveryDoc(d))
-	if err != nil {
-		return fmt.Errorf("save delivery: %w", wrap(err))
+	if d.Version != prev+1 {
+		return fmt.Errorf("save delivery: version %d does not follow %d", d.Version, prev)
 	}
-	if res.MatchedCount == 0 {
-		return repository.ErrConflict
+	return s.insert(ctx, d)
+}
+
+// DropEditionsBefore removes the delivery records of editions before day.
+func (s *Deliveries) DropEditionsBefore(ctx context.Context, day string) error {
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("list delivery records: %w", wrap(err))
+	}
+	for _, name := range names {
+		if len(name) > len(deliveriesPrefix) && name[:len(deliveriesPrefix)] == deliveriesPrefix && name[len(deliveriesPrefix):] < day {
+			if err := s.db.Collection(name).Drop(ctx); err != nil {
+				return fmt.Errorf("drop delivery records: %w", wrap(err))
+			}
+		}
 	}
 	return nil
 }

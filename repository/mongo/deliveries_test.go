@@ -85,3 +85,23 @@ func TestLeaseHasOneHolder(t *testing.T) {
 		t.Error("a took b's lease back")
 	}
 }
+
+func TestOldEditionsAreDropped(t *testing.T) {
+	t.Parallel()
+	store := mongo.NewDeliveries(openDB(t))
+	ctx := ctxT(t)
+	for _, ed := range []string{"2026-10-01", "2026-11-03"} {
+		if _, mine, err := store.Claim(ctx, "s1", ed, "a", time.Now(), time.Minute); err != nil || !mine {
+			t.Fatal(mine, err)
+		}
+	}
+	if err := store.DropEditionsBefore(ctx, "2026-11-01"); err != nil {
+		t.Fatal(err)
+	}
+	if _, mine, _ := store.Claim(ctx, "s1", "2026-10-01", "b", time.Now(), time.Minute); !mine {
+		t.Error("the dropped edition's record is still there")
+	}
+	if _, mine, _ := store.Claim(ctx, "s1", "2026-11-03", "b", time.Now(), time.Minute); mine {
+		t.Error("a kept edition's fresh claim was taken")
+	}
+}
