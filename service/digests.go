@@ -103,14 +103,12 @@ func (s *Subscriptions) render(sub *repository.Subscription, day time.Time) (*di
 	}
 	manage := s.manageToken(sub.ID, sub.ManageGeneration)
 	m, err := digest.Render(day, papers, digest.Links{
-		Paper:       func(p *repository.Paper) string { return s.PublicURL + "/v1/" + paperResource(p.ID) },
+		Paper:       func(p *repository.Paper) string { return s.PublicURL + "/v1/" + paperName(p.ID) },
 		Manage:      s.link("/subscriptions/manage", manage),
 		Unsubscribe: s.link("/unsubscribe", manage),
 	})
 	return m, papers, err
 }
-
-func paperResource(id string) string { return paperName(id) }
 
 // SendDigests implements subscriptionv1.SubscriptionServiceServer.
 func (s *Subscriptions) SendDigests(ctx context.Context, req *subscriptionv1.SendDigestsRequest) (*subscriptionv1.SendDigestsResponse, error) {
