@@ -5,6 +5,7 @@
 package mailer
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -198,13 +199,13 @@ func NewSMTP(rawURL string) (*SMTP, error) {
 	switch mode {
 	case "none":
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
-		port = cmpOr(port, 25)
+		port = cmp.Or(port, 25)
 	case "ssl":
 		opts = append(opts, mail.WithSSL())
-		port = cmpOr(port, 465)
+		port = cmp.Or(port, 465)
 	case "", "starttls":
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
-		port = cmpOr(port, 587)
+		port = cmp.Or(port, 587)
 	default:
 		return nil, fmt.Errorf("SMTP URL: tls=%q is not starttls, ssl or none", mode)
 	}
@@ -230,13 +231,6 @@ func NewSMTP(rawURL string) (*SMTP, error) {
 		return nil, fmt.Errorf("SMTP URL %s: %w", redact(rawURL), err)
 	}
 	return &SMTP{client: c}, nil
-}
-
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // redact hides the password of a URL for messages.

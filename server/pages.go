@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -56,12 +59,7 @@ func (s *Server) renderPage(w http.ResponseWriter, code int, p page) {
 // pageError shows a failed call as a page, with the call's status mapped to HTTP.
 func (s *Server) pageError(w http.ResponseWriter, err error) {
 	st := status.Convert(err)
-	code := map[string]int{"NotFound": 404, "InvalidArgument": 400, "PermissionDenied": 403, "ResourceExhausted": 429,
-		"Unavailable": 503}[st.Code().String()]
-	if code == 0 {
-		code = 500
-	}
-	s.renderPage(w, code, page{Title: "That did not work", Message: st.Message()})
+	s.renderPage(w, runtime.HTTPStatusFromCode(st.Code()), page{Title: "That did not work", Message: st.Message()})
 }
 
 // pageRoutes adds the pages to mux.
@@ -97,7 +95,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /unsubscribe", unsubscribe)
 	mux.HandleFunc("GET /subscriptions/manage", func(w http.ResponseWriter, r *http.Request) {
 		tok := r.URL.Query().Get("token")
-		sub, err := s.subscriptionByManageToken(r, tok)
+		sub, err := subs.ByManageToken(r.Context(), tok)
 		if err != nil {
 			s.pageError(w, err)
 			return
@@ -112,7 +110,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 			unsubscribe(w, r)
 			return
 		}
-		sub, err := s.subscriptionByManageToken(r, tok)
+		sub, err := subs.ByManageToken(r.Context(), tok)
 		if err != nil {
 			s.pageError(w, err)
 			return
@@ -125,18 +123,15 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 		}
 		paths := []string{"query", "categories"}
 		if h := r.PostFormValue("send_hour"); h != "" {
-			var hour int32
-			for _, ch := range h {
-				if ch < '0' || ch > '9' || hour > 100 {
-					hour = -1
-					break
-				}
-				hour = hour*10 + ch - '0'
+			hour, err := strconv.ParseInt(h, 10, 32)
+			if err != nil {
+				hour = -1 // refused, with the service's message
 			}
-			in.SendHour = &hour
+			h32 := int32(hour)
+			in.SendHour = &h32
 			paths = append(paths, "send_hour")
 		}
-		updated, err := s.subscriptions.UpdateSubscription(r.Context(), &subscriptionv1.UpdateSubscriptionRequest{
+		updated, err := subs.UpdateSubscription(r.Context(), &subscriptionv1.UpdateSubscriptionRequest{
 			Subscription: in, ManageToken: tok, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
 		if err != nil {
 			s.pageError(w, err)
@@ -144,11 +139,6 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 		}
 		s.renderPage(w, 200, page{Title: "Saved", Message: "Digests to " + updated.GetEmail() + " follow your new choices."})
 	})
-}
-
-// subscriptionByManageToken finds the subscription a manage token belongs to.
-func (s *Server) subscriptionByManageToken(r *http.Request, tok string) (*subscriptionv1.Subscription, error) {
-	return s.subscriptions.ByManageToken(r.Context(), tok)
 }
 
 // pageHeaders sets the security headers of pages.

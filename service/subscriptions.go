@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -474,35 +475,30 @@ func applyPreferences(v *violations, prefix string, sub *repository.Subscription
 	}
 }
 
-// clientLimiter is a token bucket per client: subscribeBurst calls at once, then
-// one every subscribeRefillGap.
+// clientLimiter keeps a token bucket per client: subscribeBurst calls at once,
+// then one every subscribeRefillGap.
 type clientLimiter struct {
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	clients map[string]*rate.Limiter
 }
 
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
+// allow spends one of client's calls, or says how long until it has one.
 func (l *clientLimiter) allow(client string, now time.Time) (time.Duration, bool) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buckets == nil || len(l.buckets) > 100000 {
-		l.buckets = map[string]*bucket{}
+	if l.clients == nil || len(l.clients) > 100000 {
+		l.clients = map[string]*rate.Limiter{}
 	}
-	b := l.buckets[client]
-	if b == nil {
-		b = &bucket{tokens: subscribeBurst, at: now}
-		l.buckets[client] = b
+	lim := l.clients[client]
+	if lim == nil {
+		lim = rate.NewLimiter(rate.Every(subscribeRefillGap), subscribeBurst)
+		l.clients[client] = lim
 	}
-	b.tokens = min(subscribeBurst, b.tokens+now.Sub(b.at).Seconds()/subscribeRefillGap.Seconds())
-	b.at = now
-	if b.tokens < 1 {
-		return time.Duration((1 - b.tokens) * float64(subscribeRefillGap)), false
+	l.mu.Unlock()
+	r := lim.ReserveN(now, 1)
+	if wait := r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now)
+		return wait, false
 	}
-	b.tokens--
 	return 0, true
 }
 

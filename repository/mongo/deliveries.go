@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -141,7 +142,7 @@ func (s *Deliveries) DropEditionsBefore(ctx context.Context, day string) error {
 		return fmt.Errorf("list delivery records: %w", wrap(err))
 	}
 	for _, name := range names {
-		if len(name) > len(deliveriesPrefix) && name[:len(deliveriesPrefix)] == deliveriesPrefix && name[len(deliveriesPrefix):] < day {
+		if edition, ok := strings.CutPrefix(name, deliveriesPrefix); ok && edition < day {
 			if err := s.db.Collection(name).Drop(ctx); err != nil {
 				return fmt.Errorf("drop delivery records: %w", wrap(err))
 			}
