@@ -45,20 +45,28 @@ func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*
 			matches[h.ID] = true
 		}
 	}
-	f := query.Filter{}.And(fmt.Sprintf("digest %s %d %d", sub.ID, from.UnixNano(), sub.Version), func(p *repository.Paper) bool {
-		if p.SubmitTime.Before(from) || !p.SubmitTime.Before(ref) || p.Upvotes < sub.MinUpvotes {
-			return false
+	// One listing of the period per reference time, shared by every subscriber
+	// due then (and cached as any listing); each subscriber's topics filter it.
+	window := query.Filter{}.And(fmt.Sprintf("submitted in [%d, %d)", from.UnixNano(), ref.UnixNano()), func(p *repository.Paper) bool {
+		return !p.SubmitTime.Before(from) && p.SubmitTime.Before(ref)
+	})
+	var out []*repository.Paper
+	for _, p := range s.Model.List(window, query.TrendingOrder(ref)).Papers {
+		if len(out) == max(sub.MaxPapers, 1) {
+			break
+		}
+		if p.Upvotes < sub.MinUpvotes || (matches != nil && !matches[p.ID]) {
+			continue
 		}
 		if len(sub.Categories) > 0 && !slices.ContainsFunc(p.Categories, func(c string) bool { return slices.Contains(sub.Categories, c) }) {
-			return false
+			continue
 		}
 		if len(sub.Organizations) > 0 && !slices.Contains(sub.Organizations, p.Organization.ID) {
-			return false
+			continue
 		}
-		return matches == nil || matches[p.ID]
-	})
-	res := s.Model.List(f, query.TrendingOrder(ref))
-	return res.Papers[:min(len(res.Papers), max(sub.MaxPapers, 1))], nil
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // editionTime is when a subscription's edition of day is due: its send hour on
