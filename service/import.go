@@ -280,7 +280,7 @@ func mergeImport(cur, in *repository.Paper, rec *catalogv1.ImportRecord, t time.
 	} else {
 		next = *cur
 		newer := in.ArxivVersion > cur.ArxivVersion
-		src := toProto(in, catalogv1.PaperView_PAPER_VIEW_FULL)
+		src := rec.GetPaper() // what in was read from
 		for _, f := range arxivFields {
 			if (newer && !emptyField(in, f)) || emptyField(&next, f) {
 				setField(&next, src, f)
