@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 	"unicode"
@@ -46,37 +47,119 @@ const excerptRunes = 280
 
 // Render renders the digest of edition (the subscriber's day) listing papers.
 func Render(edition time.Time, papers []*repository.Paper, links Links) (*Mail, error) {
-	items := make([]item, len(papers))
-	for i, p := range papers {
-		var names []string
-		for _, a := range p.Authors[:min(len(p.Authors), maxAuthors)] {
-			names = append(names, clean(a.Name))
-		}
-		authors := strings.Join(names, ", ")
-		if more := len(p.Authors) - maxAuthors; more > 0 {
-			authors += fmt.Sprintf(" +%d more", more)
-		}
-		org := p.Organization.DisplayName
-		if org == "" {
-			org = p.Organization.ID
-		}
-		items[i] = item{Title: clean(p.Title), URL: links.Paper(p), Authors: authors, Organization: clean(org),
-			Excerpt: excerpt(clean(p.Abstract)), Github: p.GithubRepo, Upvotes: p.Upvotes}
+	return NewRenderer(links.Paper).Render(edition, papers, links.Manage, links.Unsubscribe)
+}
+
+// Renderer renders digests, each paper once however many digests list it: a
+// digest is its date's head, its papers' parts and a foot with its subscriber's
+// links. It is safe for concurrent use.
+type Renderer struct {
+	paperURL func(*repository.Paper) string
+
+	mu    sync.Mutex
+	parts map[partKey]part
+}
+
+// partKey names a rendered part: a paper as it is at one version with one
+// number of upvotes, or (id empty) the head of a date.
+type partKey struct {
+	id, date         string
+	version, upvotes int64
+}
+
+type part struct{ text, html string }
+
+// maxParts bounds a renderer's memory; it starts afresh beyond.
+const maxParts = 20000
+
+// NewRenderer returns a renderer whose digests link papers to paperURL(p).
+func NewRenderer(paperURL func(p *repository.Paper) string) *Renderer {
+	return &Renderer{paperURL: paperURL, parts: map[partKey]part{}}
+}
+
+// Render renders the digest of edition (the subscriber's day) listing papers,
+// with the subscriber's manage and unsubscribe links.
+func (r *Renderer) Render(edition time.Time, papers []*repository.Paper, manage, unsubscribe string) (*Mail, error) {
+	date := edition.Format("Mon, Jan 2")
+	head, err := r.part(partKey{date: date}, func() any { return map[string]string{"Date": date} })
+	if err != nil {
+		return nil, err
 	}
-	data := map[string]any{"Date": edition.Format("Mon, Jan 2"), "Items": items, "Manage": links.Manage,
-		"Unsubscribe": links.Unsubscribe}
-	m := &Mail{Subject: "Trending papers · " + edition.Format("Mon, Jan 2")}
+	var text, html strings.Builder
+	text.WriteString(head.text)
+	html.WriteString(head.html)
+	for _, p := range papers {
+		it, err := r.part(partKey{id: p.ID, version: p.Version, upvotes: p.Upvotes}, func() any { return r.item(p) })
+		if err != nil {
+			return nil, err
+		}
+		text.WriteString(it.text)
+		html.WriteString(it.html)
+	}
+	foot, err := execute("foot", map[string]string{"Manage": manage, "Unsubscribe": unsubscribe})
+	if err != nil {
+		return nil, err
+	}
+	text.WriteString(foot.text)
+	html.WriteString(foot.html)
+	return &Mail{Subject: "Trending papers · " + date, Text: text.String(), HTML: html.String()}, nil
+}
+
+// part returns the part key names, rendered from data() the first time.
+func (r *Renderer) part(key partKey, data func() any) (part, error) {
+	r.mu.Lock()
+	pt, ok := r.parts[key]
+	r.mu.Unlock()
+	if ok {
+		return pt, nil
+	}
+	name := "item"
+	if key.id == "" {
+		name = "head"
+	}
+	pt, err := execute(name, data())
+	if err != nil {
+		return pt, err
+	}
+	r.mu.Lock()
+	if len(r.parts) >= maxParts {
+		clear(r.parts)
+	}
+	r.parts[key] = pt
+	r.mu.Unlock()
+	return pt, nil
+}
+
+// execute renders the text and HTML templates of a part.
+func execute(name string, data any) (part, error) {
 	var b bytes.Buffer
-	if err := textTmpl.Execute(&b, data); err != nil {
-		return nil, err
+	if err := textTmpl.ExecuteTemplate(&b, name, data); err != nil {
+		return part{}, err
 	}
-	m.Text = b.String()
+	text := b.String()
 	b.Reset()
-	if err := htmlTmpl.Execute(&b, data); err != nil {
-		return nil, err
+	if err := htmlTmpl.ExecuteTemplate(&b, name, data); err != nil {
+		return part{}, err
 	}
-	m.HTML = b.String()
-	return m, nil
+	return part{text: text, html: b.String()}, nil
+}
+
+// item is how a paper shows in a digest.
+func (r *Renderer) item(p *repository.Paper) item {
+	var names []string
+	for _, a := range p.Authors[:min(len(p.Authors), maxAuthors)] {
+		names = append(names, clean(a.Name))
+	}
+	authors := strings.Join(names, ", ")
+	if more := len(p.Authors) - maxAuthors; more > 0 {
+		authors += fmt.Sprintf(" +%d more", more)
+	}
+	org := p.Organization.DisplayName
+	if org == "" {
+		org = p.Organization.ID
+	}
+	return item{Title: clean(p.Title), URL: r.paperURL(p), Authors: authors, Organization: clean(org),
+		Excerpt: excerpt(clean(p.Abstract)), Github: p.GithubRepo, Upvotes: p.Upvotes}
 }
 
 // clean drops control characters (line breaks included) and collapses spaces.
@@ -102,33 +185,34 @@ func excerpt(s string) string {
 	return cut + "…"
 }
 
-var textTmpl = texttemplate.Must(texttemplate.New("text").Parse(`Trending papers · {{.Date}}
-{{range $i, $p := .Items}}
-{{$p.Title}}
-{{$p.URL}}
-{{if $p.Authors}}{{$p.Authors}}
-{{end}}{{if $p.Organization}}{{$p.Organization}} · {{end}}{{$p.Upvotes}} upvotes{{if $p.Github}} · code: {{$p.Github}}{{end}}
-{{if $p.Excerpt}}{{$p.Excerpt}}
-{{end}}{{end}}
+// The templates of the parts of a digest: "head", one "item" per paper, "foot".
+var textTmpl = texttemplate.Must(texttemplate.New("text").Parse(`{{define "head"}}Trending papers · {{.Date}}
+{{end}}{{define "item"}}
+{{.Title}}
+{{.URL}}
+{{if .Authors}}{{.Authors}}
+{{end}}{{if .Organization}}{{.Organization}} · {{end}}{{.Upvotes}} upvotes{{if .Github}} · code: {{.Github}}{{end}}
+{{if .Excerpt}}{{.Excerpt}}
+{{end}}{{end}}{{define "foot"}}
 --
 Change what you get: {{.Manage}}
 Unsubscribe: {{.Unsubscribe}}
-`))
+{{end}}`))
 
-var htmlTmpl = template.Must(template.New("html").Parse(`<!DOCTYPE html>
+var htmlTmpl = template.Must(template.New("html").Parse(`{{define "head"}}<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Trending papers · {{.Date}}</title></head>
 <body style="margin:0;padding:0;background:#f6f6f6;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1f2328">
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f6f6f6"><tr><td align="center" style="padding:24px 12px">
 <table role="presentation" width="600" cellpadding="0" cellspacing="0" style="max-width:600px;width:100%;background:#ffffff;border-radius:8px">
 <tr><td style="padding:24px 24px 8px 24px"><h1 style="margin:0;font-size:20px">Trending papers · {{.Date}}</h1></td></tr>
-{{range .Items}}<tr><td style="padding:16px 24px;border-top:1px solid #eeeeee">
+{{end}}{{define "item"}}<tr><td style="padding:16px 24px;border-top:1px solid #eeeeee">
 <a href="{{.URL}}" style="font-size:16px;font-weight:600;color:#0b57d0;text-decoration:none">{{.Title}}</a>
 <div style="font-size:13px;color:#59636e;margin-top:4px">{{if .Authors}}{{.Authors}}{{end}}{{if .Organization}} · {{.Organization}}{{end}} · ▲ {{.Upvotes}}</div>
 {{if .Excerpt}}<p style="font-size:14px;line-height:1.45;margin:8px 0 0 0">{{.Excerpt}}</p>{{end}}
 {{if .Github}}<p style="font-size:13px;margin:6px 0 0 0"><a href="{{.Github}}" style="color:#0b57d0">Code on GitHub</a></p>{{end}}
 </td></tr>
-{{end}}<tr><td style="padding:16px 24px 24px 24px;border-top:1px solid #eeeeee;font-size:12px;color:#59636e">
+{{end}}{{define "foot"}}<tr><td style="padding:16px 24px 24px 24px;border-top:1px solid #eeeeee;font-size:12px;color:#59636e">
 You get this because you subscribed to trending papers. <a href="{{.Manage}}" style="color:#59636e">Change what you get</a> · <a href="{{.Unsubscribe}}" style="color:#59636e">Unsubscribe</a>
 </td></tr></table></td></tr></table></body></html>
-`))
+{{end}}`))
