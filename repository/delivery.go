@@ -38,15 +38,16 @@ type Delivery struct {
 	Version        int64
 }
 
-// Deliveries stores delivery records, by subscription and edition.
+// Deliveries stores delivery records, by subscription and edition. Records are
+// versioned: a new claim is version 1 and every change stores the next version,
+// which only one writer can store.
 type Deliveries interface {
-	// Claim makes owner the sender of the delivery: it creates the record, or
-	// takes over one that is not done and whose claim is older than stale (its
-	// sender died) or whose retry is due. It returns the record and whether owner
-	// holds it now.
-	Claim(ctx context.Context, subscriptionID, edition, owner string, now time.Time, stale time.Duration) (*Delivery, bool, error)
-	// Save stores d if its stored version is still prev (ErrConflict if not).
-	Save(ctx context.Context, d *Delivery, prev int64) error
+	// Edition returns the latest record of every delivery of an edition
+	// (YYYY-MM-DD), by subscription id.
+	Edition(ctx context.Context, edition string) (map[string]*Delivery, error)
+	// Insert stores each record as its version and reports, for each, whether it
+	// was stored: false means another writer stored that version first.
+	Insert(ctx context.Context, ds []*Delivery) ([]bool, error)
 	// DropEditionsBefore removes the records of editions before day (YYYY-MM-DD).
 	DropEditionsBefore(ctx context.Context, day string) error
 }

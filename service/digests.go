@@ -2,9 +2,9 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -32,17 +32,25 @@ func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*
 		if s.Search == nil {
 			return nil, errorf(codes.Unavailable, "the search index is not ready")
 		}
-		q, err := search.Parse(sub.Query)
-		if err != nil {
-			return nil, err
-		}
-		hits, _, err := s.Search.Search(q)
-		if err != nil {
-			return nil, err
-		}
-		matches = make(map[string]bool, len(hits))
-		for _, h := range hits {
-			matches[h.ID] = true
+		// Subscribers share topics: each distinct query is run once per index
+		// generation.
+		key, gen := "digest\x00"+sub.Query, s.Search.Generation()
+		if c, ok := s.searches.get(key, gen); ok {
+			matches = c.ids
+		} else {
+			q, err := search.Parse(sub.Query)
+			if err != nil {
+				return nil, err
+			}
+			hits, _, err := s.Search.Search(q)
+			if err != nil {
+				return nil, err
+			}
+			matches = make(map[string]bool, len(hits))
+			for _, h := range hits {
+				matches[h.ID] = true
+			}
+			s.searches.put(key, gen, &cachedSearch{ids: matches})
 		}
 	}
 	// One listing of the period per reference time, shared by every subscriber
@@ -109,12 +117,11 @@ func (s *Subscriptions) render(sub *repository.Subscription, day time.Time) (*di
 	if err != nil || len(papers) == 0 {
 		return nil, nil, err
 	}
-	manage := s.manageToken(sub.ID, sub.ManageGeneration)
-	m, err := digest.Render(day, papers, digest.Links{
-		Paper:       func(p *repository.Paper) string { return s.PublicURL + "/v1/" + paperName(p.ID) },
-		Manage:      s.link("/subscriptions/manage", manage),
-		Unsubscribe: s.link("/unsubscribe", manage),
+	s.rendererOnce.Do(func() {
+		s.renderer = digest.NewRenderer(func(p *repository.Paper) string { return s.PublicURL + "/v1/" + paperName(p.ID) })
 	})
+	manage := s.manageToken(sub.ID, sub.ManageGeneration)
+	m, err := s.renderer.Render(day, papers, s.link("/subscriptions/manage", manage), s.link("/unsubscribe", manage))
 	return m, papers, err
 }
 
@@ -140,12 +147,12 @@ func (s *Subscriptions) SendDigests(ctx context.Context, req *subscriptionv1.Sen
 func (s *Subscriptions) Send(ctx context.Context, day time.Time, dryRun bool, due func(*repository.Subscription) bool) (*subscriptionv1.SendDigestsResponse, error) {
 	edition := day.Format(time.DateOnly)
 	resp := &subscriptionv1.SendDigestsResponse{}
-	var subs []*repository.Subscription
+	var jobs []digestJob
 	if err := s.Store.All(ctx, func(sub *repository.Subscription) error {
 		switch {
 		case sub.State != repository.SubscriptionActive:
 		case dueOn(sub, day) && (due == nil || due(sub)):
-			subs = append(subs, sub)
+			jobs = append(jobs, digestJob{sub: sub, day: day, edition: edition})
 		default:
 			resp.Skipped++ // not their day
 		}
@@ -153,28 +160,19 @@ func (s *Subscriptions) Send(ctx context.Context, day time.Time, dryRun bool, du
 	}); err != nil {
 		return nil, err
 	}
-	for _, sub := range subs {
+	if !dryRun {
+		return s.sendAll(ctx, jobs, resp)
+	}
+	for _, j := range jobs {
 		if err := ctx.Err(); err != nil {
 			return resp, err
 		}
-		if dryRun {
-			m, _, err := s.render(sub, day)
-			switch {
-			case err != nil:
-				resp.Failed++
-			case m == nil:
-				resp.Skipped++
-			default:
-				resp.Sent++
-			}
-			continue
-		}
-		switch err := s.deliver(ctx, sub, day, edition); {
-		case errors.Is(err, errSkipped):
-			resp.Skipped++
+		m, _, err := s.render(j.sub, day)
+		switch {
 		case err != nil:
 			resp.Failed++
-			s.Log.WarnContext(ctx, "digest not sent", "subscription", sub.ID, "edition", edition, "err", err)
+		case m == nil:
+			resp.Skipped++
 		default:
 			resp.Sent++
 		}
@@ -182,62 +180,176 @@ func (s *Subscriptions) Send(ctx context.Context, day time.Time, dryRun bool, du
 	return resp, nil
 }
 
-var errSkipped = errors.New("skipped")
-
 // Retry backoff of temporary mail failures.
 const (
 	firstRetry = time.Minute
 	maxRetry   = time.Hour
 )
 
-// deliver sends one edition to one subscriber under a delivery record: claimed
-// first, sent, then marked. A record another sender holds, or one already done,
-// means skipped.
-func (s *Subscriptions) deliver(ctx context.Context, sub *repository.Subscription, day time.Time, edition string) error {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	d, mine, err := s.Deliveries.Claim(ctx, sub.ID, edition, s.Owner, now, s.ClaimTimeout)
-	if err != nil {
-		return err
+// claimBatch is how many deliveries are claimed with one write.
+const claimBatch = 100
+
+// digestJob is one subscriber's edition to send.
+type digestJob struct {
+	sub     *repository.Subscription
+	day     time.Time
+	edition string
+	claim   *repository.Delivery
+}
+
+// claimable reports whether a sender may take a delivery whose latest record is
+// cur (nil: there is none yet) at now: a new one, one claimed by a sender that
+// went away more than stale ago, or a retry that is due.
+func claimable(cur *repository.Delivery, now time.Time, stale time.Duration) bool {
+	return cur == nil || (cur.State == repository.DeliveryClaimed && now.Sub(cur.ClaimTime) > stale) ||
+		(cur.State == repository.DeliveryRetry && !now.Before(cur.NextAttempt))
+}
+
+// sendAll delivers jobs under delivery records, adding the outcomes to resp. A
+// delivery is claimed (a new version of its record, which only one sender can
+// store) before its mail goes out, and its outcome is stored as soon as the mail
+// server answered; claims and outcomes are written in batches. Mails go out on
+// s.Concurrency workers. Whatever fails or dies in between, a delivery is sent at
+// most once by the claim's holder, and a claim left behind is taken over after
+// s.ClaimTimeout, so nobody is skipped.
+func (s *Subscriptions) sendAll(ctx context.Context, jobs []digestJob, resp *subscriptionv1.SendDigestsResponse) (*subscriptionv1.SendDigestsResponse, error) {
+	var mu sync.Mutex
+	count := func(n *int64) {
+		mu.Lock()
+		*n++
+		mu.Unlock()
 	}
-	if !mine {
-		return errSkipped
-	}
-	finish := func(state repository.DeliveryState, cause error) error {
-		next := *d
-		next.State, next.Version, next.DoneTime = state, d.Version+1, time.Now().UTC().Truncate(time.Millisecond)
-		if cause != nil {
-			next.LastError = cause.Error()
+	// Outcomes are stored even when ctx ends: the mail has gone.
+	recordCtx := context.WithoutCancel(ctx)
+	outcomes := make(chan *repository.Delivery, 4*claimBatch)
+	var recorder sync.WaitGroup
+	recorder.Go(func() {
+		for d := range outcomes {
+			batch := []*repository.Delivery{d}
+		more:
+			for len(batch) < 4*claimBatch {
+				select {
+				case d, ok := <-outcomes:
+					if !ok {
+						break more
+					}
+					batch = append(batch, d)
+				default:
+					break more
+				}
+			}
+			if _, err := s.Deliveries.Insert(recordCtx, batch); err != nil {
+				// The claims stay; they are taken over after the claim timeout.
+				s.Log.ErrorContext(ctx, "digest outcomes not recorded", "deliveries", len(batch), "err", err)
+			}
 		}
-		if state == repository.DeliveryRetry {
-			next.Attempts++
-			wait := min(firstRetry<<min(next.Attempts-1, 10), maxRetry)
-			next.NextAttempt = next.DoneTime.Add(wait)
-		}
-		return s.Deliveries.Save(ctx, &next, d.Version)
+	})
+	work := make(chan digestJob)
+	var workers sync.WaitGroup
+	for range max(s.Concurrency, 1) {
+		workers.Go(func() {
+			for j := range work {
+				d := s.deliver(ctx, j)
+				outcomes <- d
+				switch d.State {
+				case repository.DeliverySent:
+					count(&resp.Sent)
+				case repository.DeliveryEmpty:
+					count(&resp.Skipped)
+				default:
+					count(&resp.Failed)
+					s.Log.WarnContext(ctx, "digest not sent", "subscription", j.sub.ID, "edition", j.edition, "err", d.LastError)
+				}
+			}
+		})
 	}
-	m, _, err := s.render(sub, day)
-	if err != nil {
-		_ = finish(repository.DeliveryRetry, err)
-		return err
-	}
-	if m == nil {
-		if err := finish(repository.DeliveryEmpty, nil); err != nil {
+	err := s.claimAll(ctx, jobs, work, func() { count(&resp.Skipped) })
+	close(work)
+	workers.Wait()
+	close(outcomes)
+	recorder.Wait()
+	return resp, err
+}
+
+// claimAll claims jobs' deliveries in batches and hands each one claimed to
+// work; skip is called for each delivery done or held by another sender.
+func (s *Subscriptions) claimAll(ctx context.Context, jobs []digestJob, work chan<- digestJob, skip func()) error {
+	current := map[string]map[string]*repository.Delivery{}
+	for len(jobs) > 0 {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return errSkipped
-	}
-	manage := s.manageToken(sub.ID, sub.ManageGeneration)
-	err = s.Mailer.Send(ctx, &mailer.Message{From: s.From, To: sub.Email, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
-		MessageID: "digest." + edition + "." + sub.ID + "@" + s.host(), ListUnsubscribe: s.link("/unsubscribe", manage)})
-	if err != nil {
-		state := repository.DeliveryFailed
-		if mailer.IsTemporary(err) {
-			state = repository.DeliveryRetry
+		batch := jobs[:min(claimBatch, len(jobs))]
+		jobs = jobs[len(batch):]
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		var claims []*repository.Delivery
+		var claimed []digestJob
+		for _, j := range batch {
+			records, ok := current[j.edition]
+			if !ok {
+				var err error
+				if records, err = s.Deliveries.Edition(ctx, j.edition); err != nil {
+					return err
+				}
+				current[j.edition] = records
+			}
+			cur := records[j.sub.ID]
+			if !claimable(cur, now, s.ClaimTimeout) {
+				skip()
+				continue
+			}
+			j.claim = &repository.Delivery{SubscriptionID: j.sub.ID, Edition: j.edition, Version: 1}
+			if cur != nil {
+				*j.claim = *cur
+				j.claim.Version++
+			}
+			j.claim.State, j.claim.Owner, j.claim.ClaimTime = repository.DeliveryClaimed, s.Owner, now
+			claims = append(claims, j.claim)
+			claimed = append(claimed, j)
 		}
-		_ = finish(state, err)
-		return err
+		stored, err := s.Deliveries.Insert(ctx, claims)
+		if err != nil {
+			return err
+		}
+		for i, j := range claimed {
+			if !stored[i] {
+				skip() // another sender claimed it first
+				continue
+			}
+			select {
+			case work <- j:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 	}
-	return finish(repository.DeliverySent, nil)
+	return nil
+}
+
+// deliver renders and sends one claimed delivery and returns the record of its
+// outcome, the claim's next version.
+func (s *Subscriptions) deliver(ctx context.Context, j digestJob) *repository.Delivery {
+	next := *j.claim
+	next.Version++
+	m, _, err := s.render(j.sub, j.day)
+	if err == nil && m == nil {
+		next.State = repository.DeliveryEmpty
+	} else if err == nil {
+		manage := s.manageToken(j.sub.ID, j.sub.ManageGeneration)
+		err = s.Mailer.Send(ctx, &mailer.Message{From: s.From, To: j.sub.Email, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
+			MessageID: "digest." + j.edition + "." + j.sub.ID + "@" + s.host(), ListUnsubscribe: s.link("/unsubscribe", manage)})
+		next.State = repository.DeliverySent
+	}
+	next.DoneTime = time.Now().UTC().Truncate(time.Millisecond)
+	if err != nil {
+		next.State, next.LastError = repository.DeliveryFailed, err.Error()
+		if mailer.IsTemporary(err) {
+			next.State = repository.DeliveryRetry
+			next.Attempts++
+			next.NextAttempt = next.DoneTime.Add(min(firstRetry<<min(next.Attempts-1, 10), maxRetry))
+		}
+	}
+	return &next
 }
 
 // PreviewDigest implements subscriptionv1.SubscriptionServiceServer.
@@ -297,22 +409,12 @@ func (s *Subscriptions) SendDue(ctx context.Context, now time.Time) (*subscripti
 			s.Log.WarnContext(ctx, "lapsed subscription not removed", "subscription", sub.ID, "err", err)
 		}
 	}
-	for _, sub := range due {
-		if err := ctx.Err(); err != nil {
-			return resp, err
-		}
+	jobs := make([]digestJob, len(due))
+	for i, sub := range due {
 		day := localDay(sub, now)
-		switch err := s.deliver(ctx, sub, day, day.Format(time.DateOnly)); {
-		case errors.Is(err, errSkipped):
-			resp.Skipped++
-		case err != nil:
-			resp.Failed++
-			s.Log.WarnContext(ctx, "digest not sent", "subscription", sub.ID, "err", err)
-		default:
-			resp.Sent++
-		}
+		jobs[i] = digestJob{sub: sub, day: day, edition: day.Format(time.DateOnly)}
 	}
-	return resp, nil
+	return s.sendAll(ctx, jobs, resp)
 }
 
 // localDay is the subscriber's calendar day at now, as midnight in their zone.

@@ -156,12 +156,15 @@ func (s *Catalog) searchUnfiltered(q bquery.Query, text, tokenQuery string, offs
 	return resp, nil
 }
 
+// cachedSearch is a search page with its snippets, or, for digests, the set of
+// all the papers a query matches.
 type cachedSearch struct {
 	page     *search.Page
 	snippets map[string]search.Snippets
+	ids      map[string]bool
 }
 
-// searchCache keeps recent search pages of one index generation.
+// searchCache keeps recent search results of one index generation.
 type searchCache struct {
 	mu      sync.Mutex
 	gen     uint64

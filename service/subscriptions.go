@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/digest"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/repository"
@@ -67,8 +68,12 @@ type Subscriptions struct {
 	// claim of a sender that went away blocks others.
 	Owner        string
 	ClaimTimeout time.Duration
+	// Concurrency is how many digests are sent at once (at least one).
+	Concurrency int
 
-	limiter clientLimiter
+	limiter      clientLimiter
+	rendererOnce sync.Once
+	renderer     *digest.Renderer // renders each paper once for all digests
 }
 
 var _ subscriptionv1.SubscriptionServiceServer = (*Subscriptions)(nil)

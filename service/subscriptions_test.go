@@ -331,8 +331,10 @@ func TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Sender 1 claimed ada's delivery, then died before sending.
-	if _, mine, err := s.Deliveries.Claim(ctx, ada.ID, "2026-11-03", "sender-1", time.Now().UTC(), s.ClaimTimeout); err != nil || !mine {
-		t.Fatalf("sender 1's claim: %v %v", mine, err)
+	claim := &repository.Delivery{SubscriptionID: ada.ID, Edition: "2026-11-03", State: repository.DeliveryClaimed,
+		Owner: "sender-1", ClaimTime: time.Now().UTC(), Version: 1}
+	if stored, err := s.Deliveries.Insert(ctx, []*repository.Delivery{claim}); err != nil || !stored[0] {
+		t.Fatalf("sender 1's claim: %v %v", stored, err)
 	}
 	srv.RefuseTemporarily("busy@example.org", true)
 	r, err := s.Send(ctx, day, false, nil)
@@ -358,15 +360,18 @@ func TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses(t *testing.T) {
 	// Later, the retry goes out, once; nothing more for anyone.
 	busyRetry := func() {
 		busy, _ := s.Store.ByEmail(ctx, "busy@example.org")
-		d, mine, err := s.Deliveries.Claim(ctx, busy.ID, "2026-11-03", "probe", time.Now().UTC().Add(2*time.Minute), s.ClaimTimeout)
-		if err != nil || !mine || d.Attempts != 1 {
-			t.Fatalf("busy's retry is not due after the backoff: %+v %v %v", d, mine, err)
-		}
-		// Give it back as it was, due now.
-		d.State, d.Owner, d.ClaimTime, d.Version = repository.DeliveryRetry, "", time.Time{}, d.Version+1
-		d.NextAttempt = time.Now().UTC().Add(-time.Second)
-		if err := s.Deliveries.Save(ctx, d, d.Version-1); err != nil {
+		records, err := s.Deliveries.Edition(ctx, "2026-11-03")
+		if err != nil {
 			t.Fatal(err)
+		}
+		d := records[busy.ID]
+		if d == nil || d.State != repository.DeliveryRetry || d.Attempts != 1 || !claimable(d, time.Now().UTC().Add(2*time.Minute), s.ClaimTimeout) {
+			t.Fatalf("busy's retry is not due after the backoff: %+v", d)
+		}
+		// Bring the retry forward: due now.
+		d.NextAttempt, d.Version = time.Now().UTC().Add(-time.Second), d.Version+1
+		if stored, err := s.Deliveries.Insert(ctx, []*repository.Delivery{d}); err != nil || !stored[0] {
+			t.Fatal(stored, err)
 		}
 	}
 	busyRetry()
@@ -375,5 +380,28 @@ func TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses(t *testing.T) {
 	}
 	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 0 || digestsTo(srv, "ada@example.org") != 1 || digestsTo(srv, "busy@example.org") != 1 {
 		t.Errorf("a rerun: %v %v", r, err)
+	}
+}
+
+func TestClaimable(t *testing.T) {
+	now := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	stale := 5 * time.Minute
+	for _, c := range []struct {
+		name string
+		cur  *repository.Delivery
+		want bool
+	}{
+		{"no record yet", nil, true},
+		{"a fresh claim (its sender may be sending now)", &repository.Delivery{State: repository.DeliveryClaimed, ClaimTime: now.Add(-time.Minute)}, false},
+		{"a claim whose sender went away", &repository.Delivery{State: repository.DeliveryClaimed, ClaimTime: now.Add(-6 * time.Minute)}, true},
+		{"a retry not due yet", &repository.Delivery{State: repository.DeliveryRetry, NextAttempt: now.Add(time.Second)}, false},
+		{"a retry due", &repository.Delivery{State: repository.DeliveryRetry, NextAttempt: now}, true},
+		{"sent", &repository.Delivery{State: repository.DeliverySent, ClaimTime: now.Add(-24 * time.Hour)}, false},
+		{"failed for good", &repository.Delivery{State: repository.DeliveryFailed, ClaimTime: now.Add(-24 * time.Hour)}, false},
+		{"nothing to send", &repository.Delivery{State: repository.DeliveryEmpty, ClaimTime: now.Add(-24 * time.Hour)}, false},
+	} {
+		if got := claimable(c.cur, now, stale); got != c.want {
+			t.Errorf("%s: claimable %v, want %v", c.name, got, c.want)
+		}
 	}
 }

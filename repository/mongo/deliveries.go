@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/papercatalog/papers/repository"
 )
@@ -22,8 +24,7 @@ const deliveriesPrefix = "deliveries_"
 // collection, and the highest version is the current state. On the embedded
 // FerretDB an insert is checked against the unique _id index, while an update or
 // a find by _id scans the collection; so sending an edition to n subscribers
-// costs 2n inserts, and only a claim that meets an existing record (a rerun, a
-// crashed sender, a retry) reads the edition's records.
+// costs 2n inserts, in batches, and one read of the edition's records.
 type Deliveries struct{ db *mongo.Database }
 
 var _ repository.Deliveries = (*Deliveries)(nil)
@@ -61,78 +62,63 @@ func fromDeliveryDoc(x *deliveryDoc) *repository.Delivery {
 		LastError: x.LastError, DoneTime: derefTime(x.DoneTime), Version: x.Version}
 }
 
-// insert stores d as its version; another writer's insert of the same version is
-// ErrConflict.
-func (s *Deliveries) insert(ctx context.Context, d *repository.Delivery) error {
-	if _, err := s.coll(d.Edition).InsertOne(ctx, toDeliveryDoc(d)); err != nil {
-		if mongo.IsDuplicateKeyError(err) {
-			return repository.ErrConflict
-		}
-		return fmt.Errorf("record delivery: %w", wrap(err))
-	}
-	return nil
-}
-
-// current returns the latest version of a delivery.
-func (s *Deliveries) current(ctx context.Context, sub, edition string) (*repository.Delivery, error) {
-	cur, err := s.coll(edition).Find(ctx, bson.D{{Key: "subscription_id", Value: sub}})
+// Edition implements repository.Deliveries: one read of the edition's
+// collection, whatever the number of subscribers.
+func (s *Deliveries) Edition(ctx context.Context, edition string) (map[string]*repository.Delivery, error) {
+	cur, err := s.coll(edition).Find(ctx, bson.D{})
 	if err != nil {
-		return nil, fmt.Errorf("read delivery: %w", wrap(err))
+		return nil, fmt.Errorf("read deliveries: %w", wrap(err))
 	}
-	var docs []deliveryDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("read delivery: %w", wrap(err))
-	}
-	var latest *deliveryDoc
-	for i := range docs {
-		if latest == nil || docs[i].Version > latest.Version {
-			latest = &docs[i]
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	out := map[string]*repository.Delivery{}
+	for cur.Next(ctx) {
+		var d deliveryDoc
+		if err := cur.Decode(&d); err != nil {
+			return nil, fmt.Errorf("read deliveries: %w", err)
+		}
+		if prev, ok := out[d.SubscriptionID]; !ok || d.Version > prev.Version {
+			out[d.SubscriptionID] = fromDeliveryDoc(&d)
 		}
 	}
-	if latest == nil {
-		return nil, repository.ErrNotFound
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", wrap(err))
 	}
-	return fromDeliveryDoc(latest), nil
+	return out, nil
 }
 
-// Claim implements repository.Deliveries.
-func (s *Deliveries) Claim(ctx context.Context, sub, edition, owner string, now time.Time, stale time.Duration) (*repository.Delivery, bool, error) {
-	d := &repository.Delivery{SubscriptionID: sub, Edition: edition, State: repository.DeliveryClaimed, Owner: owner,
-		ClaimTime: now, Version: 1}
-	err := s.insert(ctx, d)
-	if err == nil {
-		return d, true, nil
-	}
-	if err != repository.ErrConflict { //nolint:errorlint // insert returns the sentinel itself
-		return nil, false, err
-	}
-	cur, err := s.current(ctx, sub, edition)
-	if err != nil {
-		return nil, false, err
-	}
-	takeOver := (cur.State == repository.DeliveryClaimed && now.Sub(cur.ClaimTime) > stale) ||
-		(cur.State == repository.DeliveryRetry && !now.Before(cur.NextAttempt))
-	if !takeOver {
-		return cur, false, nil
-	}
-	next := *cur
-	next.State, next.Owner, next.ClaimTime, next.Version = repository.DeliveryClaimed, owner, now, cur.Version+1
-	if err := s.insert(ctx, &next); err != nil {
-		if err == repository.ErrConflict { //nolint:errorlint // insert returns the sentinel itself
-			return cur, false, nil // another sender took it over first
+// Insert implements repository.Deliveries: one unordered InsertMany per edition,
+// where a duplicate _id is a version another writer stored first.
+func (s *Deliveries) Insert(ctx context.Context, ds []*repository.Delivery) ([]bool, error) {
+	stored := make([]bool, len(ds))
+	byEdition := map[string][]int{}
+	for i, d := range ds {
+		if d.Version < 1 {
+			return nil, fmt.Errorf("record delivery: version %d of %s", d.Version, d.SubscriptionID)
 		}
-		return nil, false, err
+		byEdition[d.Edition] = append(byEdition[d.Edition], i)
 	}
-	return &next, true, nil
-}
-
-// Save implements repository.Deliveries: d must be version prev+1, which only one
-// writer can insert.
-func (s *Deliveries) Save(ctx context.Context, d *repository.Delivery, prev int64) error {
-	if d.Version != prev+1 {
-		return fmt.Errorf("save delivery: version %d does not follow %d", d.Version, prev)
+	for edition, idx := range byEdition {
+		docs := make([]any, len(idx))
+		for j, i := range idx {
+			docs[j] = toDeliveryDoc(ds[i])
+			stored[i] = true
+		}
+		_, err := s.coll(edition).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		if err == nil {
+			continue
+		}
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+			return nil, fmt.Errorf("record deliveries: %w", wrap(err))
+		}
+		for _, we := range bwe.WriteErrors {
+			if !mongo.IsDuplicateKeyError(we) || we.Index < 0 || we.Index >= len(idx) {
+				return nil, fmt.Errorf("record deliveries: %w", wrap(err))
+			}
+			stored[idx[we.Index]] = false
+		}
 	}
-	return s.insert(ctx, d)
+	return stored, nil
 }
 
 // DropEditionsBefore removes the delivery records of editions before day.

@@ -8,56 +8,46 @@ import (
 	"github.com/papercatalog/papers/repository/mongo"
 )
 
-func TestDeliveryClaims(t *testing.T) {
+func TestDeliveryVersionsHaveOneWriter(t *testing.T) {
 	t.Parallel()
 	store := mongo.NewDeliveries(openDB(t))
 	ctx := ctxT(t)
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	stale := time.Minute
-	d, mine, err := store.Claim(ctx, "s1", "2026-11-03", "a", t0, stale)
-	if err != nil || !mine || d.Owner != "a" {
-		t.Fatalf("first claim: %+v %v %v", d, mine, err)
+	claim := func(sub, owner string, version int64) *repository.Delivery {
+		return &repository.Delivery{SubscriptionID: sub, Edition: "2026-11-03", State: repository.DeliveryClaimed,
+			Owner: owner, ClaimTime: t0, Version: version}
 	}
-	// While a's claim is fresh, nobody else takes it (a may be sending now).
-	if d2, mine, err := store.Claim(ctx, "s1", "2026-11-03", "b", t0.Add(30*time.Second), stale); err != nil || mine || d2.Owner != "a" {
-		t.Errorf("a fresh claim taken over: %+v %v %v", d2, mine, err)
+	stored, err := store.Insert(ctx, []*repository.Delivery{claim("s1", "a", 1), claim("s2", "a", 1)})
+	if err != nil || !stored[0] || !stored[1] {
+		t.Fatalf("first claims: %v %v", stored, err)
 	}
-	// a died: after the stale time b takes over, and only b.
-	d3, mine, err := store.Claim(ctx, "s1", "2026-11-03", "b", t0.Add(2*time.Minute), stale)
-	if err != nil || !mine || d3.Owner != "b" {
-		t.Fatalf("takeover of a stale claim: %+v %v %v", d3, mine, err)
+	// b comes second for s1 and first for s3: only s3 is b's.
+	stored, err = store.Insert(ctx, []*repository.Delivery{claim("s1", "b", 1), claim("s3", "b", 1)})
+	if err != nil || stored[0] || !stored[1] {
+		t.Fatalf("b's claims: %v %v, want [false true]", stored, err)
 	}
-	if _, mine, _ := store.Claim(ctx, "s1", "2026-11-03", "c", t0.Add(2*time.Minute), stale); mine {
-		t.Error("two senders hold the same delivery")
+	sent := claim("s1", "a", 2)
+	sent.State, sent.DoneTime = repository.DeliverySent, t0.Add(time.Second)
+	if stored, err := store.Insert(ctx, []*repository.Delivery{sent}); err != nil || !stored[0] {
+		t.Fatalf("a's outcome: %v %v", stored, err)
 	}
-	// Retry due later: nobody before, anyone after.
-	retry := *d3
-	retry.State, retry.NextAttempt, retry.Version = repository.DeliveryRetry, t0.Add(10*time.Minute), d3.Version+1
-	if err := store.Save(ctx, &retry, d3.Version); err != nil {
+	if stored, err := store.Insert(ctx, []*repository.Delivery{claim("s1", "c", 2)}); err != nil || stored[0] {
+		t.Errorf("a second version 2 stored: %v %v", stored, err)
+	}
+	if _, err := store.Insert(ctx, []*repository.Delivery{claim("s4", "c", 0)}); err == nil {
+		t.Error("a version 0 stored")
+	}
+	records, err := store.Edition(ctx, "2026-11-03")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, mine, _ := store.Claim(ctx, "s1", "2026-11-03", "c", t0.Add(5*time.Minute), stale); mine {
-		t.Error("a retry claimed before it is due")
-	}
-	d4, mine, err := store.Claim(ctx, "s1", "2026-11-03", "c", t0.Add(11*time.Minute), stale)
-	if err != nil || !mine {
-		t.Fatalf("a due retry: %+v %v %v", d4, mine, err)
-	}
-	// Sent: never claimed again.
-	sent := *d4
-	sent.State, sent.Version = repository.DeliverySent, d4.Version+1
-	if err := store.Save(ctx, &sent, d4.Version); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Save(ctx, &sent, d4.Version); err == nil {
-		t.Error("a save on a stale version succeeded")
-	}
-	if _, mine, _ := store.Claim(ctx, "s1", "2026-11-03", "d", t0.Add(24*time.Hour), stale); mine {
-		t.Error("a sent delivery claimed again")
+	if len(records) != 3 || records["s1"].State != repository.DeliverySent || records["s1"].Owner != "a" ||
+		!records["s1"].DoneTime.Equal(t0.Add(time.Second)) || records["s2"].Owner != "a" || records["s3"].Owner != "b" {
+		t.Errorf("latest records: %+v", records)
 	}
 	// Another edition is another delivery.
-	if _, mine, _ := store.Claim(ctx, "s1", "2026-11-04", "d", t0, stale); !mine {
-		t.Error("the next edition not claimable")
+	if stored, err := store.Insert(ctx, []*repository.Delivery{{SubscriptionID: "s1", Edition: "2026-11-04", Version: 1}}); err != nil || !stored[0] {
+		t.Errorf("the next edition: %v %v", stored, err)
 	}
 }
 
@@ -91,17 +81,16 @@ func TestOldEditionsAreDropped(t *testing.T) {
 	store := mongo.NewDeliveries(openDB(t))
 	ctx := ctxT(t)
 	for _, ed := range []string{"2026-10-01", "2026-11-03"} {
-		if _, mine, err := store.Claim(ctx, "s1", ed, "a", time.Now(), time.Minute); err != nil || !mine {
-			t.Fatal(mine, err)
+		if stored, err := store.Insert(ctx, []*repository.Delivery{{SubscriptionID: "s1", Edition: ed, Version: 1}}); err != nil || !stored[0] {
+			t.Fatal(stored, err)
 		}
 	}
 	if err := store.DropEditionsBefore(ctx, "2026-11-01"); err != nil {
 		t.Fatal(err)
 	}
-	if _, mine, _ := store.Claim(ctx, "s1", "2026-10-01", "b", time.Now(), time.Minute); !mine {
-		t.Error("the dropped edition's record is still there")
-	}
-	if _, mine, _ := store.Claim(ctx, "s1", "2026-11-03", "b", time.Now(), time.Minute); mine {
-		t.Error("a kept edition's fresh claim was taken")
+	for ed, want := range map[string]int{"2026-10-01": 0, "2026-11-03": 1} {
+		if records, err := store.Edition(ctx, ed); err != nil || len(records) != want {
+			t.Errorf("edition %s holds %d records (%v), want %d", ed, len(records), err, want)
+		}
 	}
 }
