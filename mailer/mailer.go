@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	mail "github.com/wneessen/go-mail"
@@ -158,20 +157,31 @@ func (o *Outbox) Send(_ context.Context, m *Message) error {
 // Close implements Mailer.
 func (o *Outbox) Close() error { return nil }
 
-// SMTP sends over one SMTP connection at a time, kept open between messages and
-// opened again when it fails.
+// SMTP sends over a few SMTP connections at once, each kept open between
+// messages and opened again when it fails.
 type SMTP struct {
-	mu     sync.Mutex
+	idle  chan *smtpConn // the connections not in use; all of them when none is
+	conns int
+}
+
+// smtpConn is one connection's client.
+type smtpConn struct {
 	client *mail.Client
 	open   bool
 }
 
+// DefaultConnections is how many connections an SMTP mailer opens at most
+// unless its URL says otherwise.
+const DefaultConnections = 4
+
 // NewSMTP returns a mailer for an SMTP URL:
 //
-//	smtp://[user:password@]host[:port][?tls=starttls|ssl|none][&auth=plain|login][&timeout=15s]
+//	smtp://[user:password@]host[:port][?tls=starttls|ssl|none][&auth=plain|login][&timeout=15s][&connections=4]
 //
 // TLS defaults to mandatory STARTTLS (port 587); ssl is implicit TLS (port 465);
 // none is plain SMTP (port 25), for a relay on the same host or network.
+// connections is how many messages may be in flight at once, each on its own
+// connection (default DefaultConnections).
 func NewSMTP(rawURL string) (*SMTP, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
@@ -226,12 +236,25 @@ func NewSMTP(rawURL string) (*SMTP, error) {
 		}
 		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(u.User.Username()), mail.WithPassword(pass))
 	}
-	c, err := mail.NewClient(host, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("SMTP URL %s: %w", redact(rawURL), err)
+	conns := DefaultConnections
+	if v := q.Get("connections"); v != "" {
+		if conns, err = strconv.Atoi(v); err != nil || conns < 1 || conns > 100 {
+			return nil, fmt.Errorf("SMTP URL: connections=%q is not a number from 1 to 100", v)
+		}
 	}
-	return &SMTP{client: c}, nil
+	s := &SMTP{idle: make(chan *smtpConn, conns), conns: conns}
+	for range conns {
+		c, err := mail.NewClient(host, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("SMTP URL %s: %w", redact(rawURL), err)
+		}
+		s.idle <- &smtpConn{client: c}
+	}
+	return s, nil
 }
+
+// Connections is how many messages the mailer sends at once at most.
+func (s *SMTP) Connections() int { return s.conns }
 
 // redact hides the password of a URL for messages.
 func redact(raw string) string {
@@ -248,35 +271,47 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.open {
-		if err := s.client.DialWithContext(ctx); err != nil {
+	var c *smtpConn
+	select {
+	case c = <-s.idle:
+	case <-ctx.Done():
+		return &SendError{Temporary: true, Err: ctx.Err()}
+	}
+	defer func() { s.idle <- c }()
+	if !c.open {
+		if err := c.client.DialWithContext(ctx); err != nil {
 			return &SendError{Temporary: temporary(err), Err: err}
 		}
-		s.open = true
+		c.open = true
 	}
-	if err := s.client.Send(msg); err != nil {
+	if err := c.client.Send(msg); err != nil {
 		t := temporary(err)
 		if t {
 			// The connection may be broken; open a new one next time.
-			_ = s.client.Close()
-			s.open = false
+			_ = c.client.Close()
+			c.open = false
 		}
 		return &SendError{Temporary: t, Err: err}
 	}
 	return nil
 }
 
-// Close implements Mailer.
+// Close implements Mailer: it waits for the messages in flight and closes every
+// connection.
 func (s *SMTP) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.open {
-		return nil
+	taken := make([]*smtpConn, s.conns)
+	var errs []error
+	for i := range taken {
+		taken[i] = <-s.idle
+		if taken[i].open {
+			taken[i].open = false
+			errs = append(errs, taken[i].client.Close())
+		}
 	}
-	s.open = false
-	return s.client.Close()
+	for _, c := range taken { // a closed connection opens again if used
+		s.idle <- c
+	}
+	return errors.Join(errs...)
 }
 
 // temporary classifies an SMTP failure: 4xx replies and failures without a reply

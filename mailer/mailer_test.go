@@ -91,7 +91,8 @@ func TestSMTPServerAwayIsTemporary(t *testing.T) {
 
 func TestBadSMTPURLs(t *testing.T) {
 	for _, u := range []string{"", "http://mail.example", "smtp://", "smtp://mail.example?tls=maybe",
-		"smtp://u:p@mail.example?auth=cram", "smtp://mail.example:99999", "smtp://mail.example?timeout=soon"} {
+		"smtp://u:p@mail.example?auth=cram", "smtp://mail.example:99999", "smtp://mail.example?timeout=soon",
+		"smtp://mail.example?connections=0", "smtp://mail.example?connections=many"} {
 		if _, err := mailer.NewSMTP(u); err == nil {
 			t.Errorf("%q accepted", u)
 		} else if strings.Contains(err.Error(), "p@") {
@@ -134,5 +135,56 @@ func TestHeaderInjectionIsRefused(t *testing.T) {
 	entries, _ := os.ReadDir(o.Dir)
 	if len(entries) != 0 {
 		t.Errorf("%d files written", len(entries))
+	}
+}
+
+// TestSMTPSendsOnSeveralConnections: with connections=3, three messages are in
+// flight at once, a fourth waits for a free connection, and all arrive.
+func TestSMTPSendsOnSeveralConnections(t *testing.T) {
+	srv, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	m, err := mailer.NewSMTP("smtp://" + srv.Addr + "?tls=none&connections=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Close() }()
+	if m.Connections() != 3 {
+		t.Fatalf("connections %d, want 3", m.Connections())
+	}
+	held := srv.Hold(func(data []byte) bool { return strings.Contains(string(data), "To: <reader") })
+	ctx := context.Background()
+	errs := make(chan error, 3)
+	for i := range 3 {
+		go func() { errs <- m.Send(ctx, message(fmt.Sprintf("reader%d@example.org", i))) }()
+	}
+	for range 3 {
+		select {
+		case <-held:
+		case <-time.After(10 * time.Second):
+			t.Fatal("fewer than three messages in flight at once")
+		}
+	}
+	// Every connection is busy: a fourth message waits, here until its deadline.
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := m.Send(short, message("late@example.org")); err == nil || !mailer.IsTemporary(err) {
+		t.Errorf("a message beyond the connections: %v, want a temporary failure", err)
+	}
+	for range 3 {
+		srv.Release(true)
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if err := m.Send(ctx, message("late@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Messages()); n != 4 {
+		t.Errorf("the server received %d messages, want 4", n)
 	}
 }

@@ -152,10 +152,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Admins: admins, Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied}
 	indexer.Busy = s.catalog.Importing
 	var mail mailer.Mailer
+	senders := mailer.DefaultConnections
 	if cfg.SMTPURL != "" {
-		if mail, err = mailer.NewSMTP(cfg.SMTPURL); err != nil {
+		smtp, err := mailer.NewSMTP(cfg.SMTPURL)
+		if err != nil {
 			return nil, err
 		}
+		mail, senders = smtp, smtp.Connections()
 	} else {
 		outbox := filepath.Join(cfg.DataDir, "outbox")
 		mail = &mailer.Outbox{Dir: outbox, Sent: func(path string) { log.Info("mail written to the outbox (no SMTP_URL)", "path", path) }}
@@ -178,7 +181,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	s.subscriptions = &service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
 		PublicURL: cfg.PublicURL, From: from, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
-		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: claimTimeout}
+		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: claimTimeout, Concurrency: senders}
 	s.background.Go(func() { indexer.Run(syncCtx) })
 
 	if len(cfg.Arxiv.Categories) > 0 {
