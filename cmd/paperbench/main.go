@@ -72,6 +72,9 @@ type options struct {
 	duration      time.Duration
 	concurrency   int
 	sample        string
+	digestSubs    int
+	digestPapers  int
+	only          string
 }
 
 // result is one measured call.
@@ -111,6 +114,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each measured run")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients")
 	fs.StringVar(&o.sample, "sample", sampleFile, "arXiv metadata sample to take the vocabulary from")
+	fs.IntVar(&o.digestSubs, "digest-subscribers", 10000, "confirmed subscribers of the digest run")
+	fs.IntVar(&o.digestPapers, "digest-papers", 5000, "papers submitted over the week of the digest run")
+	fs.StringVar(&o.only, "only", "", `run one section alone: "digest"`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -136,6 +142,24 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.snapshotLines > 0 {
 		voc, _ := loadVocabulary(o.sample)
 		return snapshotBench(ctx, o, bin, tmp, voc, out, logf)
+	}
+	switch o.only {
+	case "":
+	case "digest":
+		voc, _ := loadVocabulary(o.sample)
+		dig, err := runDigestBench(ctx, o, bin, tmp, voc, logf)
+		if err != nil {
+			return err
+		}
+		line, err := json.Marshal(map[string]any{"digest": dig})
+		if err != nil {
+			return err
+		}
+		printDigest(out, dig)
+		_, err = fmt.Fprintln(out, string(line))
+		return err
+	default:
+		return fmt.Errorf("-only %q: the sections are: digest", o.only)
 	}
 	data := filepath.Join(tmp, "data")
 	seedStart := time.Now()
@@ -376,6 +400,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
+	dig, err := runDigestBench(ctx, o, bin, tmp, voc, logf)
+	if err != nil {
+		return err
+	}
 
 	byName := map[string]result{}
 	for _, r := range results {
@@ -449,10 +477,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		imp.Papers, imp.ImportPerSec, imp.RawPerSec, imp.Ratio, imp.IndexedSeconds, float64(imp.PeakRSSBytes)/(1<<20))
 	_, _ = fmt.Fprintf(out, "ready after: first start %.1fs, restart with catalog and index %.1fs (target <= 15), restart with the index deleted %.1fs; peak RSS %.0f MiB (target < 1536)\n",
 		firstStart.Seconds(), startup.Seconds(), rebuildStart.Seconds(), float64(rss)/(1<<20))
+	printDigest(out, dig)
 	summary := map[string]any{
 		"papers": o.papers, "concurrency": o.concurrency, "duration_s": o.duration.Seconds(),
 		"startup_ready_s": startup.Seconds(), "first_start_ready_s": firstStart.Seconds(),
-		"index_deleted_ready_s": rebuildStart.Seconds(), "votes": o.votes, "import": imp,
+		"index_deleted_ready_s": rebuildStart.Seconds(), "votes": o.votes, "import": imp, "digest": dig,
 		"peak_rss_bytes": rss, "ratios": ratios, "calls": results,
 	}
 	line, err := json.Marshal(summary)
