@@ -188,3 +188,47 @@ func TestSMTPSendsOnSeveralConnections(t *testing.T) {
 		t.Errorf("the server received %d messages, want 4", n)
 	}
 }
+
+// TestSMTPSends8bitWhenLinesFit: the server takes 8BITMIME, so a message whose
+// lines fit SMTP's 998 octets goes as it is; one with a longer line is encoded
+// quoted-printable. Both read back as sent.
+func TestSMTPSends8bitWhenLinesFit(t *testing.T) {
+	srv, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	m, err := mailer.NewSMTP("smtp://" + srv.Addr + "?tls=none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Close() }()
+	short := message("short@example.org")
+	short.Text, short.HTML = "Trending papers · Tue, Nov 3\nÜber α=β\n", "<p>Über α=β ▲ 3</p>\n"
+	long := message("long@example.org")
+	long.Text, long.HTML = strings.Repeat("word ", 300)+"\n", "<p>"+strings.Repeat("é", 600)+"</p>\n"
+	for _, msg := range []*mailer.Message{short, long} {
+		if err := m.Send(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := srv.Messages()
+	if len(got) != 2 {
+		t.Fatalf("%d messages", len(got))
+	}
+	for i, c := range []struct {
+		msg      *mailer.Message
+		encoding string
+	}{{short, "8bit"}, {long, "quoted-printable"}} {
+		if n := strings.Count(string(got[i].Data), "Content-Transfer-Encoding: "+c.encoding); n != 2 {
+			t.Errorf("%s: %d parts %s, want 2:\n%s", c.msg.To, n, c.encoding, got[i].Data)
+		}
+		d, err := got[i].Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.ReplaceAll(c.msg.Text+c.msg.HTML, "\n", "\r\n"); d.Body != want {
+			t.Errorf("%s reads back as\n%q\nwant\n%q", c.msg.To, d.Body, want)
+		}
+	}
+}

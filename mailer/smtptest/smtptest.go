@@ -4,10 +4,18 @@
 package smtptest
 
 import (
+	"bytes"
+	"encoding/base64"
 	"io"
 	"log"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
+	netmail "net/mail"
+	"net/textproto"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,3 +177,63 @@ func (x *session) Data(r io.Reader) error {
 
 func (x *session) Reset()        { x.cur = Message{} }
 func (x *session) Logout() error { return nil }
+
+// Decoded is a message as a reader sees it.
+type Decoded struct {
+	Header netmail.Header
+	// Subject is the Subject header, decoded (RFC 2047).
+	Subject string
+	// Body is every text part in order, decoded from its transfer encoding.
+	Body string
+}
+
+// Decode parses a message: its header and its text parts, whatever their
+// transfer encoding (7bit, 8bit, quoted-printable or base64).
+func (m Message) Decode() (*Decoded, error) {
+	msg, err := netmail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		return nil, err
+	}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	if err := decodePart(&b, textproto.MIMEHeader(msg.Header), msg.Body); err != nil {
+		return nil, err
+	}
+	return &Decoded{Header: msg.Header, Subject: subject, Body: b.String()}, nil
+}
+
+func decodePart(b *strings.Builder, h textproto.MIMEHeader, r io.Reader) error {
+	mt, params := "text/plain", map[string]string(nil)
+	if ct := h.Get("Content-Type"); ct != "" {
+		var err error
+		if mt, params, err = mime.ParseMediaType(ct); err != nil {
+			return err
+		}
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(r, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := decodePart(b, p.Header, p); err != nil {
+				return err
+			}
+		}
+	}
+	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+	case "quoted-printable":
+		r = quotedprintable.NewReader(r)
+	case "base64":
+		r = base64.NewDecoder(base64.StdEncoding, r)
+	}
+	_, err := io.Copy(b, r)
+	return err
+}
