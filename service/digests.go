@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"sync"
 	"time"
@@ -147,25 +148,25 @@ func (s *Subscriptions) SendDigests(ctx context.Context, req *subscriptionv1.Sen
 func (s *Subscriptions) Send(ctx context.Context, day time.Time, dryRun bool, due func(*repository.Subscription) bool) (*subscriptionv1.SendDigestsResponse, error) {
 	edition := day.Format(time.DateOnly)
 	resp := &subscriptionv1.SendDigestsResponse{}
-	var jobs []digestJob
-	if err := s.Store.All(ctx, func(sub *repository.Subscription) error {
-		switch {
-		case sub.State != repository.SubscriptionActive:
-		case dueOn(sub, day) && (due == nil || due(sub)):
-			jobs = append(jobs, digestJob{sub: sub, day: day, edition: edition})
-		default:
-			resp.Skipped++ // not their day
-		}
-		return nil
-	}); err != nil {
-		return nil, err
+	// The subscribers are read, claimed and sent to at the same time.
+	list := func(add func(digestJob) error, skip func()) error {
+		return s.Store.All(ctx, func(sub *repository.Subscription) error {
+			switch {
+			case sub.State != repository.SubscriptionActive:
+			case dueOn(sub, day) && (due == nil || due(sub)):
+				return add(digestJob{sub: sub, day: day, edition: edition})
+			default:
+				skip() // not their day
+			}
+			return nil
+		})
 	}
 	if !dryRun {
-		return s.sendAll(ctx, jobs, resp)
+		return s.sendAll(ctx, resp, list)
 	}
-	for _, j := range jobs {
+	err := list(func(j digestJob) error {
 		if err := ctx.Err(); err != nil {
-			return resp, err
+			return err
 		}
 		m, _, err := s.render(j.sub, day)
 		switch {
@@ -176,6 +177,10 @@ func (s *Subscriptions) Send(ctx context.Context, day time.Time, dryRun bool, du
 		default:
 			resp.Sent++
 		}
+		return nil
+	}, func() { resp.Skipped++ })
+	if err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
@@ -186,8 +191,15 @@ const (
 	maxRetry   = time.Hour
 )
 
-// claimBatch is how many deliveries are claimed with one write.
-const claimBatch = 100
+// Deliveries are claimed up to claimBatch at a time, those listed within
+// claimDelay of the first; outcomes are written together, up to outcomeBatch of
+// them or those that came within outcomeDelay of the first.
+const (
+	claimBatch   = 100
+	claimDelay   = 20 * time.Millisecond
+	outcomeBatch = 200
+	outcomeDelay = 50 * time.Millisecond
+)
 
 // digestJob is one subscriber's edition to send.
 type digestJob struct {
@@ -205,46 +217,40 @@ func claimable(cur *repository.Delivery, now time.Time, stale time.Duration) boo
 		(cur.State == repository.DeliveryRetry && !now.Before(cur.NextAttempt))
 }
 
-// sendAll delivers jobs under delivery records, adding the outcomes to resp. A
-// delivery is claimed (a new version of its record, which only one sender can
-// store) before its mail goes out, and its outcome is stored as soon as the mail
-// server answered; claims and outcomes are written in batches. Mails go out on
-// s.Concurrency workers. Whatever fails or dies in between, a delivery is sent at
-// most once by the claim's holder, and a claim left behind is taken over after
-// s.ClaimTimeout, so nobody is skipped.
-func (s *Subscriptions) sendAll(ctx context.Context, jobs []digestJob, resp *subscriptionv1.SendDigestsResponse) (*subscriptionv1.SendDigestsResponse, error) {
+// sendAll delivers the jobs list adds (it calls skip for each subscriber not
+// due) under delivery records, adding the outcomes to resp. A delivery is
+// claimed (a new version of its record, which only one sender can store) before
+// its mail goes out, and its outcome is stored once the mail server answered.
+// Listing, claiming, sending on s.Concurrency workers and recording outcomes run
+// at the same time, claims and outcomes written in batches. Whatever fails or
+// dies in between, a delivery is sent at most once by its claim's holder, and a
+// claim left behind is taken over after s.ClaimTimeout, so nobody is skipped.
+func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDigestsResponse, list func(add func(digestJob) error, skip func()) error) (*subscriptionv1.SendDigestsResponse, error) {
 	var mu sync.Mutex
 	count := func(n *int64) {
 		mu.Lock()
 		*n++
 		mu.Unlock()
 	}
-	// Outcomes are stored even when ctx ends: the mail has gone.
+	skip := func() { count(&resp.Skipped) }
+
+	// Outcomes are stored even when ctx ends: the mail has gone. They are
+	// written together, up to outcomeBatch of them or what came within
+	// outcomeDelay of the first; a crash loses at most that window, whose mails
+	// go out again after the claim timeout.
 	recordCtx := context.WithoutCancel(ctx)
-	outcomes := make(chan *repository.Delivery, 4*claimBatch)
+	outcomes := make(chan *repository.Delivery, outcomeBatch)
 	var recorder sync.WaitGroup
 	recorder.Go(func() {
-		for d := range outcomes {
-			batch := []*repository.Delivery{d}
-		more:
-			for len(batch) < 4*claimBatch {
-				select {
-				case d, ok := <-outcomes:
-					if !ok {
-						break more
-					}
-					batch = append(batch, d)
-				default:
-					break more
-				}
-			}
+		for batch := range gather(outcomes, outcomeBatch, outcomeDelay) {
 			if _, err := s.Deliveries.Insert(recordCtx, batch); err != nil {
 				// The claims stay; they are taken over after the claim timeout.
 				s.Log.ErrorContext(ctx, "digest outcomes not recorded", "deliveries", len(batch), "err", err)
 			}
 		}
 	})
-	work := make(chan digestJob)
+	// Claimed deliveries wait here while the next batch is claimed.
+	work := make(chan digestJob, claimBatch)
 	var workers sync.WaitGroup
 	for range max(s.Concurrency, 1) {
 		workers.Go(func() {
@@ -263,24 +269,69 @@ func (s *Subscriptions) sendAll(ctx context.Context, jobs []digestJob, resp *sub
 			}
 		})
 	}
-	err := s.claimAll(ctx, jobs, work, func() { count(&resp.Skipped) })
+	jobs := make(chan digestJob, claimBatch)
+	listCtx, stopList := context.WithCancel(ctx)
+	var listErr error
+	var lister sync.WaitGroup
+	lister.Go(func() {
+		defer close(jobs)
+		listErr = list(func(j digestJob) error {
+			select {
+			case jobs <- j:
+				return nil
+			case <-listCtx.Done():
+				return listCtx.Err()
+			}
+		}, skip)
+	})
+	err := s.claimAll(ctx, jobs, work, skip)
+	stopList() // when claiming failed, listing stops too
+	lister.Wait()
 	close(work)
 	workers.Wait()
 	close(outcomes)
 	recorder.Wait()
+	if err == nil {
+		err = listErr
+	}
 	return resp, err
 }
 
-// claimAll claims jobs' deliveries in batches and hands each one claimed to
-// work; skip is called for each delivery done or held by another sender.
-func (s *Subscriptions) claimAll(ctx context.Context, jobs []digestJob, work chan<- digestJob, skip func()) error {
+// gather yields what arrives on ch in batches: each is the first item that
+// comes and those that follow within delay, at most size.
+func gather[T any](ch <-chan T, size int, delay time.Duration) iter.Seq[[]T] {
+	return func(yield func([]T) bool) {
+		for first := range ch {
+			batch := []T{first}
+			timer := time.NewTimer(delay)
+		more:
+			for len(batch) < size {
+				select {
+				case x, ok := <-ch:
+					if !ok {
+						break more
+					}
+					batch = append(batch, x)
+				case <-timer.C:
+					break more
+				}
+			}
+			timer.Stop()
+			if !yield(batch) {
+				return
+			}
+		}
+	}
+}
+
+// claimAll claims the deliveries of jobs in batches and hands each one claimed
+// to work; skip is called for each delivery done or held by another sender.
+func (s *Subscriptions) claimAll(ctx context.Context, jobs <-chan digestJob, work chan<- digestJob, skip func()) error {
 	current := map[string]map[string]*repository.Delivery{}
-	for len(jobs) > 0 {
+	for batch := range gather(jobs, claimBatch, claimDelay) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch := jobs[:min(claimBatch, len(jobs))]
-		jobs = jobs[len(batch):]
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		var claims []*repository.Delivery
 		var claimed []digestJob
@@ -409,12 +460,15 @@ func (s *Subscriptions) SendDue(ctx context.Context, now time.Time) (*subscripti
 			s.Log.WarnContext(ctx, "lapsed subscription not removed", "subscription", sub.ID, "err", err)
 		}
 	}
-	jobs := make([]digestJob, len(due))
-	for i, sub := range due {
-		day := localDay(sub, now)
-		jobs[i] = digestJob{sub: sub, day: day, edition: day.Format(time.DateOnly)}
-	}
-	return s.sendAll(ctx, jobs, resp)
+	return s.sendAll(ctx, resp, func(add func(digestJob) error, _ func()) error {
+		for _, sub := range due {
+			day := localDay(sub, now)
+			if err := add(digestJob{sub: sub, day: day, edition: day.Format(time.DateOnly)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // localDay is the subscriber's calendar day at now, as midnight in their zone.
