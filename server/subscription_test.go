@@ -1,15 +1,9 @@
 package server_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
-	netmail "net/mail"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -60,7 +54,8 @@ func TestSubscribeWithoutSMTPWritesTheOutbox(t *testing.T) {
 	}
 }
 
-// mailLinks decodes the last message to addr and returns its links' tokens by path.
+// mailLinks decodes the last message to addr and returns its links' tokens by
+// path, the decoded subject and the raw message, and the decoded body.
 func mailLinks(t *testing.T, smtp *smtptest.Server, addr string) (map[string]string, string, string) {
 	t.Helper()
 	msgs := smtp.Messages()
@@ -68,47 +63,18 @@ func mailLinks(t *testing.T, smtp *smtptest.Server, addr string) (map[string]str
 		if msgs[i].To[0] != addr {
 			continue
 		}
-		m, err := netmail.ReadMessage(bytes.NewReader(msgs[i].Data))
+		m, err := msgs[i].Decode()
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := decodedBody(t, textproto.MIMEHeader(m.Header), m.Body)
 		out := map[string]string{}
-		for _, l := range regexp.MustCompile(`(/[a-z/]+)\?token=([A-Za-z0-9_-]+)`).FindAllStringSubmatch(body, -1) {
+		for _, l := range regexp.MustCompile(`(/[a-z/]+)\?token=([A-Za-z0-9_-]+)`).FindAllStringSubmatch(m.Body, -1) {
 			out[l[1]] = l[2]
 		}
-		subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-		return out, "Subject: " + subject + "\n" + string(msgs[i].Data), body
+		return out, "Subject: " + m.Subject + "\n" + string(msgs[i].Data), m.Body
 	}
 	t.Fatalf("no mail to %s", addr)
 	return nil, "", ""
-}
-
-// decodedBody returns a message body as text: every part of a multipart body,
-// quoted-printable decoded.
-func decodedBody(t *testing.T, h textproto.MIMEHeader, r io.Reader) string {
-	t.Helper()
-	mt, params, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	if strings.HasPrefix(mt, "multipart/") {
-		var b strings.Builder
-		mr := multipart.NewReader(r, params["boundary"])
-		for {
-			p, err := mr.NextRawPart()
-			if err != nil {
-				break
-			}
-			b.WriteString(decodedBody(t, p.Header, p))
-		}
-		return b.String()
-	}
-	if strings.EqualFold(h.Get("Content-Transfer-Encoding"), "quoted-printable") {
-		r = quotedprintable.NewReader(r)
-	}
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(raw)
 }
 
 // TestDigestIsSentOnceToConfirmedSubscribers subscribes, confirms with the mailed
@@ -124,14 +90,17 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 	ctx := testCtx(t)
 	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
 
-	today := time.Now().UTC()
+	// Yesterday's edition, due at the default send hour (08:00 UTC), lists the
+	// papers of the 24 hours before: these were all submitted in that window,
+	// whatever the time the test runs at.
+	day := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
 	for i, title := range []string{"Diffusion models for <script>alert(1)</script> images", "Graph networks", "More diffusion"} {
 		p := newPaper(i)
 		p.Title = title
 		if i == 1 {
 			p.Abstract = "Message passing on graphs."
 		}
-		p.SubmitTime = timestamppb.New(today.Add(-time.Duration(i+1) * time.Hour))
+		p.SubmitTime = timestamppb.New(day.Add(time.Duration(7-i) * time.Hour))
 		if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(i), Paper: p}); err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +116,7 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 	if _, err := sc.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links["/subscriptions/confirm"]}); err != nil {
 		t.Fatal(err)
 	}
-	edition := today.Format(time.DateOnly)
+	edition := day.Format(time.DateOnly)
 	send := func() *subscriptionv1.SendDigestsResponse {
 		t.Helper()
 		var resp *subscriptionv1.SendDigestsResponse
@@ -189,7 +158,7 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 	if _, err := sc.Unsubscribe(ctx, &subscriptionv1.UnsubscribeRequest{Token: digestLinks["/unsubscribe"]}); err != nil {
 		t.Fatal(err)
 	}
-	edition = today.Add(24 * time.Hour).Format(time.DateOnly)
+	edition = day.Add(24 * time.Hour).Format(time.DateOnly)
 	if r := send(); r.GetSent() != 0 || len(smtp.Messages()) != n {
 		t.Errorf("after unsubscribe: %v", r)
 	}

@@ -1,12 +1,9 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"mime/quotedprintable"
 	"regexp"
 	"strings"
 	"testing"
@@ -67,12 +64,11 @@ func links(t *testing.T, srv *smtptest.Server, addr string) map[string]string {
 	for i := len(msgs) - 1; i >= 0; i-- {
 		if msgs[i].To[0] == addr {
 			out := map[string]string{}
-			// The text is quoted-printable: decode it.
-			raw, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(msgs[i].Data)))
+			m, err := msgs[i].Decode()
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, m := range linkRe.FindAllStringSubmatch(string(raw), -1) {
+			for _, m := range linkRe.FindAllStringSubmatch(m.Body, -1) {
 				out[m[1]] = m[2]
 			}
 			return out

@@ -376,11 +376,15 @@ func TestKillWhileSendingADigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := smtp.Messages()
-	token := regexp.MustCompile(`confirm\?token=3D([A-Za-z0-9_-]+)`).FindSubmatch(bytes.ReplaceAll(msgs[0].Data, []byte("=\r\n"), nil))
+	confirmation, err := msgs[0].Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := regexp.MustCompile(`confirm\?token=([A-Za-z0-9_-]+)`).FindStringSubmatch(confirmation.Body)
 	if token == nil {
 		t.Fatalf("no confirmation link in:\n%s", msgs[0].Data)
 	}
-	if _, err := subs.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: string(token[1])}); err != nil {
+	if _, err := subs.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: token[1]}); err != nil {
 		t.Fatal(err)
 	}
 	edition := time.Now().UTC().Format(time.DateOnly)
