@@ -41,6 +41,12 @@ type digestResult struct {
 	MeanBytes   int     `json:"mean_message_bytes"`
 	RerunSent   int64   `json:"rerun_sent"`
 	RerunSecs   float64 `json:"rerun_s"`
+	// CPU time per mail: paperd's, and this process's (the SMTP sink and the
+	// embedded FerretDB) during the digest run; this process's (sink and client)
+	// during the bare loop.
+	PaperdCPUus   float64 `json:"paperd_cpu_us_per_mail"`
+	SinkDBCPUus   float64 `json:"sink_and_db_cpu_us_per_mail"`
+	BareLoopCPUus float64 `json:"bare_loop_cpu_us_per_mail"`
 }
 
 // digestBench sends one edition to subs confirmed subscribers with varied topics
@@ -95,9 +101,11 @@ func digestBench(ctx context.Context, bin, tmp string, voc *vocabulary, subs, nP
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+importToken)
 	req := &subscriptionv1.SendDigestsRequest{Edition: edition.Format(time.DateOnly)}
 
+	pd, me := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
 	began := time.Now()
 	resp, err := client.SendDigests(actx, req)
 	took := time.Since(began)
+	pd, me = cpuTime(cmd.Process.Pid)-pd, cpuTime(os.Getpid())-me
 	if err != nil {
 		return res, fmt.Errorf("SendDigests: %w", err)
 	}
@@ -120,10 +128,12 @@ func digestBench(ctx context.Context, bin, tmp string, voc *vocabulary, subs, nP
 	logf("paperd sent %d digests (%d subscribers without matching papers skipped) in %v; a rerun sent none in %v",
 		res.Sent, res.Skipped, took.Round(time.Millisecond), time.Duration(res.RerunSecs*float64(time.Second)).Round(time.Millisecond))
 
+	bareCPU := cpuTime(os.Getpid())
 	bare, err := bareSendLoop(sink.Addr, msgs)
 	if err != nil {
 		return res, fmt.Errorf("bare send loop: %w", err)
 	}
+	bareCPU = cpuTime(os.Getpid()) - bareCPU
 	if got := len(sink.Messages()); got != 2*len(msgs) {
 		return res, fmt.Errorf("the bare loop delivered %d of %d messages", got-len(msgs), len(msgs))
 	}
@@ -135,6 +145,8 @@ func digestBench(ctx context.Context, bin, tmp string, voc *vocabulary, subs, nP
 	res.DigestSecs, res.BareSecs = took.Seconds(), bare.Seconds()
 	res.DigestRate, res.BareRate = float64(res.Sent)/took.Seconds(), float64(len(msgs))/bare.Seconds()
 	res.Ratio = res.DigestRate / res.BareRate
+	res.PaperdCPUus, res.SinkDBCPUus = perRequest(pd, res.Sent), perRequest(me, res.Sent)
+	res.BareLoopCPUus = perRequest(bareCPU, int64(len(msgs)))
 	logf("a bare send loop of the same %d messages took %v", len(msgs), bare.Round(time.Millisecond))
 	return res, nil
 }
@@ -149,8 +161,9 @@ func runDigestBench(ctx context.Context, o options, bin, tmp string, voc *vocabu
 }
 
 func printDigest(out io.Writer, d digestResult) {
-	_, _ = fmt.Fprintf(out, "digest: %d subscribers, %d mails sent (%d without matching papers skipped, %d failed), mean %d bytes, in %.1fs: %.0f mails/s; a bare SMTP loop of the same mails to the same sink: %.0f mails/s; %.2fx (target >= 0.5); a rerun of the edition sent %d in %.1fs\n",
-		d.Subscribers, d.Sent, d.Skipped, d.Failed, d.MeanBytes, d.DigestSecs, d.DigestRate, d.BareRate, d.Ratio, d.RerunSent, d.RerunSecs)
+	_, _ = fmt.Fprintf(out, "digest: %d subscribers, %d mails sent (%d without matching papers skipped, %d failed), mean %d bytes, in %.1fs: %.0f mails/s; a bare SMTP loop of the same mails to the same sink: %.0f mails/s; %.2fx (target >= 0.5); a rerun of the edition sent %d in %.1fs; CPU per mail: paperd %.0f µs + sink and FerretDB %.0f µs, bare loop and sink %.0f µs\n",
+		d.Subscribers, d.Sent, d.Skipped, d.Failed, d.MeanBytes, d.DigestSecs, d.DigestRate, d.BareRate, d.Ratio, d.RerunSent, d.RerunSecs,
+		d.PaperdCPUus, d.SinkDBCPUus, d.BareLoopCPUus)
 }
 
 // bareSendLoop sends each message as it is, over one SMTP connection: MAIL, RCPT,
