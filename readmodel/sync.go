@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/papercatalog/papers/repository"
@@ -32,12 +33,22 @@ type Syncer struct {
 	SnapshotPath string
 	DatabaseID   string
 
-	lastPoll  time.Time // start of the last successful poll
+	lastPoll  time.Time    // start of the last successful poll
+	synced    atomic.Int64 // lastPoll in Unix nanoseconds, for other goroutines
 	lastFull  time.Time
 	lastPrune time.Time
 
 	mu      sync.Mutex
 	applied map[string]time.Time // changes of the polled window already in the model
+}
+
+// Synced returns when the model was last brought up to date with the database:
+// the start of the last successful poll or load (zero before the first).
+func (s *Syncer) Synced() time.Time {
+	if n := s.synced.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // MarkApplied records that the model has change ref already (this replica made
@@ -105,6 +116,7 @@ func (s *Syncer) Start(ctx context.Context) error {
 		default:
 			s.Model.restore(snap)
 			s.lastPoll, s.lastFull = snap.Synced, time.Now()
+			s.synced.Store(s.lastPoll.UnixNano())
 			if err := s.Poll(ctx); err != nil {
 				return fmt.Errorf("catch up after the snapshot: %w", err)
 			}
@@ -148,6 +160,7 @@ func (s *Syncer) Load(ctx context.Context) error {
 	s.Model.Replace(all, start.Add(-overlap).UnixNano())
 	s.Model.ReplaceVotes(votes, start.Add(-overlap).UnixNano())
 	s.lastPoll, s.lastFull = start, start
+	s.synced.Store(start.UnixNano())
 	s.Log.Info("read model loaded", "papers", len(all), "votes", len(votes), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -207,6 +220,7 @@ func (s *Syncer) Poll(ctx context.Context) error {
 		s.Log.Debug("read model caught up", "changes", applied)
 	}
 	s.lastPoll = start
+	s.synced.Store(start.UnixNano())
 	if start.Sub(s.lastPrune) > time.Minute {
 		if err := s.Repo.PruneChanges(ctx, start.Add(-s.Retention)); err != nil {
 			return err

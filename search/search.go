@@ -135,6 +135,9 @@ func Open(dir string) (*Index, error) {
 // Close closes the index.
 func (ix *Index) Close() error { return ix.idx.Close() }
 
+// DocCount returns how many papers the index holds.
+func (ix *Index) DocCount() (uint64, error) { return ix.idx.DocCount() }
+
 // Versions returns the version of every indexed paper.
 func (ix *Index) Versions() (map[string]int64, error) {
 	n, err := ix.idx.DocCount()

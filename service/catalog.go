@@ -48,6 +48,8 @@ type Catalog struct {
 	// Recorded, if set, is told of every change this service records: the model
 	// has it already, so the change-log poll need not load it.
 	Recorded func(repository.ChangeRef)
+	// Stats counts imported records.
+	Stats Stats
 
 	votesOnce sync.Once
 	votes     *voteWriter

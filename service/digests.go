@@ -6,6 +6,7 @@ import (
 	"iter"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -227,12 +228,13 @@ func claimable(cur *repository.Delivery, now time.Time, stale time.Duration) boo
 // claim left behind is taken over after s.ClaimTimeout, so nobody is skipped.
 func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDigestsResponse, list func(add func(digestJob) error, skip func()) error) (*subscriptionv1.SendDigestsResponse, error) {
 	var mu sync.Mutex
-	count := func(n *int64) {
+	count := func(n *int64, total *atomic.Int64) {
 		mu.Lock()
 		*n++
 		mu.Unlock()
+		total.Add(1)
 	}
-	skip := func() { count(&resp.Skipped) }
+	skip := func() { count(&resp.Skipped, &s.Stats.DigestsSkipped) }
 
 	// Outcomes are stored even when ctx ends: the mail has gone. They are
 	// written together, up to outcomeBatch of them or what came within
@@ -259,11 +261,11 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 				outcomes <- d
 				switch d.State {
 				case repository.DeliverySent:
-					count(&resp.Sent)
+					count(&resp.Sent, &s.Stats.DigestsSent)
 				case repository.DeliveryEmpty:
-					count(&resp.Skipped)
+					skip()
 				default:
-					count(&resp.Failed)
+					count(&resp.Failed, &s.Stats.DigestsFailed)
 					s.Log.WarnContext(ctx, "digest not sent", "subscription", j.sub.ID, "edition", j.edition, "err", d.LastError)
 				}
 			}

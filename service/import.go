@@ -103,6 +103,14 @@ type pending struct {
 // Add imports a batch of records. An error means the database failed; records it
 // stored before stay stored.
 func (r *ImportRun) Add(ctx context.Context, records []*catalogv1.ImportRecord) error {
+	created, updated, unchanged, rejected := r.Response.Created, r.Response.Updated, r.Response.Unchanged, r.Response.Rejected
+	defer func() {
+		st := &r.s.Stats
+		st.ImportCreated.Add(r.Response.Created - created)
+		st.ImportUpdated.Add(r.Response.Updated - updated)
+		st.ImportUnchanged.Add(r.Response.Unchanged - unchanged)
+		st.ImportRejected.Add(r.Response.Rejected - rejected)
+	}()
 	if len(records) == 0 {
 		return nil
 	}

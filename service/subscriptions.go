@@ -70,6 +70,8 @@ type Subscriptions struct {
 	ClaimTimeout time.Duration
 	// Concurrency is how many digests are sent at once (at least one).
 	Concurrency int
+	// Stats counts digest deliveries.
+	Stats Stats
 
 	limiter      clientLimiter
 	rendererOnce sync.Once

@@ -10,9 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -35,22 +37,49 @@ const (
 type DB struct {
 	client *mongo.Client
 	db     *mongo.Database
+	pool   *poolStats
+}
+
+// poolStats follows the driver's connection pool.
+type poolStats struct {
+	open, inUse atomic.Int64
+}
+
+func (p *poolStats) event(e *event.PoolEvent) {
+	switch e.Type {
+	case event.ConnectionCreated:
+		p.open.Add(1)
+	case event.ConnectionClosed:
+		p.open.Add(-1)
+	case event.ConnectionCheckedOut:
+		p.inUse.Add(1)
+	case event.ConnectionCheckedIn:
+		p.inUse.Add(-1)
+	}
+}
+
+// PoolConnections returns how many connections to the server are open and how
+// many of them are in use now.
+func (db *DB) PoolConnections() (open, inUse int64) {
+	return db.pool.open.Load(), db.pool.inUse.Load()
 }
 
 // Open connects to the server at uri and uses the database name. It does not wait
 // for the server: use Ping to learn whether it is reachable.
 func Open(uri, name string) (*DB, error) {
 	// Defaults first, so that options in the URI win.
+	pool := &poolStats{}
 	opts := options.Client().
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second).
 		SetAppName("paperd").
+		SetPoolMonitor(&event.PoolMonitor{Event: pool.event}).
 		ApplyURI(uri)
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)
 	}
-	return &DB{client: client, db: client.Database(name)}, nil
+	return &DB{client: client, db: client.Database(name), pool: pool}, nil
 }
 
 // Close disconnects from the server.
