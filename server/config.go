@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -45,7 +46,13 @@ type Config struct {
 	// away waits before another sender takes it over (default 5m).
 	DeliveryClaimTimeout time.Duration
 	// DigestInterval is how often the scheduler looks for digests due (default 1m).
-	DigestInterval  time.Duration
+	DigestInterval time.Duration
+	// RequestTimeout is the deadline of a call (gRPC or REST) that brings none
+	// of its own (default 30s); streamed imports have none.
+	RequestTimeout time.Duration
+	// CORSOrigins are the origins browsers may call the REST API from ("*" for
+	// any); empty: none (CORS off).
+	CORSOrigins     []string
 	adminTokensRaw  string
 	adminTokensFile string
 }
@@ -72,7 +79,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	var c Config
 	var syncInterval, shutdown string
 	var arxivCats, arxivInterval, arxivPage, arxivGap, arxivBackfill string
-	var claimTimeout, digestInterval string
+	var claimTimeout, digestInterval, requestTimeout, corsOrigins string
 	settings := []setting{
 		{"grpc-addr", "PAPERD_GRPC_ADDR", ":9090", "gRPC listen address", &c.GRPCAddr},
 		{"http-addr", "PAPERD_HTTP_ADDR", ":8080", "HTTP listen address (REST gateway under /v1, /openapi.json, /healthz, /readyz)", &c.HTTPAddr},
@@ -94,6 +101,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"mail-from", "PAPERD_MAIL_FROM", "Paper Catalog <papers@localhost>", "sender of mails", &c.MailFrom},
 		{"delivery-claim-timeout", "PAPERD_DELIVERY_CLAIM_TIMEOUT", "5m", "how long a digest claimed by a sender that went away waits before another sender takes it over", &claimTimeout},
 		{"digest-interval", "PAPERD_DIGEST_INTERVAL", "1m", "how often the digest scheduler looks for digests due", &digestInterval},
+		{"request-timeout", "PAPERD_REQUEST_TIMEOUT", "30s", "deadline of a gRPC or REST call that brings none (streamed imports have none)", &requestTimeout},
+		{"cors-origins", "PAPERD_CORS_ORIGINS", "", "comma-separated origins browsers may call the REST API from, or * for any (empty: CORS off)", &corsOrigins},
 		{"pprof-addr", "PAPERD_PPROF_ADDR", "", "address for Go's profiling handlers under /debug/pprof/, e.g. 127.0.0.1:6060 (empty: off; keep it private)", &c.PprofAddr},
 		{"arxiv-categories", "PAPERD_ARXIV_CATEGORIES", "", "comma-separated arXiv categories to import new submissions of, e.g. cs.LG,cs.CL (empty: the poller is off)", &arxivCats},
 		{"arxiv-url", "PAPERD_ARXIV_URL", ingest.DefaultArxivAPI, "arXiv API query endpoint the poller uses (and the only host it talks to)", &c.Arxiv.URL},
@@ -142,6 +151,15 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.DigestInterval, err = time.ParseDuration(digestInterval); err != nil || c.DigestInterval <= 0 {
 		errs = append(errs, fmt.Errorf("digest-interval: %q is not a positive duration such as 1m", digestInterval))
+	}
+	if c.RequestTimeout, err = time.ParseDuration(requestTimeout); err != nil || c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("request-timeout: %q is not a positive duration such as 30s", requestTimeout))
+	}
+	c.CORSOrigins = splitTokens(corsOrigins, ",")
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "") {
+			errs = append(errs, fmt.Errorf("cors-origins: %q is not an origin such as https://app.example", o))
+		}
 	}
 	c.Arxiv.Categories = splitTokens(arxivCats, ",")
 	for _, d := range []struct {

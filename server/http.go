@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -17,27 +18,73 @@ import (
 
 func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", limitBody(gw))
+	// Every route is counted and timed under its pattern (the gateway's under
+	// the path template of the call).
+	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, s.metrics.instrument(pattern, h)) }
+	handle("/v1/", s.cors(s.deadline(limitBody(gw))))
 	// The import streams newline-delimited JSON of any length; the gRPC server
-	// limits each message to MaxRequestBytes.
-	mux.Handle("POST /v1/papers:import", longBody(streamGW))
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+	// limits each message to MaxRequestBytes. It has no deadline.
+	handle("POST /v1/papers:import", s.cors(longBody(streamGW)))
+	handle("GET /openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
+	}))
+	handle("GET /readyz", http.HandlerFunc(s.readyz))
+	mux.Handle("GET /metrics", s.metrics.handler())
 	pages := http.NewServeMux()
 	s.pageRoutes(pages)
 	cop := http.NewCrossOriginProtection()
 	for _, p := range []string{"/subscriptions/confirm", "/subscriptions/manage", "/unsubscribe"} {
-		mux.Handle(p, pageHeaders(cop.Handler(limitBody(pages))))
+		handle(p, pageHeaders(cop.Handler(limitBody(pages))))
 	}
-	mux.Handle("GET /{$}", pageHeaders(http.HandlerFunc(s.home)))
-	mux.Handle("POST /subscribe", pageHeaders(cop.Handler(limitBody(http.HandlerFunc(s.subscribe)))))
+	handle("GET /{$}", pageHeaders(http.HandlerFunc(s.home)))
+	handle("POST /subscribe", pageHeaders(cop.Handler(limitBody(http.HandlerFunc(s.subscribe)))))
 	return s.recoverHTTP(mux)
+}
+
+// deadline gives a REST call without a grpc-timeout header the default
+// deadline (the gateway applies the header itself).
+func (s *Server) deadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Grpc-Timeout") == "" {
+			ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout())
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors lets browsers on the configured origins call the REST API: it answers
+// preflight requests and marks answers as readable by the calling origin. With
+// no origins configured it adds nothing, and browsers keep their same-origin
+// rule.
+func (s *Server) cors(next http.Handler) http.Handler {
+	if len(s.cfg.CORSOrigins) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || (!slices.Contains(s.cfg.CORSOrigins, "*") && !slices.Contains(s.cfg.CORSOrigins, origin)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "Retry-After")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Grpc-Timeout")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // longBody lifts the server's read deadline for a request whose body may take

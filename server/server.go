@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -60,6 +61,7 @@ type Server struct {
 	loopLis    *bufconn.Listener // in-memory gRPC listener the streaming REST calls use
 	loopConn   *grpc.ClientConn
 	pprof      *http.Server
+	metrics    *metrics
 
 	uri     string
 	index   *search.Index
@@ -213,17 +215,23 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		})
 	})
 
+	s.metrics = newMetrics(s)
 	s.grpcServer = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.ForceServerCodecV2(newResponseCodec(s.catalog.Encoded)),
-		grpc.ChainUnaryInterceptor(s.recoverUnary, s.logUnary),
-		grpc.ChainStreamInterceptor(s.recoverStream, s.logStream),
+		grpc.ChainUnaryInterceptor(s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), s.deadlineUnary, s.logUnary),
+		grpc.ChainStreamInterceptor(s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), s.logStream),
+		// Clients may ping at most every 10 s; a connection idle for 15 minutes
+		// is closed, and one that stops answering pings after 20 s.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 	)
 	catalogv1.RegisterCatalogServiceServer(s.grpcServer, s.catalog)
 	subscriptionv1.RegisterSubscriptionServiceServer(s.grpcServer, s.subscriptions)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
 	reflection.Register(s.grpcServer)
+	s.metrics.grpc.InitializeMetrics(s.grpcServer)
 
 	gwOpts := []runtime.ServeMuxOption{
 		// retry-after (set with RESOURCE_EXHAUSTED) goes out as HTTP's Retry-After.
@@ -233,6 +241,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 			}
 			return runtime.MetadataHeaderPrefix + key, true
 		}),
+		runtime.WithMiddlewares(gatewayRoute),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
@@ -465,6 +474,24 @@ func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 	s.log.DebugContext(ss.Context(), "grpc stream", "method", info.FullMethod, "code", status.Code(err).String(),
 		"took", time.Since(start))
 	return err
+}
+
+// deadlineUnary gives a call without a deadline the default one.
+func (s *Server) deadlineUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.requestTimeout())
+		defer cancel()
+	}
+	return next(ctx, req)
+}
+
+// requestTimeout is the deadline of calls that bring none.
+func (s *Server) requestTimeout() time.Duration {
+	if s.cfg.RequestTimeout > 0 {
+		return s.cfg.RequestTimeout
+	}
+	return 30 * time.Second
 }
 
 func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
