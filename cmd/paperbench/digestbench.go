@@ -8,15 +8,11 @@ import (
 	"math/rand/v2"
 	"net/smtp"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/papercatalog/papers/embedded"
@@ -71,32 +67,15 @@ func digestBench(ctx context.Context, bin, tmp string, voc *vocabulary, subs, nP
 	}
 	defer sink.Close()
 
-	grpcAddr, httpAddr, err := freeAddrs()
-	if err != nil {
-		return res, err
-	}
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "paperd"))
-	cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+filepath.Join(tmp, "digest-paperd"), "MONGODB_URI="+edb.URI,
-		"PAPERD_GRPC_ADDR="+grpcAddr, "PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_LOG_LEVEL=warn",
+	proc, err := startPaperd(ctx, bin, filepath.Join(tmp, "digest-paperd"), 5*time.Minute, "MONGODB_URI="+edb.URI,
 		"PAPERD_ADMIN_TOKENS="+importToken, "SMTP_URL=smtp://"+sink.Addr+"?tls=none",
 		"PAPERD_PUBLIC_URL=https://papers.example", "PAPERD_MAIL_FROM=Paper Catalog <papers@papers.example>")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return res, err
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", 5*time.Minute); err != nil {
-		return res, err
-	}
-	settle(ctx, cmd.Process.Pid, time.Minute)
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return res, err
 	}
-	defer func() { _ = conn.Close() }()
+	defer proc.stop()
+	settle(ctx, proc.cmd.Process.Pid, time.Minute)
+	cmd, conn := proc.cmd, proc.conn
 	client := subscriptionv1.NewSubscriptionServiceClient(conn)
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+importToken)
 	req := &subscriptionv1.SendDigestsRequest{Edition: edition.Format(time.DateOnly)}

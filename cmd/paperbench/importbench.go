@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -78,29 +79,12 @@ func importBench(ctx context.Context, bin, tmp string, voc *vocabulary, n int, l
 	}
 
 	// ImportPapers into a fresh paperd.
-	grpcAddr, httpAddr, err := freeAddrs()
+	pd, err := startPaperd(ctx, bin, filepath.Join(tmp, "import-paperd"), 2*time.Minute, "PAPERD_ADMIN_TOKENS="+importToken)
 	if err != nil {
 		return res, err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "paperd"))
-	cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+filepath.Join(tmp, "import-paperd"), "PAPERD_GRPC_ADDR="+grpcAddr,
-		"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_LOG_LEVEL=warn", "PAPERD_ADMIN_TOKENS="+importToken)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return res, err
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", 2*time.Minute); err != nil {
-		return res, err
-	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return res, err
-	}
-	defer func() { _ = conn.Close() }()
+	defer pd.stop()
+	conn := pd.conn
 	records := make([]*catalogv1.ImportRecord, len(papers))
 	for i, p := range papers {
 		records[i] = toRecord(p)
@@ -138,11 +122,10 @@ func importBench(ctx context.Context, bin, tmp string, voc *vocabulary, n int, l
 		time.Sleep(100 * time.Millisecond)
 	}
 	res.IndexedSeconds = time.Since(began).Seconds()
-	if res.PeakRSSBytes, err = peakRSS(cmd.Process.Pid); err != nil {
+	if res.PeakRSSBytes, err = peakRSS(pd.cmd.Process.Pid); err != nil {
 		return res, err
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
+	pd.stop()
 	raw2, err := rawRun("import-raw-2")
 	if err != nil {
 		return res, err
@@ -153,6 +136,50 @@ func importBench(ctx context.Context, bin, tmp string, voc *vocabulary, n int, l
 	res.Ratio = res.ImportPerSec / res.RawPerSec
 	logf("imported %d papers in %v; raw InsertMany took %v", n, took.Round(time.Millisecond), raw.Round(time.Millisecond))
 	return res, nil
+}
+
+// paperd is a paperd process started by the benchmark, with a client connection.
+type paperd struct {
+	cmd      *exec.Cmd
+	conn     *grpc.ClientConn
+	stopOnce sync.Once
+}
+
+// startPaperd starts paperd with its data in dir and env added to the
+// environment, on free loopback ports, and connects once it is ready.
+func startPaperd(ctx context.Context, bin, dir string, ready time.Duration, env ...string) (*paperd, error) {
+	grpcAddr, httpAddr, err := freeAddrs()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "paperd"))
+	cmd.Env = append(append(os.Environ(), "PAPERD_DATA_DIR="+dir, "PAPERD_GRPC_ADDR="+grpcAddr,
+		"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_LOG_LEVEL=warn"), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &paperd{cmd: cmd}
+	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", ready); err != nil {
+		p.stop()
+		return nil, err
+	}
+	if p.conn, err = grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// stop ends paperd and the connection; calling it again does nothing.
+func (p *paperd) stop() {
+	p.stopOnce.Do(func() {
+		if p.conn != nil {
+			_ = p.conn.Close()
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
+	})
 }
 
 // importBatchSize is the records a message (and the papers an InsertMany).
