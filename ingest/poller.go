@@ -27,7 +27,8 @@ const MaxArxivPage = 2000
 // first, until it reaches papers the previous round saw (or, on the first round,
 // papers older than Backfill). Its progress is stored after every page, so a
 // restarted paperd resumes where it stopped. It keeps to arXiv's terms: one
-// request at a time, at least RequestGap apart, at most 2,000 results a request,
+// request at a time, at least RequestGap from the end of one to the start of the
+// next, at most 2,000 results a request,
 // and it talks to the configured host only.
 type Poller struct {
 	BaseURL    string
@@ -183,7 +184,9 @@ func (p *Poller) page(ctx context.Context, start int, stopAt time.Time, newest *
 		case <-time.After(wait):
 		}
 	}
-	p.lastRequest = time.Now()
+	// The gap runs from the end of one request to the start of the next, so a
+	// slow answer does not shorten it.
+	defer func() { p.lastRequest = time.Now() }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.BaseURL+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, false, err
