@@ -18,14 +18,6 @@ import (
 	"github.com/papercatalog/papers/repository"
 )
 
-// Links are the addresses a digest links to.
-type Links struct {
-	// Paper returns the address of a paper's page.
-	Paper       func(p *repository.Paper) string
-	Manage      string
-	Unsubscribe string
-}
-
 // Mail is a rendered digest.
 type Mail struct {
 	Subject string
@@ -44,11 +36,6 @@ const maxAuthors = 3
 
 // excerptRunes is the length of an abstract excerpt.
 const excerptRunes = 280
-
-// Render renders the digest of edition (the subscriber's day) listing papers.
-func Render(edition time.Time, papers []*repository.Paper, links Links) (*Mail, error) {
-	return NewRenderer(links.Paper).Render(edition, papers, links.Manage, links.Unsubscribe)
-}
 
 // Renderer renders digests, each paper once however many digests list it: a
 // digest is its date's head, its papers' parts and a foot with its subscriber's

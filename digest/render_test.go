@@ -14,9 +14,9 @@ func TestHostileTextIsEscaped(t *testing.T) {
 		Authors:      []repository.Author{{Name: "A <b>One</b>"}, {Name: "B"}, {Name: "C"}, {Name: "D"}, {Name: "E"}},
 		Organization: repository.Organization{ID: "naver-ai", DisplayName: "NAVER & AI"}, Upvotes: 42,
 		GithubRepo: "https://github.com/example/repo"}
-	links := Links{Paper: func(p *repository.Paper) string { return "https://papers.example/papers/" + p.ID },
-		Manage: "https://papers.example/subscriptions/manage?token=m", Unsubscribe: "https://papers.example/unsubscribe?token=m"}
-	m, err := Render(time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), []*repository.Paper{p}, links)
+	r := NewRenderer(func(p *repository.Paper) string { return "https://papers.example/papers/" + p.ID })
+	m, err := r.Render(time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), []*repository.Paper{p},
+		"https://papers.example/subscriptions/manage?token=m", "https://papers.example/unsubscribe?token=m")
 	if err != nil {
 		t.Fatal(err)
 	}
