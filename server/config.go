@@ -52,7 +52,12 @@ type Config struct {
 	RequestTimeout time.Duration
 	// CORSOrigins are the origins browsers may call the REST API from ("*" for
 	// any); empty: none (CORS off).
-	CORSOrigins     []string
+	CORSOrigins []string
+	// WriteRateLimit, UpvoteRateLimit and SubscribeRateLimit are the per-client
+	// rate limits; unset ones take their defaults (DefaultWriteRateLimit …).
+	WriteRateLimit     service.RateLimit
+	UpvoteRateLimit    service.RateLimit
+	SubscribeRateLimit service.RateLimit
 	adminTokensRaw  string
 	adminTokensFile string
 }
@@ -65,6 +70,21 @@ type ArxivConfig struct {
 	PageSize   int
 	RequestGap time.Duration
 	Backfill   time.Duration
+}
+
+// Default per-client rate limits.
+var (
+	DefaultWriteRateLimit     = service.RateLimit{Burst: 600, Per: time.Minute}
+	DefaultUpvoteRateLimit    = service.RateLimit{Burst: 60, Per: time.Minute}
+	DefaultSubscribeRateLimit = service.RateLimit{Burst: 5, Per: 5 * time.Minute}
+)
+
+// orDefault is l, or def when l is unset.
+func orDefault(l, def service.RateLimit) service.RateLimit {
+	if l == (service.RateLimit{}) {
+		return def
+	}
+	return l
 }
 
 type setting struct {
@@ -80,6 +100,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	var syncInterval, shutdown string
 	var arxivCats, arxivInterval, arxivPage, arxivGap, arxivBackfill string
 	var claimTimeout, digestInterval, requestTimeout, corsOrigins string
+	var writeLimit, upvoteLimit, subscribeLimit string
 	settings := []setting{
 		{"grpc-addr", "PAPERD_GRPC_ADDR", ":9090", "gRPC listen address", &c.GRPCAddr},
 		{"http-addr", "PAPERD_HTTP_ADDR", ":8080", "HTTP listen address (REST gateway under /v1, /openapi.json, /healthz, /readyz)", &c.HTTPAddr},
@@ -103,6 +124,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"digest-interval", "PAPERD_DIGEST_INTERVAL", "1m", "how often the digest scheduler looks for digests due", &digestInterval},
 		{"request-timeout", "PAPERD_REQUEST_TIMEOUT", "30s", "deadline of a gRPC or REST call that brings none (streamed imports have none)", &requestTimeout},
 		{"cors-origins", "PAPERD_CORS_ORIGINS", "", "comma-separated origins browsers may call the REST API from, or * for any (empty: CORS off)", &corsOrigins},
+		{"write-rate-limit", "PAPERD_WRITE_RATE_LIMIT", DefaultWriteRateLimit.String(), "per client address: N/PERIOD (a bucket of N calls refilled evenly over PERIOD) or off; counts paper writes, imports, digest sends and every call with a subscription token", &writeLimit},
+		{"upvote-rate-limit", "PAPERD_UPVOTE_RATE_LIMIT", DefaultUpvoteRateLimit.String(), "per user: upvotes added or removed, N/PERIOD or off", &upvoteLimit},
+		{"subscribe-rate-limit", "PAPERD_SUBSCRIBE_RATE_LIMIT", DefaultSubscribeRateLimit.String(), "per client address: calls that mail an address (subscribe, new manage link), N/PERIOD or off", &subscribeLimit},
 		{"pprof-addr", "PAPERD_PPROF_ADDR", "", "address for Go's profiling handlers under /debug/pprof/, e.g. 127.0.0.1:6060 (empty: off; keep it private)", &c.PprofAddr},
 		{"arxiv-categories", "PAPERD_ARXIV_CATEGORIES", "", "comma-separated arXiv categories to import new submissions of, e.g. cs.LG,cs.CL (empty: the poller is off)", &arxivCats},
 		{"arxiv-url", "PAPERD_ARXIV_URL", ingest.DefaultArxivAPI, "arXiv API query endpoint the poller uses (and the only host it talks to)", &c.Arxiv.URL},
@@ -159,6 +183,15 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	for _, o := range c.CORSOrigins {
 		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "") {
 			errs = append(errs, fmt.Errorf("cors-origins: %q is not an origin such as https://app.example", o))
+		}
+	}
+	for _, l := range []struct {
+		name, text string
+		dst        *service.RateLimit
+	}{{"write-rate-limit", writeLimit, &c.WriteRateLimit}, {"upvote-rate-limit", upvoteLimit, &c.UpvoteRateLimit},
+		{"subscribe-rate-limit", subscribeLimit, &c.SubscribeRateLimit}} {
+		if *l.dst, err = service.ParseRateLimit(l.text); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
 		}
 	}
 	c.Arxiv.Categories = splitTokens(arxivCats, ",")

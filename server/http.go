@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 
 	"github.com/papercatalog/papers/gen/openapi"
 )
@@ -38,10 +39,10 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	s.pageRoutes(pages)
 	cop := http.NewCrossOriginProtection()
 	for _, p := range []string{"/subscriptions/confirm", "/subscriptions/manage", "/unsubscribe"} {
-		handle(p, pageHeaders(cop.Handler(limitBody(pages))))
+		handle(p, pageHeaders(cop.Handler(limitBody(withPeer(pages)))))
 	}
 	handle("GET /{$}", pageHeaders(http.HandlerFunc(s.home)))
-	handle("POST /subscribe", pageHeaders(cop.Handler(limitBody(http.HandlerFunc(s.subscribe)))))
+	handle("POST /subscribe", pageHeaders(cop.Handler(limitBody(withPeer(http.HandlerFunc(s.subscribe))))))
 	return s.recoverHTTP(mux)
 }
 
@@ -162,3 +163,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// withPeer gives the pages' calls into the services the client's address, as
+// the gRPC server gives its calls, so that rate limits count each client apart.
+func withPeer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := peer.NewContext(r.Context(), &peer.Peer{Addr: remoteAddr(r.RemoteAddr)})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// remoteAddr is an HTTP request's RemoteAddr as a net.Addr.
+type remoteAddr string
+
+func (a remoteAddr) Network() string { return "tcp" }
+func (a remoteAddr) String() string  { return string(a) }

@@ -146,12 +146,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.stopSync = stop
 	s.background.Go(func() { s.syncer.Run(syncCtx) })
 
+	limits := service.NewLimiters(orDefault(cfg.WriteRateLimit, DefaultWriteRateLimit),
+		orDefault(cfg.UpvoteRateLimit, DefaultUpvoteRateLimit), orDefault(cfg.SubscribeRateLimit, DefaultSubscribeRateLimit))
 	admins := service.NewAdmins(cfg.AdminTokens)
 	if admins.Len() == 0 {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
 	}
 	s.catalog = &service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
-		Admins: admins, Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied}
+		Admins: admins, Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Limits: limits}
 	indexer.Busy = s.catalog.Importing
 	var mail mailer.Mailer
 	senders := mailer.DefaultConnections
@@ -183,7 +185,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	s.subscriptions = &service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
 		PublicURL: cfg.PublicURL, From: from, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
-		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: claimTimeout, Concurrency: senders}
+		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: claimTimeout, Concurrency: senders, Limits: limits}
 	s.background.Go(func() { indexer.Run(syncCtx) })
 
 	if len(cfg.Arxiv.Categories) > 0 {

@@ -50,6 +50,8 @@ type Catalog struct {
 	Recorded func(repository.ChangeRef)
 	// Stats counts imported records.
 	Stats Stats
+	// Limits are the per-client rate limits (nil: none).
+	Limits *Limiters
 
 	votesOnce sync.Once
 	votes     *voteWriter
@@ -100,6 +102,9 @@ func (s *Catalog) CreatePaper(ctx context.Context, req *catalogv1.CreatePaperReq
 }
 
 func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*repository.Paper, error) {
+	if err := s.Limits.Write(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.Admins.Check(ctx); err != nil {
 		return nil, err
 	}
@@ -340,6 +345,9 @@ func (s *Catalog) UpdatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 }
 
 func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*repository.Paper, error) {
+	if err := s.Limits.Write(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.Admins.Check(ctx); err != nil {
 		return nil, err
 	}
@@ -445,6 +453,9 @@ func (s *Catalog) DeletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 }
 
 func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperRequest) error {
+	if err := s.Limits.Write(ctx); err != nil {
+		return err
+	}
 	if err := s.Admins.Check(ctx); err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/mail"
 	"net/url"
 	"slices"
@@ -19,10 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -34,16 +30,14 @@ import (
 
 // Subscription limits and defaults.
 const (
-	confirmValidity    = 7 * 24 * time.Hour
-	confirmMailEvery   = 10 * time.Minute
-	defaultMaxPapers   = 10
-	maxMaxPapers       = 50
-	defaultSendHour    = 8
-	maxEmail           = 254
-	maxQuery           = 500
-	maxTopicEntries    = 50
-	subscribeBurst     = 5
-	subscribeRefillGap = time.Minute
+	confirmValidity  = 7 * 24 * time.Hour
+	confirmMailEvery = 10 * time.Minute
+	defaultMaxPapers = 10
+	maxMaxPapers     = 50
+	defaultSendHour  = 8
+	maxEmail         = 254
+	maxQuery         = 500
+	maxTopicEntries  = 50
 )
 
 // Subscriptions implements subscriptionv1.SubscriptionServiceServer.
@@ -72,8 +66,9 @@ type Subscriptions struct {
 	Concurrency int
 	// Stats counts digest deliveries.
 	Stats Stats
+	// Limits are the per-client rate limits (nil: none).
+	Limits *Limiters
 
-	limiter      clientLimiter
 	rendererOnce sync.Once
 	renderer     *digest.Renderer // renders each paper once for all digests
 }
@@ -107,21 +102,11 @@ func hashToken(tok string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// limit spends one of the calling client's calls that mail an address
-// (subscribe, new manage link), or says when to retry.
-func (s *Subscriptions) limit(ctx context.Context) error {
-	if wait, ok := s.limiter.allow(clientKey(ctx), time.Now()); !ok {
-		return &Error{Code: codes.ResourceExhausted, RetryAfter: wait,
-			Message: fmt.Sprintf("too many requests from this client; retry in %d s", int(wait.Seconds())+1)}
-	}
-	return nil
-}
-
 const acceptedMessage = "If the address can receive mail, a confirmation link is on its way. Nothing will be sent until it is confirmed."
 
 // CreateSubscription implements subscriptionv1.SubscriptionServiceServer.
 func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptionv1.CreateSubscriptionRequest) (*subscriptionv1.CreateSubscriptionResponse, error) {
-	if err := s.limit(ctx); err != nil {
+	if err := s.Limits.Subscribe(ctx); err != nil {
 		return nil, s.fail(ctx, "CreateSubscription", err)
 	}
 	var v violations
@@ -257,6 +242,9 @@ func notFoundToken() error {
 }
 
 func (s *Subscriptions) byToken(ctx context.Context, tok string) (*repository.Subscription, bool, error) {
+	if err := s.Limits.Write(ctx); err != nil { // also slows down guessing
+		return nil, false, err
+	}
 	if tok == "" || len(tok) > 200 {
 		return nil, false, notFoundToken()
 	}
@@ -277,6 +265,9 @@ func (s *Subscriptions) authorized(ctx context.Context, name, manageToken string
 		return nil, v.err()
 	}
 	if manageToken == "" {
+		if err := s.Limits.Write(ctx); err != nil {
+			return nil, err
+		}
 		if err := s.Admins.Check(ctx); err != nil {
 			return nil, err
 		}
@@ -482,57 +473,11 @@ func applyPreferences(v *violations, prefix string, sub *repository.Subscription
 	}
 }
 
-// clientLimiter keeps a token bucket per client: subscribeBurst calls at once,
-// then one every subscribeRefillGap.
-type clientLimiter struct {
-	mu      sync.Mutex
-	clients map[string]*rate.Limiter
-}
-
-// allow spends one of client's calls, or says how long until it has one.
-func (l *clientLimiter) allow(client string, now time.Time) (time.Duration, bool) {
-	l.mu.Lock()
-	if l.clients == nil || len(l.clients) > 100000 {
-		l.clients = map[string]*rate.Limiter{}
-	}
-	lim := l.clients[client]
-	if lim == nil {
-		lim = rate.NewLimiter(rate.Every(subscribeRefillGap), subscribeBurst)
-		l.clients[client] = lim
-	}
-	l.mu.Unlock()
-	r := lim.ReserveN(now, 1)
-	if wait := r.DelayFrom(now); wait > 0 {
-		r.CancelAt(now)
-		return wait, false
-	}
-	return 0, true
-}
-
-// clientKey identifies the caller for rate limits: its address as the gRPC
-// server saw it, or, for calls through the REST gateway (in-process, without a
-// peer), the address the gateway appended to x-forwarded-for last.
-func clientKey(ctx context.Context) string {
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
-			return host
-		}
-		return p.Addr.String()
-	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if xff := md.Get("x-forwarded-for"); len(xff) > 0 {
-			parts := strings.Split(xff[len(xff)-1], ",")
-			return strings.TrimSpace(parts[len(parts)-1])
-		}
-	}
-	return "unknown"
-}
-
 const manageLinkMessage = "If the address has a subscription, a new link to manage it is on its way; earlier links stop working."
 
 // SendManageLink implements subscriptionv1.SubscriptionServiceServer.
 func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.SendManageLinkRequest) (*subscriptionv1.SendManageLinkResponse, error) {
-	if err := s.limit(ctx); err != nil {
+	if err := s.Limits.Subscribe(ctx); err != nil {
 		return nil, s.fail(ctx, "SendManageLink", err)
 	}
 	var v violations

@@ -35,6 +35,9 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 	if err != nil {
 		return nil, err
 	}
+	if err := s.Limits.Upvote(sub); err != nil {
+		return nil, err
+	}
 	cur, err := s.get("name", name)
 	if err != nil {
 		return nil, err

@@ -48,10 +48,11 @@ func TestHelpListsEverySetting(t *testing.T) {
 
 func TestBadConfigurationIsRefused(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"PAPERD_SYNC_INTERVAL": "soon", "PAPERD_LOG_FORMAT": "xml"}
+	env := map[string]string{"PAPERD_SYNC_INTERVAL": "soon", "PAPERD_LOG_FORMAT": "xml", "PAPERD_UPVOTE_RATE_LIMIT": "lots"}
 	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "sync-interval") || !strings.Contains(err.Error(), "log-format") {
-		t.Fatalf("got %v, want errors naming sync-interval and log-format", err)
+	if err == nil || !strings.Contains(err.Error(), "sync-interval") || !strings.Contains(err.Error(), "log-format") ||
+		!strings.Contains(err.Error(), "upvote-rate-limit") {
+		t.Fatalf("got %v, want errors naming sync-interval, log-format and upvote-rate-limit", err)
 	}
 }
 
