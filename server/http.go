@@ -22,10 +22,10 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	// Every route is counted and timed under its pattern (the gateway's under
 	// the path template of the call).
 	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, s.metrics.instrument(pattern, h)) }
-	handle("/v1/", s.cors(s.deadline(limitBody(gw))))
+	handle("/v1/", s.cors(s.whenOpened(s.deadline(limitBody(gw)))))
 	// The import streams newline-delimited JSON of any length; the gRPC server
 	// limits each message to MaxRequestBytes. It has no deadline.
-	handle("POST /v1/papers:import", s.cors(longBody(streamGW)))
+	handle("POST /v1/papers:import", s.cors(s.whenOpened(longBody(streamGW))))
 	handle("GET /openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
@@ -39,11 +39,23 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	s.pageRoutes(pages)
 	cop := http.NewCrossOriginProtection()
 	for _, p := range []string{"/subscriptions/confirm", "/subscriptions/manage", "/unsubscribe"} {
-		handle(p, pageHeaders(cop.Handler(limitBody(withPeer(pages)))))
+		handle(p, pageHeaders(s.whenOpened(cop.Handler(limitBody(withPeer(pages))))))
 	}
-	handle("GET /{$}", pageHeaders(http.HandlerFunc(s.home)))
-	handle("POST /subscribe", pageHeaders(cop.Handler(limitBody(withPeer(http.HandlerFunc(s.subscribe))))))
+	handle("GET /{$}", pageHeaders(s.whenOpened(http.HandlerFunc(s.home))))
+	handle("POST /subscribe", pageHeaders(s.whenOpened(cop.Handler(limitBody(withPeer(http.HandlerFunc(s.subscribe)))))))
 	return s.recoverHTTP(mux)
+}
+
+// whenOpened answers 503 until the server has opened its database.
+func (s *Server) whenOpened(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.opened.Load() {
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, codes.Unavailable, "starting: waiting for the database")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // deadline gives a REST call without a grpc-timeout header the default
@@ -97,19 +109,27 @@ func longBody(next http.Handler) http.Handler {
 	})
 }
 
-// readyz answers 200 when the read model is loaded and the database answers a ping.
+// readyz answers 200 once the database has been opened and the read model
+// loaded, until shutdown begins. A database lost later does not make paperd
+// unready: reads are still served from the read model (writes fail with 503),
+// and every replica shares the database, so taking them out of a load balancer
+// would only stop the reads too. The answer says whether the database answers.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.opened.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "waiting for the database"})
+		return
+	}
 	if !s.ready.Load() || !s.model.Loaded() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "starting or stopping"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "stopping"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	db := "reachable"
 	if err := s.db.Ping(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "database unreachable"})
-		return
+		db = "unreachable"
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "papers": s.model.Len()})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "papers": s.model.Len(), "database": db})
 }
 
 // limitBody refuses request bodies over MaxRequestBytes with 413. Bodies are small,

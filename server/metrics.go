@@ -42,12 +42,24 @@ func newMetrics(s *Server) *metrics {
 			Buckets: latencyBuckets,
 		}, []string{"route", "method", "code"}),
 	}
+	// Until the database is open, the state these read is not there yet: they
+	// report 0.
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			if !s.opened.Load() {
+				return 0
+			}
+			return f()
+		})
 	}
 	counter := func(name, help string, labels prometheus.Labels, f func() int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
-			func() float64 { return float64(f()) })
+			func() float64 {
+				if !s.opened.Load() {
+					return 0
+				}
+				return float64(f())
+			})
 	}
 	imports := &s.catalog.Stats
 	digests := &s.subscriptions.Stats

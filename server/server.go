@@ -73,6 +73,7 @@ type Server struct {
 	served        bool           // Start completed: the model is worth a snapshot at shutdown
 	background    sync.WaitGroup // sync and indexing, stopped before the stores close
 	ready         atomic.Bool
+	opened        atomic.Bool // open finished: the services may be called
 	stopOnce      sync.Once
 	stopErr       error
 	stopSync      context.CancelFunc
@@ -84,38 +85,166 @@ type Server struct {
 // creates indexes, loads the read model and starts serving on both ports. It
 // returns once the server is ready; stop it with Shutdown.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
-	s := &Server{cfg: cfg, log: log, serveErrs: make(chan error, 2)}
+	s := &Server{cfg: cfg, log: log, serveErrs: make(chan error, 2),
+		catalog: &service.Catalog{}, subscriptions: &service.Subscriptions{}}
 	defer func() {
 		if err != nil {
-			s.close()
+			s.abort()
 		}
 	}()
+	// Listen first, so that health checks are answered (not ready) while the
+	// database is waited for: an orchestrator sees a live process, not a crash
+	// loop.
+	if err := s.listen(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("paperd listening; opening the database", "grpc", s.grpcLis.Addr().String(), "http", s.httpLis.Addr().String())
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
+	s.opened.Store(true)
+	s.ready.Store(true)
+	s.served = true
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(catalogv1.CatalogService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	log.Info("paperd ready", "grpc", s.grpcLis.Addr().String(), "http", s.httpLis.Addr().String(),
+		"papers", s.model.Len())
+	return s, nil
+}
+
+
+// listen builds the gRPC and HTTP servers and starts serving. Until open has
+// finished, calls other than health checks are answered UNAVAILABLE (HTTP 503).
+func (s *Server) listen(ctx context.Context) error {
+	cfg, log := s.cfg, s.log
+	var err error
+	s.metrics = newMetrics(s)
+	s.grpcServer = grpc.NewServer(
+		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.ForceServerCodecV2(newResponseCodec(s.catalog.Encoded)),
+		grpc.ChainUnaryInterceptor(s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), s.openedUnary, s.deadlineUnary, s.logUnary),
+		grpc.ChainStreamInterceptor(s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), s.openedStream, s.logStream),
+		// Clients may ping at most every 10 s; a connection idle for 15 minutes
+		// is closed, and one that stops answering pings after 20 s.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+	)
+	catalogv1.RegisterCatalogServiceServer(s.grpcServer, s.catalog)
+	subscriptionv1.RegisterSubscriptionServiceServer(s.grpcServer, s.subscriptions)
+	s.health = health.NewServer()
+	// NOT_SERVING until the database is open and the read model loaded.
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	s.health.SetServingStatus(catalogv1.CatalogService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(s.grpcServer, s.health)
+	reflection.Register(s.grpcServer)
+	s.metrics.grpc.InitializeMetrics(s.grpcServer)
+
+	gwOpts := []runtime.ServeMuxOption{
+		// retry-after (set with RESOURCE_EXHAUSTED) goes out as HTTP's Retry-After.
+		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
+			if key == "retry-after" {
+				return "Retry-After", true
+			}
+			return runtime.MetadataHeaderPrefix + key, true
+		}),
+		runtime.WithMiddlewares(gatewayRoute),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+	}
+	gw := runtime.NewServeMux(gwOpts...)
+	// The gateway calls the service in-process rather than dialing the gRPC port:
+	// same handlers, same validation and errors, without a second network hop.
+	if err := catalogv1.RegisterCatalogServiceHandlerServer(ctx, gw, s.catalog); err != nil {
+		return fmt.Errorf("register gateway: %w", err)
+	}
+	if err := subscriptionv1.RegisterSubscriptionServiceHandlerServer(ctx, gw, s.subscriptions); err != nil {
+		return fmt.Errorf("register gateway: %w", err)
+	}
+	// In-process calls cannot stream, so the streaming import goes through a
+	// client connection to the same gRPC server over an in-memory listener.
+	s.loopLis = bufconn.Listen(1 << 20)
+	loop, err := grpc.NewClient("passthrough:///paperd", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.loopLis.DialContext(ctx) }))
+	if err != nil {
+		return fmt.Errorf("loopback connection: %w", err)
+	}
+	s.loopConn = loop
+	streamGW := runtime.NewServeMux(gwOpts...)
+	if err := catalogv1.RegisterCatalogServiceHandlerClient(ctx, streamGW, catalogv1.NewCatalogServiceClient(loop)); err != nil {
+		return fmt.Errorf("register gateway: %w", err)
+	}
+	s.httpServer = &http.Server{
+		Handler:           s.routes(gw, streamGW),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("listen for gRPC: %w", err)
+	}
+	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("listen for HTTP: %w", err)
+	}
+	s.wg.Go(func() {
+		if err := s.grpcServer.Serve(s.grpcLis); err != nil {
+			s.serveErrs <- fmt.Errorf("gRPC server: %w", err)
+		}
+	})
+	s.wg.Go(func() {
+		if err := s.grpcServer.Serve(s.loopLis); err != nil {
+			s.serveErrs <- fmt.Errorf("gRPC server (loopback): %w", err)
+		}
+	})
+	s.wg.Go(func() {
+		if err := s.httpServer.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.serveErrs <- fmt.Errorf("HTTP server: %w", err)
+		}
+	})
+	if cfg.PprofAddr != "" {
+		if err := s.servePprof(cfg.PprofAddr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// open opens the database (starting the embedded one if no MongoDB URI is set),
+// waiting for it as long as ctx allows, creates indexes, loads the read model
+// and the search index, and starts the background work.
+func (s *Server) open(ctx context.Context) error {
+	cfg, log := s.cfg, s.log
+	var err error
 	uri := cfg.MongoURI
 	if uri == "" {
 		s.embedded, err = embedded.Start(ctx, cfg.DataDir, quiet(log, "ferretdb"))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		uri = s.embedded.URI
 		log.Info("embedded FerretDB started", "uri", uri, "data_dir", cfg.DataDir)
 	}
 	s.uri = uri
 	if s.db, err = mongo.Open(uri, cfg.MongoDatabase); err != nil {
-		return nil, err
+		return err
 	}
 	if err := retry(ctx, log, "create indexes", func(ctx context.Context) error { return s.db.Migrate(ctx) }); err != nil {
-		return nil, err
+		return err
 	}
 	var key []byte
 	if err := retry(ctx, log, "read page token key", func(ctx context.Context) (err error) {
 		key, err = s.db.Secret(ctx, "page_token_key")
 		return err
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	users, err := service.NewUsers(ctx, cfg.JWT)
 	if err != nil {
-		return nil, fmt.Errorf("user tokens: %w", err)
+		return fmt.Errorf("user tokens: %w", err)
 	}
 	s.users = users
 	if !users.Enabled() {
@@ -128,19 +257,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		dbID, err = s.db.Secret(ctx, "database_id")
 		return err
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Votes: votes, Log: log, Interval: cfg.SyncInterval,
 		SnapshotPath: filepath.Join(cfg.DataDir, "readmodel.snapshot"), DatabaseID: hex.EncodeToString(dbID)}
 	if err := retry(ctx, log, "load read model", s.syncer.Start); err != nil {
-		return nil, err
+		return err
 	}
 	if s.index, err = search.Open(filepath.Join(cfg.DataDir, "search")); err != nil {
-		return nil, err
+		return err
 	}
 	indexer := &search.Indexer{Index: s.index, Model: s.model, Log: log}
 	if err := indexer.Reconcile(ctx); err != nil {
-		return nil, fmt.Errorf("search index: %w", err)
+		return fmt.Errorf("search index: %w", err)
 	}
 	syncCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopSync = stop
@@ -152,7 +281,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if admins.Len() == 0 {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
 	}
-	s.catalog = &service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
+	*s.catalog = service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
 		Admins: admins, Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Limits: limits}
 	indexer.Busy = s.catalog.Importing
 	var mail mailer.Mailer
@@ -160,7 +289,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if cfg.SMTPURL != "" {
 		smtp, err := mailer.NewSMTP(cfg.SMTPURL)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		mail, senders = smtp, smtp.Connections()
 	} else {
@@ -177,13 +306,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		tokenKey, err = s.db.Secret(ctx, "subscription_token_key")
 		return err
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	claimTimeout := cfg.DeliveryClaimTimeout
 	if claimTimeout <= 0 {
 		claimTimeout = 5 * time.Minute
 	}
-	s.subscriptions = &service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
+	*s.subscriptions = service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
 		PublicURL: cfg.PublicURL, From: from, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
 		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: claimTimeout, Concurrency: senders, Limits: limits}
 	s.background.Go(func() { indexer.Run(syncCtx) })
@@ -217,107 +346,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		})
 	})
 
-	s.metrics = newMetrics(s)
-	s.grpcServer = grpc.NewServer(
-		grpc.MaxRecvMsgSize(MaxRequestBytes),
-		grpc.ForceServerCodecV2(newResponseCodec(s.catalog.Encoded)),
-		grpc.ChainUnaryInterceptor(s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), s.deadlineUnary, s.logUnary),
-		grpc.ChainStreamInterceptor(s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), s.logStream),
-		// Clients may ping at most every 10 s; a connection idle for 15 minutes
-		// is closed, and one that stops answering pings after 20 s.
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
-	)
-	catalogv1.RegisterCatalogServiceServer(s.grpcServer, s.catalog)
-	subscriptionv1.RegisterSubscriptionServiceServer(s.grpcServer, s.subscriptions)
-	s.health = health.NewServer()
-	healthpb.RegisterHealthServer(s.grpcServer, s.health)
-	reflection.Register(s.grpcServer)
-	s.metrics.grpc.InitializeMetrics(s.grpcServer)
-
-	gwOpts := []runtime.ServeMuxOption{
-		// retry-after (set with RESOURCE_EXHAUSTED) goes out as HTTP's Retry-After.
-		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
-			if key == "retry-after" {
-				return "Retry-After", true
-			}
-			return runtime.MetadataHeaderPrefix + key, true
-		}),
-		runtime.WithMiddlewares(gatewayRoute),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
-	}
-	gw := runtime.NewServeMux(gwOpts...)
-	// The gateway calls the service in-process rather than dialing the gRPC port:
-	// same handlers, same validation and errors, without a second network hop.
-	if err := catalogv1.RegisterCatalogServiceHandlerServer(ctx, gw, s.catalog); err != nil {
-		return nil, fmt.Errorf("register gateway: %w", err)
-	}
-	if err := subscriptionv1.RegisterSubscriptionServiceHandlerServer(ctx, gw, s.subscriptions); err != nil {
-		return nil, fmt.Errorf("register gateway: %w", err)
-	}
-	// In-process calls cannot stream, so the streaming import goes through a
-	// client connection to the same gRPC server over an in-memory listener.
-	s.loopLis = bufconn.Listen(1 << 20)
-	loop, err := grpc.NewClient("passthrough:///paperd", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.loopLis.DialContext(ctx) }))
-	if err != nil {
-		return nil, fmt.Errorf("loopback connection: %w", err)
-	}
-	s.loopConn = loop
-	streamGW := runtime.NewServeMux(gwOpts...)
-	if err := catalogv1.RegisterCatalogServiceHandlerClient(ctx, streamGW, catalogv1.NewCatalogServiceClient(loop)); err != nil {
-		return nil, fmt.Errorf("register gateway: %w", err)
-	}
-	s.httpServer = &http.Server{
-		Handler:           s.routes(gw, streamGW),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-
-	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("listen for gRPC: %w", err)
-	}
-	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("listen for HTTP: %w", err)
-	}
 	if s.subscriptions.PublicURL == "" {
 		s.subscriptions.PublicURL = localURL(s.httpLis.Addr())
 	}
-	s.wg.Go(func() {
-		if err := s.grpcServer.Serve(s.grpcLis); err != nil {
-			s.serveErrs <- fmt.Errorf("gRPC server: %w", err)
-		}
-	})
-	s.wg.Go(func() {
-		if err := s.grpcServer.Serve(s.loopLis); err != nil {
-			s.serveErrs <- fmt.Errorf("gRPC server (loopback): %w", err)
-		}
-	})
-	s.wg.Go(func() {
-		if err := s.httpServer.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.serveErrs <- fmt.Errorf("HTTP server: %w", err)
-		}
-	})
-	if cfg.PprofAddr != "" {
-		if err := s.servePprof(cfg.PprofAddr); err != nil {
-			return nil, err
-		}
-	}
-	s.ready.Store(true)
-	s.served = true
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(catalogv1.CatalogService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	log.Info("paperd ready", "grpc", s.grpcLis.Addr().String(), "http", s.httpLis.Addr().String(),
-		"papers", s.model.Len())
-	return s, nil
+	return nil
 }
-
 // GRPCAddr returns the address the gRPC server listens on.
 func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
@@ -363,6 +396,23 @@ func (s *Server) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// abort stops serving and closes what a failed Start opened.
+func (s *Server) abort() {
+	if s.httpServer != nil {
+		_ = s.httpServer.Close()
+	}
+	if s.grpcServer != nil {
+		s.grpcServer.Stop()
+	}
+	for _, l := range []net.Listener{s.grpcLis, s.httpLis} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+	s.close()
+	s.wg.Wait()
+}
+
 func (s *Server) close() {
 	if s.catalog != nil {
 		s.catalog.Close()
@@ -394,9 +444,6 @@ func (s *Server) close() {
 	}
 	if s.embedded != nil {
 		s.embedded.Close()
-	}
-	if s.grpcLis != nil && s.grpcServer == nil {
-		_ = s.grpcLis.Close()
 	}
 	if s.loopConn != nil {
 		_ = s.loopConn.Close()
@@ -476,6 +523,22 @@ func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 	s.log.DebugContext(ss.Context(), "grpc stream", "method", info.FullMethod, "code", status.Code(err).String(),
 		"took", time.Since(start))
 	return err
+}
+
+// openedUnary answers UNAVAILABLE until the server has opened its database,
+// except for health checks.
+func (s *Server) openedUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if !s.opened.Load() && !strings.HasPrefix(info.FullMethod, "/grpc.health.v1.") {
+		return nil, status.Error(codes.Unavailable, "starting: waiting for the database")
+	}
+	return next(ctx, req)
+}
+
+func (s *Server) openedStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	if !s.opened.Load() && !strings.HasPrefix(info.FullMethod, "/grpc.health.v1.") && !strings.HasPrefix(info.FullMethod, "/grpc.reflection.") {
+		return status.Error(codes.Unavailable, "starting: waiting for the database")
+	}
+	return next(srv, ss)
 }
 
 // deadlineUnary gives a call without a deadline the default one.

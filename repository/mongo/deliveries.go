@@ -25,12 +25,15 @@ const deliveriesPrefix = "deliveries_"
 // FerretDB an insert is checked against the unique _id index, while an update or
 // a find by _id scans the collection; so sending an edition to n subscribers
 // costs 2n inserts, in batches, and one read of the edition's records.
-type Deliveries struct{ db *mongo.Database }
+type Deliveries struct {
+	db    *mongo.Database
+	avail *availability
+}
 
 var _ repository.Deliveries = (*Deliveries)(nil)
 
 // NewDeliveries returns the delivery store of db.
-func NewDeliveries(db *DB) *Deliveries { return &Deliveries{db: db.db} }
+func NewDeliveries(db *DB) *Deliveries { return &Deliveries{db: db.db, avail: db.avail} }
 
 type deliveryDoc struct {
 	ID             string     `bson:"_id"`
@@ -65,6 +68,8 @@ func fromDeliveryDoc(x *deliveryDoc) *repository.Delivery {
 // Edition implements repository.Deliveries: one read of the edition's
 // collection, whatever the number of subscribers.
 func (s *Deliveries) Edition(ctx context.Context, edition string) (map[string]*repository.Delivery, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	cur, err := s.coll(edition).Find(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", wrap(err))
@@ -89,6 +94,8 @@ func (s *Deliveries) Edition(ctx context.Context, edition string) (map[string]*r
 // Insert implements repository.Deliveries: one unordered InsertMany per edition,
 // where a duplicate _id is a version another writer stored first.
 func (s *Deliveries) Insert(ctx context.Context, ds []*repository.Delivery) ([]bool, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	stored := make([]bool, len(ds))
 	byEdition := map[string][]int{}
 	for i, d := range ds {
@@ -123,6 +130,8 @@ func (s *Deliveries) Insert(ctx context.Context, ds []*repository.Delivery) ([]b
 
 // DropEditionsBefore removes the delivery records of editions before day.
 func (s *Deliveries) DropEditionsBefore(ctx context.Context, day string) error {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	names, err := s.db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		return fmt.Errorf("list delivery records: %w", wrap(err))

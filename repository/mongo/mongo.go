@@ -38,6 +38,41 @@ type DB struct {
 	client *mongo.Client
 	db     *mongo.Database
 	pool   *poolStats
+	avail  *availability
+}
+
+// availability follows the driver's view of the deployment, so that calls made
+// while no server can take writes fail at once instead of each waiting out the
+// server selection timeout.
+type availability struct {
+	down atomic.Bool
+}
+
+// topologyChanged marks the deployment down while none of its servers is one
+// that takes writes.
+func (a *availability) topologyChanged(e *event.TopologyDescriptionChangedEvent) {
+	writable := false
+	for _, srv := range e.NewDescription.Servers {
+		switch srv.Kind {
+		case "Standalone", "RSPrimary", "Mongos", "LoadBalancer":
+			writable = true
+		}
+	}
+	a.down.Store(!writable)
+}
+
+// downWait is how long a call waits for a server while the deployment is known
+// to be down: long enough for one that has just come back to be found (a
+// waiting call makes the driver check at once), short enough to fail fast.
+const downWait = 300 * time.Millisecond
+
+// guard returns the context for one call: while the deployment is down, one
+// that ends within downWait.
+func (a *availability) guard(ctx context.Context) (context.Context, context.CancelFunc) {
+	if a == nil || !a.down.Load() {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, downWait)
 }
 
 // poolStats follows the driver's connection pool.
@@ -68,18 +103,20 @@ func (db *DB) PoolConnections() (open, inUse int64) {
 // for the server: use Ping to learn whether it is reachable.
 func Open(uri, name string) (*DB, error) {
 	// Defaults first, so that options in the URI win.
-	pool := &poolStats{}
+	pool, avail := &poolStats{}, &availability{}
+	avail.down.Store(true) // until the first server is found
 	opts := options.Client().
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second).
 		SetAppName("paperd").
 		SetPoolMonitor(&event.PoolMonitor{Event: pool.event}).
+		SetServerMonitor(&event.ServerMonitor{TopologyDescriptionChanged: avail.topologyChanged}).
 		ApplyURI(uri)
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)
 	}
-	return &DB{client: client, db: client.Database(name), pool: pool}, nil
+	return &DB{client: client, db: client.Database(name), pool: pool, avail: avail}, nil
 }
 
 // Close disconnects from the server.

@@ -18,6 +18,7 @@ import (
 
 // Papers implements repository.Papers.
 type Papers struct {
+	avail   *availability
 	db      *mongo.Database
 	papers  *mongo.Collection
 	changes *mongo.Collection
@@ -28,6 +29,7 @@ var _ repository.Papers = (*Papers)(nil)
 // NewPapers returns the paper store of db.
 func NewPapers(db *DB) *Papers {
 	return &Papers{
+		avail:   db.avail,
 		db:      db.db,
 		papers:  db.db.Collection(papersCollection),
 		changes: db.db.Collection(changesCollection),
@@ -167,6 +169,8 @@ func fromDoc(d *paperDoc) *repository.Paper {
 
 // Create implements repository.Papers.
 func (s *Papers) Create(ctx context.Context, p *repository.Paper) error {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	if _, err := s.papers.InsertOne(ctx, toDoc(p)); err != nil {
 		return fmt.Errorf("insert paper %s: %w", p.ID, wrap(err))
 	}
@@ -175,6 +179,8 @@ func (s *Papers) Create(ctx context.Context, p *repository.Paper) error {
 
 // Get implements repository.Papers.
 func (s *Papers) Get(ctx context.Context, id string) (*repository.Paper, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	var d paperDoc
 	if err := s.papers.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
 		return nil, fmt.Errorf("get paper %s: %w", id, wrap(err))
@@ -184,6 +190,8 @@ func (s *Papers) Get(ctx context.Context, id string) (*repository.Paper, error) 
 
 // Update implements repository.Papers.
 func (s *Papers) Update(ctx context.Context, p *repository.Paper, prevVersion int64) error {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	res, err := s.papers.ReplaceOne(ctx,
 		bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: prevVersion}}, toDoc(p))
 	if err != nil {
@@ -197,6 +205,8 @@ func (s *Papers) Update(ctx context.Context, p *repository.Paper, prevVersion in
 
 // Delete implements repository.Papers.
 func (s *Papers) Delete(ctx context.Context, id string, version int64) error {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	filter := bson.D{{Key: "_id", Value: id}}
 	if version != 0 {
 		filter = append(filter, bson.E{Key: "version", Value: version})
@@ -221,6 +231,8 @@ func (s *Papers) missOrConflict(ctx context.Context, id string) error {
 
 // All implements repository.Papers.
 func (s *Papers) All(ctx context.Context, fn func(*repository.Paper) error) error {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	cur, err := s.papers.Find(ctx, bson.D{}, options.Find().SetBatchSize(1000))
 	if err != nil {
 		return fmt.Errorf("scan papers: %w", wrap(err))
@@ -244,6 +256,8 @@ func (s *Papers) All(ctx context.Context, fn func(*repository.Paper) error) erro
 // RecordChange implements repository.Papers: the content first, then the header
 // that makes it visible, so a listed change can always be loaded (until pruned).
 func (s *Papers) RecordChange(ctx context.Context, c repository.Change) (string, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	d := changeDoc{
 		ID:      fmt.Sprintf("%020d/%s/%d", c.Time.UnixNano(), c.PaperID, c.Version),
 		PaperID: c.PaperID, Version: c.Version, Deleted: c.Deleted, Time: c.Time,
@@ -279,6 +293,8 @@ func (s *Papers) RecordChange(ctx context.Context, c repository.Change) (string,
 
 // ChangesSince implements repository.Papers.
 func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.ChangeRef, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	cur, err := s.changes.Find(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$gte", Value: t}}}},
 		options.Find().SetSort(bson.D{{Key: "time", Value: 1}, {Key: "_id", Value: 1}}))
 	if err != nil {
@@ -298,6 +314,8 @@ func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.Ch
 // LoadChange implements repository.Papers. A change pruned since it was listed is
 // ErrNotFound.
 func (s *Papers) LoadChange(ctx context.Context, ref repository.ChangeRef) (repository.Change, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	var p payloadDoc
 	err := s.payloads(ref.Time).FindOne(ctx, bson.D{{Key: "_id", Value: ref.ID}}).Decode(&p)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -329,6 +347,8 @@ func (s *Papers) LoadChange(ctx context.Context, ref repository.ChangeRef) (repo
 
 // PruneChanges implements repository.Papers.
 func (s *Papers) PruneChanges(ctx context.Context, t time.Time) error {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	before := bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: t}}}}
 	if _, err := s.changes.DeleteMany(ctx, before); err != nil {
 		return fmt.Errorf("prune changes: %w", wrap(err))
@@ -356,6 +376,8 @@ func (s *Papers) PruneChanges(ctx context.Context, t time.Time) error {
 // InsertMany implements repository.Papers, as one unordered insert. It records
 // no change for other replicas; the caller does.
 func (s *Papers) InsertMany(ctx context.Context, papers []*repository.Paper) (map[string]bool, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	if len(papers) == 0 {
 		return nil, nil
 	}

@@ -20,6 +20,8 @@ type secretDoc struct {
 // Every replica that shares the database gets the same secret, so page tokens made
 // by one are accepted by the others.
 func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
+	ctx, cancel := db.avail.guard(ctx)
+	defer cancel()
 	coll := db.db.Collection(secretsCollection)
 	fresh := secretDoc{ID: name, Key: make([]byte, 32)}
 	if _, err := rand.Read(fresh.Key); err != nil {

@@ -23,6 +23,8 @@ type stateDoc struct {
 
 // State returns the stored value called name, or nil if there is none.
 func (db *DB) State(ctx context.Context, name string) ([]byte, error) {
+	ctx, cancel := db.avail.guard(ctx)
+	defer cancel()
 	var d stateDoc
 	err := db.db.Collection(stateCollection).FindOne(ctx, bson.D{{Key: "_id", Value: name}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -36,6 +38,8 @@ func (db *DB) State(ctx context.Context, name string) ([]byte, error) {
 
 // SetState stores value under name.
 func (db *DB) SetState(ctx context.Context, name string, value []byte) error {
+	ctx, cancel := db.avail.guard(ctx)
+	defer cancel()
 	_, err := db.db.Collection(stateCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: name}},
 		stateDoc{ID: name, Value: value}, options.Replace().SetUpsert(true))
 	if err != nil {
@@ -56,6 +60,8 @@ type leaseDoc struct {
 // nobody else holds it unexpired; a holder renews it the same way. It reports
 // whether owner holds it. Replicas use it to run a job on one of them at a time.
 func (db *DB) AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
+	ctx, cancel := db.avail.guard(ctx)
+	defer cancel()
 	coll := db.db.Collection(leasesCollection)
 	next := leaseDoc{ID: name, Owner: owner, Expires: now.Add(ttl)}
 	var cur leaseDoc

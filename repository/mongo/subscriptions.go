@@ -25,6 +25,7 @@ const (
 
 // Subscriptions implements repository.Subscriptions.
 type Subscriptions struct {
+	avail               *availability
 	subs, addrs, tokens *mongo.Collection
 }
 
@@ -32,7 +33,7 @@ var _ repository.Subscriptions = (*Subscriptions)(nil)
 
 // NewSubscriptions returns the subscription store of db.
 func NewSubscriptions(db *DB) *Subscriptions {
-	return &Subscriptions{subs: db.db.Collection(subscriptionsCollection),
+	return &Subscriptions{avail: db.avail, subs: db.db.Collection(subscriptionsCollection),
 		addrs: db.db.Collection(addressesCollection), tokens: db.db.Collection(tokensCollection)}
 }
 
@@ -97,6 +98,8 @@ func fromSubDoc(d *subscriptionDoc) *repository.Subscription {
 // Create implements repository.Subscriptions. The address entry goes first: it
 // is what makes an address have at most one subscription.
 func (x *Subscriptions) Create(ctx context.Context, s *repository.Subscription) error {
+	ctx, cancel := x.avail.guard(ctx)
+	defer cancel()
 	if _, err := x.addrs.InsertOne(ctx, pointerDoc{ID: EmailKey(s.Email), SubscriptionID: s.ID}); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return repository.ErrAlreadyExists
@@ -126,6 +129,8 @@ func (x *Subscriptions) putTokens(ctx context.Context, s *repository.Subscriptio
 
 // Get implements repository.Subscriptions.
 func (x *Subscriptions) Get(ctx context.Context, id string) (*repository.Subscription, error) {
+	ctx, cancel := x.avail.guard(ctx)
+	defer cancel()
 	var d subscriptionDoc
 	err := x.subs.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -151,6 +156,8 @@ func (x *Subscriptions) pointer(ctx context.Context, coll *mongo.Collection, id 
 
 // ByEmail implements repository.Subscriptions.
 func (x *Subscriptions) ByEmail(ctx context.Context, email string) (*repository.Subscription, error) {
+	ctx, cancel := x.avail.guard(ctx)
+	defer cancel()
 	p, err := x.pointer(ctx, x.addrs, EmailKey(email))
 	if err != nil {
 		return nil, err
@@ -161,6 +168,8 @@ func (x *Subscriptions) ByEmail(ctx context.Context, email string) (*repository.
 // ByToken implements repository.Subscriptions. A token entry whose subscription
 // no longer holds that hash (replaced, or the subscription deleted) is not found.
 func (x *Subscriptions) ByToken(ctx context.Context, hash string) (*repository.Subscription, bool, error) {
+	ctx, cancel := x.avail.guard(ctx)
+	defer cancel()
 	if hash == "" {
 		return nil, false, repository.ErrNotFound
 	}
@@ -180,6 +189,8 @@ func (x *Subscriptions) ByToken(ctx context.Context, hash string) (*repository.S
 
 // Update implements repository.Subscriptions.
 func (x *Subscriptions) Update(ctx context.Context, s, prev *repository.Subscription) error {
+	ctx, cancel := x.avail.guard(ctx)
+	defer cancel()
 	if err := x.putTokens(ctx, s); err != nil {
 		return err
 	}
@@ -201,6 +212,8 @@ func (x *Subscriptions) Update(ctx context.Context, s, prev *repository.Subscrip
 
 // Delete implements repository.Subscriptions.
 func (x *Subscriptions) Delete(ctx context.Context, s *repository.Subscription) error {
+	ctx, cancel := x.avail.guard(ctx)
+	defer cancel()
 	if _, err := x.subs.DeleteOne(ctx, bson.D{{Key: "_id", Value: s.ID}}); err != nil {
 		return fmt.Errorf("delete subscription: %w", wrap(err))
 	}
@@ -217,6 +230,8 @@ func (x *Subscriptions) Delete(ctx context.Context, s *repository.Subscription) 
 
 // All implements repository.Subscriptions.
 func (x *Subscriptions) All(ctx context.Context, fn func(*repository.Subscription) error) error {
+	ctx, cancel := x.avail.guard(ctx)
+	defer cancel()
 	cur, err := x.subs.Find(ctx, bson.D{}, options.Find().SetBatchSize(2000))
 	if err != nil {
 		return fmt.Errorf("scan subscriptions: %w", wrap(err))

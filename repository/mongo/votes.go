@@ -22,6 +22,7 @@ const votesCollection = "upvotes"
 // before changes had versions have the _id paper|user and count as upvotes of
 // version 0.
 type Votes struct {
+	avail *availability
 	votes *mongo.Collection
 }
 
@@ -29,7 +30,7 @@ var _ repository.Votes = (*Votes)(nil)
 
 // NewVotes returns the vote store of db.
 func NewVotes(db *DB) *Votes {
-	return &Votes{votes: db.db.Collection(votesCollection)}
+	return &Votes{avail: db.avail, votes: db.db.Collection(votesCollection)}
 }
 
 type voteDoc struct {
@@ -48,6 +49,8 @@ func voteID(r repository.VoteRecord) string {
 // RecordVotes implements repository.Votes, as one unordered insert. It records no
 // change for other replicas; the caller does.
 func (s *Votes) RecordVotes(ctx context.Context, changes []repository.VoteRecord) error {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	if len(changes) == 0 {
 		return nil
 	}
@@ -82,6 +85,8 @@ func onlyDuplicates(err error) bool {
 
 // RemovePaperVotes implements repository.Votes.
 func (s *Votes) RemovePaperVotes(ctx context.Context, paperID string) error {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	if _, err := s.votes.DeleteMany(ctx, bson.D{{Key: "paper_id", Value: paperID}}); err != nil {
 		return fmt.Errorf("remove votes on %s: %w", paperID, wrap(err))
 	}
@@ -90,6 +95,8 @@ func (s *Votes) RemovePaperVotes(ctx context.Context, paperID string) error {
 
 // AllVotes implements repository.Votes.
 func (s *Votes) AllVotes(ctx context.Context, fn func(repository.VoteRecord) error) error {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
 	cur, err := s.votes.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
 		{Key: "paper_id", Value: 1}, {Key: "user", Value: 1}, {Key: "removed", Value: 1}, {Key: "version", Value: 1},
 	}).SetBatchSize(5000))
