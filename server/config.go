@@ -55,6 +55,10 @@ type Config struct {
 	CORSOrigins []string
 	// WriteRateLimit, UpvoteRateLimit and SubscribeRateLimit are the per-client
 	// rate limits; unset ones take their defaults (DefaultWriteRateLimit …).
+	// OTLPEndpoint, if set, is the OpenTelemetry collector traces go to
+	// (OTLPProtocol: http/protobuf or grpc); empty: tracing is off.
+	OTLPEndpoint string
+	OTLPProtocol string
 	WriteRateLimit     service.RateLimit
 	UpvoteRateLimit    service.RateLimit
 	SubscribeRateLimit service.RateLimit
@@ -127,6 +131,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"write-rate-limit", "PAPERD_WRITE_RATE_LIMIT", DefaultWriteRateLimit.String(), "per client address: N/PERIOD (a bucket of N calls refilled evenly over PERIOD) or off; counts paper writes, imports, digest sends and every call with a subscription token", &writeLimit},
 		{"upvote-rate-limit", "PAPERD_UPVOTE_RATE_LIMIT", DefaultUpvoteRateLimit.String(), "per user: upvotes added or removed, N/PERIOD or off", &upvoteLimit},
 		{"subscribe-rate-limit", "PAPERD_SUBSCRIBE_RATE_LIMIT", DefaultSubscribeRateLimit.String(), "per client address: calls that mail an address (subscribe, new manage link), N/PERIOD or off", &subscribeLimit},
+		{"otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OpenTelemetry collector to send traces to, e.g. http://localhost:4318 (empty: tracing off); the SDK's other OTEL_ variables apply", &c.OTLPEndpoint},
+		{"otlp-protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "protocol to the collector: http/protobuf or grpc", &c.OTLPProtocol},
 		{"pprof-addr", "PAPERD_PPROF_ADDR", "", "address for Go's profiling handlers under /debug/pprof/, e.g. 127.0.0.1:6060 (empty: off; keep it private)", &c.PprofAddr},
 		{"arxiv-categories", "PAPERD_ARXIV_CATEGORIES", "", "comma-separated arXiv categories to import new submissions of, e.g. cs.LG,cs.CL (empty: the poller is off)", &arxivCats},
 		{"arxiv-url", "PAPERD_ARXIV_URL", ingest.DefaultArxivAPI, "arXiv API query endpoint the poller uses (and the only host it talks to)", &c.Arxiv.URL},
@@ -178,6 +184,14 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.RequestTimeout, err = time.ParseDuration(requestTimeout); err != nil || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("request-timeout: %q is not a positive duration such as 30s", requestTimeout))
+	}
+	if c.OTLPProtocol != "http/protobuf" && c.OTLPProtocol != "grpc" {
+		errs = append(errs, fmt.Errorf("otlp-protocol: %q is neither http/protobuf nor grpc", c.OTLPProtocol))
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("otlp-endpoint: %q is not a URL such as http://localhost:4318", c.OTLPEndpoint))
+		}
 	}
 	c.CORSOrigins = splitTokens(corsOrigins, ",")
 	for _, o := range c.CORSOrigins {

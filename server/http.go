@@ -21,7 +21,7 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	// Every route is counted and timed under its pattern (the gateway's under
 	// the path template of the call).
-	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, s.metrics.instrument(pattern, h)) }
+	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, s.metrics.instrument(pattern, s.tracing.named(pattern, h))) }
 	handle("/v1/", s.cors(s.whenOpened(s.deadline(limitBody(gw)))))
 	// The import streams newline-delimited JSON of any length; the gRPC server
 	// limits each message to MaxRequestBytes. It has no deadline.

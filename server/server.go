@@ -62,6 +62,7 @@ type Server struct {
 	loopConn   *grpc.ClientConn
 	pprof      *http.Server
 	metrics    *metrics
+	tracing    *tracing // nil: off
 
 	uri     string
 	index   *search.Index
@@ -118,8 +119,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 func (s *Server) listen(ctx context.Context) error {
 	cfg, log := s.cfg, s.log
 	var err error
+	if s.tracing, err = newTracing(ctx, cfg.OTLPEndpoint, cfg.OTLPProtocol); err != nil {
+		return err
+	}
+	if s.tracing != nil {
+		log.Info("tracing on", "otlp_endpoint", cfg.OTLPEndpoint, "protocol", cfg.OTLPProtocol)
+	}
 	s.metrics = newMetrics(s)
-	s.grpcServer = grpc.NewServer(
+	s.grpcServer = grpc.NewServer(append(s.tracing.grpcOptions(),
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.ForceServerCodecV2(newResponseCodec(s.catalog.Encoded)),
 		grpc.ChainUnaryInterceptor(s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), s.openedUnary, s.deadlineUnary, s.logUnary),
@@ -128,7 +135,7 @@ func (s *Server) listen(ctx context.Context) error {
 		// is closed, and one that stops answering pings after 20 s.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
-	)
+	)...)
 	catalogv1.RegisterCatalogServiceServer(s.grpcServer, s.catalog)
 	subscriptionv1.RegisterSubscriptionServiceServer(s.grpcServer, s.subscriptions)
 	s.health = health.NewServer()
@@ -147,7 +154,7 @@ func (s *Server) listen(ctx context.Context) error {
 			}
 			return runtime.MetadataHeaderPrefix + key, true
 		}),
-		runtime.WithMiddlewares(gatewayRoute),
+		runtime.WithMiddlewares(gatewayRoute, s.tracing.gateway),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
@@ -176,7 +183,7 @@ func (s *Server) listen(ctx context.Context) error {
 		return fmt.Errorf("register gateway: %w", err)
 	}
 	s.httpServer = &http.Server{
-		Handler:           s.routes(gw, streamGW),
+		Handler:           s.tracing.http(s.routes(gw, streamGW)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -229,7 +236,7 @@ func (s *Server) open(ctx context.Context) error {
 		log.Info("embedded FerretDB started", "uri", uri, "data_dir", cfg.DataDir)
 	}
 	s.uri = uri
-	if s.db, err = mongo.Open(uri, cfg.MongoDatabase); err != nil {
+	if s.db, err = mongo.Open(uri, cfg.MongoDatabase, mongo.WithCommandMonitor(s.tracing.commandMonitor())); err != nil {
 		return err
 	}
 	if err := retry(ctx, log, "create indexes", func(ctx context.Context) error { return s.db.Migrate(ctx) }); err != nil {
@@ -453,6 +460,13 @@ func (s *Server) close() {
 	}
 	if s.pprof != nil {
 		_ = s.pprof.Close()
+	}
+	if s.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.tracing.shutdown(ctx); err != nil {
+			s.log.Warn("could not send the last spans", "err", err)
+		}
+		cancel()
 	}
 }
 

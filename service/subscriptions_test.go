@@ -160,6 +160,7 @@ func TestSubscribeConfirmManageUnsubscribe(t *testing.T) {
 
 func TestSubscribeRefusesBadInputAndFloods(t *testing.T) {
 	s, srv := subscriptionService(t)
+	s.Limits = NewLimiters(RateLimit{Off: true}, RateLimit{Off: true}, RateLimit{Burst: 5, Per: 5 * time.Minute})
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", "203.0.113.7"))
 	for _, email := range []string{"", "not an address", "Ada <ada@example.org>", "a@b\r\nBcc: evil@example.org"} {
 		_, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: email}})

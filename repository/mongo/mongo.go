@@ -99,20 +99,36 @@ func (db *DB) PoolConnections() (open, inUse int64) {
 	return db.pool.open.Load(), db.pool.inUse.Load()
 }
 
+// Option changes how Open connects.
+type Option func(*options.ClientOptions)
+
+// WithCommandMonitor has m told of every command (tracing uses it); nil is no
+// monitor.
+func WithCommandMonitor(m *event.CommandMonitor) Option {
+	return func(o *options.ClientOptions) {
+		if m != nil {
+			o.SetMonitor(m)
+		}
+	}
+}
+
 // Open connects to the server at uri and uses the database name. It does not wait
 // for the server: use Ping to learn whether it is reachable.
-func Open(uri, name string) (*DB, error) {
+func Open(uri, name string, opts ...Option) (*DB, error) {
 	// Defaults first, so that options in the URI win.
 	pool, avail := &poolStats{}, &availability{}
 	avail.down.Store(true) // until the first server is found
-	opts := options.Client().
+	clientOpts := options.Client().
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second).
 		SetAppName("paperd").
 		SetPoolMonitor(&event.PoolMonitor{Event: pool.event}).
 		SetServerMonitor(&event.ServerMonitor{TopologyDescriptionChanged: avail.topologyChanged}).
 		ApplyURI(uri)
-	client, err := mongo.Connect(opts)
+	for _, o := range opts {
+		o(clientOpts)
+	}
+	client, err := mongo.Connect(clientOpts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)
 	}
