@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -86,6 +87,7 @@ type Server struct {
 // creates indexes, loads the read model and starts serving on both ports. It
 // returns once the server is ready; stop it with Shutdown.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
+	log = slog.New(contextHandler{log.Handler()})
 	s := &Server{cfg: cfg, log: log, serveErrs: make(chan error, 2),
 		catalog: &service.Catalog{}, subscriptions: &service.Subscriptions{}}
 	defer func() {
@@ -113,7 +115,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	return s, nil
 }
 
-
 // listen builds the gRPC and HTTP servers and starts serving. Until open has
 // finished, calls other than health checks are answered UNAVAILABLE (HTTP 503).
 func (s *Server) listen(ctx context.Context) error {
@@ -129,8 +130,8 @@ func (s *Server) listen(ctx context.Context) error {
 	s.grpcServer = grpc.NewServer(append(s.tracing.grpcOptions(),
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.ForceServerCodecV2(newResponseCodec(s.catalog.Encoded)),
-		grpc.ChainUnaryInterceptor(s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), s.openedUnary, s.deadlineUnary, s.logUnary),
-		grpc.ChainStreamInterceptor(s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), s.openedStream, s.logStream),
+		grpc.ChainUnaryInterceptor(requestIDUnary, s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), s.openedUnary, s.deadlineUnary, s.logUnary),
+		grpc.ChainStreamInterceptor(requestIDStream, s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), s.openedStream, s.logStream),
 		// Clients may ping at most every 10 s; a connection idle for 15 minutes
 		// is closed, and one that stops answering pings after 20 s.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -149,10 +150,18 @@ func (s *Server) listen(ctx context.Context) error {
 	gwOpts := []runtime.ServeMuxOption{
 		// retry-after (set with RESOURCE_EXHAUSTED) goes out as HTTP's Retry-After.
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
-			if key == "retry-after" {
+			switch key {
+			case "retry-after":
 				return "Retry-After", true
+			case requestIDHeader: // set by the HTTP server already
+				return "", false
 			}
 			return runtime.MetadataHeaderPrefix + key, true
+		}),
+		// The request id goes along to the services (and over the loopback
+		// connection of streamed calls).
+		runtime.WithMetadata(func(ctx context.Context, _ *http.Request) metadata.MD {
+			return metadata.Pairs(requestIDHeader, requestID(ctx))
 		}),
 		runtime.WithMiddlewares(gatewayRoute, s.tracing.gateway),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
@@ -183,7 +192,7 @@ func (s *Server) listen(ctx context.Context) error {
 		return fmt.Errorf("register gateway: %w", err)
 	}
 	s.httpServer = &http.Server{
-		Handler:           s.tracing.http(s.routes(gw, streamGW)),
+		Handler:           s.tracing.http(withRequestID(s.routes(gw, streamGW))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -358,6 +367,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	return nil
 }
+
 // GRPCAddr returns the address the gRPC server listens on.
 func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
