@@ -47,6 +47,9 @@ type Config struct {
 	DeliveryClaimTimeout time.Duration
 	// DigestInterval is how often the scheduler looks for digests due (default 1m).
 	DigestInterval time.Duration
+	// DigestRetry is the wait before the first retry of a digest the mail
+	// server could not take (default 1m; doubling up to an hour).
+	DigestRetry time.Duration
 	// RequestTimeout is the deadline of a call (gRPC or REST) that brings none
 	// of its own (default 30s); streamed imports have none.
 	RequestTimeout time.Duration
@@ -103,7 +106,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	var c Config
 	var syncInterval, shutdown string
 	var arxivCats, arxivInterval, arxivPage, arxivGap, arxivBackfill string
-	var claimTimeout, digestInterval, requestTimeout, corsOrigins string
+	var claimTimeout, digestInterval, digestRetry, requestTimeout, corsOrigins string
 	var writeLimit, upvoteLimit, subscribeLimit string
 	settings := []setting{
 		{"grpc-addr", "PAPERD_GRPC_ADDR", ":9090", "gRPC listen address", &c.GRPCAddr},
@@ -126,6 +129,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"mail-from", "PAPERD_MAIL_FROM", "Paper Catalog <papers@localhost>", "sender of mails", &c.MailFrom},
 		{"delivery-claim-timeout", "PAPERD_DELIVERY_CLAIM_TIMEOUT", "5m", "how long a digest claimed by a sender that went away waits before another sender takes it over", &claimTimeout},
 		{"digest-interval", "PAPERD_DIGEST_INTERVAL", "1m", "how often the digest scheduler looks for digests due", &digestInterval},
+		{"digest-retry", "PAPERD_DIGEST_RETRY", "1m", "wait before the first retry of a digest the mail server could not take for now; it doubles with each attempt, up to an hour", &digestRetry},
 		{"request-timeout", "PAPERD_REQUEST_TIMEOUT", "30s", "deadline of a gRPC or REST call that brings none (streamed imports have none)", &requestTimeout},
 		{"cors-origins", "PAPERD_CORS_ORIGINS", "", "comma-separated origins browsers may call the REST API from, or * for any (empty: CORS off)", &corsOrigins},
 		{"write-rate-limit", "PAPERD_WRITE_RATE_LIMIT", DefaultWriteRateLimit.String(), "per client address: N/PERIOD (a bucket of N calls refilled evenly over PERIOD) or off; counts paper writes, imports, digest sends and every call with a subscription token", &writeLimit},
@@ -181,6 +185,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.DigestInterval, err = time.ParseDuration(digestInterval); err != nil || c.DigestInterval <= 0 {
 		errs = append(errs, fmt.Errorf("digest-interval: %q is not a positive duration such as 1m", digestInterval))
+	}
+	if c.DigestRetry, err = time.ParseDuration(digestRetry); err != nil || c.DigestRetry <= 0 {
+		errs = append(errs, fmt.Errorf("digest-retry: %q is not a positive duration such as 1m", digestRetry))
 	}
 	if c.RequestTimeout, err = time.ParseDuration(requestTimeout); err != nil || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("request-timeout: %q is not a positive duration such as 30s", requestTimeout))

@@ -16,10 +16,13 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/papercatalog/papers/embedded"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/mailer/smtptest"
 	"github.com/papercatalog/papers/server"
 )
 
@@ -414,5 +417,87 @@ func eventually30(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not happen within 30s", what)
 		}
+	}
+}
+
+// TestSMTPDownDigestsWaitAndAreRetried: with the mail server stopped, the
+// scheduler's digests fail as temporary and wait for their retry; once the mail
+// server is back, each subscriber gets the edition exactly once, by the
+// scheduler alone.
+func TestSMTPDownDigestsWaitAndAreRetried(t *testing.T) {
+	t.Parallel()
+	ts, smtp, _ := startWithSMTP(t, func(c *server.Config) {
+		c.DigestInterval = 200 * time.Millisecond
+		c.DigestRetry = 500 * time.Millisecond
+	})
+	ctx := longCtx(t)
+	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
+	// Today's edition at 00:00 UTC lists the papers of the day before.
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	for i := range 3 {
+		p := newPaper(i)
+		p.SubmitTime = timestamppb.New(today.Add(-time.Duration(6+i) * time.Hour))
+		if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(i), Paper: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addrs := []string{"ada@example.org", "alan@example.org", "grace@example.org"}
+	tokens := map[string]string{}
+	for _, a := range addrs {
+		if _, err := sc.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
+			Email: a, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}, SendHour: proto.Int32(0), TimeZone: "UTC"}}); err != nil {
+			t.Fatal(err)
+		}
+		links, _, _ := mailLinks(t, smtp, a)
+		tokens[a] = links["/subscriptions/confirm"]
+	}
+	smtp.Close() // the mail server goes away
+	for _, a := range addrs {
+		if _, err := sc.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: tokens[a]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The scheduler tries, fails, and tries again after the backoff.
+	eventually30(t, "failed attempts for every subscriber", func() bool {
+		return scrape(t, ts, "paperd_digest_deliveries_total", `outcome="failed"`) >= 6
+	})
+	if n := scrape(t, ts, "paperd_digest_deliveries_total", `outcome="sent"`); n != 0 {
+		t.Fatalf("%v digests counted as sent while the mail server was away", n)
+	}
+
+	back, err := smtptest.StartAt(smtp.Addr, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	digests := func(a string) int {
+		n := 0
+		for _, m := range back.Messages() {
+			if m.To[0] == a && strings.Contains(string(m.Data), "Message-ID: <digest.") {
+				n++
+			}
+		}
+		return n
+	}
+	eventually30(t, "a digest for every subscriber", func() bool {
+		for _, a := range addrs {
+			if digests(a) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(time.Second) // five more rounds of the scheduler
+	for _, a := range addrs {
+		if n := digests(a); n != 1 {
+			t.Errorf("%s got %d digests, want 1", a, n)
+		}
+	}
+	r, err := sc.SendDigests(admin(ctx), &subscriptionv1.SendDigestsRequest{Edition: today.Format(time.DateOnly)})
+	if err != nil || r.GetSent() != 0 {
+		t.Errorf("sending the edition again: %v %v, want nothing sent", r, err)
+	}
+	if len(back.Messages()) != len(addrs) {
+		t.Errorf("the mail server got %d mails, want %d", len(back.Messages()), len(addrs))
 	}
 }

@@ -330,7 +330,8 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	*s.subscriptions = service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
 		PublicURL: cfg.PublicURL, From: from, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
-		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: claimTimeout, Concurrency: senders, Limits: limits}
+		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: claimTimeout, Concurrency: senders, Limits: limits,
+		RetryBackoff: cfg.DigestRetry}
 	s.background.Go(func() { indexer.Run(syncCtx) })
 
 	if len(cfg.Arxiv.Categories) > 0 {

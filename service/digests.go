@@ -189,10 +189,11 @@ func (s *Subscriptions) Send(ctx context.Context, day time.Time, dryRun bool, du
 	return resp, nil
 }
 
-// Retry backoff of temporary mail failures.
+// Retry backoff of temporary mail failures: the first retry after
+// Subscriptions.RetryBackoff (default defaultFirstRetry), doubling up to maxRetry.
 const (
-	firstRetry = time.Minute
-	maxRetry   = time.Hour
+	defaultFirstRetry = time.Minute
+	maxRetry          = time.Hour
 )
 
 // Deliveries are claimed up to claimBatch at a time, those listed within
@@ -402,7 +403,11 @@ func (s *Subscriptions) deliver(ctx context.Context, j digestJob) *repository.De
 		if mailer.IsTemporary(err) {
 			next.State = repository.DeliveryRetry
 			next.Attempts++
-			next.NextAttempt = next.DoneTime.Add(min(firstRetry<<min(next.Attempts-1, 10), maxRetry))
+			first := s.RetryBackoff
+			if first <= 0 {
+				first = defaultFirstRetry
+			}
+			next.NextAttempt = next.DoneTime.Add(min(first<<min(next.Attempts-1, 10), max(maxRetry, first)))
 		}
 	}
 	return &next

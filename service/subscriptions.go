@@ -62,6 +62,10 @@ type Subscriptions struct {
 	// claim of a sender that went away blocks others.
 	Owner        string
 	ClaimTimeout time.Duration
+	// RetryBackoff is the wait before the first retry of a digest the mail
+	// server could not take for now (default a minute); it doubles with each
+	// attempt, up to an hour.
+	RetryBackoff time.Duration
 	// Concurrency is how many digests are sent at once (at least one).
 	Concurrency int
 	// Stats counts digest deliveries.

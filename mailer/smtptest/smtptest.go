@@ -62,7 +62,10 @@ func (s *Server) Hold(match func(data []byte) bool) <-chan struct{} {
 func (s *Server) Release(accept bool) { s.release <- accept }
 
 // Start starts a server on 127.0.0.1; with user set it requires AUTH PLAIN.
-func Start(user, pass string) (*Server, error) {
+func Start(user, pass string) (*Server, error) { return StartAt("127.0.0.1:0", user, pass) }
+
+// StartAt starts a server on addr (a stopped server's Addr starts it again).
+func StartAt(addr, user, pass string) (*Server, error) {
 	s := &Server{tempFail: map[string]bool{}, permFail: map[string]bool{}, user: user, pass: pass}
 	srv := smtp.NewServer(s)
 	srv.Domain = "localhost"
@@ -70,7 +73,7 @@ func Start(user, pass string) (*Server, error) {
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.MaxMessageBytes = 10 << 20
 	srv.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
