@@ -2,6 +2,8 @@ module github.com/papercatalog/papers
 
 go 1.26.8
 
+toolchain go1.26.10
+
 require (
 	github.com/FerretDB/FerretDB v1.24.2
 	github.com/MicahParks/keyfunc/v3 v3.9.1
