@@ -60,13 +60,13 @@ type Config struct {
 	// rate limits; unset ones take their defaults (DefaultWriteRateLimit …).
 	// OTLPEndpoint, if set, is the OpenTelemetry collector traces go to
 	// (OTLPProtocol: http/protobuf or grpc); empty: tracing is off.
-	OTLPEndpoint string
-	OTLPProtocol string
+	OTLPEndpoint       string
+	OTLPProtocol       string
 	WriteRateLimit     service.RateLimit
 	UpvoteRateLimit    service.RateLimit
 	SubscribeRateLimit service.RateLimit
-	adminTokensRaw  string
-	adminTokensFile string
+	adminTokensRaw     string
+	adminTokensFile    string
 }
 
 // ArxivConfig configures the arXiv poller.
@@ -147,12 +147,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	fs := flag.NewFlagSet("paperd", flag.ContinueOnError)
 	fs.SetOutput(out)
+	// Flags are registered with the built-in defaults, and the environment is
+	// applied after parsing to the settings no flag set: --help and the usage
+	// printed after a mistyped flag must not show environment values, which
+	// include tokens, secrets and passwords in URLs.
 	for _, s := range settings {
-		def := s.def
-		if v := getenv(s.env); v != "" {
-			def = v
-		}
-		fs.StringVar(s.dst, s.flag, def, fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
+		fs.StringVar(s.dst, s.flag, s.def, fmt.Sprintf("%s (env %s)", s.help, s.env))
 	}
 	fs.Usage = func() {
 		_, _ = fmt.Fprintf(out, "paperd serves the paper catalog over gRPC and REST.\n\nUsage: paperd [flags]\n\nEvery flag can also be set by its environment variable; flags win.\n\n")
@@ -163,6 +163,13 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" && !set[s.flag] {
+			*s.dst = v
+		}
 	}
 	var errs []error
 	var err error

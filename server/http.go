@@ -21,7 +21,9 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	// Every route is counted and timed under its pattern (the gateway's under
 	// the path template of the call).
-	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, s.metrics.instrument(pattern, s.tracing.named(pattern, h))) }
+	handle := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, s.metrics.instrument(pattern, s.tracing.named(pattern, h)))
+	}
 	handle("/v1/", s.cors(s.whenOpened(s.deadline(limitBody(gw)))))
 	// The import streams newline-delimited JSON of any length; the gRPC server
 	// limits each message to MaxRequestBytes. It has no deadline.
@@ -43,7 +45,16 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	}
 	handle("GET /{$}", pageHeaders(s.whenOpened(http.HandlerFunc(s.home))))
 	handle("POST /subscribe", pageHeaders(s.whenOpened(cop.Handler(limitBody(withPeer(http.HandlerFunc(s.subscribe)))))))
-	return s.recoverHTTP(mux)
+	return s.recoverHTTP(nosniff(mux))
+}
+
+// nosniff tells browsers to take every answer (JSON included) as the type it
+// says it is.
+func nosniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // whenOpened answers 503 until the server has opened its database.
