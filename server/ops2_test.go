@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -179,5 +181,46 @@ func TestCORSIsOffByDefaultAndFollowsTheConfiguredOrigins(t *testing.T) {
 	}
 	if _, h := get(on, "https://evil.example"); h.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("GET from another origin got allow-origin %q", h.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// TestKeepaliveAbuseIsCutOff: a client that pings more often than every 10 s
+// gets a GOAWAY (ENHANCE_YOUR_CALM, "too_many_pings") and loses its connection.
+// grpc-go clients cannot ping that often, so this speaks HTTP/2 itself.
+func TestKeepaliveAbuseIsCutOff(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	conn, err := net.DialTimeout("tcp", ts.GRPCAddr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for i := range 20 {
+			if fr.WritePing(false, [8]byte{byte(i)}) != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("connection ended without a GOAWAY: %v", err)
+		}
+		if ga, ok := f.(*http2.GoAwayFrame); ok {
+			if ga.ErrCode != http2.ErrCodeEnhanceYourCalm || string(ga.DebugData()) != "too_many_pings" {
+				t.Errorf("GOAWAY %v %q, want ENHANCE_YOUR_CALM too_many_pings", ga.ErrCode, ga.DebugData())
+			}
+			return
+		}
 	}
 }
