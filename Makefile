@@ -58,6 +58,19 @@ vulncheck: ## govulncheck on every package, against the pinned vulnerability dat
 test: ## run every test (the README's test command)
 	go test -race -count=1 -timeout 12m ./...
 
+# FUZZTIME is how long `make fuzz` runs each fuzz target: `make fuzz FUZZTIME=1m`.
+FUZZTIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target (func Fuzz… in a fuzz_test.go) for FUZZTIME (10s) each, one at a time
+	for file in $$(find . -name fuzz_test.go -not -path './.cache/*' | sort); do \
+		pkg=$$(dirname "$$file"); \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$file"); do \
+			echo "== $$target ($$pkg)"; \
+			go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
 .PHONY: bench
 bench: ## start paperd with 50,000 papers, load it with ghz, h2load and hey; prints a table and a JSON line
 	command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client; }

@@ -97,7 +97,10 @@ func parseAtomEntry(e *atomEntry) (*catalogv1.ImportRecord, error) {
 		}
 		return nil, fmt.Errorf("id %q is not an arXiv abstract URL", raw)
 	}
-	id, version := splitVersion(idv)
+	id, version := splitVersion(strings.TrimSpace(idv))
+	if id == "" {
+		return nil, fmt.Errorf("id %q names no arXiv identifier", raw)
+	}
 	p := &catalogv1.Paper{
 		ArxivVersion:    version,
 		Title:           oneLine(e.Title),

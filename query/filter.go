@@ -3,9 +3,11 @@
 package query
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.einride.tech/aip/filtering"
 	expr "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
@@ -120,6 +122,10 @@ var declarations = func() *filtering.Declarations {
 func ParseFilter(text string) (Filter, error) {
 	if len(text) > MaxFilterLength {
 		return Filter{}, fmt.Errorf("filter is longer than %d bytes", MaxFilterLength)
+	}
+	if !utf8.ValidString(text) {
+		// The parser's error would quote the text, and an error message must be UTF-8.
+		return Filter{}, errors.New("filter is not valid UTF-8")
 	}
 	if strings.TrimSpace(text) == "" {
 		return Filter{Text: text}, nil

@@ -2,9 +2,11 @@ package query
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.einride.tech/aip/ordering"
 
@@ -60,6 +62,10 @@ func ParseOrder(text string) (Order, error) {
 	}
 	if len(text) > 500 {
 		return Order{}, fmt.Errorf("order_by is longer than 500 bytes")
+	}
+	if !utf8.ValidString(text) {
+		// The parser's error would quote the text, and an error message must be UTF-8.
+		return Order{}, errors.New("order_by is not valid UTF-8")
 	}
 	var ob ordering.OrderBy
 	if err := ob.UnmarshalString(text); err != nil {
