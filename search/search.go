@@ -12,11 +12,13 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
@@ -27,6 +29,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/collector"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
+	vregexp "github.com/blevesearch/vellum/regexp"
 
 	"github.com/papercatalog/papers/repository"
 )
@@ -374,6 +377,8 @@ func Parse(text string) (query.Query, error) {
 		return nil, fmt.Errorf("%w: the query is empty", ErrQuery)
 	case len(text) > 500:
 		return nil, fmt.Errorf("%w: the query is longer than 500 characters", ErrQuery)
+	case !utf8.ValidString(text):
+		return nil, fmt.Errorf("%w: the query is not valid UTF-8", ErrQuery)
 	case strings.Count(text, `"`)%2 != 0:
 		return nil, fmt.Errorf("%w: a quoted phrase is not closed", ErrQuery)
 	}
@@ -394,7 +399,75 @@ func Parse(text string) (query.Query, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
 	}
+	if err := checkQuery(parsed); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
+	}
 	return requireAll(parsed), nil
+}
+
+// maxFuzziness is the most edits a fuzzy term (word~N) may allow: bleve
+// refuses more, but only when the search runs.
+const maxFuzziness = 2
+
+// wildcardRegexp turns a wildcard term into the regular expression bleve
+// searches it with (as bleve's WildcardQuery does).
+var wildcardRegexp = strings.NewReplacer("+", `\+`, "(", `\(`, ")", `\)`, "^", `\^`, "$", `\$`, ".", `\.`,
+	"{", `\{`, "}", `\}`, "[", `\[`, "]", `\]`, `|`, `\|`, `\`, `\\`, "*", ".*", "?", ".")
+
+// checkQuery refuses, before any search, what bleve would only refuse while
+// searching: regular expressions (and wildcards) its automaton cannot compile,
+// and fuzziness above maxFuzziness.
+func checkQuery(q query.Query) error {
+	switch q := q.(type) {
+	case *query.BooleanQuery:
+		for _, sub := range []query.Query{q.Must, q.Should, q.MustNot} {
+			if err := checkQuery(sub); err != nil {
+				return err
+			}
+		}
+	case *query.ConjunctionQuery:
+		for _, sub := range q.Conjuncts {
+			if err := checkQuery(sub); err != nil {
+				return err
+			}
+		}
+	case *query.DisjunctionQuery:
+		for _, sub := range q.Disjuncts {
+			if err := checkQuery(sub); err != nil {
+				return err
+			}
+		}
+	case *query.RegexpQuery:
+		return checkRegexp(q.Regexp)
+	case *query.WildcardQuery:
+		return checkRegexp(wildcardRegexp.Replace(q.Wildcard))
+	case *query.FuzzyQuery:
+		return checkFuzziness(q.Fuzziness)
+	case *query.MatchQuery:
+		return checkFuzziness(q.Fuzziness)
+	case *query.MatchPhraseQuery:
+		return checkFuzziness(q.Fuzziness)
+	}
+	return nil
+}
+
+func checkFuzziness(n int) error {
+	if n > maxFuzziness {
+		return fmt.Errorf("a fuzzy term allows at most %d edits (word~%d)", maxFuzziness, maxFuzziness)
+	}
+	return nil
+}
+
+// checkRegexp compiles a regular expression as the index does when it searches.
+func checkRegexp(expr string) error {
+	parsed, err := syntax.Parse(expr, syntax.Perl)
+	if err == nil {
+		_, err = vregexp.NewParsedWithLimit(expr, parsed, vregexp.DefaultLimit)
+	}
+	if err != nil {
+		return fmt.Errorf("the regular expression /%s/ cannot be used: %s", expr, err.Error())
+	}
+	return nil
 }
 
 // requireAll makes every plain word and phrase of a parsed query string required,

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -649,5 +651,22 @@ func TestViews(t *testing.T) {
 	got, _ = ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()})
 	if got.GetAbstract() != "Changed." || got.GetEtag() != upd.GetEtag() {
 		t.Errorf("get after update: %v", got)
+	}
+}
+
+// TestInvalidUTF8Gets400: text that is not UTF-8, in any field the gateway
+// passes through, is refused with 400 and a JSON error, never a 500.
+func TestInvalidUTF8Gets400(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	for _, path := range []string{"/v1/papers?order_by=%A8", "/v1/papers?filter=%FF", "/v1/papers?page_token=%FF%FE",
+		"/v1/papers:search?query=%C3%28", "/v1/papers/%FF", "/v1/dailyPapers?date=%FF"} {
+		r := ts.rest(t, "GET", path, "", nil)
+		if r.Status != http.StatusBadRequest && r.Status != http.StatusNotFound {
+			t.Errorf("GET %s: %d %s, want 400", path, r.Status, r.Raw)
+		}
+		if !json.Valid(r.Raw) {
+			t.Errorf("GET %s: not JSON: %q", path, r.Raw)
+		}
 	}
 }

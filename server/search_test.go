@@ -254,11 +254,19 @@ func TestSearchRejectsBadQueries(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, testConfig(t))
 	ctx := testCtx(t)
-	for _, q := range []string{"", "   ", `"unclosed phrase`, "colour:red", strings.Repeat("a ", 300)} {
+	// Regular expressions the index cannot compile and fuzziness over 2 are
+	// refused before searching (bleve refuses them only while searching).
+	for _, q := range []string{"", "   ", `"unclosed phrase`, "colour:red", strings.Repeat("a ", 300),
+		`title:/[/`, `/(/`, `title:/a{2000}/`, `abstract:/\p{Foo}/`, "graph~3", "title:graph~5"} {
 		_, err := ts.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: q})
 		st := wantCode(t, err, codes.InvalidArgument)
 		if f := violationFields(st); len(f) != 1 || f[0] != "query" {
 			t.Errorf("query %q: violations %v (%s)", q, f, st.Message())
+		}
+	}
+	for _, q := range []string{"graph~2", `title:/diff.*/`, "diff*sion", "g?aph"} {
+		if _, err := ts.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: q}); err != nil {
+			t.Errorf("query %q: %v", q, err)
 		}
 	}
 	_, err := ts.client.ListSimilarPapers(ctx, &catalogv1.ListSimilarPapersRequest{Name: "papers/2401.99999"})

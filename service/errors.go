@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -63,8 +64,13 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	case err == nil:
 		return nil
 	case errors.As(err, &e):
-		st := status.New(e.Code, e.Message)
+		// Messages may quote the caller's input; a status must be UTF-8 (the
+		// gateway cannot encode it otherwise, and answers 500).
+		st := status.New(e.Code, strings.ToValidUTF8(e.Message, "\uFFFD"))
 		if len(e.Violations) > 0 {
+			for _, v := range e.Violations {
+				v.Field, v.Description = strings.ToValidUTF8(v.GetField(), "\uFFFD"), strings.ToValidUTF8(v.GetDescription(), "\uFFFD")
+			}
 			if withDetails, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: e.Violations}); derr == nil {
 				st = withDetails
 			}
