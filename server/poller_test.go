@@ -87,7 +87,7 @@ func TestArxivPollerImportsAndResumes(t *testing.T) {
 		PageSize: 3, RequestGap: 100 * time.Millisecond, Backfill: 72 * time.Hour}
 	ts := startServer(t, cfg)
 	// The first round fails at the third page (start=6) and waits for the next.
-	eventually(t, "three requests", func() bool { return len(fake.starts()) >= 3 })
+	eventually30(t, "three requests", func() bool { return len(fake.starts()) >= 3 })
 	time.Sleep(300 * time.Millisecond)
 	if got := strings.Join(fake.starts(), ","); got != "0,3,6" {
 		t.Fatalf("requests at %s, want 0,3,6", got)
@@ -122,7 +122,7 @@ func TestArxivPollerImportsAndResumes(t *testing.T) {
 	}
 	cancel()
 	ts = startServer(t, cfg)
-	eventually(t, "the rest of the round", func() bool { return len(list(ts)) == 7 })
+	eventually30(t, "the rest of the round", func() bool { return len(list(ts)) == 7 })
 	if got := strings.Join(fake.starts(), ","); got != "0,3,6,6" {
 		t.Errorf("requests at %s, want 0,3,6,6", got)
 	}
@@ -140,7 +140,7 @@ func TestArxivPollerImportsAndResumes(t *testing.T) {
 	}
 	cancel()
 	ts = startServer(t, cfg)
-	eventually(t, "the new paper", func() bool { return len(list(ts)) == 8 })
+	eventually30(t, "the new paper", func() bool { return len(list(ts)) == 8 })
 	time.Sleep(300 * time.Millisecond)
 	if got := strings.Join(fake.starts(), ","); got != "0,3,6,6,0" {
 		t.Errorf("requests at %s, want 0,3,6,6,0", got)

@@ -106,6 +106,9 @@ func setSpanName(ctx context.Context, name string) {
 	if n, ok := ctx.Value(spanNameKey{}).(*string); ok {
 		*n = name
 	}
+	// otelhttp renames the span at its end only if the request it passed on
+	// was routed by a ServeMux itself; middleware in between hides that.
+	trace.SpanFromContext(ctx).SetName(name)
 }
 
 // http traces the HTTP server's requests, named by their route.
