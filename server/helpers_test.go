@@ -171,3 +171,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// eventually30 is eventually with 30 s, for what waits on a backoff, a restart
+// or a reconnection.
+func eventually30(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen within 30s", what)
+		}
+	}
+}

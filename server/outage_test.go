@@ -409,16 +409,6 @@ func TestDatabaseLostWhileRunning(t *testing.T) {
 	}
 }
 
-// eventually30 is eventually with 30 s: reconnecting to a database takes the
-// driver's heartbeat.
-func eventually30(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not happen within 30s", what)
-		}
-	}
-}
 
 // TestSMTPDownDigestsWaitAndAreRetried: with the mail server stopped, the
 // scheduler's digests fail as temporary and wait for their retry; once the mail
