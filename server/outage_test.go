@@ -409,7 +409,6 @@ func TestDatabaseLostWhileRunning(t *testing.T) {
 	}
 }
 
-
 // TestSMTPDownDigestsWaitAndAreRetried: with the mail server stopped, the
 // scheduler's digests fail as temporary and wait for their retry; once the mail
 // server is back, each subscriber gets the edition exactly once, by the
