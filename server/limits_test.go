@@ -135,7 +135,7 @@ func TestSubscribeFormIsLimitedPerClientAddress(t *testing.T) {
 		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 	}
 	post := func(c *http.Client, i int) int {
-		req, err := http.NewRequestWithContext(testCtx(t), "POST", ts.base+"/subscribe",
+		req, err := http.NewRequestWithContext(testCtx(t), http.MethodPost, ts.base+"/subscribe",
 			strings.NewReader(url.Values{"email": {fmt.Sprintf("f%d@example.org", i)}}.Encode()))
 		if err != nil {
 			t.Fatal(err)

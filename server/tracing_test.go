@@ -104,7 +104,7 @@ func TestTracingSpansGatewayRPCAndMongoDB(t *testing.T) {
 	ts := startServer(t, cfg)
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, err := http.NewRequestWithContext(testCtx(t), "POST", ts.base+"/v1/papers?paper_id="+paperID(1),
+	req, err := http.NewRequestWithContext(testCtx(t), http.MethodPost, ts.base+"/v1/papers?paper_id="+paperID(1),
 		strings.NewReader(`{"title":"Traced","abstract":"A paper written through the gateway."}`))
 	if err != nil {
 		t.Fatal(err)
