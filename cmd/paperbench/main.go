@@ -75,6 +75,9 @@ type options struct {
 	digestSubs    int
 	digestPapers  int
 	only          string
+	mixedDuration time.Duration
+	mixedWorkers  int
+	mixedImport   int
 }
 
 // result is one measured call.
@@ -116,7 +119,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.sample, "sample", sampleFile, "arXiv metadata sample to take the vocabulary from")
 	fs.IntVar(&o.digestSubs, "digest-subscribers", 10000, "confirmed subscribers of the digest run")
 	fs.IntVar(&o.digestPapers, "digest-papers", 5000, "papers submitted over the week of the digest run")
-	fs.StringVar(&o.only, "only", "", `run one section alone: "digest"`)
+	fs.StringVar(&o.only, "only", "", `run one section alone: "digest" or "mixed"`)
+	fs.DurationVar(&o.mixedDuration, "mixed-duration", 60*time.Second, "duration of the mixed-load run")
+	fs.IntVar(&o.mixedWorkers, "mixed-workers", 16, "concurrent workers of the mixed-load run")
+	fs.IntVar(&o.mixedImport, "mixed-import", 3000, "generated papers imported through one ImportPapers stream during the mixed-load run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -158,8 +164,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		printDigest(out, dig)
 		_, err = fmt.Fprintln(out, string(line))
 		return err
+	case "mixed":
+		voc, _ := loadVocabulary(o.sample)
+		mix, err := runMixedBench(ctx, o, bin, tmp, voc, logf)
+		if err != nil {
+			return err
+		}
+		line, err := json.Marshal(map[string]any{"mixed": mix})
+		if err != nil {
+			return err
+		}
+		printMixed(out, mix)
+		if _, err := fmt.Fprintln(out, string(line)); err != nil {
+			return err
+		}
+		return mix.err()
 	default:
-		return fmt.Errorf("-only %q: the sections are: digest", o.only)
+		return fmt.Errorf("-only %q: the sections are: digest, mixed", o.only)
 	}
 	data := filepath.Join(tmp, "data")
 	seedStart := time.Now()
@@ -404,6 +425,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mix, err := runMixedBench(ctx, o, bin, tmp, voc, logf)
+	if err != nil {
+		return err
+	}
 
 	byName := map[string]result{}
 	for _, r := range results {
@@ -478,18 +503,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	_, _ = fmt.Fprintf(out, "ready after: first start %.1fs, restart with catalog and index %.1fs (target <= 15), restart with the index deleted %.1fs; peak RSS %.0f MiB (target < 1536)\n",
 		firstStart.Seconds(), startup.Seconds(), rebuildStart.Seconds(), float64(rss)/(1<<20))
 	printDigest(out, dig)
+	printMixed(out, mix)
 	summary := map[string]any{
 		"papers": o.papers, "concurrency": o.concurrency, "duration_s": o.duration.Seconds(),
 		"startup_ready_s": startup.Seconds(), "first_start_ready_s": firstStart.Seconds(),
 		"index_deleted_ready_s": rebuildStart.Seconds(), "votes": o.votes, "import": imp, "digest": dig,
-		"peak_rss_bytes": rss, "ratios": ratios, "calls": results,
+		"peak_rss_bytes": rss, "ratios": ratios, "calls": results, "mixed": mix,
 	}
 	line, err := json.Marshal(summary)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(out, string(line))
-	return err
+	if _, err := fmt.Fprintln(out, string(line)); err != nil {
+		return err
+	}
+	return mix.err() // after the JSON line, so a failed mixed run still reports everything
 }
 
 // seed writes papers and votes into a fresh embedded database in dir, in batches,
