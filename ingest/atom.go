@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -141,8 +142,11 @@ func parseAtomEntry(e *atomEntry) (*catalogv1.ImportRecord, error) {
 		}
 	}
 	for _, l := range e.Links {
-		if l.Title == "pdf" && l.Href != "" {
-			p.PdfUrl = strings.Replace(strings.TrimSpace(l.Href), "http://", "https://", 1)
+		// Only web links: anything else (javascript:, data:) is left out, and
+		// the paper keeps arXiv's own PDF address.
+		href := strings.TrimSpace(l.Href)
+		if u, err := url.Parse(href); l.Title == "pdf" && err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+			p.PdfUrl = strings.Replace(href, "http://", "https://", 1)
 		}
 	}
 	if p.PdfUrl == "" {
