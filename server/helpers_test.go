@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,9 +47,14 @@ func testConfig(t *testing.T) server.Config {
 
 func startServer(t *testing.T, cfg server.Config) *testServer {
 	t.Helper()
+	return startLogging(t, cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+}
+
+// startLogging starts paperd as startServer does, logging to log.
+func startLogging(t *testing.T, cfg server.Config, log *slog.Logger) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.Start(ctx, cfg, log)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
@@ -181,4 +187,22 @@ func eventually30(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("%s did not happen within 30s", what)
 		}
 	}
+}
+
+// logBuffer collects everything a logger writes.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }

@@ -130,24 +130,6 @@ func standaloneDB(t *testing.T) (*cutProxy, string) {
 	return p, strings.Replace(db.URI, target, p.addr, 1)
 }
 
-// safeLog collects a server's log lines.
-type safeLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *safeLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *safeLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func getJSONStatus(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -169,7 +151,7 @@ func TestDatabaseUnreachableAtStart(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.MongoURI = uri
 	cfg.GRPCAddr, cfg.HTTPAddr = freeTCPAddr(t), freeTCPAddr(t)
-	logs := &safeLog{}
+	logs := &logBuffer{}
 	type started struct {
 		srv *server.Server
 		err error

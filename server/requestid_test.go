@@ -1,47 +1,21 @@
 package server_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
-	"github.com/papercatalog/papers/server"
 )
 
-// startLogged starts paperd logging at debug level into logs.
-func startLogged(t *testing.T, cfg server.Config, logs io.Writer) (*server.Server, catalogv1.CatalogServiceClient) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	srv, err := server.Start(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv, catalogv1.NewCatalogServiceClient(conn)
-}
-
 // logLines returns the log lines that contain every one of words.
-func logLines(logs *safeLog, words ...string) []string {
+func logLines(logs *logBuffer, words ...string) []string {
 	var out []string
 	for l := range strings.SplitSeq(logs.String(), "\n") {
 		all := true
@@ -60,8 +34,9 @@ func logLines(logs *safeLog, words ...string) []string {
 // id comes back in the response; an id that could forge log lines is replaced.
 func TestRequestIDsInLogsAndHeaders(t *testing.T) {
 	t.Parallel()
-	logs := &safeLog{}
-	srv, client := startLogged(t, testConfig(t), logs)
+	logs := &logBuffer{}
+	ts := startLogging(t, testConfig(t), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	client := ts.client
 	ctx := testCtx(t)
 
 	// gRPC, with the caller's id and without.
@@ -90,7 +65,7 @@ func TestRequestIDsInLogsAndHeaders(t *testing.T) {
 	// REST: the streamed import goes over the loopback connection and logs
 	// "import done" with the caller's id.
 	post := func(id string) http.Header {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+srv.HTTPAddr()+"/v1/papers:import",
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.base+"/v1/papers:import",
 			strings.NewReader(`{"records":[{"paper_id":"2401.00001","paper":{"title":"T","abstract":"A"}}]}`+"\n"))
 		if err != nil {
 			t.Fatal(err)

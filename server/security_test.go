@@ -32,9 +32,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -45,49 +43,6 @@ import (
 	"github.com/papercatalog/papers/server"
 	"github.com/papercatalog/papers/service"
 )
-
-// secLog collects everything a logger writes.
-type secLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *secLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *secLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// secStart starts paperd as startServer does, but logging to log.
-func secStart(t *testing.T, cfg server.Config, log *slog.Logger) *testServer {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	srv, err := server.Start(ctx, cfg, log)
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	ts := &testServer{Server: srv, client: catalogv1.NewCatalogServiceClient(conn), conn: conn, base: "http://" + srv.HTTPAddr()}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return ts
-}
 
 // secEventually polls cond until it holds, and fails the test with what
 // describe returns if it does not within limit.
@@ -151,13 +106,13 @@ func TestCredentialsAreNeverLogged(t *testing.T) {
 	admin1, admin2, badAdmin := secRandom("admin-one-"), secRandom("admin-two-"), secRandom("admin-bad-")
 	secret := secRandom("jwt-secret-that-is-long-enough-")
 
-	var jsonLogs, textLogs secLog
+	var jsonLogs, textLogs logBuffer
 	cfg := testConfig(t)
 	cfg.AdminTokens = []string{admin1, admin2}
 	cfg.JWT.Secret, cfg.JWT.Audience, cfg.JWT.Issuer = secret, "papers", "https://id.example"
 	cfg.SMTPURL = "smtp://" + smtpUser + ":" + smtpPass + "@" + smtp.Addr + "?tls=none"
 	cfg.LogLevel, cfg.LogFormat = "debug", "json"
-	ts := secStart(t, cfg, slog.New(slog.NewJSONHandler(&jsonLogs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	ts := startLogging(t, cfg, slog.New(slog.NewJSONHandler(&jsonLogs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx := testCtx(t)
 	asAdmin := func(tok string) context.Context {
 		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
@@ -249,7 +204,7 @@ func TestCredentialsAreNeverLogged(t *testing.T) {
 	cfg2.AdminTokens, cfg2.JWT = cfg.AdminTokens, cfg.JWT
 	cfg2.SMTPURL = "smtp://" + smtpUser + ":" + wrongPass + "@" + smtp.Addr + "?tls=none"
 	cfg2.LogLevel, cfg2.LogFormat = "debug", "text"
-	second := secStart(t, cfg2, slog.New(slog.NewTextHandler(&textLogs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	second := startLogging(t, cfg2, slog.New(slog.NewTextHandler(&textLogs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	sc2 := subscriptionv1.NewSubscriptionServiceClient(second.conn)
 	_, err = sc2.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
 		Email: "grace@example.org"}})
@@ -774,11 +729,11 @@ func TestArxivPollerTalksToItsHostOnly(t *testing.T) {
 	}))
 	defer api.Close()
 
-	var logs secLog
+	var logs logBuffer
 	cfg := testConfig(t)
 	cfg.Arxiv = server.ArxivConfig{Categories: []string{"cs.LG"}, URL: api.URL + "/api/query", Interval: 300 * time.Millisecond,
 		PageSize: 3, RequestGap: 50 * time.Millisecond, Backfill: 72 * time.Hour}
-	ts := secStart(t, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	ts := startLogging(t, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	// Three rounds with imports: under the race detector on a busy machine that
 	// may take longer than eventually's 5 s.
 	secEventually(t, "a finished round", time.Minute, func() bool { return strings.Contains(logs.String(), "arXiv poll done") },
