@@ -58,35 +58,6 @@ func secEventually(t *testing.T, what string, limit time.Duration, cond func() b
 // secRandom is a fresh value no test text can contain by chance.
 func secRandom(prefix string) string { return prefix + rand.Text() }
 
-// secHTTP sends a request with a form or no body and returns status, body and header.
-func secHTTP(t *testing.T, method, rawURL, form string, header map[string]string) (int, string, http.Header) {
-	t.Helper()
-	var body io.Reader
-	if form != "" {
-		body = strings.NewReader(form)
-	}
-	req, err := http.NewRequestWithContext(testCtx(t), method, rawURL, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != "" {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, rawURL, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b), resp.Header
-}
-
 // TestCredentialsAreNeverLogged runs two replicas at debug level, one logging
 // JSON and one text, with admin tokens, a JWT secret and an SMTP server that
 // requires AUTH; it writes with good and bad admin tokens over gRPC and REST,
@@ -166,7 +137,7 @@ func TestCredentialsAreNeverLogged(t *testing.T) {
 	if confirm == "" || manage == "" {
 		t.Fatalf("the confirmation mail lacks its links: %v", links)
 	}
-	if code, _, _ := secHTTP(t, "GET", ts.base+"/subscriptions/confirm?token="+confirm, "", nil); code != 200 {
+	if code, _, _ := formRequest(t, "GET", ts.base+"/subscriptions/confirm?token="+confirm, "", nil); code != 200 {
 		t.Fatalf("confirm page: %d", code)
 	}
 	if r := ts.rest(t, "POST", "/v1/subscriptions:confirm", "", map[string]any{"token": confirm}); r.Status != 200 {
@@ -175,7 +146,7 @@ func TestCredentialsAreNeverLogged(t *testing.T) {
 	if r := ts.rest(t, "POST", "/v1/subscriptions:confirm", "", map[string]any{"token": confirm}); r.Status != 404 {
 		t.Fatalf("confirm again (used token): %d %s", r.Status, r.Raw)
 	}
-	if code, _, _ := secHTTP(t, "GET", ts.base+"/subscriptions/manage?token="+manage, "", nil); code != 200 {
+	if code, _, _ := formRequest(t, "GET", ts.base+"/subscriptions/manage?token="+manage, "", nil); code != 200 {
 		t.Fatalf("manage page: %d", code)
 	}
 	list, err := sc.ListSubscriptions(asAdmin(admin2), &subscriptionv1.ListSubscriptionsRequest{})
@@ -188,7 +159,7 @@ func TestCredentialsAreNeverLogged(t *testing.T) {
 	if _, err := sc.SendDigests(asAdmin(admin1), &subscriptionv1.SendDigestsRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, _ := secHTTP(t, "POST", ts.base+"/unsubscribe?token="+manage, "List-Unsubscribe=One-Click", nil); code != 200 {
+	if code, _, _ := formRequest(t, "POST", ts.base+"/unsubscribe?token="+manage, "List-Unsubscribe=One-Click", nil); code != 200 {
 		t.Fatalf("one-click unsubscribe: %d", code)
 	}
 
@@ -472,7 +443,7 @@ func TestHostileTextIsEscapedEverywhere(t *testing.T) {
 	// query, which the page shows back.
 	home := func(path string) string {
 		t.Helper()
-		code, body, hdr := secHTTP(t, "GET", ts.base+path, "", nil)
+		code, body, hdr := formRequest(t, "GET", ts.base+path, "", nil)
 		if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
 			t.Fatalf("GET %s: %d %v", path, code, hdr)
 		}
@@ -525,29 +496,29 @@ func TestHostileTextIsEscapedEverywhere(t *testing.T) {
 		"/subscriptions/manage?token=" + url.QueryEscape(xssAttr),
 		"/unsubscribe?token=" + url.QueryEscape(xssAttr+xssScript),
 	} {
-		code, body, _ := secHTTP(t, "GET", ts.base+path, "", nil)
+		code, body, _ := formRequest(t, "GET", ts.base+path, "", nil)
 		if code != 200 && code != 404 {
 			t.Errorf("GET %s: %d", path, code)
 		}
 		checkHTML(t, "GET "+path, body)
 	}
-	code, body, _ := secHTTP(t, "GET", ts.base+"/subscriptions/manage?token="+manage, "", nil)
+	code, body, _ := formRequest(t, "GET", ts.base+"/subscriptions/manage?token="+manage, "", nil)
 	if text := html.UnescapeString(body); code != 200 || !strings.Contains(text, `value="`+xssAttr+" "+xssScript+`"`) ||
 		!strings.Contains(text, xssAttr+", "+xssScript) {
 		t.Errorf("the manage page does not show the topics (escaped): %d\n%s", code, body)
 	}
-	code, body, _ = secHTTP(t, "GET", ts.base+"/subscriptions/confirm?token="+url.QueryEscape(xssAttr), "", nil)
+	code, body, _ = formRequest(t, "GET", ts.base+"/subscriptions/confirm?token="+url.QueryEscape(xssAttr), "", nil)
 	if code != 200 || !strings.Contains(html.UnescapeString(body), `value="`+xssAttr+`"`) {
 		t.Errorf("the confirm page does not carry the token (escaped): %d\n%s", code, body)
 	}
 	// Saving hostile topics through the form, and confirming: the answers are escaped too.
 	form := url.Values{"token": {manage}, "action": {"save"}, "query": {xssScript}, "categories": {xssAttr}, "send_hour": {"7"}}
-	code, body, _ = secHTTP(t, "POST", ts.base+"/subscriptions/manage", form.Encode(), map[string]string{"Sec-Fetch-Site": "same-origin"})
+	code, body, _ = formRequest(t, "POST", ts.base+"/subscriptions/manage", form.Encode(), map[string]string{"Sec-Fetch-Site": "same-origin"})
 	if code != 200 || !strings.Contains(body, "Saved") {
 		t.Errorf("save topics: %d\n%s", code, body)
 	}
 	checkHTML(t, "POST /subscriptions/manage", body)
-	code, body, _ = secHTTP(t, "POST", ts.base+"/subscriptions/confirm", url.Values{"token": {links["/subscriptions/confirm"]}}.Encode(),
+	code, body, _ = formRequest(t, "POST", ts.base+"/subscriptions/confirm", url.Values{"token": {links["/subscriptions/confirm"]}}.Encode(),
 		map[string]string{"Sec-Fetch-Site": "same-origin"})
 	if code != 200 || !strings.Contains(body, "Subscription confirmed") {
 		t.Errorf("confirm: %d\n%s", code, body)
@@ -558,7 +529,7 @@ func TestHostileTextIsEscapedEverywhere(t *testing.T) {
 	n := len(smtp.Messages())
 	for _, addr := range []string{xssAttr, "ada@example.org\r\nBcc: victim@example.org", "ada@example.org\nBcc: victim@example.org",
 		"Ada <ada@example.org>, victim@example.org"} {
-		code, page, _ := secHTTP(t, "POST", ts.base+"/subscribe", url.Values{"email": {addr}}.Encode(), nil)
+		code, page, _ := formRequest(t, "POST", ts.base+"/subscribe", url.Values{"email": {addr}}.Encode(), nil)
 		if code != http.StatusBadRequest {
 			t.Errorf("subscribe form with %q: %d", addr, code)
 		}
@@ -838,7 +809,7 @@ func TestSecurityHeaders(t *testing.T) {
 		{"POST", "/subscriptions/manage", "token=" + manage + "&action=save&query=x", same, 200},
 		{"POST", "/unsubscribe?token=" + manage, "List-Unsubscribe=One-Click", nil, 200},
 	} {
-		code, body, hdr := secHTTP(t, c.method, ts.base+c.path, c.form, c.header)
+		code, body, hdr := formRequest(t, c.method, ts.base+c.path, c.form, c.header)
 		if code != c.code {
 			t.Errorf("%s %s: %d, want %d\n%s", c.method, c.path, code, c.code, body)
 		}

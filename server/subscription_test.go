@@ -180,23 +180,7 @@ func TestPagesConfirmAndOneClickUnsubscribe(t *testing.T) {
 	confirm, manage := links["/subscriptions/confirm"], links["/subscriptions/manage"]
 	do := func(method, path string, body string, header map[string]string) (int, string, http.Header) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(ctx, method, ts.base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
+		return formRequest(t, method, ts.base+path, body, header)
 	}
 	state := func() subscriptionv1.Subscription_State {
 		t.Helper()
