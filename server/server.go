@@ -120,7 +120,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 func (s *Server) listen(ctx context.Context) error {
 	cfg, log := s.cfg, s.log
 	var err error
-	if s.tracing, err = newTracing(ctx, cfg.OTLPEndpoint, cfg.OTLPProtocol); err != nil {
+	if s.tracing, err = newTracing(ctx, cfg.OTLPEndpoint, cfg.OTLPProtocol, log); err != nil {
 		return err
 	}
 	if s.tracing != nil {
@@ -181,8 +181,9 @@ func (s *Server) listen(ctx context.Context) error {
 	// In-process calls cannot stream, so the streaming import goes through a
 	// client connection to the same gRPC server over an in-memory listener.
 	s.loopLis = bufconn.Listen(1 << 20)
-	loop, err := grpc.NewClient("passthrough:///paperd", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.loopLis.DialContext(ctx) }))
+	loop, err := grpc.NewClient("passthrough:///paperd", append(s.tracing.loopbackOptions(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.loopLis.DialContext(ctx) }))...)
 	if err != nil {
 		return fmt.Errorf("loopback connection: %w", err)
 	}

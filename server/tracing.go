@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -44,10 +46,12 @@ type tracing struct {
 // URL such as http://collector:4318) with protocol http/protobuf (the default)
 // or grpc. The SDK reads the other OTEL_ variables itself (headers, sampler,
 // service name and resource attributes).
-func newTracing(ctx context.Context, endpoint, protocol string) (*tracing, error) {
+func newTracing(ctx context.Context, endpoint, protocol string, log *slog.Logger) (*tracing, error) {
 	if endpoint == "" {
 		return nil, nil
 	}
+	// The SDK reports failed exports through a process-wide handler.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("OpenTelemetry", "err", err) }))
 	var exp sdktrace.SpanExporter
 	var err error
 	switch protocol {
@@ -87,6 +91,16 @@ func (t *tracing) shutdown(ctx context.Context) error {
 		return nil
 	}
 	return t.provider.Shutdown(ctx)
+}
+
+// loopbackOptions continue a streamed REST call's trace over the loopback
+// connection to the gRPC server.
+func (t *tracing) loopbackOptions() []grpc.DialOption {
+	if t == nil {
+		return nil
+	}
+	return []grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+		otelgrpc.WithTracerProvider(t.provider), otelgrpc.WithPropagators(t.propagator)))}
 }
 
 // grpcOptions traces the gRPC server's calls.

@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -124,13 +126,9 @@ func TestTracingSpansGatewayRPCAndMongoDB(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	id := []byte{}
-	for i := 0; i < len(traceID); i += 2 {
-		var b byte
-		for _, c := range traceID[i : i+2] {
-			b = b<<4 | byte(strings.IndexRune("0123456789abcdef", c))
-		}
-		id = append(id, b)
+	id, err := hex.DecodeString(traceID)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var spans []*tracepb.Span
 	var httpSpan, rpcSpan *tracepb.Span
@@ -197,4 +195,36 @@ func TestTracingSpansGatewayRPCAndMongoDB(t *testing.T) {
 	if !found {
 		t.Error("no MongoDB span under the gRPC server span")
 	}
+
+	// A streamed REST import goes to the gRPC server over a loopback
+	// connection: the trace goes on through it.
+	const importTrace = "0af7651916cd43dd8448eb211c80319c"
+	req, err = http.NewRequestWithContext(testCtx(t), http.MethodPost, ts.base+"/v1/papers:import",
+		strings.NewReader(`{"records":[{"paper_id":"2401.00077","paper":{"title":"T","abstract":"A"}}]}`+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Traceparent", "00-"+importTrace+"-b7ad6b7169203331-01")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("REST import: %d", resp.StatusCode)
+	}
+	importID, _ := hex.DecodeString(importTrace)
+	var kinds []string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		kinds = kinds[:0]
+		for _, s := range rcv.trace(importID) {
+			kinds = append(kinds, s.GetKind().String()+" "+s.GetName())
+		}
+		if slices.Contains(kinds, "SPAN_KIND_SERVER papers.catalog.v1.CatalogService/ImportPapers") &&
+			slices.Contains(kinds, "SPAN_KIND_SERVER POST /v1/papers:import") {
+			return
+		}
+	}
+	t.Errorf("the import's trace has %q; want the HTTP request and the gRPC server's ImportPapers", kinds)
 }
