@@ -30,6 +30,7 @@ type Model struct {
 	unvoted    map[string]int64            // paper ID|user -> version of the last removal
 	gen        uint64                      // bumped on every change; list results of older generations are stale
 	cache      map[string]*Result
+	listing    map[string]*listing // list results being computed, by cache key
 	dirty      map[string]struct{} // papers whose content changed since TakeDirty
 	dirtyCh    chan struct{}
 	loaded     atomic.Bool
@@ -44,6 +45,7 @@ func New() *Model {
 		votes:      map[string]map[string]int64{},
 		unvoted:    map[string]int64{},
 		cache:      map[string]*Result{},
+		listing:    map[string]*listing{},
 		dirty:      map[string]struct{}{},
 		dirtyCh:    make(chan struct{}, 1),
 	}
@@ -252,6 +254,36 @@ func (m *Model) List(f query.Filter, o query.Order) *Result {
 		m.mu.RUnlock()
 		return r
 	}
+	m.mu.RUnlock()
+
+	// One computation per query and generation: callers that ask while it runs
+	// wait for it rather than filter and sort every paper themselves.
+	m.mu.Lock()
+	if r, ok := m.cache[ck]; ok && r.gen == m.gen {
+		m.mu.Unlock()
+		return r
+	}
+	if l := m.listing[ck]; l != nil && l.gen == m.gen {
+		m.mu.Unlock()
+		<-l.done
+		if l.r != nil {
+			return l.r
+		}
+		return m.List(f, o) // that computation failed
+	}
+	l := &listing{gen: m.gen, done: make(chan struct{})}
+	m.listing[ck] = l
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		if m.listing[ck] == l {
+			delete(m.listing, ck)
+		}
+		m.mu.Unlock()
+		close(l.done)
+	}()
+
+	m.mu.RLock()
 	gen := m.gen
 	r := &Result{gen: gen}
 	for _, p := range m.papers {
@@ -275,7 +307,15 @@ func (m *Model) List(f query.Filter, o query.Order) *Result {
 		m.cache[ck] = r
 	}
 	m.mu.Unlock()
+	l.r = r
 	return r
+}
+
+// listing is a list result being computed.
+type listing struct {
+	gen  uint64 // the generation it was asked for
+	done chan struct{}
+	r    *Result // set before done is closed
 }
 
 type byKey struct {

@@ -1,6 +1,8 @@
 package readmodel
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/papercatalog/papers/query"
@@ -156,5 +158,50 @@ func TestReplaceVotesTakesEachUsersLatestChange(t *testing.T) {
 	// A late copy of an old change does not undo a newer one.
 	if m.AddVote(repository.Vote{PaperID: "p", User: "cat"}, 25) {
 		t.Error("an upvote older than the removal was applied")
+	}
+}
+
+// TestConcurrentListsShareOneComputation: callers asking for the same listing
+// while it is computed wait for that computation instead of repeating it; a
+// change after it began is seen by the next caller.
+func TestConcurrentListsShareOneComputation(t *testing.T) {
+	t.Parallel()
+	m := New()
+	var papers []*repository.Paper
+	for i := range 50000 {
+		papers = append(papers, paper(fmt.Sprintf("2401.%05d", i), 1, int64(i%97)))
+	}
+	m.Replace(papers, 0)
+	f, err := query.ParseFilter("upvotes >= 3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := query.ParseOrder("upvotes desc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const callers = 16
+	results := make([]*Result, callers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			results[i] = m.List(f, o)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, r := range results {
+		if r != results[0] {
+			t.Fatalf("caller %d got a result of its own computation", i)
+		}
+	}
+	if n := len(results[0].Papers); n != 50000-3*(50000/97)-min(3, 50000%97) {
+		t.Errorf("%d papers listed", n)
+	}
+	m.Put(paper("2401.99999", 2, 500))
+	if r := m.List(f, o); r == results[0] || r.Papers[0].ID != "2401.99999" {
+		t.Error("the listing after a change did not follow it")
 	}
 }
