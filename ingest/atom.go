@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 )
@@ -99,7 +100,7 @@ func parseAtomEntry(e *atomEntry) (*catalogv1.ImportRecord, error) {
 		return nil, fmt.Errorf("id %q is not an arXiv abstract URL", raw)
 	}
 	id, version := splitVersion(strings.TrimSpace(idv))
-	if id == "" {
+	if id == "" || strings.ContainsFunc(id, unicode.IsSpace) {
 		return nil, fmt.Errorf("id %q names no arXiv identifier", raw)
 	}
 	p := &catalogv1.Paper{
