@@ -86,13 +86,34 @@ var (
 	DefaultSubscribeRateLimit = service.RateLimit{Burst: 5, Per: 5 * time.Minute}
 )
 
-// orDefault is l, or def when l is unset.
-func orDefault(l, def service.RateLimit) service.RateLimit {
-	if l == (service.RateLimit{}) {
-		return def
+// withDefaults fills in the settings a Config built in code leaves unset,
+// with the defaults ParseConfig gives them.
+func (c Config) withDefaults() Config {
+	for _, d := range []struct {
+		dst *time.Duration
+		def time.Duration
+	}{{&c.RequestTimeout, 30 * time.Second}, {&c.DeliveryClaimTimeout, 5 * time.Minute},
+		{&c.DigestInterval, time.Minute}, {&c.DigestRetry, time.Minute}} {
+		if *d.dst <= 0 {
+			*d.dst = d.def
+		}
 	}
-	return l
+	if c.MailFrom == "" {
+		c.MailFrom = defaultMailFrom
+	}
+	for _, l := range []struct {
+		dst *service.RateLimit
+		def service.RateLimit
+	}{{&c.WriteRateLimit, DefaultWriteRateLimit}, {&c.UpvoteRateLimit, DefaultUpvoteRateLimit},
+		{&c.SubscribeRateLimit, DefaultSubscribeRateLimit}} {
+		if *l.dst == (service.RateLimit{}) {
+			*l.dst = l.def
+		}
+	}
+	return c
 }
+
+const defaultMailFrom = "Paper Catalog <papers@localhost>"
 
 type setting struct {
 	flag, env, def, help string
@@ -126,7 +147,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"jwt-issuer", "PAPERD_JWT_ISSUER", "", "required iss claim of user tokens (empty: not checked)", &c.JWT.Issuer},
 		{"smtp-url", "SMTP_URL", "", "mail server, smtp://[user:password@]host[:port][?tls=starttls|ssl|none] (empty: mail is written as .eml files under the data directory's outbox/)", &c.SMTPURL},
 		{"public-url", "PAPERD_PUBLIC_URL", "", "address the links in mails start with, e.g. https://papers.example (empty: the local HTTP address)", &c.PublicURL},
-		{"mail-from", "PAPERD_MAIL_FROM", "Paper Catalog <papers@localhost>", "sender of mails", &c.MailFrom},
+		{"mail-from", "PAPERD_MAIL_FROM", defaultMailFrom, "sender of mails", &c.MailFrom},
 		{"delivery-claim-timeout", "PAPERD_DELIVERY_CLAIM_TIMEOUT", "5m", "how long a digest claimed by a sender that went away waits before another sender takes it over", &claimTimeout},
 		{"digest-interval", "PAPERD_DIGEST_INTERVAL", "1m", "how often the digest scheduler looks for digests due", &digestInterval},
 		{"digest-retry", "PAPERD_DIGEST_RETRY", "1m", "wait before the first retry of a digest the mail server could not take for now; it doubles with each attempt, up to an hour", &digestRetry},

@@ -74,7 +74,7 @@ func (s *Server) whenOpened(next http.Handler) http.Handler {
 func (s *Server) deadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Grpc-Timeout") == "" {
-			ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout())
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 			defer cancel()
 			r = r.WithContext(ctx)
 		}

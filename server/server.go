@@ -88,6 +88,7 @@ type Server struct {
 // returns once the server is ready; stop it with Shutdown.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
 	log = slog.New(contextHandler{log.Handler()})
+	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, log: log, serveErrs: make(chan error, 2),
 		catalog: &service.Catalog{}, subscriptions: &service.Subscriptions{}}
 	defer func() {
@@ -292,8 +293,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.stopSync = stop
 	s.background.Go(func() { s.syncer.Run(syncCtx) })
 
-	limits := service.NewLimiters(orDefault(cfg.WriteRateLimit, DefaultWriteRateLimit),
-		orDefault(cfg.UpvoteRateLimit, DefaultUpvoteRateLimit), orDefault(cfg.SubscribeRateLimit, DefaultSubscribeRateLimit))
+	limits := service.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)
 	admins := service.NewAdmins(cfg.AdminTokens)
 	if admins.Len() == 0 {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
@@ -314,10 +314,6 @@ func (s *Server) open(ctx context.Context) error {
 		mail = &mailer.Outbox{Dir: outbox, Sent: func(path string) { log.Info("mail written to the outbox (no SMTP_URL)", "path", path) }}
 	}
 	s.mail = mail
-	from := cfg.MailFrom
-	if from == "" {
-		from = "Paper Catalog <papers@localhost>"
-	}
 	var tokenKey []byte
 	if err := retry(ctx, log, "read subscription token key", func(ctx context.Context) (err error) {
 		tokenKey, err = s.db.Secret(ctx, "subscription_token_key")
@@ -325,13 +321,9 @@ func (s *Server) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	claimTimeout := cfg.DeliveryClaimTimeout
-	if claimTimeout <= 0 {
-		claimTimeout = 5 * time.Minute
-	}
 	*s.subscriptions = service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
-		PublicURL: cfg.PublicURL, From: from, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
-		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: claimTimeout, Concurrency: senders, Limits: limits,
+		PublicURL: cfg.PublicURL, From: cfg.MailFrom, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
+		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders, Limits: limits,
 		RetryBackoff: cfg.DigestRetry}
 	s.background.Go(func() { indexer.Run(syncCtx) })
 
@@ -353,14 +345,10 @@ func (s *Server) open(ctx context.Context) error {
 		log.Info("arXiv poller on", "categories", cfg.Arxiv.Categories, "url", cfg.Arxiv.URL, "interval", cfg.Arxiv.Interval)
 	}
 
-	schedInterval := cfg.DigestInterval
-	if schedInterval <= 0 {
-		schedInterval = time.Minute
-	}
 	owner := s.subscriptions.Owner
 	s.background.Go(func() {
-		s.subscriptions.RunScheduler(syncCtx, schedInterval, func(ctx context.Context) (bool, error) {
-			return s.db.AcquireLease(ctx, "digest_scheduler", owner, time.Now(), 3*schedInterval)
+		s.subscriptions.RunScheduler(syncCtx, cfg.DigestInterval, func(ctx context.Context) (bool, error) {
+			return s.db.AcquireLease(ctx, "digest_scheduler", owner, time.Now(), 3*cfg.DigestInterval)
 		})
 	})
 
@@ -552,37 +540,37 @@ func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 }
 
 // openedUnary answers UNAVAILABLE until the server has opened its database,
-// except for health checks.
+// except for health checks and reflection.
 func (s *Server) openedUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	if !s.opened.Load() && !strings.HasPrefix(info.FullMethod, "/grpc.health.v1.") {
-		return nil, status.Error(codes.Unavailable, "starting: waiting for the database")
+	if err := s.notOpened(info.FullMethod); err != nil {
+		return nil, err
 	}
 	return next(ctx, req)
 }
 
 func (s *Server) openedStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	if !s.opened.Load() && !strings.HasPrefix(info.FullMethod, "/grpc.health.v1.") && !strings.HasPrefix(info.FullMethod, "/grpc.reflection.") {
-		return status.Error(codes.Unavailable, "starting: waiting for the database")
+	if err := s.notOpened(info.FullMethod); err != nil {
+		return err
 	}
 	return next(srv, ss)
+}
+
+// notOpened is UNAVAILABLE for a call of method before the database is open.
+func (s *Server) notOpened(method string) error {
+	if s.opened.Load() || strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.") {
+		return nil
+	}
+	return status.Error(codes.Unavailable, "starting: waiting for the database")
 }
 
 // deadlineUnary gives a call without a deadline the default one.
 func (s *Server) deadlineUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.requestTimeout())
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
 		defer cancel()
 	}
 	return next(ctx, req)
-}
-
-// requestTimeout is the deadline of calls that bring none.
-func (s *Server) requestTimeout() time.Duration {
-	if s.cfg.RequestTimeout > 0 {
-		return s.cfg.RequestTimeout
-	}
-	return 30 * time.Second
 }
 
 func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
