@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -73,15 +74,10 @@ func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next 
 func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 	ctx, id := grpcRequestID(ss.Context())
 	_ = ss.SetHeader(metadata.Pairs(requestIDHeader, id))
-	return next(srv, &contextStream{ServerStream: ss, ctx: ctx})
+	wrapped := middleware.WrapServerStream(ss)
+	wrapped.WrappedContext = ctx
+	return next(srv, wrapped)
 }
-
-type contextStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (s *contextStream) Context() context.Context { return s.ctx }
 
 // contextHandler adds the call's request id, and its trace id when it is
 // traced, to every record logged with the call's context.
