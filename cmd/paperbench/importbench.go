@@ -140,9 +140,10 @@ func importBench(ctx context.Context, bin, tmp string, voc *vocabulary, n int, l
 
 // paperd is a paperd process started by the benchmark, with a client connection.
 type paperd struct {
-	cmd      *exec.Cmd
-	conn     *grpc.ClientConn
-	stopOnce sync.Once
+	cmd                *exec.Cmd
+	conn               *grpc.ClientConn
+	grpcAddr, httpAddr string
+	stopOnce           sync.Once
 }
 
 // startPaperd starts paperd with its data in dir and env added to the
@@ -159,7 +160,7 @@ func startPaperd(ctx context.Context, bin, dir string, ready time.Duration, env 
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &paperd{cmd: cmd}
+	p := &paperd{cmd: cmd, grpcAddr: grpcAddr, httpAddr: httpAddr}
 	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", ready); err != nil {
 		p.stop()
 		return nil, err

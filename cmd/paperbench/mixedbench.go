@@ -228,7 +228,7 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 	defer pd.stop()
 	// startPaperd keeps only the gRPC connection; the HTTP address (REST and
 	// /metrics) is in the environment it started paperd with.
-	httpBase := "http://" + envValue(pd.cmd.Env, "PAPERD_HTTP_ADDR")
+	httpBase := "http://" + pd.httpAddr
 	searchQ := searchRequests(voc, 2000)
 	if err := waitSearchable(ctx, pd.conn, searchQ[0]["query"].(string), 10*time.Minute); err != nil {
 		return res, fmt.Errorf("mixed: %w", err)
@@ -264,7 +264,7 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 	}
 	conns := make([]*grpc.ClientConn, max(1, o.mixedWorkers/4))
 	for i := range conns {
-		c, err := grpc.NewClient(envValue(pd.cmd.Env, "PAPERD_GRPC_ADDR"),
+		c, err := grpc.NewClient(pd.grpcAddr,
 			grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return res, err
@@ -1116,18 +1116,6 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
-}
-
-// envValue returns the value of key in env as a process started with env sees
-// it: the last one.
-func envValue(env []string, key string) string {
-	v := ""
-	for _, e := range env {
-		if k, val, ok := strings.Cut(e, "="); ok && k == key {
-			v = val
-		}
-	}
-	return v
 }
 
 func printMixed(out io.Writer, m mixedResult) {

@@ -80,10 +80,11 @@ func TestConfigErrorsDoNotEchoSecrets(t *testing.T) {
 				}
 				env[k] = v
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			limit := 60 * time.Second
 			if c.wait > 0 {
-				ctx, cancel = context.WithTimeout(context.Background(), c.wait)
+				limit = c.wait
 			}
+			ctx, cancel := context.WithTimeout(context.Background(), limit)
 			defer cancel()
 			var out bytes.Buffer
 			err := run(ctx, c.args, func(k string) string { return env[k] }, &out)
