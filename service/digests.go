@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
 	"github.com/papercatalog/papers/digest"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer"
@@ -31,8 +29,8 @@ func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*
 	from := ref.Add(-period)
 	var matches map[string]bool
 	if sub.Query != "" {
-		if s.Search == nil {
-			return nil, errorf(codes.Unavailable, "the search index is not ready")
+		if err := s.searchReady(); err != nil {
+			return nil, err
 		}
 		// Subscribers share topics: each distinct query is run once per index
 		// generation.
@@ -82,11 +80,7 @@ func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*
 // editionTime is when a subscription's edition of day is due: its send hour on
 // that day in its time zone.
 func editionTime(sub *repository.Subscription, day time.Time) time.Time {
-	loc, err := time.LoadLocation(sub.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	return time.Date(day.Year(), day.Month(), day.Day(), sub.SendHour, 0, 0, 0, loc)
+	return time.Date(day.Year(), day.Month(), day.Day(), sub.SendHour, 0, 0, 0, subscriberZone(sub.TimeZone))
 }
 
 // dueOn reports whether a subscription gets an edition on day's weekday.
@@ -483,12 +477,8 @@ func (s *Subscriptions) SendDue(ctx context.Context, now time.Time) (*subscripti
 
 // localDay is the subscriber's calendar day at now, as midnight in their zone.
 func localDay(sub *repository.Subscription, now time.Time) time.Time {
-	loc, err := time.LoadLocation(sub.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	l := now.In(loc)
-	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+	l := now.In(subscriberZone(sub.TimeZone))
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, l.Location())
 }
 
 // RunScheduler sends due digests every interval while this replica holds the

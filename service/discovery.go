@@ -56,7 +56,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 	var v violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
-	loc := loadZone(&v, req.GetTimeZone())
+	loc := loadZone(&v, "time_zone", req.GetTimeZone())
 	start, end := resolvePeriod(&v, req.GetDate(), req.GetWeek(), req.GetMonth(), loc)
 	q := s.queries.parse(req.GetFilter(), "")
 	if q.ferr != nil {

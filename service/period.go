@@ -3,6 +3,7 @@ package service
 import (
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -12,18 +13,45 @@ var (
 	monthPattern = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}$`)
 )
 
-// loadZone returns the IANA time zone name (default UTC).
-func loadZone(v *violations, name string) *time.Location {
+// loadZone returns the IANA time zone name (default UTC), or adds a violation
+// of field.
+func loadZone(v *violations, field, name string) *time.Location {
 	if name == "" {
 		return time.UTC
 	}
 	if name == "Local" || len(name) > 100 {
-		v.add("time_zone", "must be an IANA time zone such as Europe/Paris")
+		v.add(field, "must be an IANA time zone such as Europe/Paris")
 		return time.UTC
+	}
+	loc, err := zone(name)
+	if err != nil {
+		v.add(field, "%q is not an IANA time zone such as Europe/Paris", name)
+		return time.UTC
+	}
+	return loc
+}
+
+// zones caches time.LoadLocation, which reads and parses the zone's file on
+// every call (the scheduler needs each subscriber's zone every minute).
+var zones sync.Map // name → *time.Location
+
+func zone(name string) (*time.Location, error) {
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		v.add("time_zone", "%q is not an IANA time zone such as Europe/Paris", name)
+		return nil, err
+	}
+	zones.Store(name, loc)
+	return loc, nil
+}
+
+// subscriberZone is a stored subscription's time zone (checked when it was
+// set), or UTC.
+func subscriberZone(name string) *time.Location {
+	loc, err := zone(name)
+	if err != nil {
 		return time.UTC
 	}
 	return loc

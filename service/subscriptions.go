@@ -26,6 +26,7 @@ import (
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/repository"
+	"github.com/papercatalog/papers/search"
 )
 
 // Subscription limits and defaults.
@@ -36,7 +37,6 @@ const (
 	maxMaxPapers     = 50
 	defaultSendHour  = 8
 	maxEmail         = 254
-	maxQuery         = 500
 	maxTopicEntries  = 50
 )
 
@@ -440,18 +440,15 @@ func applyPreferences(v *violations, prefix string, sub *repository.Subscription
 		}
 	}
 	if mask["time_zone"] {
-		sub.TimeZone = "UTC"
-		if tz := in.GetTimeZone(); tz != "" {
-			if _, err := time.LoadLocation(tz); err != nil || strings.HasPrefix(tz, "/") || strings.Contains(tz, "..") {
-				v.add(prefix+"time_zone", "must be an IANA time zone such as Europe/Paris")
-			} else {
-				sub.TimeZone = tz
-			}
-		}
+		sub.TimeZone = loadZone(v, prefix+"time_zone", in.GetTimeZone()).String()
 	}
 	if mask["query"] {
-		sub.Query = strings.TrimSpace(in.GetQuery())
-		textLimit(v, prefix+"query", sub.Query, maxQuery)
+		// Checked as a search query now, rather than failing each digest later.
+		if sub.Query = strings.TrimSpace(in.GetQuery()); sub.Query != "" {
+			if _, err := search.Parse(sub.Query); err != nil {
+				v.add(prefix+"query", "%s", err.Error())
+			}
+		}
 	}
 	if mask["categories"] {
 		sub.Categories = in.GetCategories()

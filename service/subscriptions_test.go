@@ -402,3 +402,34 @@ func TestClaimable(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscriptionTopicsAreCheckedWhenSet: a query that is no search query, or a
+// time zone that is none, is refused when subscribing, not left to fail every
+// digest; a good one is kept.
+func TestSubscriptionTopicsAreCheckedWhenSet(t *testing.T) {
+	s, srv := subscriptionService(t)
+	ctx := context.Background()
+	for _, bad := range []*subscriptionv1.Subscription{
+		{Email: "ada@example.org", Query: `"unclosed phrase`},
+		{Email: "ada@example.org", Query: "title:/[/"},
+		{Email: "ada@example.org", Query: "colour:red"},
+		{Email: "ada@example.org", TimeZone: "Local"},
+		{Email: "ada@example.org", TimeZone: "Mars/Olympus_Mons"},
+	} {
+		_, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: bad})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("query %q, time zone %q: %v, want INVALID_ARGUMENT", bad.GetQuery(), bad.GetTimeZone(), err)
+		}
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("%d mails sent for refused subscriptions", n)
+	}
+	if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
+		Email: "ada@example.org", Query: `diffusion title:"graph networks"`, TimeZone: "Europe/Paris"}}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := s.Store.ByEmail(ctx, "ada@example.org")
+	if err != nil || sub.Query != `diffusion title:"graph networks"` || sub.TimeZone != "Europe/Paris" {
+		t.Errorf("stored %+v, %v", sub, err)
+	}
+}
