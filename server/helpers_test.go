@@ -172,20 +172,23 @@ func paperID(i int) string { return fmt.Sprintf("2401.%05d", i) }
 // 5 s: replicas and the search index follow writes within moments.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not happen within 5s", what)
-		}
-	}
+	eventuallyWithin(t, 5*time.Second, what, cond)
 }
 
 // eventually30 is eventually with 30 s, for what waits on a backoff, a restart
 // or a reconnection.
 func eventually30(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(200 * time.Millisecond) {
+	eventuallyWithin(t, 30*time.Second, what, cond)
+}
+
+// eventuallyWithin polls cond until it holds, and fails the test if it does
+// not within limit.
+func eventuallyWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !cond(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not happen within 30s", what)
+			t.Fatalf("%s did not happen within %s", what, limit)
 		}
 	}
 }
