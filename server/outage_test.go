@@ -117,7 +117,7 @@ func standaloneDB(t *testing.T) (*cutProxy, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := embedded.Start(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
+	db, err := embedded.StartTCP(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

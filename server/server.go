@@ -247,11 +247,24 @@ func (s *Server) open(ctx context.Context) error {
 		log.Info("embedded FerretDB started", "uri", uri, "data_dir", cfg.DataDir)
 	}
 	s.uri = uri
-	if s.db, err = mongo.Open(uri, cfg.MongoDatabase, mongo.WithCommandMonitor(s.tracing.commandMonitor())); err != nil {
+	opts := []mongo.Option{mongo.WithCommandMonitor(s.tracing.commandMonitor())}
+	if s.embedded != nil {
+		opts = append(opts, mongo.Exclusive()) // its socket is this process's alone
+	}
+	if s.db, err = mongo.Open(uri, cfg.MongoDatabase, opts...); err != nil {
 		return err
 	}
 	if err := retry(ctx, log, "create indexes", func(ctx context.Context) error { return s.db.Migrate(ctx) }); err != nil {
 		return err
+	}
+	if s.embedded != nil {
+		n, err := s.embedded.IndexIDs(ctx, cfg.MongoDatabase)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Info("embedded FerretDB: indexed _id for updates and deletes", "tables", n)
+		}
 	}
 	var key []byte
 	if err := retry(ctx, log, "read page token key", func(ctx context.Context) (err error) {

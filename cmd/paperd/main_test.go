@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -110,6 +112,64 @@ func startPaperd(t *testing.T, bin, httpAddr string, env []string, logs *bytes.B
 	}
 }
 
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// listeningTCP returns the addresses (IPv4 "a.b.c.d:port") of the TCP sockets
+// process pid listens on, sorted, from /proc.
+func listeningTCP(t *testing.T, pid int) []string {
+	t.Helper()
+	inodes := map[string]bool{}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	var out []string
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] { // 0A: LISTEN
+				continue
+			}
+			out = append(out, procAddr(t, f[1]))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// procAddr turns /proc/net/tcp's "0100007F:1F90" into "127.0.0.1:8080" (IPv6
+// addresses are left as /proc writes them, prefixed with the port).
+func procAddr(t *testing.T, s string) string {
+	t.Helper()
+	host, port, _ := strings.Cut(s, ":")
+	p, err := strconv.ParseUint(port, 16, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(host) != 8 {
+		return fmt.Sprintf("[%s]:%d", host, p)
+	}
+	ip, err := strconv.ParseUint(host, 16, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d.%d.%d.%d:%d", ip&0xff, ip>>8&0xff, ip>>16&0xff, ip>>24, p)
+}
+
 // TestEndToEnd builds paperd, runs it on free ports with a fresh data directory,
 // creates papers over gRPC and REST, stops it with SIGTERM, starts it again on the
 // same directory and finds the papers there.
@@ -145,6 +205,19 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	cmd, logs := start()
+	// The embedded database is paperd's alone: paperd listens on its two ports and
+	// no other, the database on a socket in a directory only its user can enter.
+	if got, want := listeningTCP(t, cmd.Process.Pid), []string{grpcAddr, httpAddr}; !slices.Equal(got, sorted(want)) {
+		t.Errorf("paperd listens on TCP %v, want only %v", got, sorted(want))
+	}
+	for _, dir := range []string{data, filepath.Join(data, "db")} {
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v, %v; want a directory with mode 0700", dir, fi.Mode(), err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(data, "db", "ferretdb.sock")); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("the database's socket: %v, %v", fi, err)
+	}
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

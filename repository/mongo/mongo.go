@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,44 @@ type DB struct {
 	db     *mongo.Database
 	pool   *poolStats
 	avail  *availability
+	// locks, when this process is the database's only client (Exclusive),
+	// serialise conditional writes per document; nil otherwise.
+	locks *keyLocks
+}
+
+// keyLocks is a mutex per key, held only while in use.
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	mu    sync.Mutex
+	users int
+}
+
+// lock locks key and returns its unlock.
+func (k *keyLocks) lock(key string) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyLock{}
+		k.locks[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // availability follows the driver's view of the deployment, so that calls made
@@ -100,16 +140,32 @@ func (db *DB) PoolConnections() (open, inUse int64) {
 }
 
 // Option changes how Open connects.
-type Option func(*options.ClientOptions)
+type Option func(*openConfig)
+
+type openConfig struct {
+	client    *options.ClientOptions
+	exclusive bool
+}
 
 // WithCommandMonitor has m told of every command (tracing uses it); nil is no
 // monitor.
 func WithCommandMonitor(m *event.CommandMonitor) Option {
-	return func(o *options.ClientOptions) {
+	return func(o *openConfig) {
 		if m != nil {
-			o.SetMonitor(m)
+			o.client.SetMonitor(m)
 		}
 	}
+}
+
+// Exclusive declares this process the database's only client, as paperd is of
+// its embedded FerretDB (which listens on a private socket). Conditional writes
+// (a paper's version, a lease) are then made atomic by serialising them in the
+// process, each a read and a write by _id alone, which the embedded database
+// answers from an index. Without it they are single conditional operations,
+// which MongoDB makes atomic across any number of clients but FerretDB does not
+// (and which FerretDB answers by scanning the collection).
+func Exclusive() Option {
+	return func(o *openConfig) { o.exclusive = true }
 }
 
 // Open connects to the server at uri and uses the database name. It does not wait
@@ -118,21 +174,25 @@ func Open(uri, name string, opts ...Option) (*DB, error) {
 	// Defaults first, so that options in the URI win.
 	pool, avail := &poolStats{}, &availability{}
 	avail.down.Store(true) // until the first server is found
-	clientOpts := options.Client().
+	cfg := openConfig{client: options.Client().
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second).
 		SetAppName("paperd").
 		SetPoolMonitor(&event.PoolMonitor{Event: pool.event}).
 		SetServerMonitor(&event.ServerMonitor{TopologyDescriptionChanged: avail.topologyChanged}).
-		ApplyURI(uri)
+		ApplyURI(uri)}
 	for _, o := range opts {
-		o(clientOpts)
+		o(&cfg)
 	}
-	client, err := mongo.Connect(clientOpts)
+	client, err := mongo.Connect(cfg.client)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)
 	}
-	return &DB{client: client, db: client.Database(name), pool: pool, avail: avail}, nil
+	db := &DB{client: client, db: client.Database(name), pool: pool, avail: avail}
+	if cfg.exclusive {
+		db.locks = &keyLocks{}
+	}
+	return db, nil
 }
 
 // Close disconnects from the server.
@@ -150,9 +210,13 @@ func (db *DB) Drop(ctx context.Context) error {
 	return wrap(db.db.Drop(ctx))
 }
 
-// Migrate creates the collections' indexes. It is idempotent: existing indexes are
-// kept. On FerretDB the indexes are created but reads do not use them.
+// Migrate creates the collections and their indexes. It is idempotent: existing
+// collections and indexes are kept. On FerretDB the indexes are created but reads
+// do not use them.
 func (db *DB) Migrate(ctx context.Context) error {
+	if err := db.createCollections(ctx); err != nil {
+		return err
+	}
 	type index struct {
 		coll, name string
 		keys       bson.D
@@ -181,6 +245,31 @@ func (db *DB) Migrate(ctx context.Context) error {
 		model := mongo.IndexModel{Keys: idx.keys, Options: options.Index().SetName(idx.name)}
 		if _, err := db.db.Collection(idx.coll).Indexes().CreateOne(ctx, model); err != nil {
 			return fmt.Errorf("create index %s on %s: %w", idx.name, idx.coll, wrap(err))
+		}
+	}
+	return nil
+}
+
+// createCollections creates the collections that exist for the life of the
+// database (not those of a change-log period or a digest edition), so that
+// whatever is done to existing collections at start (embedded.DB.IndexIDs) finds
+// them all.
+func (db *DB) createCollections(ctx context.Context) error {
+	names, err := db.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("list collections: %w", wrap(err))
+	}
+	for _, name := range []string{papersCollection, changesCollection, votesCollection, secretsCollection,
+		stateCollection, leasesCollection, subscriptionsCollection, addressesCollection, tokensCollection} {
+		if slices.Contains(names, name) {
+			continue
+		}
+		if err := db.db.CreateCollection(ctx, name); err != nil {
+			var ce mongo.CommandError
+			if errors.As(err, &ce) && ce.Code == 48 { // NamespaceExists: another replica made it
+				continue
+			}
+			return fmt.Errorf("create collection %s: %w", name, wrap(err))
 		}
 	}
 	return nil
