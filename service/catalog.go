@@ -361,36 +361,45 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		return nil, err
 	}
 	checkTimestamps(&v, "paper.", req.GetPaper())
-	cur, err := s.get("paper.name", req.GetPaper().GetName())
-	if err != nil {
-		return nil, err
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := checkEtag(req.GetPaper().GetEtag(), cur); err != nil {
-		return nil, err
-	}
-	next := *cur
-	for _, path := range paths {
-		setField(&next, req.GetPaper(), path)
-	}
-	validatePaper(&v, "paper.", &next)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t := now()
-	next.UpdateTime = t
-	next.Version = nextVersion(t, cur.Version)
-	if err := s.Papers.Update(ctx, &next, cur.Version); err != nil {
+	for attempt := 1; ; attempt++ {
+		cur, err := s.get("paper.name", req.GetPaper().GetName())
+		if err != nil {
+			return nil, err
+		}
+		if err := v.err(); err != nil {
+			return nil, err
+		}
+		if err := checkEtag(req.GetPaper().GetEtag(), cur); err != nil {
+			return nil, err
+		}
+		next := *cur
+		for _, path := range paths {
+			setField(&next, req.GetPaper(), path)
+		}
+		validatePaper(&v, "paper.", &next)
+		if err := v.err(); err != nil {
+			return nil, err
+		}
+		t := now()
+		next.UpdateTime = t
+		next.Version = nextVersion(t, cur.Version)
+		// The store's conditional update is the arbiter between writers: exactly
+		// one of those that read version cur.Version stores its successor.
+		err = s.Papers.Update(ctx, &next, cur.Version)
+		if err == nil {
+			s.Model.Put(&next)
+			s.record(ctx, repository.Change{PaperID: next.ID, Version: next.Version, Paper: &next})
+			return &next, nil
+		}
 		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
 			s.refresh(ctx, cur.ID)
 		}
-		return nil, err
+		// A caller who sent no etag asked for no condition: its change goes onto
+		// the paper as now stored, unless the paper keeps changing under it.
+		if !errors.Is(err, repository.ErrConflict) || req.GetPaper().GetEtag() != "" || attempt == 3 {
+			return nil, err
+		}
 	}
-	s.Model.Put(&next)
-	s.record(ctx, repository.Change{PaperID: next.ID, Version: next.Version, Paper: &next})
-	return &next, nil
 }
 
 // checkEtag returns ABORTED when a caller sent an etag that is not cur's.

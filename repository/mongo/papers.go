@@ -19,6 +19,7 @@ import (
 // Papers implements repository.Papers.
 type Papers struct {
 	avail   *availability
+	locks   *keyLocks // see Exclusive; nil: conditions go into the filter
 	db      *mongo.Database
 	papers  *mongo.Collection
 	changes *mongo.Collection
@@ -30,6 +31,7 @@ var _ repository.Papers = (*Papers)(nil)
 func NewPapers(db *DB) *Papers {
 	return &Papers{
 		avail:   db.avail,
+		locks:   db.locks,
 		db:      db.db,
 		papers:  db.db.Collection(papersCollection),
 		changes: db.db.Collection(changesCollection),
@@ -188,12 +190,22 @@ func (s *Papers) Get(ctx context.Context, id string) (*repository.Paper, error) 
 	return fromDoc(&d), nil
 }
 
-// Update implements repository.Papers.
+// Update implements repository.Papers. Its arbiter: on MongoDB, the filter
+// {_id, version}, which the server applies atomically; with Exclusive, the
+// paper's lock in this process, held across a read and a replace by _id.
 func (s *Papers) Update(ctx context.Context, p *repository.Paper, prevVersion int64) error {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
-	res, err := s.papers.ReplaceOne(ctx,
-		bson.D{{Key: "_id", Value: p.ID}, {Key: "version", Value: prevVersion}}, toDoc(p))
+	filter := bson.D{{Key: "_id", Value: p.ID}}
+	if s.locks != nil {
+		defer s.locks.lock(p.ID)()
+		if err := s.checkVersion(ctx, p.ID, prevVersion); err != nil {
+			return err
+		}
+	} else {
+		filter = append(filter, bson.E{Key: "version", Value: prevVersion})
+	}
+	res, err := s.papers.ReplaceOne(ctx, filter, toDoc(p))
 	if err != nil {
 		return fmt.Errorf("update paper %s: %w", p.ID, wrap(err))
 	}
@@ -203,12 +215,34 @@ func (s *Papers) Update(ctx context.Context, p *repository.Paper, prevVersion in
 	return nil
 }
 
-// Delete implements repository.Papers.
+// checkVersion returns ErrNotFound if paper id is absent, ErrConflict if its
+// stored version is not version (0: any).
+func (s *Papers) checkVersion(ctx context.Context, id string, version int64) error {
+	var d struct {
+		Version int64 `bson:"version"`
+	}
+	err := s.papers.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
+		options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&d)
+	if err != nil {
+		return fmt.Errorf("get paper %s: %w", id, wrap(err))
+	}
+	if version != 0 && d.Version != version {
+		return fmt.Errorf("paper %s: %w", id, repository.ErrConflict)
+	}
+	return nil
+}
+
+// Delete implements repository.Papers, with Update's arbiter.
 func (s *Papers) Delete(ctx context.Context, id string, version int64) error {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
 	filter := bson.D{{Key: "_id", Value: id}}
-	if version != 0 {
+	if s.locks != nil {
+		defer s.locks.lock(id)()
+		if err := s.checkVersion(ctx, id, version); err != nil {
+			return err
+		}
+	} else if version != 0 {
 		filter = append(filter, bson.E{Key: "version", Value: version})
 	}
 	res, err := s.papers.DeleteOne(ctx, filter)
