@@ -20,6 +20,17 @@ func (m *Model) HasVote(v repository.Vote) bool {
 	return ok
 }
 
+// VoteState returns whether user has upvoted the paper, and the version of the
+// user's latest change of that vote the model knows (0: none).
+func (m *Model) VoteState(v repository.Vote) (voted bool, version int64) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if added, ok := m.votes[v.PaperID][v.User]; ok {
+		return true, added
+	}
+	return false, m.unvoted[voteKey(v)]
+}
+
 // AddVote records v as of version. It reports whether the vote was new.
 func (m *Model) AddVote(v repository.Vote, version int64) bool {
 	m.mu.Lock()

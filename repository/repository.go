@@ -107,6 +107,10 @@ type VoteRecord struct {
 	User    string
 	Added   bool
 	Version int64
+	// Prev is the version of the user's previous record for the paper (0: none).
+	// A record has at most one successor: of two changes made from the same
+	// previous record, the store keeps the first.
+	Prev int64
 }
 
 // Vote is one user's upvote of one paper.
@@ -120,9 +124,14 @@ type Vote struct {
 // the vote stands. Appending is what the embedded database does fast; deleting or
 // updating a single document scans the whole collection there.
 type Votes interface {
-	// RecordVotes appends changes; a change already recorded (same paper, user
-	// and version) is skipped, so retrying a batch is harmless.
-	RecordVotes(ctx context.Context, changes []VoteRecord) error
+	// RecordVotes appends changes. A change already recorded (same paper, user
+	// and version) is skipped, so retrying a batch is harmless. A change whose
+	// predecessor (Prev) has another successor already is not recorded: its
+	// index is in lost. This is the arbiter between concurrent changes of one
+	// user's vote, on every backend and across replicas.
+	RecordVotes(ctx context.Context, changes []VoteRecord) (lost []int, err error)
+	// UserVotes returns the recorded changes of one user's vote on one paper.
+	UserVotes(ctx context.Context, paperID, user string) ([]VoteRecord, error)
 	// RemovePaperVotes removes every vote for the paper.
 	RemovePaperVotes(ctx context.Context, paperID string) error
 	// AllVotes calls fn for every recorded change, in no particular order.

@@ -19,6 +19,7 @@ import (
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/keylock"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
@@ -55,6 +56,7 @@ type Catalog struct {
 
 	votesOnce sync.Once
 	votes     *voteWriter
+	voteLocks keylock.Set // per paper|user
 	protos    protoCache
 	queries   queryCache
 	searches  searchCache

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -29,7 +30,10 @@ func (s *Catalog) RemovePaperUpvote(ctx context.Context, req *catalogv1.RemovePa
 }
 
 // vote adds or removes the calling user's upvote. The vote is stored first; the
-// read model and the change log follow once the database has it.
+// read model and the change log follow once the database has it. Changes of one
+// user's vote on one paper are serialised in this process; across replicas, the
+// store keeps one successor of each change (RecordVotes), and a change that lost
+// follows the stored one and tries again.
 func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.Paper, error) {
 	sub, err := s.Users.RequireSubject(ctx)
 	if err != nil {
@@ -43,15 +47,29 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 		return nil, err
 	}
 	v := repository.Vote{PaperID: cur.ID, User: sub}
-	if s.Model.HasVote(v) != add {
-		version := time.Now().UnixNano()
-		if err := s.voteWriter().write(ctx, repository.VoteRecord{PaperID: v.PaperID, User: sub, Added: add, Version: version}); err != nil {
+	unlock := s.voteLocks.Lock(v.PaperID + "|" + v.User)
+	defer unlock()
+	for attempt := 1; ; attempt++ {
+		voted, prev := s.Model.VoteState(v)
+		if voted == add {
+			break
+		}
+		rec := repository.VoteRecord{PaperID: v.PaperID, User: sub, Added: add, Version: max(time.Now().UnixNano(), prev+1), Prev: prev}
+		err := s.voteWriter().write(ctx, rec)
+		if err == nil {
+			s.applyVote(rec)
+			break
+		}
+		if !errors.Is(err, repository.ErrConflict) || attempt == 3 {
 			return nil, err
 		}
-		if add {
-			s.Model.AddVote(v, version)
-		} else {
-			s.Model.RemoveVote(v, version)
+		// Another replica changed this vote first: follow what it stored.
+		recs, err := s.Votes.UserVotes(ctx, v.PaperID, v.User)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			s.applyVote(r)
 		}
 	}
 	p, ok := s.Model.Get(cur.ID)
@@ -59,6 +77,16 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 		p = cur
 	}
 	return s.forViewer(p, catalogv1.PaperView_PAPER_VIEW_FULL, s.Model.HasVote(v)), nil
+}
+
+// applyVote applies a stored vote change to the read model.
+func (s *Catalog) applyVote(r repository.VoteRecord) {
+	v := repository.Vote{PaperID: r.PaperID, User: r.User}
+	if r.Added {
+		s.Model.AddVote(v, r.Version)
+	} else {
+		s.Model.RemoveVote(v, r.Version)
+	}
 }
 
 // forViewer returns the paper's message, marked as upvoted by the caller when it

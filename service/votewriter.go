@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -93,29 +94,53 @@ func (w *voteWriter) run() {
 				break drain
 			}
 		}
-		err := w.flush(batch)
-		for _, op := range batch {
-			op.done <- err
+		lost, err := w.flush(batch)
+		for i, op := range batch {
+			switch {
+			case err != nil:
+				op.done <- err
+			case lost[i]:
+				op.done <- fmt.Errorf("vote of %s on %s: %w", op.rec.User, op.rec.PaperID, repository.ErrConflict)
+			default:
+				op.done <- nil
+			}
 		}
 	}
 }
 
-func (w *voteWriter) flush(batch []*voteOp) error {
+// flush stores a batch and records the stored changes for other replicas. It
+// reports which changes were not stored because another change of the same vote
+// was, from the same predecessor.
+func (w *voteWriter) flush(batch []*voteOp) ([]bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	records := make([]repository.VoteRecord, 0, len(batch))
 	for _, op := range batch {
 		records = append(records, op.rec)
 	}
-	if err := w.votes.RecordVotes(ctx, records); err != nil {
-		return err
+	lostIdx, err := w.votes.RecordVotes(ctx, records)
+	if err != nil {
+		return nil, err
+	}
+	lost := make([]bool, len(batch))
+	for _, i := range lostIdx {
+		lost[i] = true
+	}
+	stored := records[:0:0]
+	for i, r := range records {
+		if !lost[i] {
+			stored = append(stored, r)
+		}
+	}
+	if len(stored) == 0 {
+		return lost, nil
 	}
 	t := time.Now().UTC()
-	id, err := w.papers.RecordChange(ctx, repository.Change{Votes: records, Time: t})
+	id, err := w.papers.RecordChange(ctx, repository.Change{Votes: stored, Time: t})
 	if err != nil {
-		w.log.Warn("could not record votes for other replicas", "votes", len(records), "err", err)
+		w.log.Warn("could not record votes for other replicas", "votes", len(stored), "err", err)
 	} else if w.recorded != nil {
 		w.recorded(repository.ChangeRef{ID: id, Time: t})
 	}
-	return nil
+	return lost, nil
 }

@@ -548,7 +548,7 @@ func seed(ctx context.Context, dir string, papers []*repository.Paper, votes []r
 		for _, v := range votes[i:min(i+5000, len(votes))] {
 			batch = append(batch, repository.VoteRecord{PaperID: v.PaperID, User: v.User, Added: true, Version: 1})
 		}
-		if err := vstore.RecordVotes(ctx, batch); err != nil {
+		if _, err := vstore.RecordVotes(ctx, batch); err != nil {
 			return err
 		}
 	}

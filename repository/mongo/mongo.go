@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/papercatalog/papers/keylock"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -43,42 +43,7 @@ type DB struct {
 	avail  *availability
 	// locks, when this process is the database's only client (Exclusive),
 	// serialise conditional writes per document; nil otherwise.
-	locks *keyLocks
-}
-
-// keyLocks is a mutex per key, held only while in use.
-type keyLocks struct {
-	mu    sync.Mutex
-	locks map[string]*keyLock
-}
-
-type keyLock struct {
-	mu    sync.Mutex
-	users int
-}
-
-// lock locks key and returns its unlock.
-func (k *keyLocks) lock(key string) func() {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyLock{}
-		k.locks[key] = l
-	}
-	l.users++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
+	locks *keylock.Set
 }
 
 // availability follows the driver's view of the deployment, so that calls made
@@ -190,7 +155,7 @@ func Open(uri, name string, opts ...Option) (*DB, error) {
 	}
 	db := &DB{client: client, db: client.Database(name), pool: pool, avail: avail}
 	if cfg.exclusive {
-		db.locks = &keyLocks{}
+		db.locks = &keylock.Set{}
 	}
 	return db, nil
 }

@@ -225,11 +225,11 @@ func TestVotes(t *testing.T) {
 		return repository.VoteRecord{PaperID: paper, User: user, Added: true, Version: version}
 	}
 	a, b := up("2401.00001", "ann", 10), up("2401.00002", "bob|with a bar", 11)
-	if err := votes.RecordVotes(ctx, []repository.VoteRecord{a, b, a}); err != nil {
-		t.Fatalf("recording a change twice in one batch: %v", err)
+	if lost, err := votes.RecordVotes(ctx, []repository.VoteRecord{a, b, a}); err != nil || len(lost) != 0 {
+		t.Fatalf("recording a change twice in one batch: %v %v", lost, err)
 	}
-	if err := votes.RecordVotes(ctx, []repository.VoteRecord{a}); err != nil {
-		t.Fatalf("recording a change again: %v", err)
+	if lost, err := votes.RecordVotes(ctx, []repository.VoteRecord{a}); err != nil || len(lost) != 0 {
+		t.Fatalf("recording a change again: %v %v", lost, err)
 	}
 	all := func() []repository.VoteRecord {
 		var got []repository.VoteRecord
@@ -242,17 +242,33 @@ func TestVotes(t *testing.T) {
 	if got := all(); fmt.Sprint(got) != fmt.Sprint([]repository.VoteRecord{a, b}) {
 		t.Errorf("stored changes %v, want %v and %v", got, a, b)
 	}
-	removeA := repository.VoteRecord{PaperID: a.PaperID, User: a.User, Version: 12}
-	if err := votes.RecordVotes(ctx, []repository.VoteRecord{removeA, up(a.PaperID, a.User, 13)}); err != nil {
-		t.Fatal(err)
+	removeA := repository.VoteRecord{PaperID: a.PaperID, User: a.User, Version: 12, Prev: a.Version}
+	again := up(a.PaperID, a.User, 13)
+	again.Prev = removeA.Version
+	if lost, err := votes.RecordVotes(ctx, []repository.VoteRecord{removeA, again}); err != nil || len(lost) != 0 {
+		t.Fatal(lost, err)
 	}
-	if got := all(); fmt.Sprint(got) != fmt.Sprint([]repository.VoteRecord{a, b, removeA, up(a.PaperID, a.User, 13)}) {
+	if got := all(); fmt.Sprint(got) != fmt.Sprint([]repository.VoteRecord{a, b, removeA, again}) {
 		t.Errorf("stored changes %v", got)
+	}
+	// Two changes from one predecessor: the first recorded wins, whatever else
+	// the batch holds, and a later batch cannot replace it.
+	x := repository.VoteRecord{PaperID: a.PaperID, User: a.User, Version: 14, Prev: again.Version}
+	y := repository.VoteRecord{PaperID: a.PaperID, User: a.User, Added: true, Version: 15, Prev: again.Version}
+	if lost, err := votes.RecordVotes(ctx, []repository.VoteRecord{x, y}); err != nil || fmt.Sprint(lost) != "[1]" {
+		t.Fatalf("two successors of one change: lost %v, %v; want the second lost", lost, err)
+	}
+	if lost, err := votes.RecordVotes(ctx, []repository.VoteRecord{y}); err != nil || fmt.Sprint(lost) != "[0]" {
+		t.Fatalf("a successor of a change that has one: lost %v, %v", lost, err)
+	}
+	mine, err := votes.UserVotes(ctx, a.PaperID, a.User)
+	if err != nil || len(mine) != 4 {
+		t.Fatalf("ann's changes: %v, %v; want 4", mine, err)
 	}
 	if err := votes.RemovePaperVotes(ctx, b.PaperID); err != nil {
 		t.Fatal(err)
 	}
-	if got := all(); len(got) != 3 || slices.ContainsFunc(got, func(v repository.VoteRecord) bool { return v.PaperID == b.PaperID }) {
+	if got := all(); len(got) != 4 || slices.ContainsFunc(got, func(v repository.VoteRecord) bool { return v.PaperID == b.PaperID }) {
 		t.Errorf("after removing %s's votes: %v", b.PaperID, got)
 	}
 }

@@ -13,13 +13,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/papercatalog/papers/keylock"
 	"github.com/papercatalog/papers/repository"
 )
 
 // Papers implements repository.Papers.
 type Papers struct {
 	avail   *availability
-	locks   *keyLocks // see Exclusive; nil: conditions go into the filter
+	locks   *keylock.Set // see Exclusive; nil: conditions go into the filter
 	db      *mongo.Database
 	papers  *mongo.Collection
 	changes *mongo.Collection
@@ -115,6 +116,7 @@ type voteRecordDoc struct {
 	User    string `bson:"user"`
 	Added   bool   `bson:"added"`
 	Version int64  `bson:"version"`
+	Prev    int64  `bson:"prev,omitempty"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -198,7 +200,7 @@ func (s *Papers) Update(ctx context.Context, p *repository.Paper, prevVersion in
 	defer cancel()
 	filter := bson.D{{Key: "_id", Value: p.ID}}
 	if s.locks != nil {
-		defer s.locks.lock(p.ID)()
+		defer s.locks.Lock(p.ID)()
 		if err := s.checkVersion(ctx, p.ID, prevVersion); err != nil {
 			return err
 		}
@@ -238,7 +240,7 @@ func (s *Papers) Delete(ctx context.Context, id string, version int64) error {
 	defer cancel()
 	filter := bson.D{{Key: "_id", Value: id}}
 	if s.locks != nil {
-		defer s.locks.lock(id)()
+		defer s.locks.Lock(id)()
 		if err := s.checkVersion(ctx, id, version); err != nil {
 			return err
 		}

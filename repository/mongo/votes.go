@@ -17,10 +17,11 @@ import (
 const votesCollection = "upvotes"
 
 // Votes implements repository.Votes. Each change is a document whose _id joins
-// the paper ID, the user and the version with "|" (paper IDs never contain it), so
-// recording is an insert that the unique _id makes idempotent. Documents written
-// before changes had versions have the _id paper|user and count as upvotes of
-// version 0.
+// the paper ID, the user and "^" with the version of the user's previous change
+// of that vote, with "|" (paper IDs never contain it): the unique _id lets each
+// change have one successor only, which makes the insert the arbiter between
+// concurrent changes. Documents written before changes named their predecessor
+// have the _id paper|user|version, or paper|user (upvotes of version 0).
 type Votes struct {
 	avail *availability
 	votes *mongo.Collection
@@ -39,30 +40,79 @@ type voteDoc struct {
 	User    string    `bson:"user"`
 	Removed bool      `bson:"removed,omitempty"`
 	Version int64     `bson:"version,omitempty"`
+	Prev    int64     `bson:"prev,omitempty"`
 	Time    time.Time `bson:"time"`
 }
 
 func voteID(r repository.VoteRecord) string {
-	return r.PaperID + "|" + r.User + "|" + strconv.FormatInt(r.Version, 10)
+	return r.PaperID + "|" + r.User + "|^" + strconv.FormatInt(r.Prev, 10)
 }
 
 // RecordVotes implements repository.Votes, as one unordered insert. It records no
 // change for other replicas; the caller does.
-func (s *Votes) RecordVotes(ctx context.Context, changes []repository.VoteRecord) error {
+func (s *Votes) RecordVotes(ctx context.Context, changes []repository.VoteRecord) ([]int, error) {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
 	if len(changes) == 0 {
-		return nil
+		return nil, nil
 	}
 	docs := make([]any, len(changes))
 	now := time.Now().UTC()
 	for i, r := range changes {
-		docs[i] = voteDoc{ID: voteID(r), PaperID: r.PaperID, User: r.User, Removed: !r.Added, Version: r.Version, Time: now}
+		docs[i] = voteDoc{ID: voteID(r), PaperID: r.PaperID, User: r.User, Removed: !r.Added, Version: r.Version, Prev: r.Prev, Time: now}
 	}
-	if _, err := s.votes.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil && !onlyDuplicates(err) {
-		return fmt.Errorf("record votes: %w", wrap(err))
+	_, err := s.votes.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return nil, nil
 	}
-	return nil
+	var dups []int
+	var bwe mongo.BulkWriteException
+	switch {
+	case errors.As(err, &bwe) && onlyDuplicates(err):
+		for _, we := range bwe.WriteErrors {
+			if we.Index < 0 || we.Index >= len(changes) {
+				return nil, fmt.Errorf("record votes: %w", wrap(err))
+			}
+			dups = append(dups, we.Index)
+		}
+	case mongo.IsDuplicateKeyError(err) && len(changes) == 1:
+		dups = []int{0}
+	default:
+		return nil, fmt.Errorf("record votes: %w", wrap(err))
+	}
+	// A duplicate is the same change recorded before (a retry), or another
+	// change from the same predecessor: that one won.
+	var lost []int
+	for _, i := range dups {
+		var d voteDoc
+		if err := s.votes.FindOne(ctx, bson.D{{Key: "_id", Value: voteID(changes[i])}}).Decode(&d); err != nil {
+			return nil, fmt.Errorf("record votes: %w", wrap(err))
+		}
+		if d.Version != changes[i].Version || d.Removed == changes[i].Added {
+			lost = append(lost, i)
+		}
+	}
+	return lost, nil
+}
+
+// UserVotes implements repository.Votes. It filters on fields other than _id,
+// which FerretDB answers by scanning: callers use it only after losing a race.
+func (s *Votes) UserVotes(ctx context.Context, paperID, user string) ([]repository.VoteRecord, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
+	cur, err := s.votes.Find(ctx, bson.D{{Key: "paper_id", Value: paperID}, {Key: "user", Value: user}})
+	if err != nil {
+		return nil, fmt.Errorf("read votes: %w", wrap(err))
+	}
+	var docs []voteDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("read votes: %w", wrap(err))
+	}
+	out := make([]repository.VoteRecord, len(docs))
+	for i, d := range docs {
+		out[i] = repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev}
+	}
+	return out, nil
 }
 
 // onlyDuplicates reports whether err is a bulk write error whose every failure is
@@ -98,7 +148,7 @@ func (s *Votes) AllVotes(ctx context.Context, fn func(repository.VoteRecord) err
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
 	cur, err := s.votes.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
-		{Key: "paper_id", Value: 1}, {Key: "user", Value: 1}, {Key: "removed", Value: 1}, {Key: "version", Value: 1},
+		{Key: "paper_id", Value: 1}, {Key: "user", Value: 1}, {Key: "removed", Value: 1}, {Key: "version", Value: 1}, {Key: "prev", Value: 1},
 	}).SetBatchSize(5000))
 	if err != nil {
 		return fmt.Errorf("scan votes: %w", wrap(err))
@@ -112,7 +162,7 @@ func (s *Votes) AllVotes(ctx context.Context, fn func(repository.VoteRecord) err
 		if d.PaperID == "" || d.User == "" {
 			continue
 		}
-		if err := fn(repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version}); err != nil {
+		if err := fn(repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev}); err != nil {
 			return err
 		}
 	}
