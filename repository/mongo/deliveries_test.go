@@ -1,6 +1,9 @@
 package mongo_test
 
 import (
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,7 +58,7 @@ func TestLeaseHasOneHolder(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
 	ctx := ctxT(t)
-	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	t0 := time.Now().UTC().Truncate(time.Minute) // the start of a slot
 	if ok, err := db.AcquireLease(ctx, "digests", "a", t0, time.Minute); err != nil || !ok {
 		t.Fatalf("first: %v %v", ok, err)
 	}
@@ -68,11 +71,42 @@ func TestLeaseHasOneHolder(t *testing.T) {
 	if ok, _ := db.AcquireLease(ctx, "digests", "b", t0.Add(90*time.Second), time.Minute); ok {
 		t.Error("b took the renewed lease before it expired")
 	}
+	// a stops renewing: b takes the lease in the slot after the one a had taken.
 	if ok, _ := db.AcquireLease(ctx, "digests", "b", t0.Add(2*time.Minute), time.Minute); !ok {
 		t.Error("b could not take an expired lease")
 	}
-	if ok, _ := db.AcquireLease(ctx, "digests", "a", t0.Add(2*time.Minute), time.Minute); ok {
+	if ok, _ := db.AcquireLease(ctx, "digests", "a", t0.Add(2*time.Minute+time.Second), time.Minute); ok {
 		t.Error("a took b's lease back")
+	}
+}
+
+// TestLeaseUnderContention has 12 replicas ask for a free lease at once, in five
+// successive slots: each time exactly one holds it. (A conditional ReplaceOne
+// let several hold it on FerretDB.)
+func TestLeaseUnderContention(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	ctx := ctxT(t)
+	t0 := time.Now().UTC().Truncate(time.Minute)
+	for slot := range 5 {
+		now := t0.Add(time.Duration(3*slot) * time.Minute) // nobody holds it: the last holder's next slot is over
+		var held atomic.Int32
+		var wg sync.WaitGroup
+		for r := range 12 {
+			wg.Go(func() {
+				ok, err := db.AcquireLease(ctx, "digests", fmt.Sprintf("replica-%d", r), now, time.Minute)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					held.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if n := held.Load(); n != 1 {
+			t.Errorf("slot %d: %d replicas hold the lease, want 1", slot, n)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -51,39 +52,62 @@ func (db *DB) SetState(ctx context.Context, name string, value []byte) error {
 const leasesCollection = "leases"
 
 type leaseDoc struct {
-	ID      string    `bson:"_id"`
-	Owner   string    `bson:"owner"`
-	Expires time.Time `bson:"expires"`
+	ID    string    `bson:"_id"`
+	Name  string    `bson:"name"`
+	Slot  int64     `bson:"slot"`
+	Owner string    `bson:"owner"`
+	Time  time.Time `bson:"time"`
 }
 
-// AcquireLease makes owner the holder of the lease called name until now+ttl, if
-// nobody else holds it unexpired; a holder renews it the same way. It reports
-// whether owner holds it. Replicas use it to run a job on one of them at a time.
+// AcquireLease reports whether owner holds the lease called name at now; if
+// nobody does, owner takes it. Replicas use it to run a job on one of them at a
+// time.
+//
+// Time is cut into slots of ttl, and holding the lease in a slot is inserting
+// the document name/slot: the unique _id is the arbiter, atomic on MongoDB and
+// FerretDB alike, across any number of replicas. The holder of a slot also
+// takes the next one at once, so that it keeps the lease while it lives; when
+// it dies, another replica takes the lease at the start of the slot after the
+// one it had taken, within 2*ttl.
 func (db *DB) AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
 	ctx, cancel := db.avail.guard(ctx)
 	defer cancel()
+	if ttl <= 0 {
+		return false, fmt.Errorf("acquire lease %s: ttl %v", name, ttl)
+	}
 	coll := db.db.Collection(leasesCollection)
-	next := leaseDoc{ID: name, Owner: owner, Expires: now.Add(ttl)}
-	var cur leaseDoc
-	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: name}}).Decode(&cur)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		if _, err := coll.InsertOne(ctx, next); err != nil {
-			if mongo.IsDuplicateKeyError(err) {
-				return false, nil
-			}
+	slot := now.UnixNano() / int64(ttl)
+	holder, err := db.takeSlot(ctx, coll, name, slot, owner, now)
+	if err != nil || holder != owner {
+		return false, err
+	}
+	next, err := db.takeSlot(ctx, coll, name, slot+1, owner, now)
+	if err != nil {
+		return false, err
+	}
+	if next == owner {
+		// Slots before the last one are of no use any more.
+		if _, err := coll.DeleteMany(ctx, bson.D{{Key: "name", Value: name}, {Key: "slot", Value: bson.D{{Key: "$lt", Value: slot - 1}}}}); err != nil {
 			return false, fmt.Errorf("acquire lease %s: %w", name, wrap(err))
 		}
-		return true, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("acquire lease %s: %w", name, wrap(err))
+	return true, nil
+}
+
+// takeSlot inserts name's document of slot for owner unless it exists, and
+// returns the slot's holder.
+func (db *DB) takeSlot(ctx context.Context, coll *mongo.Collection, name string, slot int64, owner string, now time.Time) (string, error) {
+	id := name + "/" + strconv.FormatInt(slot, 10)
+	_, err := coll.InsertOne(ctx, leaseDoc{ID: id, Name: name, Slot: slot, Owner: owner, Time: now})
+	if err == nil {
+		return owner, nil
 	}
-	if cur.Owner != owner && now.Before(cur.Expires) {
-		return false, nil
+	if !mongo.IsDuplicateKeyError(err) {
+		return "", fmt.Errorf("acquire lease %s: %w", name, wrap(err))
 	}
-	res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "owner", Value: cur.Owner}, {Key: "expires", Value: cur.Expires}}, next)
-	if err != nil {
-		return false, fmt.Errorf("acquire lease %s: %w", name, wrap(err))
+	var cur leaseDoc
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur); err != nil {
+		return "", fmt.Errorf("acquire lease %s: %w", name, wrap(err))
 	}
-	return res.MatchedCount == 1, nil
+	return cur.Owner, nil
 }
