@@ -48,6 +48,8 @@ type Deliveries interface {
 	// Insert stores each record as its version and reports, for each, whether it
 	// was stored: false means another writer stored that version first.
 	Insert(ctx context.Context, ds []*Delivery) ([]bool, error)
+	// Editions lists the editions that have records, oldest first.
+	Editions(ctx context.Context) ([]string, error)
 	// DropEditionsBefore removes the records of editions before day (YYYY-MM-DD).
 	DropEditionsBefore(ctx context.Context, day string) error
 }

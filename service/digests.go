@@ -191,14 +191,63 @@ const (
 )
 
 // Deliveries are claimed up to claimBatch at a time, those listed within
-// claimDelay of the first; outcomes are written together, up to outcomeBatch of
-// them or those that came within outcomeDelay of the first.
+// claimDelay of the first; outcomes are written together, those that wait when a
+// write begins, up to outcomeBatch (a group commit).
 const (
 	claimBatch   = 100
 	claimDelay   = 20 * time.Millisecond
 	outcomeBatch = 200
-	outcomeDelay = 50 * time.Millisecond
 )
+
+// fullRetryScan is how often the scheduler reads every edition's records for
+// deliveries to retry, besides the editions this process saw fail: those that
+// another replica failed, or that a process which died left.
+const fullRetryScan = time.Hour
+
+// pendingEditions are the editions that may have deliveries to retry.
+type pendingEditions struct {
+	mu       sync.Mutex
+	set      map[string]bool
+	lastFull time.Time
+}
+
+func (p *pendingEditions) add(edition string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.set == nil {
+		p.set = map[string]bool{}
+	}
+	p.set[edition] = true
+}
+
+func (p *pendingEditions) remove(edition string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.set, edition)
+}
+
+// due returns the editions to look at now, or full when every edition should be
+// read (at the first call, then every fullRetryScan).
+func (p *pendingEditions) due(now time.Time) (editions []string, full bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lastFull.IsZero() || now.Sub(p.lastFull) >= fullRetryScan {
+		p.lastFull = now
+		return nil, true
+	}
+	for e := range p.set {
+		editions = append(editions, e)
+	}
+	slices.Sort(editions)
+	return editions, false
+}
+
+// outcome is a delivery's outcome on its way to the database; done receives
+// the write's error.
+type outcome struct {
+	d    *repository.Delivery
+	done chan error
+}
 
 // digestJob is one subscriber's edition to send.
 type digestJob struct {
@@ -234,18 +283,27 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 	}
 	skip := func() { count(&resp.Skipped, &s.Stats.DigestsSkipped) }
 
-	// Outcomes are stored even when ctx ends: the mail has gone. They are
-	// written together, up to outcomeBatch of them or what came within
-	// outcomeDelay of the first; a crash loses at most that window, whose mails
-	// go out again after the claim timeout.
+	// Outcomes are stored even when ctx ends: the mail has gone. A worker waits
+	// until its outcome is stored before it sends its next mail, so that a crash
+	// forgets at most one accepted mail per worker (its claim is taken over after
+	// the claim timeout and the mail goes out again); the outcomes that wait
+	// while one write runs go together into the next.
 	recordCtx := context.WithoutCancel(ctx)
-	outcomes := make(chan *repository.Delivery, outcomeBatch)
+	outcomes := make(chan outcome, outcomeBatch)
 	var recorder sync.WaitGroup
 	recorder.Go(func() {
-		for batch := range gather(outcomes, outcomeBatch, outcomeDelay) {
-			if _, err := s.Deliveries.Insert(recordCtx, batch); err != nil {
+		for batch := range drain(outcomes, outcomeBatch) {
+			ds := make([]*repository.Delivery, len(batch))
+			for i, o := range batch {
+				ds[i] = o.d
+			}
+			_, err := s.Deliveries.Insert(recordCtx, ds)
+			if err != nil {
 				// The claims stay; they are taken over after the claim timeout.
 				s.Log.ErrorContext(ctx, "digest outcomes not recorded", "deliveries", len(batch), "err", err)
+			}
+			for _, o := range batch {
+				o.done <- err
 			}
 		}
 	})
@@ -256,13 +314,20 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 		workers.Go(func() {
 			for j := range work {
 				d := s.deliver(ctx, j)
-				outcomes <- d
+				o := outcome{d: d, done: make(chan error, 1)}
+				outcomes <- o
+				if err := <-o.done; err != nil {
+					continue // counted as nothing: the claim is taken over later
+				}
 				switch d.State {
 				case repository.DeliverySent:
 					count(&resp.Sent, &s.Stats.DigestsSent)
 				case repository.DeliveryEmpty:
 					skip()
 				default:
+					if d.State == repository.DeliveryRetry {
+						s.pending.add(j.edition)
+					}
 					count(&resp.Failed, &s.Stats.DigestsFailed)
 					s.Log.WarnContext(ctx, "digest not sent", "subscription", j.sub.ID, "edition", j.edition, "err", d.LastError)
 				}
@@ -295,6 +360,31 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 		err = listErr
 	}
 	return resp, err
+}
+
+// drain yields what arrives on ch in batches: each is the first item that comes
+// and those already waiting behind it, at most size.
+func drain[T any](ch <-chan T, size int) iter.Seq[[]T] {
+	return func(yield func([]T) bool) {
+		for first := range ch {
+			batch := []T{first}
+		more:
+			for len(batch) < size {
+				select {
+				case x, ok := <-ch:
+					if !ok {
+						break more
+					}
+					batch = append(batch, x)
+				default:
+					break more
+				}
+			}
+			if !yield(batch) {
+				return
+			}
+		}
+	}
 }
 
 // gather yields what arrives on ch in batches: each is the first item that
@@ -438,6 +528,7 @@ func (s *Subscriptions) PreviewDigest(ctx context.Context, req *subscriptionv1.P
 func (s *Subscriptions) SendDue(ctx context.Context, now time.Time) (*subscriptionv1.SendDigestsResponse, error) {
 	resp := &subscriptionv1.SendDigestsResponse{}
 	var due, lapsed []*repository.Subscription
+	active := map[string]*repository.Subscription{}
 	if err := s.Store.All(ctx, func(sub *repository.Subscription) error {
 		if sub.State == repository.SubscriptionPending && now.After(sub.ConfirmExpires) {
 			lapsed = append(lapsed, sub)
@@ -445,6 +536,7 @@ func (s *Subscriptions) SendDue(ctx context.Context, now time.Time) (*subscripti
 		if sub.State != repository.SubscriptionActive {
 			return nil
 		}
+		active[sub.ID] = sub
 		local := localDay(sub, now)
 		if dueOn(sub, local) && now.In(local.Location()).Hour() >= sub.SendHour {
 			due = append(due, sub)
@@ -464,10 +556,69 @@ func (s *Subscriptions) SendDue(ctx context.Context, now time.Time) (*subscripti
 			s.Log.WarnContext(ctx, "lapsed subscription not removed", "subscription", sub.ID, "err", err)
 		}
 	}
-	return s.sendAll(ctx, resp, func(add func(digestJob) error, _ func()) error {
+	if _, err := s.sendAll(ctx, resp, func(add func(digestJob) error, _ func()) error {
 		for _, sub := range due {
 			day := localDay(sub, now)
 			if err := add(digestJob{sub: sub, day: day, edition: day.Format(time.DateOnly)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return resp, err
+	}
+	return s.retryEditions(ctx, now, active, resp)
+}
+
+// retryEditions sends again the deliveries of any edition that failed for now
+// and are due again, and those a sender that went away left claimed. It reads
+// the editions this process saw fail, and every edition at times (see
+// pendingEditions.due).
+func (s *Subscriptions) retryEditions(ctx context.Context, now time.Time, active map[string]*repository.Subscription, resp *subscriptionv1.SendDigestsResponse) (*subscriptionv1.SendDigestsResponse, error) {
+	editions, full := s.pending.due(now)
+	if full {
+		var err error
+		if editions, err = s.Deliveries.Editions(ctx); err != nil {
+			return resp, err
+		}
+	}
+	var jobs []digestJob
+	for _, edition := range editions {
+		records, err := s.Deliveries.Edition(ctx, edition)
+		if err != nil {
+			return resp, err
+		}
+		outstanding := false
+		for id, d := range records {
+			if d.State != repository.DeliveryRetry && d.State != repository.DeliveryClaimed {
+				continue
+			}
+			sub, ok := active[id]
+			if !ok {
+				continue // unsubscribed meanwhile
+			}
+			outstanding = true
+			if !claimable(d, now, s.ClaimTimeout) {
+				continue
+			}
+			day, err := time.ParseInLocation(time.DateOnly, edition, subscriberZone(sub.TimeZone))
+			if err != nil {
+				continue // not an edition's name
+			}
+			jobs = append(jobs, digestJob{sub: sub, day: day, edition: edition})
+		}
+		if outstanding {
+			s.pending.add(edition)
+		} else {
+			s.pending.remove(edition)
+		}
+	}
+	if len(jobs) == 0 {
+		return resp, nil
+	}
+	return s.sendAll(ctx, resp, func(add func(digestJob) error, _ func()) error {
+		for _, j := range jobs {
+			if err := add(j); err != nil {
 				return err
 			}
 		}

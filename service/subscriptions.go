@@ -75,6 +75,7 @@ type Subscriptions struct {
 
 	rendererOnce sync.Once
 	renderer     *digest.Renderer // renders each paper once for all digests
+	pending      pendingEditions  // editions with deliveries to retry (digests.go)
 }
 
 var _ subscriptionv1.SubscriptionServiceServer = (*Subscriptions)(nil)

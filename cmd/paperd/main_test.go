@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -27,9 +28,12 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/embedded"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer/smtptest"
+	"github.com/papercatalog/papers/repository"
+	"github.com/papercatalog/papers/repository/mongo"
 )
 
 func TestHelpListsEverySetting(t *testing.T) {
@@ -499,5 +503,109 @@ func TestKillWhileSendingADigest(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d digests accepted, want exactly 1", n)
+	}
+}
+
+// TestKillDuringADigestSendToManySubscribers kills paperd with SIGKILL while it
+// sends an edition to 300 subscribers, starts it again and sends the edition
+// again: everyone gets it, and only mails that were in flight at the kill (at
+// most one per sending connection) go out twice.
+func TestKillDuringADigestSendToManySubscribers(t *testing.T) {
+	t.Parallel()
+	const subscribers, connections = 300, 4
+	bin := buildPaperd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	edb, err := embedded.Start(ctx, filepath.Join(t.TempDir(), "db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer edb.Close()
+	edition := time.Now().UTC().Truncate(24 * time.Hour)
+	db, err := mongo.Open(edb.URI, "papers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := mongo.NewPapers(db).Create(ctx, &repository.Paper{ID: "2311.00002", Title: "A paper of the day before",
+		SubmitTime: edition.Add(-time.Hour), CreateTime: edition, UpdateTime: edition, Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	subs := mongo.NewSubscriptions(db)
+	for i := range subscribers {
+		if err := subs.Create(ctx, &repository.Subscription{
+			ID: fmt.Sprintf("sub%03d", i), Email: fmt.Sprintf("reader%03d@example.org", i), State: repository.SubscriptionActive,
+			Frequency: "daily", Weekdays: []time.Weekday{0, 1, 2, 3, 4, 5, 6}, SendHour: 23, TimeZone: "UTC", MaxPapers: 5,
+			CreateTime: edition, ConfirmTime: edition, UpdateTime: edition, ManageHash: fmt.Sprintf("hash%d", i), ManageGeneration: 1, Version: 2,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = db.Close(ctx)
+
+	sink, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	start := func() *exec.Cmd {
+		return startPaperd(t, bin, httpAddr, []string{"MONGODB_URI=" + edb.URI, "PAPERD_DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
+			"PAPERD_GRPC_ADDR=" + grpcAddr, "PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn",
+			fmt.Sprintf("SMTP_URL=smtp://%s?tls=none&connections=%d", sink.Addr, connections),
+			"PAPERD_DELIVERY_CLAIM_TIMEOUT=1s", "PAPERD_DIGEST_INTERVAL=1h"}, nil)
+	}
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
+	client := subscriptionv1.NewSubscriptionServiceClient(conn)
+	req := &subscriptionv1.SendDigestsRequest{Edition: edition.Format(time.DateOnly)}
+
+	cmd := start()
+	go func() { _, _ = client.SendDigests(actx, req) }()
+	for len(sink.Messages()) < subscribers/3 {
+		if ctx.Err() != nil {
+			t.Fatal("the digests never reached the mail server")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	atKill := len(sink.Messages())
+
+	cmd = start()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	time.Sleep(1100 * time.Millisecond) // the dead sender's claims go stale
+	if _, err := client.SendDigests(actx, req, grpc.WaitForReady(true)); err != nil {
+		t.Fatalf("after the restart: %v", err)
+	}
+	got := map[string]int{}
+	for _, m := range sink.Messages() {
+		got[m.To[0]]++
+	}
+	twice := 0
+	for i := range subscribers {
+		switch n := got[fmt.Sprintf("reader%03d@example.org", i)]; {
+		case n == 0:
+			t.Errorf("reader%03d got no digest", i)
+		case n == 2:
+			twice++
+		case n > 2:
+			t.Errorf("reader%03d got %d digests", i, n)
+		}
+	}
+	t.Logf("%d mails accepted before the kill, %d subscribers got the edition twice", atKill, twice)
+	if twice > connections {
+		t.Errorf("%d subscribers got the edition twice; only the mails in flight at the kill may go twice (at most %d)", twice, connections)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +127,24 @@ func (s *Deliveries) Insert(ctx context.Context, ds []*repository.Delivery) ([]b
 		}
 	}
 	return stored, nil
+}
+
+// Editions implements repository.Deliveries.
+func (s *Deliveries) Editions(ctx context.Context) ([]string, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("list delivery records: %w", wrap(err))
+	}
+	var out []string
+	for _, name := range names {
+		if edition, ok := strings.CutPrefix(name, deliveriesPrefix); ok {
+			out = append(out, edition)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // DropEditionsBefore removes the delivery records of editions before day.
