@@ -1,0 +1,95 @@
+package server_test
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+)
+
+// TestControlCharactersAreRefused: text with control characters (NUL, ESC and
+// the like) is refused with a field violation, by create, update and import
+// alike; tab and line feed are text, and an abstract may hold CRLF line ends.
+func TestControlCharactersAreRefused(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	ctx := testCtx(t)
+	tests := []struct {
+		name  string
+		edit  func(p *catalogv1.Paper)
+		field string // "" when the paper is accepted
+	}{
+		{"NUL in the title", func(p *catalogv1.Paper) { p.Title = "A\x00title" }, "paper.title"},
+		{"ESC in the title", func(p *catalogv1.Paper) { p.Title = "\x1b[2JA title" }, "paper.title"},
+		{"C1 control in the title", func(p *catalogv1.Paper) { p.Title = "A\u0085title" }, "paper.title"},
+		{"DEL in an author's name", func(p *catalogv1.Paper) { p.Authors[0].Name = "Ada\x7f" }, "paper.authors"},
+		{"BEL in an affiliation", func(p *catalogv1.Paper) { p.Authors[1].Affiliation = "Bletchley\a" }, "paper.authors"},
+		{"ESC in the organization's name", func(p *catalogv1.Paper) {
+			p.Organization = &catalogv1.Organization{Id: "naver-ai", DisplayName: "NAVER\x1b]0;owned\a"}
+		}, "paper.organization.display_name"},
+		{"NUL in the submitter", func(p *catalogv1.Paper) { p.Submitter = "Ada\x00" }, "paper.submitter"},
+		{"ESC in a keyword", func(p *catalogv1.Paper) { p.Keywords = []string{"ok", "bad\x1b"} }, "paper.keywords"},
+		{"NUL in the abstract", func(p *catalogv1.Paper) { p.Abstract = "An\x00abstract" }, "paper.abstract"},
+		{"carriage return in the title", func(p *catalogv1.Paper) { p.Title = "A\rtitle" }, "paper.title"},
+		{"tab in the title", func(p *catalogv1.Paper) { p.Title = "A\ttitle" }, ""},
+		{"CRLF and tabs in the abstract", func(p *catalogv1.Paper) { p.Abstract = "One.\r\n\tTwo." }, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPaper(i)
+			tt.edit(p)
+			_, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(100 + i), Paper: p})
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			st := wantCode(t, err, codes.InvalidArgument)
+			if f := violationFields(st); len(f) != 1 || f[0] != tt.field || !strings.Contains(st.Message(), "control characters") {
+				t.Errorf("violations %v, message %q; want one on %s about control characters", f, st.Message(), tt.field)
+			}
+			if _, err := ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: "papers/" + paperID(100+i)}); status.Code(err) != codes.NotFound {
+				t.Errorf("the refused paper was stored: %v", err)
+			}
+		})
+	}
+
+	// An update that brings one in is refused, and the paper keeps its title.
+	p := create(t, ts, 1)
+	_, err := ts.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{
+		Paper:      &catalogv1.Paper{Name: p.GetName(), Title: "New\x1b[31m title"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
+	})
+	if f := violationFields(wantCode(t, err, codes.InvalidArgument)); len(f) != 1 || f[0] != "paper.title" {
+		t.Errorf("update: violations %v", f)
+	}
+	if got, err := ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()}); err != nil || got.GetTitle() != p.GetTitle() {
+		t.Errorf("after the refused update: %q (%v)", got.GetTitle(), err)
+	}
+
+	// An import rejects such records alone, saying why, and stores the rest.
+	resp := importRecords(t, ts, []*catalogv1.ImportRecord{
+		{PaperId: "2402.00001", Paper: &catalogv1.Paper{Title: "Fine"}},
+		{PaperId: "2402.00002", Paper: &catalogv1.Paper{Title: "Bad\x00title"}},
+		{PaperId: "2402.00003", Paper: &catalogv1.Paper{Title: "Fine", Authors: []*catalogv1.Author{{Name: "\x1b[8mHidden"}}}},
+	})
+	if got := counts(resp); got != [4]int64{1, 0, 0, 2} {
+		t.Fatalf("import: created, updated, unchanged, rejected = %v", got)
+	}
+	for i, want := range []struct {
+		id, field string
+	}{{"2402.00002", "paper.title"}, {"2402.00003", "paper.authors"}} {
+		r := resp.GetRejections()[i]
+		if r.GetPaperId() != want.id || r.GetPosition() != int64(i+2) || !strings.HasPrefix(r.GetReason(), want.field+": must not contain control characters") {
+			t.Errorf("rejection %d: %v", i, r)
+		}
+		if _, err := ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: "papers/" + want.id}); status.Code(err) != codes.NotFound {
+			t.Errorf("%s was stored: %v", want.id, err)
+		}
+	}
+}
