@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -91,5 +94,72 @@ func TestControlCharactersAreRefused(t *testing.T) {
 		if _, err := ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: "papers/" + want.id}); status.Code(err) != codes.NotFound {
 			t.Errorf("%s was stored: %v", want.id, err)
 		}
+	}
+}
+
+// rawCodec sends and receives messages as the bytes given, to send what a
+// generated client never would.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	b, ok := v.([]byte)
+	if !ok {
+		return nil, fmt.Errorf("rawCodec: %T", v)
+	}
+	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*(v.(*[]byte)) = data.Materialize()
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
+
+// TestUndecodableMessagesAreInvalidArgument: bytes that are not the request
+// message (a broken wire format, a string field that is not UTF-8) are the
+// caller's mistake: INVALID_ARGUMENT, not INTERNAL, on unary and streaming
+// calls alike; the server goes on serving.
+func TestUndecodableMessagesAreInvalidArgument(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	ctx := testCtx(t)
+	p := create(t, ts, 1)
+	const service = "/papers.catalog.v1.CatalogService/"
+	messages := map[string][]byte{
+		"a truncated varint":         {0x08, 0xff},
+		"a length past the end":      {0x0a, 0x7f, 'a'},
+		"field number 0":             {0x00, 0x01},
+		"a name that is not UTF-8":   {0x0a, 0x03, 'a', 0xff, 0xfe},
+		"an end group with no start": {0x0c},
+	}
+	for name, msg := range messages {
+		t.Run("unary: "+name, func(t *testing.T) {
+			var out []byte
+			err := ts.conn.Invoke(ctx, service+"GetPaper", msg, &out, grpc.ForceCodecV2(rawCodec{}))
+			if st := wantCode(t, err, codes.InvalidArgument); !strings.Contains(st.Message(), "cannot be decoded") {
+				t.Errorf("message %q", st.Message())
+			}
+		})
+		t.Run("stream: "+name, func(t *testing.T) {
+			desc := &grpc.StreamDesc{StreamName: "ImportPapers", ClientStreams: true}
+			stream, err := ts.conn.NewStream(admin(ctx), desc, service+"ImportPapers", grpc.ForceCodecV2(rawCodec{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A message that is not an ImportPapersRequest: a record list
+			// whose paper id is not UTF-8, or the broken bytes as they are.
+			body := msg
+			if name == "a name that is not UTF-8" {
+				body = []byte{0x0a, 0x05, 0x0a, 0x03, 'a', 0xff, 0xfe}
+			}
+			_ = stream.SendMsg(body)
+			_ = stream.CloseSend()
+			var out []byte
+			wantCode(t, stream.RecvMsg(&out), codes.InvalidArgument)
+		})
+	}
+	if got, err := ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()}); err != nil || got.GetTitle() != p.GetTitle() {
+		t.Errorf("a good call afterwards: %v", err)
 	}
 }

@@ -128,11 +128,14 @@ func (s *Server) listen(ctx context.Context) error {
 		log.Info("tracing on", "otlp_endpoint", cfg.OTLPEndpoint, "protocol", cfg.OTLPProtocol)
 	}
 	s.metrics = newMetrics(s)
+	codec := newResponseCodec(s.catalog.Encoded)
 	s.grpcServer = grpc.NewServer(append(s.tracing.grpcOptions(),
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
-		grpc.ForceServerCodecV2(newResponseCodec(s.catalog.Encoded)),
-		grpc.ChainUnaryInterceptor(requestIDUnary, s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), s.openedUnary, s.deadlineUnary, s.logUnary),
-		grpc.ChainStreamInterceptor(requestIDStream, s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), s.openedStream, s.logStream),
+		grpc.ForceServerCodecV2(codec),
+		// rejectUndecoded* come before any interceptor that may answer without
+		// calling the next (see responseCodec).
+		grpc.ChainUnaryInterceptor(requestIDUnary, s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), codec.rejectUndecodedUnary, s.openedUnary, s.deadlineUnary, s.logUnary),
+		grpc.ChainStreamInterceptor(requestIDStream, s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), codec.rejectUndecodedStream, s.openedStream, s.logStream),
 		// Clients may ping at most every 10 s; a connection idle for 15 minutes
 		// is closed, and one that stops answering pings after 20 s.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
