@@ -25,9 +25,9 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 		mux.Handle(pattern, s.metrics.instrument(pattern, s.tracing.named(pattern, h)))
 	}
 	handle("/v1/", s.cors(s.whenOpened(s.deadline(limitBody(gw)))))
-	// The import streams newline-delimited JSON of any length; the gRPC server
-	// limits each message to MaxRequestBytes. It has no deadline.
-	handle("POST /v1/papers:import", s.cors(s.whenOpened(longBody(streamGW))))
+	// The import streams newline-delimited JSON of any length, each line at
+	// most MaxRequestBytes. It has no deadline.
+	handle("POST /v1/papers:import", s.cors(s.whenOpened(longBody(importLines(streamGW)))))
 	handle("GET /openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)

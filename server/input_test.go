@@ -163,3 +163,38 @@ func TestUndecodableMessagesAreInvalidArgument(t *testing.T) {
 		t.Errorf("a good call afterwards: %v", err)
 	}
 }
+
+// TestRESTImportNamesTheLine: a REST import line that is not an
+// ImportPapersRequest in JSON ends the import with 400 naming the line; a line
+// over 1 MiB with 413 (it was 429, as if rate limited).
+func TestRESTImportNamesTheLine(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	good := `{"records":[{"paper_id":"2401.00001","paper":{"title":"T"}}]}`
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		want   string
+	}{
+		{"malformed JSON on line 3 (after a blank line)", good + "\n\n" + `{"records": [` + "\n" + good + "\n", 400, "line 3 is not an ImportPapersRequest"},
+		{"an unknown field on line 2", good + "\n" + `{"papers": []}` + "\n", 400, "line 2 is not an ImportPapersRequest"},
+		{"a line over 1 MiB", good + "\n" + `{"records":[{"paper_id":"2401.00002","paper":{"title":"` + strings.Repeat("x", 2<<20) + `"}}]}` + "\n", 413, "line 2 is larger than 1 MiB"},
+		{"a last line over 1 MiB without a line end", `{"records":[{"paper_id":"2401.00002","paper":{"title":"` + strings.Repeat("x", 1<<20) + `"}}]}`, 413, "line 1 is larger than 1 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.rest(t, "POST", "/v1/papers:import", adminToken, tt.body)
+			msg, _ := r.Body["message"].(string)
+			if r.Status != tt.status || !strings.Contains(msg, tt.want) {
+				t.Errorf("%d %.300s; want %d saying %q", r.Status, r.Raw, tt.status, tt.want)
+			}
+		})
+	}
+	// Lines of up to 1 MiB, blank lines and a last line without its end pass.
+	body := `{"records":[{"paper_id":"2401.00010","paper":{"title":"T"}}]}` + "\n\n" + `{"records":[{"paper_id":"2401.00003","paper":{"title":"` + strings.Repeat("x", 900) + `","abstract":"` +
+		strings.Repeat("y", 20000) + `"}}]}` + "\n  \n" + `{"records":[{"paper_id":"2401.00004","paper":{"title":"T"}}]}`
+	if r := ts.rest(t, "POST", "/v1/papers:import", adminToken, body); r.Status != 200 || r.Body["created"] != "3" {
+		t.Errorf("a good import: %d %s", r.Status, r.Raw)
+	}
+}

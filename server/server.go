@@ -151,6 +151,10 @@ func (s *Server) listen(ctx context.Context) error {
 	reflection.Register(s.grpcServer)
 	s.metrics.grpc.InitializeMetrics(s.grpcServer)
 
+	jsonPb := &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
 	gwOpts := []runtime.ServeMuxOption{
 		// retry-after (set with RESOURCE_EXHAUSTED) goes out as HTTP's Retry-After.
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
@@ -168,10 +172,7 @@ func (s *Server) listen(ctx context.Context) error {
 			return metadata.Pairs(requestIDHeader, requestID(ctx))
 		}),
 		runtime.WithMiddlewares(gatewayRoute, s.tracing.gateway),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonPb),
 	}
 	gw := runtime.NewServeMux(gwOpts...)
 	// The gateway calls the service in-process rather than dialing the gRPC port:
@@ -192,7 +193,10 @@ func (s *Server) listen(ctx context.Context) error {
 		return fmt.Errorf("loopback connection: %w", err)
 	}
 	s.loopConn = loop
-	streamGW := runtime.NewServeMux(gwOpts...)
+	// The import's body is read a line at a time (see importBody).
+	streamGW := runtime.NewServeMux(append(gwOpts[:len(gwOpts):len(gwOpts)],
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, importMarshaler{jsonPb}),
+		runtime.WithErrorHandler(importError))...)
 	if err := catalogv1.RegisterCatalogServiceHandlerClient(ctx, streamGW, catalogv1.NewCatalogServiceClient(loop)); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}
