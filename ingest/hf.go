@@ -32,9 +32,28 @@ type hfItem struct {
 			Name     string `json:"name"`
 			Fullname string `json:"fullname"`
 		} `json:"organization"`
+		SubmittedOnDailyBy *hfUser `json:"submittedOnDailyBy"`
 	} `json:"paper"`
-	PublishedAt string `json:"publishedAt"`
-	Title       string `json:"title"`
+	PublishedAt string  `json:"publishedAt"`
+	Title       string  `json:"title"`
+	SubmittedBy *hfUser `json:"submittedBy"`
+}
+
+// hfUser is a hub user, such as the one who submitted a paper to the list.
+type hfUser struct {
+	Name     string `json:"name"`     // the handle
+	Fullname string `json:"fullname"` // the display name
+}
+
+// display is the user's full name, else the handle.
+func (u *hfUser) display() string {
+	if u == nil {
+		return ""
+	}
+	if s := oneLine(u.Fullname); s != "" {
+		return s
+	}
+	return oneLine(u.Name)
 }
 
 func hfReader(br *bufio.Reader) (func() (Item, bool, error), error) {
@@ -89,6 +108,11 @@ func parseHF(raw []byte) (*catalogv1.ImportRecord, error) {
 	}
 	if p.Title == "" {
 		p.Title = oneLine(it.Title)
+	}
+	// The user who put the paper on the list: submittedBy in the list's
+	// entries, submittedOnDailyBy in the paper of newer ones.
+	if p.Submitter = it.SubmittedBy.display(); p.Submitter == "" {
+		p.Submitter = it.Paper.SubmittedOnDailyBy.display()
 	}
 	if it.Paper.GithubStars != nil {
 		p.GithubStars = *it.Paper.GithubStars

@@ -196,6 +196,13 @@ func TestDailyPapers(t *testing.T) {
 	if org := items[3].Record.GetPaper().GetOrganization().GetId(); org != "opengvlab" {
 		t.Errorf("organization id %q", org)
 	}
+	// The user who submitted the paper to the list: the full name, else the
+	// handle; submittedBy of the entry, else submittedOnDailyBy of the paper.
+	for i, want := range map[int]string{0: "Ada Lovelace", 1: "Grace Hopper", 3: "opengvlab-bot"} {
+		if got := items[i].Record.GetPaper().GetSubmitter(); got != want {
+			t.Errorf("element %d: submitter %q, want %q", i+1, got, want)
+		}
+	}
 }
 
 func TestDetectAndRefuse(t *testing.T) {

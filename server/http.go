@@ -25,9 +25,9 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 		mux.Handle(pattern, s.metrics.instrument(pattern, s.tracing.named(pattern, h)))
 	}
 	handle("/v1/", s.cors(s.whenOpened(s.deadline(limitBody(gw)))))
-	// The import streams newline-delimited JSON of any length; the gRPC server
-	// limits each message to MaxRequestBytes. It has no deadline.
-	handle("POST /v1/papers:import", s.cors(s.whenOpened(longBody(streamGW))))
+	// The import streams newline-delimited JSON of any length, each line at
+	// most MaxRequestBytes. It has no deadline.
+	handle("POST /v1/papers:import", s.cors(s.whenOpened(longBody(importLines(streamGW)))))
 	handle("GET /openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
@@ -120,6 +120,9 @@ func longBody(next http.Handler) http.Handler {
 	})
 }
 
+// readyzPing bounds how long /readyz waits for the database to answer.
+const readyzPing = 500 * time.Millisecond
+
 // readyz answers 200 once the database has been opened and the read model
 // loaded, until shutdown begins. A database lost later does not make paperd
 // unready: reads are still served from the read model (writes fail with 503),
@@ -134,7 +137,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "stopping"})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	// A probe gives up after a second or so: the answer comes well before,
+	// whatever the database does.
+	ctx, cancel := context.WithTimeout(r.Context(), readyzPing)
 	defer cancel()
 	db := "reachable"
 	if err := s.db.Ping(ctx); err != nil {

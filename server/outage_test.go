@@ -27,13 +27,17 @@ import (
 )
 
 // cutProxy is a TCP proxy in front of a database that the test can cut (every
-// connection closed, new ones refused) and restore on the same address.
+// connection closed, new ones refused) and restore on the same address, or
+// hang (connections stay open and new ones are accepted, but nothing goes
+// through: what clients see of a database stopped with SIGSTOP).
 type cutProxy struct {
 	addr, target string
 
-	mu    sync.Mutex
-	lis   net.Listener
-	conns map[net.Conn]bool
+	mu     sync.Mutex
+	lis    net.Listener
+	conns  map[net.Conn]bool
+	hung   bool
+	resume *sync.Cond // on mu: hung turned false
 }
 
 // newCutProxy reserves a loopback address for a proxy to target; it is down
@@ -41,6 +45,7 @@ type cutProxy struct {
 func newCutProxy(t *testing.T, target string) *cutProxy {
 	t.Helper()
 	p := &cutProxy{addr: freeTCPAddr(t), target: target, conns: map[net.Conn]bool{}}
+	p.resume = sync.NewCond(&p.mu)
 	t.Cleanup(p.down)
 	return p
 }
@@ -90,17 +95,50 @@ func (p *cutProxy) serve(c net.Conn) {
 	p.conns[c], p.conns[d] = true, true
 	p.mu.Unlock()
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				p.mu.Lock()
+				for p.hung {
+					p.resume.Wait()
+				}
+				p.mu.Unlock()
+				if _, err := dst.Write(buf[:n]); err != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		_, _ = dst.Close(), src.Close()
 	}
 	go pipe(d, c)
 	pipe(c, d)
 }
 
+// hang stops passing bytes until unhang, leaving connections open.
+func (p *cutProxy) hang() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hung = true
+}
+
+// unhang passes bytes again.
+func (p *cutProxy) unhang() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hung = false
+	p.resume.Broadcast()
+}
+
 // down closes the listener and every connection through the proxy.
 func (p *cutProxy) down() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.hung = false
+	p.resume.Broadcast()
 	if p.lis != nil {
 		_ = p.lis.Close()
 		p.lis = nil

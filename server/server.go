@@ -128,11 +128,14 @@ func (s *Server) listen(ctx context.Context) error {
 		log.Info("tracing on", "otlp_endpoint", cfg.OTLPEndpoint, "protocol", cfg.OTLPProtocol)
 	}
 	s.metrics = newMetrics(s)
+	codec := newResponseCodec(s.catalog.Encoded)
 	s.grpcServer = grpc.NewServer(append(s.tracing.grpcOptions(),
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
-		grpc.ForceServerCodecV2(newResponseCodec(s.catalog.Encoded)),
-		grpc.ChainUnaryInterceptor(requestIDUnary, s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), s.openedUnary, s.deadlineUnary, s.logUnary),
-		grpc.ChainStreamInterceptor(requestIDStream, s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), s.openedStream, s.logStream),
+		grpc.ForceServerCodecV2(codec),
+		// rejectUndecoded* come before any interceptor that may answer without
+		// calling the next (see responseCodec).
+		grpc.ChainUnaryInterceptor(requestIDUnary, s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), codec.rejectUndecodedUnary, s.openedUnary, s.deadlineUnary, s.logUnary),
+		grpc.ChainStreamInterceptor(requestIDStream, s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), codec.rejectUndecodedStream, s.openedStream, s.logStream),
 		// Clients may ping at most every 10 s; a connection idle for 15 minutes
 		// is closed, and one that stops answering pings after 20 s.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -148,6 +151,10 @@ func (s *Server) listen(ctx context.Context) error {
 	reflection.Register(s.grpcServer)
 	s.metrics.grpc.InitializeMetrics(s.grpcServer)
 
+	jsonPb := &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
 	gwOpts := []runtime.ServeMuxOption{
 		// retry-after (set with RESOURCE_EXHAUSTED) goes out as HTTP's Retry-After.
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
@@ -165,10 +172,7 @@ func (s *Server) listen(ctx context.Context) error {
 			return metadata.Pairs(requestIDHeader, requestID(ctx))
 		}),
 		runtime.WithMiddlewares(gatewayRoute, s.tracing.gateway),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonPb),
 	}
 	gw := runtime.NewServeMux(gwOpts...)
 	// The gateway calls the service in-process rather than dialing the gRPC port:
@@ -189,7 +193,10 @@ func (s *Server) listen(ctx context.Context) error {
 		return fmt.Errorf("loopback connection: %w", err)
 	}
 	s.loopConn = loop
-	streamGW := runtime.NewServeMux(gwOpts...)
+	// The import's body is read a line at a time (see importBody).
+	streamGW := runtime.NewServeMux(append(gwOpts[:len(gwOpts):len(gwOpts)],
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, importMarshaler{jsonPb}),
+		runtime.WithErrorHandler(importError))...)
 	if err := catalogv1.RegisterCatalogServiceHandlerClient(ctx, streamGW, catalogv1.NewCatalogServiceClient(loop)); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}

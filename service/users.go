@@ -96,7 +96,7 @@ func (u *Users) Subject(ctx context.Context) (sub string, ok bool, err error) {
 	}
 	t, err := jwt.Parse(tok, u.keys, opts...)
 	if err != nil {
-		return "", false, errorf(codes.Unauthenticated, "invalid user token: %s", tokenProblem(err))
+		return "", false, errorf(codes.Unauthenticated, "invalid user token: %s", u.tokenProblem(t, err))
 	}
 	sub, err = t.Claims.GetSubject()
 	if err != nil || sub == "" || len(sub) > 256 {
@@ -117,15 +117,16 @@ func (u *Users) RequireSubject(ctx context.Context) (string, error) {
 	return sub, nil
 }
 
-// tokenProblem names what is wrong with a token without echoing it.
-func tokenProblem(err error) string {
+// tokenProblem names what is wrong with a token t (nil when it could not be
+// parsed) without echoing it.
+func (u *Users) tokenProblem(t *jwt.Token, err error) string {
 	switch {
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return u.missingClaims(t)
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "expired"
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return "not valid yet"
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "a required claim (exp) is missing"
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return "wrong audience"
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
@@ -136,4 +137,34 @@ func tokenProblem(err error) string {
 		return "malformed"
 	}
 	return "not accepted"
+}
+
+// missingClaims names the claims this server requires that t lacks.
+func (u *Users) missingClaims(t *jwt.Token) string {
+	var claims jwt.MapClaims
+	if t != nil {
+		claims, _ = t.Claims.(jwt.MapClaims)
+	}
+	required := []string{"exp"}
+	if u.cfg.Audience != "" {
+		required = append(required, "aud")
+	}
+	if u.cfg.Issuer != "" {
+		required = append(required, "iss")
+	}
+	var missing []string
+	for _, c := range required {
+		if v, ok := claims[c]; !ok || v == nil || v == "" {
+			missing = append(missing, c)
+		} else if list, ok := v.([]any); ok && len(list) == 0 {
+			missing = append(missing, c)
+		}
+	}
+	switch len(missing) {
+	case 0: // not expected: the parser found one missing
+		return "a required claim (" + strings.Join(required, ", ") + ") is missing"
+	case 1:
+		return "the required claim " + missing[0] + " is missing"
+	}
+	return "the required claims " + strings.Join(missing, ", ") + " are missing"
 }

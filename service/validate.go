@@ -1,9 +1,11 @@
 package service
 
 import (
+	"errors"
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -57,9 +59,35 @@ func checkTimestamps(v *violations, prefix string, src *catalogv1.Paper) {
 	}
 }
 
+// textLimit checks a text field: at most limit characters, and no control
+// characters but tab and line feed.
 func textLimit(v *violations, field, s string, limit int) {
 	if utf8.RuneCountInString(s) > limit {
 		v.add(field, "must be at most %d characters", limit)
+	}
+	noControls(v, field, s, "\t\n")
+}
+
+// textBlock is textLimit for text of several lines (an abstract, a comment),
+// which may also hold carriage returns.
+func textBlock(v *violations, field, s string, limit int) {
+	if utf8.RuneCountInString(s) > limit {
+		v.add(field, "must be at most %d characters", limit)
+	}
+	noControls(v, field, s, "\t\n\r")
+}
+
+// noControls refuses control characters (C0, DEL and C1: NUL, ESC and the
+// like, which make no sense in text and can rewrite a terminal or break
+// a page) other than those in allowed.
+func noControls(v *violations, field, s, allowed string) {
+	i := 0
+	for _, r := range s {
+		i++
+		if unicode.IsControl(r) && !strings.ContainsRune(allowed, r) {
+			v.add(field, "must not contain control characters such as NUL or ESC (found U+%04X at character %d)", r, i)
+			return
+		}
 	}
 }
 
@@ -72,6 +100,9 @@ func checkURL(v *violations, field, s string) {
 		return
 	}
 	u, err := url.Parse(s)
+	if err == nil && strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		err = errors.New("control character")
+	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.add(field, "must be an http or https URL")
 	}
@@ -97,7 +128,7 @@ func validatePaper(v *violations, prefix string, p *repository.Paper) {
 		v.add(prefix+"title", "is required")
 	}
 	textLimit(v, prefix+"title", p.Title, maxTitle)
-	textLimit(v, prefix+"abstract", p.Abstract, maxAbstract)
+	textBlock(v, prefix+"abstract", p.Abstract, maxAbstract)
 	if p.ArxivVersion < 0 || p.ArxivVersion > maxVersion {
 		v.add(prefix+"arxiv_version", "must be between 0 and %d", maxVersion)
 	}
@@ -133,7 +164,7 @@ func validatePaper(v *violations, prefix string, p *repository.Paper) {
 	checkURL(v, prefix+"pdf_url", p.PDFURL)
 	textLimit(v, prefix+"doi", p.DOI, maxDOI)
 	textLimit(v, prefix+"journal_ref", p.JournalRef, maxJournalRef)
-	textLimit(v, prefix+"comment", p.Comment, maxComment)
+	textBlock(v, prefix+"comment", p.Comment, maxComment)
 }
 
 // findGithubRepo returns the first GitHub repository URL in the texts, without

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,21 +51,106 @@ type DB struct {
 // availability follows the driver's view of the deployment, so that calls made
 // while no server can take writes fail at once instead of each waiting out the
 // server selection timeout.
+//
+// It also notices a server that stopped answering without closing its
+// connections (a process stopped with SIGSTOP, a frozen machine): the driver
+// would only mark it down once a heartbeat times out (connectTimeout, 5 s by
+// default), and meanwhile every call waits. A heartbeat (a hello, which a live
+// server answers at once whatever its load) outstanding for hangAfter longer
+// than it should be marks the deployment hung: calls in progress fail with
+// ErrUnavailable, and new ones fail fast as when it is down, until a
+// heartbeat succeeds again.
 type availability struct {
 	down atomic.Bool
+	hung atomic.Bool
+
+	mu        sync.Mutex
+	writable  map[string]bool       // addresses of servers that take writes
+	beats     map[string]*heartbeat // outstanding heartbeats, by server address
+	calls     map[*call]bool        // calls in progress
+	interval  time.Duration         // between heartbeats
+	hangAfter time.Duration
+}
+
+// heartbeat is one outstanding heartbeat.
+type heartbeat struct {
+	timer *time.Timer
 }
 
 // topologyChanged marks the deployment down while none of its servers is one
 // that takes writes.
 func (a *availability) topologyChanged(e *event.TopologyDescriptionChangedEvent) {
-	writable := false
+	writable := map[string]bool{}
 	for _, srv := range e.NewDescription.Servers {
 		switch srv.Kind {
 		case "Standalone", "RSPrimary", "Mongos", "LoadBalancer":
-			writable = true
+			writable[srv.Addr.String()] = true
 		}
 	}
-	a.down.Store(!writable)
+	a.mu.Lock()
+	a.writable = writable
+	a.mu.Unlock()
+	a.down.Store(len(writable) == 0)
+}
+
+// heartbeatAddr is the server address of a heartbeat's connection id
+// ("host:port[-7]").
+func heartbeatAddr(connID string) string {
+	if i := strings.LastIndex(connID, "[-"); i >= 0 {
+		return connID[:i]
+	}
+	return connID
+}
+
+// heartbeatStarted starts waiting for the heartbeat's answer: an awaited one
+// (a server that streams its state) may take the heartbeat interval.
+// A heartbeat that opens the monitoring connection (id "0") is bounded by the
+// connect timeout, and not followed.
+func (a *availability) heartbeatStarted(e *event.ServerHeartbeatStartedEvent) {
+	if !strings.Contains(e.ConnectionID, "[-") {
+		return
+	}
+	addr := heartbeatAddr(e.ConnectionID)
+	wait := a.hangAfter
+	if e.Awaited {
+		wait += a.interval
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if b := a.beats[addr]; b != nil {
+		b.timer.Stop()
+	}
+	b := &heartbeat{}
+	b.timer = time.AfterFunc(wait, func() { a.heartbeatLate(addr, b) })
+	a.beats[addr] = b
+}
+
+// heartbeatEnded stops waiting; a success clears a hang.
+func (a *availability) heartbeatEnded(connID string, ok bool) {
+	addr := heartbeatAddr(connID)
+	a.mu.Lock()
+	if b := a.beats[addr]; b != nil {
+		b.timer.Stop()
+		delete(a.beats, addr)
+	}
+	a.mu.Unlock()
+	if ok {
+		a.hung.Store(false)
+	}
+}
+
+// heartbeatLate marks the deployment hung if the late heartbeat went to a
+// server that takes writes, and fails the calls in progress.
+func (a *availability) heartbeatLate(addr string, b *heartbeat) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.beats[addr] != b || !a.writable[addr] {
+		return
+	}
+	a.hung.Store(true)
+	for c := range a.calls {
+		c.abort()
+	}
 }
 
 // downWait is how long a call waits for a server while the deployment is known
@@ -71,13 +158,68 @@ func (a *availability) topologyChanged(e *event.TopologyDescriptionChangedEvent)
 // waiting call makes the driver check at once), short enough to fail fast.
 const downWait = 300 * time.Millisecond
 
-// guard returns the context for one call: while the deployment is down, one
-// that ends within downWait.
+// guard returns the context for one call: while the deployment is down or
+// hung, one that ends within downWait; otherwise one that ends when the
+// deployment is found hung. Cancel it when the call is done.
 func (a *availability) guard(ctx context.Context) (context.Context, context.CancelFunc) {
-	if a == nil || !a.down.Load() {
+	if a == nil {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, downWait)
+	if a.down.Load() || a.hung.Load() {
+		return context.WithTimeout(ctx, downWait)
+	}
+	c := &call{Context: ctx, done: make(chan struct{})}
+	stop := context.AfterFunc(ctx, func() { c.end(ctx.Err()) })
+	a.mu.Lock()
+	a.calls[c] = true
+	a.mu.Unlock()
+	return c, func() {
+		stop()
+		a.mu.Lock()
+		delete(a.calls, c)
+		a.mu.Unlock()
+		c.end(context.Canceled)
+	}
+}
+
+// errHung is the error of a call failed because the deployment hung. It is a
+// cancellation for the driver, which closes the connection of a cancelled call
+// (on a deadline it would rely on the socket's, the call's own), and
+// ErrUnavailable for wrap.
+var errHung error = hungError{}
+
+type hungError struct{}
+
+func (hungError) Error() string { return "the database stopped answering" }
+
+func (hungError) Is(target error) bool { return target == context.Canceled } //nolint:errorlint // a sentinel
+
+// call is the context of a call in progress: its parent's, ended early when
+// the deployment is found hung.
+type call struct {
+	context.Context
+	done chan struct{}
+	mu   sync.Mutex
+	err  error
+}
+
+func (c *call) Done() <-chan struct{} { return c.done }
+
+func (c *call) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *call) abort() { c.end(errHung) }
+
+func (c *call) end(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+		close(c.done)
+	}
 }
 
 // poolStats follows the driver's connection pool.
@@ -137,17 +279,31 @@ func Exclusive() Option {
 // for the server: use Ping to learn whether it is reachable.
 func Open(uri, name string, opts ...Option) (*DB, error) {
 	// Defaults first, so that options in the URI win.
-	pool, avail := &poolStats{}, &availability{}
+	pool := &poolStats{}
+	avail := &availability{beats: map[string]*heartbeat{}, calls: map[*call]bool{}, hangAfter: hangAfter}
 	avail.down.Store(true) // until the first server is found
 	cfg := openConfig{client: options.Client().
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second).
+		// Frequent heartbeats (the driver's minimum) notice a hung server soon.
+		SetHeartbeatInterval(500 * time.Millisecond).
 		SetAppName("paperd").
 		SetPoolMonitor(&event.PoolMonitor{Event: pool.event}).
-		SetServerMonitor(&event.ServerMonitor{TopologyDescriptionChanged: avail.topologyChanged}).
+		SetServerMonitor(&event.ServerMonitor{
+			TopologyDescriptionChanged: avail.topologyChanged,
+			ServerHeartbeatStarted:     avail.heartbeatStarted,
+			ServerHeartbeatSucceeded: func(e *event.ServerHeartbeatSucceededEvent) {
+				avail.heartbeatEnded(e.ConnectionID, true)
+			},
+			ServerHeartbeatFailed: func(e *event.ServerHeartbeatFailedEvent) { avail.heartbeatEnded(e.ConnectionID, false) },
+		}).
 		ApplyURI(uri)}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	avail.interval = 10 * time.Second
+	if cfg.client.HeartbeatInterval != nil {
+		avail.interval = *cfg.client.HeartbeatInterval
 	}
 	client, err := mongo.Connect(cfg.client)
 	if err != nil {
@@ -165,8 +321,16 @@ func (db *DB) Close(ctx context.Context) error {
 	return db.client.Disconnect(ctx)
 }
 
-// Ping checks that the server answers. Returns repository.ErrUnavailable if not.
+// hangAfter is how much longer than it should a heartbeat may take before the
+// server is taken for hung. A live server answers a hello in milliseconds,
+// whatever its load.
+const hangAfter = time.Second
+
+// Ping checks that the server answers. Returns repository.ErrUnavailable if not,
+// within downWait when the deployment is known to be down or hung.
 func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := db.avail.guard(ctx)
+	defer cancel()
 	return wrap(db.client.Ping(ctx, nil))
 }
 
@@ -259,6 +423,8 @@ func wrap(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, errHung):
+		return fmt.Errorf("%w: %w", repository.ErrUnavailable, err)
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return fmt.Errorf("%w: %w", repository.ErrNotFound, err)
 	case mongo.IsDuplicateKeyError(err):
