@@ -319,6 +319,7 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 		_ = c.client.Close()
 		c.open = false
 	}
+	reused := c.open
 	if !c.open {
 		if err := c.client.DialWithContext(ctx); err != nil {
 			return &SendError{Temporary: temporary(err), Err: err}
@@ -327,6 +328,17 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 	}
 	c.lastUsed = time.Now()
 	err = c.client.Send(msg)
+	if se := (*mail.SendError)(nil); reused && errors.As(err, &se) && se.Reason == mail.ErrSMTPMailFrom && se.ErrorCode() == 0 {
+		// A kept connection the server closed meanwhile (it restarted, say):
+		// nothing was sent, so the message goes once more on a new one.
+		_ = c.client.Close()
+		c.open = false
+		if err := c.client.DialWithContext(ctx); err != nil {
+			return &SendError{Temporary: temporary(err), Err: err}
+		}
+		c.open = true
+		err = c.client.Send(msg)
+	}
 	if se := (*mail.SendError)(nil); errors.As(err, &se) && se.Reason == mail.ErrNoUnencoded {
 		// Refused before anything was sent: the server has no 8BITMIME.
 		s.no8bit.Store(true)

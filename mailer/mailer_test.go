@@ -89,6 +89,35 @@ func TestSMTPServerAwayIsTemporary(t *testing.T) {
 	}
 }
 
+// TestSMTPServerRestartedMeanwhile sends on a kept connection the server closed
+// when it restarted: the message goes on a new connection, not as a failure.
+func TestSMTPServerRestartedMeanwhile(t *testing.T) {
+	srv, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mailer.NewSMTP("smtp://" + srv.Addr + "?tls=none&connections=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Close() }()
+	if err := m.Send(context.Background(), message("ada@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	back, err := smtptest.StartAt(srv.Addr, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	if err := m.Send(context.Background(), message("alan@example.org")); err != nil {
+		t.Fatalf("after the restart: %v", err)
+	}
+	if msgs := back.Messages(); len(msgs) != 1 || msgs[0].To[0] != "alan@example.org" {
+		t.Errorf("the restarted server got %d messages", len(msgs))
+	}
+}
+
 func TestBadSMTPURLs(t *testing.T) {
 	for _, u := range []string{"", "http://mail.example", "smtp://", "smtp://mail.example?tls=maybe",
 		"smtp://u:p@mail.example?auth=cram", "smtp://mail.example:99999", "smtp://mail.example?timeout=soon",

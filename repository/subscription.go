@@ -38,10 +38,12 @@ type Subscription struct {
 	ConfirmHash    string
 	ConfirmExpires time.Time
 	ManageHash     string
-	// ManageGeneration counts manage tokens issued; the current one is derived
-	// from it.
+	// ManageGeneration is what the manage token is derived from. It no longer
+	// changes (subscriptions stored by earlier versions may hold one above 0).
 	ManageGeneration int
-	// LastConfirmMail is when a confirmation mail last went to the address.
+	// LastConfirmMail is when a confirmation or manage-link mail last went to
+	// the address (or is going: it is stamped before the mail and taken back if
+	// the mail fails).
 	LastConfirmMail time.Time
 	// Version increases on every write; updates are conditional on it.
 	Version int64

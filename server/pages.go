@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -56,9 +58,15 @@ func (s *Server) renderPage(w http.ResponseWriter, code int, p page) {
 	_ = pageTmpl.Execute(w, p)
 }
 
-// pageError shows a failed call as a page, with the call's status mapped to HTTP.
+// pageError shows a failed call as a page, with the call's status mapped to HTTP
+// and its RetryInfo (a rate limit's) as Retry-After.
 func (s *Server) pageError(w http.ResponseWriter, err error) {
 	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds())), 10))
+		}
+	}
 	s.renderPage(w, runtime.HTTPStatusFromCode(st.Code()), page{Title: "That did not work", Message: st.Message()})
 }
 

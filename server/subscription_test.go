@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -311,6 +312,8 @@ func TestHomePage(t *testing.T) {
 	})
 }
 
+// TestSubscribeFloodGets429WithRetryAfter floods subscribe from one client, over
+// the API and then with the home page's form: 429 with Retry-After on both.
 func TestSubscribeFloodGets429WithRetryAfter(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, testConfig(t))
@@ -320,6 +323,12 @@ func TestSubscribeFloodGets429WithRetryAfter(t *testing.T) {
 	}
 	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
 		t.Errorf("the 7th subscribe from one client: %d, Retry-After %q, %s", last.Status, last.Header.Get("Retry-After"), last.Raw)
+	}
+	// The home page's form, from the same client: the same 429, with a number
+	// of seconds to wait.
+	code, html, hdr := formRequest(t, "POST", ts.base+"/subscribe", "email=u9%40example.org", nil)
+	if secs, err := strconv.Atoi(hdr.Get("Retry-After")); code != http.StatusTooManyRequests || err != nil || secs < 1 {
+		t.Errorf("the form after the flood: %d, Retry-After %q\n%s", code, hdr.Get("Retry-After"), html)
 	}
 }
 

@@ -76,6 +76,7 @@ type Subscriptions struct {
 	rendererOnce sync.Once
 	renderer     *digest.Renderer // renders each paper once for all digests
 	pending      pendingEditions  // editions with deliveries to retry (digests.go)
+	addresses    addressLocks     // one mail-sending call per address at a time
 }
 
 var _ subscriptionv1.SubscriptionServiceServer = (*Subscriptions)(nil)
@@ -94,8 +95,9 @@ func newToken() (string, string) {
 }
 
 // manageToken derives a subscription's manage token from the token key, so that
-// digests can carry it while the database holds only its hash; a new generation
-// makes a new token.
+// digests can carry it while the database holds only its hash. It is the same in
+// every mail for the subscription's life: nothing changes the generation any
+// more (subscriptions stored before may hold a generation above 0).
 func (s *Subscriptions) manageToken(id string, generation int) string {
 	mac := hmac.New(sha256.New, s.TokenKey)
 	_, _ = fmt.Fprintf(mac, "manage|%s|%d", id, generation)
@@ -135,20 +137,30 @@ func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptio
 // subscribe stores a pending subscription, or renews the confirmation of the
 // address's pending one, and mails the confirmation link. An address that is
 // already subscribed gets nothing, and the caller learns nothing either way.
+//
+// The address's lock (one subscribe or SendManageLink per address at a time in
+// this process) is the arbiter between concurrent calls: the second waits for
+// the first's mail and sees its stamp. Across replicas, the stamp is written by
+// a conditional write before the mail goes (Create's address insert, or Update
+// on the version), and a mail that fails takes its stamp back, so that the next
+// subscribe sends it.
 func (s *Subscriptions) subscribe(ctx context.Context, sub *repository.Subscription) error {
+	unlock, err := s.addresses.lock(ctx, sub.Email)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	confirm, confirmHash := newToken()
-	var manage string
 	cur, err := s.Store.ByEmail(ctx, sub.Email)
 	switch {
 	case errors.Is(err, repository.ErrNotFound):
 		sub.ID = randomID()
 		sub.State, sub.CreateTime, sub.UpdateTime, sub.Version = repository.SubscriptionPending, now, now, 1
-		manage = s.manageToken(sub.ID, 0)
-		sub.ConfirmHash, sub.ConfirmExpires, sub.ManageHash, sub.LastConfirmMail = confirmHash, now.Add(confirmValidity), hashToken(manage), now
+		sub.ConfirmHash, sub.ConfirmExpires, sub.ManageHash, sub.LastConfirmMail = confirmHash, now.Add(confirmValidity), hashToken(s.manageToken(sub.ID, 0)), now
 		if err := s.Store.Create(ctx, sub); err != nil {
 			if errors.Is(err, repository.ErrAlreadyExists) {
-				return nil // subscribed a moment ago by another call
+				return nil // subscribed a moment ago through another replica
 			}
 			return err
 		}
@@ -159,16 +171,16 @@ func (s *Subscriptions) subscribe(ctx context.Context, sub *repository.Subscript
 	case now.Sub(cur.LastConfirmMail) < confirmMailEvery:
 		return nil // one confirmation mail per address every 10 minutes
 	default:
-		// Pending or unsubscribed: new preferences, a new confirmation.
+		// Pending or unsubscribed: new preferences, a new confirmation. The
+		// manage token stays: links in mails already delivered keep working.
 		next := *sub
 		next.ID, next.CreateTime, next.Version = cur.ID, cur.CreateTime, cur.Version+1
 		next.State, next.UpdateTime = repository.SubscriptionPending, now
-		next.ManageGeneration = cur.ManageGeneration + 1 // links of earlier mails stop working
-		manage = s.manageToken(next.ID, next.ManageGeneration)
-		next.ConfirmHash, next.ConfirmExpires, next.ManageHash, next.LastConfirmMail = confirmHash, now.Add(confirmValidity), hashToken(manage), now
+		next.ManageGeneration, next.ManageHash = cur.ManageGeneration, cur.ManageHash
+		next.ConfirmHash, next.ConfirmExpires, next.LastConfirmMail = confirmHash, now.Add(confirmValidity), now
 		if err := s.Store.Update(ctx, &next, cur); err != nil {
 			if errors.Is(err, repository.ErrConflict) {
-				return nil
+				return nil // renewed a moment ago through another replica
 			}
 			return err
 		}
@@ -179,13 +191,46 @@ func (s *Subscriptions) subscribe(ctx context.Context, sub *repository.Subscript
 		Text: "Someone, hopefully you, asked for trending papers to be mailed to this address.\n\n" +
 			"To confirm, open this link and press Confirm (it works for 7 days):\n" + link + "\n\n" +
 			"If it was not you, ignore this mail: nothing will be sent.\n\n" +
-			"Once confirmed, change what you get or unsubscribe here:\n" + s.link("/subscriptions/manage", manage) + "\n",
+			"Once confirmed, change what you get or unsubscribe here:\n" + s.link("/subscriptions/manage", s.manageToken(sub.ID, sub.ManageGeneration)) + "\n",
 		MessageID: "confirm." + sub.ID + "." + fmt.Sprint(now.UnixNano()) + "@" + s.host()})
 	if err != nil {
 		s.Log.WarnContext(ctx, "confirmation mail not sent", "subscription", sub.ID, "err", err)
+		s.unstamp(ctx, sub, cur)
 		return &Error{Code: codes.Unavailable, Message: "the confirmation mail could not be sent; try again later"}
 	}
 	return nil
+}
+
+// unstamp takes back the mail stamp of sub after its mail failed, so that the
+// next request sends it: LastConfirmMail goes back to what it was in prev (nil:
+// none). A write that changed the subscription meanwhile is kept; the stamp is
+// taken back from it as long as it is still ours.
+func (s *Subscriptions) unstamp(ctx context.Context, sub, prev *repository.Subscription) {
+	// The caller may be gone (its mail failed on that): the stamp goes back anyway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var before time.Time
+	if prev != nil {
+		before = prev.LastConfirmMail
+	}
+	cur := sub
+	for range 3 {
+		if !cur.LastConfirmMail.Equal(sub.LastConfirmMail) {
+			return // mailed since, or already taken back
+		}
+		next := *cur
+		next.LastConfirmMail, next.Version = before, cur.Version+1
+		err := s.Store.Update(ctx, &next, cur)
+		if !errors.Is(err, repository.ErrConflict) {
+			if err != nil {
+				s.Log.WarnContext(ctx, "mail stamp not taken back", "subscription", sub.ID, "err", err)
+			}
+			return
+		}
+		if cur, err = s.Store.Get(ctx, sub.ID); err != nil {
+			return
+		}
+	}
 }
 
 func (s *Subscriptions) link(path, token string) string {
@@ -477,9 +522,11 @@ func applyPreferences(v *violations, prefix string, sub *repository.Subscription
 	}
 }
 
-const manageLinkMessage = "If the address has a subscription, a new link to manage it is on its way; earlier links stop working."
+const manageLinkMessage = "If the address has a subscription, a link to manage it is on its way."
 
-// SendManageLink implements subscriptionv1.SubscriptionServiceServer.
+// SendManageLink implements subscriptionv1.SubscriptionServiceServer. It mails
+// the subscription's manage link, the one every earlier mail carries: an
+// anonymous request never changes which links work.
 func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.SendManageLinkRequest) (*subscriptionv1.SendManageLinkResponse, error) {
 	if err := s.Limits.Subscribe(ctx); err != nil {
 		return nil, s.fail(ctx, "SendManageLink", err)
@@ -489,36 +536,91 @@ func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.
 	if err := v.err(); err != nil {
 		return nil, s.fail(ctx, "SendManageLink", err)
 	}
-	resp := &subscriptionv1.SendManageLinkResponse{Message: manageLinkMessage}
+	if err := s.sendManageLink(ctx, email); err != nil {
+		return nil, s.fail(ctx, "SendManageLink", err)
+	}
+	return &subscriptionv1.SendManageLinkResponse{Message: manageLinkMessage}, nil
+}
+
+// sendManageLink mails the manage link of email's subscription, if it has one,
+// at most once every 10 minutes; the arbiter is the one of subscribe.
+func (s *Subscriptions) sendManageLink(ctx context.Context, email string) error {
+	unlock, err := s.addresses.lock(ctx, email)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	cur, err := s.Store.ByEmail(ctx, email)
 	if errors.Is(err, repository.ErrNotFound) {
-		return resp, nil
+		return nil
 	}
 	if err != nil {
-		return nil, s.fail(ctx, "SendManageLink", err)
+		return err
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	if now.Sub(cur.LastConfirmMail) < confirmMailEvery {
-		return resp, nil // one mail per address every 10 minutes
+		return nil // one mail per address every 10 minutes
 	}
 	next := *cur
-	next.ManageGeneration, next.LastConfirmMail, next.UpdateTime, next.Version = cur.ManageGeneration+1, now, now, cur.Version+1
-	manage := s.manageToken(next.ID, next.ManageGeneration)
-	next.ManageHash = hashToken(manage)
+	next.LastConfirmMail, next.Version = now, cur.Version+1
 	if err := s.Store.Update(ctx, &next, cur); err != nil {
 		if errors.Is(err, repository.ErrConflict) {
-			return resp, nil
+			return nil // sent a moment ago through another replica
 		}
-		return nil, s.fail(ctx, "SendManageLink", err)
+		return err
 	}
 	err = s.Mailer.Send(ctx, &mailer.Message{From: s.From, To: next.Email, Subject: "Your link to manage your trending-papers subscription",
-		Text:      "Change what you get, or unsubscribe, here:\n" + s.link("/subscriptions/manage", manage) + "\n\nEarlier links no longer work.\n",
+		Text:      "Change what you get, or unsubscribe, here:\n" + s.link("/subscriptions/manage", s.manageToken(next.ID, next.ManageGeneration)) + "\n",
 		MessageID: "manage." + next.ID + "." + fmt.Sprint(now.UnixNano()) + "@" + s.host()})
 	if err != nil {
 		s.Log.WarnContext(ctx, "manage link not sent", "subscription", next.ID, "err", err)
-		return nil, s.fail(ctx, "SendManageLink", &Error{Code: codes.Unavailable, Message: "the mail could not be sent; try again later"})
+		s.unstamp(ctx, &next, cur)
+		return &Error{Code: codes.Unavailable, Message: "the mail could not be sent; try again later"}
 	}
-	return resp, nil
+	return nil
+}
+
+// addressLocks serialises, within this process, the calls that mail an
+// address. The zero value is ready.
+type addressLocks struct {
+	mu    sync.Mutex
+	locks map[string]*addressLock
+}
+
+type addressLock struct {
+	held  chan struct{} // holds a value while locked
+	users int           // holders and waiters; the entry goes with the last
+}
+
+// lock waits for the address (compared lower-cased) to be free, or for ctx to
+// end, and returns what frees it.
+func (a *addressLocks) lock(ctx context.Context, email string) (func(), error) {
+	key := strings.ToLower(strings.TrimSpace(email))
+	a.mu.Lock()
+	if a.locks == nil {
+		a.locks = map[string]*addressLock{}
+	}
+	l := a.locks[key]
+	if l == nil {
+		l = &addressLock{held: make(chan struct{}, 1)}
+		a.locks[key] = l
+	}
+	l.users++
+	a.mu.Unlock()
+	release := func() {
+		a.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(a.locks, key)
+		}
+		a.mu.Unlock()
+	}
+	select {
+	case l.held <- struct{}{}:
+		return func() { <-l.held; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
 }
 
 // ListSubscriptions implements subscriptionv1.SubscriptionServiceServer. The page

@@ -68,8 +68,11 @@ type SubscriptionServiceClient interface {
 	// Unsubscribe stops the digests of the subscription whose manage token is
 	// given. Repeating it changes nothing.
 	Unsubscribe(ctx context.Context, in *UnsubscribeRequest, opts ...grpc.CallOption) (*UnsubscribeResponse, error)
-	// SendManageLink mails a new manage link to an address with a subscription
-	// (the old link stops working). The answer is the same for unknown addresses.
+	// SendManageLink mails the manage link to an address with a subscription: the
+	// link every mail of the subscription carries, so links already delivered
+	// keep working. At most one such mail (or confirmation) goes to an address
+	// every 10 minutes. The answer is the same for unknown addresses. Returns
+	// UNAVAILABLE if the mail could not be sent (asking again sends it).
 	SendManageLink(ctx context.Context, in *SendManageLinkRequest, opts ...grpc.CallOption) (*SendManageLinkResponse, error)
 	// ListSubscriptions lists subscriptions, newest first. Admin only.
 	ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error)
@@ -226,8 +229,11 @@ type SubscriptionServiceServer interface {
 	// Unsubscribe stops the digests of the subscription whose manage token is
 	// given. Repeating it changes nothing.
 	Unsubscribe(context.Context, *UnsubscribeRequest) (*UnsubscribeResponse, error)
-	// SendManageLink mails a new manage link to an address with a subscription
-	// (the old link stops working). The answer is the same for unknown addresses.
+	// SendManageLink mails the manage link to an address with a subscription: the
+	// link every mail of the subscription carries, so links already delivered
+	// keep working. At most one such mail (or confirmation) goes to an address
+	// every 10 minutes. The answer is the same for unknown addresses. Returns
+	// UNAVAILABLE if the mail could not be sent (asking again sends it).
 	SendManageLink(context.Context, *SendManageLinkRequest) (*SendManageLinkResponse, error)
 	// ListSubscriptions lists subscriptions, newest first. Admin only.
 	ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error)
