@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/papercatalog/papers/keylock"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -26,6 +27,7 @@ const (
 // Subscriptions implements repository.Subscriptions.
 type Subscriptions struct {
 	avail               *availability
+	locks               *keylock.Set // see Exclusive
 	subs, addrs, tokens *mongo.Collection
 }
 
@@ -33,7 +35,7 @@ var _ repository.Subscriptions = (*Subscriptions)(nil)
 
 // NewSubscriptions returns the subscription store of db.
 func NewSubscriptions(db *DB) *Subscriptions {
-	return &Subscriptions{avail: db.avail, subs: db.db.Collection(subscriptionsCollection),
+	return &Subscriptions{avail: db.avail, locks: db.locks, subs: db.db.Collection(subscriptionsCollection),
 		addrs: db.db.Collection(addressesCollection), tokens: db.db.Collection(tokensCollection)}
 }
 
@@ -194,7 +196,27 @@ func (x *Subscriptions) Update(ctx context.Context, s, prev *repository.Subscrip
 	if err := x.putTokens(ctx, s); err != nil {
 		return err
 	}
-	res, err := x.subs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: s.ID}, {Key: "version", Value: prev.Version}}, toSubDoc(s))
+	// The arbiter, as for papers: on MongoDB the filter {_id, version}; with
+	// Exclusive, the subscription's lock in this process across a read of its
+	// version and a replace by _id (FerretDB applies neither atomically, and
+	// scans for a filter of two fields).
+	filter := bson.D{{Key: "_id", Value: s.ID}}
+	if x.locks != nil {
+		defer x.locks.Lock("subscription|" + s.ID)()
+		var cur struct {
+			Version int64 `bson:"version"`
+		}
+		err := x.subs.FindOne(ctx, filter, options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&cur)
+		if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && cur.Version != prev.Version) {
+			return repository.ErrConflict
+		}
+		if err != nil {
+			return fmt.Errorf("update subscription: %w", wrap(err))
+		}
+	} else {
+		filter = append(filter, bson.E{Key: "version", Value: prev.Version})
+	}
+	res, err := x.subs.ReplaceOne(ctx, filter, toSubDoc(s))
 	if err != nil {
 		return fmt.Errorf("update subscription: %w", wrap(err))
 	}
