@@ -31,11 +31,25 @@ func (m *Model) VoteState(v repository.Vote) (voted bool, version int64) {
 	return false, m.unvoted[voteKey(v)]
 }
 
-// AddVote records v as of version. It reports whether the vote was new.
+// predates reports whether a vote change of version was made before paper id
+// was created: a vote on an earlier paper of the same id, deleted since, whose
+// records deletion leaves in the database. Version 0 is a vote stored before
+// changes had versions. Callers hold m.mu.
+func (m *Model) predates(id string, version int64) bool {
+	p, ok := m.papers[id]
+	return ok && version != 0 && version < p.CreateTime.UnixNano()
+}
+
+// AddVote records v as of version. It reports whether the vote was new. A vote
+// older than the paper counts as a removal at its version.
 func (m *Model) AddVote(v repository.Vote, version int64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if removed, ok := m.unvoted[voteKey(v)]; ok && removed >= version {
+		return false
+	}
+	if m.predates(v.PaperID, version) {
+		m.unvoted[voteKey(v)] = version
 		return false
 	}
 	users := m.votes[v.PaperID]
@@ -101,7 +115,7 @@ func (m *Model) ReplaceVotes(changes []repository.VoteRecord, scanStart int64) {
 	}
 	votes, unvoted := map[string]map[string]int64{}, map[string]int64{}
 	for v, r := range latest {
-		if !r.Added {
+		if !r.Added || m.predates(v.PaperID, r.Version) {
 			unvoted[voteKey(v)] = r.Version
 			continue
 		}

@@ -132,8 +132,6 @@ type Votes interface {
 	RecordVotes(ctx context.Context, changes []VoteRecord) (lost []int, err error)
 	// UserVotes returns the recorded changes of one user's vote on one paper.
 	UserVotes(ctx context.Context, paperID, user string) ([]VoteRecord, error)
-	// RemovePaperVotes removes every vote for the paper.
-	RemovePaperVotes(ctx context.Context, paperID string) error
 	// AllVotes calls fn for every recorded change, in no particular order.
 	AllVotes(ctx context.Context, fn func(VoteRecord) error) error
 }

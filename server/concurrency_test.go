@@ -240,3 +240,53 @@ func TestOneUserManyConcurrentUpvotes(t *testing.T) {
 		t.Errorf("after a restart: %d upvotes, before it %d", after.GetUpvotes(), before.GetUpvotes())
 	}
 }
+
+// TestVotesOfADeletedPaperDoNotComeBack upvotes a paper, deletes it and creates
+// it again under the same id: it starts with no upvotes, in the model and after a
+// restart from the database (which keeps the old vote records), and the same
+// user can upvote it again.
+func TestVotesOfADeletedPaperDoNotComeBack(t *testing.T) {
+	t.Parallel()
+	cfg := userConfig(t)
+	ts := startServer(t, cfg)
+	ctx := testCtx(t)
+	p, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(4), Paper: newPaper(4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"ann", "bob"} {
+		if _, err := ts.client.UpvotePaper(asUser(ctx, userToken(t, u)), &catalogv1.UpvotePaperRequest{Name: p.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ts.client.DeletePaper(admin(ctx), &catalogv1.DeletePaperRequest{Name: p.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(4), Paper: newPaper(4)}); err != nil {
+		t.Fatal(err)
+	}
+	upvotes := func(ts *testServer) int64 {
+		got, err := ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: p.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.GetUpvotes()
+	}
+	if n := upvotes(ts); n != 0 {
+		t.Errorf("the paper created again has %d upvotes, want 0", n)
+	}
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(cfg.DataDir, "readmodel.snapshot")); err != nil {
+		t.Fatal(err)
+	}
+	again := startServer(t, cfg)
+	if n := upvotes(again); n != 0 {
+		t.Errorf("after a restart from the database: %d upvotes, want 0", n)
+	}
+	got, err := again.client.UpvotePaper(asUser(ctx, userToken(t, "ann")), &catalogv1.UpvotePaperRequest{Name: p.GetName()})
+	if err != nil || got.GetUpvotes() != 1 || !got.GetViewerUpvoted() {
+		t.Errorf("ann upvotes the new paper: %v, %v; want 1 upvote, hers", got.GetUpvotes(), err)
+	}
+}

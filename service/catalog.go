@@ -489,10 +489,10 @@ func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 	}
 	version := nextVersion(time.Now(), cur.Version)
 	s.Model.Remove(cur.ID, version)
+	// The paper's vote records stay: deleting them would scan every vote on the
+	// embedded database. Votes older than a paper do not count (see the read
+	// model), so a paper created again under the same id starts with none.
 	s.protos.forget(cur.ID)
-	if err := s.Votes.RemovePaperVotes(context.WithoutCancel(ctx), cur.ID); err != nil {
-		s.Log.WarnContext(ctx, "could not remove the votes of a deleted paper", "paper", cur.ID, "err", err)
-	}
 	s.record(ctx, repository.Change{PaperID: cur.ID, Version: version, Deleted: true})
 	return nil
 }

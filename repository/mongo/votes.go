@@ -133,16 +133,6 @@ func onlyDuplicates(err error) bool {
 	return true
 }
 
-// RemovePaperVotes implements repository.Votes.
-func (s *Votes) RemovePaperVotes(ctx context.Context, paperID string) error {
-	ctx, cancel := s.avail.guard(ctx)
-	defer cancel()
-	if _, err := s.votes.DeleteMany(ctx, bson.D{{Key: "paper_id", Value: paperID}}); err != nil {
-		return fmt.Errorf("remove votes on %s: %w", paperID, wrap(err))
-	}
-	return nil
-}
-
 // AllVotes implements repository.Votes.
 func (s *Votes) AllVotes(ctx context.Context, fn func(repository.VoteRecord) error) error {
 	ctx, cancel := s.avail.guard(ctx)
