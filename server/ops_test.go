@@ -2,11 +2,13 @@ package server_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/server"
 )
 
 func TestHealthReflectionAndOpenAPI(t *testing.T) {
@@ -206,15 +209,27 @@ func TestRestartFromSnapshotCatchesUp(t *testing.T) {
 
 func TestPprofServesOnItsOwnAddress(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// The address is a free port found by listening on it and closing it; a
+	// parallel test may take it before paperd does, so a start that finds it
+	// taken tries another.
+	var addr string
+	var srv *server.Server
+	for attempt := 1; srv == nil; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = l.Addr().String()
+		_ = l.Close()
+		cfg := testConfig(t)
+		cfg.PprofAddr = addr
+		srv, err = server.Start(testCtx(t), cfg, slog.New(slog.DiscardHandler))
+		if err != nil && (attempt == 5 || !strings.Contains(err.Error(), "address already in use")) {
+			t.Fatalf("start server: %v", err)
+		}
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	cfg := testConfig(t)
-	cfg.PprofAddr = addr
-	ts := startServer(t, cfg)
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	ts := &testServer{Server: srv, base: "http://" + srv.HTTPAddr()}
 	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
@@ -44,8 +45,13 @@ var mixedOps = []struct {
 	op     string
 	weight int
 }{
-	{"get", 30}, {"list", 20}, {"daily", 10}, {"trending", 10}, {"search", 15}, {"upvote", 10}, {"subscribe", 5},
+	{"get", 28}, {"list", 19}, {"daily", 10}, {"trending", 10}, {"search", 14}, {"upvote", 10}, {"subscribe", 5},
+	{"create", 1}, {"patch", 2}, {"delete", 1},
 }
+
+// writeTarget is the issue's bound on the embedded database: a PATCH and a DELETE
+// take at most this many times a create's time (p50 against p50).
+const writeTarget = 3.0
 
 const (
 	// The mix runs for a warm-up before measuring, as the other sections warm up;
@@ -135,6 +141,8 @@ type mixedResult struct {
 	Subscribed int64       `json:"subscribed"`
 	Mails      int         `json:"outbox_mails"`
 	Growth     mixedGrowth `json:"growth"`
+	// Writes compares the paper writes' latencies.
+	Writes mixedWrites `json:"writes"`
 	// Failures are the section's failed checks; empty when it passed.
 	Failures []string `json:"failures,omitempty"`
 }
@@ -153,6 +161,17 @@ type mixedCall struct {
 	// wrong, by code.
 	Errors int64            `json:"errors"`
 	Codes  map[string]int64 `json:"error_codes,omitempty"`
+}
+
+// mixedWrites compares UpdatePaper's and DeletePaper's p50 with CreatePaper's,
+// against writeTarget.
+type mixedWrites struct {
+	CreateP50ms     float64 `json:"create_p50_ms"`
+	UpdateVsCreate  float64 `json:"update_p50_vs_create"`
+	DeleteVsCreate  float64 `json:"delete_p50_vs_create"`
+	Target          float64 `json:"target"`
+	UpdateWithinTgt bool    `json:"update_within_target"`
+	DeleteWithinTgt bool    `json:"delete_within_target"`
 }
 
 type mixedImport struct {
@@ -239,7 +258,7 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 
 	// What the workers ask for.
 	ld := &mixedLoad{
-		papers: o.papers, httpBase: httpBase,
+		papers: o.papers, httpBase: httpBase, created: make(chan string, 10000),
 		rest: &http.Client{Timeout: mixedCallTimeout, Transport: &http.Transport{
 			MaxIdleConns: 4 * o.mixedWorkers, MaxIdleConnsPerHost: 4 * o.mixedWorkers, IdleConnTimeout: time.Minute,
 		}},
@@ -285,6 +304,8 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 	logf("mixed: %d workers for %v after a warm-up: get %d%%, list %d%%, daily %d%%, trending %d%%, search %d%%, upvote %d%%, subscribe %d%%; %.0f%% of reads over REST; one ImportPapers stream of %d papers from t=%v",
 		o.mixedWorkers, o.mixedDuration, mixedOps[0].weight, mixedOps[1].weight, mixedOps[2].weight, mixedOps[3].weight,
 		mixedOps[4].weight, mixedOps[5].weight, mixedOps[6].weight, 100*mixedRESTShare, len(records), window)
+	logf("mixed: and paper writes, with an admin token over gRPC: create %d%%, update (PATCH, without etag, of a seeded paper) %d%%, delete (of a paper the mix created) %d%%",
+		mixedOps[7].weight, mixedOps[8].weight, mixedOps[9].weight)
 	metricsURL := httpBase + "/metrics"
 	metricsClient := &http.Client{Timeout: 5 * time.Second}
 	gc0, err := scrapeMetrics(ctx, metricsClient, metricsURL)
@@ -377,6 +398,25 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 		res.Calls = append(res.Calls, c)
 	}
 	res.RPS = float64(res.Requests) / measured.Seconds()
+	res.Writes.Target = writeTarget
+	for _, c := range res.Calls {
+		switch c.Name {
+		case "CreatePaper":
+			res.Writes.CreateP50ms = c.P50ms
+		case "UpdatePaper":
+			res.Writes.UpdateVsCreate = c.P50ms
+		case "DeletePaper":
+			res.Writes.DeleteVsCreate = c.P50ms
+		}
+	}
+	if res.Writes.CreateP50ms > 0 {
+		res.Writes.UpdateVsCreate /= res.Writes.CreateP50ms
+		res.Writes.DeleteVsCreate /= res.Writes.CreateP50ms
+		res.Writes.UpdateWithinTgt = res.Writes.UpdateVsCreate <= writeTarget
+		res.Writes.DeleteWithinTgt = res.Writes.DeleteVsCreate <= writeTarget
+	}
+	logf("mixed: paper writes, p50: create %.1f ms; update %.2f× and delete %.2f× a create (target: at most %.0f×)",
+		res.Writes.CreateP50ms, res.Writes.UpdateVsCreate, res.Writes.DeleteVsCreate, writeTarget)
 	res.Subscribed = all.subscribed
 	for _, e := range all.firstErrs {
 		logf("mixed: error: %s", e)
@@ -479,6 +519,8 @@ type mixedLoad struct {
 	tokens       []string
 	nonce        string
 	nextEmail    atomic.Int64
+	nextCreate   atomic.Int64
+	created      chan string // papers create made, for delete
 	// start and end of the measured run, in Unix nanoseconds; 0 during the
 	// warm-up.
 	start, end atomic.Int64
@@ -518,7 +560,74 @@ func (ld *mixedLoad) one(ctx context.Context, r *rand.Rand, cat catalogv1.Catalo
 		ld.upvote(ctx, r, cat, rec)
 	case "subscribe":
 		ld.subscribe(ctx, r, sub, rec)
+	case "create":
+		ld.create(ctx, cat, rec)
+	case "patch":
+		ld.patch(ctx, r, cat, rec)
+	case "delete":
+		ld.delete(ctx, cat, rec)
 	}
+}
+
+// admin is ctx with the admin token, and the deadline of one call.
+func admin(ctx context.Context) (context.Context, context.CancelFunc) {
+	cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
+	return metadata.AppendToOutgoingContext(cctx, "authorization", "Bearer "+importToken), cancel
+}
+
+// create adds a paper of its own (ids 2501.xxxxx on, which no seeded or imported
+// paper has), for delete to remove later.
+func (ld *mixedLoad) create(ctx context.Context, cat catalogv1.CatalogServiceClient, rec *recorder) {
+	n := ld.nextCreate.Add(1)
+	id := fmt.Sprintf("25%02d.%05d", 1+n/100000, n%100000)
+	t := time.Now()
+	cctx, cancel := admin(ctx)
+	p, err := cat.CreatePaper(cctx, &catalogv1.CreatePaperRequest{PaperId: id, Paper: &catalogv1.Paper{
+		Title: "A paper the mixed load writes", Abstract: "Written, updated and deleted by the benchmark.", Categories: []string{"cs.LG"}}})
+	cancel()
+	code := grpcCode(err)
+	if code == "OK" && p.GetName() != "papers/"+id {
+		code = "WRONG_ANSWER"
+	}
+	rec.addErr("CreatePaper", t, code, "OK", err)
+	if code == "OK" {
+		select {
+		case ld.created <- p.GetName():
+		default: // enough waiting to be deleted
+		}
+	}
+}
+
+// patch changes a seeded paper's GitHub stars, without etag.
+func (ld *mixedLoad) patch(ctx context.Context, r *rand.Rand, cat catalogv1.CatalogServiceClient, rec *recorder) {
+	name := "papers/" + benchID(r.IntN(ld.papers))
+	stars := r.Int64N(100000)
+	t := time.Now()
+	cctx, cancel := admin(ctx)
+	p, err := cat.UpdatePaper(cctx, &catalogv1.UpdatePaperRequest{Paper: &catalogv1.Paper{Name: name, GithubStars: stars},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"github_stars"}}})
+	cancel()
+	code := grpcCode(err)
+	if code == "OK" && (p.GetName() != name || p.GetGithubStars() != stars) {
+		code = "WRONG_ANSWER"
+	}
+	rec.addErr("UpdatePaper", t, code, "OK", err)
+}
+
+// delete removes a paper create made; with none waiting, it creates one.
+func (ld *mixedLoad) delete(ctx context.Context, cat catalogv1.CatalogServiceClient, rec *recorder) {
+	var name string
+	select {
+	case name = <-ld.created:
+	default:
+		ld.create(ctx, cat, rec)
+		return
+	}
+	t := time.Now()
+	cctx, cancel := admin(ctx)
+	_, err := cat.DeletePaper(cctx, &catalogv1.DeletePaperRequest{Name: name})
+	cancel()
+	rec.addErr("DeletePaper", t, grpcCode(err), "OK", err)
 }
 
 func (ld *mixedLoad) get(ctx context.Context, r *rand.Rand, cat catalogv1.CatalogServiceClient, rest bool, rec *recorder) {
@@ -962,7 +1071,8 @@ func (r *recorder) merge(o *recorder) {
 func callOrder(name string) int {
 	base, warm := strings.CutSuffix(name, " (warm-up)")
 	base, rest := strings.CutSuffix(base, " (REST)")
-	order := []string{"GetPaper", "ListPapers", "ListDailyPapers", "ListTrendingPapers", "SearchPapers", "UpvotePaper", "CreateSubscription"}
+	order := []string{"GetPaper", "ListPapers", "ListDailyPapers", "ListTrendingPapers", "SearchPapers", "UpvotePaper", "CreateSubscription",
+		"CreatePaper", "UpdatePaper", "DeletePaper"}
 	i := slices.Index(order, base)
 	if i < 0 {
 		i = len(order)
