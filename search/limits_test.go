@@ -73,7 +73,7 @@ func TestAdversarialQueriesAreBounded(t *testing.T) {
 		{"everything", "*", "", papers + 1},
 		{"everything with a title", "title:*", "", papers + 1},
 		{"a specific prefix", "quantiz*", "", 1},
-		{"a specific fuzzy word", "transfarmers~1", "", 1},
+		{"a specific fuzzy word", "transformrs~1", "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

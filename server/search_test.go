@@ -337,7 +337,7 @@ func TestAdversarialSearchesGetBoundedAnswers(t *testing.T) {
 	}
 	r := ts.rest(t, "GET", "/v1/papers:search?query=%2F.*a.*%2F", "", nil)
 	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Raw), "more than 1000 words") {
-		t.Errorf("REST: %d %s, want 400 naming the limit", r.Status, r.Raw)
+		t.Errorf("REST: %d %.200s, want 400 naming the limit", r.Status, r.Raw)
 	}
 }
 
