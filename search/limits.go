@@ -24,8 +24,8 @@ type Limits struct {
 	// (default DefaultSearchTimeout).
 	Timeout time.Duration
 	// Concurrent is how many expensive searches (with wildcard,
-	// regular-expression or fuzzy terms, or *) run at once (default: the number
-	// of CPUs Go uses).
+	// regular-expression or fuzzy terms, or *) run at once (default: half the
+	// CPUs Go uses, at least one, so that they leave the rest to other calls).
 	Concurrent int
 	// Wait is the longest an expensive search waits for its turn before it is
 	// refused with ErrBusy (default DefaultSearchWait).
@@ -59,7 +59,7 @@ func (l Limits) WithDefaults() Limits {
 		l.Timeout = DefaultSearchTimeout
 	}
 	if l.Concurrent <= 0 {
-		l.Concurrent = runtime.GOMAXPROCS(0)
+		l.Concurrent = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if l.Wait <= 0 {
 		l.Wait = DefaultSearchWait

@@ -413,13 +413,14 @@ func Parse(text string) (query.Query, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
 	}
-	if err := checkQuery(parsed); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
-	}
+	// Counted first: checkQuery compiles every regular expression.
 	q := matchAll(requireAll(parsed))
 	if n := countExpensive(q); n > MaxExpensiveTerms {
 		return nil, fmt.Errorf("%w: the query has %d wildcard, regular-expression, fuzzy or * terms; at most %d are allowed",
 			ErrQuery, n, MaxExpensiveTerms)
+	}
+	if err := checkQuery(q); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
 	}
 	return q, nil
 }

@@ -164,7 +164,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"subscribe-rate-limit", "PAPERD_SUBSCRIBE_RATE_LIMIT", DefaultSubscribeRateLimit.String(), "per client address: calls that mail an address (subscribe, new manage link), N/PERIOD or off", &subscribeLimit},
 		{"search-max-expansions", "PAPERD_SEARCH_MAX_EXPANSIONS", strconv.Itoa(search.DefaultMaxExpansions), "most words of the index one search may look up (each word a wildcard, regular-expression or fuzzy term matches counts); more is refused with 400", &searchExpansions},
 		{"search-timeout", "PAPERD_SEARCH_TIMEOUT", search.DefaultSearchTimeout.String(), "longest a search may run; longer is refused with 400", &searchTimeout},
-		{"search-concurrency", "PAPERD_SEARCH_CONCURRENCY", "", "how many expensive searches (wildcard, regular-expression, fuzzy or * terms) run at once (empty: one per CPU)", &searchConcurrency},
+		{"search-concurrency", "PAPERD_SEARCH_CONCURRENCY", "", "how many expensive searches (wildcard, regular-expression, fuzzy or * terms) run at once (empty: half the CPUs, at least one)", &searchConcurrency},
 		{"search-wait", "PAPERD_SEARCH_WAIT", search.DefaultSearchWait.String(), "longest an expensive search waits for its turn before it is refused with 429", &searchWait},
 		{"otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OpenTelemetry collector to send traces to, e.g. http://localhost:4318 (empty: tracing off); the SDK's other OTEL_ variables apply", &c.OTLPEndpoint},
 		{"otlp-protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "protocol to the collector: http/protobuf or grpc", &c.OTLPProtocol},

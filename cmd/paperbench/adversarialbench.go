@@ -25,7 +25,8 @@ import (
 // The mix runs alone for advBaseline, then -adversarial-clients clients send
 // searches built to be expensive (many regular expressions, fuzzy terms and
 // prefixes, patterns that match most words, *) as fast as paperd answers them,
-// ignoring Retry-After, for -adversarial-duration, and the mix goes on for
+// ignoring Retry-After and defeating paperd's cache of search pages (each call
+// asks for another page size), for -adversarial-duration, and the mix goes on for
 // advDrain after they stop (on main, searches kept running after their clients
 // had gone). It reports how far paperd's heap rose above its level under the
 // mix alone, and GetPaper's p99 under the mix alone and beside the adversaries.
@@ -206,7 +207,9 @@ func runAdversarialBench(ctx context.Context, o options, bin, tmp string, voc *v
 				q := queries[i%len(queries)]
 				t := time.Now()
 				cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
-				_, err := cat.SearchPapers(cctx, &catalogv1.SearchPapersRequest{Query: q[1]})
+				// A page size of its own each time, so that no answer comes
+				// from paperd's cache of search pages.
+				_, err := cat.SearchPapers(cctx, &catalogv1.SearchPapersRequest{Query: q[1], PageSize: int32(1 + i%100)}) //nolint:gosec // < 101
 				cancel()
 				took := time.Since(t)
 				code := grpcCode(err)
