@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blevesearch/bleve/v2"
+
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -120,23 +122,26 @@ func TestSearchStopsWhenItsCallerLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Admitted (past the wait for a turn), then the caller goes: bleve sees it.
+	// Past the wait for a turn, the caller goes: bleve itself stops (it would
+	// otherwise answer: every paper matches).
 	ctx, cancel := context.WithCancel(context.Background())
-	admitted, release, err := ix.Admit(ctx, q)
+	cancel()
+	all, err := Parse("*")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	if _, err := ix.SearchPage(admitted, q, 0, 10); !errors.Is(err, context.Canceled) {
-		t.Errorf("running: got %v, want context.Canceled", err)
+	if res, err := ix.runAdmitted(ctx, bleve.NewSearchRequest(all)); !errors.Is(err, context.Canceled) {
+		t.Errorf("running: got %v, %v, want context.Canceled", res, err)
 	}
-	release()
+	if _, err := ix.SearchPage(ctx, q, 0, 10); !errors.Is(err, context.Canceled) {
+		t.Errorf("search: got %v, want context.Canceled", err)
+	}
 	if _, err := ix.Similar(ctx, &repository.Paper{ID: "x", Title: "quantization"}, 10); !errors.Is(err, context.Canceled) {
 		t.Errorf("similar: got %v, want context.Canceled", err)
 	}
 
 	// Waiting for a turn that another search holds (for an hour at most).
-	_, release, err = ix.Admit(context.Background(), q)
+	_, release, err := ix.Admit(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
