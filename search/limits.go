@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -26,6 +27,8 @@ type Limits struct {
 	// Concurrent is how many expensive searches (with wildcard,
 	// regular-expression or fuzzy terms, or *) run at once (default: half the
 	// CPUs Go uses, at least one, so that they leave the rest to other calls).
+	// A turn is taken again only after as long as it was held, so expensive
+	// searches keep at most half of Concurrent CPUs busy.
 	Concurrent int
 	// Wait is the longest an expensive search waits for its turn before it is
 	// refused with ErrBusy (default DefaultSearchWait).
@@ -103,7 +106,14 @@ func (ix *Index) admit(ctx context.Context, q query.Query, wait time.Duration) (
 	case <-timer.C:
 		return nil, nil, ErrBusy
 	}
-	release := func() { <-ix.slots }
+	// The turn comes back after as long again as it was held: expensive
+	// searches keep at most half of Concurrent CPUs busy, whatever their
+	// number, and the rest of the API has the others.
+	took := time.Now()
+	var once sync.Once
+	release := func() {
+		once.Do(func() { time.AfterFunc(time.Since(took), func() { <-ix.slots }) })
+	}
 	return context.WithValue(ctx, admittedKey{}, true), release, nil
 }
 
