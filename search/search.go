@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
@@ -39,8 +40,10 @@ const MaxHits = 10000
 
 // Index is the full-text index.
 type Index struct {
-	idx bleve.Index
-	gen atomic.Uint64 // bumped by every Apply; results of older generations are stale
+	idx    bleve.Index
+	gen    atomic.Uint64 // bumped by every Apply; results of older generations are stale
+	limits Limits
+	slots  chan struct{} // the expensive-search budget: one element per running search
 
 	facetMu sync.Mutex
 	facets  *facetTable // of the snapshot the last search ran on
@@ -116,7 +119,7 @@ func Open(dir string) (*Index, error) {
 	idx, err := bleve.Open(dir)
 	if err == nil {
 		if v, verr := idx.GetInternal(mappingKey); verr == nil && string(v) == mappingVersion {
-			return &Index{idx: idx}, nil
+			return newIndex(idx), nil
 		}
 		_ = idx.Close()
 	}
@@ -132,7 +135,13 @@ func Open(dir string) (*Index, error) {
 	if err := idx.SetInternal(mappingKey, []byte(mappingVersion)); err != nil {
 		return nil, fmt.Errorf("create search index: %w", err)
 	}
-	return &Index{idx: idx}, nil
+	return newIndex(idx), nil
+}
+
+func newIndex(idx bleve.Index) *Index {
+	ix := &Index{idx: idx}
+	ix.SetLimits(Limits{})
+	return ix
 }
 
 // Close closes the index.
@@ -232,7 +241,12 @@ type Page struct {
 // over every match. The counts come from a table of each document's facet terms,
 // kept for the current index snapshot: looking them up in the index's doc values
 // instead decompresses a block per match and costs more than the search.
-func (ix *Index) SearchPage(q query.Query, from, size int) (*Page, error) {
+//
+// Every search of the index keeps within its Limits: it stops when ctx ends
+// (returning ctx's error), refuses what goes past a limit with an error that
+// wraps ErrQuery and names the limit, and returns ErrBusy when an expensive
+// search found no turn (see Admit).
+func (ix *Index) SearchPage(ctx context.Context, q query.Query, from, size int) (*Page, error) {
 	var counts []int
 	var table *facetTable
 	handler := func(sctx *search.SearchContext) (search.DocumentMatchHandler, bool, error) {
@@ -255,10 +269,10 @@ func (ix *Index) SearchPage(q query.Query, from, size int) (*Page, error) {
 			return next(d)
 		}, loadID, err
 	}
-	ctx := context.WithValue(context.Background(), search.MakeDocumentMatchHandlerKey, search.MakeDocumentMatchHandler(handler))
-	res, err := ix.idx.SearchInContext(ctx, bleve.NewSearchRequestOptions(q, size, from, false))
+	ctx = context.WithValue(ctx, search.MakeDocumentMatchHandlerKey, search.MakeDocumentMatchHandler(handler))
+	res, err := ix.run(ctx, bleve.NewSearchRequestOptions(q, size, from, false))
 	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		return nil, err
 	}
 	page := &Page{Total: res.Total, Facets: FacetCounts{}}
 	for _, h := range res.Hits {
@@ -399,10 +413,16 @@ func Parse(text string) (query.Query, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
 	}
-	if err := checkQuery(parsed); err != nil {
+	// Counted first: checkQuery compiles every regular expression.
+	q := matchAll(requireAll(parsed))
+	if n := countExpensive(q); n > MaxExpensiveTerms {
+		return nil, fmt.Errorf("%w: the query has %d wildcard, regular-expression, fuzzy or * terms; at most %d are allowed",
+			ErrQuery, n, MaxExpensiveTerms)
+	}
+	if err := checkQuery(q); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
 	}
-	return requireAll(parsed), nil
+	return q, nil
 }
 
 // maxFuzziness is the most edits a fuzzy term (word~N) may allow: bleve
@@ -492,13 +512,28 @@ func requireAll(q query.Query) query.Query {
 	return query.NewBooleanQueryForQueryString(must, nil, mustNot)
 }
 
-// Search returns the papers matching q, best first, at most MaxHits, and how many
-// matched in all.
+// backgroundWait is the longest a search without a caller (Search) waits for
+// its turn of the expensive-search budget.
+const backgroundWait = time.Minute
+
+// Search is SearchContext for work without a caller (digests): it waits up to
+// a minute for its turn of the expensive-search budget.
 func (ix *Index) Search(q query.Query) ([]Hit, uint64, error) {
-	req := bleve.NewSearchRequestOptions(q, MaxHits, 0, false)
-	res, err := ix.idx.Search(req)
+	ctx, release, err := ix.admit(context.Background(), q, backgroundWait)
 	if err != nil {
-		return nil, 0, fmt.Errorf("search: %w", err)
+		return nil, 0, err
+	}
+	defer release()
+	return ix.SearchContext(ctx, q)
+}
+
+// SearchContext returns the papers matching q, best first, at most MaxHits, and
+// how many matched in all; it keeps within the limits as SearchPage does.
+func (ix *Index) SearchContext(ctx context.Context, q query.Query) ([]Hit, uint64, error) {
+	req := bleve.NewSearchRequestOptions(q, MaxHits, 0, false)
+	res, err := ix.run(ctx, req)
+	if err != nil {
+		return nil, 0, err
 	}
 	hits := make([]Hit, len(res.Hits))
 	for i, h := range res.Hits {
@@ -507,17 +542,18 @@ func (ix *Index) Search(q query.Query) ([]Hit, uint64, error) {
 	return hits, res.Total, nil
 }
 
-// Highlight returns snippets of the given papers' titles and abstracts for q.
-func (ix *Index) Highlight(q query.Query, ids []string) (map[string]Snippets, error) {
+// Highlight returns snippets of the given papers' titles and abstracts for q; it
+// keeps within the limits as SearchPage does.
+func (ix *Index) Highlight(ctx context.Context, q query.Query, ids []string) (map[string]Snippets, error) {
 	if len(ids) == 0 {
 		return map[string]Snippets{}, nil
 	}
 	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
 	req.Highlight = bleve.NewHighlightWithStyle("html")
 	req.Highlight.Fields = []string{"title", "abstract"}
-	res, err := ix.idx.Search(req)
+	res, err := ix.run(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("highlight: %w", err)
+		return nil, err
 	}
 	out := make(map[string]Snippets, len(res.Hits))
 	for _, h := range res.Hits {
@@ -529,8 +565,8 @@ func (ix *Index) Highlight(q query.Query, ids []string) (map[string]Snippets, er
 // Similar returns papers similar in content to p, best first, without p itself: a
 // more-like-this query over title, abstract and keywords made of p's terms that
 // are frequent in p and rare in the catalog (tf-idf), as the English analyzer
-// indexes them.
-func (ix *Index) Similar(p *repository.Paper, limit int) ([]Hit, error) {
+// indexes them. It keeps within the limits as SearchPage does.
+func (ix *Index) Similar(ctx context.Context, p *repository.Paper, limit int) ([]Hit, error) {
 	terms, err := ix.significantTerms(p.Title+" "+p.Title+" "+p.Abstract+" "+strings.Join(p.Keywords, " "), 15)
 	if err != nil || len(terms) == 0 {
 		return nil, err
@@ -547,9 +583,9 @@ func (ix *Index) Similar(p *repository.Paper, limit int) ([]Hit, error) {
 	q.AddShould(disjuncts...)
 	q.AddMustNot(bleve.NewDocIDQuery([]string{p.ID}))
 	req := bleve.NewSearchRequestOptions(q, limit, 0, false)
-	res, err := ix.idx.Search(req)
+	res, err := ix.run(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("similar: %w", err)
+		return nil, err
 	}
 	hits := make([]Hit, len(res.Hits))
 	for i, h := range res.Hits {

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -65,7 +66,7 @@ func TestFacetsCountEveryMatch(t *testing.T) {
 				}
 				want.Add(p)
 			}
-			page, err := ix.SearchPage(pq, 0, 10)
+			page, err := ix.SearchPage(context.Background(), pq, 0, 10)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/papercatalog/papers/ingest"
+	"github.com/papercatalog/papers/search"
 	"github.com/papercatalog/papers/service"
 )
 
@@ -65,8 +66,11 @@ type Config struct {
 	WriteRateLimit     service.RateLimit
 	UpvoteRateLimit    service.RateLimit
 	SubscribeRateLimit service.RateLimit
-	adminTokensRaw     string
-	adminTokensFile    string
+	// SearchLimits bound the cost of every search; unset fields take their
+	// defaults (search.DefaultMaxExpansions …).
+	SearchLimits    search.Limits
+	adminTokensRaw  string
+	adminTokensFile string
 }
 
 // ArxivConfig configures the arXiv poller.
@@ -101,6 +105,7 @@ func (c Config) withDefaults() Config {
 	if c.MailFrom == "" {
 		c.MailFrom = defaultMailFrom
 	}
+	c.SearchLimits = c.SearchLimits.WithDefaults()
 	for _, l := range []struct {
 		dst *service.RateLimit
 		def service.RateLimit
@@ -129,6 +134,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	var arxivCats, arxivInterval, arxivPage, arxivGap, arxivBackfill string
 	var claimTimeout, digestInterval, digestRetry, requestTimeout, corsOrigins string
 	var writeLimit, upvoteLimit, subscribeLimit string
+	var searchExpansions, searchTimeout, searchConcurrency, searchWait string
 	settings := []setting{
 		{"grpc-addr", "PAPERD_GRPC_ADDR", ":9090", "gRPC listen address", &c.GRPCAddr},
 		{"http-addr", "PAPERD_HTTP_ADDR", ":8080", "HTTP listen address (REST gateway under /v1, /openapi.json, /healthz, /readyz)", &c.HTTPAddr},
@@ -156,6 +162,10 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"write-rate-limit", "PAPERD_WRITE_RATE_LIMIT", DefaultWriteRateLimit.String(), "per client address: N/PERIOD (a bucket of N calls refilled evenly over PERIOD) or off; counts paper writes, imports, digest sends and every call with a subscription token", &writeLimit},
 		{"upvote-rate-limit", "PAPERD_UPVOTE_RATE_LIMIT", DefaultUpvoteRateLimit.String(), "per user: upvotes added or removed, N/PERIOD or off", &upvoteLimit},
 		{"subscribe-rate-limit", "PAPERD_SUBSCRIBE_RATE_LIMIT", DefaultSubscribeRateLimit.String(), "per client address: calls that mail an address (subscribe, new manage link), N/PERIOD or off", &subscribeLimit},
+		{"search-max-expansions", "PAPERD_SEARCH_MAX_EXPANSIONS", strconv.Itoa(search.DefaultMaxExpansions), "most words of the index one search may look up (each word a wildcard, regular-expression or fuzzy term matches counts); more is refused with 400", &searchExpansions},
+		{"search-timeout", "PAPERD_SEARCH_TIMEOUT", search.DefaultSearchTimeout.String(), "longest a search may run; longer is refused with 400", &searchTimeout},
+		{"search-concurrency", "PAPERD_SEARCH_CONCURRENCY", "", "how many expensive searches (wildcard, regular-expression, fuzzy or * terms) run at once (empty: half the CPUs, at least one)", &searchConcurrency},
+		{"search-wait", "PAPERD_SEARCH_WAIT", search.DefaultSearchWait.String(), "longest an expensive search waits for its turn before it is refused with 429", &searchWait},
 		{"otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OpenTelemetry collector to send traces to, e.g. http://localhost:4318 (empty: tracing off); the SDK's other OTEL_ variables apply", &c.OTLPEndpoint},
 		{"otlp-protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "protocol to the collector: http/protobuf or grpc", &c.OTLPProtocol},
 		{"pprof-addr", "PAPERD_PPROF_ADDR", "", "address for Go's profiling handlers under /debug/pprof/, e.g. 127.0.0.1:6060 (empty: off; keep it private)", &c.PprofAddr},
@@ -241,6 +251,22 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		{"subscribe-rate-limit", subscribeLimit, &c.SubscribeRateLimit}} {
 		if *l.dst, err = service.ParseRateLimit(l.text); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+		}
+	}
+	if c.SearchLimits.MaxExpansions, err = strconv.Atoi(searchExpansions); err != nil || c.SearchLimits.MaxExpansions < 1 {
+		errs = append(errs, fmt.Errorf("search-max-expansions: %q is not a positive number", searchExpansions))
+	}
+	if searchConcurrency != "" {
+		if c.SearchLimits.Concurrent, err = strconv.Atoi(searchConcurrency); err != nil || c.SearchLimits.Concurrent < 1 {
+			errs = append(errs, fmt.Errorf("search-concurrency: %q is not a positive number", searchConcurrency))
+		}
+	}
+	for _, d := range []struct {
+		name, text string
+		dst        *time.Duration
+	}{{"search-timeout", searchTimeout, &c.SearchLimits.Timeout}, {"search-wait", searchWait, &c.SearchLimits.Wait}} {
+		if *d.dst, err = time.ParseDuration(d.text); err != nil || *d.dst <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration such as 2s", d.name, d.text))
 		}
 	}
 	c.Arxiv.Categories = splitTokens(arxivCats, ",")

@@ -171,7 +171,7 @@ button{font-size:1rem;padding:.3rem .9rem}</style></head>
 <body><h1>Paper Catalog</h1>
 <form method="get" action="/" role="search"><input name="q" value="{{.Query}}" aria-label="Search papers" placeholder="Search papers">
 <button type="submit" id="search">Search</button></form>
-{{if .Query}}<h2>Search results</h2><ol id="results">{{range .Results}}<li><a href="/v1/{{.Name}}">{{.Title}}</a>
+{{if .SearchError}}<h2>Search results</h2><p id="search-error">{{.SearchError}}</p>{{else if .Query}}<h2>Search results</h2><ol id="results">{{range .Results}}<li><a href="/v1/{{.Name}}">{{.Title}}</a>
 <div class="meta">{{.Authors}} · ▲ {{.Upvotes}}</div></li>{{else}}<p>No papers match.</p>{{end}}</ol>{{end}}
 <h2>Get trending papers in your email inbox</h2>
 <form method="post" action="/subscribe"><input type="email" name="email" required aria-label="Email address" placeholder="you@example.org">
@@ -229,6 +229,10 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 				papers = append(papers, x.GetPaper())
 			}
 			data["Results"] = homeItems(papers)
+		} else {
+			// Such as a query past a limit of search, or too many expensive
+			// searches at once: the message says which.
+			data["SearchError"] = status.Convert(err).Message()
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -2,16 +2,21 @@ package server_test
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/search"
 )
 
 // loadSampleIntoServer creates the 200 real arXiv records through the API.
@@ -271,4 +276,120 @@ func TestSearchRejectsBadQueries(t *testing.T) {
 	}
 	_, err := ts.client.ListSimilarPapers(ctx, &catalogv1.ListSimilarPapersRequest{Name: "papers/2401.99999"})
 	wantCode(t, err, codes.NotFound)
+}
+
+// variedRecords returns n papers whose words are random strings: a vocabulary
+// of tens of thousands of words, as real abstracts have.
+func variedRecords(n int) []*catalogv1.ImportRecord {
+	r := rand.New(rand.NewPCG(5, 6)) //nolint:gosec // test data
+	text := func(words int) string {
+		var b strings.Builder
+		for range words {
+			for range 4 + r.IntN(7) {
+				b.WriteByte(byte('a' + r.IntN(26)))
+			}
+			b.WriteByte(' ')
+		}
+		return strings.TrimSpace(b.String())
+	}
+	var recs []*catalogv1.ImportRecord
+	for i := range n {
+		recs = append(recs, &catalogv1.ImportRecord{PaperId: paperID(i),
+			Paper: &catalogv1.Paper{Title: text(8), Abstract: text(60), Categories: []string{"cs.LG"}}})
+	}
+	return recs
+}
+
+// TestAdversarialSearchesGetBoundedAnswers sends the searches that made
+// paperd take 46 s for one query and run out of memory (many regular
+// expressions, many fuzzy terms, long prefix lists, patterns matching most
+// words) to a catalog with a varied vocabulary: each gets a 400 that names the
+// limit it passes, or an answer.
+func TestAdversarialSearchesGetBoundedAnswers(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	// Searches wait for their turn however long it takes (the budget is not
+	// what this test is about): a slow machine must not turn a 400 into a 429.
+	cfg.SearchLimits = search.Limits{Wait: time.Minute}
+	ts := startServer(t, cfg)
+	const papers = 300
+	importRecords(t, ts, variedRecords(papers))
+	eventually(t, "the index holds every paper", func() bool { return ts.searchTotal(t, "*") == papers })
+	var regexps, fuzzy, prefixes []string
+	for c := 'a'; c <= 'z'; c++ {
+		regexps = append(regexps, fmt.Sprintf("/.*%c.*/", c))
+		fuzzy = append(fuzzy, fmt.Sprintf("%c%c%c~2", c, c, c))
+		prefixes = append(prefixes, fmt.Sprintf("%c*", c))
+	}
+	for _, tt := range []struct{ name, query, refused string }{
+		{"twenty regular expressions", strings.Join(regexps[:20], " "), "at most 4 are allowed"},
+		{"twenty-six fuzzy terms", strings.Join(fuzzy, " "), "at most 4 are allowed"},
+		{"a long prefix list", strings.Join(prefixes, " "), "at most 4 are allowed"},
+		{"a regular expression matching most words", "/.*a.*/", "more than 1000 words"},
+		{"four prefixes matching thousands of words", "a* e* i* o*", "more than 1000 words"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ts.client.SearchPapers(testCtx(t), &catalogv1.SearchPapersRequest{Query: tt.query})
+			st := wantCode(t, err, codes.InvalidArgument)
+			if !strings.Contains(st.Message(), tt.refused) || !slices.Contains(violationFields(st), "query") {
+				t.Errorf("got %q (fields %v), want the query refused with %q", st.Message(), violationFields(st), tt.refused)
+			}
+			// The same with a filter, which searches differently.
+			_, err = ts.client.SearchPapers(testCtx(t), &catalogv1.SearchPapersRequest{Query: tt.query, Filter: `categories:"cs.LG"`})
+			wantCode(t, err, codes.InvalidArgument)
+		})
+	}
+	r := ts.rest(t, "GET", "/v1/papers:search?query=%2F.*a.*%2F", "", nil)
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Raw), "more than 1000 words") {
+		t.Errorf("REST: %d %.200s, want 400 naming the limit", r.Status, r.Raw)
+	}
+	// The home page's search says so too.
+	if r := ts.rest(t, "GET", "/?q=%2F.*a.*%2F", "", nil); !strings.Contains(string(r.Raw), "more than 1000 words") {
+		t.Errorf("home page: %d %.300s, want the limit named", r.Status, r.Raw)
+	}
+}
+
+func (ts *testServer) searchTotal(t *testing.T, query string) int32 {
+	t.Helper()
+	resp, err := ts.client.SearchPapers(testCtx(t), &catalogv1.SearchPapersRequest{Query: query})
+	if err != nil {
+		return -1
+	}
+	return resp.GetTotalSize()
+}
+
+// TestExpensiveSearchesShareABudget checks that while the budget of expensive
+// searches is taken, another expensive search is refused with
+// RESOURCE_EXHAUSTED (429) and a time to retry, and every other call is
+// answered.
+func TestExpensiveSearchesShareABudget(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.SearchLimits = search.Limits{Concurrent: 1, Wait: 50 * time.Millisecond}
+	ts := startServer(t, cfg)
+	create(t, ts, 1)
+	eventually(t, "the paper is indexed", func() bool { return ts.searchTotal(t, "transform*") == 1 })
+
+	release, err := ts.HoldSearchTurn(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header metadata.MD
+	_, err = ts.client.SearchPapers(testCtx(t), &catalogv1.SearchPapersRequest{Query: "diffus*"}, grpc.Header(&header))
+	wantCode(t, err, codes.ResourceExhausted)
+	if len(header.Get("retry-after")) == 0 {
+		t.Errorf("no retry-after header: %v", header)
+	}
+	if r := ts.rest(t, "GET", "/v1/papers:search?query=diffus*", "", nil); r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Errorf("REST: %d (Retry-After %q), want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
+	}
+	if n := ts.searchTotal(t, "diffusion"); n != 1 {
+		t.Errorf("a plain search found %d papers, want 1", n)
+	}
+	if _, err := ts.client.GetPaper(testCtx(t), &catalogv1.GetPaperRequest{Name: "papers/" + paperID(1)}); err != nil {
+		t.Errorf("get: %v", err)
+	}
+	release()
+	// The turn comes back after as long again as it was held.
+	eventually30(t, "the expensive search runs once the turn is back", func() bool { return ts.searchTotal(t, "diffus*") == 1 })
 }

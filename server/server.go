@@ -305,6 +305,7 @@ func (s *Server) open(ctx context.Context) error {
 	if s.index, err = search.Open(filepath.Join(cfg.DataDir, "search")); err != nil {
 		return err
 	}
+	s.index.SetLimits(cfg.SearchLimits)
 	indexer := &search.Indexer{Index: s.index, Model: s.model, Log: log}
 	if err := indexer.Reconcile(ctx); err != nil {
 		return fmt.Errorf("search index: %w", err)

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/papercatalog/papers/repository"
+	"github.com/papercatalog/papers/search"
 )
 
 // Error is an error whose message is safe to show to callers.
@@ -83,6 +84,11 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 			}
 		}
 		return st.Err()
+	case errors.Is(err, search.ErrQuery):
+		// A search went past a limit of its cost; the message names the limit.
+		return toStatus(ctx, log, method, violations{{Field: "query", Description: err.Error()}}.err())
+	case errors.Is(err, search.ErrBusy):
+		return toStatus(ctx, log, method, &Error{Code: codes.ResourceExhausted, Message: err.Error(), RetryAfter: search.RetryAfter})
 	case errors.Is(err, repository.ErrNotFound):
 		return status.Error(codes.NotFound, "not found")
 	case errors.Is(err, repository.ErrAlreadyExists):

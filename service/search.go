@@ -33,14 +33,14 @@ func (s *Catalog) searchReady() error {
 
 // SearchPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) SearchPapers(ctx context.Context, req *catalogv1.SearchPapersRequest) (*catalogv1.SearchPapersResponse, error) {
-	resp, err := s.searchPapers(req)
+	resp, err := s.searchPapers(ctx, req)
 	if err != nil {
 		return nil, s.fail(ctx, "SearchPapers", err)
 	}
 	return resp, nil
 }
 
-func (s *Catalog) searchPapers(req *catalogv1.SearchPapersRequest) (*catalogv1.SearchPapersResponse, error) {
+func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersRequest) (*catalogv1.SearchPapersResponse, error) {
 	var v violations
 	size := pageSize(&v, req.GetPageSize(), defaultSearchPageSize, maxSearchPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
@@ -64,9 +64,15 @@ func (s *Catalog) searchPapers(req *catalogv1.SearchPapersRequest) (*catalogv1.S
 		return nil, err
 	}
 	if pq.filter.Text == "" {
-		return s.searchUnfiltered(q, strings.TrimSpace(req.GetQuery()), tokenQuery, int(offset), size, view)
+		return s.searchUnfiltered(ctx, q, strings.TrimSpace(req.GetQuery()), tokenQuery, int(offset), size, view)
 	}
-	hits, _, err := s.Search.Search(q)
+	// One turn of the expensive-search budget for the search and its snippets.
+	ctx, release, err := s.Search.Admit(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	hits, _, err := s.Search.SearchContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +99,7 @@ func (s *Catalog) searchPapers(req *catalogv1.SearchPapersRequest) (*catalogv1.S
 	for i, m := range page {
 		ids[i] = m.p.ID
 	}
-	snippets, err := s.Search.Highlight(q, ids)
+	snippets, err := s.Search.Highlight(ctx, q, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -116,12 +122,18 @@ func (s *Catalog) searchPapers(req *catalogv1.SearchPapersRequest) (*catalogv1.S
 // searchUnfiltered serves a search without filter from one page of the index, with
 // the index's own facet counts, cached until the index changes. Paper data comes
 // from the read model at every call, so counts such as upvotes are current.
-func (s *Catalog) searchUnfiltered(q bquery.Query, text, tokenQuery string, offset, size int, view catalogv1.PaperView) (*catalogv1.SearchPapersResponse, error) {
+func (s *Catalog) searchUnfiltered(ctx context.Context, q bquery.Query, text, tokenQuery string, offset, size int, view catalogv1.PaperView) (*catalogv1.SearchPapersResponse, error) {
 	key := fmt.Sprintf("%s\x00%d\x00%d", text, offset, size)
 	gen := s.Search.Generation()
 	cached, ok := s.searches.get(key, gen)
 	if !ok {
-		page, err := s.Search.SearchPage(q, offset, size)
+		// One turn of the expensive-search budget for the search and its snippets.
+		ctx, release, err := s.Search.Admit(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		page, err := s.Search.SearchPage(ctx, q, offset, size)
 		if err != nil {
 			return nil, err
 		}
@@ -129,7 +141,7 @@ func (s *Catalog) searchUnfiltered(q bquery.Query, text, tokenQuery string, offs
 		for i, h := range page.Hits {
 			ids[i] = h.ID
 		}
-		snippets, err := s.Search.Highlight(q, ids)
+		snippets, err := s.Search.Highlight(ctx, q, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -226,14 +238,14 @@ const maxFacetValues = 100
 
 // ListSimilarPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListSimilarPapers(ctx context.Context, req *catalogv1.ListSimilarPapersRequest) (*catalogv1.ListSimilarPapersResponse, error) {
-	resp, err := s.listSimilar(req)
+	resp, err := s.listSimilar(ctx, req)
 	if err != nil {
 		return nil, s.fail(ctx, "ListSimilarPapers", err)
 	}
 	return resp, nil
 }
 
-func (s *Catalog) listSimilar(req *catalogv1.ListSimilarPapersRequest) (*catalogv1.ListSimilarPapersResponse, error) {
+func (s *Catalog) listSimilar(ctx context.Context, req *catalogv1.ListSimilarPapersRequest) (*catalogv1.ListSimilarPapersResponse, error) {
 	var v violations
 	size := pageSize(&v, req.GetPageSize(), defaultSimilarPageSize, maxSimilarPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
@@ -253,7 +265,7 @@ func (s *Catalog) listSimilar(req *catalogv1.ListSimilarPapersRequest) (*catalog
 	if c, ok := s.searches.get(key, gen); ok {
 		hits = c.page.Hits
 	} else {
-		if hits, err = s.Search.Similar(p, size+10); err != nil {
+		if hits, err = s.Search.Similar(ctx, p, size+10); err != nil {
 			return nil, err
 		}
 		s.searches.put(key, gen, &cachedSearch{page: &search.Page{Hits: hits}})

@@ -78,6 +78,8 @@ type options struct {
 	mixedDuration time.Duration
 	mixedWorkers  int
 	mixedImport   int
+	advClients    int
+	advDuration   time.Duration
 }
 
 // result is one measured call.
@@ -119,10 +121,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.sample, "sample", sampleFile, "arXiv metadata sample to take the vocabulary from")
 	fs.IntVar(&o.digestSubs, "digest-subscribers", 10000, "confirmed subscribers of the digest run")
 	fs.IntVar(&o.digestPapers, "digest-papers", 5000, "papers submitted over the week of the digest run")
-	fs.StringVar(&o.only, "only", "", `run one section alone: "digest" or "mixed"`)
+	fs.StringVar(&o.only, "only", "", `run one section alone: "digest", "mixed" or "adversarial"`)
 	fs.DurationVar(&o.mixedDuration, "mixed-duration", 60*time.Second, "duration of the mixed-load run")
 	fs.IntVar(&o.mixedWorkers, "mixed-workers", 16, "concurrent workers of the mixed-load run")
 	fs.IntVar(&o.mixedImport, "mixed-import", 3000, "generated papers imported through one ImportPapers stream during the mixed-load run")
+	fs.IntVar(&o.advClients, "adversarial-clients", 8, "clients sending expensive searches in the adversarial-search run")
+	fs.DurationVar(&o.advDuration, "adversarial-duration", 20*time.Second, "how long the adversarial clients send searches")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -179,8 +183,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		return mix.err()
+	case "adversarial":
+		voc, _ := loadVocabulary(o.sample)
+		adv, err := runAdversarialBench(ctx, o, bin, tmp, voc, logf)
+		if err != nil {
+			return err
+		}
+		line, err := json.Marshal(map[string]any{"adversarial": adv})
+		if err != nil {
+			return err
+		}
+		printAdversarial(out, adv)
+		if _, err := fmt.Fprintln(out, string(line)); err != nil {
+			return err
+		}
+		return adv.err()
 	default:
-		return fmt.Errorf("-only %q: the sections are: digest, mixed", o.only)
+		return fmt.Errorf("-only %q: the sections are: digest, mixed, adversarial", o.only)
 	}
 	data := filepath.Join(tmp, "data")
 	seedStart := time.Now()
@@ -429,6 +448,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	adv, err := runAdversarialBench(ctx, o, bin, tmp, voc, logf)
+	if err != nil {
+		return err
+	}
 
 	byName := map[string]result{}
 	for _, r := range results {
@@ -504,11 +527,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		firstStart.Seconds(), startup.Seconds(), rebuildStart.Seconds(), float64(rss)/(1<<20))
 	printDigest(out, dig)
 	printMixed(out, mix)
+	printAdversarial(out, adv)
 	summary := map[string]any{
 		"papers": o.papers, "concurrency": o.concurrency, "duration_s": o.duration.Seconds(),
 		"startup_ready_s": startup.Seconds(), "first_start_ready_s": firstStart.Seconds(),
 		"index_deleted_ready_s": rebuildStart.Seconds(), "votes": o.votes, "import": imp, "digest": dig,
 		"peak_rss_bytes": rss, "ratios": ratios, "calls": results, "mixed": mix,
+		"adversarial": adv,
 	}
 	line, err := json.Marshal(summary)
 	if err != nil {
@@ -517,7 +542,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := fmt.Fprintln(out, string(line)); err != nil {
 		return err
 	}
-	return mix.err() // after the JSON line, so a failed mixed run still reports everything
+	// After the JSON line, so a failed run still reports everything.
+	return errors.Join(mix.err(), adv.err())
 }
 
 // seed writes papers and votes into a fresh embedded database in dir, in batches,

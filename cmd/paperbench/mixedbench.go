@@ -256,41 +256,11 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 	settled := settle(ctx, pd.cmd.Process.Pid, 2*time.Minute)
 	logf("mixed: paperd idle after %v", settled.Round(time.Second))
 
-	// What the workers ask for.
-	ld := &mixedLoad{
-		papers: o.papers, httpBase: httpBase, created: make(chan string, 10000),
-		rest: &http.Client{Timeout: mixedCallTimeout, Transport: &http.Transport{
-			MaxIdleConns: 4 * o.mixedWorkers, MaxIdleConnsPerHost: 4 * o.mixedWorkers, IdleConnTimeout: time.Minute,
-		}},
-		lists: listRequests(""),
+	ld, conns, err := newMixedLoad(o, voc, httpBase, pd.grpcAddr, searchQ)
+	if err != nil {
+		return res, err
 	}
-	for _, q := range searchQ {
-		ld.queries = append(ld.queries, q["query"].(string))
-	}
-	for _, q := range newSearchRequests(voc, 20000) {
-		ld.freshQueries = append(ld.freshQueries, q["query"].(string))
-	}
-	for i := range mixedUsers {
-		tok, err := userJWT("mixed-user-" + strconv.Itoa(i))
-		if err != nil {
-			return res, err
-		}
-		ld.tokens = append(ld.tokens, tok)
-	}
-	ld.nonce = strconv.FormatInt(time.Now().UnixNano(), 36)
-	for _, c := range ld.queries[:300] {
-		ld.words = append(ld.words, strings.Fields(c)[0])
-	}
-	conns := make([]*grpc.ClientConn, max(1, o.mixedWorkers/4))
-	for i := range conns {
-		c, err := grpc.NewClient(pd.grpcAddr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return res, err
-		}
-		defer func() { _ = c.Close() }()
-		conns[i] = c
-	}
+	defer closeAll(conns)
 
 	// The import: new papers (ids after the seeded ones), sent as one stream.
 	importPapers := generate(voc, o.mixedImport, 7)
@@ -504,6 +474,52 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 		}
 	}
 	return res, nil
+}
+
+// newMixedLoad returns what the mixed load's workers share, and their
+// connections to paperd at grpcAddr (the caller closes them).
+func newMixedLoad(o options, voc *vocabulary, httpBase, grpcAddr string, searchQ []map[string]any) (*mixedLoad, []*grpc.ClientConn, error) {
+	ld := &mixedLoad{
+		papers: o.papers, httpBase: httpBase, created: make(chan string, 10000),
+		rest: &http.Client{Timeout: mixedCallTimeout, Transport: &http.Transport{
+			MaxIdleConns: 4 * o.mixedWorkers, MaxIdleConnsPerHost: 4 * o.mixedWorkers, IdleConnTimeout: time.Minute,
+		}},
+		lists: listRequests(""),
+	}
+	for _, q := range searchQ {
+		ld.queries = append(ld.queries, q["query"].(string))
+	}
+	for _, q := range newSearchRequests(voc, 20000) {
+		ld.freshQueries = append(ld.freshQueries, q["query"].(string))
+	}
+	for i := range mixedUsers {
+		tok, err := userJWT("mixed-user-" + strconv.Itoa(i))
+		if err != nil {
+			return nil, nil, err
+		}
+		ld.tokens = append(ld.tokens, tok)
+	}
+	ld.nonce = strconv.FormatInt(time.Now().UnixNano(), 36)
+	for _, c := range ld.queries[:300] {
+		ld.words = append(ld.words, strings.Fields(c)[0])
+	}
+	conns := make([]*grpc.ClientConn, max(1, o.mixedWorkers/4))
+	for i := range conns {
+		c, err := grpc.NewClient(grpcAddr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			closeAll(conns[:i])
+			return nil, nil, err
+		}
+		conns[i] = c
+	}
+	return ld, conns, nil
+}
+
+func closeAll(conns []*grpc.ClientConn) {
+	for _, c := range conns {
+		_ = c.Close()
+	}
 }
 
 // mixedLoad is what the workers share.
