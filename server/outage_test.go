@@ -479,29 +479,7 @@ func TestSMTPDownDigestsWaitAndAreRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer back.Close()
-	digests := func(a string) int {
-		n := 0
-		for _, m := range back.Messages() {
-			if m.To[0] == a && strings.Contains(string(m.Data), "Message-ID: <digest.") {
-				n++
-			}
-		}
-		return n
-	}
-	eventually30(t, "a digest for every subscriber", func() bool {
-		for _, a := range addrs {
-			if digests(a) == 0 {
-				return false
-			}
-		}
-		return true
-	})
-	time.Sleep(time.Second) // five more rounds of the scheduler
-	for _, a := range addrs {
-		if n := digests(a); n != 1 {
-			t.Errorf("%s got %d digests, want 1", a, n)
-		}
-	}
+	onceEach(t, back, addrs, "")
 	r, err := sc.SendDigests(admin(ctx), &subscriptionv1.SendDigestsRequest{Edition: today.Format(time.DateOnly)})
 	if err != nil || r.GetSent() != 0 {
 		t.Errorf("sending the edition again: %v %v, want nothing sent", r, err)

@@ -364,21 +364,28 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 
 // drain yields what arrives on ch in batches: each is the first item that comes
 // and those already waiting behind it, at most size.
-func drain[T any](ch <-chan T, size int) iter.Seq[[]T] {
+func drain[T any](ch <-chan T, size int) iter.Seq[[]T] { return gather(ch, size, 0) }
+
+// gather yields what arrives on ch in batches: each is the first item that
+// comes and those that follow within delay (with no delay: those already
+// waiting), at most size.
+func gather[T any](ch <-chan T, size int, delay time.Duration) iter.Seq[[]T] {
 	return func(yield func([]T) bool) {
 		for first := range ch {
 			batch := []T{first}
-		more:
+			var timer *time.Timer
+			if delay > 0 {
+				timer = time.NewTimer(delay)
+			}
 			for len(batch) < size {
-				select {
-				case x, ok := <-ch:
-					if !ok {
-						break more
-					}
-					batch = append(batch, x)
-				default:
-					break more
+				x, ok := next(ch, timer)
+				if !ok {
+					break
 				}
+				batch = append(batch, x)
+			}
+			if timer != nil {
+				timer.Stop()
 			}
 			if !yield(batch) {
 				return
@@ -387,31 +394,21 @@ func drain[T any](ch <-chan T, size int) iter.Seq[[]T] {
 	}
 }
 
-// gather yields what arrives on ch in batches: each is the first item that
-// comes and those that follow within delay, at most size.
-func gather[T any](ch <-chan T, size int, delay time.Duration) iter.Seq[[]T] {
-	return func(yield func([]T) bool) {
-		for first := range ch {
-			batch := []T{first}
-			timer := time.NewTimer(delay)
-		more:
-			for len(batch) < size {
-				select {
-				case x, ok := <-ch:
-					if !ok {
-						break more
-					}
-					batch = append(batch, x)
-				case <-timer.C:
-					break more
-				}
-			}
-			timer.Stop()
-			if !yield(batch) {
-				return
-			}
+// next receives from ch until timer fires or, with no timer, only an item
+// already waiting; ok is false when none came (or ch is closed).
+func next[T any](ch <-chan T, timer *time.Timer) (x T, ok bool) {
+	if timer == nil {
+		select {
+		case x, ok = <-ch:
+		default:
 		}
+		return x, ok
 	}
+	select {
+	case x, ok = <-ch:
+	case <-timer.C:
+	}
+	return x, ok
 }
 
 // claimAll claims the deliveries of jobs in batches and hands each one claimed

@@ -256,23 +256,7 @@ func runAdversarialBench(ctx context.Context, o options, bin, tmp string, voc *v
 		}
 		var out []mixedCall
 		for name, cs := range all.calls {
-			c := mixedCall{Name: name, Count: int64(len(cs.lat)), RPS: float64(len(cs.lat)) / took.Seconds()}
-			slices.Sort(cs.lat)
-			if len(cs.lat) > 0 {
-				c.P50ms = float64(cs.lat[len(cs.lat)/2]) / float64(time.Millisecond)
-				c.P99ms = float64(cs.lat[len(cs.lat)*99/100]) / float64(time.Millisecond)
-			}
-			if len(cs.expected) > 0 {
-				c.Expected = cs.expected
-			}
-			for code, k := range cs.unexpected {
-				if c.Codes == nil {
-					c.Codes = map[string]int64{}
-				}
-				c.Codes[code] += k
-				c.Errors += k
-			}
-			out = append(out, c)
+			out = append(out, cs.figures(name, took))
 		}
 		sort.Slice(out, func(i, j int) bool { return callOrder(out[i].Name) < callOrder(out[j].Name) })
 		return out

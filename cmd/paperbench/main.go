@@ -218,7 +218,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	start := func(what string) (time.Duration, error) {
 		cmd = exec.CommandContext(ctx, filepath.Join(bin, "paperd"))
 		cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+data, "PAPERD_GRPC_ADDR="+grpcAddr,
-			"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_LOG_LEVEL=warn", "PAPERD_JWT_SECRET="+benchSecret)
+			"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_LOG_LEVEL=warn", "PAPERD_JWT_SECRET="+benchSecret,
+			// One user upvotes as fast as it can: the per-user limit (60 a
+			// minute by default) would answer nearly every call RESOURCE_EXHAUSTED.
+			"PAPERD_UPVOTE_RATE_LIMIT="+mixedRateLimit, "PAPERD_WRITE_RATE_LIMIT="+mixedRateLimit)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		began := time.Now()
 		if err := cmd.Start(); err != nil {

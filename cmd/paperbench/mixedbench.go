@@ -344,22 +344,7 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 	sort.Slice(names, func(i, j int) bool { return callOrder(names[i]) < callOrder(names[j]) })
 	for _, n := range names {
 		cs := all.calls[n]
-		c := mixedCall{Name: n, Count: int64(len(cs.lat)), RPS: float64(len(cs.lat)) / measured.Seconds()}
-		slices.Sort(cs.lat)
-		if len(cs.lat) > 0 {
-			c.P50ms = float64(cs.lat[len(cs.lat)/2]) / float64(time.Millisecond)
-			c.P99ms = float64(cs.lat[len(cs.lat)*99/100]) / float64(time.Millisecond)
-		}
-		if len(cs.expected) > 0 {
-			c.Expected = cs.expected
-		}
-		for code, k := range cs.unexpected {
-			if c.Codes == nil {
-				c.Codes = map[string]int64{}
-			}
-			c.Codes[code] += k
-			c.Errors += k
-		}
+		c := cs.figures(n, measured)
 		for _, k := range cs.expected {
 			res.Expected += k
 		}
@@ -1004,6 +989,27 @@ type callStats struct {
 	lat        []time.Duration
 	expected   map[string]int64
 	unexpected map[string]int64
+}
+
+// figures sums up the calls named name made over took (it sorts cs.lat).
+func (cs *callStats) figures(name string, took time.Duration) mixedCall {
+	c := mixedCall{Name: name, Count: int64(len(cs.lat)), RPS: float64(len(cs.lat)) / took.Seconds()}
+	slices.Sort(cs.lat)
+	if len(cs.lat) > 0 {
+		c.P50ms = float64(cs.lat[len(cs.lat)/2]) / float64(time.Millisecond)
+		c.P99ms = float64(cs.lat[len(cs.lat)*99/100]) / float64(time.Millisecond)
+	}
+	if len(cs.expected) > 0 {
+		c.Expected = cs.expected
+	}
+	for code, k := range cs.unexpected {
+		if c.Codes == nil {
+			c.Codes = map[string]int64{}
+		}
+		c.Codes[code] += k
+		c.Errors += k
+	}
+	return c
 }
 
 func newRecorder(from *atomic.Int64) *recorder {
