@@ -261,3 +261,48 @@ func TestSMTPSends8bitWhenLinesFit(t *testing.T) {
 		}
 	}
 }
+
+// TestBeforeCommitRunsBeforeTheServerTakesTheMessage checks that BeforeCommit
+// is called while the server has not taken the message yet, with and without an
+// HTML part, over SMTP and into the outbox.
+func TestBeforeCommitRunsBeforeTheServerTakesTheMessage(t *testing.T) {
+	srv, err := smtptest.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	m, err := mailer.NewSMTP("smtp://" + srv.Addr + "?tls=none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Close() }()
+	outbox := &mailer.Outbox{Dir: t.TempDir()}
+	for i, html := range []string{"", "<p>Hello</p>"} {
+		calls, takenBefore := 0, -1
+		msg := &mailer.Message{From: "papers@example.org", To: "ada@example.org", Subject: "Hi", Text: "Hello", HTML: html,
+			BeforeCommit: func() { calls++; takenBefore = len(srv.Messages()) }}
+		if err := m.Send(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 || takenBefore != i || len(srv.Messages()) != i+1 {
+			t.Errorf("html %q: BeforeCommit called %d times, with %d messages taken (want %d); %d taken after Send",
+				html, calls, takenBefore, i, len(srv.Messages()))
+		}
+		files := 0
+		msg.BeforeCommit = func() {
+			entries, _ := os.ReadDir(outbox.Dir)
+			for _, e := range entries {
+				if strings.HasSuffix(e.Name(), ".eml") {
+					files++
+				}
+			}
+		}
+		msg.MessageID = fmt.Sprintf("m%d@example.org", i)
+		if err := outbox.Send(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+		if files != i {
+			t.Errorf("outbox: %d mails there when BeforeCommit ran, want %d", files, i)
+		}
+	}
+}

@@ -245,8 +245,25 @@ func (p *pendingEditions) due(now time.Time) (editions []string, full bool) {
 // outcome is a delivery's outcome on its way to the database; done receives
 // the write's error.
 type outcome struct {
-	d    *repository.Delivery
-	done chan error
+	job    digestJob
+	d      *repository.Delivery
+	stored chan struct{} // closed once the write is over, stored or not
+}
+
+// counted adds a stored outcome to resp and the statistics.
+func (s *Subscriptions) counted(ctx context.Context, o outcome, resp *subscriptionv1.SendDigestsResponse, count func(*int64, *atomic.Int64), skip func()) {
+	switch o.d.State {
+	case repository.DeliverySent:
+		count(&resp.Sent, &s.Stats.DigestsSent)
+	case repository.DeliveryEmpty:
+		skip()
+	default:
+		if o.d.State == repository.DeliveryRetry {
+			s.pending.add(o.job.edition)
+		}
+		count(&resp.Failed, &s.Stats.DigestsFailed)
+		s.Log.WarnContext(ctx, "digest not sent", "subscription", o.job.sub.ID, "edition", o.job.edition, "err", o.d.LastError)
+	}
 }
 
 // digestJob is one subscriber's edition to send.
@@ -283,11 +300,13 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 	}
 	skip := func() { count(&resp.Skipped, &s.Stats.DigestsSkipped) }
 
-	// Outcomes are stored even when ctx ends: the mail has gone. A worker waits
-	// until its outcome is stored before it sends its next mail, so that a crash
-	// forgets at most one accepted mail per worker (its claim is taken over after
-	// the claim timeout and the mail goes out again); the outcomes that wait
-	// while one write runs go together into the next.
+	// Outcomes are stored even when ctx ends: the mail has gone. The outcomes
+	// that wait while one write runs go together into the next (a group commit).
+	// A worker sends its next mail meanwhile, but holds back the end of its data,
+	// which makes the server take it, until its previous outcome is stored: a
+	// crash at any moment leaves at most one taken mail per worker (one per
+	// connection) without its outcome, and that mail goes out again once its
+	// claim is stale; every other mail is either recorded or not yet taken.
 	recordCtx := context.WithoutCancel(ctx)
 	outcomes := make(chan outcome, outcomeBatch)
 	var recorder sync.WaitGroup
@@ -303,7 +322,10 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 				s.Log.ErrorContext(ctx, "digest outcomes not recorded", "deliveries", len(batch), "err", err)
 			}
 			for _, o := range batch {
-				o.done <- err
+				if err == nil {
+					s.counted(ctx, o, resp, count, skip)
+				}
+				close(o.stored)
 			}
 		}
 	})
@@ -312,26 +334,16 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 	var workers sync.WaitGroup
 	for range max(s.Concurrency, 1) {
 		workers.Go(func() {
+			prev := make(chan struct{}) // the previous outcome's write
+			close(prev)
 			for j := range work {
-				d := s.deliver(ctx, j)
-				o := outcome{d: d, done: make(chan error, 1)}
+				d := s.deliver(ctx, j, func() { <-prev })
+				<-prev
+				o := outcome{job: j, d: d, stored: make(chan struct{})}
 				outcomes <- o
-				if err := <-o.done; err != nil {
-					continue // counted as nothing: the claim is taken over later
-				}
-				switch d.State {
-				case repository.DeliverySent:
-					count(&resp.Sent, &s.Stats.DigestsSent)
-				case repository.DeliveryEmpty:
-					skip()
-				default:
-					if d.State == repository.DeliveryRetry {
-						s.pending.add(j.edition)
-					}
-					count(&resp.Failed, &s.Stats.DigestsFailed)
-					s.Log.WarnContext(ctx, "digest not sent", "subscription", j.sub.ID, "edition", j.edition, "err", d.LastError)
-				}
+				prev = o.stored
 			}
+			<-prev
 		})
 	}
 	jobs := make(chan digestJob, claimBatch)
@@ -465,8 +477,9 @@ func (s *Subscriptions) claimAll(ctx context.Context, jobs <-chan digestJob, wor
 }
 
 // deliver renders and sends one claimed delivery and returns the record of its
-// outcome, the claim's next version.
-func (s *Subscriptions) deliver(ctx context.Context, j digestJob) *repository.Delivery {
+// outcome, the claim's next version. beforeCommit runs before the mail server
+// may take the mail (see mailer.Message.BeforeCommit).
+func (s *Subscriptions) deliver(ctx context.Context, j digestJob, beforeCommit func()) *repository.Delivery {
 	next := *j.claim
 	next.Version++
 	m, _, err := s.render(j.sub, j.day)
@@ -475,7 +488,8 @@ func (s *Subscriptions) deliver(ctx context.Context, j digestJob) *repository.De
 	} else if err == nil {
 		manage := s.manageToken(j.sub.ID, j.sub.ManageGeneration)
 		err = s.Mailer.Send(ctx, &mailer.Message{From: s.From, To: j.sub.Email, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
-			MessageID: "digest." + j.edition + "." + j.sub.ID + "@" + s.host(), ListUnsubscribe: s.link("/unsubscribe", manage)})
+			MessageID: "digest." + j.edition + "." + j.sub.ID + "@" + s.host(), ListUnsubscribe: s.link("/unsubscribe", manage),
+			BeforeCommit: beforeCommit})
 		next.State = repository.DeliverySent
 	}
 	next.DoneTime = time.Now().UTC().Truncate(time.Millisecond)
