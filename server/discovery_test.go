@@ -325,14 +325,28 @@ func TestRepeatedListingsFollowWrites(t *testing.T) {
 	for i := range 3 {
 		createAt(t, ts, paperID(i), now.Add(-time.Duration(i+1)*time.Hour))
 	}
-	y, w := now.ISOWeek()
+	// The week is asked for in a zone where it is about noon now, so that the
+	// papers of the last hours are in it at any time of day (in UTC, the three
+	// hours after Monday 00:00 fall in another week than the papers).
+	zone := "UTC"
+	switch off := 12 - now.Hour(); {
+	case off > 0:
+		zone = fmt.Sprintf("Etc/GMT-%d", off)
+	case off < 0:
+		zone = fmt.Sprintf("Etc/GMT+%d", -off)
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, w := now.In(loc).ISOWeek()
 	week := fmt.Sprintf("%d-W%02d", y, w)
 	titles := func() (list, daily, trending, rest []string) {
 		l, err := ts.client.ListPapers(ctx, &catalogv1.ListPapersRequest{OrderBy: "submit_time desc"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := ts.client.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Week: week, OrderBy: "submit_time desc"})
+		d, err := ts.client.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Week: week, TimeZone: zone, OrderBy: "submit_time desc"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -357,7 +371,7 @@ func TestRepeatedListingsFollowWrites(t *testing.T) {
 	}
 	l1, d1, t1, r1 := titles()
 	l2, d2, t2, r2 := titles()
-	if fmt.Sprint(l1, d1, t1, r1) != fmt.Sprint(l2, d2, t2, r2) || len(l1) != 3 || len(t1) != 3 {
+	if fmt.Sprint(l1, d1, t1, r1) != fmt.Sprint(l2, d2, t2, r2) || len(l1) != 3 || len(d1) != 3 || len(t1) != 3 {
 		t.Fatalf("repeated listings differ or are short: %v %v %v %v / %v %v %v %v", l1, d1, t1, r1, l2, d2, t2, r2)
 	}
 	if _, err := ts.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{

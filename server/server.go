@@ -345,7 +345,16 @@ func (s *Server) open(ctx context.Context) error {
 	*s.subscriptions = service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
 		PublicURL: cfg.PublicURL, From: cfg.MailFrom, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
 		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders, Limits: limits,
-		RetryBackoff: cfg.DigestRetry}
+		RetryBackoff: cfg.DigestRetry, JournalPath: filepath.Join(cfg.DataDir, "digest-outcomes.journal")}
+	if err := retry(ctx, log, "replay the digest journal", func(ctx context.Context) error {
+		n, err := s.subscriptions.ReplayJournal(ctx)
+		if n > 0 {
+			log.Info("digest outcomes replayed from the journal", "deliveries", n)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
 	s.background.Go(func() { indexer.Run(syncCtx) })
 
 	if len(cfg.Arxiv.Categories) > 0 {

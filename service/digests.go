@@ -191,12 +191,14 @@ const (
 )
 
 // Deliveries are claimed up to claimBatch at a time, those listed within
-// claimDelay of the first; outcomes are written together, those that wait when a
-// write begins, up to outcomeBatch (a group commit).
+// claimDelay of the first; outcomes are written together, up to outcomeBatch:
+// with a journal, those within outcomeDelay of the first, without one, those
+// that wait when a write begins (a group commit).
 const (
 	claimBatch   = 100
 	claimDelay   = 20 * time.Millisecond
 	outcomeBatch = 200
+	outcomeDelay = 50 * time.Millisecond
 )
 
 // fullRetryScan is how often the scheduler reads every edition's records for
@@ -245,9 +247,10 @@ func (p *pendingEditions) due(now time.Time) (editions []string, full bool) {
 // outcome is a delivery's outcome on its way to the database; done receives
 // the write's error.
 type outcome struct {
-	job    digestJob
-	d      *repository.Delivery
-	stored chan struct{} // closed once the write is over, stored or not
+	job       digestJob
+	d         *repository.Delivery
+	journaled bool          // the journal has it
+	stored    chan struct{} // closed once the database write is over, stored or not
 }
 
 // counted adds a stored outcome to resp and the statistics.
@@ -300,29 +303,47 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 	}
 	skip := func() { count(&resp.Skipped, &s.Stats.DigestsSkipped) }
 
-	// Outcomes are stored even when ctx ends: the mail has gone. The outcomes
-	// that wait while one write runs go together into the next (a group commit).
-	// A worker sends its next mail meanwhile, but holds back the end of its data,
-	// which makes the server take it, until its previous outcome is stored: a
-	// crash at any moment leaves at most one taken mail per worker (one per
-	// connection) without its outcome, and that mail goes out again once its
-	// claim is stale; every other mail is either recorded or not yet taken.
+	// Outcomes are stored even when ctx ends: the mail has gone. A crash at any
+	// moment must leave at most one mail per worker (one per connection) that
+	// the server took without its outcome recorded; that mail goes out again
+	// once its claim is stale. With a journal, a worker appends each outcome to
+	// it before its next mail, and outcomes go to the database in batches (up to
+	// outcomeBatch, or those within outcomeDelay of the first). Without one, the
+	// outcomes that wait while one write runs go together into the next, and a
+	// worker sends its next mail meanwhile but holds back the end of its data,
+	// which makes the server take it, until its previous outcome is stored.
+	s.journalOnce.Do(func() {
+		if s.JournalPath != "" {
+			s.journal = &journal{path: s.JournalPath}
+		}
+	})
+	jrn := s.journal
 	recordCtx := context.WithoutCancel(ctx)
 	outcomes := make(chan outcome, outcomeBatch)
 	var recorder sync.WaitGroup
 	recorder.Go(func() {
-		for batch := range drain(outcomes, outcomeBatch) {
+		delay := time.Duration(0)
+		if jrn != nil {
+			delay = outcomeDelay
+		}
+		for batch := range gather(outcomes, outcomeBatch, delay) {
 			ds := make([]*repository.Delivery, len(batch))
 			for i, o := range batch {
 				ds[i] = o.d
 			}
 			_, err := s.Deliveries.Insert(recordCtx, ds)
-			if err != nil {
-				// The claims stay; they are taken over after the claim timeout.
+			switch {
+			case err != nil:
+				// The journal keeps them for the next start; without one, the
+				// claims stay and are taken over after the claim timeout.
 				s.Log.ErrorContext(ctx, "digest outcomes not recorded", "deliveries", len(batch), "err", err)
+			case jrn != nil:
+				if err := jrn.stored(len(batch)); err != nil {
+					s.Log.WarnContext(ctx, "digest journal", "err", err)
+				}
 			}
 			for _, o := range batch {
-				if err == nil {
+				if err == nil || o.journaled {
 					s.counted(ctx, o, resp, count, skip)
 				}
 				close(o.stored)
@@ -334,14 +355,23 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 	var workers sync.WaitGroup
 	for range max(s.Concurrency, 1) {
 		workers.Go(func() {
-			prev := make(chan struct{}) // the previous outcome's write
+			prev := make(chan struct{}) // the previous outcome's write, unless the journal has it
 			close(prev)
 			for j := range work {
 				d := s.deliver(ctx, j, func() { <-prev })
-				<-prev
 				o := outcome{job: j, d: d, stored: make(chan struct{})}
+				if jrn != nil {
+					if err := jrn.append(d); err != nil {
+						s.Log.ErrorContext(ctx, "digest journal", "err", err)
+					} else {
+						o.journaled = true
+					}
+				}
+				<-prev
 				outcomes <- o
-				prev = o.stored
+				if !o.journaled {
+					prev = o.stored
+				}
 			}
 			<-prev
 		})

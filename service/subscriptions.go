@@ -68,6 +68,11 @@ type Subscriptions struct {
 	RetryBackoff time.Duration
 	// Concurrency is how many digests are sent at once (at least one).
 	Concurrency int
+	// JournalPath, if set, is the file where the outcomes of digest deliveries
+	// are kept until the database has them (see ReplayJournal); without it, a
+	// sender waits for each outcome to be stored before the server may take its
+	// next mail.
+	JournalPath string
 	// Stats counts digest deliveries.
 	Stats Stats
 	// Limits are the per-client rate limits (nil: none).
@@ -76,7 +81,9 @@ type Subscriptions struct {
 	rendererOnce sync.Once
 	renderer     *digest.Renderer // renders each paper once for all digests
 	pending      pendingEditions  // editions with deliveries to retry (digests.go)
-	addresses    addressLocks     // one mail-sending call per address at a time
+	journalOnce  sync.Once
+	journal      *journal     // nil without JournalPath
+	addresses    addressLocks // one mail-sending call per address at a time
 }
 
 var _ subscriptionv1.SubscriptionServiceServer = (*Subscriptions)(nil)

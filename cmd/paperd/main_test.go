@@ -551,8 +551,9 @@ func TestKillDuringADigestSendToManySubscribers(t *testing.T) {
 	}
 	defer sink.Close()
 	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	data := filepath.Join(t.TempDir(), "data") // the same after the restart, with the digest journal in it
 	start := func() *exec.Cmd {
-		return startPaperd(t, bin, httpAddr, []string{"MONGODB_URI=" + edb.URI, "PAPERD_DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
+		return startPaperd(t, bin, httpAddr, []string{"MONGODB_URI=" + edb.URI, "PAPERD_DATA_DIR=" + data,
 			"PAPERD_GRPC_ADDR=" + grpcAddr, "PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn",
 			fmt.Sprintf("SMTP_URL=smtp://%s?tls=none&connections=%d", sink.Addr, connections),
 			"PAPERD_DELIVERY_CLAIM_TIMEOUT=1s", "PAPERD_DIGEST_INTERVAL=1h"}, nil)
