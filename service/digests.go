@@ -404,10 +404,6 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 	return resp, err
 }
 
-// drain yields what arrives on ch in batches: each is the first item that comes
-// and those already waiting behind it, at most size.
-func drain[T any](ch <-chan T, size int) iter.Seq[[]T] { return gather(ch, size, 0) }
-
 // gather yields what arrives on ch in batches: each is the first item that
 // comes and those that follow within delay (with no delay: those already
 // waiting), at most size.
