@@ -79,10 +79,10 @@ func TestWriteFailsFastWhenDatabaseHangs(t *testing.T) {
 	create(t, ts, 1)
 
 	proxy.hang()
-	// The client gives the write 3 s; before the fix it waited until the
-	// driver's heartbeat timed out (5 s and more) and failed with
-	// DEADLINE_EXCEEDED.
-	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	// The client gives the write 4.5 s (a hang is found within 2.5 s); before
+	// the fix it waited until the driver's heartbeat timed out (5 s and more)
+	// and failed with DEADLINE_EXCEEDED.
+	cctx, cancel := context.WithTimeout(ctx, 4500*time.Millisecond)
 	began := time.Now()
 	_, err := ts.client.CreatePaper(admin(cctx), &catalogv1.CreatePaperRequest{PaperId: paperID(2), Paper: newPaper(2)})
 	cancel()
