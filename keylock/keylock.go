@@ -4,7 +4,10 @@
 // use) and the services use it.
 package keylock
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // Set is a mutex per key, each kept only while in use. The zero value is ready
 // to use; a Set must not be copied after first use.
@@ -14,31 +17,43 @@ type Set struct {
 }
 
 type entry struct {
-	mu    sync.Mutex
-	users int
+	held  chan struct{} // holds a value while locked
+	users int           // holders and waiters; the entry goes with the last
 }
 
 // Lock locks key, waiting while another holds it, and returns its unlock.
 func (s *Set) Lock(key string) (unlock func()) {
+	unlock, _ = s.LockContext(context.Background(), key)
+	return unlock
+}
+
+// LockContext locks key as Lock does, unless ctx ends first: then it returns
+// ctx's error and holds nothing.
+func (s *Set) LockContext(ctx context.Context, key string) (unlock func(), err error) {
 	s.mu.Lock()
 	if s.locks == nil {
 		s.locks = map[string]*entry{}
 	}
 	e := s.locks[key]
 	if e == nil {
-		e = &entry{}
+		e = &entry{held: make(chan struct{}, 1)}
 		s.locks[key] = e
 	}
 	e.users++
 	s.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
+	release := func() {
 		s.mu.Lock()
 		if e.users--; e.users == 0 {
 			delete(s.locks, key)
 		}
 		s.mu.Unlock()
+	}
+	select {
+	case e.held <- struct{}{}:
+		return func() { <-e.held; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
 	}
 }
 

@@ -1,6 +1,8 @@
 package keylock
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 )
@@ -28,6 +30,28 @@ func TestLockSerialisesOneKey(t *testing.T) {
 	if *counts["a"] != 100 || *counts["b"] != 100 {
 		t.Errorf("counts %d and %d, want 100 each", *counts["a"], *counts["b"])
 	}
+	if n := s.Len(); n != 0 {
+		t.Errorf("%d locks left behind", n)
+	}
+}
+
+// TestLockContextGivesUpWhenTheContextEnds waits for a held key with a context
+// that ends: the wait returns the context's error and leaves the key to its
+// holder, which can then hand it on.
+func TestLockContextGivesUpWhenTheContextEnds(t *testing.T) {
+	var s Set
+	unlock := s.Lock("a")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.LockContext(ctx, "a"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("waiting for a held key with a cancelled context: %v", err)
+	}
+	unlock()
+	again, err := s.LockContext(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again()
 	if n := s.Len(); n != 0 {
 		t.Errorf("%d locks left behind", n)
 	}

@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -69,3 +70,6 @@ type Subscriptions interface {
 	// All calls fn for every subscription.
 	All(ctx context.Context, fn func(*Subscription) error) error
 }
+
+// EmailKey is how addresses are compared: trimmed and lower-cased.
+func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

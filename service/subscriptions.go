@@ -24,6 +24,7 @@ import (
 
 	"github.com/papercatalog/papers/digest"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/keylock"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
@@ -68,10 +69,8 @@ type Subscriptions struct {
 	RetryBackoff time.Duration
 	// Concurrency is how many digests are sent at once (at least one).
 	Concurrency int
-	// JournalPath, if set, is the file where the outcomes of digest deliveries
-	// are kept until the database has them (see ReplayJournal); without it, a
-	// sender waits for each outcome to be stored before the server may take its
-	// next mail.
+	// JournalPath is the file where the outcomes of digest deliveries are kept
+	// until the database has them (see ReplayJournal); sending digests needs it.
 	JournalPath string
 	// Stats counts digest deliveries.
 	Stats Stats
@@ -82,8 +81,8 @@ type Subscriptions struct {
 	renderer     *digest.Renderer // renders each paper once for all digests
 	pending      pendingEditions  // editions with deliveries to retry (digests.go)
 	journalOnce  sync.Once
-	journal      *journal     // nil without JournalPath
-	addresses    addressLocks // one mail-sending call per address at a time
+	journal      *journal    // at JournalPath
+	addresses    keylock.Set // one mail-sending call per address (lower-cased) at a time
 }
 
 var _ subscriptionv1.SubscriptionServiceServer = (*Subscriptions)(nil)
@@ -152,7 +151,7 @@ func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptio
 // on the version), and a mail that fails takes its stamp back, so that the next
 // subscribe sends it.
 func (s *Subscriptions) subscribe(ctx context.Context, sub *repository.Subscription) error {
-	unlock, err := s.addresses.lock(ctx, sub.Email)
+	unlock, err := s.addresses.LockContext(ctx, repository.EmailKey(sub.Email))
 	if err != nil {
 		return err
 	}
@@ -552,7 +551,7 @@ func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.
 // sendManageLink mails the manage link of email's subscription, if it has one,
 // at most once every 10 minutes; the arbiter is the one of subscribe.
 func (s *Subscriptions) sendManageLink(ctx context.Context, email string) error {
-	unlock, err := s.addresses.lock(ctx, email)
+	unlock, err := s.addresses.LockContext(ctx, repository.EmailKey(email))
 	if err != nil {
 		return err
 	}
@@ -585,49 +584,6 @@ func (s *Subscriptions) sendManageLink(ctx context.Context, email string) error 
 		return &Error{Code: codes.Unavailable, Message: "the mail could not be sent; try again later"}
 	}
 	return nil
-}
-
-// addressLocks serialises, within this process, the calls that mail an
-// address. The zero value is ready.
-type addressLocks struct {
-	mu    sync.Mutex
-	locks map[string]*addressLock
-}
-
-type addressLock struct {
-	held  chan struct{} // holds a value while locked
-	users int           // holders and waiters; the entry goes with the last
-}
-
-// lock waits for the address (compared lower-cased) to be free, or for ctx to
-// end, and returns what frees it.
-func (a *addressLocks) lock(ctx context.Context, email string) (func(), error) {
-	key := strings.ToLower(strings.TrimSpace(email))
-	a.mu.Lock()
-	if a.locks == nil {
-		a.locks = map[string]*addressLock{}
-	}
-	l := a.locks[key]
-	if l == nil {
-		l = &addressLock{held: make(chan struct{}, 1)}
-		a.locks[key] = l
-	}
-	l.users++
-	a.mu.Unlock()
-	release := func() {
-		a.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(a.locks, key)
-		}
-		a.mu.Unlock()
-	}
-	select {
-	case l.held <- struct{}{}:
-		return func() { <-l.held; release() }, nil
-	case <-ctx.Done():
-		release()
-		return nil, ctx.Err()
-	}
 }
 
 // ListSubscriptions implements subscriptionv1.SubscriptionServiceServer. The page

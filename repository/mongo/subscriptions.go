@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -69,9 +68,6 @@ type pointerDoc struct {
 	Confirm        bool   `bson:"confirm,omitempty"`
 }
 
-// EmailKey is how addresses are compared: trimmed and lower-cased.
-func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
-
 func toSubDoc(s *repository.Subscription) *subscriptionDoc {
 	d := &subscriptionDoc{ID: s.ID, Email: s.Email, State: int(s.State), Frequency: s.Frequency, SendHour: s.SendHour,
 		TimeZone: s.TimeZone, Query: s.Query, Categories: s.Categories, Organizations: s.Organizations,
@@ -102,7 +98,7 @@ func fromSubDoc(d *subscriptionDoc) *repository.Subscription {
 func (x *Subscriptions) Create(ctx context.Context, s *repository.Subscription) error {
 	ctx, cancel := x.avail.guard(ctx)
 	defer cancel()
-	if _, err := x.addrs.InsertOne(ctx, pointerDoc{ID: EmailKey(s.Email), SubscriptionID: s.ID}); err != nil {
+	if _, err := x.addrs.InsertOne(ctx, pointerDoc{ID: repository.EmailKey(s.Email), SubscriptionID: s.ID}); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return repository.ErrAlreadyExists
 		}
@@ -160,7 +156,7 @@ func (x *Subscriptions) pointer(ctx context.Context, coll *mongo.Collection, id 
 func (x *Subscriptions) ByEmail(ctx context.Context, email string) (*repository.Subscription, error) {
 	ctx, cancel := x.avail.guard(ctx)
 	defer cancel()
-	p, err := x.pointer(ctx, x.addrs, EmailKey(email))
+	p, err := x.pointer(ctx, x.addrs, repository.EmailKey(email))
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +240,7 @@ func (x *Subscriptions) Delete(ctx context.Context, s *repository.Subscription) 
 			_, _ = x.tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: h}})
 		}
 	}
-	if _, err := x.addrs.DeleteOne(ctx, bson.D{{Key: "_id", Value: EmailKey(s.Email)}}); err != nil {
+	if _, err := x.addrs.DeleteOne(ctx, bson.D{{Key: "_id", Value: repository.EmailKey(s.Email)}}); err != nil {
 		return fmt.Errorf("delete subscription: %w", wrap(err))
 	}
 	return nil
