@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net/textproto"
 	"net/url"
 	"os"
@@ -35,12 +34,6 @@ type Message struct {
 	// ListUnsubscribe, if set, is the https URL of one-click unsubscription
 	// (RFC 8058: List-Unsubscribe and List-Unsubscribe-Post headers).
 	ListUnsubscribe string
-	// BeforeCommit, if set, is called while the message goes out, before the
-	// end of its data, which makes the server take it (for the outbox: before
-	// the file gets its name). A sender that must have something recorded
-	// before the server may take another message waits there. It may be called
-	// more than once for one Send (a message sent again on a new connection).
-	BeforeCommit func()
 }
 
 // Mailer sends messages.
@@ -125,23 +118,10 @@ func build(m *Message, eightBit bool) (*mail.Msg, error) {
 		}
 		msg.SetListUnsubscribe(m.ListUnsubscribe)
 	}
-	// BeforeCommit runs as the last part is written: after it come only the
-	// closing boundary and the end of data.
-	last := func(body string) func(io.Writer) (int64, error) {
-		return func(w io.Writer) (int64, error) {
-			if m.BeforeCommit != nil {
-				m.BeforeCommit()
-			}
-			n, err := io.WriteString(w, body)
-			return int64(n), err
-		}
-	}
-	if m.HTML == "" {
-		msg.SetBodyWriter(mail.TypeTextPlain, last(m.Text))
-		return msg, nil
-	}
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
-	msg.AddAlternativeWriter(mail.TypeTextHTML, last(m.HTML))
+	if m.HTML != "" {
+		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
+	}
 	return msg, nil
 }
 

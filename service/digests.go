@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -191,9 +192,8 @@ const (
 )
 
 // Deliveries are claimed up to claimBatch at a time, those listed within
-// claimDelay of the first; outcomes are written together, up to outcomeBatch:
-// with a journal, those within outcomeDelay of the first, without one, those
-// that wait when a write begins (a group commit).
+// claimDelay of the first; outcomes are written together, up to outcomeBatch of
+// them or those that came within outcomeDelay of the first.
 const (
 	claimBatch   = 100
 	claimDelay   = 20 * time.Millisecond
@@ -250,7 +250,7 @@ type outcome struct {
 	job       digestJob
 	d         *repository.Delivery
 	journaled bool          // the journal has it
-	stored    chan struct{} // closed once the database write is over, stored or not
+	stored    chan struct{} // closed once the database write is over
 }
 
 // counted adds a stored outcome to resp and the statistics.
@@ -303,44 +303,35 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 	}
 	skip := func() { count(&resp.Skipped, &s.Stats.DigestsSkipped) }
 
-	// Outcomes are stored even when ctx ends: the mail has gone. A crash at any
-	// moment must leave at most one mail per worker (one per connection) that
+	// Outcomes are stored even when ctx ends: the mail has gone. A worker
+	// appends each outcome to the journal before its next mail, so a crash at
+	// any moment leaves at most one mail per worker (one per connection) that
 	// the server took without its outcome recorded; that mail goes out again
-	// once its claim is stale. With a journal, a worker appends each outcome to
-	// it before its next mail, and outcomes go to the database in batches (up to
-	// outcomeBatch, or those within outcomeDelay of the first). Without one, the
-	// outcomes that wait while one write runs go together into the next, and a
-	// worker sends its next mail meanwhile but holds back the end of its data,
-	// which makes the server take it, until its previous outcome is stored.
-	s.journalOnce.Do(func() {
-		if s.JournalPath != "" {
-			s.journal = &journal{path: s.JournalPath}
-		}
-	})
-	jrn := s.journal
+	// once its claim is stale. The outcomes go to the database in batches (up to
+	// outcomeBatch, or those within outcomeDelay of the first).
+	if s.JournalPath == "" {
+		return resp, errors.New("digests need a journal: Subscriptions.JournalPath is not set")
+	}
+	s.journalOnce.Do(func() { s.journal = &journal{path: s.JournalPath} })
 	recordCtx := context.WithoutCancel(ctx)
 	outcomes := make(chan outcome, outcomeBatch)
 	var recorder sync.WaitGroup
 	recorder.Go(func() {
-		delay := time.Duration(0)
-		if jrn != nil {
-			delay = outcomeDelay
-		}
-		for batch := range gather(outcomes, outcomeBatch, delay) {
+		for batch := range gather(outcomes, outcomeBatch, outcomeDelay) {
 			ds := make([]*repository.Delivery, len(batch))
+			journaled := 0
 			for i, o := range batch {
 				ds[i] = o.d
+				if o.journaled {
+					journaled++
+				}
 			}
 			_, err := s.Deliveries.Insert(recordCtx, ds)
-			switch {
-			case err != nil:
-				// The journal keeps them for the next start; without one, the
-				// claims stay and are taken over after the claim timeout.
+			if err != nil {
+				// The journal keeps them for the next start.
 				s.Log.ErrorContext(ctx, "digest outcomes not recorded", "deliveries", len(batch), "err", err)
-			case jrn != nil:
-				if err := jrn.stored(len(batch)); err != nil {
-					s.Log.WarnContext(ctx, "digest journal", "err", err)
-				}
+			} else if err := s.journal.stored(journaled); err != nil {
+				s.Log.WarnContext(ctx, "digest journal", "err", err)
 			}
 			for _, o := range batch {
 				if err == nil || o.journaled {
@@ -355,25 +346,18 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 	var workers sync.WaitGroup
 	for range max(s.Concurrency, 1) {
 		workers.Go(func() {
-			prev := make(chan struct{}) // the previous outcome's write, unless the journal has it
-			close(prev)
 			for j := range work {
-				d := s.deliver(ctx, j, func() { <-prev })
-				o := outcome{job: j, d: d, stored: make(chan struct{})}
-				if jrn != nil {
-					if err := jrn.append(d); err != nil {
-						s.Log.ErrorContext(ctx, "digest journal", "err", err)
-					} else {
-						o.journaled = true
-					}
+				o := outcome{job: j, d: s.deliver(ctx, j), stored: make(chan struct{})}
+				if err := s.journal.append(o.d); err != nil {
+					s.Log.ErrorContext(ctx, "digest journal", "err", err)
+				} else {
+					o.journaled = true
 				}
-				<-prev
 				outcomes <- o
 				if !o.journaled {
-					prev = o.stored
+					<-o.stored // no journal to survive a crash: wait for the database
 				}
 			}
-			<-prev
 		})
 	}
 	jobs := make(chan digestJob, claimBatch)
@@ -405,48 +389,30 @@ func (s *Subscriptions) sendAll(ctx context.Context, resp *subscriptionv1.SendDi
 }
 
 // gather yields what arrives on ch in batches: each is the first item that
-// comes and those that follow within delay (with no delay: those already
-// waiting), at most size.
+// comes and those that follow within delay, at most size.
 func gather[T any](ch <-chan T, size int, delay time.Duration) iter.Seq[[]T] {
 	return func(yield func([]T) bool) {
 		for first := range ch {
 			batch := []T{first}
-			var timer *time.Timer
-			if delay > 0 {
-				timer = time.NewTimer(delay)
-			}
+			timer := time.NewTimer(delay)
+		more:
 			for len(batch) < size {
-				x, ok := next(ch, timer)
-				if !ok {
-					break
+				select {
+				case x, ok := <-ch:
+					if !ok {
+						break more
+					}
+					batch = append(batch, x)
+				case <-timer.C:
+					break more
 				}
-				batch = append(batch, x)
 			}
-			if timer != nil {
-				timer.Stop()
-			}
+			timer.Stop()
 			if !yield(batch) {
 				return
 			}
 		}
 	}
-}
-
-// next receives from ch until timer fires or, with no timer, only an item
-// already waiting; ok is false when none came (or ch is closed).
-func next[T any](ch <-chan T, timer *time.Timer) (x T, ok bool) {
-	if timer == nil {
-		select {
-		case x, ok = <-ch:
-		default:
-		}
-		return x, ok
-	}
-	select {
-	case x, ok = <-ch:
-	case <-timer.C:
-	}
-	return x, ok
 }
 
 // claimAll claims the deliveries of jobs in batches and hands each one claimed
@@ -503,9 +469,8 @@ func (s *Subscriptions) claimAll(ctx context.Context, jobs <-chan digestJob, wor
 }
 
 // deliver renders and sends one claimed delivery and returns the record of its
-// outcome, the claim's next version. beforeCommit runs before the mail server
-// may take the mail (see mailer.Message.BeforeCommit).
-func (s *Subscriptions) deliver(ctx context.Context, j digestJob, beforeCommit func()) *repository.Delivery {
+// outcome, the claim's next version.
+func (s *Subscriptions) deliver(ctx context.Context, j digestJob) *repository.Delivery {
 	next := *j.claim
 	next.Version++
 	m, _, err := s.render(j.sub, j.day)
@@ -514,8 +479,7 @@ func (s *Subscriptions) deliver(ctx context.Context, j digestJob, beforeCommit f
 	} else if err == nil {
 		manage := s.manageToken(j.sub.ID, j.sub.ManageGeneration)
 		err = s.Mailer.Send(ctx, &mailer.Message{From: s.From, To: j.sub.Email, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
-			MessageID: "digest." + j.edition + "." + j.sub.ID + "@" + s.host(), ListUnsubscribe: s.link("/unsubscribe", manage),
-			BeforeCommit: beforeCommit})
+			MessageID: "digest." + j.edition + "." + j.sub.ID + "@" + s.host(), ListUnsubscribe: s.link("/unsubscribe", manage)})
 		next.State = repository.DeliverySent
 	}
 	next.DoneTime = time.Now().UTC().Truncate(time.Millisecond)

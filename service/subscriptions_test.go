@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 	return &Subscriptions{Store: mongo.NewSubscriptions(db), Mailer: m, Admins: NewAdmins([]string{"admin"}),
 		Log: slog.New(slog.DiscardHandler), PublicURL: "https://papers.example", From: "Papers <digest@papers.example>",
 		TokenKey: []byte("0123456789abcdef0123456789abcdef"), Deliveries: mongo.NewDeliveries(db), Owner: "sender-1",
-		ClaimTimeout: time.Minute}, smtp
+		ClaimTimeout: time.Minute, JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal")}, smtp
 }
 
 var linkRe = regexp.MustCompile(`https://papers\.example(/[a-z/]+)\?token=([A-Za-z0-9_%-]+)`)
