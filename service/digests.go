@@ -274,7 +274,10 @@ type digestJob struct {
 	sub     *repository.Subscription
 	day     time.Time
 	edition string
-	claim   *repository.Delivery
+	// latest is the delivery's latest record, when the lister read it already
+	// (nil: claimAll reads the edition's records).
+	latest *repository.Delivery
+	claim  *repository.Delivery
 }
 
 // claimable reports whether a sender may take a delivery whose latest record is
@@ -427,15 +430,18 @@ func (s *Subscriptions) claimAll(ctx context.Context, jobs <-chan digestJob, wor
 		var claims []*repository.Delivery
 		var claimed []digestJob
 		for _, j := range batch {
-			records, ok := current[j.edition]
-			if !ok {
-				var err error
-				if records, err = s.Deliveries.Edition(ctx, j.edition); err != nil {
-					return err
+			cur := j.latest
+			if cur == nil {
+				records, ok := current[j.edition]
+				if !ok {
+					var err error
+					if records, err = s.Deliveries.Edition(ctx, j.edition); err != nil {
+						return err
+					}
+					current[j.edition] = records
 				}
-				current[j.edition] = records
+				cur = records[j.sub.ID]
 			}
-			cur := records[j.sub.ID]
 			if !claimable(cur, now, s.ClaimTimeout) {
 				skip()
 				continue
@@ -606,7 +612,7 @@ func (s *Subscriptions) retryEditions(ctx context.Context, now time.Time, active
 			if err != nil {
 				continue // not an edition's name
 			}
-			jobs = append(jobs, digestJob{sub: sub, day: day, edition: edition})
+			jobs = append(jobs, digestJob{sub: sub, day: day, edition: edition, latest: d})
 		}
 		if outstanding {
 			s.pending.add(edition)
