@@ -77,16 +77,16 @@ func (db *DB) AcquireLease(ctx context.Context, name, owner string, now time.Tim
 	}
 	coll := db.db.Collection(leasesCollection)
 	slot := now.UnixNano() / int64(ttl)
-	holder, err := db.takeSlot(ctx, coll, name, slot, owner, now)
+	holder, _, err := db.takeSlot(ctx, coll, name, slot, owner, now)
 	if err != nil || holder != owner {
 		return false, err
 	}
-	next, err := db.takeSlot(ctx, coll, name, slot+1, owner, now)
+	_, took, err := db.takeSlot(ctx, coll, name, slot+1, owner, now)
 	if err != nil {
 		return false, err
 	}
-	if next == owner {
-		// Slots before the last one are of no use any more.
+	if took {
+		// Once a slot: the slots before the last one are of no use any more.
 		if _, err := coll.DeleteMany(ctx, bson.D{{Key: "name", Value: name}, {Key: "slot", Value: bson.D{{Key: "$lt", Value: slot - 1}}}}); err != nil {
 			return false, fmt.Errorf("acquire lease %s: %w", name, wrap(err))
 		}
@@ -95,19 +95,19 @@ func (db *DB) AcquireLease(ctx context.Context, name, owner string, now time.Tim
 }
 
 // takeSlot inserts name's document of slot for owner unless it exists, and
-// returns the slot's holder.
-func (db *DB) takeSlot(ctx context.Context, coll *mongo.Collection, name string, slot int64, owner string, now time.Time) (string, error) {
+// returns the slot's holder and whether this call inserted it.
+func (db *DB) takeSlot(ctx context.Context, coll *mongo.Collection, name string, slot int64, owner string, now time.Time) (string, bool, error) {
 	id := name + "/" + strconv.FormatInt(slot, 10)
 	_, err := coll.InsertOne(ctx, leaseDoc{ID: id, Name: name, Slot: slot, Owner: owner, Time: now})
 	if err == nil {
-		return owner, nil
+		return owner, true, nil
 	}
 	if !mongo.IsDuplicateKeyError(err) {
-		return "", fmt.Errorf("acquire lease %s: %w", name, wrap(err))
+		return "", false, fmt.Errorf("acquire lease %s: %w", name, wrap(err))
 	}
 	var cur leaseDoc
 	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur); err != nil {
-		return "", fmt.Errorf("acquire lease %s: %w", name, wrap(err))
+		return "", false, fmt.Errorf("acquire lease %s: %w", name, wrap(err))
 	}
-	return cur.Owner, nil
+	return cur.Owner, false, nil
 }
