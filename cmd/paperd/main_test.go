@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,9 +24,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/papercatalog/papers/embedded"
@@ -609,4 +614,165 @@ func TestKillDuringADigestSendToManySubscribers(t *testing.T) {
 	if twice > connections {
 		t.Errorf("%d subscribers got the edition twice; only the mails in flight at the kill may go twice (at most %d)", twice, connections)
 	}
+}
+
+// TestKillDuringUpdatesAndVotes kills paperd with SIGKILL while clients
+// increment papers' GitHub stars (read, then a PATCH with the etag) and toggle
+// upvotes, starts it again, and checks every paper and vote against what was
+// acknowledged and against the database: an acknowledged change is there, an
+// unacknowledged one at most once, and what paperd serves is what the database
+// holds.
+func TestKillDuringUpdatesAndVotes(t *testing.T) {
+	t.Parallel()
+	const papers, users, secret = 8, 6, "a-test-secret-that-is-long-enough-for-hs256"
+	bin := buildPaperd(t)
+	data := filepath.Join(t.TempDir(), "data")
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	start := func() *exec.Cmd {
+		return startPaperd(t, bin, httpAddr, []string{"PAPERD_DATA_DIR=" + data, "PAPERD_GRPC_ADDR=" + grpcAddr,
+			"PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn",
+			"PAPERD_JWT_SECRET=" + secret, "PAPERD_WRITE_RATE_LIMIT=off", "PAPERD_UPVOTE_RATE_LIMIT=off"}, nil)
+	}
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	client := catalogv1.NewCatalogServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
+	userCtx := func(u int) context.Context {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": fmt.Sprintf("user-%d", u),
+			"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	}
+	name := func(p int) string { return fmt.Sprintf("papers/2312.0%04d", p) }
+
+	cmd := start()
+	for p := range papers {
+		if _, err := client.CreatePaper(actx, &catalogv1.CreatePaperRequest{PaperId: strings.TrimPrefix(name(p), "papers/"),
+			Paper: &catalogv1.Paper{Title: "Paper"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What was acknowledged, and what was in flight when the server went.
+	var mu sync.Mutex
+	stars := make([]int64, papers) // acknowledged increments; one writer a paper, so at most one more in flight
+	voted, votePending := map[[2]int]bool{}, map[[2]int]bool{}
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() { // paper w, w+2, …: read, add one, write with the etag
+			for i := 0; ; i++ {
+				p := w + 2*(i%(papers/2))
+				cur, err := client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: name(p)})
+				if err != nil {
+					return
+				}
+				_, err = client.UpdatePaper(actx, &catalogv1.UpdatePaperRequest{
+					Paper:      &catalogv1.Paper{Name: name(p), Etag: cur.GetEtag(), GithubStars: cur.GetGithubStars() + 1},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"github_stars"}}})
+				mu.Lock()
+				if err == nil {
+					stars[p]++
+				}
+				mu.Unlock()
+				if err != nil && status.Code(err) != codes.Aborted {
+					return // the server is gone
+				}
+			}
+		})
+		wg.Go(func() { // users w, w+2, …: toggle an upvote
+			for i := 0; ; i++ {
+				u, p := w+2*(i%(users/2)), (i/users)%papers
+				k := [2]int{p, u}
+				mu.Lock()
+				add := !voted[k]
+				votePending[k] = true
+				mu.Unlock()
+				var err error
+				if add {
+					_, err = client.UpvotePaper(userCtx(u), &catalogv1.UpvotePaperRequest{Name: name(p)})
+				} else {
+					_, err = client.RemovePaperUpvote(userCtx(u), &catalogv1.RemovePaperUpvoteRequest{Name: name(p)})
+				}
+				if err != nil {
+					return // the server is gone; the change stays pending
+				}
+				mu.Lock()
+				voted[k], votePending[k] = add, false
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	wg.Wait()
+
+	cmd = start()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	db, err := mongo.Open("mongodb://"+url.PathEscape(filepath.Join(data, "db", "ferretdb.sock"))+"/", "papers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close(context.Background()) }()
+	latest := map[[2]string]repository.VoteRecord{} // the database's latest change of each vote
+	if err := mongo.NewVotes(db).AllVotes(ctx, func(r repository.VoteRecord) error {
+		if cur, ok := latest[[2]string{r.PaperID, r.User}]; !ok || r.Version > cur.Version {
+			latest[[2]string{r.PaperID, r.User}] = r
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var acked, changes int64
+	for p := range papers {
+		served, err := client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: name(p)}, grpc.WaitForReady(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := mongo.NewPapers(db).Get(ctx, strings.TrimPrefix(name(p), "papers/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := served.GetGithubStars(); got < stars[p] || got > stars[p]+1 || got != stored.GithubStars {
+			t.Errorf("%s: %d stars served, %d stored; %d increments acknowledged", name(p), got, stored.GithubStars, stars[p])
+		}
+		acked += stars[p]
+		var up int64
+		for u := range users {
+			k := [2]int{p, u}
+			mine, err := client.GetPaper(userCtx(u), &catalogv1.GetPaperRequest{Name: name(p)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := latest[[2]string{strings.TrimPrefix(name(p), "papers/"), fmt.Sprintf("user-%d", u)}]
+			if mine.GetViewerUpvoted() != r.Added {
+				t.Errorf("%s, user-%d: served upvoted %v, the database's latest change %+v", name(p), u, mine.GetViewerUpvoted(), r)
+			}
+			if !votePending[k] && mine.GetViewerUpvoted() != voted[k] {
+				t.Errorf("%s, user-%d: upvoted %v, but the last acknowledged change says %v", name(p), u, mine.GetViewerUpvoted(), voted[k])
+			}
+			if mine.GetViewerUpvoted() {
+				up++
+			}
+			changes++
+		}
+		if served.GetUpvotes() != up {
+			t.Errorf("%s: %d upvotes served, %d users have upvoted it", name(p), served.GetUpvotes(), up)
+		}
+	}
+	if acked < 5 {
+		t.Fatalf("only %d increments were acknowledged before the kill", acked)
+	}
+	t.Logf("%d increments acknowledged before the kill; %d votes checked", acked, changes)
 }
