@@ -329,14 +329,13 @@ func has(a, b value) bool {
 		c, ok := compare(a, b)
 		return ok && c == 0
 	}
-	needle := strings.ToLower(b.s)
 	switch a.kind {
 	case kindList:
 		if b.s == "*" {
 			return len(a.list) > 0
 		}
 		for _, el := range a.list {
-			if strings.Contains(strings.ToLower(el), needle) {
+			if containsFold(el, b.s) {
 				return true
 			}
 		}
@@ -345,9 +344,33 @@ func has(a, b value) bool {
 		if b.s == "*" {
 			return a.s != ""
 		}
-		return strings.Contains(strings.ToLower(a.s), needle)
+		return containsFold(a.s, b.s)
 	case kindTime:
 		return b.s == "*" && !a.t.IsZero()
 	}
 	return false
+}
+
+// containsFold reports whether s contains sub, ignoring case as strings.ToLower
+// does. Filters test it on every paper, so ASCII text, the usual case, is
+// compared in place rather than lowered into new strings.
+func containsFold(s, sub string) bool {
+	if !isASCII(s) || !isASCII(sub) {
+		return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+	}
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

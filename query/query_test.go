@@ -198,3 +198,18 @@ func TestTokensCarryExtra(t *testing.T) {
 		t.Errorf("extra %d, %v", extra, err)
 	}
 }
+
+// TestContainsFoldAgreesWithLowering checks the in-place comparison filters use
+// against lowering both strings, on ASCII and other text.
+func TestContainsFoldAgreesWithLowering(t *testing.T) {
+	t.Parallel()
+	texts := []string{"", "cs.LG", "CS.lg", "stat.ML", "Ünïcode Straße", "ΣΊΣΥΦΟΣ", "aaa", "xcs.lgx"}
+	for _, s := range texts {
+		for _, sub := range append(texts, "cs", "LG", "lg", "s.l", "ü", "Σ", "x") {
+			want := strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+			if got := containsFold(s, sub); got != want {
+				t.Errorf("containsFold(%q, %q) = %v, want %v", s, sub, got, want)
+			}
+		}
+	}
+}

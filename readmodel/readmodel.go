@@ -7,6 +7,7 @@
 package readmodel
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -15,9 +16,13 @@ import (
 	"github.com/papercatalog/papers/repository"
 )
 
-// maxCached is how many list results are kept; the cache is emptied when it is full
-// and whenever a paper changes.
+// maxCached is how many list results are kept; the cache is emptied when it is
+// full and whenever the papers are loaded.
 const maxCached = 256
+
+// maxJournal is how many paper changes the model remembers to patch cached list
+// results with.
+const maxJournal = 4096
 
 // Model is the in-memory read model. Papers it returns are shared and must not be
 // modified; writers hand it new values instead. It is safe for concurrent use.
@@ -29,6 +34,8 @@ type Model struct {
 	votes      map[string]map[string]int64 // paper ID -> user -> version of the upvote
 	unvoted    map[string]int64            // paper ID|user -> version of the last removal
 	gen        uint64                      // bumped on every change; list results of older generations are stale
+	journal    []change                    // the papers changed in recent generations, oldest first
+	floor      uint64                      // the journal covers every change after this generation
 	cache      map[string]*Result
 	listing    map[string]*listing // list results being computed, by cache key
 	dirty      map[string]struct{} // papers whose content changed since TakeDirty
@@ -140,7 +147,7 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 		}
 		m.recount(p.ID)
 	}
-	m.changed()
+	m.reset()
 	m.loaded.Store(true)
 }
 
@@ -183,12 +190,13 @@ func (m *Model) Put(p *repository.Paper) bool {
 		return false
 	}
 	delete(m.tombstones, p.ID)
+	m.touch(p.ID, m.papers[p.ID])
 	m.papers[p.ID] = p
 	m.markDirty(p.ID)
 	if p.RequestID != "" {
 		m.requests[p.RequestID] = p.ID
 	}
-	m.recount(p.ID)
+	m.recountOne(p.ID)
 	m.changed()
 	return true
 }
@@ -205,6 +213,7 @@ func (m *Model) Remove(id string, version int64) bool {
 	if !ok || cur.Version > version {
 		return false
 	}
+	m.touch(id, cur)
 	delete(m.papers, id)
 	m.markDirty(id)
 	if cur.RequestID != "" {
@@ -226,10 +235,41 @@ func (m *Model) Generation() uint64 {
 	return m.gen
 }
 
-// changed invalidates cached list results. Callers hold m.mu for writing.
+// changed starts a new generation, after the changes touch journaled. Callers
+// hold m.mu for writing.
 func (m *Model) changed() {
 	m.gen++
+	if len(m.journal) > maxJournal {
+		// Forget the older half: results of the generations it covered are
+		// computed again rather than patched.
+		m.journal = append(m.journal[:0:0], m.journal[len(m.journal)/2:]...)
+		m.floor = m.journal[0].gen
+	}
+}
+
+// reset starts a new generation after a change of many papers at once (a load),
+// which is not journaled: every cached result is computed again. Callers hold
+// m.mu for writing.
+func (m *Model) reset() {
+	m.gen++
+	m.journal = nil
+	m.floor = m.gen
 	clear(m.cache)
+}
+
+// touch journals that paper id changes in the generation changed is about to
+// start; old is the paper before (nil: there was none). Callers hold m.mu for
+// writing.
+func (m *Model) touch(id string, old *repository.Paper) {
+	m.journal = append(m.journal, change{gen: m.gen + 1, id: id, old: old})
+}
+
+// change is a journal entry: paper id changed in generation gen, and was old
+// before that (nil: it did not exist).
+type change struct {
+	gen uint64
+	id  string
+	old *repository.Paper
 }
 
 // Result is the outcome of a list query: the matching papers in order, with their
@@ -246,7 +286,9 @@ func (r *Result) After(o query.Order, key query.Key) int {
 }
 
 // List returns the papers matching f, sorted by o. Results are cached per filter
-// and order until the next change.
+// and order. A cached result of an earlier generation is patched with the papers
+// that changed since, when they are few, rather than computed again: a vote or an
+// edit costs a listing a copy, not a scan and a sort of every paper.
 func (m *Model) List(f query.Filter, o query.Order) *Result {
 	ck := f.Text + "\x00" + o.Text
 	m.mu.RLock()
@@ -285,22 +327,29 @@ func (m *Model) List(f query.Filter, o query.Order) *Result {
 
 	m.mu.RLock()
 	gen := m.gen
-	r := &Result{gen: gen}
-	for _, p := range m.papers {
-		if f.Match(p) {
-			r.Papers = append(r.Papers, p)
+	var r *Result
+	if prev := m.cache[ck]; prev != nil {
+		r = m.patch(prev, f, o)
+	}
+	if r == nil {
+		r = &Result{gen: gen}
+		for _, p := range m.papers {
+			if f.Match(p) {
+				r.Papers = append(r.Papers, p)
+			}
 		}
+		m.mu.RUnlock()
+		r.Keys = make([]query.Key, len(r.Papers))
+		for i, p := range r.Papers {
+			r.Keys[i] = o.KeyOf(p)
+		}
+		sort.Sort(byKey{r, o})
+	} else {
+		m.mu.RUnlock()
 	}
-	m.mu.RUnlock()
-
-	r.Keys = make([]query.Key, len(r.Papers))
-	for i, p := range r.Papers {
-		r.Keys[i] = o.KeyOf(p)
-	}
-	sort.Sort(byKey{r, o})
 
 	m.mu.Lock()
-	if m.gen == gen {
+	if cur := m.cache[ck]; cur == nil || cur.gen < gen {
 		if len(m.cache) >= maxCached {
 			clear(m.cache)
 		}
@@ -308,6 +357,51 @@ func (m *Model) List(f query.Filter, o query.Order) *Result {
 	}
 	m.mu.Unlock()
 	l.r = r
+	return r
+}
+
+// maxPatched is the most changed papers a cached result is patched with; beyond,
+// computing it again costs less.
+const maxPatched = 64
+
+// patch returns prev, a result of filter f and order o of an earlier generation,
+// brought to the current one with the papers changed since, or nil when the
+// journal no longer covers prev's generation or too many papers changed. Callers
+// hold m.mu for reading.
+func (m *Model) patch(prev *Result, f query.Filter, o query.Order) *Result {
+	if prev.gen < m.floor {
+		return nil
+	}
+	// The journal is in generation order: the first entry of an id after prev's
+	// generation holds the paper as prev saw it.
+	i := sort.Search(len(m.journal), func(i int) bool { return m.journal[i].gen > prev.gen })
+	before := map[string]*repository.Paper{}
+	for _, c := range m.journal[i:] {
+		if _, ok := before[c.id]; !ok {
+			before[c.id] = c.old
+			if len(before) > maxPatched {
+				return nil
+			}
+		}
+	}
+	r := &Result{gen: m.gen, Papers: slices.Clone(prev.Papers), Keys: slices.Clone(prev.Keys)}
+	for id, old := range before {
+		if old != nil && f.Match(old) {
+			k := o.KeyOf(old)
+			at := sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], k) >= 0 })
+			if at == len(r.Keys) || r.Papers[at].ID != id {
+				return nil // not where it should be: compute the result again
+			}
+			r.Papers = slices.Delete(r.Papers, at, at+1)
+			r.Keys = slices.Delete(r.Keys, at, at+1)
+		}
+		if cur := m.papers[id]; cur != nil && f.Match(cur) {
+			k := o.KeyOf(cur)
+			at := sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], k) >= 0 })
+			r.Papers = slices.Insert(r.Papers, at, cur)
+			r.Keys = slices.Insert(r.Keys, at, k)
+		}
+	}
 	return r
 }
 

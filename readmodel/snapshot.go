@@ -123,7 +123,7 @@ func (m *Model) restore(snap *snapshot) {
 	for id := range m.papers {
 		m.recount(id)
 	}
-	m.changed()
+	m.reset()
 	m.loaded.Store(true)
 }
 

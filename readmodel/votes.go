@@ -62,7 +62,7 @@ func (m *Model) AddVote(v repository.Vote, version int64) bool {
 	}
 	users[v.User] = version
 	delete(m.unvoted, voteKey(v))
-	m.recount(v.PaperID)
+	m.recountOne(v.PaperID)
 	m.changed()
 	return true
 }
@@ -79,7 +79,7 @@ func (m *Model) RemoveVote(v repository.Vote, version int64) bool {
 		return false
 	}
 	delete(m.votes[v.PaperID], v.User)
-	m.recount(v.PaperID)
+	m.recountOne(v.PaperID)
 	m.changed()
 	return true
 }
@@ -128,19 +128,29 @@ func (m *Model) ReplaceVotes(changes []repository.VoteRecord, scanStart int64) {
 	for id := range m.papers {
 		m.recount(id)
 	}
-	m.changed()
+	m.reset()
 }
 
-// recount sets the paper's upvotes to its base count plus its votes. Callers hold
-// m.mu for writing, and call changed once they are done.
-func (m *Model) recount(id string) {
+// recount sets the paper's upvotes to its base count plus its votes, and returns
+// the copy it replaced (nil: the count was right). Callers hold m.mu for writing,
+// and call changed or reset once they are done.
+func (m *Model) recount(id string) (old *repository.Paper) {
 	p, ok := m.papers[id]
 	if !ok {
-		return
+		return nil
 	}
 	if n := p.BaseUpvotes + int64(len(m.votes[id])); n != p.Upvotes {
 		cp := *p
 		cp.Upvotes = n
 		m.papers[id] = &cp
+		return p
+	}
+	return nil
+}
+
+// recountOne is recount for a change of one paper, which it journals.
+func (m *Model) recountOne(id string) {
+	if old := m.recount(id); old != nil {
+		m.touch(id, old)
 	}
 }
