@@ -23,6 +23,56 @@ type Filter struct {
 	// Text is the filter as the caller wrote it.
 	Text  string
 	match func(*repository.Paper) value
+	// from and to, when to is set, bound the submit times of the papers that
+	// can match: [from, to).
+	from, to time.Time
+}
+
+// SubmittedIn returns a filter that also requires a submit time in [from, to).
+// The bounds go into the filter's Text, and the read model uses them to look at
+// the papers of that period only.
+func (f Filter) SubmittedIn(from, to time.Time) Filter {
+	return f.submitted(fmt.Sprintf("submitted in [%d, %d)", from.UnixNano(), to.UnixNano()), from, to)
+}
+
+// SubmittedFrom returns a filter that also requires a submit time at or after
+// from, as SubmittedIn does.
+func (f Filter) SubmittedFrom(from time.Time) Filter {
+	return f.submitted(fmt.Sprintf("submitted from %d", from.UnixNano()), from, endOfTime)
+}
+
+// endOfTime is later than any submit time.
+var endOfTime = time.Unix(1<<62, 0)
+
+func (f Filter) submitted(desc string, from, to time.Time) Filter {
+	g := f.And(desc, func(p *repository.Paper) bool {
+		return !p.SubmitTime.Before(from) && p.SubmitTime.Before(to)
+	})
+	if !f.to.IsZero() { // the intersection
+		from, to = latest(from, f.from), earliest(to, f.to)
+	}
+	g.from, g.to = from, to
+	return g
+}
+
+// SubmitBounds returns the submit times [from, to) outside which no paper
+// matches; ok is false when the filter has no such bounds.
+func (f Filter) SubmitBounds() (from, to time.Time, ok bool) {
+	return f.from, f.to, !f.to.IsZero()
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // Match reports whether p matches. The empty filter matches every paper.

@@ -48,5 +48,7 @@ func (f Filter) And(desc string, pred func(*repository.Paper) bool) Filter {
 		match: func(p *repository.Paper) value {
 			return value{kind: kindBool, b: pred(p) && inner.Match(p)}
 		},
+		from: f.from,
+		to:   f.to,
 	}
 }

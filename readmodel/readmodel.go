@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/repository"
@@ -36,6 +37,7 @@ type Model struct {
 	gen        uint64                      // bumped on every change; list results of older generations are stale
 	journal    []change                    // the papers changed in recent generations, oldest first
 	floor      uint64                      // the journal covers every change after this generation
+	byDay      map[int64]map[string]struct{} // UTC day of the submit time -> IDs of the papers submitted then
 	cache      map[string]*Result
 	listing    map[string]*listing // list results being computed, by cache key
 	dirty      map[string]struct{} // papers whose content changed since TakeDirty
@@ -51,6 +53,7 @@ func New() *Model {
 		tombstones: map[string]int64{},
 		votes:      map[string]map[string]int64{},
 		unvoted:    map[string]int64{},
+		byDay:      map[int64]map[string]struct{}{},
 		cache:      map[string]*Result{},
 		listing:    map[string]*listing{},
 		dirty:      map[string]struct{}{},
@@ -191,6 +194,10 @@ func (m *Model) Put(p *repository.Paper) bool {
 	}
 	delete(m.tombstones, p.ID)
 	m.touch(p.ID, m.papers[p.ID])
+	if cur := m.papers[p.ID]; cur != nil {
+		m.unindex(cur)
+	}
+	m.index(p)
 	m.papers[p.ID] = p
 	m.markDirty(p.ID)
 	if p.RequestID != "" {
@@ -214,6 +221,7 @@ func (m *Model) Remove(id string, version int64) bool {
 		return false
 	}
 	m.touch(id, cur)
+	m.unindex(cur)
 	delete(m.papers, id)
 	m.markDirty(id)
 	if cur.RequestID != "" {
@@ -248,9 +256,13 @@ func (m *Model) changed() {
 }
 
 // reset starts a new generation after a change of many papers at once (a load),
-// which is not journaled: every cached result is computed again. Callers hold
-// m.mu for writing.
+// which is not journaled: every cached result is computed again, and the index
+// by day is built again. Callers hold m.mu for writing.
 func (m *Model) reset() {
+	clear(m.byDay)
+	for _, p := range m.papers {
+		m.index(p)
+	}
 	m.gen++
 	m.journal = nil
 	m.floor = m.gen
@@ -262,6 +274,73 @@ func (m *Model) reset() {
 // writing.
 func (m *Model) touch(id string, old *repository.Paper) {
 	m.journal = append(m.journal, change{gen: m.gen + 1, id: id, old: old})
+}
+
+// submitDay is the UTC day (since 1970) of p's submit time.
+func submitDay(t time.Time) int64 {
+	d := t.Unix() / 86400
+	if t.Unix() < 0 && t.Unix()%86400 != 0 {
+		d--
+	}
+	return d
+}
+
+// index adds p to the index by day. Callers hold m.mu for writing.
+func (m *Model) index(p *repository.Paper) {
+	d := submitDay(p.SubmitTime)
+	ids := m.byDay[d]
+	if ids == nil {
+		ids = map[string]struct{}{}
+		m.byDay[d] = ids
+	}
+	ids[p.ID] = struct{}{}
+}
+
+// unindex removes p from the index by day. Callers hold m.mu for writing.
+func (m *Model) unindex(p *repository.Paper) {
+	d := submitDay(p.SubmitTime)
+	delete(m.byDay[d], p.ID)
+	if len(m.byDay[d]) == 0 {
+		delete(m.byDay, d)
+	}
+}
+
+// matching returns the papers that match f: those of the days f's submit-time
+// bounds cover, when it has some, else all. Callers hold m.mu for reading.
+func (m *Model) matching(f query.Filter) []*repository.Paper {
+	var out []*repository.Paper
+	from, to, ok := f.SubmitBounds()
+	if !ok {
+		for _, p := range m.papers {
+			if f.Match(p) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	if !from.Before(to) {
+		return nil
+	}
+	first, last := submitDay(from), submitDay(to.Add(-time.Nanosecond))
+	visit := func(ids map[string]struct{}) {
+		for id := range ids {
+			if p := m.papers[id]; p != nil && f.Match(p) {
+				out = append(out, p)
+			}
+		}
+	}
+	if last-first < int64(len(m.byDay)) {
+		for d := first; d <= last; d++ {
+			visit(m.byDay[d])
+		}
+		return out
+	}
+	for d, ids := range m.byDay {
+		if d >= first && d <= last {
+			visit(ids)
+		}
+	}
+	return out
 }
 
 // change is a journal entry: paper id changed in generation gen, and was old
@@ -332,12 +411,7 @@ func (m *Model) List(f query.Filter, o query.Order) *Result {
 		r = m.patch(prev, f, o)
 	}
 	if r == nil {
-		r = &Result{gen: gen}
-		for _, p := range m.papers {
-			if f.Match(p) {
-				r.Papers = append(r.Papers, p)
-			}
-		}
+		r = &Result{gen: gen, Papers: m.matching(f)}
 		m.mu.RUnlock()
 		r.Keys = make([]query.Key, len(r.Papers))
 		for i, p := range r.Papers {
@@ -362,7 +436,7 @@ func (m *Model) List(f query.Filter, o query.Order) *Result {
 
 // maxPatched is the most changed papers a cached result is patched with; beyond,
 // computing it again costs less.
-const maxPatched = 64
+const maxPatched = maxJournal
 
 // patch returns prev, a result of filter f and order o of an earlier generation,
 // brought to the current one with the papers changed since, or nil when the
@@ -384,25 +458,49 @@ func (m *Model) patch(prev *Result, f query.Filter, o query.Order) *Result {
 			}
 		}
 	}
-	r := &Result{gen: m.gen, Papers: slices.Clone(prev.Papers), Keys: slices.Clone(prev.Keys)}
+	// Each changed paper leaves its old place, if it had one, and goes to its
+	// new one, if it matches now: the places to drop, and the entries to merge
+	// in, in order.
+	drop := make([]int, 0, len(before))
+	var add []entry
 	for id, old := range before {
 		if old != nil && f.Match(old) {
 			k := o.KeyOf(old)
-			at := sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], k) >= 0 })
-			if at == len(r.Keys) || r.Papers[at].ID != id {
+			at := sort.Search(len(prev.Keys), func(i int) bool { return o.Compare(prev.Keys[i], k) >= 0 })
+			if at == len(prev.Keys) || prev.Papers[at].ID != id {
 				return nil // not where it should be: compute the result again
 			}
-			r.Papers = slices.Delete(r.Papers, at, at+1)
-			r.Keys = slices.Delete(r.Keys, at, at+1)
+			drop = append(drop, at)
 		}
 		if cur := m.papers[id]; cur != nil && f.Match(cur) {
-			k := o.KeyOf(cur)
-			at := sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], k) >= 0 })
-			r.Papers = slices.Insert(r.Papers, at, cur)
-			r.Keys = slices.Insert(r.Keys, at, k)
+			add = append(add, entry{cur, o.KeyOf(cur)})
 		}
 	}
+	slices.Sort(drop)
+	slices.SortFunc(add, func(a, b entry) int { return o.Compare(a.key, b.key) })
+	n := len(prev.Papers) - len(drop) + len(add)
+	r := &Result{gen: m.gen, Papers: make([]*repository.Paper, 0, n), Keys: make([]query.Key, 0, n)}
+	for i := range prev.Papers {
+		if len(drop) > 0 && drop[0] == i {
+			drop = drop[1:]
+			continue
+		}
+		for len(add) > 0 && o.Compare(add[0].key, prev.Keys[i]) < 0 {
+			r.Papers, r.Keys = append(r.Papers, add[0].p), append(r.Keys, add[0].key)
+			add = add[1:]
+		}
+		r.Papers, r.Keys = append(r.Papers, prev.Papers[i]), append(r.Keys, prev.Keys[i])
+	}
+	for _, a := range add {
+		r.Papers, r.Keys = append(r.Papers, a.p), append(r.Keys, a.key)
+	}
 	return r
+}
+
+// entry is a paper of a result with its sort key.
+type entry struct {
+	p   *repository.Paper
+	key query.Key
 }
 
 // listing is a list result being computed.

@@ -228,19 +228,26 @@ func TestPatchedListsEqualComputedOnes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, ot := range orders {
-			o, err := query.ParseOrder(ot)
-			if err != nil {
-				t.Fatal(err)
+		day := func(d float64) time.Time { return time.Unix(int64(d*86400), 0) }
+		for _, f := range []query.Filter{f, f.SubmittedIn(day(-2.5), day(3.25)), f.SubmittedFrom(day(20)),
+			f.SubmittedIn(day(-10), day(40)).SubmittedIn(day(1), day(2)), f.SubmittedIn(day(5), day(5))} {
+			for _, ot := range orders {
+				o, err := query.ParseOrder(ot)
+				if err != nil {
+					t.Fatal(err)
+				}
+				queries = append(queries, lq{f, o})
 			}
-			queries = append(queries, lq{f, o})
 		}
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	newPaper := func(id string, version int64) *repository.Paper {
 		p := paper(id, version, int64(r.IntN(5)))
 		p.Title = fmt.Sprintf("t%d", r.IntN(30)) // ties, broken by the name
-		p.SubmitTime = time.Unix(int64(r.IntN(1000)), 0)
+		p.SubmitTime = time.Unix(int64(r.IntN(30*86400)-5*86400), 0)
+		if r.IntN(4) == 0 { // many at the same time
+			p.SubmitTime = time.Unix(int64(r.IntN(30)-5)*86400, 0)
+		}
 		p.Categories = [][]string{{"cs.LG"}, {"cs.CV", "cs.LG"}, {"stat.ML"}, nil}[r.IntN(4)]
 		p.Organization.ID = fmt.Sprintf("o%d", r.IntN(3))
 		return p
@@ -253,7 +260,7 @@ func TestPatchedListsEqualComputedOnes(t *testing.T) {
 	m.Replace(initial, 0)
 	version := int64(10)
 	patched := 0
-	for step := range 3000 {
+	for step := range 6000 {
 		version++
 		id := fmt.Sprintf("p%03d", r.IntN(330))
 		user := fmt.Sprintf("u%d", r.IntN(8))

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"slices"
 	"sync"
@@ -56,9 +55,7 @@ func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*
 	}
 	// One listing of the period per reference time, shared by every subscriber
 	// due then (and cached as any listing); each subscriber's topics filter it.
-	window := query.Filter{}.And(fmt.Sprintf("submitted in [%d, %d)", from.UnixNano(), ref.UnixNano()), func(p *repository.Paper) bool {
-		return !p.SubmitTime.Before(from) && p.SubmitTime.Before(ref)
-	})
+	window := query.Filter{}.SubmittedIn(from, ref)
 	var out []*repository.Paper
 	for _, p := range s.Model.List(window, query.TrendingOrder(ref)).Papers {
 		if len(out) == max(sub.MaxPapers, 1) {

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +11,6 @@ import (
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/query"
-	"github.com/papercatalog/papers/repository"
 )
 
 // Trending windows.
@@ -69,10 +67,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	period := fmt.Sprintf("submitted in [%d, %d)", start.UnixNano(), end.UnixNano())
-	f := q.filter.And(period, func(p *repository.Paper) bool {
-		return !p.SubmitTime.Before(start) && p.SubmitTime.Before(end)
-	})
+	f := q.filter.SubmittedIn(start, end)
 	tokenQuery := "daily\x00" + f.Text + "\x00" + orderText
 	after, extra, err := s.decodeToken(tokenQuery, req.GetPageToken(), nil)
 	if err != nil {
@@ -150,9 +145,7 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 	// Papers submitted after the reference time (within its minute, or while a
 	// caller pages) count with age 0.
 	from := ref.Add(-window)
-	f := q.filter.And(fmt.Sprintf("submitted from %d", from.UnixNano()), func(p *repository.Paper) bool {
-		return !p.SubmitTime.Before(from)
-	})
+	f := q.filter.SubmittedFrom(from)
 	res := s.Model.List(f, o)
 	papers, next := s.page(res, o, after, size, tokenQuery, ref.Unix())
 	resp := &catalogv1.ListTrendingPapersResponse{
