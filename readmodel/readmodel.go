@@ -7,18 +7,21 @@
 package readmodel
 
 import (
+	"context"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/papercatalog/papers/cpu"
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/repository"
 )
 
-// maxCached is how many list results are kept; the cache is emptied when it is
-// full and whenever the papers are loaded.
+// maxCached is how many list results are kept; when the cache is full, the
+// result of the oldest generation leaves it. It is emptied whenever the papers
+// are loaded.
 const maxCached = 256
 
 // maxJournal is how many paper changes the model remembers to patch cached list
@@ -40,6 +43,7 @@ type Model struct {
 	byDay      map[int64]map[string]struct{} // UTC day of the submit time -> IDs of the papers submitted then
 	cache      map[string]*Result
 	listing    map[string]*listing // list results being computed, by cache key
+	gate       *cpu.Gate           // the turns of long computations, shared with the search index
 	dirty      map[string]struct{} // papers whose content changed since TakeDirty
 	dirtyCh    chan struct{}
 	loaded     atomic.Bool
@@ -60,6 +64,10 @@ func New() *Model {
 		dirtyCh:    make(chan struct{}, 1),
 	}
 }
+
+// SetGate makes every list computed from scratch take a turn of g (see package
+// cpu); call it before the model is used.
+func (m *Model) SetGate(g *cpu.Gate) { m.gate = g }
 
 // markDirty records that paper id's content changed, for derived indexes. Callers
 // hold m.mu for writing.
@@ -411,8 +419,14 @@ func (m *Model) List(f query.Filter, o query.Order) *Result {
 		r = m.patch(prev, f, o)
 	}
 	if r == nil {
+		m.mu.RUnlock()
+		// Taken without the lock held: writers must not wait for a turn.
+		leave, _ := m.gate.Enter(context.Background()) // never fails: the context does not end
+		m.mu.RLock()
+		gen = m.gen
 		r = &Result{gen: gen, Papers: m.matching(f)}
 		m.mu.RUnlock()
+		defer leave()
 		r.Keys = make([]query.Key, len(r.Papers))
 		for i, p := range r.Papers {
 			r.Keys[i] = o.KeyOf(p)
@@ -424,14 +438,27 @@ func (m *Model) List(f query.Filter, o query.Order) *Result {
 
 	m.mu.Lock()
 	if cur := m.cache[ck]; cur == nil || cur.gen < gen {
-		if len(m.cache) >= maxCached {
-			clear(m.cache)
+		if cur == nil && len(m.cache) >= maxCached {
+			m.evictOldest()
 		}
 		m.cache[ck] = r
 	}
 	m.mu.Unlock()
 	l.r = r
 	return r
+}
+
+// evictOldest removes the cached result of the oldest generation. Callers hold
+// m.mu for writing.
+func (m *Model) evictOldest() {
+	var oldest string
+	var gen uint64
+	for k, r := range m.cache {
+		if oldest == "" || r.gen < gen {
+			oldest, gen = k, r.gen
+		}
+	}
+	delete(m.cache, oldest)
 }
 
 // maxPatched is the most changed papers a cached result is patched with; beyond,

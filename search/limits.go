@@ -12,6 +12,8 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/papercatalog/papers/cpu"
 )
 
 // Limits bound what one search may cost, whoever sends it. The zero value of a
@@ -76,6 +78,10 @@ func (ix *Index) SetLimits(l Limits) {
 	ix.slots = make(chan struct{}, ix.limits.Concurrent)
 }
 
+// SetGate makes every search take a turn of g while it runs (see package cpu);
+// call it before the index is used.
+func (ix *Index) SetGate(g *cpu.Gate) { ix.gate = g }
+
 // admittedKey marks a context whose caller holds a turn of the expensive-search
 // budget (or whose query needs none), so that the searches made under it do not
 // wait for another.
@@ -134,6 +140,11 @@ func (ix *Index) run(ctx context.Context, req *bleve.SearchRequest) (*bleve.Sear
 }
 
 func (ix *Index) runAdmitted(ctx context.Context, req *bleve.SearchRequest) (*bleve.SearchResult, error) {
+	leave, err := ix.gate.Enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	sctx, cancel := context.WithTimeoutCause(ctx, ix.limits.Timeout, errTimeout)
 	defer cancel()
 	sctx = context.WithValue(sctx, search.MaxTermSearchersKey, ix.limits.MaxExpansions)

@@ -32,6 +32,7 @@ import (
 	index "github.com/blevesearch/bleve_index_api"
 	vregexp "github.com/blevesearch/vellum/regexp"
 
+	"github.com/papercatalog/papers/cpu"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -44,6 +45,7 @@ type Index struct {
 	gen    atomic.Uint64 // bumped by every Apply; results of older generations are stale
 	limits Limits
 	slots  chan struct{} // the expensive-search budget: one element per running search
+	gate   *cpu.Gate     // the turns of long computations, shared with the read model
 
 	facetMu sync.Mutex
 	facets  *facetTable // of the snapshot the last search ran on

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/papercatalog/papers/cpu"
 	"github.com/papercatalog/papers/embedded"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
@@ -66,6 +67,7 @@ type Server struct {
 	tracing    *tracing // nil: off
 
 	uri     string
+	gate    *cpu.Gate // the turns of long computations: searches and listings computed from scratch
 	index   *search.Index
 	catalog *service.Catalog
 	// subscriptions serves SubscriptionService; mail is its mailer.
@@ -289,7 +291,9 @@ func (s *Server) open(ctx context.Context) error {
 		log.Warn("no user token verification configured (PAPERD_JWT_SECRET or PAPERD_JWKS): upvotes will be refused")
 	}
 	papers, votes := mongo.NewPapers(s.db), mongo.NewVotes(s.db)
+	s.gate = cpu.NewGate(0)
 	s.model = readmodel.New()
+	s.model.SetGate(s.gate)
 	var dbID []byte
 	if err := retry(ctx, log, "read database id", func(ctx context.Context) (err error) {
 		dbID, err = s.db.Secret(ctx, "database_id")
@@ -306,6 +310,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.index.SetLimits(cfg.SearchLimits)
+	s.index.SetGate(s.gate)
 	indexer := &search.Indexer{Index: s.index, Model: s.model, Log: log}
 	if err := indexer.Reconcile(ctx); err != nil {
 		return fmt.Errorf("search index: %w", err)
