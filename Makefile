@@ -86,7 +86,7 @@ fuzz: ## run every fuzz target (func Fuzz… in a fuzz_test.go) for FUZZTIME (10
 
 .PHONY: bench
 bench: ## start paperd with 50,000 papers, load it with ghz, h2load and hey; prints a table and a JSON line
-	command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client; }
+	command -v h2load >/dev/null || { apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq nghttp2-client; }
 	go run ./cmd/paperbench
 
 .PHONY: bench-import
