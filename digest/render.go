@@ -6,6 +6,7 @@ package digest
 
 import (
 	"bytes"
+	"embed"
 	"fmt"
 	"html/template"
 	"strings"
@@ -172,34 +173,13 @@ func excerpt(s string) string {
 	return cut + "…"
 }
 
-// The templates of the parts of a digest: "head", one "item" per paper, "foot".
-var textTmpl = texttemplate.Must(texttemplate.New("text").Parse(`{{define "head"}}Trending papers · {{.Date}}
-{{end}}{{define "item"}}
-{{.Title}}
-{{.URL}}
-{{if .Authors}}{{.Authors}}
-{{end}}{{if .Organization}}{{.Organization}} · {{end}}{{.Upvotes}} upvotes{{if .Github}} · code: {{.Github}}{{end}}
-{{if .Excerpt}}{{.Excerpt}}
-{{end}}{{end}}{{define "foot"}}
---
-Change what you get: {{.Manage}}
-Unsubscribe: {{.Unsubscribe}}
-{{end}}`))
+// templates holds the templates of the parts of a digest ("head", one "item"
+// per paper, "foot") as text and as HTML, parsed once when the package loads.
+//
+//go:embed templates/digest.txt templates/digest.html
+var templates embed.FS
 
-var htmlTmpl = template.Must(template.New("html").Parse(`{{define "head"}}<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Trending papers · {{.Date}}</title></head>
-<body style="margin:0;padding:0;background:#f6f6f6;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1f2328">
-<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f6f6f6"><tr><td align="center" style="padding:24px 12px">
-<table role="presentation" width="600" cellpadding="0" cellspacing="0" style="max-width:600px;width:100%;background:#ffffff;border-radius:8px">
-<tr><td style="padding:24px 24px 8px 24px"><h1 style="margin:0;font-size:20px">Trending papers · {{.Date}}</h1></td></tr>
-{{end}}{{define "item"}}<tr><td style="padding:16px 24px;border-top:1px solid #eeeeee">
-<a href="{{.URL}}" style="font-size:16px;font-weight:600;color:#0b57d0;text-decoration:none">{{.Title}}</a>
-<div style="font-size:13px;color:#59636e;margin-top:4px">{{if .Authors}}{{.Authors}}{{end}}{{if .Organization}} · {{.Organization}}{{end}} · ▲ {{.Upvotes}}</div>
-{{if .Excerpt}}<p style="font-size:14px;line-height:1.45;margin:8px 0 0 0">{{.Excerpt}}</p>{{end}}
-{{if .Github}}<p style="font-size:13px;margin:6px 0 0 0"><a href="{{.Github}}" style="color:#0b57d0">Code on GitHub</a></p>{{end}}
-</td></tr>
-{{end}}{{define "foot"}}<tr><td style="padding:16px 24px 24px 24px;border-top:1px solid #eeeeee;font-size:12px;color:#59636e">
-You get this because you subscribed to trending papers. <a href="{{.Manage}}" style="color:#59636e">Change what you get</a> · <a href="{{.Unsubscribe}}" style="color:#59636e">Unsubscribe</a>
-</td></tr></table></td></tr></table></body></html>
-{{end}}`))
+var (
+	textTmpl = texttemplate.Must(texttemplate.ParseFS(templates, "templates/digest.txt"))
+	htmlTmpl = template.Must(template.ParseFS(templates, "templates/digest.html"))
+)

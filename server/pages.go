@@ -1,6 +1,7 @@
 package server
 
 import (
+	"embed"
 	"fmt"
 	"html/template"
 	"math"
@@ -23,25 +24,15 @@ import (
 // protected against cross-site requests. A GET never changes anything (mail
 // scanners open links); buttons POST.
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{{.Title}} · Paper Catalog</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2328}
-button{font-size:1rem;padding:.5rem 1.2rem;border-radius:6px;border:1px solid #0b57d0;background:#0b57d0;color:#fff;cursor:pointer}
-label{display:block;margin:.6rem 0 .2rem}input,select{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}
-.note{color:#59636e}</style></head>
-<body><h1 id="title">{{.Title}}</h1>
-{{if .Message}}<p id="message">{{.Message}}</p>{{end}}
-{{if .Form}}<form method="post" action="{{.Action}}">
-<input type="hidden" name="token" value="{{.Token}}">
-{{if .Sub}}<label for="query">Topics (search words)</label><input id="query" name="query" value="{{.Sub.GetQuery}}">
-<label for="categories">arXiv categories (comma-separated)</label><input id="categories" name="categories" value="{{.Categories}}">
-<label for="send_hour">Hour to send (0–23, {{.Sub.GetTimeZone}})</label><input id="send_hour" name="send_hour" type="number" min="0" max="23" value="{{.Sub.GetSendHour}}">
-<p><button type="submit" name="action" value="save" id="save">Save</button></p>{{end}}
-<p><button type="submit" name="action" value="{{.Button.Value}}" id="{{.Button.Value}}">{{.Button.Label}}</button></p>
-</form>{{end}}
-<p class="note"><a href="/">Paper Catalog</a></p></body></html>
-`))
+// templates holds the pages' templates, parsed once when the package loads.
+//
+//go:embed templates/*.html
+var templates embed.FS
+
+var (
+	pageTmpl = template.Must(template.ParseFS(templates, "templates/page.html"))
+	homeTmpl = template.Must(template.ParseFS(templates, "templates/home.html"))
+)
 
 type button struct{ Value, Label string }
 
@@ -161,27 +152,6 @@ func pageHeaders(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
-
-var homeTmpl = template.Must(template.New("home").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Daily papers · Paper Catalog</title>
-<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1f2328}
-li{margin:.5rem 0}.meta{color:#59636e;font-size:.9rem}form{margin:1rem 0}input{font-size:1rem;padding:.3rem}
-button{font-size:1rem;padding:.3rem .9rem}</style></head>
-<body><h1>Paper Catalog</h1>
-<form method="get" action="/" role="search"><input name="q" value="{{.Query}}" aria-label="Search papers" placeholder="Search papers">
-<button type="submit" id="search">Search</button></form>
-{{if .SearchError}}<h2>Search results</h2><p id="search-error">{{.SearchError}}</p>{{else if .Query}}<h2>Search results</h2><ol id="results">{{range .Results}}<li><a href="/v1/{{.Name}}">{{.Title}}</a>
-<div class="meta">{{.Authors}} · ▲ {{.Upvotes}}</div></li>{{else}}<p>No papers match.</p>{{end}}</ol>{{end}}
-<h2>Get trending papers in your email inbox</h2>
-<form method="post" action="/subscribe"><input type="email" name="email" required aria-label="Email address" placeholder="you@example.org">
-<button type="submit" id="subscribe">Subscribe</button></form>
-<h2>Today's papers</h2><ol id="daily">{{range .Daily}}<li><a href="/v1/{{.Name}}">{{.Title}}</a>
-<div class="meta">{{.Authors}} · ▲ {{.Upvotes}}</div></li>{{else}}<p>None yet today.</p>{{end}}</ol>
-<h2>Trending</h2><ol id="trending">{{range .Trending}}<li><a href="/v1/{{.Name}}">{{.Title}}</a>
-<div class="meta">{{.Authors}} · ▲ {{.Upvotes}}</div></li>{{else}}<p>Nothing trending.</p>{{end}}</ol>
-</body></html>
-`))
 
 type homeItem struct {
 	Name, Title, Authors string

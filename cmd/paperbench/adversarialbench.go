@@ -123,31 +123,13 @@ func adversarialQueries(voc *vocabulary) [][2]string {
 func runAdversarialBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary, logf func(string, ...any)) (adversarialResult, error) {
 	res := adversarialResult{Papers: o.papers, Workers: o.mixedWorkers, Clients: o.advClients, DurationS: o.advDuration.Seconds(),
 		HeapTarget: advHeapTarget, GetP99Target: float64(advGetP99) / float64(time.Millisecond)}
-	dir := filepath.Join(tmp, "adversarial-paperd")
-	began := time.Now()
-	papers := generate(voc, o.papers, 1)
-	if err := seed(ctx, dir, papers, generateVotes(papers, o.votes, 2)); err != nil {
-		return res, fmt.Errorf("adversarial: seed: %w", err)
-	}
-	logf("adversarial: seeded %d papers and %d upvotes in %v", o.papers, o.votes, time.Since(began).Round(time.Millisecond))
-	pd, err := startPaperd(ctx, bin, dir, 10*time.Minute, "PAPERD_ADMIN_TOKENS="+importToken,
-		"PAPERD_JWT_SECRET="+benchSecret, "PAPERD_WRITE_RATE_LIMIT="+mixedRateLimit,
-		"PAPERD_UPVOTE_RATE_LIMIT="+mixedRateLimit, "PAPERD_SUBSCRIBE_RATE_LIMIT="+mixedRateLimit)
-	if err != nil {
-		return res, fmt.Errorf("adversarial: start paperd: %w", err)
-	}
-	defer pd.stop()
-	httpBase := "http://" + pd.httpAddr
-	searchQ := searchRequests(voc, 2000)
-	if err := waitSearchable(ctx, pd.conn, searchQ[0]["query"].(string), 10*time.Minute); err != nil {
-		return res, fmt.Errorf("adversarial: %w", err)
-	}
-	settle(ctx, pd.cmd.Process.Pid, 2*time.Minute)
-	ld, conns, err := newMixedLoad(o, voc, httpBase, pd.grpcAddr, searchQ)
+	pd, ld, conns, err := startMixedLoad(ctx, o, bin, filepath.Join(tmp, "adversarial-paperd"), voc, logf, "adversarial")
 	if err != nil {
 		return res, err
 	}
+	defer pd.stop()
 	defer closeAll(conns)
+	httpBase := "http://" + pd.httpAddr
 	queries := adversarialQueries(voc)
 	logf("adversarial: the mix (%d workers) alone for %v, then with %d clients sending expensive searches for %v, then %v more of the mix",
 		o.mixedWorkers, advBaseline, o.advClients, o.advDuration, advDrain)
@@ -205,14 +187,10 @@ func runAdversarialBench(ctx context.Context, o options, bin, tmp string, voc *v
 			}
 			for i := c; time.Now().Before(advEnd) && ctx.Err() == nil; i++ {
 				q := queries[i%len(queries)]
-				t := time.Now()
-				cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
 				// A page size of its own each time, so that no answer comes
 				// from paperd's cache of search pages.
-				_, err := cat.SearchPapers(cctx, &catalogv1.SearchPapersRequest{Query: q[1], PageSize: int32(1 + i%100)}) //nolint:gosec // < 101
-				cancel()
+				t, _, code, err := call(ctx, cat.SearchPapers, &catalogv1.SearchPapersRequest{Query: q[1], PageSize: int32(1 + i%100)}) //nolint:gosec // < 101
 				took := time.Since(t)
-				code := grpcCode(err)
 				advMu.Lock()
 				oc := outcomes[q[0]]
 				if oc == nil {
@@ -249,19 +227,7 @@ func runAdversarialBench(ctx context.Context, o options, bin, tmp string, voc *v
 		return res, ctx.Err()
 	}
 
-	calls := func(recs []*recorder, took time.Duration) []mixedCall {
-		all := newRecorder(&baseFrom)
-		for _, r := range recs {
-			all.merge(r)
-		}
-		var out []mixedCall
-		for name, cs := range all.calls {
-			out = append(out, cs.figures(name, took))
-		}
-		sort.Slice(out, func(i, j int) bool { return callOrder(out[i].Name) < callOrder(out[j].Name) })
-		return out
-	}
-	res.Base, res.Mix = calls(baseRecs, advBaseline), calls(advRecs, o.advDuration)
+	res.Base, res.Mix = merged(baseRecs).callFigures(advBaseline), merged(advRecs).callFigures(o.advDuration)
 	for _, c := range res.Base {
 		if c.Name == "GetPaper" {
 			res.BaseGetP99ms = c.P99ms
@@ -284,7 +250,7 @@ func runAdversarialBench(ctx context.Context, o options, bin, tmp string, voc *v
 		oc := outcomes[n]
 		slices.Sort(oc.lat)
 		q := advQuery{Name: n, Count: int64(len(oc.lat)), Codes: oc.code, Message: oc.msg,
-			P50ms: float64(oc.lat[len(oc.lat)/2]) / float64(time.Millisecond), MaxMs: float64(oc.lat[len(oc.lat)-1]) / float64(time.Millisecond)}
+			P50ms: percentileMs(oc.lat, 50), MaxMs: percentileMs(oc.lat, 100)}
 		for code := range oc.code {
 			if code != "OK" && code != "InvalidArgument" && code != "ResourceExhausted" {
 				res.Failures = append(res.Failures, fmt.Sprintf("adversarial search %q answered %s", n, code))
@@ -312,7 +278,7 @@ func runAdversarialBench(ctx context.Context, o options, bin, tmp string, voc *v
 	return res, nil
 }
 
-func printAdversarial(out io.Writer, a adversarialResult) {
+func (a adversarialResult) print(out io.Writer) {
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"

@@ -24,18 +24,36 @@ type vocabulary struct {
 	names      []string
 }
 
-// fallbackWords is used when the arXiv sample is absent.
+// fallbackWords, with made-up words, are used when the arXiv sample is absent.
 const fallbackWords = `we propose a novel method for learning representations of data with deep neural
 networks the model is trained on large datasets and evaluated on benchmark tasks results show
 that our approach outperforms previous state of the art methods in accuracy and efficiency
 transformer attention diffusion generative language vision reinforcement learning graph
 optimization convergence theoretical analysis experiments demonstrate improvements quantization`
 
+// madeUpWords returns n distinct words of three syllables (six letters). The
+// fallback's words alone make about a thousand two-word queries, and the
+// benchmark asks for a hundred thousand distinct ones.
+func madeUpWords(n int) []string {
+	var syllables []string
+	for _, c := range "bdgklmnprstv" {
+		for _, v := range "aeiou" {
+			syllables = append(syllables, string(c)+string(v))
+		}
+	}
+	k := len(syllables)
+	out := make([]string, n) // distinct while n <= k*k
+	for i := range out {
+		out[i] = syllables[i%k] + syllables[(i/k)%k] + syllables[(7*i+3)%k]
+	}
+	return out
+}
+
 func loadVocabulary(path string) (*vocabulary, string) {
 	v := &vocabulary{}
 	f, err := os.Open(path) //nolint:gosec // a path the operator chose
 	if err != nil {
-		v.words = strings.Fields(fallbackWords)
+		v.words = append(strings.Fields(fallbackWords), madeUpWords(800)...)
 		v.categories = []string{"cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML"}
 		v.names = []string{"Ada Lovelace", "Alan Turing", "Grace Hopper", "Claude Shannon"}
 		return v, "built-in word list (arXiv sample not found at " + path + ")"

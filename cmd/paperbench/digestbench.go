@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/smtp"
 	"os"
@@ -13,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/metadata"
-
-	"github.com/papercatalog/papers/embedded"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer/smtptest"
 	"github.com/papercatalog/papers/repository"
@@ -51,14 +47,14 @@ type digestResult struct {
 // nothing else) to the same sink, and compares the rates.
 func digestBench(ctx context.Context, bin, tmp string, voc *vocabulary, subs, nPapers int, logf func(string, ...any)) (digestResult, error) {
 	res := digestResult{Subscribers: subs, Papers: nPapers}
-	edb, err := embedded.Start(ctx, filepath.Join(tmp, "digest-db"), slog.New(slog.DiscardHandler))
+	db, uri, stop, err := startDB(ctx, filepath.Join(tmp, "digest-db"))
 	if err != nil {
 		return res, err
 	}
-	defer edb.Close()
+	defer stop()
 	now := time.Now().UTC()
 	edition := now.Truncate(24 * time.Hour)
-	if err := seedDigest(ctx, edb.URI, voc, subs, nPapers, edition); err != nil {
+	if err := seedDigest(ctx, db, voc, subs, nPapers, edition); err != nil {
 		return res, err
 	}
 	sink, err := smtptest.Start("", "")
@@ -67,24 +63,24 @@ func digestBench(ctx context.Context, bin, tmp string, voc *vocabulary, subs, nP
 	}
 	defer sink.Close()
 
-	proc, err := startPaperd(ctx, bin, filepath.Join(tmp, "digest-paperd"), 5*time.Minute, "MONGODB_URI="+edb.URI,
+	proc, err := startPaperd(ctx, bin, filepath.Join(tmp, "digest-paperd"), 5*time.Minute, "MONGODB_URI="+uri,
 		"PAPERD_ADMIN_TOKENS="+importToken, "SMTP_URL=smtp://"+sink.Addr+"?tls=none",
 		"PAPERD_PUBLIC_URL=https://papers.example", "PAPERD_MAIL_FROM=Paper Catalog <papers@papers.example>")
 	if err != nil {
 		return res, err
 	}
 	defer proc.stop()
-	settle(ctx, proc.cmd.Process.Pid, time.Minute)
-	cmd, conn := proc.cmd, proc.conn
+	settle(ctx, proc.pid(), time.Minute)
+	conn := proc.conn
 	client := subscriptionv1.NewSubscriptionServiceClient(conn)
-	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+importToken)
+	actx := admin(ctx)
 	req := &subscriptionv1.SendDigestsRequest{Edition: edition.Format(time.DateOnly)}
 
-	pd, me := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
+	pd, me := cpuTime(proc.pid()), cpuTime(os.Getpid())
 	began := time.Now()
 	resp, err := client.SendDigests(actx, req)
 	took := time.Since(began)
-	pd, me = cpuTime(cmd.Process.Pid)-pd, cpuTime(os.Getpid())-me
+	pd, me = cpuTime(proc.pid())-pd, cpuTime(os.Getpid())-me
 	if err != nil {
 		return res, fmt.Errorf("SendDigests: %w", err)
 	}
@@ -139,7 +135,10 @@ func runDigestBench(ctx context.Context, o options, bin, tmp string, voc *vocabu
 	return dig, nil
 }
 
-func printDigest(out io.Writer, d digestResult) {
+// err is nil: the section's checks fail the run as they happen.
+func (digestResult) err() error { return nil }
+
+func (d digestResult) print(out io.Writer) {
 	_, _ = fmt.Fprintf(out, "digest: %d subscribers, %d mails sent (%d without matching papers skipped, %d failed), mean %d bytes, in %.1fs: %.0f mails/s; a bare SMTP loop of the same mails to the same sink: %.0f mails/s; %.2fx (target >= 0.5); a rerun of the edition sent %d in %.1fs; CPU per mail: paperd %.0f µs + sink and FerretDB %.0f µs, bare loop and sink %.0f µs\n",
 		d.Subscribers, d.Sent, d.Skipped, d.Failed, d.MeanBytes, d.DigestSecs, d.DigestRate, d.BareRate, d.Ratio, d.RerunSent, d.RerunSecs,
 		d.PaperdCPUus, d.SinkDBCPUus, d.BareLoopCPUus)
@@ -185,15 +184,7 @@ func bareSendLoop(addr string, msgs []smtptest.Message) (time.Duration, error) {
 
 // seedDigest stores papers submitted over the week before the edition and subs
 // confirmed subscriptions with varied topics, all due on the edition's day.
-func seedDigest(ctx context.Context, uri string, voc *vocabulary, subs, nPapers int, edition time.Time) error {
-	db, err := mongo.Open(uri, "papers")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = db.Close(context.WithoutCancel(ctx)) }()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
+func seedDigest(ctx context.Context, db *mongo.DB, voc *vocabulary, subs, nPapers int, edition time.Time) error {
 	r := rand.New(rand.NewPCG(11, 12)) //nolint:gosec // benchmark data
 	papers := generate(voc, nPapers, 11)
 	week := int64(7 * 24 * time.Hour)
@@ -201,11 +192,8 @@ func seedDigest(ctx context.Context, uri string, voc *vocabulary, subs, nPapers 
 		p.SubmitTime = edition.Add(23 * time.Hour).Add(-time.Duration(r.Int64N(week))).Truncate(time.Millisecond)
 		p.PublishedTime, p.CreateTime, p.UpdateTime = p.SubmitTime, p.SubmitTime, p.SubmitTime
 	}
-	store := mongo.NewPapers(db)
-	for i := 0; i < len(papers); i += importBatchSize {
-		if _, err := store.InsertMany(ctx, papers[i:min(i+importBatchSize, len(papers))]); err != nil {
-			return err
-		}
+	if err := insertPapers(ctx, db, papers); err != nil {
+		return err
 	}
 	// Topics: a few hundred distinct words as queries (subscribers share popular
 	// topics), categories, organizations, upvote thresholds, or nothing.

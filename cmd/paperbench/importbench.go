@@ -3,25 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/papercatalog/papers/embedded"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/repository"
-	"github.com/papercatalog/papers/repository/mongo"
 )
 
 // importResult is the import section of the benchmark.
@@ -51,27 +41,14 @@ func importBench(ctx context.Context, bin, tmp string, voc *vocabulary, n int, l
 	// each time into a fresh database. It runs before and after the import, and
 	// the faster run counts.
 	rawRun := func(name string) (time.Duration, error) {
-		edb, err := embedded.Start(ctx, filepath.Join(tmp, name), slog.New(slog.DiscardHandler))
+		db, _, stop, err := startDB(ctx, filepath.Join(tmp, name))
 		if err != nil {
 			return 0, err
 		}
-		defer edb.Close()
-		db, err := mongo.Open(edb.URI, "papers")
-		if err != nil {
-			return 0, err
-		}
-		defer func() { _ = db.Close(context.WithoutCancel(ctx)) }()
-		if err := db.Migrate(ctx); err != nil {
-			return 0, err
-		}
-		store := mongo.NewPapers(db)
+		defer stop()
 		began := time.Now()
-		for i := 0; i < len(papers); i += importBatchSize {
-			if _, err := store.InsertMany(ctx, papers[i:min(i+importBatchSize, len(papers))]); err != nil {
-				return 0, err
-			}
-		}
-		return time.Since(began), nil
+		err = insertPapers(ctx, db, papers)
+		return time.Since(began), err
 	}
 	raw, err := rawRun("import-raw-1")
 	if err != nil {
@@ -84,23 +61,13 @@ func importBench(ctx context.Context, bin, tmp string, voc *vocabulary, n int, l
 		return res, err
 	}
 	defer pd.stop()
-	conn := pd.conn
 	records := make([]*catalogv1.ImportRecord, len(papers))
 	for i, p := range papers {
 		records[i] = toRecord(p)
 	}
-	ictx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+importToken)
+	client := catalogv1.NewCatalogServiceClient(pd.conn)
 	began := time.Now()
-	stream, err := catalogv1.NewCatalogServiceClient(conn).ImportPapers(ictx)
-	if err != nil {
-		return res, err
-	}
-	for i := 0; i < len(records); i += importBatchSize {
-		if err := stream.Send(&catalogv1.ImportPapersRequest{Records: records[i:min(i+importBatchSize, len(records))]}); err != nil {
-			break // CloseAndRecv says why
-		}
-	}
-	resp, err := stream.CloseAndRecv()
+	resp, err := importRecords(ctx, client, records)
 	took := time.Since(began)
 	if err != nil {
 		return res, fmt.Errorf("import: %w", err)
@@ -110,19 +77,11 @@ func importBench(ctx context.Context, bin, tmp string, voc *vocabulary, n int, l
 	}
 	// The search index follows: how long until the last paper is found.
 	last := papers[len(papers)-1]
-	client := catalogv1.NewCatalogServiceClient(conn)
-	for {
-		r, err := client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: `title:"` + strings.ReplaceAll(last.Title, `"`, "") + `"`, PageSize: 100})
-		if err == nil && slices.ContainsFunc(r.GetResults(), func(x *catalogv1.SearchResult) bool { return x.GetPaper().GetArxivId() == last.ID }) {
-			break
-		}
-		if time.Since(began) > 5*time.Minute {
-			return res, fmt.Errorf("the search index did not catch up with the import: %w", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := waitFound(ctx, client, last.ID, last.Title, began.Add(5*time.Minute), 100*time.Millisecond); err != nil {
+		return res, fmt.Errorf("the search index did not catch up with the import: %w", err)
 	}
 	res.IndexedSeconds = time.Since(began).Seconds()
-	if res.PeakRSSBytes, err = peakRSS(pd.cmd.Process.Pid); err != nil {
+	if res.PeakRSSBytes, err = peakRSS(pd.pid()); err != nil {
 		return res, err
 	}
 	pd.stop()
@@ -138,49 +97,40 @@ func importBench(ctx context.Context, bin, tmp string, voc *vocabulary, n int, l
 	return res, nil
 }
 
-// paperd is a paperd process started by the benchmark, with a client connection.
-type paperd struct {
-	cmd                *exec.Cmd
-	conn               *grpc.ClientConn
-	grpcAddr, httpAddr string
-	stopOnce           sync.Once
-}
-
-// startPaperd starts paperd with its data in dir and env added to the
-// environment, on free loopback ports, and connects once it is ready.
-func startPaperd(ctx context.Context, bin, dir string, ready time.Duration, env ...string) (*paperd, error) {
-	grpcAddr, httpAddr, err := freeAddrs()
+// importRecords sends records through one ImportPapers stream with the admin
+// token, importBatchSize a message, and returns paperd's answer.
+func importRecords(ctx context.Context, client catalogv1.CatalogServiceClient, records []*catalogv1.ImportRecord) (*catalogv1.ImportPapersResponse, error) {
+	stream, err := client.ImportPapers(admin(ctx))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "paperd"))
-	cmd.Env = append(append(os.Environ(), "PAPERD_DATA_DIR="+dir, "PAPERD_GRPC_ADDR="+grpcAddr,
-		"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_LOG_LEVEL=warn"), env...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
+	for i := 0; i < len(records); i += importBatchSize {
+		if err := stream.Send(&catalogv1.ImportPapersRequest{Records: records[i:min(i+importBatchSize, len(records))]}); err != nil {
+			break // CloseAndRecv says why
+		}
 	}
-	p := &paperd{cmd: cmd, grpcAddr: grpcAddr, httpAddr: httpAddr}
-	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", ready); err != nil {
-		p.stop()
-		return nil, err
-	}
-	if p.conn, err = grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
-		p.stop()
-		return nil, err
-	}
-	return p, nil
+	return stream.CloseAndRecv()
 }
 
-// stop ends paperd and the connection; calling it again does nothing.
-func (p *paperd) stop() {
-	p.stopOnce.Do(func() {
-		if p.conn != nil {
-			_ = p.conn.Close()
+// waitFound searches for the paper id by its title every poll until search
+// finds it, and says why not if deadline passes first.
+func waitFound(ctx context.Context, client catalogv1.CatalogServiceClient, id, title string, deadline time.Time, poll time.Duration) error {
+	q := `title:"` + strings.ReplaceAll(title, `"`, "") + `"`
+	for {
+		_, r, _, err := call(ctx, client.SearchPapers, &catalogv1.SearchPapersRequest{Query: q, PageSize: 100})
+		if err == nil && slices.ContainsFunc(r.GetResults(), func(x *catalogv1.SearchResult) bool { return x.GetPaper().GetArxivId() == id }) {
+			return nil
 		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		_ = p.cmd.Wait()
-	})
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case time.Now().After(deadline) && err != nil:
+			return err
+		case time.Now().After(deadline):
+			return fmt.Errorf("search did not find paper %s by its title", id)
+		}
+		time.Sleep(poll)
+	}
 }
 
 // importBatchSize is the records a message (and the papers an InsertMany).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,40 +227,13 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 	res.Growth.WindowS = window.Seconds()
 
 	dir := filepath.Join(tmp, "mixed-paperd")
-	began := time.Now()
-	// The catalog section's papers and upvotes (same seeds).
-	{
-		papers := generate(voc, o.papers, 1)
-		if err := seed(ctx, dir, papers, generateVotes(papers, o.votes, 2)); err != nil {
-			return res, fmt.Errorf("mixed: seed: %w", err)
-		}
-	}
-	logf("mixed: seeded %d papers and %d upvotes in %v", o.papers, o.votes, time.Since(began).Round(time.Millisecond))
-
-	began = time.Now()
-	pd, err := startPaperd(ctx, bin, dir, 10*time.Minute, "PAPERD_ADMIN_TOKENS="+importToken,
-		"PAPERD_JWT_SECRET="+benchSecret, "PAPERD_WRITE_RATE_LIMIT="+mixedRateLimit,
-		"PAPERD_UPVOTE_RATE_LIMIT="+mixedRateLimit, "PAPERD_SUBSCRIBE_RATE_LIMIT="+mixedRateLimit)
-	if err != nil {
-		return res, fmt.Errorf("mixed: start paperd: %w", err)
-	}
-	defer pd.stop()
-	// startPaperd keeps only the gRPC connection; the HTTP address (REST and
-	// /metrics) is in the environment it started paperd with.
-	httpBase := "http://" + pd.httpAddr
-	searchQ := searchRequests(voc, 2000)
-	if err := waitSearchable(ctx, pd.conn, searchQ[0]["query"].(string), 10*time.Minute); err != nil {
-		return res, fmt.Errorf("mixed: %w", err)
-	}
-	logf("mixed: paperd ready with its search index after %v", time.Since(began).Round(time.Millisecond))
-	settled := settle(ctx, pd.cmd.Process.Pid, 2*time.Minute)
-	logf("mixed: paperd idle after %v", settled.Round(time.Second))
-
-	ld, conns, err := newMixedLoad(o, voc, httpBase, pd.grpcAddr, searchQ)
+	pd, ld, conns, err := startMixedLoad(ctx, o, bin, dir, voc, logf, "mixed")
 	if err != nil {
 		return res, err
 	}
+	defer pd.stop()
 	defer closeAll(conns)
+	httpBase := "http://" + pd.httpAddr
 
 	// The import: new papers (ids after the seeded ones), sent as one stream.
 	importPapers := generate(voc, o.mixedImport, 7)
@@ -333,24 +306,14 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 	}
 
 	// Figures per call.
-	all := newRecorder(&ld.start)
-	for _, r := range recs {
-		all.merge(r)
-	}
-	names := make([]string, 0, len(all.calls))
-	for n := range all.calls {
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool { return callOrder(names[i]) < callOrder(names[j]) })
-	for _, n := range names {
-		cs := all.calls[n]
-		c := cs.figures(n, measured)
-		for _, k := range cs.expected {
+	all := merged(recs)
+	res.Calls = all.callFigures(measured)
+	for _, c := range res.Calls {
+		for _, k := range c.Expected {
 			res.Expected += k
 		}
 		res.Requests += c.Count
 		res.Errors += c.Errors
-		res.Calls = append(res.Calls, c)
 	}
 	res.RPS = float64(res.Requests) / measured.Seconds()
 	res.Writes.Target = writeTarget
@@ -459,6 +422,41 @@ func runMixedBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 		}
 	}
 	return res, nil
+}
+
+// startMixedLoad seeds the catalog section's papers and upvotes (same seeds)
+// into dir, starts paperd on them with rate limits the mix does not reach,
+// waits until it searches and is idle, and returns it with what the mix's
+// workers share and their connections (the caller stops and closes them).
+// section starts its log lines and errors.
+func startMixedLoad(ctx context.Context, o options, bin, dir string, voc *vocabulary, logf func(string, ...any), section string) (*paperd, *mixedLoad, []*grpc.ClientConn, error) {
+	began := time.Now()
+	papers := generate(voc, o.papers, 1)
+	if err := seed(ctx, dir, papers, generateVotes(papers, o.votes, 2)); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: seed: %w", section, err)
+	}
+	logf("%s: seeded %d papers and %d upvotes in %v", section, o.papers, o.votes, time.Since(began).Round(time.Millisecond))
+	began = time.Now()
+	pd, err := startPaperd(ctx, bin, dir, 10*time.Minute, "PAPERD_ADMIN_TOKENS="+importToken,
+		"PAPERD_JWT_SECRET="+benchSecret, "PAPERD_WRITE_RATE_LIMIT="+mixedRateLimit,
+		"PAPERD_UPVOTE_RATE_LIMIT="+mixedRateLimit, "PAPERD_SUBSCRIBE_RATE_LIMIT="+mixedRateLimit)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: start paperd: %w", section, err)
+	}
+	searchQ := searchRequests(voc, 2000)
+	if err := waitSearchable(ctx, pd.conn, searchQ[0]["query"].(string), 10*time.Minute); err != nil {
+		pd.stop()
+		return nil, nil, nil, fmt.Errorf("%s: %w", section, err)
+	}
+	logf("%s: paperd ready with its search index after %v", section, time.Since(began).Round(time.Millisecond))
+	settled := settle(ctx, pd.pid(), 2*time.Minute)
+	logf("%s: paperd idle after %v", section, settled.Round(time.Second))
+	ld, conns, err := newMixedLoad(o, voc, "http://"+pd.httpAddr, pd.grpcAddr, searchQ)
+	if err != nil {
+		pd.stop()
+		return nil, nil, nil, err
+	}
+	return pd, ld, conns, nil
 }
 
 // newMixedLoad returns what the mixed load's workers share, and their
@@ -570,10 +568,19 @@ func (ld *mixedLoad) one(ctx context.Context, r *rand.Rand, cat catalogv1.Catalo
 	}
 }
 
-// admin is ctx with the admin token, and the deadline of one call.
-func admin(ctx context.Context) (context.Context, context.CancelFunc) {
+// admin is ctx with the admin token.
+func admin(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+importToken)
+}
+
+// call makes one gRPC call of method with the mix's deadline, and returns when
+// it began, the answer, and the outcome as a gRPC code's name.
+func call[Req, Resp any](ctx context.Context, method func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (time.Time, Resp, string, error) {
+	began := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
-	return metadata.AppendToOutgoingContext(cctx, "authorization", "Bearer "+importToken), cancel
+	defer cancel()
+	resp, err := method(cctx, req)
+	return began, resp, grpcCode(err), err
 }
 
 // create adds a paper of its own (ids 2501.xxxxx on, which no seeded or imported
@@ -581,12 +588,8 @@ func admin(ctx context.Context) (context.Context, context.CancelFunc) {
 func (ld *mixedLoad) create(ctx context.Context, cat catalogv1.CatalogServiceClient, rec *recorder) {
 	n := ld.nextCreate.Add(1)
 	id := fmt.Sprintf("25%02d.%05d", 1+n/100000, n%100000)
-	t := time.Now()
-	cctx, cancel := admin(ctx)
-	p, err := cat.CreatePaper(cctx, &catalogv1.CreatePaperRequest{PaperId: id, Paper: &catalogv1.Paper{
+	t, p, code, err := call(admin(ctx), cat.CreatePaper, &catalogv1.CreatePaperRequest{PaperId: id, Paper: &catalogv1.Paper{
 		Title: "A paper the mixed load writes", Abstract: "Written, updated and deleted by the benchmark.", Categories: []string{"cs.LG"}}})
-	cancel()
-	code := grpcCode(err)
 	if code == "OK" && p.GetName() != "papers/"+id {
 		code = "WRONG_ANSWER"
 	}
@@ -603,12 +606,8 @@ func (ld *mixedLoad) create(ctx context.Context, cat catalogv1.CatalogServiceCli
 func (ld *mixedLoad) patch(ctx context.Context, r *rand.Rand, cat catalogv1.CatalogServiceClient, rec *recorder) {
 	name := "papers/" + benchID(r.IntN(ld.papers))
 	stars := r.Int64N(100000)
-	t := time.Now()
-	cctx, cancel := admin(ctx)
-	p, err := cat.UpdatePaper(cctx, &catalogv1.UpdatePaperRequest{Paper: &catalogv1.Paper{Name: name, GithubStars: stars},
+	t, p, code, err := call(admin(ctx), cat.UpdatePaper, &catalogv1.UpdatePaperRequest{Paper: &catalogv1.Paper{Name: name, GithubStars: stars},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"github_stars"}}})
-	cancel()
-	code := grpcCode(err)
 	if code == "OK" && (p.GetName() != name || p.GetGithubStars() != stars) {
 		code = "WRONG_ANSWER"
 	}
@@ -624,11 +623,8 @@ func (ld *mixedLoad) delete(ctx context.Context, cat catalogv1.CatalogServiceCli
 		ld.create(ctx, cat, rec)
 		return
 	}
-	t := time.Now()
-	cctx, cancel := admin(ctx)
-	_, err := cat.DeletePaper(cctx, &catalogv1.DeletePaperRequest{Name: name})
-	cancel()
-	rec.addErr("DeletePaper", t, grpcCode(err), "OK", err)
+	t, _, code, err := call(admin(ctx), cat.DeletePaper, &catalogv1.DeletePaperRequest{Name: name})
+	rec.addErr("DeletePaper", t, code, "OK", err)
 }
 
 func (ld *mixedLoad) get(ctx context.Context, r *rand.Rand, cat catalogv1.CatalogServiceClient, rest bool, rec *recorder) {
@@ -656,11 +652,7 @@ func (ld *mixedLoad) get(ctx context.Context, r *rand.Rand, cat catalogv1.Catalo
 		rec.add("GetPaper (REST)", t, code, want)
 		return
 	}
-	t := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
-	p, err := cat.GetPaper(cctx, &catalogv1.GetPaperRequest{Name: name})
-	cancel()
-	code := grpcCode(err)
+	t, p, code, err := call(ctx, cat.GetPaper, &catalogv1.GetPaperRequest{Name: name})
 	if code == "OK" {
 		code = orOK(check(p))
 	}
@@ -695,11 +687,9 @@ func (ld *mixedLoad) list(ctx context.Context, r *rand.Rand, cat catalogv1.Catal
 			}
 			rec.add("ListPapers (REST)", t, code, "OK")
 		} else {
-			t = time.Now()
-			cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
-			resp, err := cat.ListPapers(cctx, req)
-			cancel()
-			code = grpcCode(err)
+			var resp *catalogv1.ListPapersResponse
+			var err error
+			t, resp, code, err = call(ctx, cat.ListPapers, req)
 			next, n = resp.GetNextPageToken(), len(resp.GetPapers())
 			if code == "OK" && n > int(req.GetPageSize()) {
 				code = "WRONG_ANSWER"
@@ -751,11 +741,9 @@ func (ld *mixedLoad) daily(ctx context.Context, r *rand.Rand, cat catalogv1.Cata
 			next = resp.GetNextPageToken()
 			rec.add("ListDailyPapers (REST)", t, code, "OK")
 		} else {
-			t = time.Now()
-			cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
-			resp, err := cat.ListDailyPapers(cctx, req)
-			cancel()
-			code = grpcCode(err)
+			var resp *catalogv1.ListDailyPapersResponse
+			var err error
+			t, resp, code, err = call(ctx, cat.ListDailyPapers, req)
 			next = resp.GetNextPageToken()
 			rec.addErr("ListDailyPapers", t, code, "OK", err)
 		}
@@ -786,11 +774,8 @@ func (ld *mixedLoad) trending(ctx context.Context, r *rand.Rand, cat catalogv1.C
 		rec.add("ListTrendingPapers (REST)", t, code, "OK")
 		return
 	}
-	t := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
-	_, err := cat.ListTrendingPapers(cctx, req)
-	cancel()
-	rec.addErr("ListTrendingPapers", t, grpcCode(err), "OK", err)
+	t, _, code, err := call(ctx, cat.ListTrendingPapers, req)
+	rec.addErr("ListTrendingPapers", t, code, "OK", err)
 }
 
 func (ld *mixedLoad) search(ctx context.Context, r *rand.Rand, cat catalogv1.CatalogServiceClient, rest bool, rec *recorder) {
@@ -816,11 +801,7 @@ func (ld *mixedLoad) search(ctx context.Context, r *rand.Rand, cat catalogv1.Cat
 		rec.add("SearchPapers (REST)", t, code, "OK")
 		return
 	}
-	t := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
-	resp, err := cat.SearchPapers(cctx, req)
-	cancel()
-	code := grpcCode(err)
+	t, resp, code, err := call(ctx, cat.SearchPapers, req)
 	if code == "OK" && len(resp.GetResults()) > 20 {
 		code = "WRONG_ANSWER"
 	}
@@ -829,12 +810,8 @@ func (ld *mixedLoad) search(ctx context.Context, r *rand.Rand, cat catalogv1.Cat
 
 func (ld *mixedLoad) upvote(ctx context.Context, r *rand.Rand, cat catalogv1.CatalogServiceClient, rec *recorder) {
 	name := "papers/" + benchID(r.IntN(ld.papers))
-	t := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
-	cctx = metadata.AppendToOutgoingContext(cctx, "authorization", "Bearer "+ld.tokens[r.IntN(len(ld.tokens))])
-	p, err := cat.UpvotePaper(cctx, &catalogv1.UpvotePaperRequest{Name: name})
-	cancel()
-	code := grpcCode(err)
+	user := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+ld.tokens[r.IntN(len(ld.tokens))])
+	t, p, code, err := call(user, cat.UpvotePaper, &catalogv1.UpvotePaperRequest{Name: name})
 	if code == "OK" && (p.GetName() != name || !p.GetViewerUpvoted()) {
 		code = "WRONG_ANSWER"
 	}
@@ -854,11 +831,7 @@ func (ld *mixedLoad) subscribe(ctx context.Context, r *rand.Rand, sub subscripti
 	if r.IntN(2) == 0 {
 		s.TimeZone = "Europe/Berlin"
 	}
-	t := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
-	_, err := sub.CreateSubscription(cctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: s})
-	cancel()
-	code := grpcCode(err)
+	t, _, code, err := call(ctx, sub.CreateSubscription, &subscriptionv1.CreateSubscriptionRequest{Subscription: s})
 	if code == "OK" {
 		rec.subscribed++
 	}
@@ -917,18 +890,7 @@ func runMixedImport(ctx context.Context, conn *grpc.ClientConn, records []*catal
 	client := catalogv1.NewCatalogServiceClient(conn)
 	ictx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	ictx = metadata.AppendToOutgoingContext(ictx, "authorization", "Bearer "+importToken)
-	stream, err := client.ImportPapers(ictx)
-	if err != nil {
-		res.Error = err.Error()
-		return res
-	}
-	for i := 0; i < len(records); i += importBatchSize {
-		if err := stream.Send(&catalogv1.ImportPapersRequest{Records: records[i:min(i+importBatchSize, len(records))]}); err != nil {
-			break // CloseAndRecv says why
-		}
-	}
-	resp, err := stream.CloseAndRecv()
+	resp, err := importRecords(ictx, client, records)
 	res.EndS = time.Since(start).Seconds()
 	if err != nil {
 		res.Error = err.Error()
@@ -939,17 +901,8 @@ func runMixedImport(ctx context.Context, conn *grpc.ClientConn, records []*catal
 		res.Error = fmt.Sprintf("%d records rejected: %v", resp.GetRejected(), resp.GetRejections())
 		return res
 	}
-	last := records[len(records)-1].GetPaperId()
-	q := `title:"` + strings.ReplaceAll(lastTitle, `"`, "") + `"`
-	for limit := time.Now().Add(2 * time.Minute); time.Now().Before(limit) && ctx.Err() == nil; {
-		cctx, cancel := context.WithTimeout(ctx, mixedCallTimeout)
-		r, err := client.SearchPapers(cctx, &catalogv1.SearchPapersRequest{Query: q, PageSize: 100})
-		cancel()
-		if err == nil && slices.ContainsFunc(r.GetResults(), func(x *catalogv1.SearchResult) bool { return x.GetPaper().GetArxivId() == last }) {
-			res.SearchableS = time.Since(start).Seconds()
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
+	if waitFound(ctx, client, records[len(records)-1].GetPaperId(), lastTitle, time.Now().Add(2*time.Minute), 250*time.Millisecond) == nil {
+		res.SearchableS = time.Since(start).Seconds()
 	}
 	return res
 }
@@ -995,10 +948,7 @@ type callStats struct {
 func (cs *callStats) figures(name string, took time.Duration) mixedCall {
 	c := mixedCall{Name: name, Count: int64(len(cs.lat)), RPS: float64(len(cs.lat)) / took.Seconds()}
 	slices.Sort(cs.lat)
-	if len(cs.lat) > 0 {
-		c.P50ms = float64(cs.lat[len(cs.lat)/2]) / float64(time.Millisecond)
-		c.P99ms = float64(cs.lat[len(cs.lat)*99/100]) / float64(time.Millisecond)
-	}
+	c.P50ms, c.P99ms = percentileMs(cs.lat, 50), percentileMs(cs.lat, 99)
 	if len(cs.expected) > 0 {
 		c.Expected = cs.expected
 	}
@@ -1068,6 +1018,27 @@ func (r *recorder) stats(call string) *callStats {
 		r.calls[call] = cs
 	}
 	return cs
+}
+
+// merged returns the records of recs together.
+func merged(recs []*recorder) *recorder {
+	all := newRecorder(nil)
+	for _, r := range recs {
+		all.merge(r)
+	}
+	return all
+}
+
+// callFigures sums up every call r recorded over took, in callOrder.
+func (r *recorder) callFigures(took time.Duration) []mixedCall {
+	out := make([]mixedCall, 0, len(r.calls))
+	for name, cs := range r.calls {
+		out = append(out, cs.figures(name, took))
+	}
+	slices.SortFunc(out, func(a, b mixedCall) int {
+		return cmp.Or(cmp.Compare(callOrder(a.Name), callOrder(b.Name)), strings.Compare(a.Name, b.Name))
+	})
+	return out
 }
 
 func (r *recorder) merge(o *recorder) {
@@ -1250,7 +1221,7 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-func printMixed(out io.Writer, m mixedResult) {
+func (m mixedResult) print(out io.Writer) {
 	_, _ = fmt.Fprintf(out, "mixed load: %d workers for %.0fs (after %.1fs of warm-up) on %d papers (%.0f%% of reads over REST), %d calls, %.0f req/s:\n",
 		m.Workers, m.DurationS, m.WarmupS, m.Papers, 100*m.RESTShare, m.Requests, m.RPS)
 	tw := newTable(out)

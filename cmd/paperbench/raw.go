@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -85,59 +83,36 @@ func runRaw(ctx context.Context, addr string, call rawCall, o options) (rawResul
 			return rawResult{}, fmt.Errorf("connect: %w", err)
 		}
 	}
-	var next atomic.Int64
-	run := func(d time.Duration) (rawResult, []time.Duration) {
-		var mu sync.Mutex
-		var res rawResult
-		var lat []time.Duration
-		end := time.Now().Add(d)
-		var wg sync.WaitGroup
-		for w := range o.concurrency {
-			wg.Go(func() {
-				conn := conns[w%len(conns)]
-				var mine []time.Duration
-				codes := map[string]int64{}
-				var resp []byte
-				for time.Now().Before(end) && ctx.Err() == nil {
-					body := bodies[int(next.Add(1)-1)%len(bodies)]
-					began := time.Now()
-					cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					err := conn.Invoke(cctx, call.method, &body, &resp)
-					cancel()
-					mine = append(mine, time.Since(began))
-					if err != nil {
-						codes[status.Code(err).String()]++
-					}
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				lat = append(lat, mine...)
-				for c, n := range codes {
-					if res.Codes == nil {
-						res.Codes = map[string]int64{}
-					}
-					res.Codes[c] += n
-					res.Errors += n
-				}
-			})
-		}
-		wg.Wait()
-		res.Count = int64(len(lat))
-		return res, lat
+	// A warm-up, as ghz and h2load have: the calls that begin before start are
+	// not measured.
+	start := time.Now().Add(2 * time.Second)
+	end := start.Add(o.duration)
+	var from, next atomic.Int64
+	from.Store(start.UnixNano())
+	recs := make([]*recorder, o.concurrency)
+	var wg sync.WaitGroup
+	for w := range recs {
+		recs[w] = newRecorder(&from)
+		wg.Go(func() {
+			conn := conns[w%len(conns)]
+			var resp []byte
+			for time.Now().Before(end) && ctx.Err() == nil {
+				body := bodies[int(next.Add(1)-1)%len(bodies)]
+				began := time.Now()
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err := conn.Invoke(cctx, call.method, &body, &resp)
+				cancel()
+				recs[w].addErr(call.method, began, grpcCode(err), "OK", err)
+			}
+		})
 	}
-	run(2 * time.Second) // warm-up, as ghz and h2load have
-	began := time.Now()
-	res, lat := run(o.duration)
-	took := time.Since(began)
+	wg.Wait()
+	took := time.Since(start)
 	if ctx.Err() != nil {
-		return res, ctx.Err()
+		return rawResult{}, ctx.Err()
 	}
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		res.P50ms = float64(lat[len(lat)/2]) / float64(time.Millisecond)
-		res.P99ms = float64(lat[len(lat)*99/100]) / float64(time.Millisecond)
-	}
-	res.RPS = float64(res.Count) / took.Seconds()
+	c := merged(recs).stats(call.method).figures(call.method, took)
+	res := rawResult{RPS: c.RPS, P50ms: c.P50ms, P99ms: c.P99ms, Count: c.Count, Errors: c.Errors, Codes: c.Codes}
 	if res.Errors > 0 {
 		return res, fmt.Errorf("%d of %d calls failed: %v", res.Errors, res.Count, res.Codes)
 	}

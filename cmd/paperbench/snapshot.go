@@ -11,10 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -36,51 +34,29 @@ func snapshotBench(ctx context.Context, o options, bin, tmp string, voc *vocabul
 	}
 	logf("wrote %d lines (%.0f MiB) in %v", o.snapshotLines, float64(size)/(1<<20), time.Since(began).Round(time.Second))
 
-	grpcAddr, httpAddr, err := freeAddrs()
-	if err != nil {
-		return err
-	}
 	data := filepath.Join(tmp, "snapshot-paperd")
-	startPaperd := func() (*exec.Cmd, time.Duration, error) {
-		cmd := exec.CommandContext(ctx, filepath.Join(bin, "paperd"))
-		cmd.Env = append(os.Environ(), "PAPERD_DATA_DIR="+data, "PAPERD_GRPC_ADDR="+grpcAddr,
-			"PAPERD_HTTP_ADDR="+httpAddr, "PAPERD_LOG_LEVEL=warn", "PAPERD_ADMIN_TOKENS="+importToken)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		began := time.Now()
-		if err := cmd.Start(); err != nil {
-			return nil, 0, err
-		}
-		if err := waitReady(ctx, "http://"+httpAddr+"/readyz", 30*time.Minute); err != nil {
-			return nil, 0, err
-		}
-		return cmd, time.Since(began), nil
-	}
-	stopPaperd := func(cmd *exec.Cmd) {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}
-	paperd, _, err := startPaperd()
+	pd, err := startPaperd(ctx, bin, data, 30*time.Minute, "PAPERD_ADMIN_TOKENS="+importToken)
 	if err != nil {
 		return err
 	}
-	defer func() { stopPaperd(paperd) }()
+	defer func() { pd.stop() }()
 
 	var passes []importPass
 	for pass := 1; pass <= 2; pass++ {
 		logf("import %d of the snapshot with paperctl", pass)
-		p, err := runPaperctlImport(ctx, bin, grpcAddr, file, paperd.Process.Pid)
+		p, err := runPaperctlImport(ctx, bin, pd.grpcAddr, file, pd.pid())
 		if err != nil {
 			return err
 		}
 		passes = append(passes, p)
 	}
-	stopPaperd(paperd)
-	paperd, ready, err := startPaperd()
-	if err != nil {
+	pd.stop()
+	if pd, err = startPaperd(ctx, bin, data, 30*time.Minute, "PAPERD_ADMIN_TOKENS="+importToken); err != nil {
 		return err
 	}
-	settle(ctx, paperd.Process.Pid, time.Minute)
-	restarted, _ := currentRSS(paperd.Process.Pid)
+	ready := pd.ready
+	settle(ctx, pd.pid(), time.Minute)
+	restarted, _ := currentRSS(pd.pid())
 
 	_, _ = fmt.Fprintf(out, "snapshot import: %d generated arXiv metadata lines (%.0f MiB), imported twice with paperctl into a fresh paperd on the embedded database\n",
 		o.snapshotLines, float64(size)/(1<<20))
@@ -179,21 +155,6 @@ func (s rssSeries) summary() string {
 	}
 	at := func(f float64) float64 { return float64(s.samples[int(f*float64(len(s.samples)-1))]) / (1 << 20) }
 	return fmt.Sprintf("%.0f / %.0f / %.0f, %.0f", at(0.1), at(0.5), at(0.9), float64(s.peak())/(1<<20))
-}
-
-// currentRSS returns process pid's resident set size now.
-func currentRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for process %d", pid)
 }
 
 // writeSnapshot writes n lines in the format of arXiv's metadata snapshot, with
