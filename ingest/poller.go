@@ -126,6 +126,7 @@ func (p *Poller) Round(ctx context.Context) error {
 		st = pollState{Categories: cats}
 	}
 	if st.Round == nil {
+		// Real time, not paperd's clock: it is compared with arXiv's dates.
 		st.Round = &roundState{Began: time.Now().UTC()}
 	}
 	stopAt := st.Seen
