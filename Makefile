@@ -58,6 +58,18 @@ vulncheck: ## govulncheck on every package, against the pinned vulnerability dat
 test: ## run every test (the README's test command)
 	go test -race -count=1 -timeout 12m ./...
 
+# TEST_NOW is the instant `make test-clock` starts the tests' clocks at (RFC 3339),
+# TEST_ZONE the time zone of the subscribers they create (empty: UTC); see
+# clock/clocktest. The default is one second before midnight UTC on a Sunday:
+# a day, a week and a month end as the tests run. Across daylight-saving time:
+# `make test-clock TEST_NOW=2026-11-01T01:59:59-04:00 TEST_ZONE=America/New_York`.
+TEST_NOW ?= 2026-11-29T23:59:59Z
+TEST_ZONE ?=
+
+.PHONY: test-clock
+test-clock: ## run the tests that depend on the date and hour with the clock at TEST_NOW (Sunday 23:59:59 UTC)
+	PAPERS_TEST_NOW='$(TEST_NOW)' PAPERS_TEST_ZONE='$(TEST_ZONE)' go test -count=1 -timeout 6m ./clock/... ./service/ ./readmodel/ ./server/
+
 # FUZZTIME is how long `make fuzz` runs each fuzz target: `make fuzz FUZZTIME=1m`.
 FUZZTIME ?= 10s
 

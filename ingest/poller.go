@@ -126,6 +126,7 @@ func (p *Poller) Round(ctx context.Context) error {
 		st = pollState{Categories: cats}
 	}
 	if st.Round == nil {
+		// Real time, not paperd's clock: it is compared with arXiv's dates.
 		st.Round = &roundState{Began: time.Now().UTC()}
 	}
 	stopAt := st.Seen
@@ -247,10 +248,19 @@ func (p *Poller) load(ctx context.Context) (pollState, error) {
 	return st, nil
 }
 
+// save stores the progress of a round. What was imported is imported: the
+// progress is stored even when ctx has just ended (paperd shutting down), with
+// a deadline of its own, so that the next start does not fetch and import the
+// same pages again.
 func (p *Poller) save(ctx context.Context, st pollState) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
 	return p.SaveState(ctx, b)
 }
+
+// saveTimeout bounds the write of the poller's progress.
+const saveTimeout = 10 * time.Second

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -32,6 +33,9 @@ type Syncer struct {
 	// apart.
 	SnapshotPath string
 	DatabaseID   string
+	// Clock gives the time polls read the change log from, which writers
+	// stamp with the same clock (nil: the system's clock).
+	Clock clock.Clock
 
 	lastPoll  time.Time    // start of the last successful poll
 	synced    atomic.Int64 // lastPoll in Unix nanoseconds, for other goroutines
@@ -85,6 +89,9 @@ func (s *Syncer) forgetApplied(since time.Time) {
 // change twice is harmless.
 const overlap = 30 * time.Second
 
+// now is the time of s.Clock.
+func (s *Syncer) now() time.Time { return clock.Or(s.Clock).Now() }
+
 func (s *Syncer) defaults() {
 	if s.Interval <= 0 {
 		s.Interval = 5 * time.Second
@@ -105,17 +112,17 @@ func (s *Syncer) defaults() {
 func (s *Syncer) Start(ctx context.Context) error {
 	s.defaults()
 	if s.SnapshotPath != "" {
-		began := time.Now()
+		began := time.Now() // real time: how long the restore took
 		snap, err := takeSnapshot(s.SnapshotPath, s.DatabaseID)
 		switch {
 		case err != nil:
 			s.Log.Warn("read model snapshot unusable; loading from the database", "err", err)
 		case snap == nil:
-		case time.Since(snap.Synced) > s.Retention-overlap:
+		case s.now().Sub(snap.Synced) > s.Retention-overlap:
 			s.Log.Info("read model snapshot older than the change log; loading from the database", "synced", snap.Synced)
 		default:
 			s.Model.restore(snap)
-			s.lastPoll, s.lastFull = snap.Synced, time.Now()
+			s.lastPoll, s.lastFull = snap.Synced, s.now()
 			s.synced.Store(s.lastPoll.UnixNano())
 			if err := s.Poll(ctx); err != nil {
 				return fmt.Errorf("catch up after the snapshot: %w", err)
@@ -140,7 +147,8 @@ func (s *Syncer) Save() error {
 // Load reads every paper from the database into the model.
 func (s *Syncer) Load(ctx context.Context) error {
 	s.defaults()
-	start := time.Now()
+	began := time.Now() // real time: how long the load took
+	start := s.now()
 	var all []*repository.Paper
 	if err := s.Repo.All(ctx, func(p *repository.Paper) error {
 		all = append(all, p)
@@ -161,7 +169,7 @@ func (s *Syncer) Load(ctx context.Context) error {
 	s.Model.ReplaceVotes(votes, start.Add(-overlap).UnixNano())
 	s.lastPoll, s.lastFull = start, start
 	s.synced.Store(start.UnixNano())
-	s.Log.Info("read model loaded", "papers", len(all), "votes", len(votes), "took", time.Since(start).Round(time.Millisecond))
+	s.Log.Info("read model loaded", "papers", len(all), "votes", len(votes), "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
 
@@ -189,7 +197,7 @@ func (s *Syncer) Poll(ctx context.Context) error {
 	s.defaults()
 	ctx, cancel := context.WithTimeout(ctx, max(s.Interval*4, 30*time.Second))
 	defer cancel()
-	start := time.Now()
+	start := s.now()
 	if !s.Model.Loaded() || start.Sub(s.lastPoll) > s.Retention-overlap || start.Sub(s.lastFull) > s.FullReload {
 		return s.Load(ctx)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -262,6 +263,9 @@ func TestVotesOfADeletedPaperDoNotComeBack(t *testing.T) {
 	if _, err := ts.client.DeletePaper(admin(ctx), &catalogv1.DeletePaperRequest{Name: p.GetName()}); err != nil {
 		t.Fatal(err)
 	}
+	// The model tells the earlier paper's votes by their time, before the new
+	// paper's creation (to the millisecond): some time passes.
+	testClock(t).Advance(time.Millisecond)
 	if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(4), Paper: newPaper(4)}); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/ingest"
 	"github.com/papercatalog/papers/search"
 	"github.com/papercatalog/papers/service"
@@ -70,6 +71,9 @@ type Config struct {
 	// SearchLimits bound the cost of every search; unset fields take their
 	// defaults (search.DefaultMaxExpansions …).
 	SearchLimits search.Limits
+	// Clock gives the services, the read model and the digest scheduler the
+	// time (nil: the system's clock); tests set a fake one. No flag sets it.
+	Clock clock.Clock
 }
 
 // ArxivConfig configures the arXiv poller.

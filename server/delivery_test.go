@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/clock/clocktest"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer/smtptest"
@@ -25,7 +26,8 @@ func TestFailedDigestOfAnEarlierEditionIsRetried(t *testing.T) {
 	})
 	ctx := longCtx(t)
 	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
-	today := time.Now().UTC().Truncate(24 * time.Hour)
+	clk, zone := testClock(t), clocktest.Zone(t)
+	today := localMidnight(clk.Now(), zone)
 	yesterday := today.AddDate(0, 0, -1)
 	p := newPaper(1)
 	p.SubmitTime = timestamppb.New(yesterday.Add(-6 * time.Hour)) // yesterday's edition lists the day before
@@ -44,7 +46,7 @@ func TestFailedDigestOfAnEarlierEditionIsRetried(t *testing.T) {
 	tokens := map[string]string{}
 	for _, a := range addrs {
 		if _, err := sc.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
-			Email: a, Weekdays: days, SendHour: proto.Int32(0), TimeZone: "UTC"}}); err != nil {
+			Email: a, Weekdays: days, SendHour: proto.Int32(0), TimeZone: zone.String()}}); err != nil {
 			t.Fatal(err)
 		}
 		links, _, _ := mailLinks(t, smtp, a)
@@ -65,16 +67,17 @@ func TestFailedDigestOfAnEarlierEditionIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer back.Close()
-	onceEach(t, back, addrs, yesterday.Format(time.DateOnly))
+	clk.Advance(500 * time.Millisecond) // the first retry is due
+	onceEach(t, ts, back, addrs, yesterday.Format(time.DateOnly))
 	if len(back.Messages()) != len(addrs) {
 		t.Errorf("the mail server got %d mails, want %d", len(back.Messages()), len(addrs))
 	}
 }
 
 // onceEach waits until the mail server holds a digest of edition ("": any) for
-// each address, waits five more rounds of a scheduler running every 200 ms, and
+// each address, waits for three more rounds of ts's digest scheduler, and
 // checks that each got exactly one.
-func onceEach(t *testing.T, srv *smtptest.Server, addrs []string, edition string) {
+func onceEach(t *testing.T, ts *testServer, srv *smtptest.Server, addrs []string, edition string) {
 	t.Helper()
 	digests := func(a string) int {
 		n := 0
@@ -93,7 +96,7 @@ func onceEach(t *testing.T, srv *smtptest.Server, addrs []string, edition string
 		}
 		return true
 	})
-	time.Sleep(time.Second)
+	awaitSchedulerRounds(t, 3, ts)
 	for _, a := range addrs {
 		if n := digests(a); n != 1 {
 			t.Errorf("%s got %d digests of edition %q, want 1", a, n, edition)

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/papercatalog/papers/clock"
+	"github.com/papercatalog/papers/clock/clocktest"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/server"
 )
@@ -31,9 +33,34 @@ type testServer struct {
 	base   string // http://host:port
 }
 
+// clocks holds each running test's clock (*testing.T → *clock.Fake).
+var clocks sync.Map
+
+// testClock returns the test's fake clock, which every paperd the test starts
+// reads: it stands still (at PAPERS_TEST_NOW, or the time the test began)
+// until the test moves it.
+func testClock(t *testing.T) *clock.Fake {
+	t.Helper()
+	if c, ok := clocks.Load(t); ok {
+		return c.(*clock.Fake)
+	}
+	c, loaded := clocks.LoadOrStore(t, clocktest.New(t))
+	if !loaded {
+		t.Cleanup(func() { clocks.Delete(t) })
+	}
+	return c.(*clock.Fake)
+}
+
+// localMidnight is the start of the day of at in loc.
+func localMidnight(at time.Time, loc *time.Location) time.Time {
+	y, m, d := at.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
 func testConfig(t *testing.T) server.Config {
 	t.Helper()
 	return server.Config{
+		Clock:           testClock(t),
 		GRPCAddr:        "127.0.0.1:0",
 		HTTPAddr:        "127.0.0.1:0",
 		DataDir:         t.TempDir(),
@@ -190,6 +217,26 @@ func eventuallyWithin(t *testing.T, limit time.Duration, what string, cond func(
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not happen within %s", what, limit)
 		}
+	}
+}
+
+// schedulerRounds is how many rounds ts's digest scheduler has finished,
+// holding the lease or not.
+func schedulerRounds(t *testing.T, ts *testServer) float64 {
+	t.Helper()
+	return scrape(t, ts, "paperd_digest_scheduler_rounds_total", `lease="held"`) +
+		scrape(t, ts, "paperd_digest_scheduler_rounds_total", `lease="elsewhere"`)
+}
+
+// awaitSchedulerRounds waits until the digest scheduler of each server has run
+// n whole rounds that began after the call: whatever those rounds were to
+// send, they have sent, and their outcomes are stored.
+func awaitSchedulerRounds(t *testing.T, n int, servers ...*testServer) {
+	t.Helper()
+	for _, ts := range servers {
+		// The round running now may have begun before: one more.
+		want := schedulerRounds(t, ts) + float64(n) + 1
+		eventually30(t, fmt.Sprintf("%d rounds of the digest scheduler", n), func() bool { return schedulerRounds(t, ts) >= want })
 	}
 }
 

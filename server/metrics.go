@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -65,6 +64,7 @@ func newMetrics(s *Server) *metrics {
 	digests := &s.subscriptions.Stats
 	const importHelp = "Import records by outcome."
 	const digestHelp = "Digest deliveries by outcome (skipped: not due, nothing matched, or another sender had it)."
+	const schedulerHelp = "Rounds of the digest scheduler, by whether this replica held the lease (and sent what was due) or left them to another."
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -72,7 +72,7 @@ func newMetrics(s *Server) *metrics {
 		gauge("paperd_read_model_papers", "Papers in the in-memory read model.", func() float64 { return float64(s.model.Len()) }),
 		gauge("paperd_read_model_lag_seconds", "Time since the read model was last brought up to date with the database.", func() float64 {
 			if t := s.syncer.Synced(); !t.IsZero() {
-				return time.Since(t).Seconds()
+				return s.clock().Sub(t).Seconds()
 			}
 			return 0
 		}),
@@ -90,6 +90,8 @@ func newMetrics(s *Server) *metrics {
 		counter("paperd_digest_deliveries_total", digestHelp, prometheus.Labels{"outcome": "sent"}, digests.DigestsSent.Load),
 		counter("paperd_digest_deliveries_total", digestHelp, prometheus.Labels{"outcome": "skipped"}, digests.DigestsSkipped.Load),
 		counter("paperd_digest_deliveries_total", digestHelp, prometheus.Labels{"outcome": "failed"}, digests.DigestsFailed.Load),
+		counter("paperd_digest_scheduler_rounds_total", schedulerHelp, prometheus.Labels{"lease": "held"}, digests.SchedulerLeading.Load),
+		counter("paperd_digest_scheduler_rounds_total", schedulerHelp, prometheus.Labels{"lease": "elsewhere"}, digests.SchedulerFollowing.Load),
 		gauge("paperd_mongodb_pool_connections_open", "Connections to MongoDB open in the driver's pool.", func() float64 {
 			open, _ := s.db.PoolConnections()
 			return float64(open)

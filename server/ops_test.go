@@ -3,12 +3,11 @@ package server_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
-	"github.com/papercatalog/papers/server"
 )
 
 func TestHealthReflectionAndOpenAPI(t *testing.T) {
@@ -209,27 +207,16 @@ func TestRestartFromSnapshotCatchesUp(t *testing.T) {
 
 func TestPprofServesOnItsOwnAddress(t *testing.T) {
 	t.Parallel()
-	// The address is a free port found by listening on it and closing it; a
-	// parallel test may take it before paperd does, so a start that finds it
-	// taken tries another.
-	var addr string
-	var srv *server.Server
-	for attempt := 1; srv == nil; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = l.Addr().String()
-		_ = l.Close()
-		cfg := testConfig(t)
-		cfg.PprofAddr = addr
-		srv, err = server.Start(testCtx(t), cfg, slog.New(slog.DiscardHandler))
-		if err != nil && (attempt == 5 || !strings.Contains(err.Error(), "address already in use")) {
-			t.Fatalf("start server: %v", err)
-		}
+	// Any free port (127.0.0.1:0): paperd logs which it took.
+	cfg := testConfig(t)
+	cfg.PprofAddr = "127.0.0.1:0"
+	logs := &logBuffer{}
+	ts := startLogging(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	m := regexp.MustCompile(`msg="profiling handlers on; keep this address private" addr=(\S+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no address of the profiling handlers in the log:\n%s", logs.String())
 	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	ts := &testServer{Server: srv, base: "http://" + srv.HTTPAddr()}
+	addr := m[1]
 	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/clock/clocktest"
 	"github.com/papercatalog/papers/embedded"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
@@ -27,57 +29,71 @@ import (
 )
 
 // cutProxy is a TCP proxy in front of a database that the test can cut (every
-// connection closed, new ones refused) and restore on the same address, or
-// hang (connections stay open and new ones are accepted, but nothing goes
+// connection closed, new ones reset at once) and restore on the same address,
+// or hang (connections stay open and new ones are accepted, but nothing goes
 // through: what clients see of a database stopped with SIGSTOP).
+//
+// It keeps listening on its address from start to end, so that no other test
+// can take the port while the proxy is down.
 type cutProxy struct {
 	addr, target string
+	lis          net.Listener
 
 	mu     sync.Mutex
-	lis    net.Listener
+	cut    bool
 	conns  map[net.Conn]bool
 	hung   bool
 	resume *sync.Cond // on mu: hung turned false
 }
 
-// newCutProxy reserves a loopback address for a proxy to target; it is down
-// until up is called.
+// newCutProxy starts a proxy to target on a loopback port of its own; it is
+// down until up is called.
 func newCutProxy(t *testing.T, target string) *cutProxy {
 	t.Helper()
-	p := &cutProxy{addr: freeTCPAddr(t), target: target, conns: map[net.Conn]bool{}}
-	p.resume = sync.NewCond(&p.mu)
-	t.Cleanup(p.down)
-	return p
-}
-
-func freeTCPAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
-}
-
-func (p *cutProxy) up(t *testing.T) {
-	t.Helper()
-	lis, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatalf("proxy up: %v", err)
-	}
-	p.mu.Lock()
-	p.lis = lis
-	p.mu.Unlock()
+	p := &cutProxy{addr: lis.Addr().String(), lis: lis, target: target, cut: true, conns: map[net.Conn]bool{}}
+	p.resume = sync.NewCond(&p.mu)
 	go func() {
 		for {
 			c, err := lis.Accept()
 			if err != nil {
 				return
 			}
+			p.mu.Lock()
+			cut := p.cut
+			p.mu.Unlock()
+			if cut {
+				reset(c)
+				continue
+			}
 			go p.serve(c)
 		}
 	}()
+	t.Cleanup(func() {
+		p.down()
+		_ = lis.Close()
+	})
+	return p
+}
+
+// reset closes c with a TCP reset, the nearest a listener comes to refusing
+// a connection.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
+
+// up passes connections through again.
+func (p *cutProxy) up(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
 }
 
 func (p *cutProxy) serve(c net.Conn) {
@@ -87,7 +103,7 @@ func (p *cutProxy) serve(c net.Conn) {
 		return
 	}
 	p.mu.Lock()
-	if p.lis == nil { // cut meanwhile
+	if p.cut { // cut meanwhile
 		p.mu.Unlock()
 		_, _ = c.Close(), d.Close()
 		return
@@ -133,16 +149,13 @@ func (p *cutProxy) unhang() {
 	p.resume.Broadcast()
 }
 
-// down closes the listener and every connection through the proxy.
+// down closes every connection through the proxy, and resets new ones.
 func (p *cutProxy) down() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.hung = false
 	p.resume.Broadcast()
-	if p.lis != nil {
-		_ = p.lis.Close()
-		p.lis = nil
-	}
+	p.cut = true
 	for c := range p.conns {
 		_ = c.Close()
 		delete(p.conns, c)
@@ -188,7 +201,8 @@ func TestDatabaseUnreachableAtStart(t *testing.T) {
 	proxy, uri := standaloneDB(t)
 	cfg := testConfig(t)
 	cfg.MongoURI = uri
-	cfg.GRPCAddr, cfg.HTTPAddr = freeTCPAddr(t), freeTCPAddr(t)
+	// paperd listens on free ports (127.0.0.1:0) and logs which, before it
+	// waits for the database.
 	logs := &logBuffer{}
 	type started struct {
 		srv *server.Server
@@ -201,7 +215,15 @@ func TestDatabaseUnreachableAtStart(t *testing.T) {
 		srv, err := server.Start(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 		done <- started{srv, err}
 	}()
-	base := "http://" + cfg.HTTPAddr
+	var grpcAddr, base string
+	listening := regexp.MustCompile(`msg="paperd listening; opening the database" grpc=(\S+) http=(\S+)`)
+	eventually(t, "paperd listening", func() bool {
+		m := listening.FindStringSubmatch(logs.String())
+		if m != nil {
+			grpcAddr, base = m[1], "http://"+m[2]
+		}
+		return m != nil
+	})
 	eventually(t, "the HTTP port answering", func() bool {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
@@ -209,7 +231,7 @@ func TestDatabaseUnreachableAtStart(t *testing.T) {
 		}
 		return err == nil && resp.StatusCode == http.StatusOK
 	})
-	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +342,12 @@ func TestDatabaseLostWhileRunning(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	acks := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	eventually(t, "the writer's first writes", func() bool { return acks() >= 23 })
 
 	proxy.down()
 	// Reads are served from the read model.
@@ -397,7 +424,8 @@ func TestDatabaseLostWhileRunning(t *testing.T) {
 	if _, err := ts.client.UpvotePaper(asUser(ctx, userToken(t, "bob")), &catalogv1.UpvotePaperRequest{Name: "papers/" + paperID(1)}); err != nil {
 		t.Errorf("upvote after the outage: %v", err)
 	}
-	time.Sleep(500 * time.Millisecond) // the writer gets a few more in
+	afterOutage := acks()
+	eventually30(t, "the writer's writes after the outage", func() bool { return acks() >= afterOutage+3 })
 	close(stopWriter)
 	<-writerDone
 
@@ -441,8 +469,10 @@ func TestSMTPDownDigestsWaitAndAreRetried(t *testing.T) {
 	})
 	ctx := longCtx(t)
 	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
-	// Today's edition at 00:00 UTC lists the papers of the day before.
-	today := time.Now().UTC().Truncate(24 * time.Hour)
+	// Today's edition at 00:00 in the subscribers' zone lists the papers of
+	// the day before.
+	clk, zone := testClock(t), clocktest.Zone(t)
+	today := localMidnight(clk.Now(), zone)
 	for i := range 3 {
 		p := newPaper(i)
 		p.SubmitTime = timestamppb.New(today.Add(-time.Duration(6+i) * time.Hour))
@@ -454,7 +484,7 @@ func TestSMTPDownDigestsWaitAndAreRetried(t *testing.T) {
 	tokens := map[string]string{}
 	for _, a := range addrs {
 		if _, err := sc.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
-			Email: a, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}, SendHour: proto.Int32(0), TimeZone: "UTC"}}); err != nil {
+			Email: a, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}, SendHour: proto.Int32(0), TimeZone: zone.String()}}); err != nil {
 			t.Fatal(err)
 		}
 		links, _, _ := mailLinks(t, smtp, a)
@@ -466,10 +496,11 @@ func TestSMTPDownDigestsWaitAndAreRetried(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The scheduler tries, fails, and tries again after the backoff.
-	eventually30(t, "failed attempts for every subscriber", func() bool {
-		return scrape(t, ts, "paperd_digest_deliveries_total", `outcome="failed"`) >= 6
-	})
+	// The scheduler tries, fails, and tries again once the backoff has passed.
+	failed := func() float64 { return scrape(t, ts, "paperd_digest_deliveries_total", `outcome="failed"`) }
+	eventually30(t, "a failed attempt for every subscriber", func() bool { return failed() >= 3 })
+	clk.Advance(500 * time.Millisecond)
+	eventually30(t, "a second failed attempt for every subscriber", func() bool { return failed() >= 6 })
 	if n := scrape(t, ts, "paperd_digest_deliveries_total", `outcome="sent"`); n != 0 {
 		t.Fatalf("%v digests counted as sent while the mail server was away", n)
 	}
@@ -479,7 +510,8 @@ func TestSMTPDownDigestsWaitAndAreRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer back.Close()
-	onceEach(t, back, addrs, "")
+	clk.Advance(time.Second) // the second backoff is twice the first
+	onceEach(t, ts, back, addrs, "")
 	r, err := sc.SendDigests(admin(ctx), &subscriptionv1.SendDigestsRequest{Edition: today.Format(time.DateOnly)})
 	if err != nil || r.GetSent() != 0 {
 		t.Errorf("sending the edition again: %v %v, want nothing sent", r, err)

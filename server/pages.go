@@ -181,7 +181,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	data := map[string]any{}
-	if daily, err := s.catalog.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Date: time.Now().UTC().Format(time.DateOnly), PageSize: 20}); err == nil {
+	if daily, err := s.catalog.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Date: s.clock().UTC().Format(time.DateOnly), PageSize: 20}); err == nil {
 		data["Daily"] = homeItems(daily.GetPapers())
 	}
 	if trending, err := s.catalog.ListTrendingPapers(ctx, &catalogv1.ListTrendingPapersRequest{PageSize: 10}); err == nil {

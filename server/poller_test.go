@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -85,10 +87,14 @@ func TestArxivPollerImportsAndResumes(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Arxiv = server.ArxivConfig{Categories: []string{"cs.LG", "cs.CL"}, URL: api.URL + "/api/query", Interval: time.Hour,
 		PageSize: 3, RequestGap: 100 * time.Millisecond, Backfill: 72 * time.Hour}
-	ts := startServer(t, cfg)
+	// The poller logs the end of each round; the next is an hour (Interval) away.
+	start := func() (*testServer, *logBuffer) {
+		logs := &logBuffer{}
+		return startLogging(t, cfg, slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))), logs
+	}
+	ts, logs := start()
 	// The first round fails at the third page (start=6) and waits for the next.
-	eventually30(t, "three requests", func() bool { return len(fake.starts()) >= 3 })
-	time.Sleep(300 * time.Millisecond)
+	eventually30(t, "the first round to fail", func() bool { return strings.Contains(logs.String(), "arXiv poll failed") })
 	if got := strings.Join(fake.starts(), ","); got != "0,3,6" {
 		t.Fatalf("requests at %s, want 0,3,6", got)
 	}
@@ -121,7 +127,7 @@ func TestArxivPollerImportsAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	ts = startServer(t, cfg)
+	ts, _ = start()
 	eventually30(t, "the rest of the round", func() bool { return len(list(ts)) == 7 })
 	if got := strings.Join(fake.starts(), ","); got != "0,3,6,6" {
 		t.Errorf("requests at %s, want 0,3,6,6", got)
@@ -139,9 +145,9 @@ func TestArxivPollerImportsAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	ts = startServer(t, cfg)
+	ts, logs = start()
 	eventually30(t, "the new paper", func() bool { return len(list(ts)) == 8 })
-	time.Sleep(300 * time.Millisecond)
+	eventually30(t, "the end of the round", func() bool { return strings.Contains(logs.String(), "arXiv poll done") })
 	if got := strings.Join(fake.starts(), ","); got != "0,3,6,6,0" {
 		t.Errorf("requests at %s, want 0,3,6,6,0", got)
 	}

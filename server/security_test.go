@@ -413,8 +413,9 @@ func TestHostileTextIsEscapedEverywhere(t *testing.T) {
 	}
 
 	// Paper 1 is today's (the home page), paper 2 is in yesterday's digest.
-	day := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
-	for i, submit := range map[int]time.Time{1: time.Now(), 2: day.Add(7 * time.Hour)} {
+	now := testClock(t).Now()
+	day := now.UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
+	for i, submit := range map[int]time.Time{1: now, 2: day.Add(7 * time.Hour)} {
 		if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(i), Paper: hostile(submit)}); err != nil {
 			t.Fatal(err)
 		}

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/cpu"
 	"github.com/papercatalog/papers/embedded"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
@@ -301,7 +302,7 @@ func (s *Server) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Votes: votes, Log: log, Interval: cfg.SyncInterval,
+	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Votes: votes, Log: log, Interval: cfg.SyncInterval, Clock: cfg.Clock,
 		SnapshotPath: filepath.Join(cfg.DataDir, "readmodel.snapshot"), DatabaseID: hex.EncodeToString(dbID)}
 	if err := retry(ctx, log, "load read model", s.syncer.Start); err != nil {
 		return err
@@ -325,7 +326,7 @@ func (s *Server) open(ctx context.Context) error {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
 	}
 	*s.catalog = service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
-		Admins: admins, Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Limits: limits}
+		Admins: admins, Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Limits: limits, Clock: cfg.Clock}
 	indexer.Busy = s.catalog.Importing
 	var mail mailer.Mailer
 	senders := mailer.DefaultConnections
@@ -350,7 +351,7 @@ func (s *Server) open(ctx context.Context) error {
 	*s.subscriptions = service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
 		PublicURL: cfg.PublicURL, From: cfg.MailFrom, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
 		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders, Limits: limits,
-		RetryBackoff: cfg.DigestRetry, JournalPath: filepath.Join(cfg.DataDir, "digest-outcomes.journal")}
+		RetryBackoff: cfg.DigestRetry, JournalPath: filepath.Join(cfg.DataDir, "digest-outcomes.journal"), Clock: cfg.Clock}
 	if err := retry(ctx, log, "replay the digest journal", func(ctx context.Context) error {
 		n, err := s.subscriptions.ReplayJournal(ctx)
 		if n > 0 {
@@ -383,7 +384,7 @@ func (s *Server) open(ctx context.Context) error {
 	owner := s.subscriptions.Owner
 	s.background.Go(func() {
 		s.subscriptions.RunScheduler(syncCtx, cfg.DigestInterval, func(ctx context.Context) (bool, error) {
-			return s.db.AcquireLease(ctx, "digest_scheduler", owner, time.Now(), 3*cfg.DigestInterval)
+			return s.db.AcquireLease(ctx, "digest_scheduler", owner, s.clock(), 3*cfg.DigestInterval)
 		})
 	})
 
@@ -392,6 +393,9 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	return nil
 }
+
+// clock returns the time of the configured clock.
+func (s *Server) clock() time.Time { return clock.Or(s.cfg.Clock).Now() }
 
 // GRPCAddr returns the address the gRPC server listens on.
 func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/clock/clocktest"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer/smtptest"
@@ -47,8 +48,9 @@ func TestSubscribeWithoutSMTPWritesTheOutbox(t *testing.T) {
 		}
 	}
 	// The same answer for a known address, and no second mail within 10 minutes.
+	// A mail goes out within the call that sends it: once the call has answered,
+	// the outbox holds whatever it sent.
 	r2 := ts.rest(t, "POST", "/v1/subscriptions", "", map[string]any{"email": "ada@example.org"})
-	time.Sleep(100 * time.Millisecond)
 	files2, _ := filepath.Glob(filepath.Join(cfg.DataDir, "outbox", "*.eml"))
 	if r2.Status != 200 || string(r2.Raw) != string(r.Raw) || len(files2) != 1 {
 		t.Errorf("again: %d %s, %d files", r2.Status, r2.Raw, len(files2))
@@ -91,17 +93,18 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 	ctx := testCtx(t)
 	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
 
-	// Yesterday's edition, due at the default send hour (08:00 UTC), lists the
-	// papers of the 24 hours before: these were all submitted in that window,
-	// whatever the time the test runs at.
-	day := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
+	// Yesterday's edition in the subscriber's zone, due at the default send
+	// hour (08:00 there), lists the papers of the day before it: these were
+	// submitted at 07:00, 06:00 and 05:00 that morning.
+	zone := clocktest.Zone(t)
+	day := localMidnight(testClock(t).Now(), zone).AddDate(0, 0, -1)
 	for i, title := range []string{"Diffusion models for <script>alert(1)</script> images", "Graph networks", "More diffusion"} {
 		p := newPaper(i)
 		p.Title = title
 		if i == 1 {
 			p.Abstract = "Message passing on graphs."
 		}
-		p.SubmitTime = timestamppb.New(day.Add(time.Duration(7-i) * time.Hour))
+		p.SubmitTime = timestamppb.New(time.Date(day.Year(), day.Month(), day.Day(), 7-i, 0, 0, 0, zone))
 		if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(i), Paper: p}); err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +112,7 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 	all := []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}
 	for _, email := range []string{"ada@example.org", "pending@example.org"} {
 		if _, err := sc.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
-			Email: email, Query: "diffusion", Weekdays: all}}); err != nil {
+			Email: email, Query: "diffusion", Weekdays: all, TimeZone: zone.String()}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,7 +132,10 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 		return resp
 	}
 	// The search index follows the writes within moments.
-	time.Sleep(500 * time.Millisecond)
+	eventually(t, "the papers in the search index", func() bool {
+		r, err := ts.client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: "diffusion"})
+		return err == nil && len(r.GetResults()) == 2
+	})
 	if r := send(); r.GetSent() != 1 || r.GetFailed() != 0 {
 		t.Fatalf("first send: %v", r)
 	}
@@ -159,7 +165,7 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 	if _, err := sc.Unsubscribe(ctx, &subscriptionv1.UnsubscribeRequest{Token: digestLinks["/unsubscribe"]}); err != nil {
 		t.Fatal(err)
 	}
-	edition = day.Add(24 * time.Hour).Format(time.DateOnly)
+	edition = day.AddDate(0, 0, 1).Format(time.DateOnly)
 	if r := send(); r.GetSent() != 0 || len(smtp.Messages()) != n {
 		t.Errorf("after unsubscribe: %v", r)
 	}
@@ -223,7 +229,9 @@ func TestPagesConfirmAndOneClickUnsubscribe(t *testing.T) {
 }
 
 // TestSchedulerSendsOnceAcrossReplicas runs two replicas on one database, each
-// with the scheduler on; a subscriber whose hour has come gets exactly one digest.
+// with the scheduler on; a subscriber whose hour has come gets exactly one
+// digest, however many rounds both schedulers run after it, and while the
+// lease goes from slot to slot.
 func TestSchedulerSendsOnceAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	first, smtp, cfg := startWithSMTP(t, func(c *server.Config) { c.DigestInterval = 100 * time.Millisecond })
@@ -231,16 +239,18 @@ func TestSchedulerSendsOnceAcrossReplicas(t *testing.T) {
 	cfg2.SMTPURL, cfg2.DigestInterval, cfg2.MongoURI = cfg.SMTPURL, cfg.DigestInterval, first.DatabaseURI()
 	second := startServer(t, cfg2)
 	ctx := testCtx(t)
-	// The edition sent at hour 0 covers the day before.
+	clk, zone := testClock(t), clocktest.Zone(t)
+	// The edition sent at hour 0 in the subscriber's zone covers the day before.
 	p := newPaper(1)
-	p.SubmitTime = timestamppb.New(time.Now().UTC().Truncate(24 * time.Hour).Add(-time.Hour))
+	p.SubmitTime = timestamppb.New(localMidnight(clk.Now(), zone).Add(-time.Hour))
 	if _, err := first.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(1), Paper: p}); err != nil {
 		t.Fatal(err)
 	}
 	sc := subscriptionv1.NewSubscriptionServiceClient(second.conn)
 	hour := int32(0)
 	if _, err := sc.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
-		Email: "ada@example.org", SendHour: &hour, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}}}); err != nil {
+		Email: "ada@example.org", SendHour: &hour, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7},
+		TimeZone: zone.String()}}); err != nil {
 		t.Fatal(err)
 	}
 	links, _, _ := mailLinks(t, smtp, "ada@example.org")
@@ -257,7 +267,13 @@ func TestSchedulerSendsOnceAcrossReplicas(t *testing.T) {
 		return n
 	}
 	eventually(t, "a scheduled digest", func() bool { return digests() >= 1 })
-	time.Sleep(time.Second) // both schedulers have run many times since
+	// Both schedulers run rounds after it, the clock moving on by an interval
+	// before each, so that the lease (slots of three intervals) changes slot
+	// twice.
+	for range 6 {
+		clk.Advance(cfg.DigestInterval)
+		awaitSchedulerRounds(t, 1, first, second)
+	}
 	if n := digests(); n != 1 {
 		t.Errorf("%d digests, want exactly 1", n)
 	}
@@ -272,7 +288,7 @@ func TestHomePage(t *testing.T) {
 	ctx := testCtx(t)
 	p := newPaper(1)
 	p.Title = `Zeppelins <script>alert("x")</script> fly`
-	p.SubmitTime = timestamppb.Now()
+	p.SubmitTime = timestamppb.New(testClock(t).Now())
 	if _, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(1), Paper: p}); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/keylock"
 	"github.com/papercatalog/papers/query"
@@ -53,6 +54,9 @@ type Catalog struct {
 	Stats Stats
 	// Limits are the per-client rate limits (nil: none).
 	Limits *Limiters
+	// Clock gives the time of writes: versions, timestamps, the change log's
+	// times and the reference minute of trending (nil: the system's clock).
+	Clock clock.Clock
 
 	votesOnce sync.Once
 	votes     *voteWriter
@@ -77,13 +81,14 @@ func nextVersion(now time.Time, prev int64) int64 {
 	return max(now.UnixNano(), prev+1)
 }
 
-func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+// now is the time of a write, as stored: UTC, to the millisecond.
+func (s *Catalog) now() time.Time { return clock.Or(s.Clock).Now().UTC().Truncate(time.Millisecond) }
 
 // record appends a change for other replicas. A failure is logged, not returned:
 // the write itself succeeded, and the periodic full reload of other replicas picks
 // it up.
 func (s *Catalog) record(ctx context.Context, c repository.Change) {
-	c.Time = time.Now().UTC()
+	c.Time = clock.Or(s.Clock).Now().UTC()
 	id, err := s.Papers.RecordChange(context.WithoutCancel(ctx), c)
 	if err != nil {
 		s.Log.WarnContext(ctx, "could not record change for other replicas", "paper", c.PaperID, "err", err)
@@ -121,7 +126,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 		return nil, v.err()
 	}
 	checkTimestamps(&v, "paper.", req.GetPaper())
-	t := now()
+	t := s.now()
 	p := &repository.Paper{ID: id, RequestID: req.GetRequestId(), CreateTime: t, UpdateTime: t}
 	for _, f := range writableFields {
 		setField(p, req.GetPaper(), f)
@@ -140,7 +145,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	if _, ok := s.Model.Get(id); ok && p.RequestID == "" {
 		return nil, errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
 	}
-	p.Version = nextVersion(time.Now(), s.Model.Tombstone(id))
+	p.Version = nextVersion(clock.Or(s.Clock).Now(), s.Model.Tombstone(id))
 	if err := s.Papers.Create(ctx, p); err != nil {
 		if !errors.Is(err, repository.ErrAlreadyExists) {
 			return nil, err
@@ -382,7 +387,7 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		if err := v.err(); err != nil {
 			return nil, err
 		}
-		t := now()
+		t := s.now()
 		next.UpdateTime = t
 		next.Version = nextVersion(t, cur.Version)
 		// The store's conditional update is the arbiter between writers: exactly
@@ -487,7 +492,7 @@ func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 		}
 		return err
 	}
-	version := nextVersion(time.Now(), cur.Version)
+	version := nextVersion(clock.Or(s.Clock).Now(), cur.Version)
 	s.Model.Remove(cur.ID, version)
 	// The paper's vote records stay: deleting them would scan every vote on the
 	// embedded database. Votes older than a paper do not count (see the read

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/digest"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer"
@@ -20,13 +21,15 @@ import (
 // DigestPapers selects a subscription's papers for the digest due at ref: the
 // papers submitted in the period before it (a day, or a week for weekly
 // digests) that match the subscription's topics, by trending score, at most
-// MaxPapers.
+// MaxPapers. The period starts at the same hour of the day on the calendar in
+// the subscriber's time zone, so that across a daylight-saving change (a day
+// of 23 or 25 hours) each paper is in exactly one edition.
 func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*repository.Paper, error) {
-	period := 24 * time.Hour
+	days := 1
 	if sub.Frequency == "weekly" {
-		period = 7 * 24 * time.Hour
+		days = 7
 	}
-	from := ref.Add(-period)
+	from := ref.In(subscriberZone(sub.TimeZone)).AddDate(0, 0, -days)
 	var matches map[string]bool
 	if sub.Query != "" {
 		if err := s.searchReady(); err != nil {
@@ -93,10 +96,10 @@ func dueOn(sub *repository.Subscription, day time.Time) bool {
 	return slices.Contains(days, day.Weekday())
 }
 
-// parseEdition reads a YYYY-MM-DD edition, default today in UTC.
-func parseEdition(v *violations, field, s string) time.Time {
+// parseEdition reads a YYYY-MM-DD edition, default today in UTC at now.
+func parseEdition(v *violations, field, s string, now time.Time) time.Time {
 	if s == "" {
-		return time.Now().UTC().Truncate(24 * time.Hour)
+		return now.UTC().Truncate(24 * time.Hour)
 	}
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil {
@@ -128,7 +131,7 @@ func (s *Subscriptions) SendDigests(ctx context.Context, req *subscriptionv1.Sen
 		return nil, s.fail(ctx, "SendDigests", err)
 	}
 	var v violations
-	day := parseEdition(&v, "edition", req.GetEdition())
+	day := parseEdition(&v, "edition", req.GetEdition(), s.now())
 	if err := v.err(); err != nil {
 		return nil, s.fail(ctx, "SendDigests", err)
 	}
@@ -423,7 +426,7 @@ func (s *Subscriptions) claimAll(ctx context.Context, jobs <-chan digestJob, wor
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		now := time.Now().UTC().Truncate(time.Millisecond)
+		now := s.now()
 		var claims []*repository.Delivery
 		var claimed []digestJob
 		for _, j := range batch {
@@ -485,7 +488,7 @@ func (s *Subscriptions) deliver(ctx context.Context, j digestJob) *repository.De
 			MessageID: "digest." + j.edition + "." + j.sub.ID + "@" + s.host(), ListUnsubscribe: s.link("/unsubscribe", manage)})
 		next.State = repository.DeliverySent
 	}
-	next.DoneTime = time.Now().UTC().Truncate(time.Millisecond)
+	next.DoneTime = s.now()
 	if err != nil {
 		next.State, next.LastError = repository.DeliveryFailed, err.Error()
 		if mailer.IsTemporary(err) {
@@ -508,7 +511,7 @@ func (s *Subscriptions) PreviewDigest(ctx context.Context, req *subscriptionv1.P
 		return nil, s.fail(ctx, "PreviewDigest", err)
 	}
 	var v violations
-	day := parseEdition(&v, "edition", req.GetEdition())
+	day := parseEdition(&v, "edition", req.GetEdition(), s.now())
 	if err := v.err(); err != nil {
 		return nil, s.fail(ctx, "PreviewDigest", err)
 	}
@@ -636,20 +639,26 @@ func localDay(sub *repository.Subscription, now time.Time) time.Time {
 	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, l.Location())
 }
 
-// RunScheduler sends due digests every interval while this replica holds the
-// scheduler lease (acquire tries to take or renew it), until ctx ends.
+// RunScheduler sends due digests every interval (of real time) while this
+// replica holds the scheduler lease (acquire tries to take or renew it), until
+// ctx ends. What is due is decided at the time of s.Clock; Stats counts the
+// rounds.
 func (s *Subscriptions) RunScheduler(ctx context.Context, interval time.Duration, acquire func(context.Context) (bool, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if held, err := acquire(ctx); err != nil {
 			s.Log.WarnContext(ctx, "digest scheduler lease", "err", err)
+			s.Stats.SchedulerFollowing.Add(1)
 		} else if held {
-			if r, err := s.SendDue(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			if r, err := s.SendDue(ctx, clock.Or(s.Clock).Now()); err != nil && ctx.Err() == nil {
 				s.Log.WarnContext(ctx, "scheduled digests", "err", err)
 			} else if r != nil && r.GetSent()+r.GetFailed() > 0 {
 				s.Log.InfoContext(ctx, "scheduled digests", "sent", r.GetSent(), "failed", r.GetFailed(), "skipped", r.GetSkipped())
 			}
+			s.Stats.SchedulerLeading.Add(1)
+		} else {
+			s.Stats.SchedulerFollowing.Add(1)
 		}
 		select {
 		case <-ctx.Done():

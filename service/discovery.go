@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/query"
 )
@@ -39,7 +40,7 @@ func referenceTime(fromToken int64, minute time.Time) time.Time {
 // ListDailyPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListDailyPapers(ctx context.Context, req *catalogv1.ListDailyPapersRequest) (*catalogv1.ListDailyPapersResponse, error) {
 	// Ordered by trending score, the answer depends on the minute.
-	minute := time.Now().UTC().Truncate(time.Minute)
+	minute := clock.Or(s.Clock).Now().UTC().Truncate(time.Minute)
 	key := requestKey("daily", req, strconv.FormatInt(minute.Unix(), 10))
 	resp, err := cachedResponse(s, key, func() (*catalogv1.ListDailyPapersResponse, error) {
 		return s.listDaily(req, minute)
@@ -102,7 +103,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 // ListTrendingPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListTrendingPapers(ctx context.Context, req *catalogv1.ListTrendingPapersRequest) (*catalogv1.ListTrendingPapersResponse, error) {
 	// The answer depends on the minute: first pages take it as reference time.
-	minute := time.Now().UTC().Truncate(time.Minute)
+	minute := clock.Or(s.Clock).Now().UTC().Truncate(time.Minute)
 	key := requestKey("trending", req, strconv.FormatInt(minute.Unix(), 10))
 	resp, err := cachedResponse(s, key, func() (*catalogv1.ListTrendingPapersResponse, error) {
 		return s.listTrending(req, minute)

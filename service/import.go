@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/repository"
 )
@@ -117,9 +118,10 @@ func (r *ImportRun) Add(ctx context.Context, records []*catalogv1.ImportRecord) 
 	if len(records) == 0 {
 		return nil
 	}
+	// Real time: Importing tells the indexer that imports are busy now.
 	r.s.lastImport.Store(time.Now().UnixNano())
 	defer r.s.lastImport.Store(time.Now().UnixNano())
-	t := now()
+	t := r.s.now()
 	var order []string
 	byID := map[string]*pending{}
 	for _, rec := range records {
@@ -160,10 +162,10 @@ func (r *ImportRun) Add(ctx context.Context, records []*catalogv1.ImportRecord) 
 	for _, id := range order {
 		pd := byID[id]
 		if pd.prev == nil {
-			pd.next.Version = nextVersion(time.Now(), r.s.Model.Tombstone(id))
+			pd.next.Version = nextVersion(clock.Or(r.s.Clock).Now(), r.s.Model.Tombstone(id))
 			creates = append(creates, pd.next)
 		} else {
-			pd.next.Version = nextVersion(time.Now(), pd.prev.Version)
+			pd.next.Version = nextVersion(clock.Or(r.s.Clock).Now(), pd.prev.Version)
 			updates = append(updates, pd)
 		}
 	}
@@ -220,7 +222,7 @@ func (r *ImportRun) update(ctx context.Context, pd *pending, t time.Time) (*repo
 				r.Response.Unchanged++
 				return nil, nil
 			}
-			next.Version = nextVersion(time.Now(), cur.Version)
+			next.Version = nextVersion(clock.Or(r.s.Clock).Now(), cur.Version)
 		}
 		err := r.s.Papers.Update(ctx, next, cur.Version)
 		if err == nil {

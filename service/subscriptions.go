@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/digest"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/keylock"
@@ -76,6 +77,9 @@ type Subscriptions struct {
 	Stats Stats
 	// Limits are the per-client rate limits (nil: none).
 	Limits *Limiters
+	// Clock gives the time: of subscriptions' changes and expiries, of
+	// editions due, claims and retries (nil: the system's clock).
+	Clock clock.Clock
 
 	rendererOnce sync.Once
 	renderer     *digest.Renderer // renders each paper once for all digests
@@ -89,6 +93,11 @@ var _ subscriptionv1.SubscriptionServiceServer = (*Subscriptions)(nil)
 
 func (s *Subscriptions) fail(ctx context.Context, method string, err error) error {
 	return toStatus(ctx, s.Log, method, err)
+}
+
+// now is the current time as stored: UTC, to the millisecond.
+func (s *Subscriptions) now() time.Time {
+	return clock.Or(s.Clock).Now().UTC().Truncate(time.Millisecond)
 }
 
 // newToken returns a random token (256 bits, URL-safe) and its hash, the only
@@ -156,7 +165,7 @@ func (s *Subscriptions) subscribe(ctx context.Context, sub *repository.Subscript
 		return err
 	}
 	defer unlock()
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	now := s.now()
 	confirm, confirmHash := newToken()
 	cur, err := s.Store.ByEmail(ctx, sub.Email)
 	switch {
@@ -276,13 +285,13 @@ func checkEmail(v *violations, field, s string) string {
 // ConfirmSubscription implements subscriptionv1.SubscriptionServiceServer.
 func (s *Subscriptions) ConfirmSubscription(ctx context.Context, req *subscriptionv1.ConfirmSubscriptionRequest) (*subscriptionv1.Subscription, error) {
 	sub, confirm, err := s.byToken(ctx, req.GetToken())
-	if err == nil && (!confirm || time.Now().After(sub.ConfirmExpires)) {
+	if err == nil && (!confirm || s.now().After(sub.ConfirmExpires)) {
 		err = notFoundToken()
 	}
 	if err != nil {
 		return nil, s.fail(ctx, "ConfirmSubscription", err)
 	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	now := s.now()
 	next := *sub
 	next.State, next.ConfirmTime, next.UpdateTime, next.Version = repository.SubscriptionActive, now, now, sub.Version+1
 	next.ConfirmHash, next.ConfirmExpires = "", time.Time{} // single-use
@@ -379,7 +388,7 @@ func (s *Subscriptions) UpdateSubscription(ctx context.Context, req *subscriptio
 	if err := v.err(); err != nil {
 		return nil, s.fail(ctx, "UpdateSubscription", err)
 	}
-	next.UpdateTime, next.Version = time.Now().UTC().Truncate(time.Millisecond), sub.Version+1
+	next.UpdateTime, next.Version = s.now(), sub.Version+1
 	if err := s.Store.Update(ctx, &next, sub); err != nil {
 		if errors.Is(err, repository.ErrConflict) {
 			err = &Error{Code: codes.Aborted, Message: "the subscription changed meanwhile; read it again"}
@@ -409,7 +418,7 @@ func (s *Subscriptions) Unsubscribe(ctx context.Context, req *subscriptionv1.Uns
 	}
 	if err == nil && sub.State != repository.SubscriptionUnsubscribed {
 		next := *sub
-		next.State, next.UpdateTime, next.Version = repository.SubscriptionUnsubscribed, time.Now().UTC().Truncate(time.Millisecond), sub.Version+1
+		next.State, next.UpdateTime, next.Version = repository.SubscriptionUnsubscribed, s.now(), sub.Version+1
 		if err = s.Store.Update(ctx, &next, sub); errors.Is(err, repository.ErrConflict) {
 			return s.Unsubscribe(ctx, req) // changed meanwhile: look again
 		}
@@ -563,7 +572,7 @@ func (s *Subscriptions) sendManageLink(ctx context.Context, email string) error 
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	now := s.now()
 	if now.Sub(cur.LastConfirmMail) < confirmMailEvery {
 		return nil // one mail per address every 10 minutes
 	}

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/papercatalog/papers/clock"
+	"github.com/papercatalog/papers/clock/clocktest"
 	"github.com/papercatalog/papers/embedded"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer"
@@ -53,8 +55,11 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 	return &Subscriptions{Store: mongo.NewSubscriptions(db), Mailer: m, Admins: NewAdmins([]string{"admin"}),
 		Log: slog.New(slog.DiscardHandler), PublicURL: "https://papers.example", From: "Papers <digest@papers.example>",
 		TokenKey: []byte("0123456789abcdef0123456789abcdef"), Deliveries: mongo.NewDeliveries(db), Owner: "sender-1",
-		ClaimTimeout: time.Minute, JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal")}, smtp
+		ClaimTimeout: time.Minute, JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal"), Clock: clocktest.New(t)}, smtp
 }
+
+// fakeClock is the clock subscriptionService gave s.
+func fakeClock(s *Subscriptions) *clock.Fake { return s.Clock.(*clock.Fake) }
 
 var linkRe = regexp.MustCompile(`https://papers\.example(/[a-z/]+)\?token=([A-Za-z0-9_%-]+)`)
 
@@ -211,13 +216,9 @@ func TestManageLinkAndAdminList(t *testing.T) {
 	}
 	// Ten minutes later: the link again, and it is the one of the first mail
 	// (a request for it, which anyone can make, breaks no link).
+	fakeClock(s).Advance(11 * time.Minute)
 	cur, err := s.Store.ByEmail(ctx, "a@example.org")
 	if err != nil {
-		t.Fatal(err)
-	}
-	earlier := *cur
-	earlier.LastConfirmMail, earlier.Version = cur.LastConfirmMail.Add(-11*time.Minute), cur.Version+1
-	if err := s.Store.Update(ctx, &earlier, cur); err != nil {
 		t.Fatal(err)
 	}
 	// (From another client: this one has used up its calls.)
@@ -273,13 +274,14 @@ func TestPendingSubscriptionsLapse(t *testing.T) {
 	if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "late@example.org"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SendDue(ctx, time.Now().Add(6*24*time.Hour)); err != nil {
+	now := fakeClock(s).Now()
+	if _, err := s.SendDue(ctx, now.Add(6*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Store.ByEmail(ctx, "late@example.org"); err != nil {
 		t.Fatalf("lapsed too early: %v", err)
 	}
-	if _, err := s.SendDue(ctx, time.Now().Add(8*24*time.Hour)); err != nil {
+	if _, err := s.SendDue(ctx, now.Add(8*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Store.ByEmail(ctx, "late@example.org"); !errors.Is(err, repository.ErrNotFound) {
@@ -287,12 +289,13 @@ func TestPendingSubscriptionsLapse(t *testing.T) {
 	}
 }
 
-// activeSubscriber subscribes and confirms addr with every weekday.
+// activeSubscriber subscribes and confirms addr with every weekday, in the
+// test's zone (PAPERS_TEST_ZONE, default UTC).
 func activeSubscriber(t *testing.T, s *Subscriptions, srv *smtptest.Server, addr string) {
 	t.Helper()
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", addr))
 	if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
-		Email: addr, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}}}); err != nil {
+		Email: addr, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}, TimeZone: clocktest.Zone(t).String()}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links(t, srv, addr)["/subscriptions/confirm"]}); err != nil {
@@ -322,16 +325,20 @@ func TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses(t *testing.T) {
 		return []*repository.Paper{paper}, nil
 	}
 	s.Owner, s.ClaimTimeout = "sender-2", 200*time.Millisecond
+	clk := fakeClock(s)
 	activeSubscriber(t, s, srv, "ada@example.org")
 	activeSubscriber(t, s, srv, "busy@example.org")
-	day := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	// Today's edition in the subscribers' zone.
+	y, m, d := clk.Now().In(clocktest.Zone(t)).Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, clocktest.Zone(t))
+	edition := day.Format(time.DateOnly)
 	ada, err := s.Store.ByEmail(ctx, "ada@example.org")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Sender 1 claimed ada's delivery, then died before sending.
-	claim := &repository.Delivery{SubscriptionID: ada.ID, Edition: "2026-11-03", State: repository.DeliveryClaimed,
-		Owner: "sender-1", ClaimTime: time.Now().UTC(), Version: 1}
+	claim := &repository.Delivery{SubscriptionID: ada.ID, Edition: edition, State: repository.DeliveryClaimed,
+		Owner: "sender-1", ClaimTime: clk.Now().UTC(), Version: 1}
 	if stored, err := s.Deliveries.Insert(ctx, []*repository.Delivery{claim}); err != nil || !stored[0] {
 		t.Fatalf("sender 1's claim: %v %v", stored, err)
 	}
@@ -340,7 +347,7 @@ func TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses(t *testing.T) {
 	if err != nil || r.GetSent() != 0 || r.GetSkipped() != 1 || r.GetFailed() != 1 {
 		t.Fatalf("while sender 1's claim is fresh and busy refuses: %v %v", r, err)
 	}
-	time.Sleep(300 * time.Millisecond) // sender 1's claim is stale now
+	clk.Advance(300 * time.Millisecond) // sender 1's claim is stale now
 	srv.RefuseTemporarily("busy@example.org", false)
 	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 1 {
 		t.Fatalf("after the claim went stale: %v %v", r, err)
@@ -348,32 +355,25 @@ func TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses(t *testing.T) {
 	if n := digestsTo(srv, "ada@example.org"); n != 1 {
 		t.Errorf("ada got %d digests, want 1", n)
 	}
-	// busy's retry is due after its backoff (a minute): not yet.
+	// busy's retry is due after its backoff (a minute): not yet, not even for
+	// the scheduler (whatever it finds due now, in today's edition).
 	if n := digestsTo(srv, "busy@example.org"); n != 0 {
 		t.Errorf("busy got %d digests before its retry was due", n)
 	}
-	r, err = s.SendDue(ctx, day.Add(time.Hour+8*time.Hour))
-	if err != nil || digestsTo(srv, "busy@example.org") != 0 {
+	r, err = s.SendDue(ctx, clk.Now())
+	if err != nil || digestsTo(srv, "busy@example.org") != 0 || digestsTo(srv, "ada@example.org") != 1 {
 		t.Errorf("before the backoff ended: %v %v", r, err)
 	}
-	// Later, the retry goes out, once; nothing more for anyone.
-	busyRetry := func() {
-		busy, _ := s.Store.ByEmail(ctx, "busy@example.org")
-		records, err := s.Deliveries.Edition(ctx, "2026-11-03")
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := records[busy.ID]
-		if d == nil || d.State != repository.DeliveryRetry || d.Attempts != 1 || !claimable(d, time.Now().UTC().Add(2*time.Minute), s.ClaimTimeout) {
-			t.Fatalf("busy's retry is not due after the backoff: %+v", d)
-		}
-		// Bring the retry forward: due now.
-		d.NextAttempt, d.Version = time.Now().UTC().Add(-time.Second), d.Version+1
-		if stored, err := s.Deliveries.Insert(ctx, []*repository.Delivery{d}); err != nil || !stored[0] {
-			t.Fatal(stored, err)
-		}
+	busy, _ := s.Store.ByEmail(ctx, "busy@example.org")
+	records, err := s.Deliveries.Edition(ctx, edition)
+	if err != nil {
+		t.Fatal(err)
 	}
-	busyRetry()
+	if d := records[busy.ID]; d == nil || d.State != repository.DeliveryRetry || d.Attempts != 1 || !d.NextAttempt.Equal(d.DoneTime.Add(time.Minute)) {
+		t.Fatalf("busy's delivery: %+v, want a retry a minute after its attempt", d)
+	}
+	// A minute later, the retry goes out, once; nothing more for anyone.
+	clk.Advance(time.Minute)
 	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 1 || digestsTo(srv, "busy@example.org") != 1 {
 		t.Fatalf("the retry: %v %v", r, err)
 	}

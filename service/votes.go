@@ -3,10 +3,10 @@ package service
 import (
 	"context"
 	"errors"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/repository"
 )
@@ -54,7 +54,7 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 		if voted == add {
 			break
 		}
-		rec := repository.VoteRecord{PaperID: v.PaperID, User: sub, Added: add, Version: max(time.Now().UnixNano(), prev+1), Prev: prev}
+		rec := repository.VoteRecord{PaperID: v.PaperID, User: sub, Added: add, Version: max(clock.Or(s.Clock).Now().UnixNano(), prev+1), Prev: prev}
 		err := s.voteWriter().write(ctx, rec)
 		if err == nil {
 			s.applyVote(rec)
@@ -102,7 +102,9 @@ func (s *Catalog) forViewer(p *repository.Paper, view catalogv1.PaperView, upvot
 }
 
 func (s *Catalog) voteWriter() *voteWriter {
-	s.votesOnce.Do(func() { s.votes = &voteWriter{votes: s.Votes, papers: s.Papers, log: s.Log, recorded: s.Recorded} })
+	s.votesOnce.Do(func() {
+		s.votes = &voteWriter{votes: s.Votes, papers: s.Papers, log: s.Log, recorded: s.Recorded, clock: s.Clock}
+	})
 	return s.votes
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -23,6 +24,8 @@ type voteWriter struct {
 	log    *slog.Logger
 	// recorded is told of each change-log entry written (see Catalog.Recorded).
 	recorded func(repository.ChangeRef)
+	// clock gives the change log's times (see Catalog.Clock).
+	clock clock.Clock
 
 	once sync.Once
 	ops  chan *voteOp
@@ -135,7 +138,7 @@ func (w *voteWriter) flush(batch []*voteOp) ([]bool, error) {
 	if len(stored) == 0 {
 		return lost, nil
 	}
-	t := time.Now().UTC()
+	t := clock.Or(w.clock).Now().UTC()
 	id, err := w.papers.RecordChange(ctx, repository.Change{Votes: stored, Time: t})
 	if err != nil {
 		w.log.Warn("could not record votes for other replicas", "votes", len(stored), "err", err)

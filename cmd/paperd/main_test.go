@@ -67,16 +67,6 @@ func TestBadConfigurationIsRefused(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
-}
-
 // buildPaperd builds the paperd binary into a temporary directory.
 func buildPaperd(t *testing.T) string {
 	t.Helper()
@@ -87,15 +77,41 @@ func buildPaperd(t *testing.T) string {
 	return bin
 }
 
-// startPaperd runs bin with env and waits until /readyz on httpAddr answers 200;
-// logs, if not nil, receives its output.
-func startPaperd(t *testing.T, bin, httpAddr string, env []string, logs *bytes.Buffer) *exec.Cmd {
+// paperd runs the paperd binary for a test, as often as the test starts it,
+// with the same environment. Every start listens on ports the system picks
+// (127.0.0.1:0), which paperd logs: no port is chosen free and taken later,
+// when another test may have it. The client connection of conn follows paperd
+// from start to start.
+type paperd struct {
+	t   *testing.T
+	bin string
+	env []string
+
+	mu         sync.Mutex
+	grpc, http string // the running paperd's addresses ("" while none is known)
+}
+
+func newPaperd(t *testing.T, bin string, env ...string) *paperd {
+	return &paperd{t: t, bin: bin, env: env}
+}
+
+// listening matches paperd's log line with its addresses, in text or JSON.
+var listening = regexp.MustCompile(`paperd listening; opening the database"[ ,]"?grpc"?[=:]"?([0-9.:]+)"?[ ,]"?http"?[=:]"?([0-9.:]+)`)
+
+// start runs paperd and waits until it listens and /readyz answers 200; logs,
+// if not nil, receives its output.
+func (p *paperd) start(logs *bytes.Buffer) *exec.Cmd {
+	t := p.t
 	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), env...)
+	p.setAddrs("", "")
+	out := &lockedWriter{}
 	if logs != nil {
-		cmd.Stdout, cmd.Stderr = logs, logs
+		out.also = logs
 	}
+	cmd := exec.Command(p.bin)
+	// Info-level logs carry the addresses.
+	cmd.Env = append(append(os.Environ(), p.env...), "PAPERD_GRPC_ADDR=127.0.0.1:0", "PAPERD_HTTP_ADDR=127.0.0.1:0", "PAPERD_LOG_LEVEL=info")
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -107,16 +123,102 @@ func startPaperd(t *testing.T, bin, httpAddr string, env []string, logs *bytes.B
 		}
 	})
 	for began := time.Now(); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				t.Logf("ready after %v", time.Since(began).Round(time.Millisecond))
-				return cmd
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			if resp, err := http.Get("http://" + m[2] + "/readyz"); err == nil {
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					t.Logf("ready after %v", time.Since(began).Round(time.Millisecond))
+					p.setAddrs(m[1], m[2])
+					return cmd
+				}
 			}
 		}
 		if time.Since(began) > 60*time.Second {
 			_ = cmd.Process.Kill()
-			t.Fatal("not ready after 60s")
+			t.Fatalf("not ready after 60s:\n%s", out.String())
+		}
+	}
+}
+
+// kill kills cmd, a paperd p started, with SIGKILL.
+func (p *paperd) kill(cmd *exec.Cmd) {
+	p.t.Helper()
+	if err := cmd.Process.Kill(); err != nil {
+		p.t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	p.setAddrs("", "")
+}
+
+func (p *paperd) setAddrs(grpc, http string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.grpc, p.http = grpc, http
+}
+
+// addrs returns the running paperd's gRPC and HTTP addresses.
+func (p *paperd) addrs() (grpc, http string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.grpc, p.http
+}
+
+// httpURL is the running paperd's base URL, http://host:port.
+func (p *paperd) httpURL() string {
+	_, h := p.addrs()
+	return "http://" + h
+}
+
+// conn returns a gRPC client connection to the paperd running at the time of
+// each dial; it closes at the end of the test.
+func (p *paperd) conn() *grpc.ClientConn {
+	p.t.Helper()
+	conn, err := grpc.NewClient("passthrough:///paperd", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			addr, _ := p.addrs()
+			if addr == "" {
+				return nil, errors.New("paperd is not running")
+			}
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		}))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// lockedWriter keeps what a process writes, for reading while it runs, and
+// passes it on to also (if not nil).
+type lockedWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	also io.Writer
+}
+
+func (w *lockedWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(b)
+	if w.also != nil {
+		return w.also.Write(b)
+	}
+	return len(b), nil
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// eventually polls cond until it holds, and fails the test if it does not
+// within a minute.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen within a minute", what)
 		}
 	}
 }
@@ -186,11 +288,10 @@ func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	bin := buildPaperd(t)
 	data := filepath.Join(t.TempDir(), "data")
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	pd := newPaperd(t, bin, "PAPERD_DATA_DIR="+data, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_FORMAT=json")
 	start := func() (*exec.Cmd, *bytes.Buffer) {
 		var logs bytes.Buffer
-		cmd := startPaperd(t, bin, httpAddr, []string{"PAPERD_DATA_DIR=" + data, "PAPERD_GRPC_ADDR=" + grpcAddr,
-			"PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_FORMAT=json"}, &logs)
+		cmd := pd.start(&logs)
 		return cmd, &logs
 	}
 	stop := func(cmd *exec.Cmd, logs *bytes.Buffer) {
@@ -216,6 +317,7 @@ func TestEndToEnd(t *testing.T) {
 	cmd, logs := start()
 	// The embedded database is paperd's alone: paperd listens on its two ports and
 	// no other, the database on a socket in a directory only its user can enter.
+	grpcAddr, httpAddr := pd.addrs()
 	if got, want := listeningTCP(t, cmd.Process.Pid), []string{grpcAddr, httpAddr}; !slices.Equal(got, sorted(want)) {
 		t.Errorf("paperd listens on TCP %v, want only %v", got, sorted(want))
 	}
@@ -227,12 +329,7 @@ func TestEndToEnd(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(data, "db", "ferretdb.sock")); err != nil || fi.Mode()&os.ModeSocket == 0 {
 		t.Errorf("the database's socket: %v, %v", fi, err)
 	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close() }()
-	client := catalogv1.NewCatalogServiceClient(conn)
+	client := catalogv1.NewCatalogServiceClient(pd.conn())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
@@ -243,7 +340,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("create over gRPC: %v", err)
 		}
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+httpAddr+"/v1/papers?paper_id=hep-th/9901001",
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, pd.httpURL()+"/v1/papers?paper_id=hep-th/9901001",
 		strings.NewReader(`{"title": "Created over REST"}`))
 	req.Header.Set("Authorization", "Bearer e2e-token")
 	resp, err := http.DefaultClient.Do(req)
@@ -258,14 +355,14 @@ func TestEndToEnd(t *testing.T) {
 
 	cmd, logs = start()
 	defer stop(cmd, logs)
-	list, err := client.ListPapers(ctx, &catalogv1.ListPapersRequest{})
+	list, err := client.ListPapers(ctx, &catalogv1.ListPapersRequest{}, grpc.WaitForReady(true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if list.GetTotalSize() != 6 {
 		t.Errorf("after restart: %d papers, want 6", list.GetTotalSize())
 	}
-	resp, err = http.Get("http://" + httpAddr + "/v1/papers/hep-th-9901001")
+	resp, err = http.Get(pd.httpURL() + "/v1/papers/hep-th-9901001")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,20 +382,17 @@ func TestKillDuringWritesLeavesSearchConsistent(t *testing.T) {
 	t.Parallel()
 	bin := buildPaperd(t)
 	data := filepath.Join(t.TempDir(), "data")
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
-	start := func() *exec.Cmd {
-		return startPaperd(t, bin, httpAddr, []string{"PAPERD_DATA_DIR=" + data, "PAPERD_GRPC_ADDR=" + grpcAddr,
-			"PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn"}, nil)
-	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close() }()
-	client := catalogv1.NewCatalogServiceClient(conn)
+	pd := newPaperd(t, bin, "PAPERD_DATA_DIR="+data, "PAPERD_ADMIN_TOKENS=e2e-token")
+	start := func() *exec.Cmd { return pd.start(nil) }
+	client := catalogv1.NewCatalogServiceClient(pd.conn())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
+	// Every paper is submitted at the same time, so that the daily listing of
+	// one ISO week holds them all, whenever the test runs.
+	submitted := time.Now().UTC().Add(-time.Hour)
+	y, wk := submitted.ISOWeek()
+	week := fmt.Sprintf("%d-W%02d", y, wk)
 
 	cmd := start()
 	var wg sync.WaitGroup
@@ -309,7 +403,7 @@ func TestKillDuringWritesLeavesSearchConsistent(t *testing.T) {
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("2312.%d%04d", w+1, i)
 				_, err := client.CreatePaper(actx, &catalogv1.CreatePaperRequest{PaperId: id,
-					Paper: &catalogv1.Paper{Title: "Paper about " + word(id), Abstract: "An abstract."}})
+					Paper: &catalogv1.Paper{Title: "Paper about " + word(id), Abstract: "An abstract.", SubmitTime: timestamppb.New(submitted)}})
 				if err != nil {
 					return // the server is gone
 				}
@@ -319,11 +413,12 @@ func TestKillDuringWritesLeavesSearchConsistent(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	eventually(t, "40 papers written", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= 40
+	})
+	pd.kill(cmd)
 	wg.Wait()
 
 	check := func(phase string) {
@@ -375,7 +470,7 @@ func TestKillDuringWritesLeavesSearchConsistent(t *testing.T) {
 		if err != nil || int(resp.GetTotalSize()) != len(ids) {
 			t.Errorf("%s: search matches %d papers, the database has %d (%v)", phase, resp.GetTotalSize(), len(ids), err)
 		}
-		daily, err := client.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Week: isoWeek()})
+		daily, err := client.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Week: week})
 		if err != nil || int(daily.GetTotalSize()) != len(ids) {
 			t.Errorf("%s: this week's daily listing has %d papers, the database %d (%v)", phase, daily.GetTotalSize(), len(ids), err)
 		}
@@ -413,11 +508,6 @@ func word(id string) string {
 	return b.String()
 }
 
-func isoWeek() string {
-	y, w := time.Now().UTC().ISOWeek()
-	return fmt.Sprintf("%d-W%02d", y, w)
-}
-
 // TestKillWhileSendingADigest kills paperd with SIGKILL while the mail server
 // holds a digest in DATA (the delivery record is created, the mail not yet
 // accepted), starts it again and sends the edition again: the subscriber gets
@@ -432,25 +522,23 @@ func TestKillWhileSendingADigest(t *testing.T) {
 	defer smtp.Close()
 	held := smtp.Hold(func(data []byte) bool { return bytes.Contains(data, []byte("Message-ID: <digest.")) })
 	data := filepath.Join(t.TempDir(), "data")
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
-	start := func() *exec.Cmd {
-		return startPaperd(t, bin, httpAddr, []string{"PAPERD_DATA_DIR=" + data, "PAPERD_GRPC_ADDR=" + grpcAddr,
-			"PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn",
-			"SMTP_URL=smtp://" + smtp.Addr + "?tls=none", "PAPERD_DELIVERY_CLAIM_TIMEOUT=1s", "PAPERD_DIGEST_INTERVAL=1h"}, nil)
-	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close() }()
+	pd := newPaperd(t, bin, "PAPERD_DATA_DIR="+data, "PAPERD_ADMIN_TOKENS=e2e-token",
+		"SMTP_URL=smtp://"+smtp.Addr+"?tls=none", "PAPERD_DELIVERY_CLAIM_TIMEOUT=1s", "PAPERD_DIGEST_INTERVAL=1h")
+	start := func() *exec.Cmd { return pd.start(nil) }
+	conn := pd.conn()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
 	catalog, subs := catalogv1.NewCatalogServiceClient(conn), subscriptionv1.NewSubscriptionServiceClient(conn)
+	// Today's edition (at 23:00 UTC) lists the paper submitted an hour ago: the
+	// edition and the paper's time come from one reading of the clock, so that
+	// midnight cannot fall between them.
+	now := time.Now().UTC()
+	edition := now.Format(time.DateOnly)
 
 	cmd := start()
 	if _, err := catalog.CreatePaper(actx, &catalogv1.CreatePaperRequest{PaperId: "2311.00001", Paper: &catalogv1.Paper{
-		Title: "A paper of the day", SubmitTime: timestamppb.New(time.Now().Add(-time.Hour))}}, grpc.WaitForReady(true)); err != nil {
+		Title: "A paper of the day", SubmitTime: timestamppb.New(now.Add(-time.Hour))}}, grpc.WaitForReady(true)); err != nil {
 		t.Fatal(err)
 	}
 	hour := int32(23) // the scheduler stays out of it: the test sends by hand
@@ -470,17 +558,13 @@ func TestKillWhileSendingADigest(t *testing.T) {
 	if _, err := subs.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: token[1]}); err != nil {
 		t.Fatal(err)
 	}
-	edition := time.Now().UTC().Format(time.DateOnly)
 	go func() { _, _ = subs.SendDigests(actx, &subscriptionv1.SendDigestsRequest{Edition: edition}) }()
 	select {
 	case <-held:
 	case <-ctx.Done():
 		t.Fatal("the digest never reached the mail server")
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	pd.kill(cmd)
 	smtp.Release(false) // the connection is gone; the server never accepted it
 
 	cmd = start()
@@ -488,12 +572,21 @@ func TestKillWhileSendingADigest(t *testing.T) {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	}()
-	time.Sleep(1100 * time.Millisecond) // the dead sender's claim goes stale
 	go func() {
 		<-held
 		smtp.Release(true)
 	}()
-	resp, err := subs.SendDigests(actx, &subscriptionv1.SendDigestsRequest{Edition: edition}, grpc.WaitForReady(true))
+	// The dead sender's claim holds the delivery back until it is stale (a
+	// second on paperd's clock): until then a send skips it.
+	var resp *subscriptionv1.SendDigestsResponse
+	eventually(t, "the digest sent after the restart", func() bool {
+		resp, err = subs.SendDigests(actx, &subscriptionv1.SendDigestsRequest{Edition: edition}, grpc.WaitForReady(true))
+		if err != nil || resp.GetSent() != 0 || resp.GetSkipped() != 1 {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+		return false
+	})
 	if err != nil || resp.GetSent() != 1 {
 		t.Fatalf("after the restart: %v %v", resp, err)
 	}
@@ -526,7 +619,10 @@ func TestKillDuringADigestSendToManySubscribers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer edb.Close()
-	edition := time.Now().UTC().Truncate(24 * time.Hour)
+	// The edition of two days ago, on the only weekday the subscribers get
+	// one: paperd's scheduler, which looks at today (or tomorrow, past
+	// midnight), never finds it due, at whatever hour the test runs.
+	edition := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -2)
 	db, err := mongo.Open(edb.URI, "papers")
 	if err != nil {
 		t.Fatal(err)
@@ -542,7 +638,7 @@ func TestKillDuringADigestSendToManySubscribers(t *testing.T) {
 	for i := range subscribers {
 		if err := subs.Create(ctx, &repository.Subscription{
 			ID: fmt.Sprintf("sub%03d", i), Email: fmt.Sprintf("reader%03d@example.org", i), State: repository.SubscriptionActive,
-			Frequency: "daily", Weekdays: []time.Weekday{0, 1, 2, 3, 4, 5, 6}, SendHour: 23, TimeZone: "UTC", MaxPapers: 5,
+			Frequency: "daily", Weekdays: []time.Weekday{edition.Weekday()}, SendHour: 23, TimeZone: "UTC", MaxPapers: 5,
 			CreateTime: edition, ConfirmTime: edition, UpdateTime: edition, ManageHash: fmt.Sprintf("hash%d", i), ManageGeneration: 1, Version: 2,
 		}); err != nil {
 			t.Fatal(err)
@@ -555,21 +651,13 @@ func TestKillDuringADigestSendToManySubscribers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	data := filepath.Join(t.TempDir(), "data") // the same after the restart, with the digest journal in it
-	start := func() *exec.Cmd {
-		return startPaperd(t, bin, httpAddr, []string{"MONGODB_URI=" + edb.URI, "PAPERD_DATA_DIR=" + data,
-			"PAPERD_GRPC_ADDR=" + grpcAddr, "PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn",
-			fmt.Sprintf("SMTP_URL=smtp://%s?tls=none&connections=%d", sink.Addr, connections),
-			"PAPERD_DELIVERY_CLAIM_TIMEOUT=1s", "PAPERD_DIGEST_INTERVAL=1h"}, nil)
-	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close() }()
+	pd := newPaperd(t, bin, "MONGODB_URI="+edb.URI, "PAPERD_DATA_DIR="+data, "PAPERD_ADMIN_TOKENS=e2e-token",
+		fmt.Sprintf("SMTP_URL=smtp://%s?tls=none&connections=%d", sink.Addr, connections),
+		"PAPERD_DELIVERY_CLAIM_TIMEOUT=1s", "PAPERD_DIGEST_INTERVAL=1h")
+	start := func() *exec.Cmd { return pd.start(nil) }
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
-	client := subscriptionv1.NewSubscriptionServiceClient(conn)
+	client := subscriptionv1.NewSubscriptionServiceClient(pd.conn())
 	req := &subscriptionv1.SendDigestsRequest{Edition: edition.Format(time.DateOnly)}
 
 	cmd := start()
@@ -580,10 +668,7 @@ func TestKillDuringADigestSendToManySubscribers(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	pd.kill(cmd)
 	atKill := len(sink.Messages())
 
 	cmd = start()
@@ -591,10 +676,25 @@ func TestKillDuringADigestSendToManySubscribers(t *testing.T) {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	}()
-	time.Sleep(1100 * time.Millisecond) // the dead sender's claims go stale
-	if _, err := client.SendDigests(actx, req, grpc.WaitForReady(true)); err != nil {
-		t.Fatalf("after the restart: %v", err)
+	// The dead sender's claims hold their deliveries back until they are
+	// stale (a second on paperd's clock): sends skip them until then.
+	everyone := func() bool {
+		seen := map[string]bool{}
+		for _, m := range sink.Messages() {
+			seen[m.To[0]] = true
+		}
+		return len(seen) == subscribers
 	}
+	eventually(t, "the edition sent to everyone after the restart", func() bool {
+		if _, err := client.SendDigests(actx, req, grpc.WaitForReady(true)); err != nil {
+			t.Fatalf("after the restart: %v", err)
+		}
+		if everyone() {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+		return false
+	})
 	got := map[string]int{}
 	for _, m := range sink.Messages() {
 		got[m.To[0]]++
@@ -627,18 +727,10 @@ func TestKillDuringUpdatesAndVotes(t *testing.T) {
 	const papers, users, secret = 8, 6, "a-test-secret-that-is-long-enough-for-hs256"
 	bin := buildPaperd(t)
 	data := filepath.Join(t.TempDir(), "data")
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
-	start := func() *exec.Cmd {
-		return startPaperd(t, bin, httpAddr, []string{"PAPERD_DATA_DIR=" + data, "PAPERD_GRPC_ADDR=" + grpcAddr,
-			"PAPERD_HTTP_ADDR=" + httpAddr, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_LOG_LEVEL=warn",
-			"PAPERD_JWT_SECRET=" + secret, "PAPERD_WRITE_RATE_LIMIT=off", "PAPERD_UPVOTE_RATE_LIMIT=off"}, nil)
-	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close() }()
-	client := catalogv1.NewCatalogServiceClient(conn)
+	pd := newPaperd(t, bin, "PAPERD_DATA_DIR="+data, "PAPERD_ADMIN_TOKENS=e2e-token",
+		"PAPERD_JWT_SECRET="+secret, "PAPERD_WRITE_RATE_LIMIT=off", "PAPERD_UPVOTE_RATE_LIMIT=off")
+	start := func() *exec.Cmd { return pd.start(nil) }
+	client := catalogv1.NewCatalogServiceClient(pd.conn())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
@@ -708,11 +800,16 @@ func TestKillDuringUpdatesAndVotes(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	eventually(t, "updates and votes acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		var n int64
+		for _, s := range stars {
+			n += s
+		}
+		return n >= 20 && len(voted) >= 10
+	})
+	pd.kill(cmd)
 	wg.Wait()
 
 	cmd = start()

@@ -57,7 +57,7 @@ func (s *Votes) RecordVotes(ctx context.Context, changes []repository.VoteRecord
 		return nil, nil
 	}
 	docs := make([]any, len(changes))
-	now := time.Now().UTC()
+	now := time.Now().UTC() // when the record was stored, for people reading the database; nothing compares it
 	for i, r := range changes {
 		docs[i] = voteDoc{ID: voteID(r), PaperID: r.PaperID, User: r.User, Removed: !r.Added, Version: r.Version, Prev: r.Prev, Time: now}
 	}
