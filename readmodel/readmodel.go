@@ -44,6 +44,7 @@ type Model struct {
 	cache      map[string]*Result
 	listing    map[string]*listing // list results being computed, by cache key
 	gate       *cpu.Gate           // the turns of long computations, shared with the search index
+	stretch    int                 // how many papers a scan looks at between letting writers in
 	dirty      map[string]struct{} // papers whose content changed since TakeDirty
 	dirtyCh    chan struct{}
 	loaded     atomic.Bool
@@ -62,6 +63,7 @@ func New() *Model {
 		listing:    map[string]*listing{},
 		dirty:      map[string]struct{}{},
 		dirtyCh:    make(chan struct{}, 1),
+		stretch:    scanStretch,
 	}
 }
 
@@ -314,15 +316,25 @@ func (m *Model) unindex(p *repository.Paper) {
 }
 
 // matching returns the papers that match f: those of the days f's submit-time
-// bounds cover, when it has some, else all. Callers hold m.mu for reading.
-func (m *Model) matching(f query.Filter) []*repository.Paper {
+// bounds cover, when it has some, else all. Callers hold m.mu for reading; when
+// stretch is set, matching lets writers in every scanStretch papers (releasing
+// and taking the read lock again), so papers may change while it runs.
+func (m *Model) matching(f query.Filter, stretch bool) []*repository.Paper {
 	var out []*repository.Paper
+	n := 0
+	step := func(p *repository.Paper) {
+		if p != nil && f.Match(p) {
+			out = append(out, p)
+		}
+		if n++; stretch && n%m.stretch == 0 {
+			m.mu.RUnlock()
+			m.mu.RLock()
+		}
+	}
 	from, to, ok := f.SubmitBounds()
 	if !ok {
 		for _, p := range m.papers {
-			if f.Match(p) {
-				out = append(out, p)
-			}
+			step(p)
 		}
 		return out
 	}
@@ -332,9 +344,7 @@ func (m *Model) matching(f query.Filter) []*repository.Paper {
 	first, last := submitDay(from), submitDay(to.Add(-time.Nanosecond))
 	visit := func(ids map[string]struct{}) {
 		for id := range ids {
-			if p := m.papers[id]; p != nil && f.Match(p) {
-				out = append(out, p)
-			}
+			step(m.papers[id])
 		}
 	}
 	if last-first < int64(len(m.byDay)) {
@@ -343,13 +353,20 @@ func (m *Model) matching(f query.Filter) []*repository.Paper {
 		}
 		return out
 	}
-	for d, ids := range m.byDay {
+	days := make([]int64, 0, len(m.byDay))
+	for d := range m.byDay {
 		if d >= first && d <= last {
-			visit(ids)
+			days = append(days, d)
 		}
+	}
+	for _, d := range days {
+		visit(m.byDay[d])
 	}
 	return out
 }
+
+// scanStretch is how many papers a scan looks at between letting writers in.
+const scanStretch = 512
 
 // change is a journal entry: paper id changed in generation gen, and was old
 // before that (nil: it did not exist).
@@ -416,24 +433,21 @@ func (m *Model) List(f query.Filter, o query.Order) *Result {
 	gen := m.gen
 	var r *Result
 	if prev := m.cache[ck]; prev != nil {
-		r = m.patch(prev, f, o)
-	}
-	if r == nil {
-		m.mu.RUnlock()
-		// Taken without the lock held: writers must not wait for a turn.
-		leave, _ := m.gate.Enter(context.Background()) // never fails: the context does not end
-		m.mu.RLock()
-		gen = m.gen
-		r = &Result{gen: gen, Papers: m.matching(f)}
-		m.mu.RUnlock()
-		defer leave()
-		r.Keys = make([]query.Key, len(r.Papers))
-		for i, p := range r.Papers {
-			r.Keys[i] = o.KeyOf(p)
+		if changes, ok := m.changesSince(prev.gen); ok {
+			m.mu.RUnlock()
+			r = prev.patched(changes, gen, f, o)
+		} else {
+			m.mu.RUnlock()
 		}
-		sort.Sort(byKey{r, o})
 	} else {
 		m.mu.RUnlock()
+	}
+	if r == nil {
+		// Taken without the lock held: writers must not wait for a turn.
+		leave, _ := m.gate.Enter(context.Background()) // never fails: the context does not end
+		r = m.compute(f, o)
+		leave()
+		gen = r.gen
 	}
 
 	m.mu.Lock()
@@ -465,63 +479,126 @@ func (m *Model) evictOldest() {
 // computing it again costs less.
 const maxPatched = maxJournal
 
-// patch returns prev, a result of filter f and order o of an earlier generation,
-// brought to the current one with the papers changed since, or nil when the
-// journal no longer covers prev's generation or too many papers changed. Callers
-// hold m.mu for reading.
-func (m *Model) patch(prev *Result, f query.Filter, o query.Order) *Result {
-	if prev.gen < m.floor {
-		return nil
+// changed is a paper that changed since some generation: as it was then (nil:
+// none) and as it is now (nil: deleted).
+type changed struct {
+	id       string
+	then, is *repository.Paper
+}
+
+// changesSince returns the papers changed after generation gen, or false when
+// the journal no longer covers gen or too many papers changed. Callers hold m.mu
+// for reading.
+func (m *Model) changesSince(gen uint64) ([]changed, bool) {
+	if gen < m.floor {
+		return nil, false
 	}
-	// The journal is in generation order: the first entry of an id after prev's
-	// generation holds the paper as prev saw it.
-	i := sort.Search(len(m.journal), func(i int) bool { return m.journal[i].gen > prev.gen })
-	before := map[string]*repository.Paper{}
+	// The journal is in generation order: the first entry of an id after gen
+	// holds the paper as it was then.
+	i := sort.Search(len(m.journal), func(i int) bool { return m.journal[i].gen > gen })
+	seen := map[string]bool{}
+	var out []changed
 	for _, c := range m.journal[i:] {
-		if _, ok := before[c.id]; !ok {
-			before[c.id] = c.old
-			if len(before) > maxPatched {
-				return nil
+		if !seen[c.id] {
+			seen[c.id] = true
+			out = append(out, changed{id: c.id, then: c.old, is: m.papers[c.id]})
+			if len(out) > maxPatched {
+				return nil, false
 			}
 		}
 	}
+	return out, true
+}
+
+// patched returns r brought to generation gen with the papers changed since its
+// own, or nil when a changed paper is not where r should hold it.
+func (r *Result) patched(changes []changed, gen uint64, f query.Filter, o query.Order) *Result {
 	// Each changed paper leaves its old place, if it had one, and goes to its
 	// new one, if it matches now: the places to drop, and the entries to merge
 	// in, in order.
-	drop := make([]int, 0, len(before))
+	drop := make([]int, 0, len(changes))
 	var add []entry
-	for id, old := range before {
-		if old != nil && f.Match(old) {
-			k := o.KeyOf(old)
-			at := sort.Search(len(prev.Keys), func(i int) bool { return o.Compare(prev.Keys[i], k) >= 0 })
-			if at == len(prev.Keys) || prev.Papers[at].ID != id {
+	for _, c := range changes {
+		if c.then != nil && f.Match(c.then) {
+			k := o.KeyOf(c.then)
+			at := sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], k) >= 0 })
+			if at == len(r.Keys) || r.Papers[at].ID != c.id {
 				return nil // not where it should be: compute the result again
 			}
 			drop = append(drop, at)
 		}
-		if cur := m.papers[id]; cur != nil && f.Match(cur) {
-			add = append(add, entry{cur, o.KeyOf(cur)})
+		if c.is != nil && f.Match(c.is) {
+			add = append(add, entry{c.is, o.KeyOf(c.is)})
 		}
 	}
 	slices.Sort(drop)
 	slices.SortFunc(add, func(a, b entry) int { return o.Compare(a.key, b.key) })
-	n := len(prev.Papers) - len(drop) + len(add)
-	r := &Result{gen: m.gen, Papers: make([]*repository.Paper, 0, n), Keys: make([]query.Key, 0, n)}
-	for i := range prev.Papers {
+	n := len(r.Papers) - len(drop) + len(add)
+	out := &Result{gen: gen, Papers: make([]*repository.Paper, 0, n), Keys: make([]query.Key, 0, n)}
+	for i := range r.Papers {
 		if len(drop) > 0 && drop[0] == i {
 			drop = drop[1:]
 			continue
 		}
-		for len(add) > 0 && o.Compare(add[0].key, prev.Keys[i]) < 0 {
-			r.Papers, r.Keys = append(r.Papers, add[0].p), append(r.Keys, add[0].key)
+		for len(add) > 0 && o.Compare(add[0].key, r.Keys[i]) < 0 {
+			out.Papers, out.Keys = append(out.Papers, add[0].p), append(out.Keys, add[0].key)
 			add = add[1:]
 		}
-		r.Papers, r.Keys = append(r.Papers, prev.Papers[i]), append(r.Keys, prev.Keys[i])
+		out.Papers, out.Keys = append(out.Papers, r.Papers[i]), append(out.Keys, r.Keys[i])
 	}
 	for _, a := range add {
-		r.Papers, r.Keys = append(r.Papers, a.p), append(r.Keys, a.key)
+		out.Papers, out.Keys = append(out.Papers, a.p), append(out.Keys, a.key)
 	}
+	return out
+}
+
+// compute returns the result of f and o computed from every paper. It scans
+// in stretches, letting writers take the lock in between: a reader holding it
+// through a scan of every paper would keep a writer waiting, and every reader
+// after it, GetPaper included. The papers that changed during the scan are then
+// taken as they are at its end, so the result is that of one generation.
+func (m *Model) compute(f query.Filter, o query.Order) *Result {
+	m.mu.RLock()
+	start := m.gen
+	papers := m.matching(f, true)
+	if m.gen != start {
+		changes, ok := m.changesSince(start)
+		if ok {
+			papers = settle(papers, changes, f)
+		} else {
+			papers = m.matching(f, false) // the journal moved on: scan again, holding the lock
+		}
+	}
+	r := &Result{gen: m.gen, Papers: papers}
+	m.mu.RUnlock()
+	r.Keys = make([]query.Key, len(r.Papers))
+	for i, p := range r.Papers {
+		r.Keys[i] = o.KeyOf(p)
+	}
+	sort.Sort(byKey{r, o})
 	return r
+}
+
+// settle replaces, in papers (matching f, found by a scan during which changes
+// were made), each changed paper by what it is now if it matches f: the scan may
+// have seen it as it was at any point of its changes.
+func settle(papers []*repository.Paper, changes []changed, f query.Filter) []*repository.Paper {
+	ids := make(map[string]bool, len(changes))
+	for _, c := range changes {
+		ids[c.id] = true
+	}
+	out := papers[:0]
+	for _, p := range papers {
+		if !ids[p.ID] {
+			out = append(out, p)
+		}
+	}
+	for _, c := range changes {
+		if c.is != nil && f.Match(c.is) {
+			out = append(out, c.is)
+		}
+	}
+	return out
 }
 
 // entry is a paper of a result with its sort key.

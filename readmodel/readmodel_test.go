@@ -2,9 +2,11 @@ package readmodel
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -283,8 +285,10 @@ func TestPatchedListsEqualComputedOnes(t *testing.T) {
 			q := queries[r.IntN(len(queries))]
 			m.mu.RLock()
 			prev := m.cache[q.f.Text+"\x00"+q.o.Text]
-			if prev != nil && prev.gen != m.gen && m.patch(prev, q.f, q.o) != nil {
-				patched++
+			if prev != nil && prev.gen != m.gen {
+				if changes, ok := m.changesSince(prev.gen); ok && prev.patched(changes, m.gen, q.f, q.o) != nil {
+					patched++
+				}
 			}
 			m.mu.RUnlock()
 			got := m.List(q.f, q.o)
@@ -320,4 +324,127 @@ func ids(ps []*repository.Paper) []string {
 		out[i] = p.ID
 	}
 	return out
+}
+
+// TestListsComputedDuringWritesAreOfOneGeneration lists while writers change
+// papers and votes, with scans that let writers in every few papers, then
+// checks, once the writers have stopped, that every cached result (patched from
+// those computed during the writes) equals one computed from scratch: a scan
+// that saw some papers before a change and some after must not be cached as a
+// result of one generation.
+func TestListsComputedDuringWritesAreOfOneGeneration(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.stretch = 3
+	var initial []*repository.Paper
+	for i := range 400 {
+		p := paper(fmt.Sprintf("p%03d", i), 1, int64(i%7))
+		p.Categories = []string{[]string{"cs.LG", "cs.CV"}[i%2]}
+		p.SubmitTime = time.Unix(int64(i%20)*86400, 0)
+		initial = append(initial, p)
+	}
+	m.Replace(initial, 0)
+	var queries []query.Filter
+	for _, ft := range []string{"", `categories:"cs.LG"`, "upvotes >= 3"} {
+		f, err := query.ParseFilter(ft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries = append(queries, f, f.SubmittedIn(time.Unix(2*86400, 0), time.Unix(9*86400, 0)))
+	}
+	o, err := query.ParseOrder("upvotes desc, submit_time desc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	var version atomic.Int64
+	version.Store(10)
+	for w := range 3 {
+		writers.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 9))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("p%03d", r.IntN(420))
+				v := version.Add(1)
+				switch r.IntN(4) {
+				case 0:
+					p := paper(id, v, int64(r.IntN(7)))
+					p.Categories = []string{[]string{"cs.LG", "cs.CV"}[r.IntN(2)]}
+					p.SubmitTime = time.Unix(int64(r.IntN(20))*86400, 0)
+					m.Put(p)
+				case 1:
+					m.Remove(id, v)
+				case 2:
+					m.AddVote(repository.Vote{PaperID: id, User: fmt.Sprint(r.IntN(5))}, v)
+				default:
+					m.RemoveVote(repository.Vote{PaperID: id, User: fmt.Sprint(r.IntN(5))}, v)
+				}
+			}
+		})
+	}
+	var readers sync.WaitGroup
+	var checked atomic.Int64
+	for range 2 {
+		readers.Go(func() {
+			for i := range 1000 {
+				if i%2 == 0 { // computed from scratch, during the writes, rather than patched
+					m.mu.Lock()
+					clear(m.cache)
+					m.mu.Unlock()
+				}
+				f := queries[i%len(queries)]
+				r := m.List(f, o)
+				// The papers as they were at r's generation: as they are, but
+				// for those changed since, which the journal holds as they were.
+				m.mu.RLock()
+				changes, ok := m.changesSince(r.gen)
+				then := maps.Clone(m.papers)
+				m.mu.RUnlock()
+				if !ok {
+					continue
+				}
+				for _, c := range changes {
+					if delete(then, c.id); c.then != nil {
+						then[c.id] = c.then
+					}
+				}
+				var want []*repository.Paper
+				for _, p := range then {
+					if f.Match(p) {
+						want = append(want, p)
+					}
+				}
+				slices.SortFunc(want, func(a, b *repository.Paper) int { return o.Compare(o.KeyOf(a), o.KeyOf(b)) })
+				if !slices.Equal(r.Papers, want) {
+					t.Errorf("filter %q at generation %d: the list has %d papers %v,\nwant %d %v", f.Text, r.gen, len(r.Papers), ids(r.Papers), len(want), ids(want))
+					return
+				}
+				checked.Add(1)
+			}
+		})
+	}
+	readers.Wait()
+	if checked.Load() < 500 {
+		t.Errorf("only %d lists could be checked against their generation", checked.Load())
+	}
+	close(stop)
+	writers.Wait()
+	for _, f := range queries {
+		got := m.List(f, o)
+		var want []*repository.Paper
+		for _, p := range m.All() {
+			if f.Match(p) {
+				want = append(want, p)
+			}
+		}
+		slices.SortFunc(want, func(a, b *repository.Paper) int { return o.Compare(o.KeyOf(a), o.KeyOf(b)) })
+		if !slices.Equal(got.Papers, want) {
+			t.Errorf("filter %q: the list has %d papers %v,\nwant %d %v", f.Text, len(got.Papers), ids(got.Papers), len(want), ids(want))
+		}
+	}
 }
