@@ -13,6 +13,7 @@ import (
 	"os"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,11 +26,13 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/collector"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
 	vregexp "github.com/blevesearch/vellum/regexp"
 
 	"github.com/papercatalog/papers/cpu"
@@ -49,6 +52,12 @@ type Index struct {
 
 	facetMu sync.Mutex
 	facets  *facetTable // of the snapshot the last search ran on
+	// The facet terms of every segment seen in the last snapshot, by
+	// document number in the segment, and the terms' ordinals, which stay
+	// the same for the index's life.
+	segFacets  map[segment.Segment][][3]int32
+	facetOrds  map[string]int32
+	facetTerms []string
 }
 
 // Generation changes whenever the index does; callers key cached results with it.
@@ -141,7 +150,7 @@ func Open(dir string) (*Index, error) {
 }
 
 func newIndex(idx bleve.Index) *Index {
-	ix := &Index{idx: idx}
+	ix := &Index{idx: idx, facetOrds: map[string]int32{}}
 	ix.SetLimits(Limits{})
 	return ix
 }
@@ -306,15 +315,34 @@ type facetTable struct {
 
 // facetTableFor returns the facet table of the snapshot r, building it when r is
 // not the snapshot of the last table (the index changed or merged segments,
-// which renumbers documents). Concurrent searches wait for one build.
+// which renumbers documents). Concurrent searches wait for one build. A build
+// reads the facet terms of the segments it has not seen before only: a write
+// adds a small segment beside the large ones, whose terms are kept (see
+// segmentFacets).
 func (ix *Index) facetTableFor(r index.IndexReader) (*facetTable, error) {
 	ix.facetMu.Lock()
 	defer ix.facetMu.Unlock()
 	if t := ix.facets; t != nil && t.reader == r {
 		return t, nil
 	}
+	var t *facetTable
+	var err error
+	if snap, ok := r.(*scorch.IndexSnapshot); ok {
+		t, err = ix.segmentFacets(snap)
+	} else {
+		t, err = ix.readFacets(r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ix.facets = t
+	return t, nil
+}
+
+// readFacets builds the facet table of r from every document's doc values.
+// Callers hold ix.facetMu.
+func (ix *Index) readFacets(r index.IndexReader) (*facetTable, error) {
 	t := &facetTable{reader: r}
-	ords := map[string]int32{}
 	dv, err := r.DocValueReader([]string{facetsField})
 	if err != nil {
 		return nil, fmt.Errorf("read facets: %w", err)
@@ -341,21 +369,67 @@ func (ix *Index) facetTableFor(r index.IndexReader) (*facetTable, error) {
 			if field != facetsField || slot == len(t.docs[n]) {
 				return
 			}
-			ord, ok := ords[string(term)]
-			if !ok {
-				t.terms = append(t.terms, string(term))
-				ord = int32(len(t.terms)) //nolint:gosec // a few hundred facet values
-				ords[string(term)] = ord
-			}
-			t.docs[n][slot] = ord
+			t.docs[n][slot] = ix.facetOrdinal(term)
 			slot++
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read facets: %w", err)
 		}
 	}
-	ix.facets = t
+	t.terms = slices.Clone(ix.facetTerms)
 	return t, nil
+}
+
+// segmentFacets builds the facet table of snap from the tables of its segments,
+// reading those of new segments only. A document's number in a snapshot is its
+// number in its segment plus the sizes of the segments before it, deleted
+// documents included (as scorch numbers them). Callers hold ix.facetMu.
+func (ix *Index) segmentFacets(snap *scorch.IndexSnapshot) (*facetTable, error) {
+	t := &facetTable{reader: snap}
+	kept := make(map[segment.Segment][][3]int32, len(snap.Segments()))
+	for _, ss := range snap.Segments() {
+		seg := ss.Segment()
+		docs, ok := ix.segFacets[seg]
+		if !ok {
+			v, ok := seg.(segment.DocValueVisitable)
+			if !ok {
+				return ix.readFacets(snap)
+			}
+			docs = make([][3]int32, seg.Count())
+			var state segment.DocVisitState
+			for n := range docs {
+				slot := 0
+				var err error
+				state, err = v.VisitDocValues(uint64(n), []string{facetsField}, func(field string, term []byte) { //nolint:gosec // n < Count
+					if field != facetsField || slot == len(docs[n]) {
+						return
+					}
+					docs[n][slot] = ix.facetOrdinal(term)
+					slot++
+				}, state)
+				if err != nil {
+					return nil, fmt.Errorf("read facets: %w", err)
+				}
+			}
+		}
+		kept[seg] = docs
+		t.docs = append(t.docs, docs...)
+	}
+	ix.segFacets = kept // segments merged away are forgotten
+	t.terms = slices.Clone(ix.facetTerms)
+	return t, nil
+}
+
+// facetOrdinal returns the 1-based ordinal of a facet term, numbering new ones.
+// Callers hold ix.facetMu.
+func (ix *Index) facetOrdinal(term []byte) int32 {
+	ord, ok := ix.facetOrds[string(term)]
+	if !ok {
+		ix.facetTerms = append(ix.facetTerms, string(term))
+		ord = int32(len(ix.facetTerms)) //nolint:gosec // a few thousand facet values
+		ix.facetOrds[string(term)] = ord
+	}
+	return ord
 }
 
 // Hit is a paper that matches a query, with its relevance score.

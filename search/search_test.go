@@ -82,6 +82,11 @@ func TestFacetsCountEveryMatch(t *testing.T) {
 				t.Errorf("%s: %q: first page %v, want it to start with %v", when, q, page.Hits, hits[0])
 			}
 		}
+		ix.facetMu.Lock()
+		defer ix.facetMu.Unlock()
+		if len(ix.segFacets) == 0 {
+			t.Errorf("%s: the facet table was not built from per-segment tables", when)
+		}
 	}
 	for batch := range 40 {
 		var ps []*repository.Paper
