@@ -33,13 +33,13 @@ const maxJournal = 4096
 type Model struct {
 	mu         sync.RWMutex
 	papers     map[string]*repository.Paper
-	requests   map[string]string           // create request_id -> paper ID
-	tombstones map[string]int64            // deleted paper ID -> version of the deletion
-	votes      map[string]map[string]int64 // paper ID -> user -> version of the upvote
-	unvoted    map[string]int64            // paper ID|user -> version of the last removal
-	gen        uint64                      // bumped on every change; list results of older generations are stale
-	journal    []change                    // the papers changed in recent generations, oldest first
-	floor      uint64                      // the journal covers every change after this generation
+	requests   map[string]string             // create request_id -> paper ID
+	tombstones map[string]int64              // deleted paper ID -> version of the deletion
+	votes      map[string]map[string]int64   // paper ID -> user -> version of the upvote
+	unvoted    map[string]int64              // paper ID|user -> version of the last removal
+	gen        uint64                        // bumped on every change; list results of older generations are stale
+	journal    []change                      // the papers changed in recent generations, oldest first
+	floor      uint64                        // the journal covers every change after this generation
 	byDay      map[int64]map[string]struct{} // UTC day of the submit time -> IDs of the papers submitted then
 	cache      map[string]*Result
 	listing    map[string]*listing // list results being computed, by cache key
