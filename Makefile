@@ -44,10 +44,11 @@ proto-deps: ## write the googleapis and google.rpc .proto files the API needs in
 
 .PHONY: generate
 generate: proto-deps ## regenerate gen/ from proto/ (buf and plugins run as Go tools)
-	rm -rf gen/papers gen/gateway gen/openapi/papers.swagger.json gen/papers.binpb
+	rm -rf gen/papers gen/gateway gen/openapi/*.json gen/papers.binpb
 	$(BUF) generate --path proto/papers
 	# The image of the API with every import, and the google.rpc error details.
 	$(BUF) build --path proto/papers --path $(PROTO_DEPS)/google/rpc -o gen/papers.binpb
+	go run ./cmd/openapi3 gen/openapi/papers.swagger.json gen/openapi/papers.openapi.json
 
 .PHONY: lint
 lint: proto-deps ## buf lint, go vet, golangci-lint, go mod tidy check (root and gen/ modules)
