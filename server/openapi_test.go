@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -122,5 +123,48 @@ func TestOpenAPISecurityMatchesService(t *testing.T) {
 	}
 	if n < 20 {
 		t.Errorf("only %d operations in openapi.json", n)
+	}
+}
+
+// TestRESTCarriesZeroValues checks the JSON that typed REST clients read: zero
+// values are present (0, false, "", []), int64 fields are strings, unset
+// messages are absent.
+func TestRESTCarriesZeroValues(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	if r := ts.rest(t, "POST", "/v1/papers?paper_id=2111.13056", adminToken, `{"title": "A paper nobody voted for"}`); r.Status != 200 {
+		t.Fatalf("create: %d %s", r.Status, r.Raw)
+	}
+	r := ts.rest(t, "GET", "/v1/papers/2111.13056", "", nil)
+	if r.Status != 200 {
+		t.Fatalf("get: %d %s", r.Status, r.Raw)
+	}
+	for field, want := range map[string]any{
+		"upvotes":        "0", // int64: a string
+		"github_stars":   "0",
+		"arxiv_version":  float64(0), // int32: a number
+		"viewer_upvoted": false,
+		"abstract":       "",
+		"keywords":       []any{},
+	} {
+		if got, ok := r.Body[field]; !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v (present %v), want %#v", field, got, ok, want)
+		}
+	}
+	if _, ok := r.Body["published_time"]; ok {
+		t.Errorf("unset published_time is present: %s", r.Raw)
+	}
+
+	r = ts.rest(t, "GET", "/v1/papers:trending", "", nil)
+	papers, _ := r.Body["papers"].([]any)
+	if r.Status != 200 || len(papers) != 1 {
+		t.Fatalf("trending: %d %s", r.Status, r.Raw)
+	}
+	if score, ok := papers[0].(map[string]any)["trending_score"]; !ok || score != float64(0) {
+		t.Errorf("trending_score of a paper without upvotes = %#v (present %v), want 0", score, ok)
+	}
+	r = ts.rest(t, "GET", "/v1/papers?filter=upvotes%20%3E%2010", "", nil)
+	if r.Status != 200 || !reflect.DeepEqual(r.Body["papers"], []any{}) || r.Body["next_page_token"] != "" || r.Body["total_size"] != float64(0) {
+		t.Errorf("an empty page: %d %s", r.Status, r.Raw)
 	}
 }

@@ -155,8 +155,12 @@ func (s *Server) listen(ctx context.Context) error {
 	reflection.Register(s.grpcServer)
 	s.metrics.grpc.InitializeMetrics(s.grpcServer)
 
+	// REST JSON carries every field, zero values included ("upvotes": "0",
+	// "papers": []), so typed clients read 0 rather than undefined; unset
+	// messages and unset optional fields stay absent. int64 fields are strings,
+	// as proto3 JSON writes them (README, "API").
 	jsonPb := &runtime.JSONPb{
-		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}
 	gwOpts := []runtime.ServeMuxOption{
