@@ -58,6 +58,13 @@ lint: proto-deps ## buf lint, go vet, golangci-lint, go mod tidy check (root and
 	go mod tidy -diff
 	cd gen && go vet ./... && go mod tidy -diff
 
+# BASE is the commit `make breaking` compares the API with.
+BASE ?= HEAD~1
+
+.PHONY: breaking
+breaking: ## buf breaking (FILE rules) of proto/ against BASE (default HEAD~1); see .ci/breaking
+	.ci/breaking $(BASE)
+
 .PHONY: vulncheck
 vulncheck: ## govulncheck on every package, against the pinned vulnerability database
 	go mod download $(VULNDB)
