@@ -65,6 +65,10 @@ BASE ?= HEAD~1
 breaking: ## buf breaking (FILE rules) of proto/ against BASE (default HEAD~1); see .ci/breaking
 	.ci/breaking $(BASE)
 
+.PHONY: consumers
+consumers: ## generate Python, TypeScript and Go clients as the README shows and run them against a live paperd
+	.ci/consumers
+
 .PHONY: vulncheck
 vulncheck: ## govulncheck on every package, against the pinned vulnerability database
 	go mod download $(VULNDB)
