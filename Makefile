@@ -11,12 +11,14 @@ MAKEFLAGS += --no-builtin-rules
 GOTOOLCHAIN ?= go1.26.10
 export GOTOOLCHAIN
 
-# googleapis .proto files (google/api/annotations.proto and friends) are not in any Go
-# module, so they are taken from this npm package at generate time into a git-ignored
-# folder that buf.yaml lists as a second module.
+# The googleapis .proto files the API imports (google/api) and those of the error
+# details it returns (google/rpc) are not in any Go module as .proto files: `make
+# proto-deps` takes them from this npm package into the git-ignored proto-deps/,
+# which buf.yaml lists as a second module. Nothing third-party is committed.
 GOOGLE_PROTO_FILES := google-proto-files@6.0.1
-GOOGLEAPIS := .cache/googleapis
-GOOGLEAPIS_FILES := annotations http field_behavior resource
+PROTO_DEPS := proto-deps
+PROTO_DEPS_FILES := google/api/annotations google/api/http google/api/field_behavior google/api/resource \
+	google/rpc/status google/rpc/error_details google/rpc/code
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 # vuln.go.dev cannot be reached from here: govulncheck reads a pinned copy of the
@@ -29,25 +31,43 @@ BUF := go tool -modfile=tools.mod buf
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(GOOGLEAPIS)/.done:
-	rm -rf .cache/npm $(GOOGLEAPIS)
-	mkdir -p .cache/npm $(GOOGLEAPIS)/google/api
-	cd .cache/npm && npm pack --silent $(GOOGLE_PROTO_FILES) >/dev/null && tar xzf google-proto-files-*.tgz
-	for f in $(GOOGLEAPIS_FILES); do cp .cache/npm/package/google/api/$$f.proto $(GOOGLEAPIS)/google/api/; done
-	rm -rf .cache/npm
-	touch $@
+.PHONY: proto-deps
+proto-deps: ## write the googleapis and google.rpc .proto files the API needs into proto-deps/ (git-ignored)
+	@want="$(GOOGLE_PROTO_FILES) $(PROTO_DEPS_FILES)"; \
+	if [ "$$(cat $(PROTO_DEPS)/.source 2>/dev/null)" != "$$want" ]; then \
+		echo "proto-deps: $(GOOGLE_PROTO_FILES) from npm"; \
+		rm -rf .cache/npm $(PROTO_DEPS); mkdir -p .cache/npm; \
+		(cd .cache/npm && npm pack --silent $(GOOGLE_PROTO_FILES) >/dev/null && tar xzf google-proto-files-*.tgz); \
+		for f in $(PROTO_DEPS_FILES); do install -D -m 644 .cache/npm/package/$$f.proto $(PROTO_DEPS)/$$f.proto; done; \
+		rm -rf .cache/npm; echo "$$want" > $(PROTO_DEPS)/.source; \
+	fi
 
 .PHONY: generate
-generate: $(GOOGLEAPIS)/.done ## regenerate gen/ from proto/ (buf and plugins run as Go tools)
-	rm -rf gen/papers gen/openapi/papers.swagger.json
+generate: proto-deps ## regenerate gen/ from proto/ (buf and plugins run as Go tools)
+	rm -rf gen/papers gen/gateway gen/openapi/*.json gen/papers.binpb
 	$(BUF) generate --path proto/papers
+	# The image of the API with every import, and the google.rpc error details.
+	$(BUF) build --path proto/papers --path $(PROTO_DEPS)/google/rpc -o gen/papers.binpb
+	go run ./cmd/openapi3 gen/openapi/papers.swagger.json gen/openapi/papers.openapi.json
 
 .PHONY: lint
-lint: $(GOOGLEAPIS)/.done ## buf lint, go vet, golangci-lint, go mod tidy check
+lint: proto-deps ## buf lint, go vet, golangci-lint, go mod tidy check (root and gen/ modules)
 	$(BUF) lint --path proto/papers
 	go vet ./...
 	go run $(GOLANGCI_LINT) run ./...
 	go mod tidy -diff
+	cd gen && go vet ./... && go mod tidy -diff
+
+# BASE is the commit `make breaking` compares the API with.
+BASE ?= HEAD~1
+
+.PHONY: breaking
+breaking: ## buf breaking (FILE rules) of proto/ against BASE (default HEAD~1); see .ci/breaking
+	.ci/breaking $(BASE)
+
+.PHONY: consumers
+consumers: ## generate Python, TypeScript and Go clients as the README shows and run them against a live paperd
+	.ci/consumers
 
 .PHONY: vulncheck
 vulncheck: ## govulncheck on every package, against the pinned vulnerability database

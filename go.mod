@@ -19,6 +19,7 @@ require (
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.1.0
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
+	github.com/papercatalog/papers/gen v0.0.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/wneessen/go-mail v0.8.1
 	go.einride.tech/aip v0.86.3
@@ -118,3 +119,7 @@ require (
 	modernc.org/strutil v1.2.0 // indirect
 	modernc.org/token v1.1.0 // indirect
 )
+
+// The generated API (gen/) is a module of its own, for clients; paperd builds
+// against the copy in this repository.
+replace github.com/papercatalog/papers/gen => ./gen

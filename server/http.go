@@ -28,10 +28,8 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	// The import streams newline-delimited JSON of any length, each line at
 	// most MaxRequestBytes. It has no deadline.
 	handle("POST /v1/papers:import", s.cors(s.whenOpened(longBody(importLines(streamGW)))))
-	handle("GET /openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openapi.JSON)
-	}))
+	handle("GET /openapi.json", document(openapi.JSON)) // OpenAPI 3.0
+	handle("GET /swagger.json", document(openapi.Swagger))
 	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	}))
@@ -46,6 +44,14 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	handle("GET /{$}", pageHeaders(s.whenOpened(http.HandlerFunc(s.home))))
 	handle("POST /subscribe", pageHeaders(s.whenOpened(cop.Handler(limitBody(withPeer(http.HandlerFunc(s.subscribe)))))))
 	return s.recoverHTTP(nosniff(mux))
+}
+
+// document serves a generated API document.
+func document(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})
 }
 
 // nosniff tells browsers to take every answer (JSON included) as the type it

@@ -58,7 +58,7 @@ func TestHealthReflectionAndOpenAPI(t *testing.T) {
 		t.Fatalf("openapi.json: %d", r.Status)
 	}
 	paths, _ := r.Body["paths"].(map[string]any)
-	for _, p := range []string{"/v1/papers", "/v1/{name}", "/v1/papers:batchGet", "/v1/{paper.name}"} {
+	for _, p := range []string{"/v1/papers", "/v1/papers/{paper}", "/v1/papers:batchGet", "/v1/subscriptions/{subscription}"} {
 		if _, ok := paths[p]; !ok {
 			t.Errorf("openapi.json has no path %s", p)
 		}

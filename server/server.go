@@ -33,6 +33,8 @@ import (
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/cpu"
 	"github.com/papercatalog/papers/embedded"
+	catalogv1gw "github.com/papercatalog/papers/gen/gateway/papers/catalog/v1"
+	subscriptionv1gw "github.com/papercatalog/papers/gen/gateway/papers/subscription/v1"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer"
@@ -154,8 +156,12 @@ func (s *Server) listen(ctx context.Context) error {
 	reflection.Register(s.grpcServer)
 	s.metrics.grpc.InitializeMetrics(s.grpcServer)
 
+	// REST JSON carries every field, zero values included ("upvotes": "0",
+	// "papers": []), so typed clients read 0 rather than undefined; unset
+	// messages and unset optional fields stay absent. int64 fields are strings,
+	// as proto3 JSON writes them (README, "API").
 	jsonPb := &runtime.JSONPb{
-		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}
 	gwOpts := []runtime.ServeMuxOption{
@@ -180,10 +186,10 @@ func (s *Server) listen(ctx context.Context) error {
 	gw := runtime.NewServeMux(gwOpts...)
 	// The gateway calls the service in-process rather than dialing the gRPC port:
 	// same handlers, same validation and errors, without a second network hop.
-	if err := catalogv1.RegisterCatalogServiceHandlerServer(ctx, gw, s.catalog); err != nil {
+	if err := catalogv1gw.RegisterCatalogServiceHandlerServer(ctx, gw, s.catalog); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}
-	if err := subscriptionv1.RegisterSubscriptionServiceHandlerServer(ctx, gw, s.subscriptions); err != nil {
+	if err := subscriptionv1gw.RegisterSubscriptionServiceHandlerServer(ctx, gw, s.subscriptions); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}
 	// In-process calls cannot stream, so the streaming import goes through a
@@ -200,7 +206,7 @@ func (s *Server) listen(ctx context.Context) error {
 	streamGW := runtime.NewServeMux(append(gwOpts[:len(gwOpts):len(gwOpts)],
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, importMarshaler{jsonPb}),
 		runtime.WithErrorHandler(importError))...)
-	if err := catalogv1.RegisterCatalogServiceHandlerClient(ctx, streamGW, catalogv1.NewCatalogServiceClient(loop)); err != nil {
+	if err := catalogv1gw.RegisterCatalogServiceHandlerClient(ctx, streamGW, catalogv1.NewCatalogServiceClient(loop)); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}
 	s.httpServer = &http.Server{

@@ -487,7 +487,7 @@ var File_papers_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_papers_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpapers/catalog/v1/catalog.proto\x12\x11papers.catalog.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\b\n" +
+	"\x1fpapers/catalog/v1/catalog.proto\x12\x11papers.catalog.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\b\n" +
 	"\x05Paper\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1e\n" +
 	"\barxiv_id\x18\x02 \x01(\tB\x03\xe0A\x03R\aarxivId\x12#\n" +
@@ -523,7 +523,7 @@ const file_papers_catalog_v1_catalog_proto_rawDesc = "" +
 	"\vupdate_time\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12*\n" +
 	"\x0eviewer_upvoted\x18\x1a \x01(\bB\x03\xe0A\x03R\rviewerUpvoted:;\xeaA8\n" +
-	"\x17papers.catalog.v1/Paper\x12\x0epapers/{paper}*\x06papers2\x05paperJ\x04\b\x1b\x102\"C\n" +
+	"\x17papers.catalog.v1/Paper\x12\x0epapers/{paper}*\x06papers2\x05paper\"C\n" +
 	"\x06Author\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12 \n" +
 	"\vaffiliation\x18\x02 \x01(\tR\vaffiliation\"A\n" +
@@ -533,8 +533,8 @@ const file_papers_catalog_v1_catalog_proto_rawDesc = "" +
 	"\tPaperView\x12\x1a\n" +
 	"\x16PAPER_VIEW_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10PAPER_VIEW_BASIC\x10\x01\x12\x13\n" +
-	"\x0fPAPER_VIEW_FULL\x10\x02B\xcb\x01\n" +
-	"\x15com.papers.catalog.v1B\fCatalogProtoP\x01Z>github.com/papercatalog/papers/gen/papers/catalog/v1;catalogv1\xa2\x02\x03PCX\xaa\x02\x11Papers.Catalog.V1\xca\x02\x11Papers\\Catalog\\V1\xe2\x02\x1dPapers\\Catalog\\V1\\GPBMetadata\xea\x02\x13Papers::Catalog::V1b\x06proto3"
+	"\x0fPAPER_VIEW_FULL\x10\x02B\xb8\x01\n" +
+	"\"com.papercatalog.papers.catalog.v1B\fCatalogProtoP\x01Z>github.com/papercatalog/papers/gen/papers/catalog/v1;catalogv1\xa2\x02\x03PCX\xaa\x02\x11Papers.Catalog.V1\xca\x02\x11Papers\\Catalog\\V1\xea\x02\x13Papers::Catalog::V1b\x06proto3"
 
 var (
 	file_papers_catalog_v1_catalog_proto_rawDescOnce sync.Once

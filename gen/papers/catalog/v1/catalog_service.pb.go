@@ -1971,8 +1971,8 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x11RemovePaperUpvote\x12+.papers.catalog.v1.RemovePaperUpvoteRequest\x1a\x18.papers.catalog.v1.Paper\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=papers/*}:removeUpvote\x12x\n" +
 	"\vUpdatePaper\x12%.papers.catalog.v1.UpdatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"(\x82\xd3\xe4\x93\x02\":\x05paper2\x19/v1/{paper.name=papers/*}\x12\x7f\n" +
 	"\fImportPapers\x12&.papers.catalog.v1.ImportPapersRequest\x1a'.papers.catalog.v1.ImportPapersResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/papers:import(\x01\x12i\n" +
-	"\vDeletePaper\x12%.papers.catalog.v1.DeletePaperRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=papers/*}B\xd2\x01\n" +
-	"\x15com.papers.catalog.v1B\x13CatalogServiceProtoP\x01Z>github.com/papercatalog/papers/gen/papers/catalog/v1;catalogv1\xa2\x02\x03PCX\xaa\x02\x11Papers.Catalog.V1\xca\x02\x11Papers\\Catalog\\V1\xe2\x02\x1dPapers\\Catalog\\V1\\GPBMetadata\xea\x02\x13Papers::Catalog::V1b\x06proto3"
+	"\vDeletePaper\x12%.papers.catalog.v1.DeletePaperRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=papers/*}B\xbf\x01\n" +
+	"\"com.papercatalog.papers.catalog.v1B\x13CatalogServiceProtoP\x01Z>github.com/papercatalog/papers/gen/papers/catalog/v1;catalogv1\xa2\x02\x03PCX\xaa\x02\x11Papers.Catalog.V1\xca\x02\x11Papers\\Catalog\\V1\xea\x02\x13Papers::Catalog::V1b\x06proto3"
 
 var (
 	file_papers_catalog_v1_catalog_service_proto_rawDescOnce sync.Once

@@ -431,8 +431,8 @@ const file_papers_subscription_v1_subscription_proto_rawDesc = "" +
 	"\x0eWEEKDAY_SUNDAY\x10\a:c\xeaA`\n" +
 	"#papers.subscription.v1/Subscription\x12\x1csubscriptions/{subscription}*\rsubscriptions2\fsubscriptionB\f\n" +
 	"\n" +
-	"_send_hourB\xf3\x01\n" +
-	"\x1acom.papers.subscription.v1B\x11SubscriptionProtoP\x01ZHgithub.com/papercatalog/papers/gen/papers/subscription/v1;subscriptionv1\xa2\x02\x03PSX\xaa\x02\x16Papers.Subscription.V1\xca\x02\x16Papers\\Subscription\\V1\xe2\x02\"Papers\\Subscription\\V1\\GPBMetadata\xea\x02\x18Papers::Subscription::V1b\x06proto3"
+	"_send_hourB\xdb\x01\n" +
+	"'com.papercatalog.papers.subscription.v1B\x11SubscriptionProtoP\x01ZHgithub.com/papercatalog/papers/gen/papers/subscription/v1;subscriptionv1\xa2\x02\x03PSX\xaa\x02\x16Papers.Subscription.V1\xca\x02\x16Papers\\Subscription\\V1\xea\x02\x18Papers::Subscription::V1b\x06proto3"
 
 var (
 	file_papers_subscription_v1_subscription_proto_rawDescOnce sync.Once

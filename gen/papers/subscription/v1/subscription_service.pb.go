@@ -994,8 +994,8 @@ const file_papers_subscription_v1_subscription_service_proto_rawDesc = "" +
 	"\x0eSendManageLink\x12-.papers.subscription.v1.SendManageLinkRequest\x1a..papers.subscription.v1.SendManageLinkResponse\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/subscriptions:sendManageLink\x12\x93\x01\n" +
 	"\x11ListSubscriptions\x120.papers.subscription.v1.ListSubscriptionsRequest\x1a1.papers.subscription.v1.ListSubscriptionsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/subscriptions\x12\x8f\x01\n" +
 	"\rPreviewDigest\x12,.papers.subscription.v1.PreviewDigestRequest\x1a\x1e.papers.subscription.v1.Digest\"0\x82\xd3\xe4\x93\x02*\x12(/v1/{name=subscriptions/*}:previewDigest\x12\x83\x01\n" +
-	"\vSendDigests\x12*.papers.subscription.v1.SendDigestsRequest\x1a+.papers.subscription.v1.SendDigestsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/digests:sendB\xfa\x01\n" +
-	"\x1acom.papers.subscription.v1B\x18SubscriptionServiceProtoP\x01ZHgithub.com/papercatalog/papers/gen/papers/subscription/v1;subscriptionv1\xa2\x02\x03PSX\xaa\x02\x16Papers.Subscription.V1\xca\x02\x16Papers\\Subscription\\V1\xe2\x02\"Papers\\Subscription\\V1\\GPBMetadata\xea\x02\x18Papers::Subscription::V1b\x06proto3"
+	"\vSendDigests\x12*.papers.subscription.v1.SendDigestsRequest\x1a+.papers.subscription.v1.SendDigestsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/digests:sendB\xe2\x01\n" +
+	"'com.papercatalog.papers.subscription.v1B\x18SubscriptionServiceProtoP\x01ZHgithub.com/papercatalog/papers/gen/papers/subscription/v1;subscriptionv1\xa2\x02\x03PSX\xaa\x02\x16Papers.Subscription.V1\xca\x02\x16Papers\\Subscription\\V1\xea\x02\x18Papers::Subscription::V1b\x06proto3"
 
 var (
 	file_papers_subscription_v1_subscription_service_proto_rawDescOnce sync.Once

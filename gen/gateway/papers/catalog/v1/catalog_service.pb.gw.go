@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extCatalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -37,9 +38,9 @@ var (
 
 var filter_CatalogService_CreatePaper_0 = &utilities.DoubleArray{Encoding: map[string]int{"paper": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_CatalogService_CreatePaper_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_CreatePaper_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreatePaperRequest
+		protoReq extCatalogv1.CreatePaperRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Paper); err != nil && !errors.Is(err, io.EOF) {
@@ -58,9 +59,9 @@ func request_CatalogService_CreatePaper_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_CreatePaper_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_CreatePaper_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreatePaperRequest
+		protoReq extCatalogv1.CreatePaperRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Paper); err != nil && !errors.Is(err, io.EOF) {
@@ -78,9 +79,9 @@ func local_request_CatalogService_CreatePaper_0(ctx context.Context, marshaler r
 
 var filter_CatalogService_GetPaper_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_CatalogService_GetPaper_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_GetPaper_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetPaperRequest
+		protoReq extCatalogv1.GetPaperRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -105,9 +106,9 @@ func request_CatalogService_GetPaper_0(ctx context.Context, marshaler runtime.Ma
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_GetPaper_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_GetPaper_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetPaperRequest
+		protoReq extCatalogv1.GetPaperRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -131,9 +132,9 @@ func local_request_CatalogService_GetPaper_0(ctx context.Context, marshaler runt
 
 var filter_CatalogService_BatchGetPapers_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_CatalogService_BatchGetPapers_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_BatchGetPapers_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq BatchGetPapersRequest
+		protoReq extCatalogv1.BatchGetPapersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -149,9 +150,9 @@ func request_CatalogService_BatchGetPapers_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_BatchGetPapers_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_BatchGetPapers_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq BatchGetPapersRequest
+		protoReq extCatalogv1.BatchGetPapersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -166,9 +167,9 @@ func local_request_CatalogService_BatchGetPapers_0(ctx context.Context, marshale
 
 var filter_CatalogService_ListPapers_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_CatalogService_ListPapers_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_ListPapers_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListPapersRequest
+		protoReq extCatalogv1.ListPapersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -184,9 +185,9 @@ func request_CatalogService_ListPapers_0(ctx context.Context, marshaler runtime.
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_ListPapers_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_ListPapers_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListPapersRequest
+		protoReq extCatalogv1.ListPapersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -201,9 +202,9 @@ func local_request_CatalogService_ListPapers_0(ctx context.Context, marshaler ru
 
 var filter_CatalogService_ListDailyPapers_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_CatalogService_ListDailyPapers_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_ListDailyPapers_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListDailyPapersRequest
+		protoReq extCatalogv1.ListDailyPapersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -219,9 +220,9 @@ func request_CatalogService_ListDailyPapers_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_ListDailyPapers_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_ListDailyPapers_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListDailyPapersRequest
+		protoReq extCatalogv1.ListDailyPapersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -236,9 +237,9 @@ func local_request_CatalogService_ListDailyPapers_0(ctx context.Context, marshal
 
 var filter_CatalogService_ListTrendingPapers_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_CatalogService_ListTrendingPapers_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_ListTrendingPapers_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListTrendingPapersRequest
+		protoReq extCatalogv1.ListTrendingPapersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -254,9 +255,9 @@ func request_CatalogService_ListTrendingPapers_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_ListTrendingPapers_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_ListTrendingPapers_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListTrendingPapersRequest
+		protoReq extCatalogv1.ListTrendingPapersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -271,9 +272,9 @@ func local_request_CatalogService_ListTrendingPapers_0(ctx context.Context, mars
 
 var filter_CatalogService_SearchPapers_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_CatalogService_SearchPapers_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_SearchPapers_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SearchPapersRequest
+		protoReq extCatalogv1.SearchPapersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -289,9 +290,9 @@ func request_CatalogService_SearchPapers_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_SearchPapers_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_SearchPapers_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SearchPapersRequest
+		protoReq extCatalogv1.SearchPapersRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -306,9 +307,9 @@ func local_request_CatalogService_SearchPapers_0(ctx context.Context, marshaler 
 
 var filter_CatalogService_ListSimilarPapers_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_CatalogService_ListSimilarPapers_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_ListSimilarPapers_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListSimilarPapersRequest
+		protoReq extCatalogv1.ListSimilarPapersRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -333,9 +334,9 @@ func request_CatalogService_ListSimilarPapers_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_ListSimilarPapers_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_ListSimilarPapers_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListSimilarPapersRequest
+		protoReq extCatalogv1.ListSimilarPapersRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -357,9 +358,9 @@ func local_request_CatalogService_ListSimilarPapers_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
-func request_CatalogService_UpvotePaper_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_UpvotePaper_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpvotePaperRequest
+		protoReq extCatalogv1.UpvotePaperRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -381,9 +382,9 @@ func request_CatalogService_UpvotePaper_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_UpvotePaper_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_UpvotePaper_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpvotePaperRequest
+		protoReq extCatalogv1.UpvotePaperRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -402,9 +403,9 @@ func local_request_CatalogService_UpvotePaper_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func request_CatalogService_RemovePaperUpvote_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_RemovePaperUpvote_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RemovePaperUpvoteRequest
+		protoReq extCatalogv1.RemovePaperUpvoteRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -426,9 +427,9 @@ func request_CatalogService_RemovePaperUpvote_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_RemovePaperUpvote_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_RemovePaperUpvote_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RemovePaperUpvoteRequest
+		protoReq extCatalogv1.RemovePaperUpvoteRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -449,9 +450,9 @@ func local_request_CatalogService_RemovePaperUpvote_0(ctx context.Context, marsh
 
 var filter_CatalogService_UpdatePaper_0 = &utilities.DoubleArray{Encoding: map[string]int{"paper": 0, "name": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
 
-func request_CatalogService_UpdatePaper_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_UpdatePaper_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdatePaperRequest
+		protoReq extCatalogv1.UpdatePaperRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -490,9 +491,9 @@ func request_CatalogService_UpdatePaper_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_UpdatePaper_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_UpdatePaper_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdatePaperRequest
+		protoReq extCatalogv1.UpdatePaperRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -528,7 +529,7 @@ func local_request_CatalogService_UpdatePaper_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
-func request_CatalogService_ImportPapers_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_ImportPapers_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var metadata runtime.ServerMetadata
 	stream, err := client.ImportPapers(ctx)
 	if err != nil {
@@ -537,7 +538,7 @@ func request_CatalogService_ImportPapers_0(ctx context.Context, marshaler runtim
 	}
 	dec := marshaler.NewDecoder(req.Body)
 	for {
-		var protoReq ImportPapersRequest
+		var protoReq extCatalogv1.ImportPapersRequest
 		err = dec.Decode(&protoReq)
 		if errors.Is(err, io.EOF) {
 			break
@@ -571,9 +572,9 @@ func request_CatalogService_ImportPapers_0(ctx context.Context, marshaler runtim
 
 var filter_CatalogService_DeletePaper_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_CatalogService_DeletePaper_0(ctx context.Context, marshaler runtime.Marshaler, client CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_CatalogService_DeletePaper_0(ctx context.Context, marshaler runtime.Marshaler, client extCatalogv1.CatalogServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeletePaperRequest
+		protoReq extCatalogv1.DeletePaperRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -598,9 +599,9 @@ func request_CatalogService_DeletePaper_0(ctx context.Context, marshaler runtime
 	return msg, metadata, err
 }
 
-func local_request_CatalogService_DeletePaper_0(ctx context.Context, marshaler runtime.Marshaler, server CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_CatalogService_DeletePaper_0(ctx context.Context, marshaler runtime.Marshaler, server extCatalogv1.CatalogServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeletePaperRequest
+		protoReq extCatalogv1.DeletePaperRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -627,7 +628,7 @@ func local_request_CatalogService_DeletePaper_0(ctx context.Context, marshaler r
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterCatalogServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterCatalogServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server CatalogServiceServer) error {
+func RegisterCatalogServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extCatalogv1.CatalogServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_CatalogService_CreatePaper_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -906,15 +907,15 @@ func RegisterCatalogServiceHandlerFromEndpoint(ctx context.Context, mux *runtime
 // RegisterCatalogServiceHandler registers the http handlers for service CatalogService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterCatalogServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterCatalogServiceHandlerClient(ctx, mux, NewCatalogServiceClient(conn))
+	return RegisterCatalogServiceHandlerClient(ctx, mux, extCatalogv1.NewCatalogServiceClient(conn))
 }
 
 // RegisterCatalogServiceHandlerClient registers the http handlers for service CatalogService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "CatalogServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "CatalogServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extCatalogv1.CatalogServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extCatalogv1.CatalogServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "CatalogServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterCatalogServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client CatalogServiceClient) error {
+// "extCatalogv1.CatalogServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterCatalogServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extCatalogv1.CatalogServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_CatalogService_CreatePaper_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	extSubscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/grpclog"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_SubscriptionService_CreateSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_CreateSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client extSubscriptionv1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateSubscriptionRequest
+		protoReq extSubscriptionv1.CreateSubscriptionRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Subscription); err != nil && !errors.Is(err, io.EOF) {
@@ -50,9 +51,9 @@ func request_SubscriptionService_CreateSubscription_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_CreateSubscription_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_CreateSubscription_0(ctx context.Context, marshaler runtime.Marshaler, server extSubscriptionv1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateSubscriptionRequest
+		protoReq extSubscriptionv1.CreateSubscriptionRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Subscription); err != nil && !errors.Is(err, io.EOF) {
@@ -62,9 +63,9 @@ func local_request_SubscriptionService_CreateSubscription_0(ctx context.Context,
 	return msg, metadata, err
 }
 
-func request_SubscriptionService_ConfirmSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_ConfirmSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client extSubscriptionv1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ConfirmSubscriptionRequest
+		protoReq extSubscriptionv1.ConfirmSubscriptionRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -77,9 +78,9 @@ func request_SubscriptionService_ConfirmSubscription_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_ConfirmSubscription_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_ConfirmSubscription_0(ctx context.Context, marshaler runtime.Marshaler, server extSubscriptionv1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ConfirmSubscriptionRequest
+		protoReq extSubscriptionv1.ConfirmSubscriptionRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -91,9 +92,9 @@ func local_request_SubscriptionService_ConfirmSubscription_0(ctx context.Context
 
 var filter_SubscriptionService_GetSubscription_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_SubscriptionService_GetSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_GetSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client extSubscriptionv1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetSubscriptionRequest
+		protoReq extSubscriptionv1.GetSubscriptionRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -118,9 +119,9 @@ func request_SubscriptionService_GetSubscription_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_GetSubscription_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_GetSubscription_0(ctx context.Context, marshaler runtime.Marshaler, server extSubscriptionv1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetSubscriptionRequest
+		protoReq extSubscriptionv1.GetSubscriptionRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -144,9 +145,9 @@ func local_request_SubscriptionService_GetSubscription_0(ctx context.Context, ma
 
 var filter_SubscriptionService_UpdateSubscription_0 = &utilities.DoubleArray{Encoding: map[string]int{"subscription": 0, "name": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
 
-func request_SubscriptionService_UpdateSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_UpdateSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client extSubscriptionv1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateSubscriptionRequest
+		protoReq extSubscriptionv1.UpdateSubscriptionRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -185,9 +186,9 @@ func request_SubscriptionService_UpdateSubscription_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_UpdateSubscription_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_UpdateSubscription_0(ctx context.Context, marshaler runtime.Marshaler, server extSubscriptionv1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateSubscriptionRequest
+		protoReq extSubscriptionv1.UpdateSubscriptionRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -225,9 +226,9 @@ func local_request_SubscriptionService_UpdateSubscription_0(ctx context.Context,
 
 var filter_SubscriptionService_DeleteSubscription_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_SubscriptionService_DeleteSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_DeleteSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client extSubscriptionv1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeleteSubscriptionRequest
+		protoReq extSubscriptionv1.DeleteSubscriptionRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -252,9 +253,9 @@ func request_SubscriptionService_DeleteSubscription_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_DeleteSubscription_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_DeleteSubscription_0(ctx context.Context, marshaler runtime.Marshaler, server extSubscriptionv1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeleteSubscriptionRequest
+		protoReq extSubscriptionv1.DeleteSubscriptionRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -276,9 +277,9 @@ func local_request_SubscriptionService_DeleteSubscription_0(ctx context.Context,
 	return msg, metadata, err
 }
 
-func request_SubscriptionService_Unsubscribe_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_Unsubscribe_0(ctx context.Context, marshaler runtime.Marshaler, client extSubscriptionv1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UnsubscribeRequest
+		protoReq extSubscriptionv1.UnsubscribeRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -291,9 +292,9 @@ func request_SubscriptionService_Unsubscribe_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_Unsubscribe_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_Unsubscribe_0(ctx context.Context, marshaler runtime.Marshaler, server extSubscriptionv1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UnsubscribeRequest
+		protoReq extSubscriptionv1.UnsubscribeRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -303,9 +304,9 @@ func local_request_SubscriptionService_Unsubscribe_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
-func request_SubscriptionService_SendManageLink_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_SendManageLink_0(ctx context.Context, marshaler runtime.Marshaler, client extSubscriptionv1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SendManageLinkRequest
+		protoReq extSubscriptionv1.SendManageLinkRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -318,9 +319,9 @@ func request_SubscriptionService_SendManageLink_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_SendManageLink_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_SendManageLink_0(ctx context.Context, marshaler runtime.Marshaler, server extSubscriptionv1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SendManageLinkRequest
+		protoReq extSubscriptionv1.SendManageLinkRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -332,9 +333,9 @@ func local_request_SubscriptionService_SendManageLink_0(ctx context.Context, mar
 
 var filter_SubscriptionService_ListSubscriptions_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_SubscriptionService_ListSubscriptions_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_ListSubscriptions_0(ctx context.Context, marshaler runtime.Marshaler, client extSubscriptionv1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListSubscriptionsRequest
+		protoReq extSubscriptionv1.ListSubscriptionsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -350,9 +351,9 @@ func request_SubscriptionService_ListSubscriptions_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_ListSubscriptions_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_ListSubscriptions_0(ctx context.Context, marshaler runtime.Marshaler, server extSubscriptionv1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListSubscriptionsRequest
+		protoReq extSubscriptionv1.ListSubscriptionsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -367,9 +368,9 @@ func local_request_SubscriptionService_ListSubscriptions_0(ctx context.Context, 
 
 var filter_SubscriptionService_PreviewDigest_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_SubscriptionService_PreviewDigest_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_PreviewDigest_0(ctx context.Context, marshaler runtime.Marshaler, client extSubscriptionv1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PreviewDigestRequest
+		protoReq extSubscriptionv1.PreviewDigestRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -394,9 +395,9 @@ func request_SubscriptionService_PreviewDigest_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_PreviewDigest_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_PreviewDigest_0(ctx context.Context, marshaler runtime.Marshaler, server extSubscriptionv1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq PreviewDigestRequest
+		protoReq extSubscriptionv1.PreviewDigestRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -418,9 +419,9 @@ func local_request_SubscriptionService_PreviewDigest_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
-func request_SubscriptionService_SendDigests_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_SubscriptionService_SendDigests_0(ctx context.Context, marshaler runtime.Marshaler, client extSubscriptionv1.SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SendDigestsRequest
+		protoReq extSubscriptionv1.SendDigestsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -433,9 +434,9 @@ func request_SubscriptionService_SendDigests_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
-func local_request_SubscriptionService_SendDigests_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_SubscriptionService_SendDigests_0(ctx context.Context, marshaler runtime.Marshaler, server extSubscriptionv1.SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq SendDigestsRequest
+		protoReq extSubscriptionv1.SendDigestsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -450,7 +451,7 @@ func local_request_SubscriptionService_SendDigests_0(ctx context.Context, marsha
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterSubscriptionServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterSubscriptionServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server SubscriptionServiceServer) error {
+func RegisterSubscriptionServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extSubscriptionv1.SubscriptionServiceServer) error {
 	mux.Handle(http.MethodPost, pattern_SubscriptionService_CreateSubscription_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -682,15 +683,15 @@ func RegisterSubscriptionServiceHandlerFromEndpoint(ctx context.Context, mux *ru
 // RegisterSubscriptionServiceHandler registers the http handlers for service SubscriptionService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterSubscriptionServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterSubscriptionServiceHandlerClient(ctx, mux, NewSubscriptionServiceClient(conn))
+	return RegisterSubscriptionServiceHandlerClient(ctx, mux, extSubscriptionv1.NewSubscriptionServiceClient(conn))
 }
 
 // RegisterSubscriptionServiceHandlerClient registers the http handlers for service SubscriptionService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "SubscriptionServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "SubscriptionServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extSubscriptionv1.SubscriptionServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extSubscriptionv1.SubscriptionServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "SubscriptionServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterSubscriptionServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client SubscriptionServiceClient) error {
+// "extSubscriptionv1.SubscriptionServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterSubscriptionServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extSubscriptionv1.SubscriptionServiceClient) error {
 	mux.Handle(http.MethodPost, pattern_SubscriptionService_CreateSubscription_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
