@@ -528,27 +528,37 @@ func (r *Result) patched(changes []changed, gen uint64, f query.Filter, o query.
 			drop = append(drop, at)
 		}
 		if c.is != nil && f.Match(c.is) {
-			add = append(add, entry{c.is, o.KeyOf(c.is)})
+			add = append(add, entry{p: c.is, key: o.KeyOf(c.is)})
 		}
 	}
 	slices.Sort(drop)
 	slices.SortFunc(add, func(a, b entry) int { return o.Compare(a.key, b.key) })
+	for j := range add {
+		add[j].at = sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], add[j].key) >= 0 })
+	}
 	n := len(r.Papers) - len(drop) + len(add)
 	out := &Result{gen: gen, Papers: make([]*repository.Paper, 0, n), Keys: make([]query.Key, 0, n)}
-	for i := range r.Papers {
-		if len(drop) > 0 && drop[0] == i {
-			drop = drop[1:]
-			continue
+	// Copy the stretches between the places that change, each at once.
+	i := 0
+	for len(drop) > 0 || len(add) > 0 {
+		next := len(r.Papers)
+		if len(drop) > 0 {
+			next = drop[0]
 		}
-		for len(add) > 0 && o.Compare(add[0].key, r.Keys[i]) < 0 {
+		if len(add) > 0 && add[0].at < next {
+			next = add[0].at
+		}
+		out.Papers, out.Keys = append(out.Papers, r.Papers[i:next]...), append(out.Keys, r.Keys[i:next]...)
+		i = next
+		for len(add) > 0 && add[0].at == next {
 			out.Papers, out.Keys = append(out.Papers, add[0].p), append(out.Keys, add[0].key)
 			add = add[1:]
 		}
-		out.Papers, out.Keys = append(out.Papers, r.Papers[i]), append(out.Keys, r.Keys[i])
+		if len(drop) > 0 && drop[0] == next {
+			i, drop = next+1, drop[1:]
+		}
 	}
-	for _, a := range add {
-		out.Papers, out.Keys = append(out.Papers, a.p), append(out.Keys, a.key)
-	}
+	out.Papers, out.Keys = append(out.Papers, r.Papers[i:]...), append(out.Keys, r.Keys[i:]...)
 	return out
 }
 
@@ -605,6 +615,7 @@ func settle(papers []*repository.Paper, changes []changed, f query.Filter) []*re
 type entry struct {
 	p   *repository.Paper
 	key query.Key
+	at  int // where it goes in the result it is merged into
 }
 
 // listing is a list result being computed.
