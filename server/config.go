@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/ingest"
 	"github.com/papercatalog/papers/search"
-	"github.com/papercatalog/papers/service"
 )
 
 // Config is paperd's configuration. Each setting comes from a flag, else from its
@@ -32,7 +32,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogFormat       string
 	LogLevel        string
-	JWT             service.UsersConfig
+	JWT             auth.UsersConfig
 	// Arxiv configures the built-in arXiv poller; it is off without categories.
 	Arxiv ArxivConfig
 	// PprofAddr, if set, is where Go's profiling handlers listen.
@@ -63,9 +63,9 @@ type Config struct {
 	// (OTLPProtocol: http/protobuf or grpc); empty: tracing is off.
 	OTLPEndpoint       string
 	OTLPProtocol       string
-	WriteRateLimit     service.RateLimit
-	UpvoteRateLimit    service.RateLimit
-	SubscribeRateLimit service.RateLimit
+	WriteRateLimit     auth.RateLimit
+	UpvoteRateLimit    auth.RateLimit
+	SubscribeRateLimit auth.RateLimit
 	// SearchLimits bound the cost of every search; unset fields take their
 	// defaults (search.DefaultMaxExpansions …).
 	SearchLimits    search.Limits
@@ -85,9 +85,9 @@ type ArxivConfig struct {
 
 // Default per-client rate limits.
 var (
-	DefaultWriteRateLimit     = service.RateLimit{Burst: 600, Per: time.Minute}
-	DefaultUpvoteRateLimit    = service.RateLimit{Burst: 60, Per: time.Minute}
-	DefaultSubscribeRateLimit = service.RateLimit{Burst: 5, Per: 5 * time.Minute}
+	DefaultWriteRateLimit     = auth.RateLimit{Burst: 600, Per: time.Minute}
+	DefaultUpvoteRateLimit    = auth.RateLimit{Burst: 60, Per: time.Minute}
+	DefaultSubscribeRateLimit = auth.RateLimit{Burst: 5, Per: 5 * time.Minute}
 )
 
 // withDefaults fills in the settings a Config built in code leaves unset,
@@ -107,11 +107,11 @@ func (c Config) withDefaults() Config {
 	}
 	c.SearchLimits = c.SearchLimits.WithDefaults()
 	for _, l := range []struct {
-		dst *service.RateLimit
-		def service.RateLimit
+		dst *auth.RateLimit
+		def auth.RateLimit
 	}{{&c.WriteRateLimit, DefaultWriteRateLimit}, {&c.UpvoteRateLimit, DefaultUpvoteRateLimit},
 		{&c.SubscribeRateLimit, DefaultSubscribeRateLimit}} {
-		if *l.dst == (service.RateLimit{}) {
+		if *l.dst == (auth.RateLimit{}) {
 			*l.dst = l.def
 		}
 	}
@@ -246,10 +246,10 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	for _, l := range []struct {
 		name, text string
-		dst        *service.RateLimit
+		dst        *auth.RateLimit
 	}{{"write-rate-limit", writeLimit, &c.WriteRateLimit}, {"upvote-rate-limit", upvoteLimit, &c.UpvoteRateLimit},
 		{"subscribe-rate-limit", subscribeLimit, &c.SubscribeRateLimit}} {
-		if *l.dst, err = service.ParseRateLimit(l.text); err != nil {
+		if *l.dst, err = auth.ParseRateLimit(l.text); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/embedded"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
@@ -71,7 +72,7 @@ type Server struct {
 	// subscriptions serves SubscriptionService; mail is its mailer.
 	subscriptions *service.Subscriptions
 	mail          mailer.Mailer
-	users         *service.Users
+	users         *auth.Users
 	served        bool           // Start completed: the model is worth a snapshot at shutdown
 	background    sync.WaitGroup // sync and indexing, stopped before the stores close
 	ready         atomic.Bool
@@ -280,7 +281,7 @@ func (s *Server) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	users, err := service.NewUsers(ctx, cfg.JWT)
+	users, err := auth.NewUsers(ctx, cfg.JWT)
 	if err != nil {
 		return fmt.Errorf("user tokens: %w", err)
 	}
@@ -314,13 +315,14 @@ func (s *Server) open(ctx context.Context) error {
 	s.stopSync = stop
 	s.background.Go(func() { s.syncer.Run(syncCtx) })
 
-	limits := service.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)
-	admins := service.NewAdmins(cfg.AdminTokens)
+	admins := auth.NewAdmins(cfg.AdminTokens)
 	if admins.Len() == 0 {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
 	}
-	*s.catalog = service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
-		Admins: admins, Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Limits: limits}
+	guard := &auth.Guard{Admins: admins, Users: users,
+		Limits: auth.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)}
+	*s.catalog = service.Catalog{Papers: papers, Votes: votes, Model: s.model, Tokens: query.NewTokens(key),
+		Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Guard: guard}
 	indexer.Busy = s.catalog.Importing
 	var mail mailer.Mailer
 	senders := mailer.DefaultConnections
@@ -342,9 +344,9 @@ func (s *Server) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	*s.subscriptions = service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
+	*s.subscriptions = service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Log: log,
 		PublicURL: cfg.PublicURL, From: cfg.MailFrom, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
-		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders, Limits: limits,
+		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders, Guard: guard,
 		RetryBackoff: cfg.DigestRetry, JournalPath: filepath.Join(cfg.DataDir, "digest-outcomes.journal")}
 	if err := retry(ctx, log, "replay the digest journal", func(ctx context.Context) error {
 		n, err := s.subscriptions.ReplayJournal(ctx)

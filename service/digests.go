@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/digest"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer"
@@ -124,10 +125,7 @@ func (s *Subscriptions) render(sub *repository.Subscription, day time.Time) (*di
 
 // SendDigests implements subscriptionv1.SubscriptionServiceServer.
 func (s *Subscriptions) SendDigests(ctx context.Context, req *subscriptionv1.SendDigestsRequest) (*subscriptionv1.SendDigestsResponse, error) {
-	if err := s.Limits.Write(ctx); err != nil {
-		return nil, s.fail(ctx, "SendDigests", err)
-	}
-	if err := s.Admins.Check(ctx); err != nil {
+	if _, err := s.Guard.Admit(ctx, auth.Admin, auth.Writes, false); err != nil {
 		return nil, s.fail(ctx, "SendDigests", err)
 	}
 	var v violations

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/digest"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/keylock"
@@ -47,7 +48,6 @@ type Subscriptions struct {
 
 	Store  repository.Subscriptions
 	Mailer mailer.Mailer
-	Admins *Admins
 	Log    *slog.Logger
 	// PublicURL starts every link in mails, e.g. https://papers.example.
 	PublicURL string
@@ -74,8 +74,8 @@ type Subscriptions struct {
 	JournalPath string
 	// Stats counts digest deliveries.
 	Stats Stats
-	// Limits are the per-client rate limits (nil: none).
-	Limits *Limiters
+	// Guard checks tokens and spends rate limits.
+	Guard *auth.Guard
 
 	rendererOnce sync.Once
 	renderer     *digest.Renderer // renders each paper once for all digests
@@ -119,7 +119,7 @@ const acceptedMessage = "If the address can receive mail, a confirmation link is
 
 // CreateSubscription implements subscriptionv1.SubscriptionServiceServer.
 func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptionv1.CreateSubscriptionRequest) (*subscriptionv1.CreateSubscriptionResponse, error) {
-	if err := s.Limits.Subscribe(ctx); err != nil {
+	if _, err := s.Guard.Admit(ctx, auth.Public, auth.Subscribes, false); err != nil {
 		return nil, s.fail(ctx, "CreateSubscription", err)
 	}
 	var v violations
@@ -300,7 +300,7 @@ func notFoundToken() error {
 }
 
 func (s *Subscriptions) byToken(ctx context.Context, tok string) (*repository.Subscription, bool, error) {
-	if err := s.Limits.Write(ctx); err != nil { // also slows down guessing
+	if _, err := s.Guard.Admit(ctx, auth.Public, auth.Writes, false); err != nil { // also slows down guessing
 		return nil, false, err
 	}
 	if tok == "" || len(tok) > 200 {
@@ -323,10 +323,7 @@ func (s *Subscriptions) authorized(ctx context.Context, name, manageToken string
 		return nil, v.err()
 	}
 	if manageToken == "" {
-		if err := s.Limits.Write(ctx); err != nil {
-			return nil, err
-		}
-		if err := s.Admins.Check(ctx); err != nil {
+		if _, err := s.Guard.Admit(ctx, auth.Admin, auth.Writes, false); err != nil {
 			return nil, err
 		}
 		sub, err := s.Store.Get(ctx, id)
@@ -534,7 +531,7 @@ const manageLinkMessage = "If the address has a subscription, a link to manage i
 // the subscription's manage link, the one every earlier mail carries: an
 // anonymous request never changes which links work.
 func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.SendManageLinkRequest) (*subscriptionv1.SendManageLinkResponse, error) {
-	if err := s.Limits.Subscribe(ctx); err != nil {
+	if _, err := s.Guard.Admit(ctx, auth.Public, auth.Subscribes, false); err != nil {
 		return nil, s.fail(ctx, "SendManageLink", err)
 	}
 	var v violations
@@ -589,7 +586,7 @@ func (s *Subscriptions) sendManageLink(ctx context.Context, email string) error 
 // ListSubscriptions implements subscriptionv1.SubscriptionServiceServer. The page
 // token is the offset into the list, which is sorted newest first.
 func (s *Subscriptions) ListSubscriptions(ctx context.Context, req *subscriptionv1.ListSubscriptionsRequest) (*subscriptionv1.ListSubscriptionsResponse, error) {
-	if err := s.Admins.Check(ctx); err != nil {
+	if _, err := s.Guard.Admit(ctx, auth.Admin, auth.NoLimit, false); err != nil {
 		return nil, s.fail(ctx, "ListSubscriptions", err)
 	}
 	var v violations

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/embedded"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer"
@@ -50,7 +51,7 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close() })
-	return &Subscriptions{Store: mongo.NewSubscriptions(db), Mailer: m, Admins: NewAdmins([]string{"admin"}),
+	return &Subscriptions{Store: mongo.NewSubscriptions(db), Mailer: m, Guard: &auth.Guard{Admins: auth.NewAdmins([]string{"admin"})},
 		Log: slog.New(slog.DiscardHandler), PublicURL: "https://papers.example", From: "Papers <digest@papers.example>",
 		TokenKey: []byte("0123456789abcdef0123456789abcdef"), Deliveries: mongo.NewDeliveries(db), Owner: "sender-1",
 		ClaimTimeout: time.Minute, JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal")}, smtp
@@ -161,7 +162,7 @@ func TestSubscribeConfirmManageUnsubscribe(t *testing.T) {
 
 func TestSubscribeRefusesBadInputAndFloods(t *testing.T) {
 	s, srv := subscriptionService(t)
-	s.Limits = NewLimiters(RateLimit{Off: true}, RateLimit{Off: true}, RateLimit{Burst: 5, Per: 5 * time.Minute})
+	s.Guard.Limits = auth.NewLimiters(auth.RateLimit{Off: true}, auth.RateLimit{Off: true}, auth.RateLimit{Burst: 5, Per: 5 * time.Minute})
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", "203.0.113.7"))
 	for _, email := range []string{"", "not an address", "Ada <ada@example.org>", "a@b\r\nBcc: evil@example.org"} {
 		_, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: email}})

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/papercatalog/papers/auth"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/repository"
 )
@@ -35,13 +36,11 @@ func (s *Catalog) RemovePaperUpvote(ctx context.Context, req *catalogv1.RemovePa
 // store keeps one successor of each change (RecordVotes), and a change that lost
 // follows the stored one and tries again.
 func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.Paper, error) {
-	sub, err := s.Users.RequireSubject(ctx)
+	caller, err := s.Guard.Admit(ctx, auth.User, auth.Upvotes, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Limits.Upvote(sub); err != nil {
-		return nil, err
-	}
+	sub := caller.User
 	cur, err := s.get("name", name)
 	if err != nil {
 		return nil, err
