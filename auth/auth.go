@@ -190,8 +190,7 @@ func FromContext(ctx context.Context) Caller {
 // bearer returns the token of the first `authorization: Bearer <token>` in
 // ctx's incoming metadata.
 func bearer(ctx context.Context) (string, bool) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("authorization") {
+	for _, v := range metadata.ValueFromIncomingContext(ctx, "authorization") {
 		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
 			return strings.TrimSpace(v[7:]), true
 		}

@@ -102,11 +102,9 @@ func clientKey(ctx context.Context) string {
 		}
 		return p.Addr.String()
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if xff := md.Get("x-forwarded-for"); len(xff) > 0 {
-			parts := strings.Split(xff[len(xff)-1], ",")
-			return strings.TrimSpace(parts[len(parts)-1])
-		}
+	if xff := metadata.ValueFromIncomingContext(ctx, "x-forwarded-for"); len(xff) > 0 {
+		parts := strings.Split(xff[len(xff)-1], ",")
+		return strings.TrimSpace(parts[len(parts)-1])
 	}
 	return "unknown"
 }

@@ -28,7 +28,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Channel calls the services registered on it in-process. Register every
@@ -122,25 +121,41 @@ func (c *Channel) NewStream(_ context.Context, _ *grpc.StreamDesc, fullMethod st
 	return nil, status.Errorf(codes.Unimplemented, "inproc: %s streams, and in-process calls cannot", fullMethod)
 }
 
-// share sets every field src has on dst, a new message of the same type,
-// sharing the values rather than copying them.
+// share sets every field of src on dst, a new message of the same type,
+// sharing the values rather than copying them. It sets the generated struct's
+// exported fields (the message's fields, oneofs included), as code that
+// builds a message does, and its unknown fields; that takes a few hundred
+// nanoseconds where protoreflect's Range and Set take microseconds.
 func share(dst any, src proto.Message) error {
-	d, ok := dst.(proto.Message)
-	if !ok {
-		return fmt.Errorf("inproc: %T is not a protocol buffer message", dst)
+	dv, sv := reflect.ValueOf(dst), reflect.ValueOf(src)
+	if dv.Type() != sv.Type() || dv.Kind() != reflect.Pointer || dv.IsNil() || sv.IsNil() {
+		return fmt.Errorf("inproc: a %T cannot be passed as a %T", src, dst)
 	}
-	dm, sm := d.ProtoReflect(), src.ProtoReflect()
-	if dm.Descriptor() != sm.Descriptor() {
-		return fmt.Errorf("inproc: a %s cannot be passed as a %s", sm.Descriptor().FullName(), dm.Descriptor().FullName())
+	d, s := dv.Elem(), sv.Elem()
+	for _, i := range exportedFields(d.Type()) {
+		d.Field(i).Set(s.Field(i))
 	}
-	sm.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		dm.Set(fd, v)
-		return true
-	})
-	if u := sm.GetUnknown(); len(u) > 0 {
-		dm.SetUnknown(u)
+	if u := src.ProtoReflect().GetUnknown(); len(u) > 0 {
+		dst.(proto.Message).ProtoReflect().SetUnknown(u)
 	}
 	return nil
+}
+
+var fieldsByType sync.Map // reflect.Type of a generated struct → []int, its exported fields
+
+// exportedFields returns the indexes of the exported fields of the struct type t.
+func exportedFields(t reflect.Type) []int {
+	if f, ok := fieldsByType.Load(t); ok {
+		return f.([]int)
+	}
+	var out []int
+	for i := range t.NumField() {
+		if t.Field(i).IsExported() {
+			out = append(out, i)
+		}
+	}
+	fieldsByType.Store(t, out)
+	return out
 }
 
 // chain makes one interceptor of several, the first outermost.

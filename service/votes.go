@@ -36,11 +36,10 @@ func (s *Catalog) RemovePaperUpvote(ctx context.Context, req *catalogv1.RemovePa
 // store keeps one successor of each change (RecordVotes), and a change that lost
 // follows the stored one and tries again.
 func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.Paper, error) {
-	caller, err := s.Guard.Admit(ctx, auth.User, auth.Upvotes, false)
-	if err != nil {
-		return nil, err
+	sub := auth.FromContext(ctx).User
+	if sub == "" {
+		return nil, errors.New("an upvote without a user: the policy of upvotes must need one")
 	}
-	sub := caller.User
 	cur, err := s.get("name", name)
 	if err != nil {
 		return nil, err
