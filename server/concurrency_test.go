@@ -14,10 +14,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/papercatalog/papers/auth"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
-	"github.com/papercatalog/papers/service"
 )
 
 // storedPaper reads a paper straight from paperd's database, past the read model.
@@ -107,7 +107,7 @@ func TestConcurrentWritersWithOneEtag(t *testing.T) {
 func TestReadModifyWriteCounter(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	cfg.WriteRateLimit = service.RateLimit{Off: true} // the losers retry at once
+	cfg.WriteRateLimit = auth.RateLimit{Off: true} // the losers retry at once
 	ts := startServer(t, cfg)
 	ctx := longCtx(t)
 	p, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(2), Paper: newPaper(2)})

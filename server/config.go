@@ -15,10 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/ingest"
 	"github.com/papercatalog/papers/search"
-	"github.com/papercatalog/papers/service"
 )
 
 // Config is paperd's configuration. Each setting comes from a flag, else from its
@@ -34,7 +34,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogFormat       string
 	LogLevel        string
-	JWT             service.UsersConfig
+	JWT             auth.UsersConfig
 	// Arxiv configures the built-in arXiv poller; it is off without categories.
 	Arxiv ArxivConfig
 	// PprofAddr, if set, is where Go's profiling handlers listen.
@@ -65,9 +65,9 @@ type Config struct {
 	// (OTLPProtocol: http/protobuf or grpc); empty: tracing is off.
 	OTLPEndpoint       string
 	OTLPProtocol       string
-	WriteRateLimit     service.RateLimit
-	UpvoteRateLimit    service.RateLimit
-	SubscribeRateLimit service.RateLimit
+	WriteRateLimit     auth.RateLimit
+	UpvoteRateLimit    auth.RateLimit
+	SubscribeRateLimit auth.RateLimit
 	// SearchLimits bound the cost of every search; unset fields take their
 	// defaults (search.DefaultMaxExpansions …).
 	SearchLimits search.Limits
@@ -88,9 +88,9 @@ type ArxivConfig struct {
 
 // Default per-client rate limits.
 var (
-	DefaultWriteRateLimit     = service.RateLimit{Burst: 600, Per: time.Minute}
-	DefaultUpvoteRateLimit    = service.RateLimit{Burst: 60, Per: time.Minute}
-	DefaultSubscribeRateLimit = service.RateLimit{Burst: 5, Per: 5 * time.Minute}
+	DefaultWriteRateLimit     = auth.RateLimit{Burst: 600, Per: time.Minute}
+	DefaultUpvoteRateLimit    = auth.RateLimit{Burst: 60, Per: time.Minute}
+	DefaultSubscribeRateLimit = auth.RateLimit{Burst: 5, Per: 5 * time.Minute}
 )
 
 // withDefaults fills in the settings a Config built in code leaves unset,
@@ -110,11 +110,11 @@ func (c Config) withDefaults() Config {
 	}
 	c.SearchLimits = c.SearchLimits.WithDefaults()
 	for _, l := range []struct {
-		dst *service.RateLimit
-		def service.RateLimit
+		dst *auth.RateLimit
+		def auth.RateLimit
 	}{{&c.WriteRateLimit, DefaultWriteRateLimit}, {&c.UpvoteRateLimit, DefaultUpvoteRateLimit},
 		{&c.SubscribeRateLimit, DefaultSubscribeRateLimit}} {
-		if *l.dst == (service.RateLimit{}) {
+		if *l.dst == (auth.RateLimit{}) {
 			*l.dst = l.def
 		}
 	}
@@ -165,11 +165,11 @@ func (c *Config) settings() []setting {
 			checked(&c.RequestTimeout, time.ParseDuration, positive, "a positive duration such as 30s")},
 		{"cors-origins", "PAPERD_CORS_ORIGINS", "", "comma-separated origins browsers may call the REST API from, or * for any (empty: CORS off)", c.readCORSOrigins},
 		{"write-rate-limit", "PAPERD_WRITE_RATE_LIMIT", DefaultWriteRateLimit.String(), "per client address: N/PERIOD (a bucket of N calls refilled evenly over PERIOD) or off; counts paper writes, imports, digest sends and every call with a subscription token",
-			parsed(&c.WriteRateLimit, service.ParseRateLimit)},
+			parsed(&c.WriteRateLimit, auth.ParseRateLimit)},
 		{"upvote-rate-limit", "PAPERD_UPVOTE_RATE_LIMIT", DefaultUpvoteRateLimit.String(), "per user: upvotes added or removed, N/PERIOD or off",
-			parsed(&c.UpvoteRateLimit, service.ParseRateLimit)},
+			parsed(&c.UpvoteRateLimit, auth.ParseRateLimit)},
 		{"subscribe-rate-limit", "PAPERD_SUBSCRIBE_RATE_LIMIT", DefaultSubscribeRateLimit.String(), "per client address: calls that mail an address (subscribe, new manage link), N/PERIOD or off",
-			parsed(&c.SubscribeRateLimit, service.ParseRateLimit)},
+			parsed(&c.SubscribeRateLimit, auth.ParseRateLimit)},
 		{"search-max-expansions", "PAPERD_SEARCH_MAX_EXPANSIONS", strconv.Itoa(search.DefaultMaxExpansions), "most words of the index one search may look up (each word a wildcard, regular-expression or fuzzy term matches counts); more is refused with 400",
 			checked(&c.SearchLimits.MaxExpansions, strconv.Atoi, positive, "a positive number")},
 		{"search-timeout", "PAPERD_SEARCH_TIMEOUT", search.DefaultSearchTimeout.String(), "longest a search may run; longer is refused with 400",

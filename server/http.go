@@ -24,10 +24,12 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	handle := func(pattern string, h http.Handler) {
 		mux.Handle(pattern, s.metrics.instrument(pattern, s.tracing.named(pattern, h)))
 	}
-	handle("/v1/", s.cors(s.whenOpened(s.deadline(limitBody(gw)))))
+	// The calls' own interceptors refuse them until the database is open and
+	// give them their deadline (see admitUnary).
+	handle("/v1/", s.cors(limitBody(gw)))
 	// The import streams newline-delimited JSON of any length, each line at
 	// most MaxRequestBytes. It has no deadline.
-	handle("POST /v1/papers:import", s.cors(s.whenOpened(longBody(importLines(streamGW)))))
+	handle("POST /v1/papers:import", s.cors(longBody(importLines(streamGW))))
 	handle("GET /openapi.json", document(openapi.JSON)) // OpenAPI 3.0
 	handle("GET /swagger.json", document(openapi.Swagger))
 	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -63,26 +65,14 @@ func nosniff(next http.Handler) http.Handler {
 	})
 }
 
-// whenOpened answers 503 until the server has opened its database.
+// whenOpened answers 503 until the server has opened its database; for the
+// pages, which may answer without calling a service.
 func (s *Server) whenOpened(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.opened.Load() {
 			w.Header().Set("Retry-After", "5")
 			writeError(w, http.StatusServiceUnavailable, codes.Unavailable, "starting: waiting for the database")
 			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// deadline gives a REST call without a grpc-timeout header the default
-// deadline (the gateway applies the header itself).
-func (s *Server) deadline(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Grpc-Timeout") == "" {
-			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-			defer cancel()
-			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -16,13 +16,13 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/papercatalog/papers/auth"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
-	"github.com/papercatalog/papers/service"
 )
 
-func mustLimit(t *testing.T, s string) service.RateLimit {
+func mustLimit(t *testing.T, s string) auth.RateLimit {
 	t.Helper()
-	l, err := service.ParseRateLimit(s)
+	l, err := auth.ParseRateLimit(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -256,8 +256,13 @@ func TestDatabaseUnreachableAtStart(t *testing.T) {
 	if _, err := client.ListPapers(ctx, &catalogv1.ListPapersRequest{}); status.Code(err) != codes.Unavailable {
 		t.Errorf("ListPapers while waiting: %v, want UNAVAILABLE", err)
 	}
-	if code, body := getJSONStatus(t, base+"/v1/papers"); code != http.StatusServiceUnavailable {
-		t.Errorf("GET /v1/papers while waiting: %d %s", code, body)
+	if resp, err := http.Get(base + "/v1/papers"); err != nil {
+		t.Errorf("GET /v1/papers while waiting: %v", err)
+	} else {
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" {
+			t.Errorf("GET /v1/papers while waiting: %d, Retry-After %q; want 503, 5", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
 	}
 	if code, _ := getJSONStatus(t, base+"/metrics"); code != http.StatusOK {
 		t.Errorf("/metrics while waiting: %d", code)

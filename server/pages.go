@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -18,6 +19,7 @@ import (
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/service"
 )
 
 // The pages people reach from mails: server-rendered, no JavaScript, forms
@@ -63,7 +65,7 @@ func (s *Server) pageError(w http.ResponseWriter, err error) {
 
 // pageRoutes adds the pages to mux.
 func (s *Server) pageRoutes(mux *http.ServeMux) {
-	subs := s.subscriptions
+	subs := subscriptionv1.NewSubscriptionServiceClient(s.calls)
 	mux.HandleFunc("GET /subscriptions/confirm", func(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, 200, page{Title: "Confirm your subscription", Form: true, Action: "/subscriptions/confirm",
 			Token: r.URL.Query().Get("token"), Button: button{"confirm", "Confirm"},
@@ -94,7 +96,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /unsubscribe", unsubscribe)
 	mux.HandleFunc("GET /subscriptions/manage", func(w http.ResponseWriter, r *http.Request) {
 		tok := r.URL.Query().Get("token")
-		sub, err := subs.ByManageToken(r.Context(), tok)
+		sub, err := s.byManageToken(r.Context(), tok)
 		if err != nil {
 			s.pageError(w, err)
 			return
@@ -109,7 +111,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 			unsubscribe(w, r)
 			return
 		}
-		sub, err := subs.ByManageToken(r.Context(), tok)
+		sub, err := s.byManageToken(r.Context(), tok)
 		if err != nil {
 			s.pageError(w, err)
 			return
@@ -138,6 +140,16 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 		}
 		s.renderPage(w, 200, page{Title: "Saved", Message: "Digests to " + updated.GetEmail() + " follow your new choices."})
 	})
+}
+
+// byManageToken is the subscription a manage token belongs to, looked up as
+// the service's ManageTokenLookup policy allows.
+func (s *Server) byManageToken(ctx context.Context, tok string) (*subscriptionv1.Subscription, error) {
+	ctx, err := s.gate.Load().Admit(ctx, "ByManageToken", service.ManageTokenLookup, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.subscriptions.ByManageToken(ctx, tok)
 }
 
 // pageHeaders sets the security headers of pages.
@@ -180,11 +192,12 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	catalog := catalogv1.NewCatalogServiceClient(s.calls)
 	data := map[string]any{}
-	if daily, err := s.catalog.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Date: s.clock().UTC().Format(time.DateOnly), PageSize: 20}); err == nil {
+	if daily, err := catalog.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Date: s.clock().UTC().Format(time.DateOnly), PageSize: 20}); err == nil {
 		data["Daily"] = homeItems(daily.GetPapers())
 	}
-	if trending, err := s.catalog.ListTrendingPapers(ctx, &catalogv1.ListTrendingPapersRequest{PageSize: 10}); err == nil {
+	if trending, err := catalog.ListTrendingPapers(ctx, &catalogv1.ListTrendingPapersRequest{PageSize: 10}); err == nil {
 		var papers []*catalogv1.Paper
 		for _, t := range trending.GetPapers() {
 			papers = append(papers, t.GetPaper())
@@ -193,7 +206,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	}
 	if q := strings.TrimSpace(r.URL.Query().Get("q")); q != "" {
 		data["Query"] = q
-		if res, err := s.catalog.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: q, PageSize: 20}); err == nil {
+		if res, err := catalog.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: q, PageSize: 20}); err == nil {
 			var papers []*catalogv1.Paper
 			for _, x := range res.GetResults() {
 				papers = append(papers, x.GetPaper())
@@ -211,7 +224,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 
 // subscribe serves the home page's form.
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.subscriptions.CreateSubscription(r.Context(), &subscriptionv1.CreateSubscriptionRequest{
+	resp, err := subscriptionv1.NewSubscriptionServiceClient(s.calls).CreateSubscription(r.Context(), &subscriptionv1.CreateSubscriptionRequest{
 		Subscription: &subscriptionv1.Subscription{Email: r.PostFormValue("email")}})
 	if err != nil {
 		s.pageError(w, err)

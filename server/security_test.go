@@ -37,11 +37,11 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/auth"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer/smtptest"
 	"github.com/papercatalog/papers/server"
-	"github.com/papercatalog/papers/service"
 )
 
 // secEventually polls cond until it holds, and fails the test with what
@@ -355,7 +355,7 @@ func TestHostileTextIsEscapedEverywhere(t *testing.T) {
 	t.Parallel()
 	ts, smtp, _ := startWithSMTP(t, func(c *server.Config) {
 		c.PublicURL = "https://papers.example"
-		c.SubscribeRateLimit = service.RateLimit{Off: true} // many refused subscribes on purpose
+		c.SubscribeRateLimit = auth.RateLimit{Off: true} // many refused subscribes on purpose
 	})
 	ctx := testCtx(t)
 	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/cpu"
 	"github.com/papercatalog/papers/embedded"
@@ -37,6 +38,7 @@ import (
 	subscriptionv1gw "github.com/papercatalog/papers/gen/gateway/papers/subscription/v1"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/inproc"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/readmodel"
@@ -65,18 +67,24 @@ type Server struct {
 	httpLis    net.Listener
 	loopLis    *bufconn.Listener // in-memory gRPC listener the streaming REST calls use
 	loopConn   *grpc.ClientConn
-	pprof      *http.Server
-	metrics    *metrics
-	tracing    *tracing // nil: off
+	// calls reaches the services in-process through the interceptors of every
+	// call (recovery, admission): REST's unary calls and the pages use it.
+	calls *inproc.Channel
+	// gate enforces the services' policy table; open builds it, before opened
+	// turns true.
+	gate    atomic.Pointer[service.Gate]
+	pprof   *http.Server
+	metrics *metrics
+	tracing *tracing // nil: off
 
 	uri     string
-	gate    *cpu.Gate // the turns of long computations: searches and listings computed from scratch
+	turns   *cpu.Gate // the turns of long computations: searches and listings computed from scratch
 	index   *search.Index
 	catalog *service.Catalog
 	// subscriptions serves SubscriptionService; mail is its mailer.
 	subscriptions *service.Subscriptions
 	mail          mailer.Mailer
-	users         *service.Users
+	users         *auth.Users
 	served        bool           // Start completed: the model is worth a snapshot at shutdown
 	background    sync.WaitGroup // sync and indexing, stopped before the stores close
 	ready         atomic.Bool
@@ -139,15 +147,21 @@ func (s *Server) listen(ctx context.Context) error {
 		grpc.ForceServerCodecV2(codec),
 		// rejectUndecoded* come before any interceptor that may answer without
 		// calling the next (see responseCodec).
-		grpc.ChainUnaryInterceptor(requestIDUnary, s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), codec.rejectUndecodedUnary, s.openedUnary, s.deadlineUnary, s.logUnary),
-		grpc.ChainStreamInterceptor(requestIDStream, s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), codec.rejectUndecodedStream, s.openedStream, s.logStream),
+		// Every call of the services ends in recovery and admission (the
+		// database is open, the policy table's rules), the same for the REST
+		// calls and pages that come in-process through s.calls.
+		grpc.ChainUnaryInterceptor(requestIDUnary, s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), codec.rejectUndecodedUnary, s.logUnary, s.admitUnary),
+		grpc.ChainStreamInterceptor(requestIDStream, s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), codec.rejectUndecodedStream, s.logStream, s.admitStream),
 		// Clients may ping at most every 10 s; a connection idle for 15 minutes
 		// is closed, and one that stops answering pings after 20 s.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 	)...)
-	catalogv1.RegisterCatalogServiceServer(s.grpcServer, s.catalog)
-	subscriptionv1.RegisterSubscriptionServiceServer(s.grpcServer, s.subscriptions)
+	s.calls = inproc.New(s.recoverUnary, s.admitUnary)
+	for _, r := range []grpc.ServiceRegistrar{s.grpcServer, s.calls} {
+		catalogv1.RegisterCatalogServiceServer(r, s.catalog)
+		subscriptionv1.RegisterSubscriptionServiceServer(r, s.subscriptions)
+	}
 	s.health = health.NewServer()
 	// NOT_SERVING until the database is open and the read model loaded.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -184,12 +198,13 @@ func (s *Server) listen(ctx context.Context) error {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonPb),
 	}
 	gw := runtime.NewServeMux(gwOpts...)
-	// The gateway calls the service in-process rather than dialing the gRPC port:
-	// same handlers, same validation and errors, without a second network hop.
-	if err := catalogv1gw.RegisterCatalogServiceHandlerServer(ctx, gw, s.catalog); err != nil {
+	// The gateway calls the services in-process rather than dialing the gRPC
+	// port: the same interceptors, handlers, validation and errors, without
+	// encoding the messages or a second network hop.
+	if err := catalogv1gw.RegisterCatalogServiceHandlerClient(ctx, gw, catalogv1.NewCatalogServiceClient(s.calls)); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}
-	if err := subscriptionv1gw.RegisterSubscriptionServiceHandlerServer(ctx, gw, s.subscriptions); err != nil {
+	if err := subscriptionv1gw.RegisterSubscriptionServiceHandlerClient(ctx, gw, subscriptionv1.NewSubscriptionServiceClient(s.calls)); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}
 	// In-process calls cannot stream, so the streaming import goes through a
@@ -289,7 +304,7 @@ func (s *Server) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	users, err := service.NewUsers(ctx, cfg.JWT)
+	users, err := auth.NewUsers(ctx, cfg.JWT)
 	if err != nil {
 		return fmt.Errorf("user tokens: %w", err)
 	}
@@ -298,9 +313,9 @@ func (s *Server) open(ctx context.Context) error {
 		log.Warn("no user token verification configured (PAPERD_JWT_SECRET or PAPERD_JWKS): upvotes will be refused")
 	}
 	papers, votes := mongo.NewPapers(s.db), mongo.NewVotes(s.db)
-	s.gate = cpu.NewGate(0)
+	s.turns = cpu.NewGate(0)
 	s.model = readmodel.New()
-	s.model.SetGate(s.gate)
+	s.model.SetGate(s.turns)
 	var dbID []byte
 	if err := retry(ctx, log, "read database id", func(ctx context.Context) (err error) {
 		dbID, err = s.db.Secret(ctx, "database_id")
@@ -317,7 +332,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.index.SetLimits(cfg.SearchLimits)
-	s.index.SetGate(s.gate)
+	s.index.SetGate(s.turns)
 	indexer := &search.Indexer{Index: s.index, Model: s.model, Log: log}
 	if err := indexer.Reconcile(ctx); err != nil {
 		return fmt.Errorf("search index: %w", err)
@@ -326,13 +341,15 @@ func (s *Server) open(ctx context.Context) error {
 	s.stopSync = stop
 	s.background.Go(func() { s.syncer.Run(syncCtx) })
 
-	limits := service.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)
-	admins := service.NewAdmins(cfg.AdminTokens)
+	admins := auth.NewAdmins(cfg.AdminTokens)
 	if admins.Len() == 0 {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
 	}
-	*s.catalog = service.Catalog{Papers: papers, Votes: votes, Users: users, Model: s.model, Tokens: query.NewTokens(key),
-		Admins: admins, Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Limits: limits, Clock: cfg.Clock}
+	s.gate.Store(&service.Gate{Guard: &auth.Guard{Admins: admins, Users: users,
+		Limits: auth.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)},
+		Timeout: cfg.RequestTimeout, Log: log})
+	*s.catalog = service.Catalog{Papers: papers, Votes: votes, Model: s.model, Tokens: query.NewTokens(key),
+		Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock}
 	indexer.Busy = s.catalog.Importing
 	var mail mailer.Mailer
 	senders := mailer.DefaultConnections
@@ -354,9 +371,9 @@ func (s *Server) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	*s.subscriptions = service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Admins: admins, Log: log,
+	*s.subscriptions = service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Log: log,
 		PublicURL: cfg.PublicURL, From: cfg.MailFrom, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
-		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders, Limits: limits,
+		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders,
 		RetryBackoff: cfg.DigestRetry, JournalPath: filepath.Join(cfg.DataDir, "digest-outcomes.journal"), Clock: cfg.Clock}
 	if err := retry(ctx, log, "replay the digest journal", func(ctx context.Context) error {
 		n, err := s.subscriptions.ReplayJournal(ctx)
@@ -584,38 +601,39 @@ func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 	return err
 }
 
-// openedUnary answers UNAVAILABLE until the server has opened its database,
-// except for health checks and reflection.
-func (s *Server) openedUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	if err := s.notOpened(info.FullMethod); err != nil {
-		return nil, err
+// admitUnary admits a call: until the server has opened its database it
+// answers UNAVAILABLE (with retry-after), except for health checks and
+// reflection; then the services' Gate applies their policy table.
+func (s *Server) admitUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if !s.opened.Load() {
+		if err := notOpened(info.FullMethod); err != nil {
+			_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", "5"))
+			return nil, err
+		}
+		return next(ctx, req)
 	}
-	return next(ctx, req)
+	return s.gate.Load().Unary(ctx, req, info, next)
 }
 
-func (s *Server) openedStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	if err := s.notOpened(info.FullMethod); err != nil {
-		return err
+// admitStream is admitUnary for streaming calls.
+func (s *Server) admitStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	if !s.opened.Load() {
+		if err := notOpened(info.FullMethod); err != nil {
+			_ = ss.SetHeader(metadata.Pairs("retry-after", "5"))
+			return err
+		}
+		return next(srv, ss)
 	}
-	return next(srv, ss)
+	return s.gate.Load().Stream(srv, ss, info, next)
 }
 
-// notOpened is UNAVAILABLE for a call of method before the database is open.
-func (s *Server) notOpened(method string) error {
-	if s.opened.Load() || strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.") {
+// notOpened is UNAVAILABLE for a call of method before the database is open,
+// nil for health checks and reflection.
+func notOpened(method string) error {
+	if strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.") {
 		return nil
 	}
 	return status.Error(codes.Unavailable, "starting: waiting for the database")
-}
-
-// deadlineUnary gives a call without a deadline the default one.
-func (s *Server) deadlineUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
-		defer cancel()
-	}
-	return next(ctx, req)
 }
 
 func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

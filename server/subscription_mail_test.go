@@ -11,12 +11,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock/clocktest"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer/smtptest"
 	"github.com/papercatalog/papers/server"
-	"github.com/papercatalog/papers/service"
 )
 
 // mailsTo counts the accepted messages to addr whose data contains part.
@@ -99,7 +99,7 @@ func TestDeliveredLinksSurviveANewManageLink(t *testing.T) {
 // allows: the confirmation mail goes out then. The same for a manage link.
 func TestConfirmationMailAfterSMTPOutage(t *testing.T) {
 	t.Parallel()
-	ts, smtp, _ := startWithSMTP(t, func(c *server.Config) { c.SubscribeRateLimit = service.RateLimit{Off: true} })
+	ts, smtp, _ := startWithSMTP(t, func(c *server.Config) { c.SubscribeRateLimit = auth.RateLimit{Off: true} })
 	ctx := testCtx(t)
 	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
 	const ada, alan = "ada@example.org", "alan@example.org"
@@ -149,7 +149,7 @@ func TestConfirmationMailAfterSMTPOutage(t *testing.T) {
 // 200.
 func TestConcurrentSubscribesOfOneAddressMailOnce(t *testing.T) {
 	t.Parallel()
-	ts, smtp, _ := startWithSMTP(t, func(c *server.Config) { c.SubscribeRateLimit = service.RateLimit{Off: true} })
+	ts, smtp, _ := startWithSMTP(t, func(c *server.Config) { c.SubscribeRateLimit = auth.RateLimit{Off: true} })
 	ctx := testCtx(t)
 	sc := subscriptionv1.NewSubscriptionServiceClient(ts.conn)
 	const clients = 12

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
 )
@@ -61,9 +62,15 @@ func (v violations) err() error {
 // "internal error" and are logged in full.
 func toStatus(ctx context.Context, log *slog.Logger, method string, err error) error {
 	var e *Error
+	var unauthenticated *auth.UnauthenticatedError
+	var limited *auth.LimitError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &unauthenticated):
+		return toStatus(ctx, log, method, &Error{Code: codes.Unauthenticated, Message: unauthenticated.Message})
+	case errors.As(err, &limited):
+		return toStatus(ctx, log, method, &Error{Code: codes.ResourceExhausted, Message: limited.Error(), RetryAfter: limited.Wait})
 	case errors.As(err, &e):
 		// Messages may quote the caller's input; a status must be UTF-8 (the
 		// gateway cannot encode it otherwise, and answers 500).

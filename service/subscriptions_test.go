@@ -15,10 +15,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/clock/clocktest"
 	"github.com/papercatalog/papers/embedded"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/inproc"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/mailer/smtptest"
 	"github.com/papercatalog/papers/repository"
@@ -52,7 +54,7 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close() })
-	return &Subscriptions{Store: mongo.NewSubscriptions(db), Mailer: m, Admins: NewAdmins([]string{"admin"}),
+	return &Subscriptions{Store: mongo.NewSubscriptions(db), Mailer: m,
 		Log: slog.New(slog.DiscardHandler), PublicURL: "https://papers.example", From: "Papers <digest@papers.example>",
 		TokenKey: []byte("0123456789abcdef0123456789abcdef"), Deliveries: mongo.NewDeliveries(db), Owner: "sender-1",
 		ClaimTimeout: time.Minute, JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal"), Clock: clocktest.New(t)}, smtp
@@ -60,6 +62,16 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 
 // fakeClock is the clock subscriptionService gave s.
 func fakeClock(s *Subscriptions) *clock.Fake { return s.Clock.(*clock.Fake) }
+
+// gated is a client of s that calls it in-process through the Gate, as every
+// caller does, with the admin token "admin" and the given limits (nil: none).
+func gated(s *Subscriptions, limits *auth.Limiters) subscriptionv1.SubscriptionServiceClient {
+	gate := &Gate{Guard: &auth.Guard{Admins: auth.NewAdmins([]string{"admin"}), Limits: limits},
+		Timeout: time.Minute, Log: slog.New(slog.DiscardHandler)}
+	ch := inproc.New(gate.Unary)
+	subscriptionv1.RegisterSubscriptionServiceServer(ch, s)
+	return subscriptionv1.NewSubscriptionServiceClient(ch)
+}
 
 var linkRe = regexp.MustCompile(`https://papers\.example(/[a-z/]+)\?token=([A-Za-z0-9_%-]+)`)
 
@@ -86,10 +98,11 @@ func links(t *testing.T, srv *smtptest.Server, addr string) map[string]string {
 
 func TestSubscribeConfirmManageUnsubscribe(t *testing.T) {
 	s, srv := subscriptionService(t)
+	api := gated(s, nil)
 	ctx := context.Background()
 	req := &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
 		Email: "ada@example.org", Query: "diffusion", TimeZone: "Europe/Paris", Categories: []string{"cs.CV"}}}
-	resp, err := s.CreateSubscription(ctx, req)
+	resp, err := api.CreateSubscription(ctx, req)
 	if err != nil || resp.GetMessage() == "" {
 		t.Fatalf("subscribe: %v %v", resp, err)
 	}
@@ -99,38 +112,38 @@ func TestSubscribeConfirmManageUnsubscribe(t *testing.T) {
 		t.Fatalf("links %v", tokens)
 	}
 	// Subscribing again at once: the same answer, no second mail.
-	again, err := s.CreateSubscription(ctx, req)
+	again, err := api.CreateSubscription(ctx, req)
 	if err != nil || again.GetMessage() != resp.GetMessage() || len(srv.Messages()) != 1 {
 		t.Fatalf("again: %v %v, %d mails", again, err, len(srv.Messages()))
 	}
 	// The manage token does not confirm; the confirm token does, once.
-	if _, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: manage}); status.Code(err) != codes.NotFound {
+	if _, err := api.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: manage}); status.Code(err) != codes.NotFound {
 		t.Errorf("confirm with the manage token: %v", err)
 	}
-	sub, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: confirm})
+	sub, err := api.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: confirm})
 	if err != nil || sub.GetState() != subscriptionv1.Subscription_STATE_ACTIVE || sub.GetMaxPapers() != 10 || len(sub.GetWeekdays()) != 5 {
 		t.Fatalf("confirm: %v %v", sub, err)
 	}
-	if _, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: confirm}); status.Code(err) != codes.NotFound {
+	if _, err := api.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: confirm}); status.Code(err) != codes.NotFound {
 		t.Errorf("a confirm token used twice: %v", err)
 	}
 	// Manage with the token; without it only an admin may.
-	got, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName(), ManageToken: manage})
+	got, err := api.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName(), ManageToken: manage})
 	if err != nil || got.GetEmail() != "ada@example.org" {
 		t.Fatalf("get: %v %v", got, err)
 	}
-	if _, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName()}); status.Code(err) != codes.Unauthenticated {
+	if _, err := api.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName()}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("get without a token: %v", err)
 	}
-	adminCtx := metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer admin"))
-	if _, err := s.GetSubscription(adminCtx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName()}); err != nil {
+	adminCtx := metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", "Bearer admin"))
+	if _, err := api.GetSubscription(adminCtx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName()}); err != nil {
 		t.Errorf("get as admin: %v", err)
 	}
-	if _, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: "subscriptions/other", ManageToken: manage}); status.Code(err) != codes.PermissionDenied {
+	if _, err := api.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: "subscriptions/other", ManageToken: manage}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("another subscription with this token: %v", err)
 	}
 	hour := int32(7)
-	upd, err := s.UpdateSubscription(ctx, &subscriptionv1.UpdateSubscriptionRequest{ManageToken: manage,
+	upd, err := api.UpdateSubscription(ctx, &subscriptionv1.UpdateSubscriptionRequest{ManageToken: manage,
 		Subscription: &subscriptionv1.Subscription{Name: sub.GetName(), SendHour: &hour, MaxPapers: 20, Email: "evil@example.org"},
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"send_hour", "max_papers"}}})
 	if err != nil || upd.GetSendHour() != 7 || upd.GetMaxPapers() != 20 || upd.GetEmail() != "ada@example.org" || upd.GetQuery() != "diffusion" {
@@ -141,45 +154,45 @@ func TestSubscribeConfirmManageUnsubscribe(t *testing.T) {
 		{ManageToken: manage, Subscription: &subscriptionv1.Subscription{Name: sub.GetName(), MaxPapers: 500}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"max_papers"}}},
 		{ManageToken: manage, Subscription: &subscriptionv1.Subscription{Name: sub.GetName(), TimeZone: "Mars/Olympus"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"time_zone"}}},
 	} {
-		if _, err := s.UpdateSubscription(ctx, bad); status.Code(err) != codes.InvalidArgument {
+		if _, err := api.UpdateSubscription(ctx, bad); status.Code(err) != codes.InvalidArgument {
 			t.Errorf("%v: %v", bad.GetUpdateMask().GetPaths(), err)
 		}
 	}
 	// Unsubscribe is idempotent.
 	for range 2 {
-		u, err := s.Unsubscribe(ctx, &subscriptionv1.UnsubscribeRequest{Token: manage})
+		u, err := api.Unsubscribe(ctx, &subscriptionv1.UnsubscribeRequest{Token: manage})
 		if err != nil || u.GetEmail() != "ada@example.org" {
 			t.Fatalf("unsubscribe: %v %v", u, err)
 		}
 	}
-	got, _ = s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName(), ManageToken: manage})
+	got, _ = api.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName(), ManageToken: manage})
 	if got.GetState() != subscriptionv1.Subscription_STATE_UNSUBSCRIBED {
 		t.Errorf("after unsubscribe: %v", got.GetState())
 	}
-	if _, err := s.DeleteSubscription(ctx, &subscriptionv1.DeleteSubscriptionRequest{Name: sub.GetName(), ManageToken: manage}); err != nil {
+	if _, err := api.DeleteSubscription(ctx, &subscriptionv1.DeleteSubscriptionRequest{Name: sub.GetName(), ManageToken: manage}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName(), ManageToken: manage}); status.Code(err) != codes.NotFound {
+	if _, err := api.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: sub.GetName(), ManageToken: manage}); status.Code(err) != codes.NotFound {
 		t.Errorf("after delete: %v", err)
 	}
 }
 
 func TestSubscribeRefusesBadInputAndFloods(t *testing.T) {
 	s, srv := subscriptionService(t)
-	s.Limits = NewLimiters(RateLimit{Off: true}, RateLimit{Off: true}, RateLimit{Burst: 5, Per: 5 * time.Minute})
-	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", "203.0.113.7"))
+	api := gated(s, auth.NewLimiters(auth.RateLimit{Off: true}, auth.RateLimit{Off: true}, auth.RateLimit{Burst: 5, Per: 5 * time.Minute}))
+	ctx := metadata.NewOutgoingContext(context.Background(), metadata.Pairs("x-forwarded-for", "203.0.113.7"))
 	for _, email := range []string{"", "not an address", "Ada <ada@example.org>", "a@b\r\nBcc: evil@example.org"} {
-		_, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: email}})
+		_, err := api.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: email}})
 		if status.Code(err) != codes.InvalidArgument {
 			t.Errorf("%q: %v", email, err)
 		}
 	}
 	// The bad calls counted too: the bucket (5) is nearly empty.
-	_, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "x@example.org"}})
+	_, err := api.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "x@example.org"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "y@example.org"}})
+	_, err = api.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "y@example.org"}})
 	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "retry in") {
 		t.Errorf("the sixth call: %v", err)
 	}
@@ -187,29 +200,30 @@ func TestSubscribeRefusesBadInputAndFloods(t *testing.T) {
 		t.Errorf("%d mails, want 1", n)
 	}
 	// Another client is not limited.
-	other := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", "198.51.100.1"))
-	if _, err := s.CreateSubscription(other, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "y@example.org"}}); err != nil {
+	other := metadata.NewOutgoingContext(context.Background(), metadata.Pairs("x-forwarded-for", "198.51.100.1"))
+	if _, err := api.CreateSubscription(other, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "y@example.org"}}); err != nil {
 		t.Errorf("another client: %v", err)
 	}
 }
 
 func TestManageLinkAndAdminList(t *testing.T) {
 	s, srv := subscriptionService(t)
+	api := gated(s, nil)
 	ctx := context.Background()
-	admin := metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer admin"))
+	admin := metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", "Bearer admin"))
 	for _, e := range []string{"a@example.org", "b@example.org", "c@example.org"} {
-		if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: e}}); err != nil {
+		if _, err := api.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: e}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	old := links(t, srv, "a@example.org")["/subscriptions/manage"]
-	if _, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links(t, srv, "a@example.org")["/subscriptions/confirm"]}); err != nil {
+	if _, err := api.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links(t, srv, "a@example.org")["/subscriptions/confirm"]}); err != nil {
 		t.Fatal(err)
 	}
 	// Unknown and recently mailed addresses: the same answer, no mail.
 	n := len(srv.Messages())
 	for _, e := range []string{"nobody@example.org", "a@example.org"} {
-		r, err := s.SendManageLink(ctx, &subscriptionv1.SendManageLinkRequest{Email: e})
+		r, err := api.SendManageLink(ctx, &subscriptionv1.SendManageLinkRequest{Email: e})
 		if err != nil || r.GetMessage() != manageLinkMessage || len(srv.Messages()) != n {
 			t.Errorf("%s: %v %v, %d mails", e, r, err, len(srv.Messages()))
 		}
@@ -222,8 +236,8 @@ func TestManageLinkAndAdminList(t *testing.T) {
 		t.Fatal(err)
 	}
 	// (From another client: this one has used up its calls.)
-	other := metadata.NewIncomingContext(ctx, metadata.Pairs("x-forwarded-for", "192.0.2.9"))
-	if _, err := s.SendManageLink(other, &subscriptionv1.SendManageLinkRequest{Email: "A@example.org"}); err != nil {
+	other := metadata.NewOutgoingContext(ctx, metadata.Pairs("x-forwarded-for", "192.0.2.9"))
+	if _, err := api.SendManageLink(other, &subscriptionv1.SendManageLinkRequest{Email: "A@example.org"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(srv.Messages()); n != 4 {
@@ -234,21 +248,21 @@ func TestManageLinkAndAdminList(t *testing.T) {
 		t.Fatalf("manage link %q, want the first mail's %q", fresh, old)
 	}
 	name := "subscriptions/" + cur.ID
-	if _, err := s.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: name, ManageToken: old}); err != nil {
+	if _, err := api.GetSubscription(ctx, &subscriptionv1.GetSubscriptionRequest{Name: name, ManageToken: old}); err != nil {
 		t.Errorf("the link: %v", err)
 	}
 	// The admin list: filtered by state, paged.
-	if _, err := s.ListSubscriptions(ctx, &subscriptionv1.ListSubscriptionsRequest{}); status.Code(err) != codes.Unauthenticated {
+	if _, err := api.ListSubscriptions(ctx, &subscriptionv1.ListSubscriptionsRequest{}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("list without admin: %v", err)
 	}
-	active, err := s.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state = STATE_ACTIVE"})
+	active, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state = STATE_ACTIVE"})
 	if err != nil || active.GetTotalSize() != 1 || active.GetSubscriptions()[0].GetEmail() != "a@example.org" {
 		t.Errorf("active: %v %v", active, err)
 	}
 	seen := map[string]bool{}
 	token := ""
 	for {
-		page, err := s.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{PageSize: 2, PageToken: token})
+		page, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{PageSize: 2, PageToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +276,7 @@ func TestManageLinkAndAdminList(t *testing.T) {
 	if len(seen) != 3 {
 		t.Errorf("paged through %v", seen)
 	}
-	if _, err := s.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state = STATE_ACTIVE", PageToken: "bm9wZQ"}); status.Code(err) != codes.InvalidArgument {
+	if _, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state = STATE_ACTIVE", PageToken: "bm9wZQ"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("a bad page token: %v", err)
 	}
 }

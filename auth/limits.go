@@ -1,4 +1,4 @@
-package service
+package auth
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 )
@@ -84,12 +83,11 @@ func (l *clientLimiter) allow(client string, now time.Time) (time.Duration, bool
 	return 0, true
 }
 
-// check spends one of client's calls, or returns RESOURCE_EXHAUSTED with the
-// time to wait (sent as Retry-After).
+// check spends one of client's calls, or returns a *LimitError with the time
+// to wait.
 func (l *clientLimiter) check(client string) error {
 	if wait, ok := l.allow(client, time.Now()); !ok {
-		return &Error{Code: codes.ResourceExhausted, RetryAfter: wait,
-			Message: fmt.Sprintf("too many requests from this client; retry in %d s", int(wait.Seconds())+1)}
+		return &LimitError{Wait: wait}
 	}
 	return nil
 }
@@ -104,11 +102,9 @@ func clientKey(ctx context.Context) string {
 		}
 		return p.Addr.String()
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if xff := md.Get("x-forwarded-for"); len(xff) > 0 {
-			parts := strings.Split(xff[len(xff)-1], ",")
-			return strings.TrimSpace(parts[len(parts)-1])
-		}
+	if xff := metadata.ValueFromIncomingContext(ctx, "x-forwarded-for"); len(xff) > 0 {
+		parts := strings.Split(xff[len(xff)-1], ",")
+		return strings.TrimSpace(parts[len(parts)-1])
 	}
 	return "unknown"
 }
@@ -128,26 +124,19 @@ func NewLimiters(writes, upvotes, subscribes RateLimit) *Limiters {
 		subscribes: clientLimiter{Limit: subscribes}}
 }
 
-// Write spends one of the calling client's writes.
-func (l *Limiters) Write(ctx context.Context) error {
+// Spend spends one call of limit for key (a client address, or a user for
+// Upvotes), or returns a *LimitError when key has none left.
+func (l *Limiters) Spend(limit Limit, key string) error {
 	if l == nil {
 		return nil
 	}
-	return l.writes.check(clientKey(ctx))
-}
-
-// Upvote spends one of user's upvote changes.
-func (l *Limiters) Upvote(user string) error {
-	if l == nil {
-		return nil
+	switch limit {
+	case Writes:
+		return l.writes.check(key)
+	case Upvotes:
+		return l.upvotes.check(key)
+	case Subscribes:
+		return l.subscribes.check(key)
 	}
-	return l.upvotes.check(user)
-}
-
-// Subscribe spends one of the calling client's calls that mail an address.
-func (l *Limiters) Subscribe(ctx context.Context) error {
-	if l == nil {
-		return nil
-	}
-	return l.subscribes.check(clientKey(ctx))
+	return nil
 }

@@ -1,4 +1,4 @@
-package service
+package auth
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"google.golang.org/grpc/codes"
 )
 
 // UsersConfig says how user tokens (JWTs) are verified. Set Secret (HS256) or JWKS
@@ -77,15 +76,15 @@ func (u *Users) Close() { u.stop() }
 func (u *Users) Enabled() bool { return u != nil && len(u.methods) > 0 }
 
 // Subject returns the `sub` of the user token in ctx's authorization metadata.
-// Without a token it returns "" and ok false; with a bad one, an UNAUTHENTICATED
-// error that says what is wrong.
+// Without a token it returns "" and ok false; with a bad one, an
+// *UnauthenticatedError that says what is wrong.
 func (u *Users) Subject(ctx context.Context) (sub string, ok bool, err error) {
 	tok, present := bearer(ctx)
 	if !present || strings.Count(tok, ".") != 2 {
 		return "", false, nil
 	}
 	if !u.Enabled() {
-		return "", false, errorf(codes.Unauthenticated, "this server accepts no user tokens (no JWT secret or JWKS configured)")
+		return "", false, &UnauthenticatedError{Message: "this server accepts no user tokens (no JWT secret or JWKS configured)"}
 	}
 	opts := []jwt.ParserOption{jwt.WithValidMethods(u.methods), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second)}
 	if u.cfg.Audience != "" {
@@ -96,11 +95,11 @@ func (u *Users) Subject(ctx context.Context) (sub string, ok bool, err error) {
 	}
 	t, err := jwt.Parse(tok, u.keys, opts...)
 	if err != nil {
-		return "", false, errorf(codes.Unauthenticated, "invalid user token: %s", u.tokenProblem(t, err))
+		return "", false, &UnauthenticatedError{Message: "invalid user token: " + u.tokenProblem(t, err)}
 	}
 	sub, err = t.Claims.GetSubject()
 	if err != nil || sub == "" || len(sub) > 256 {
-		return "", false, errorf(codes.Unauthenticated, "invalid user token: it has no usable sub claim")
+		return "", false, &UnauthenticatedError{Message: "invalid user token: it has no usable sub claim"}
 	}
 	return sub, true, nil
 }
@@ -112,7 +111,7 @@ func (u *Users) RequireSubject(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if !ok {
-		return "", errorf(codes.Unauthenticated, "this call needs a user token: authorization: Bearer <jwt>")
+		return "", &UnauthenticatedError{Message: "this call needs a user token: authorization: Bearer <jwt>"}
 	}
 	return sub, nil
 }
