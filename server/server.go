@@ -280,7 +280,8 @@ func (s *Server) open(ctx context.Context) error {
 	s.uri = uri
 	opts := []mongo.Option{mongo.WithCommandMonitor(s.tracing.commandMonitor())}
 	if s.embedded != nil {
-		opts = append(opts, mongo.Exclusive()) // its socket is this process's alone
+		// Its socket is this process's alone, and it runs in this process.
+		opts = append(opts, mongo.Exclusive(), mongo.InProcess())
 	}
 	if s.db, err = mongo.Open(uri, cfg.MongoDatabase, opts...); err != nil {
 		return err

@@ -69,7 +69,7 @@ type availability struct {
 	beats     map[string]*heartbeat // outstanding heartbeats, by server address
 	calls     map[*call]bool        // calls in progress
 	interval  time.Duration         // between heartbeats
-	hangAfter time.Duration
+	hangAfter time.Duration         // 0: hangs are not looked for
 }
 
 // heartbeat is one outstanding heartbeat.
@@ -107,7 +107,7 @@ func heartbeatAddr(connID string) string {
 // A heartbeat that opens the monitoring connection (id "0") is bounded by the
 // connect timeout, and not followed.
 func (a *availability) heartbeatStarted(e *event.ServerHeartbeatStartedEvent) {
-	if !strings.Contains(e.ConnectionID, "[-") {
+	if !strings.Contains(e.ConnectionID, "[-") || a.hangAfter == 0 {
 		return
 	}
 	addr := heartbeatAddr(e.ConnectionID)
@@ -252,6 +252,7 @@ type Option func(*openConfig)
 type openConfig struct {
 	client    *options.ClientOptions
 	exclusive bool
+	inProcess bool
 }
 
 // WithCommandMonitor has m told of every command (tracing uses it); nil is no
@@ -273,6 +274,15 @@ func WithCommandMonitor(m *event.CommandMonitor) Option {
 // (and which FerretDB answers by scanning the collection).
 func Exclusive() Option {
 	return func(o *openConfig) { o.exclusive = true }
+}
+
+// InProcess says that the server runs inside this process (the embedded
+// FerretDB): it cannot hang while this process runs, so a late heartbeat is
+// load on this process, not a hung server, and never fails calls. Without it, a
+// heavily loaded paperd took its own database for hung and failed calls that
+// would have succeeded.
+func InProcess() Option {
+	return func(o *openConfig) { o.inProcess = true }
 }
 
 // Open connects to the server at uri and uses the database name. It does not wait
@@ -300,6 +310,9 @@ func Open(uri, name string, opts ...Option) (*DB, error) {
 		ApplyURI(uri)}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.inProcess {
+		avail.hangAfter = 0 // off
 	}
 	avail.interval = 10 * time.Second
 	if cfg.client.HeartbeatInterval != nil {
