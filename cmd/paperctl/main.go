@@ -225,7 +225,7 @@ func describe(server string, err error) error {
 	}
 	msg := st.Message()
 	if st.Code() == codes.Unavailable && (strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
-		strings.Contains(msg, "connection error")) {
+		strings.Contains(msg, "connection error") || strings.Contains(msg, "name resolver")) {
 		return fmt.Errorf("cannot reach paperd at %s: %w", server, err)
 	}
 	var b strings.Builder
