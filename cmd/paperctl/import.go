@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -28,24 +27,16 @@ const (
 	maxRecord   = 1<<20 - 1024
 )
 
-func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	format := fs.String("format", "", "input format: arxiv-oai, arxiv-atom or hf-daily (default: detected)")
-	progress := fs.String("progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+func importCmd(ctx context.Context, std streams, c *options, pos []string) error {
+	stdin, stdout, stderr := std.stdin, std.stdout, std.stderr
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: import takes one FILE (or - for standard input)", errUsage)
 	}
-	f, err := ingest.ParseFormat(*format)
+	f, err := ingest.ParseFormat(c.format)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	mode := *progress
+	mode := c.progress
 	switch mode {
 	case "auto":
 		mode = "lines"
@@ -77,7 +68,7 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return fmt.Errorf("%s: %w", name, err)
 	}
 
-	client, closeConn, err := catalogClient(&c)
+	client, closeConn, err := catalogClient(c)
 	if err != nil {
 		return err
 	}
@@ -101,7 +92,7 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		err := stream.Send(&catalogv1.ImportPapersRequest{Records: batch})
 		sent += int64(len(batch))
-		prog.records.Store(sent)
+		prog.sent.Store(sent)
 		batch, batchBytes = nil, 0
 		return err
 	}
@@ -122,6 +113,7 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			prog.printf("%s: position %d (%s): the record is larger than 1 MiB", name, item.Position, item.Record.GetPaperId())
 			continue
 		}
+		prog.read.Add(1)
 		if len(batch) == sendRecords || batchBytes+n > sendBytes {
 			sendErr = flush()
 		}
@@ -132,6 +124,8 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		sendErr = flush()
 	}
 	readErr := reader.Err()
+	// Everything is sent; paperd answers once it has stored the last batch.
+	prog.inputDone()
 	resp, err := stream.CloseAndRecv()
 	prog.stop()
 	if err != nil {
@@ -168,7 +162,27 @@ func importCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		return fmt.Errorf("nothing imported from %s", name)
 	}
+	if resp.GetRejected() > 0 || unreadable > 0 || readErr != nil {
+		var missed []string
+		if n := resp.GetRejected(); n > 0 {
+			missed = append(missed, plural(n, "record")+" rejected by paperd")
+		}
+		if unreadable > 0 {
+			missed = append(missed, plural(unreadable, "record")+" unreadable")
+		}
+		if readErr != nil {
+			missed = append(missed, "the input ended early")
+		}
+		return fmt.Errorf("%w of %s: %s", errPartial, name, strings.Join(missed, ", "))
+	}
 	return nil
+}
+
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // countingReader counts the bytes read through it.
@@ -183,27 +197,37 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// progressView shows an import's progress on standard error: a bar redrawn in
-// place on a terminal, or a plain line every 10 seconds otherwise.
-type progressView struct {
-	out     io.Writer
-	mode    string
-	size    int64 // input bytes, -1 when unknown
-	bytes   *atomic.Int64
-	records atomic.Int64
-	began   time.Time
+// waitNotice is how long a progress shown as lines waits, once the input is read,
+// before it says that paperd is still storing what was sent.
+const waitNotice = time.Second
 
-	mu    sync.Mutex
-	drawn bool // a bar is on the current line
-	done  chan struct{}
-	wg    sync.WaitGroup
+// progressView shows an import's progress on standard error: a bar redrawn in
+// place on a terminal, or a plain line every 10 seconds otherwise. Records are
+// counted as read from the input and as sent to paperd; once the input is read
+// (inputDone), it says it waits for paperd to finish storing them.
+type progressView struct {
+	out   io.Writer
+	mode  string
+	size  int64 // input bytes, -1 when unknown (standard input)
+	bytes *atomic.Int64
+	read  atomic.Int64 // records read from the input
+	sent  atomic.Int64 // records sent to paperd
+	began time.Time
+
+	mu           sync.Mutex
+	drawn        bool      // a bar is on the current line
+	frame        int       // of the spinner shown when the size is unknown
+	waitingSince time.Time // when the input was read; zero before
+	done         chan struct{}
+	ended        chan struct{} // closed by inputDone
+	wg           sync.WaitGroup
 }
 
 func (p *progressView) start() {
 	if p.mode == "none" {
 		return
 	}
-	p.done = make(chan struct{})
+	p.done, p.ended = make(chan struct{}), make(chan struct{})
 	every := 200 * time.Millisecond
 	if p.mode == "lines" {
 		every = 10 * time.Second
@@ -211,15 +235,35 @@ func (p *progressView) start() {
 	p.wg.Go(func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
+		ended := p.ended
+		var notice <-chan time.Time
 		for {
 			select {
 			case <-p.done:
 				return
+			case <-ended:
+				ended = nil
+				if p.mode == "lines" {
+					notice = time.After(waitNotice)
+				}
+			case <-notice:
+				notice = nil
+				p.draw()
 			case <-t.C:
 				p.draw()
 			}
 		}
 	})
+}
+
+// inputDone marks the end of the input: what is left is paperd's work.
+func (p *progressView) inputDone() {
+	p.mu.Lock()
+	p.waitingSince = time.Now()
+	p.mu.Unlock()
+	if p.ended != nil {
+		close(p.ended)
+	}
 }
 
 func (p *progressView) stop() {
@@ -251,18 +295,24 @@ func (p *progressView) draw() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	elapsed := time.Since(p.began)
-	read, recs := p.bytes.Load(), p.records.Load()
-	rate := float64(recs) / max(elapsed.Seconds(), 1e-3)
+	read, recs, sent := p.bytes.Load(), p.read.Load(), p.sent.Load()
 	eta, pct := "", ""
 	frac := -1.0
 	if p.size > 0 {
 		frac = min(float64(read)/float64(p.size), 1)
 		pct = fmt.Sprintf("%3.0f%% ", 100*frac)
-		if frac > 0.001 {
+		if frac > 0.001 && p.waitingSince.IsZero() {
 			eta = "ETA " + (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second).String()
 		}
 	}
-	stats := fmt.Sprintf("%s%s read, %d records, %.0f records/s %s", pct, mib(read), recs, rate, eta)
+	var stats string
+	if !p.waitingSince.IsZero() {
+		stats = fmt.Sprintf("%s%s read, %d records sent; waiting for paperd to finish storing them (%s)",
+			pct, mib(read), sent, time.Since(p.waitingSince).Round(time.Second))
+	} else {
+		rate := float64(sent) / max(elapsed.Seconds(), 1e-3)
+		stats = fmt.Sprintf("%s%s read, %d records read, %d sent, %.0f records/s %s", pct, mib(read), recs, sent, rate, eta)
+	}
 	if p.mode == "lines" {
 		_, _ = fmt.Fprintf(p.out, "import: %s\n", strings.TrimSpace(stats))
 		return
@@ -272,6 +322,10 @@ func (p *progressView) draw() {
 		const width = 30
 		full := int(frac * width)
 		bar = "[" + strings.Repeat("=", full) + strings.Repeat(" ", width-full) + "] "
+	} else {
+		// No total to measure against: a spinner shows that records flow.
+		bar = string(`|/-\`[p.frame%4]) + " "
+		p.frame++
 	}
 	_, _ = fmt.Fprintf(p.out, "\r\033[K%s%s", bar, strings.TrimSpace(stats))
 	p.drawn = true

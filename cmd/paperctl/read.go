@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -24,23 +23,14 @@ type row struct {
 	extra string // score, trending score
 }
 
-func readCmd(ctx context.Context, cmd string, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	filter := fs.String("filter", "", "AIP-160 filter, e.g. categories:\"cs.LG\" AND upvotes >= 10")
-	orderBy := fs.String("order-by", "", "order, e.g. \"upvotes desc\"")
-	pageSize := fs.Int("page-size", 20, "papers per page")
-	pageToken := fs.String("page-token", "", "page token from a previous call")
-	date := fs.String("date", "", "daily: a day, YYYY-MM-DD")
-	week := fs.String("week", "", "daily: an ISO week, YYYY-Www")
-	month := fs.String("month", "", "daily: a month, YYYY-MM")
-	zone := fs.String("time-zone", "", "daily: IANA time zone (default UTC)")
-	window := fs.Duration("window", 0, "trending: how far back (default 168h)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+// readCmd returns the run function of a command that reads from paperd.
+func readCmd(cmd string) func(ctx context.Context, std streams, o *options, pos []string) error {
+	return func(ctx context.Context, std streams, o *options, pos []string) error {
+		return read(ctx, cmd, std.stdout, o, pos)
 	}
+}
+
+func read(ctx context.Context, cmd string, stdout io.Writer, c *options, pos []string) error {
 	want := map[string]int{"get": 1, "search": 1}[cmd]
 	if cmd == "search" && len(pos) > 1 {
 		pos = []string{strings.Join(pos, " ")}
@@ -48,7 +38,7 @@ func readCmd(ctx context.Context, cmd string, args []string, stdout io.Writer) e
 	if len(pos) != want {
 		return fmt.Errorf("%w: %s takes %d argument(s), got %d", errUsage, cmd, want, len(pos))
 	}
-	client, closeConn, err := catalogClient(&c)
+	client, closeConn, err := catalogClient(c)
 	if err != nil {
 		return err
 	}
@@ -59,7 +49,7 @@ func readCmd(ctx context.Context, cmd string, args []string, stdout io.Writer) e
 	var resp proto.Message
 	var rows []row
 	next := ""
-	size := int32(min(max(*pageSize, 0), 1000)) //nolint:gosec // clamped
+	size := int32(min(max(c.pageSize, 0), 1000)) //nolint:gosec // clamped
 	switch cmd {
 	case "get":
 		name := pos[0]
@@ -76,7 +66,7 @@ func readCmd(ctx context.Context, cmd string, args []string, stdout io.Writer) e
 		}
 		resp = p
 	case "list":
-		r, err := client.ListPapers(ctx, &catalogv1.ListPapersRequest{Filter: *filter, OrderBy: *orderBy, PageSize: size, PageToken: *pageToken})
+		r, err := client.ListPapers(ctx, &catalogv1.ListPapersRequest{Filter: c.filter, OrderBy: c.orderBy, PageSize: size, PageToken: c.pageToken})
 		if err != nil {
 			return describe(c.server, err)
 		}
@@ -85,7 +75,7 @@ func readCmd(ctx context.Context, cmd string, args []string, stdout io.Writer) e
 			rows = append(rows, row{paper: p})
 		}
 	case "search":
-		r, err := client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: pos[0], Filter: *filter, PageSize: size, PageToken: *pageToken})
+		r, err := client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: pos[0], Filter: c.filter, PageSize: size, PageToken: c.pageToken})
 		if err != nil {
 			return describe(c.server, err)
 		}
@@ -94,8 +84,8 @@ func readCmd(ctx context.Context, cmd string, args []string, stdout io.Writer) e
 			rows = append(rows, row{paper: res.GetPaper(), extra: strconv.FormatFloat(res.GetScore(), 'f', 2, 64)})
 		}
 	case "daily":
-		r, err := client.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Date: *date, Week: *week, Month: *month,
-			TimeZone: *zone, Filter: *filter, OrderBy: *orderBy, PageSize: size, PageToken: *pageToken})
+		r, err := client.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Date: c.date, Week: c.week, Month: c.month,
+			TimeZone: c.zone, Filter: c.filter, OrderBy: c.orderBy, PageSize: size, PageToken: c.pageToken})
 		if err != nil {
 			return describe(c.server, err)
 		}
@@ -104,9 +94,9 @@ func readCmd(ctx context.Context, cmd string, args []string, stdout io.Writer) e
 			rows = append(rows, row{paper: p})
 		}
 	case "trending":
-		req := &catalogv1.ListTrendingPapersRequest{Filter: *filter, PageSize: size, PageToken: *pageToken}
-		if *window != 0 {
-			req.Window = durationpb.New(*window)
+		req := &catalogv1.ListTrendingPapersRequest{Filter: c.filter, PageSize: size, PageToken: c.pageToken}
+		if c.window != 0 {
+			req.Window = durationpb.New(c.window)
 		}
 		r, err := client.ListTrendingPapers(ctx, req)
 		if err != nil {
