@@ -314,7 +314,7 @@ func TestAdversarialSearchesGetBoundedAnswers(t *testing.T) {
 	ts := startServer(t, cfg)
 	const papers = 300
 	importRecords(t, ts, variedRecords(papers))
-	eventually(t, "the index holds every paper", func() bool { return ts.searchTotal(t, "*") == papers })
+	eventually30(t, "the index holds every paper", func() bool { return ts.searchTotal(t, "*") == papers })
 	var regexps, fuzzy, prefixes []string
 	for c := 'a'; c <= 'z'; c++ {
 		regexps = append(regexps, fmt.Sprintf("/.*%c.*/", c))
