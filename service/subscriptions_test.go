@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -18,11 +17,13 @@ import (
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/clock/clocktest"
+	"github.com/papercatalog/papers/delivery"
 	"github.com/papercatalog/papers/embedded"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/inproc"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/mailer/smtptest"
+	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
 )
@@ -54,10 +55,16 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close() })
-	return &Subscriptions{Store: mongo.NewSubscriptions(db), Mailer: m,
-		Log: slog.New(slog.DiscardHandler), PublicURL: "https://papers.example", From: "Papers <digest@papers.example>",
-		TokenKey: []byte("0123456789abcdef0123456789abcdef"), Deliveries: mongo.NewDeliveries(db), Owner: "sender-1",
-		ClaimTimeout: time.Minute, JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal"), Clock: clocktest.New(t)}, smtp
+	store, clk := mongo.NewSubscriptions(db), clocktest.New(t)
+	links := delivery.Links{PublicURL: "https://papers.example", TokenKey: []byte("0123456789abcdef0123456789abcdef")}
+	log := slog.New(slog.DiscardHandler)
+	from := "Papers <digest@papers.example>"
+	return &Subscriptions{Store: store, Log: log, Clock: clk, Tokens: query.NewTokens([]byte("page token key")),
+		Mails: &delivery.Mails{Subscriptions: store, Mailer: m, Log: log, Links: links, From: from, Clock: clk},
+		Digests: &delivery.Sender{Subscriptions: store, Deliveries: mongo.NewDeliveries(db), Mailer: m, Log: log, Links: links, From: from,
+			Papers: func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil },
+			PaperURL: PaperURL(links.PublicURL), Owner: "sender-1", ClaimTimeout: time.Minute,
+			JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal"), Clock: clk}}, smtp
 }
 
 // fakeClock is the clock subscriptionService gave s.
@@ -278,144 +285,6 @@ func TestManageLinkAndAdminList(t *testing.T) {
 	}
 	if _, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state = STATE_ACTIVE", PageToken: "bm9wZQ"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("a bad page token: %v", err)
-	}
-}
-
-func TestPendingSubscriptionsLapse(t *testing.T) {
-	s, _ := subscriptionService(t)
-	s.Papers = func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil }
-	ctx := context.Background()
-	if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "late@example.org"}}); err != nil {
-		t.Fatal(err)
-	}
-	now := fakeClock(s).Now()
-	if _, err := s.SendDue(ctx, now.Add(6*24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Store.ByEmail(ctx, "late@example.org"); err != nil {
-		t.Fatalf("lapsed too early: %v", err)
-	}
-	if _, err := s.SendDue(ctx, now.Add(8*24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Store.ByEmail(ctx, "late@example.org"); !errors.Is(err, repository.ErrNotFound) {
-		t.Errorf("after 8 days: %v", err)
-	}
-}
-
-// activeSubscriber subscribes and confirms addr with every weekday, in the
-// test's zone (PAPERS_TEST_ZONE, default UTC).
-func activeSubscriber(t *testing.T, s *Subscriptions, srv *smtptest.Server, addr string) {
-	t.Helper()
-	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", addr))
-	if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
-		Email: addr, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}, TimeZone: clocktest.Zone(t).String()}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links(t, srv, addr)["/subscriptions/confirm"]}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func digestsTo(srv *smtptest.Server, addr string) int {
-	n := 0
-	for _, m := range srv.Messages() {
-		if m.To[0] == addr && strings.Contains(string(m.Data), "Message-ID: <digest.") {
-			n++
-		}
-	}
-	return n
-}
-
-// TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses: a delivery claimed
-// by a sender that died before sending is taken over once its claim is stale and
-// sent exactly once; a mail server refusing for a while delays the digest
-// without losing or doubling it.
-func TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses(t *testing.T) {
-	s, srv := subscriptionService(t)
-	ctx := context.Background()
-	paper := &repository.Paper{ID: "2401.00001", Title: "A paper", Authors: []repository.Author{{Name: "Ada"}}}
-	s.Papers = func(*repository.Subscription, time.Time) ([]*repository.Paper, error) {
-		return []*repository.Paper{paper}, nil
-	}
-	s.Owner, s.ClaimTimeout = "sender-2", 200*time.Millisecond
-	clk := fakeClock(s)
-	activeSubscriber(t, s, srv, "ada@example.org")
-	activeSubscriber(t, s, srv, "busy@example.org")
-	// Today's edition in the subscribers' zone.
-	y, m, d := clk.Now().In(clocktest.Zone(t)).Date()
-	day := time.Date(y, m, d, 0, 0, 0, 0, clocktest.Zone(t))
-	edition := day.Format(time.DateOnly)
-	ada, err := s.Store.ByEmail(ctx, "ada@example.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Sender 1 claimed ada's delivery, then died before sending.
-	claim := &repository.Delivery{SubscriptionID: ada.ID, Edition: edition, State: repository.DeliveryClaimed,
-		Owner: "sender-1", ClaimTime: clk.Now().UTC(), Version: 1}
-	if stored, err := s.Deliveries.Insert(ctx, []*repository.Delivery{claim}); err != nil || !stored[0] {
-		t.Fatalf("sender 1's claim: %v %v", stored, err)
-	}
-	srv.RefuseTemporarily("busy@example.org", true)
-	r, err := s.Send(ctx, day, false, nil)
-	if err != nil || r.GetSent() != 0 || r.GetSkipped() != 1 || r.GetFailed() != 1 {
-		t.Fatalf("while sender 1's claim is fresh and busy refuses: %v %v", r, err)
-	}
-	clk.Advance(300 * time.Millisecond) // sender 1's claim is stale now
-	srv.RefuseTemporarily("busy@example.org", false)
-	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 1 {
-		t.Fatalf("after the claim went stale: %v %v", r, err)
-	}
-	if n := digestsTo(srv, "ada@example.org"); n != 1 {
-		t.Errorf("ada got %d digests, want 1", n)
-	}
-	// busy's retry is due after its backoff (a minute): not yet, not even for
-	// the scheduler (whatever it finds due now, in today's edition).
-	if n := digestsTo(srv, "busy@example.org"); n != 0 {
-		t.Errorf("busy got %d digests before its retry was due", n)
-	}
-	r, err = s.SendDue(ctx, clk.Now())
-	if err != nil || digestsTo(srv, "busy@example.org") != 0 || digestsTo(srv, "ada@example.org") != 1 {
-		t.Errorf("before the backoff ended: %v %v", r, err)
-	}
-	busy, _ := s.Store.ByEmail(ctx, "busy@example.org")
-	records, err := s.Deliveries.Edition(ctx, edition)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := records[busy.ID]; d == nil || d.State != repository.DeliveryRetry || d.Attempts != 1 || !d.NextAttempt.Equal(d.DoneTime.Add(time.Minute)) {
-		t.Fatalf("busy's delivery: %+v, want a retry a minute after its attempt", d)
-	}
-	// A minute later, the retry goes out, once; nothing more for anyone.
-	clk.Advance(time.Minute)
-	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 1 || digestsTo(srv, "busy@example.org") != 1 {
-		t.Fatalf("the retry: %v %v", r, err)
-	}
-	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 0 || digestsTo(srv, "ada@example.org") != 1 || digestsTo(srv, "busy@example.org") != 1 {
-		t.Errorf("a rerun: %v %v", r, err)
-	}
-}
-
-func TestClaimable(t *testing.T) {
-	now := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
-	stale := 5 * time.Minute
-	for _, c := range []struct {
-		name string
-		cur  *repository.Delivery
-		want bool
-	}{
-		{"no record yet", nil, true},
-		{"a fresh claim (its sender may be sending now)", &repository.Delivery{State: repository.DeliveryClaimed, ClaimTime: now.Add(-time.Minute)}, false},
-		{"a claim whose sender went away", &repository.Delivery{State: repository.DeliveryClaimed, ClaimTime: now.Add(-6 * time.Minute)}, true},
-		{"a retry not due yet", &repository.Delivery{State: repository.DeliveryRetry, NextAttempt: now.Add(time.Second)}, false},
-		{"a retry due", &repository.Delivery{State: repository.DeliveryRetry, NextAttempt: now}, true},
-		{"sent", &repository.Delivery{State: repository.DeliverySent, ClaimTime: now.Add(-24 * time.Hour)}, false},
-		{"failed for good", &repository.Delivery{State: repository.DeliveryFailed, ClaimTime: now.Add(-24 * time.Hour)}, false},
-		{"nothing to send", &repository.Delivery{State: repository.DeliveryEmpty, ClaimTime: now.Add(-24 * time.Hour)}, false},
-	} {
-		if got := claimable(c.cur, now, stale); got != c.want {
-			t.Errorf("%s: claimable %v, want %v", c.name, got, c.want)
-		}
 	}
 }
 
