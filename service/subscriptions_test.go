@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -285,6 +286,66 @@ func TestManageLinkAndAdminList(t *testing.T) {
 	}
 	if _, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state = STATE_ACTIVE", PageToken: "bm9wZQ"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("a bad page token: %v", err)
+	}
+}
+
+// TestListSubscriptionsFiltersAndPages: the admin list takes AIP-160 filters
+// on state, and its page tokens hold their place in the list whatever is
+// subscribed meanwhile and work only with the filter they came from.
+func TestListSubscriptionsFiltersAndPages(t *testing.T) {
+	s, srv := subscriptionService(t)
+	api := gated(s, nil)
+	ctx := context.Background()
+	admin := metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", "Bearer admin"))
+	for i, e := range []string{"a@example.org", "b@example.org", "c@example.org"} {
+		from := metadata.NewOutgoingContext(ctx, metadata.Pairs("x-forwarded-for", "192.0.2."+strconv.Itoa(i+1)))
+		if _, err := api.CreateSubscription(from, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: e}}); err != nil {
+			t.Fatal(err)
+		}
+		fakeClock(s).Advance(time.Second) // newest first: c, b, a
+	}
+	if _, err := api.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links(t, srv, "a@example.org")["/subscriptions/confirm"]}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ filter, want string }{
+		{"", "c b a"},
+		{"state = STATE_ACTIVE", "a"},
+		{"state != STATE_ACTIVE", "c b"},
+		{"state = STATE_PENDING OR state = STATE_ACTIVE", "c b a"},
+		{"NOT state = STATE_PENDING AND state != STATE_UNSUBSCRIBED", "a"},
+		{"state = STATE_UNSUBSCRIBED", ""},
+	} {
+		r, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: c.filter})
+		var got []string
+		for _, sub := range r.GetSubscriptions() {
+			got = append(got, sub.GetEmail()[:1])
+		}
+		if err != nil || strings.Join(got, " ") != c.want || int(r.GetTotalSize()) != len(got) {
+			t.Errorf("filter %q: %v (total %d), %v; want %s", c.filter, got, r.GetTotalSize(), err, c.want)
+		}
+	}
+	for _, bad := range []string{"email = \"a@example.org\"", "state = ACTIVE", "state", "state > STATE_PENDING"} {
+		if _, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: bad}); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("filter %q: %v, want INVALID_ARGUMENT", bad, err)
+		}
+	}
+	first, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{PageSize: 1})
+	if err != nil || first.GetNextPageToken() == "" {
+		t.Fatalf("the first page: %v %v", first, err)
+	}
+	// A subscription that comes meanwhile sorts first: the next page still
+	// starts after c.
+	if _, err := api.CreateSubscription(metadata.NewOutgoingContext(ctx, metadata.Pairs("x-forwarded-for", "192.0.2.9")),
+		&subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "d@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{PageSize: 1, PageToken: first.GetNextPageToken()})
+	if err != nil || len(next.GetSubscriptions()) != 1 || next.GetSubscriptions()[0].GetEmail() != "b@example.org" {
+		t.Errorf("the second page: %v %v; want b", next, err)
+	}
+	if _, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state != STATE_ACTIVE", PageSize: 1,
+		PageToken: first.GetNextPageToken()}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a page token of another filter: %v", err)
 	}
 }
 

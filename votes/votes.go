@@ -95,7 +95,7 @@ func (r *Recorder) apply(rec repository.VoteRecord) {
 
 // Close stops the background writer once the votes already queued are
 // written; Set returns ErrClosed afterwards. Call it after the servers have
-// stopped taking calls.
+// stopped taking calls; calling it again does nothing.
 func (r *Recorder) Close() {
 	r.batches().close()
 }

@@ -25,9 +25,10 @@ type writer struct {
 	// clock gives the change log's times (see Recorder.Clock).
 	clock clock.Clock
 
-	once sync.Once
-	ops  chan *voteOp
-	stop chan struct{}
+	once    sync.Once
+	stopped sync.Once
+	ops     chan *voteOp
+	stop    chan struct{}
 }
 
 type voteOp struct {
@@ -51,6 +52,11 @@ func (w *writer) write(ctx context.Context, rec repository.VoteRecord) error {
 	w.start()
 	op := &voteOp{rec: rec, done: make(chan error, 1)}
 	select {
+	case <-w.stop: // closed: the select below could still pick the send
+		return ErrClosed
+	default:
+	}
+	select {
 	case w.ops <- op:
 	case <-w.stop:
 		return ErrClosed
@@ -67,10 +73,11 @@ func (w *writer) write(ctx context.Context, rec repository.VoteRecord) error {
 	}
 }
 
-// close stops the writer once the votes already queued are written.
+// close stops the writer once the votes already queued are written; it may
+// be called more than once.
 func (w *writer) close() {
 	w.start()
-	close(w.stop)
+	w.stopped.Do(func() { close(w.stop) })
 }
 
 func (w *writer) run() {
