@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/papercatalog/papers/delivery"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/repository"
@@ -23,7 +22,7 @@ func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*
 	if sub.Frequency == "weekly" {
 		days = 7
 	}
-	from := ref.In(delivery.Zone(sub.TimeZone)).AddDate(0, 0, -days)
+	from := ref.In(subscriberZone(sub.TimeZone)).AddDate(0, 0, -days)
 	var matches map[string]bool
 	if sub.Query != "" {
 		if err := s.searchReady(); err != nil {

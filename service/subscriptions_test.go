@@ -63,7 +63,7 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 	return &Subscriptions{Store: store, Log: log, Clock: clk, Tokens: query.NewTokens([]byte("page token key")),
 		Mails: &delivery.Mails{Subscriptions: store, Mailer: m, Log: log, Links: links, From: from, Clock: clk},
 		Digests: &delivery.Sender{Subscriptions: store, Deliveries: mongo.NewDeliveries(db), Mailer: m, Log: log, Links: links, From: from,
-			Papers: func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil },
+			Papers:   func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil },
 			PaperURL: PaperURL(links.PublicURL), Owner: "sender-1", ClaimTimeout: time.Minute,
 			JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal"), Clock: clk}}, smtp
 }
