@@ -88,7 +88,7 @@ TEST_ZONE ?=
 
 .PHONY: test-clock
 test-clock: ## run the tests that depend on the date and hour with the clock at TEST_NOW (Sunday 23:59:59 UTC)
-	PAPERS_TEST_NOW='$(TEST_NOW)' PAPERS_TEST_ZONE='$(TEST_ZONE)' go test -count=1 -timeout 6m ./clock/... ./service/ ./readmodel/ ./server/
+	PAPERS_TEST_NOW='$(TEST_NOW)' PAPERS_TEST_ZONE='$(TEST_ZONE)' go test -count=1 -timeout 6m ./clock/... ./service/ ./delivery/ ./readmodel/ ./server/
 
 # FUZZTIME is how long `make fuzz` runs each fuzz target: `make fuzz FUZZTIME=1m`.
 FUZZTIME ?= 10s

@@ -51,6 +51,7 @@ func newMetrics(s *Server) *metrics {
 			return f()
 		})
 	}
+	// The services exist once opened: counter reads them only then.
 	counter := func(name, help string, labels prometheus.Labels, f func() int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
 			func() float64 {
@@ -60,8 +61,6 @@ func newMetrics(s *Server) *metrics {
 				return float64(f())
 			})
 	}
-	imports := &s.catalog.Stats
-	digests := &s.subscriptions.Stats
 	const importHelp = "Import records by outcome."
 	const digestHelp = "Digest deliveries by outcome (skipped: not due, nothing matched, or another sender had it)."
 	const schedulerHelp = "Rounds of the digest scheduler, by whether this replica held the lease (and sent what was due) or left them to another."
@@ -83,15 +82,15 @@ func newMetrics(s *Server) *metrics {
 			}
 			return float64(n)
 		}),
-		counter("paperd_import_records_total", importHelp, prometheus.Labels{"outcome": "created"}, imports.ImportCreated.Load),
-		counter("paperd_import_records_total", importHelp, prometheus.Labels{"outcome": "updated"}, imports.ImportUpdated.Load),
-		counter("paperd_import_records_total", importHelp, prometheus.Labels{"outcome": "unchanged"}, imports.ImportUnchanged.Load),
-		counter("paperd_import_records_total", importHelp, prometheus.Labels{"outcome": "rejected"}, imports.ImportRejected.Load),
-		counter("paperd_digest_deliveries_total", digestHelp, prometheus.Labels{"outcome": "sent"}, digests.DigestsSent.Load),
-		counter("paperd_digest_deliveries_total", digestHelp, prometheus.Labels{"outcome": "skipped"}, digests.DigestsSkipped.Load),
-		counter("paperd_digest_deliveries_total", digestHelp, prometheus.Labels{"outcome": "failed"}, digests.DigestsFailed.Load),
-		counter("paperd_digest_scheduler_rounds_total", schedulerHelp, prometheus.Labels{"lease": "held"}, digests.SchedulerLeading.Load),
-		counter("paperd_digest_scheduler_rounds_total", schedulerHelp, prometheus.Labels{"lease": "elsewhere"}, digests.SchedulerFollowing.Load),
+		counter("paperd_import_records_total", importHelp, prometheus.Labels{"outcome": "created"}, func() int64 { return s.catalog.Stats.ImportCreated.Load() }),
+		counter("paperd_import_records_total", importHelp, prometheus.Labels{"outcome": "updated"}, func() int64 { return s.catalog.Stats.ImportUpdated.Load() }),
+		counter("paperd_import_records_total", importHelp, prometheus.Labels{"outcome": "unchanged"}, func() int64 { return s.catalog.Stats.ImportUnchanged.Load() }),
+		counter("paperd_import_records_total", importHelp, prometheus.Labels{"outcome": "rejected"}, func() int64 { return s.catalog.Stats.ImportRejected.Load() }),
+		counter("paperd_digest_deliveries_total", digestHelp, prometheus.Labels{"outcome": "sent"}, func() int64 { return s.digests.Stats.Sent.Load() }),
+		counter("paperd_digest_deliveries_total", digestHelp, prometheus.Labels{"outcome": "skipped"}, func() int64 { return s.digests.Stats.Skipped.Load() }),
+		counter("paperd_digest_deliveries_total", digestHelp, prometheus.Labels{"outcome": "failed"}, func() int64 { return s.digests.Stats.Failed.Load() }),
+		counter("paperd_digest_scheduler_rounds_total", schedulerHelp, prometheus.Labels{"lease": "held"}, func() int64 { return s.digests.Stats.SchedulerLeading.Load() }),
+		counter("paperd_digest_scheduler_rounds_total", schedulerHelp, prometheus.Labels{"lease": "elsewhere"}, func() int64 { return s.digests.Stats.SchedulerFollowing.Load() }),
 		gauge("paperd_mongodb_pool_connections_open", "Connections to MongoDB open in the driver's pool.", func() float64 {
 			open, _ := s.db.PoolConnections()
 			return float64(open)

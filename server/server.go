@@ -33,6 +33,7 @@ import (
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/cpu"
+	"github.com/papercatalog/papers/delivery"
 	"github.com/papercatalog/papers/embedded"
 	catalogv1gw "github.com/papercatalog/papers/gen/gateway/papers/catalog/v1"
 	subscriptionv1gw "github.com/papercatalog/papers/gen/gateway/papers/subscription/v1"
@@ -45,6 +46,7 @@ import (
 	"github.com/papercatalog/papers/repository/mongo"
 	"github.com/papercatalog/papers/search"
 	"github.com/papercatalog/papers/service"
+	"github.com/papercatalog/papers/votes"
 )
 
 // MaxRequestBytes is the largest request accepted on either port.
@@ -77,12 +79,17 @@ type Server struct {
 	metrics *metrics
 	tracing *tracing // nil: off
 
-	uri     string
-	turns   *cpu.Gate // the turns of long computations: searches and listings computed from scratch
-	index   *search.Index
-	catalog *service.Catalog
-	// subscriptions serves SubscriptionService; mail is its mailer.
+	uri   string
+	turns *cpu.Gate // the turns of long computations: searches and listings computed from scratch
+	index *search.Index
+	// registered are what the servers were registered with before open built
+	// the services; open sets them once.
+	registered registered
+	catalog    *service.Catalog
+	// subscriptions serves SubscriptionService; digests sends its digests;
+	// mail is their mailer.
 	subscriptions *service.Subscriptions
+	digests       *delivery.Sender
 	mail          mailer.Mailer
 	users         *auth.Users
 	served        bool           // Start completed: the model is worth a snapshot at shutdown
@@ -102,8 +109,7 @@ type Server struct {
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
 	log = slog.New(contextHandler{log.Handler()})
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: log, serveErrs: make(chan error, 2),
-		catalog: &service.Catalog{}, subscriptions: &service.Subscriptions{}}
+	s := &Server{cfg: cfg, log: log, serveErrs: make(chan error, 2)}
 	defer func() {
 		if err != nil {
 			s.abort()
@@ -141,7 +147,12 @@ func (s *Server) listen(ctx context.Context) error {
 		log.Info("tracing on", "otlp_endpoint", cfg.OTLPEndpoint, "protocol", cfg.OTLPProtocol)
 	}
 	s.metrics = newMetrics(s)
-	codec := newResponseCodec(s.catalog.Encoded)
+	codec := newResponseCodec(func(m any) ([]byte, bool) {
+		if !s.opened.Load() {
+			return nil, false // no catalog yet
+		}
+		return s.catalog.Encoded(m)
+	})
 	s.grpcServer = grpc.NewServer(append(s.tracing.grpcOptions(),
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.ForceServerCodecV2(codec),
@@ -159,8 +170,8 @@ func (s *Server) listen(ctx context.Context) error {
 	)...)
 	s.calls = inproc.New(s.recoverUnary, s.admitUnary)
 	for _, r := range []grpc.ServiceRegistrar{s.grpcServer, s.calls} {
-		catalogv1.RegisterCatalogServiceServer(r, s.catalog)
-		subscriptionv1.RegisterSubscriptionServiceServer(r, s.subscriptions)
+		catalogv1.RegisterCatalogServiceServer(r, &s.registered.catalog)
+		subscriptionv1.RegisterSubscriptionServiceServer(r, &s.registered.subscriptions)
 	}
 	s.health = health.NewServer()
 	// NOT_SERVING until the database is open and the read model loaded.
@@ -313,7 +324,7 @@ func (s *Server) open(ctx context.Context) error {
 	if !users.Enabled() {
 		log.Warn("no user token verification configured (PAPERD_JWT_SECRET or PAPERD_JWKS): upvotes will be refused")
 	}
-	papers, votes := mongo.NewPapers(s.db), mongo.NewVotes(s.db)
+	papers, voteRecords := mongo.NewPapers(s.db), mongo.NewVotes(s.db)
 	s.turns = cpu.NewGate(0)
 	s.model = readmodel.New()
 	s.model.SetGate(s.turns)
@@ -324,7 +335,7 @@ func (s *Server) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Votes: votes, Log: log, Interval: cfg.SyncInterval, Clock: cfg.Clock,
+	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Votes: voteRecords, Log: log, Interval: cfg.SyncInterval, Clock: cfg.Clock,
 		SnapshotPath: filepath.Join(cfg.DataDir, "readmodel.snapshot"), DatabaseID: hex.EncodeToString(dbID)}
 	if err := retry(ctx, log, "load read model", s.syncer.Start); err != nil {
 		return err
@@ -349,8 +360,10 @@ func (s *Server) open(ctx context.Context) error {
 	s.gate.Store(&service.Gate{Guard: &auth.Guard{Admins: admins, Users: users,
 		Limits: auth.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)},
 		Timeout: cfg.RequestTimeout, Log: log})
-	*s.catalog = service.Catalog{Papers: papers, Votes: votes, Model: s.model, Tokens: query.NewTokens(key),
-		Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock}
+	tokens := query.NewTokens(key)
+	s.catalog = &service.Catalog{Papers: papers, Votes: voteRecords, Model: s.model, Tokens: tokens,
+		Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock,
+		Upvotes: &votes.Recorder{Votes: voteRecords, Papers: papers, Model: s.model, Log: log, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock}}
 	indexer.Busy = s.catalog.Importing
 	var mail mailer.Mailer
 	senders := mailer.DefaultConnections
@@ -372,12 +385,21 @@ func (s *Server) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	*s.subscriptions = service.Subscriptions{Store: mongo.NewSubscriptions(s.db), Mailer: mail, Log: log,
-		PublicURL: cfg.PublicURL, From: cfg.MailFrom, TokenKey: tokenKey, Deliveries: mongo.NewDeliveries(s.db),
-		Papers: s.catalog.DigestPapers, Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders,
-		RetryBackoff: cfg.DigestRetry, JournalPath: filepath.Join(cfg.DataDir, "digest-outcomes.journal"), Clock: cfg.Clock}
+	links := delivery.Links{PublicURL: cfg.PublicURL, TokenKey: tokenKey}
+	if links.PublicURL == "" {
+		links.PublicURL = localURL(s.httpLis.Addr())
+	}
+	subscriptions := mongo.NewSubscriptions(s.db)
+	s.digests = &delivery.Sender{Subscriptions: subscriptions, Deliveries: mongo.NewDeliveries(s.db), Mailer: mail, Log: log,
+		Links: links, From: cfg.MailFrom, Papers: s.catalog.DigestPapers, PaperURL: service.PaperURL(links.PublicURL),
+		Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders, RetryBackoff: cfg.DigestRetry,
+		JournalPath: filepath.Join(cfg.DataDir, "digest-outcomes.journal"), Clock: cfg.Clock}
+	s.subscriptions = &service.Subscriptions{Store: subscriptions, Log: log, Digests: s.digests, Tokens: tokens, Clock: cfg.Clock,
+		Mails: &delivery.Mails{Subscriptions: subscriptions, Mailer: mail, Log: log, Links: links, From: cfg.MailFrom, Clock: cfg.Clock}}
+	s.registered.catalog.CatalogServiceServer = s.catalog
+	s.registered.subscriptions.SubscriptionServiceServer = s.subscriptions
 	if err := retry(ctx, log, "replay the digest journal", func(ctx context.Context) error {
-		n, err := s.subscriptions.ReplayJournal(ctx)
+		n, err := s.digests.ReplayJournal(ctx)
 		if n > 0 {
 			log.Info("digest outcomes replayed from the journal", "deliveries", n)
 		}
@@ -405,17 +427,24 @@ func (s *Server) open(ctx context.Context) error {
 		log.Info("arXiv poller on", "categories", cfg.Arxiv.Categories, "url", cfg.Arxiv.URL, "interval", cfg.Arxiv.Interval)
 	}
 
-	owner := s.subscriptions.Owner
+	owner := s.digests.Owner
 	s.background.Go(func() {
-		s.subscriptions.RunScheduler(syncCtx, cfg.DigestInterval, func(ctx context.Context) (bool, error) {
+		s.digests.RunScheduler(syncCtx, cfg.DigestInterval, func(ctx context.Context) (bool, error) {
 			return s.db.AcquireLease(ctx, "digest_scheduler", owner, s.clock(), 3*cfg.DigestInterval)
 		})
 	})
-
-	if s.subscriptions.PublicURL == "" {
-		s.subscriptions.PublicURL = localURL(s.httpLis.Addr())
-	}
 	return nil
+}
+
+// registered holds the services as the gRPC server and s.calls know them,
+// registered before the services exist (health checks are answered while the
+// database is waited for): open builds each service complete and sets it here
+// once, before opened turns true, and admission refuses every call before.
+type registered struct {
+	catalog       struct{ catalogv1.CatalogServiceServer }
+	subscriptions struct {
+		subscriptionv1.SubscriptionServiceServer
+	}
 }
 
 // clock returns the time of the configured clock.

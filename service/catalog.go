@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,11 +19,11 @@ import (
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
-	"github.com/papercatalog/papers/keylock"
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
+	"github.com/papercatalog/papers/votes"
 )
 
 // Page sizes of ListPapers.
@@ -49,15 +48,14 @@ type Catalog struct {
 	// Recorded, if set, is told of every change this service records: the model
 	// has it already, so the change-log poll need not load it.
 	Recorded func(repository.ChangeRef)
+	// Upvotes records users' upvotes (UpvotePaper, RemovePaperUpvote).
+	Upvotes *votes.Recorder
 	// Stats counts imported records.
 	Stats Stats
 	// Clock gives the time of writes: versions, timestamps, the change log's
 	// times and the reference minute of trending (nil: the system's clock).
 	Clock clock.Clock
 
-	votesOnce sync.Once
-	votes     *voteWriter
-	voteLocks keylock.Set // per paper|user
 	protos    protoCache
 	queries   queryCache
 	searches  searchCache

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/papercatalog/papers/delivery"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 )
@@ -49,7 +50,7 @@ func TestDigestPeriodsFollowTheSubscribersCalendarAcrossDST(t *testing.T) {
 			seen := map[string]string{}
 			for i := range c.editions {
 				day := first.AddDate(0, 0, i)
-				papers, err := s.DigestPapers(sub, editionTime(sub, day))
+				papers, err := s.DigestPapers(sub, delivery.EditionTime(sub, day))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,21 +1,13 @@
 package service
 
 import (
+	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/mail"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -24,18 +16,15 @@ import (
 
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
-	"github.com/papercatalog/papers/digest"
+	"github.com/papercatalog/papers/delivery"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
-	"github.com/papercatalog/papers/keylock"
-	"github.com/papercatalog/papers/mailer"
+	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
 )
 
 // Subscription limits and defaults.
 const (
-	confirmValidity  = 7 * 24 * time.Hour
-	confirmMailEvery = 10 * time.Minute
 	defaultMaxPapers = 10
 	maxMaxPapers     = 50
 	defaultSendHour  = 8
@@ -43,48 +32,22 @@ const (
 	maxTopicEntries  = 50
 )
 
-// Subscriptions implements subscriptionv1.SubscriptionServiceServer.
+// Subscriptions implements subscriptionv1.SubscriptionServiceServer: it checks
+// requests and who may make them, and leaves the mails to Mails and Digests.
 type Subscriptions struct {
 	subscriptionv1.UnimplementedSubscriptionServiceServer
 
-	Store  repository.Subscriptions
-	Mailer mailer.Mailer
-	Log    *slog.Logger
-	// PublicURL starts every link in mails, e.g. https://papers.example.
-	PublicURL string
-	// From is the sender of mails.
-	From string
-	// TokenKey (32 random bytes, shared by the replicas) derives manage tokens.
-	TokenKey []byte
-	// Deliveries records each edition sent to each subscriber.
-	Deliveries repository.Deliveries
-	// Papers selects a subscription's papers for the digest due at a time.
-	Papers func(sub *repository.Subscription, at time.Time) ([]*repository.Paper, error)
-	// Owner names this sender in delivery records; ClaimTimeout is how long a
-	// claim of a sender that went away blocks others.
-	Owner        string
-	ClaimTimeout time.Duration
-	// RetryBackoff is the wait before the first retry of a digest the mail
-	// server could not take for now (default a minute); it doubles with each
-	// attempt, up to an hour.
-	RetryBackoff time.Duration
-	// Concurrency is how many digests are sent at once (at least one).
-	Concurrency int
-	// JournalPath is the file where the outcomes of digest deliveries are kept
-	// until the database has them (see ReplayJournal); sending digests needs it.
-	JournalPath string
-	// Stats counts digest deliveries.
-	Stats Stats
-	// Clock gives the time: of subscriptions' changes and expiries, of
-	// editions due, claims and retries (nil: the system's clock).
+	Store repository.Subscriptions
+	Log   *slog.Logger
+	// Mails sends the confirmation and manage-link mails.
+	Mails *delivery.Mails
+	// Digests sends and previews digests.
+	Digests *delivery.Sender
+	// Tokens signs ListSubscriptions' page tokens.
+	Tokens *query.Tokens
+	// Clock gives the time of subscriptions' changes and expiries (nil: the
+	// system's clock).
 	Clock clock.Clock
-
-	rendererOnce sync.Once
-	renderer     *digest.Renderer // renders each paper once for all digests
-	pending      pendingEditions  // editions with deliveries to retry (digests.go)
-	journalOnce  sync.Once
-	journal      *journal    // at JournalPath
-	addresses    keylock.Set // one mail-sending call per address (lower-cased) at a time
 }
 
 var _ subscriptionv1.SubscriptionServiceServer = (*Subscriptions)(nil)
@@ -96,30 +59,6 @@ func (s *Subscriptions) fail(ctx context.Context, method string, err error) erro
 // now is the current time as stored: UTC, to the millisecond.
 func (s *Subscriptions) now() time.Time {
 	return clock.Or(s.Clock).Now().UTC().Truncate(time.Millisecond)
-}
-
-// newToken returns a random token (256 bits, URL-safe) and its hash, the only
-// form stored.
-func newToken() (string, string) {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read does not fail
-	tok := base64.RawURLEncoding.EncodeToString(b)
-	return tok, hashToken(tok)
-}
-
-// manageToken derives a subscription's manage token from the token key, so that
-// digests can carry it while the database holds only its hash. It is the same in
-// every mail for the subscription's life: nothing changes the generation any
-// more (subscriptions stored before may hold a generation above 0).
-func (s *Subscriptions) manageToken(id string, generation int) string {
-	mac := hmac.New(sha256.New, s.TokenKey)
-	_, _ = fmt.Fprintf(mac, "manage|%s|%d", id, generation)
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
-
-func hashToken(tok string) string {
-	h := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(h[:])
 }
 
 const acceptedMessage = "If the address can receive mail, a confirmation link is on its way. Nothing will be sent until it is confirmed."
@@ -138,126 +77,13 @@ func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptio
 	if err := v.err(); err != nil {
 		return nil, s.fail(ctx, "CreateSubscription", err)
 	}
-	if err := s.subscribe(ctx, sub); err != nil {
+	if err := s.Mails.Subscribe(ctx, sub); err != nil {
+		if errors.Is(err, delivery.ErrNotSent) {
+			err = &Error{Code: codes.Unavailable, Message: "the confirmation mail could not be sent; try again later"}
+		}
 		return nil, s.fail(ctx, "CreateSubscription", err)
 	}
 	return &subscriptionv1.CreateSubscriptionResponse{Message: acceptedMessage}, nil
-}
-
-// subscribe stores a pending subscription, or renews the confirmation of the
-// address's pending one, and mails the confirmation link. An address that is
-// already subscribed gets nothing, and the caller learns nothing either way.
-//
-// The address's lock (one subscribe or SendManageLink per address at a time in
-// this process) is the arbiter between concurrent calls: the second waits for
-// the first's mail and sees its stamp. Across replicas, the stamp is written by
-// a conditional write before the mail goes (Create's address insert, or Update
-// on the version), and a mail that fails takes its stamp back, so that the next
-// subscribe sends it.
-func (s *Subscriptions) subscribe(ctx context.Context, sub *repository.Subscription) error {
-	unlock, err := s.addresses.LockContext(ctx, repository.EmailKey(sub.Email))
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	now := s.now()
-	confirm, confirmHash := newToken()
-	cur, err := s.Store.ByEmail(ctx, sub.Email)
-	switch {
-	case errors.Is(err, repository.ErrNotFound):
-		sub.ID = randomID()
-		sub.State, sub.CreateTime, sub.UpdateTime, sub.Version = repository.SubscriptionPending, now, now, 1
-		sub.ConfirmHash, sub.ConfirmExpires, sub.ManageHash, sub.LastConfirmMail = confirmHash, now.Add(confirmValidity), hashToken(s.manageToken(sub.ID, 0)), now
-		if err := s.Store.Create(ctx, sub); err != nil {
-			if errors.Is(err, repository.ErrAlreadyExists) {
-				return nil // subscribed a moment ago through another replica
-			}
-			return err
-		}
-	case err != nil:
-		return err
-	case cur.State == repository.SubscriptionActive:
-		return nil
-	case now.Sub(cur.LastConfirmMail) < confirmMailEvery:
-		return nil // one confirmation mail per address every 10 minutes
-	default:
-		// Pending or unsubscribed: new preferences, a new confirmation. The
-		// manage token stays: links in mails already delivered keep working.
-		next := *sub
-		next.ID, next.CreateTime, next.Version = cur.ID, cur.CreateTime, cur.Version+1
-		next.State, next.UpdateTime = repository.SubscriptionPending, now
-		next.ManageGeneration, next.ManageHash = cur.ManageGeneration, cur.ManageHash
-		next.ConfirmHash, next.ConfirmExpires, next.LastConfirmMail = confirmHash, now.Add(confirmValidity), now
-		if err := s.Store.Update(ctx, &next, cur); err != nil {
-			if errors.Is(err, repository.ErrConflict) {
-				return nil // renewed a moment ago through another replica
-			}
-			return err
-		}
-		sub = &next
-	}
-	link := s.link("/subscriptions/confirm", confirm)
-	err = s.Mailer.Send(ctx, &mailer.Message{From: s.From, To: sub.Email, Subject: "Confirm your trending-papers subscription",
-		Text: "Someone, hopefully you, asked for trending papers to be mailed to this address.\n\n" +
-			"To confirm, open this link and press Confirm (it works for 7 days):\n" + link + "\n\n" +
-			"If it was not you, ignore this mail: nothing will be sent.\n\n" +
-			"Once confirmed, change what you get or unsubscribe here:\n" + s.link("/subscriptions/manage", s.manageToken(sub.ID, sub.ManageGeneration)) + "\n",
-		MessageID: "confirm." + sub.ID + "." + fmt.Sprint(now.UnixNano()) + "@" + s.host()})
-	if err != nil {
-		s.Log.WarnContext(ctx, "confirmation mail not sent", "subscription", sub.ID, "err", err)
-		s.unstamp(ctx, sub, cur)
-		return &Error{Code: codes.Unavailable, Message: "the confirmation mail could not be sent; try again later"}
-	}
-	return nil
-}
-
-// unstamp takes back the mail stamp of sub after its mail failed, so that the
-// next request sends it: LastConfirmMail goes back to what it was in prev (nil:
-// none). A write that changed the subscription meanwhile is kept; the stamp is
-// taken back from it as long as it is still ours.
-func (s *Subscriptions) unstamp(ctx context.Context, sub, prev *repository.Subscription) {
-	// The caller may be gone (its mail failed on that): the stamp goes back anyway.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	var before time.Time
-	if prev != nil {
-		before = prev.LastConfirmMail
-	}
-	cur := sub
-	for range 3 {
-		if !cur.LastConfirmMail.Equal(sub.LastConfirmMail) {
-			return // mailed since, or already taken back
-		}
-		next := *cur
-		next.LastConfirmMail, next.Version = before, cur.Version+1
-		err := s.Store.Update(ctx, &next, cur)
-		if !errors.Is(err, repository.ErrConflict) {
-			if err != nil {
-				s.Log.WarnContext(ctx, "mail stamp not taken back", "subscription", sub.ID, "err", err)
-			}
-			return
-		}
-		if cur, err = s.Store.Get(ctx, sub.ID); err != nil {
-			return
-		}
-	}
-}
-
-func (s *Subscriptions) link(path, token string) string {
-	return strings.TrimRight(s.PublicURL, "/") + path + "?token=" + url.QueryEscape(token)
-}
-
-func (s *Subscriptions) host() string {
-	if u, err := url.Parse(s.PublicURL); err == nil && u.Hostname() != "" {
-		return u.Hostname()
-	}
-	return "localhost"
-}
-
-func randomID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b))
 }
 
 // checkEmail returns the address part of a well-formed address.
@@ -307,7 +133,7 @@ func (s *Subscriptions) byToken(ctx context.Context, tok string) (*repository.Su
 	if tok == "" || len(tok) > 200 {
 		return nil, false, notFoundToken()
 	}
-	sub, confirm, err := s.Store.ByToken(ctx, hashToken(tok))
+	sub, confirm, err := s.Store.ByToken(ctx, delivery.HashToken(tok))
 	if errors.Is(err, repository.ErrNotFound) {
 		return nil, false, notFoundToken()
 	}
@@ -537,104 +363,76 @@ func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.
 	if err := v.err(); err != nil {
 		return nil, s.fail(ctx, "SendManageLink", err)
 	}
-	if err := s.sendManageLink(ctx, email); err != nil {
+	if err := s.Mails.SendManageLink(ctx, email); err != nil {
+		if errors.Is(err, delivery.ErrNotSent) {
+			err = &Error{Code: codes.Unavailable, Message: "the mail could not be sent; try again later"}
+		}
 		return nil, s.fail(ctx, "SendManageLink", err)
 	}
 	return &subscriptionv1.SendManageLinkResponse{Message: manageLinkMessage}, nil
 }
 
-// sendManageLink mails the manage link of email's subscription, if it has one,
-// at most once every 10 minutes; the arbiter is the one of subscribe.
-func (s *Subscriptions) sendManageLink(ctx context.Context, email string) error {
-	unlock, err := s.addresses.LockContext(ctx, repository.EmailKey(email))
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	cur, err := s.Store.ByEmail(ctx, email)
-	if errors.Is(err, repository.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	if now.Sub(cur.LastConfirmMail) < confirmMailEvery {
-		return nil // one mail per address every 10 minutes
-	}
-	next := *cur
-	next.LastConfirmMail, next.Version = now, cur.Version+1
-	if err := s.Store.Update(ctx, &next, cur); err != nil {
-		if errors.Is(err, repository.ErrConflict) {
-			return nil // sent a moment ago through another replica
-		}
-		return err
-	}
-	err = s.Mailer.Send(ctx, &mailer.Message{From: s.From, To: next.Email, Subject: "Your link to manage your trending-papers subscription",
-		Text:      "Change what you get, or unsubscribe, here:\n" + s.link("/subscriptions/manage", s.manageToken(next.ID, next.ManageGeneration)) + "\n",
-		MessageID: "manage." + next.ID + "." + fmt.Sprint(now.UnixNano()) + "@" + s.host()})
-	if err != nil {
-		s.Log.WarnContext(ctx, "manage link not sent", "subscription", next.ID, "err", err)
-		s.unstamp(ctx, &next, cur)
-		return &Error{Code: codes.Unavailable, Message: "the mail could not be sent; try again later"}
-	}
-	return nil
-}
-
-// ListSubscriptions implements subscriptionv1.SubscriptionServiceServer. The page
-// token is the offset into the list, which is sorted newest first.
+// ListSubscriptions implements subscriptionv1.SubscriptionServiceServer. The
+// list is sorted newest first; a page token holds the position of the last
+// subscription of its page, signed and bound to the filter.
 func (s *Subscriptions) ListSubscriptions(ctx context.Context, req *subscriptionv1.ListSubscriptionsRequest) (*subscriptionv1.ListSubscriptionsResponse, error) {
 	var v violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
-	var state repository.SubscriptionState
-	switch f := strings.Join(strings.Fields(req.GetFilter()), " "); f {
-	case "":
-	case "state = STATE_PENDING":
-		state = repository.SubscriptionPending
-	case "state = STATE_ACTIVE":
-		state = repository.SubscriptionActive
-	case "state = STATE_UNSUBSCRIBED":
-		state = repository.SubscriptionUnsubscribed
-	default:
-		v.add("filter", "must be empty or state = STATE_PENDING, STATE_ACTIVE or STATE_UNSUBSCRIBED")
+	match, err := subscriptionFilter(req.GetFilter())
+	if err != nil {
+		v.add("filter", "%s", err.Error())
 	}
-	offset := 0
+	tokenQuery := "subscriptions|" + req.GetFilter()
+	var after query.Key
 	if t := req.GetPageToken(); t != "" {
-		b, err := base64.RawURLEncoding.DecodeString(t)
-		f, o, ok := strings.Cut(string(b), "|")
-		n, aerr := strconv.Atoi(o)
-		if err != nil || !ok || aerr != nil || n < 0 || f != req.GetFilter() {
-			v.add("page_token", "is not a page token of this filter")
+		if after, err = s.Tokens.Decode(tokenQuery, t); err != nil || len(after) != 2 {
+			v.add("page_token", "%s", query.ErrInvalidToken.Error())
 		}
-		offset = n
 	}
 	if err := v.err(); err != nil {
 		return nil, s.fail(ctx, "ListSubscriptions", err)
 	}
 	var all []*repository.Subscription
 	if err := s.Store.All(ctx, func(sub *repository.Subscription) error {
-		if state == 0 || sub.State == state {
+		if match(sub) {
 			all = append(all, sub)
 		}
 		return nil
 	}); err != nil {
 		return nil, s.fail(ctx, "ListSubscriptions", err)
 	}
-	slices.SortFunc(all, func(a, b *repository.Subscription) int {
-		if c := b.CreateTime.Compare(a.CreateTime); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(all, func(a, b *repository.Subscription) int { return compareKeys(subscriptionKey(a), subscriptionKey(b)) })
+	start := 0
+	if after != nil {
+		start, _ = slices.BinarySearchFunc(all, after, func(sub *repository.Subscription, k query.Key) int {
+			if compareKeys(subscriptionKey(sub), k) <= 0 {
+				return -1
+			}
+			return 1
+		})
+	}
 	resp := &subscriptionv1.ListSubscriptionsResponse{TotalSize: int32(min(len(all), 1<<31-1))} //nolint:gosec // clamped
-	end := min(offset+size, len(all))
-	for _, sub := range all[min(offset, len(all)):end] {
+	end := min(start+size, len(all))
+	for _, sub := range all[start:end] {
 		resp.Subscriptions = append(resp.Subscriptions, subscriptionProto(sub))
 	}
 	if end < len(all) {
-		resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(req.GetFilter() + "|" + strconv.Itoa(end)))
+		resp.NextPageToken = s.Tokens.Encode(tokenQuery, subscriptionKey(all[end-1]))
 	}
 	return resp, nil
+}
+
+// subscriptionKey is a subscription's position in ListSubscriptions: newest
+// first, then by id.
+func subscriptionKey(sub *repository.Subscription) query.Key {
+	return query.Key{{I: -sub.CreateTime.UnixNano()}, {S: sub.ID}}
+}
+
+func compareKeys(a, b query.Key) int {
+	if c := cmp.Compare(a[0].I, b[0].I); c != 0 {
+		return c
+	}
+	return strings.Compare(a[1].S, b[1].S)
 }
 
 // ByManageToken returns the subscription a manage token belongs to (for the

@@ -2,10 +2,10 @@ package service
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +18,13 @@ import (
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/clock/clocktest"
+	"github.com/papercatalog/papers/delivery"
 	"github.com/papercatalog/papers/embedded"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/inproc"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/mailer/smtptest"
+	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
 )
@@ -54,10 +56,16 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close() })
-	return &Subscriptions{Store: mongo.NewSubscriptions(db), Mailer: m,
-		Log: slog.New(slog.DiscardHandler), PublicURL: "https://papers.example", From: "Papers <digest@papers.example>",
-		TokenKey: []byte("0123456789abcdef0123456789abcdef"), Deliveries: mongo.NewDeliveries(db), Owner: "sender-1",
-		ClaimTimeout: time.Minute, JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal"), Clock: clocktest.New(t)}, smtp
+	store, clk := mongo.NewSubscriptions(db), clocktest.New(t)
+	links := delivery.Links{PublicURL: "https://papers.example", TokenKey: []byte("0123456789abcdef0123456789abcdef")}
+	log := slog.New(slog.DiscardHandler)
+	from := "Papers <digest@papers.example>"
+	return &Subscriptions{Store: store, Log: log, Clock: clk, Tokens: query.NewTokens([]byte("page token key")),
+		Mails: &delivery.Mails{Subscriptions: store, Mailer: m, Log: log, Links: links, From: from, Clock: clk},
+		Digests: &delivery.Sender{Subscriptions: store, Deliveries: mongo.NewDeliveries(db), Mailer: m, Log: log, Links: links, From: from,
+			Papers:   func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil },
+			PaperURL: PaperURL(links.PublicURL), Owner: "sender-1", ClaimTimeout: time.Minute,
+			JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal"), Clock: clk}}, smtp
 }
 
 // fakeClock is the clock subscriptionService gave s.
@@ -281,141 +289,63 @@ func TestManageLinkAndAdminList(t *testing.T) {
 	}
 }
 
-func TestPendingSubscriptionsLapse(t *testing.T) {
-	s, _ := subscriptionService(t)
-	s.Papers = func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil }
-	ctx := context.Background()
-	if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "late@example.org"}}); err != nil {
-		t.Fatal(err)
-	}
-	now := fakeClock(s).Now()
-	if _, err := s.SendDue(ctx, now.Add(6*24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Store.ByEmail(ctx, "late@example.org"); err != nil {
-		t.Fatalf("lapsed too early: %v", err)
-	}
-	if _, err := s.SendDue(ctx, now.Add(8*24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Store.ByEmail(ctx, "late@example.org"); !errors.Is(err, repository.ErrNotFound) {
-		t.Errorf("after 8 days: %v", err)
-	}
-}
-
-// activeSubscriber subscribes and confirms addr with every weekday, in the
-// test's zone (PAPERS_TEST_ZONE, default UTC).
-func activeSubscriber(t *testing.T, s *Subscriptions, srv *smtptest.Server, addr string) {
-	t.Helper()
-	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-forwarded-for", addr))
-	if _, err := s.CreateSubscription(ctx, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{
-		Email: addr, Weekdays: []subscriptionv1.Subscription_Weekday{1, 2, 3, 4, 5, 6, 7}, TimeZone: clocktest.Zone(t).String()}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links(t, srv, addr)["/subscriptions/confirm"]}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func digestsTo(srv *smtptest.Server, addr string) int {
-	n := 0
-	for _, m := range srv.Messages() {
-		if m.To[0] == addr && strings.Contains(string(m.Data), "Message-ID: <digest.") {
-			n++
-		}
-	}
-	return n
-}
-
-// TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses: a delivery claimed
-// by a sender that died before sending is taken over once its claim is stale and
-// sent exactly once; a mail server refusing for a while delays the digest
-// without losing or doubling it.
-func TestDigestSurvivesASenderThatDiedAndAMailServerThatRefuses(t *testing.T) {
+// TestListSubscriptionsFiltersAndPages: the admin list takes AIP-160 filters
+// on state, and its page tokens hold their place in the list whatever is
+// subscribed meanwhile and work only with the filter they came from.
+func TestListSubscriptionsFiltersAndPages(t *testing.T) {
 	s, srv := subscriptionService(t)
+	api := gated(s, nil)
 	ctx := context.Background()
-	paper := &repository.Paper{ID: "2401.00001", Title: "A paper", Authors: []repository.Author{{Name: "Ada"}}}
-	s.Papers = func(*repository.Subscription, time.Time) ([]*repository.Paper, error) {
-		return []*repository.Paper{paper}, nil
-	}
-	s.Owner, s.ClaimTimeout = "sender-2", 200*time.Millisecond
-	clk := fakeClock(s)
-	activeSubscriber(t, s, srv, "ada@example.org")
-	activeSubscriber(t, s, srv, "busy@example.org")
-	// Today's edition in the subscribers' zone.
-	y, m, d := clk.Now().In(clocktest.Zone(t)).Date()
-	day := time.Date(y, m, d, 0, 0, 0, 0, clocktest.Zone(t))
-	edition := day.Format(time.DateOnly)
-	ada, err := s.Store.ByEmail(ctx, "ada@example.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Sender 1 claimed ada's delivery, then died before sending.
-	claim := &repository.Delivery{SubscriptionID: ada.ID, Edition: edition, State: repository.DeliveryClaimed,
-		Owner: "sender-1", ClaimTime: clk.Now().UTC(), Version: 1}
-	if stored, err := s.Deliveries.Insert(ctx, []*repository.Delivery{claim}); err != nil || !stored[0] {
-		t.Fatalf("sender 1's claim: %v %v", stored, err)
-	}
-	srv.RefuseTemporarily("busy@example.org", true)
-	r, err := s.Send(ctx, day, false, nil)
-	if err != nil || r.GetSent() != 0 || r.GetSkipped() != 1 || r.GetFailed() != 1 {
-		t.Fatalf("while sender 1's claim is fresh and busy refuses: %v %v", r, err)
-	}
-	clk.Advance(300 * time.Millisecond) // sender 1's claim is stale now
-	srv.RefuseTemporarily("busy@example.org", false)
-	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 1 {
-		t.Fatalf("after the claim went stale: %v %v", r, err)
-	}
-	if n := digestsTo(srv, "ada@example.org"); n != 1 {
-		t.Errorf("ada got %d digests, want 1", n)
-	}
-	// busy's retry is due after its backoff (a minute): not yet, not even for
-	// the scheduler (whatever it finds due now, in today's edition).
-	if n := digestsTo(srv, "busy@example.org"); n != 0 {
-		t.Errorf("busy got %d digests before its retry was due", n)
-	}
-	r, err = s.SendDue(ctx, clk.Now())
-	if err != nil || digestsTo(srv, "busy@example.org") != 0 || digestsTo(srv, "ada@example.org") != 1 {
-		t.Errorf("before the backoff ended: %v %v", r, err)
-	}
-	busy, _ := s.Store.ByEmail(ctx, "busy@example.org")
-	records, err := s.Deliveries.Edition(ctx, edition)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := records[busy.ID]; d == nil || d.State != repository.DeliveryRetry || d.Attempts != 1 || !d.NextAttempt.Equal(d.DoneTime.Add(time.Minute)) {
-		t.Fatalf("busy's delivery: %+v, want a retry a minute after its attempt", d)
-	}
-	// A minute later, the retry goes out, once; nothing more for anyone.
-	clk.Advance(time.Minute)
-	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 1 || digestsTo(srv, "busy@example.org") != 1 {
-		t.Fatalf("the retry: %v %v", r, err)
-	}
-	if r, err := s.Send(ctx, day, false, nil); err != nil || r.GetSent() != 0 || digestsTo(srv, "ada@example.org") != 1 || digestsTo(srv, "busy@example.org") != 1 {
-		t.Errorf("a rerun: %v %v", r, err)
-	}
-}
-
-func TestClaimable(t *testing.T) {
-	now := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
-	stale := 5 * time.Minute
-	for _, c := range []struct {
-		name string
-		cur  *repository.Delivery
-		want bool
-	}{
-		{"no record yet", nil, true},
-		{"a fresh claim (its sender may be sending now)", &repository.Delivery{State: repository.DeliveryClaimed, ClaimTime: now.Add(-time.Minute)}, false},
-		{"a claim whose sender went away", &repository.Delivery{State: repository.DeliveryClaimed, ClaimTime: now.Add(-6 * time.Minute)}, true},
-		{"a retry not due yet", &repository.Delivery{State: repository.DeliveryRetry, NextAttempt: now.Add(time.Second)}, false},
-		{"a retry due", &repository.Delivery{State: repository.DeliveryRetry, NextAttempt: now}, true},
-		{"sent", &repository.Delivery{State: repository.DeliverySent, ClaimTime: now.Add(-24 * time.Hour)}, false},
-		{"failed for good", &repository.Delivery{State: repository.DeliveryFailed, ClaimTime: now.Add(-24 * time.Hour)}, false},
-		{"nothing to send", &repository.Delivery{State: repository.DeliveryEmpty, ClaimTime: now.Add(-24 * time.Hour)}, false},
-	} {
-		if got := claimable(c.cur, now, stale); got != c.want {
-			t.Errorf("%s: claimable %v, want %v", c.name, got, c.want)
+	admin := metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", "Bearer admin"))
+	for i, e := range []string{"a@example.org", "b@example.org", "c@example.org"} {
+		from := metadata.NewOutgoingContext(ctx, metadata.Pairs("x-forwarded-for", "192.0.2."+strconv.Itoa(i+1)))
+		if _, err := api.CreateSubscription(from, &subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: e}}); err != nil {
+			t.Fatal(err)
 		}
+		fakeClock(s).Advance(time.Second) // newest first: c, b, a
+	}
+	if _, err := api.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: links(t, srv, "a@example.org")["/subscriptions/confirm"]}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ filter, want string }{
+		{"", "c b a"},
+		{"state = STATE_ACTIVE", "a"},
+		{"state != STATE_ACTIVE", "c b"},
+		{"state = STATE_PENDING OR state = STATE_ACTIVE", "c b a"},
+		{"NOT state = STATE_PENDING AND state != STATE_UNSUBSCRIBED", "a"},
+		{"state = STATE_UNSUBSCRIBED", ""},
+	} {
+		r, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: c.filter})
+		var got []string
+		for _, sub := range r.GetSubscriptions() {
+			got = append(got, sub.GetEmail()[:1])
+		}
+		if err != nil || strings.Join(got, " ") != c.want || int(r.GetTotalSize()) != len(got) {
+			t.Errorf("filter %q: %v (total %d), %v; want %s", c.filter, got, r.GetTotalSize(), err, c.want)
+		}
+	}
+	for _, bad := range []string{"email = \"a@example.org\"", "state = ACTIVE", "state", "state > STATE_PENDING"} {
+		if _, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: bad}); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("filter %q: %v, want INVALID_ARGUMENT", bad, err)
+		}
+	}
+	first, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{PageSize: 1})
+	if err != nil || first.GetNextPageToken() == "" {
+		t.Fatalf("the first page: %v %v", first, err)
+	}
+	// A subscription that comes meanwhile sorts first: the next page still
+	// starts after c.
+	if _, err := api.CreateSubscription(metadata.NewOutgoingContext(ctx, metadata.Pairs("x-forwarded-for", "192.0.2.9")),
+		&subscriptionv1.CreateSubscriptionRequest{Subscription: &subscriptionv1.Subscription{Email: "d@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{PageSize: 1, PageToken: first.GetNextPageToken()})
+	if err != nil || len(next.GetSubscriptions()) != 1 || next.GetSubscriptions()[0].GetEmail() != "b@example.org" {
+		t.Errorf("the second page: %v %v; want b", next, err)
+	}
+	if _, err := api.ListSubscriptions(admin, &subscriptionv1.ListSubscriptionsRequest{Filter: "state != STATE_ACTIVE", PageSize: 1,
+		PageToken: first.GetNextPageToken()}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a page token of another filter: %v", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package service
+package votes
 
 import (
 	"context"
@@ -7,29 +7,28 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/repository"
 )
 
-// voteWriter stores upvotes in batches: the votes that arrive while one batch is
+// writer stores upvotes in batches: the votes that arrive while one batch is
 // being written go together into the next, as one insert and one change-log entry,
 // so that a busy catalog does not pay two single-document writes per vote (the
 // embedded FerretDB serialises writes). A caller is answered once its vote is
 // stored.
-type voteWriter struct {
+type writer struct {
 	votes  repository.Votes
 	papers repository.Papers
 	log    *slog.Logger
-	// recorded is told of each change-log entry written (see Catalog.Recorded).
+	// recorded is told of each change-log entry written (see Recorder.Recorded).
 	recorded func(repository.ChangeRef)
-	// clock gives the change log's times (see Catalog.Clock).
+	// clock gives the change log's times (see Recorder.Clock).
 	clock clock.Clock
 
-	once sync.Once
-	ops  chan *voteOp
-	stop chan struct{}
+	once    sync.Once
+	stopped sync.Once
+	ops     chan *voteOp
+	stop    chan struct{}
 }
 
 type voteOp struct {
@@ -40,7 +39,7 @@ type voteOp struct {
 // maxVoteBatch is the most votes written at once.
 const maxVoteBatch = 1000
 
-func (w *voteWriter) start() {
+func (w *writer) start() {
 	w.once.Do(func() {
 		w.ops = make(chan *voteOp, maxVoteBatch)
 		w.stop = make(chan struct{})
@@ -49,13 +48,18 @@ func (w *voteWriter) start() {
 }
 
 // write stores one vote change and returns once it is stored, or ctx ends.
-func (w *voteWriter) write(ctx context.Context, rec repository.VoteRecord) error {
+func (w *writer) write(ctx context.Context, rec repository.VoteRecord) error {
 	w.start()
 	op := &voteOp{rec: rec, done: make(chan error, 1)}
 	select {
+	case <-w.stop: // closed: the select below could still pick the send
+		return ErrClosed
+	default:
+	}
+	select {
 	case w.ops <- op:
 	case <-w.stop:
-		return errorf(codes.Unavailable, "the server is shutting down")
+		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -69,13 +73,14 @@ func (w *voteWriter) write(ctx context.Context, rec repository.VoteRecord) error
 	}
 }
 
-// close stops the writer once the votes already queued are written.
-func (w *voteWriter) close() {
+// close stops the writer once the votes already queued are written; it may
+// be called more than once.
+func (w *writer) close() {
 	w.start()
-	close(w.stop)
+	w.stopped.Do(func() { close(w.stop) })
 }
 
-func (w *voteWriter) run() {
+func (w *writer) run() {
 	for {
 		var first *voteOp
 		select {
@@ -114,7 +119,7 @@ func (w *voteWriter) run() {
 // flush stores a batch and records the stored changes for other replicas. It
 // reports which changes were not stored because another change of the same vote
 // was, from the same predecessor.
-func (w *voteWriter) flush(batch []*voteOp) ([]bool, error) {
+func (w *writer) flush(batch []*voteOp) ([]bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	records := make([]repository.VoteRecord, 0, len(batch))

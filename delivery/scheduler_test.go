@@ -1,4 +1,4 @@
-package service
+package delivery
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // including one whose lease request failed.
 func TestSchedulerRunsARoundEveryInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &Subscriptions{Log: slog.New(slog.DiscardHandler)}
+		s := &Sender{Log: slog.New(slog.DiscardHandler)}
 		asked := 0
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})

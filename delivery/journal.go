@@ -1,4 +1,4 @@
-package service
+package delivery
 
 import (
 	"bufio"
@@ -66,7 +66,7 @@ func (j *journal) stored(n int) error {
 // which stopped (or died) on this data directory recorded only in its journal,
 // and empties the journal. Call it at start, before sending digests. Without a
 // journal (JournalPath unset) it does nothing.
-func (s *Subscriptions) ReplayJournal(ctx context.Context) (int, error) {
+func (s *Sender) ReplayJournal(ctx context.Context) (int, error) {
 	if s.JournalPath == "" {
 		return 0, nil
 	}

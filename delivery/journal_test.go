@@ -1,4 +1,4 @@
-package service
+package delivery
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // last line cut short), replays it, and finds the outcomes stored, the journal
 // empty, and a second replay harmless.
 func TestReplayJournalStoresWhatADeadProcessTookDownOnlyThere(t *testing.T) {
-	s, _ := subscriptionService(t)
+	s, _ := newSender(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s.JournalPath = filepath.Join(t.TempDir(), "digest-outcomes.journal")

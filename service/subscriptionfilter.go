@@ -1,0 +1,74 @@
+package service
+
+import (
+	"fmt"
+
+	"go.einride.tech/aip/filtering"
+	expr "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
+
+	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/repository"
+)
+
+// subscriptionDeclarations are what a ListSubscriptions filter may name: the
+// subscription's state, compared with = or != to STATE_PENDING, STATE_ACTIVE
+// or STATE_UNSUBSCRIBED, in terms joined by AND, OR and NOT.
+var subscriptionDeclarations = func() *filtering.Declarations {
+	d, err := filtering.NewDeclarations(filtering.DeclareStandardFunctions(),
+		filtering.DeclareEnumIdent("state", subscriptionv1.Subscription_STATE_UNSPECIFIED.Type()))
+	if err != nil {
+		panic(fmt.Sprintf("subscription filter declarations: %v", err)) // a programming error, caught by every test
+	}
+	return d
+}()
+
+// subscriptionFilter parses an AIP-160 filter of ListSubscriptions (empty:
+// every subscription).
+func subscriptionFilter(text string) (func(*repository.Subscription) bool, error) {
+	if text == "" {
+		return func(*repository.Subscription) bool { return true }, nil
+	}
+	parsed, err := filtering.ParseFilterString(text, subscriptionDeclarations)
+	if err != nil {
+		return nil, fmt.Errorf("must be empty or compare state with STATE_PENDING, STATE_ACTIVE or STATE_UNSUBSCRIBED, such as state = STATE_ACTIVE: %w", err)
+	}
+	return compileSubscriptionFilter(parsed.CheckedExpr.GetExpr())
+}
+
+func compileSubscriptionFilter(e *expr.Expr) (func(*repository.Subscription) bool, error) {
+	call := e.GetCallExpr()
+	if call == nil {
+		return nil, fmt.Errorf("%v is not a comparison of state", e)
+	}
+	args := make([]func(*repository.Subscription) bool, 0, 2)
+	switch fn := call.GetFunction(); fn {
+	case filtering.FunctionEquals, filtering.FunctionNotEquals:
+		if len(call.GetArgs()) != 2 || call.GetArgs()[0].GetIdentExpr().GetName() != "state" {
+			return nil, fmt.Errorf("%s compares state with a state, such as state = STATE_ACTIVE", fn)
+		}
+		name := call.GetArgs()[1].GetIdentExpr().GetName()
+		want, ok := subscriptionv1.Subscription_State_value[name]
+		if !ok {
+			return nil, fmt.Errorf("%s compares state with a state, such as state = STATE_ACTIVE", fn)
+		}
+		equal := fn == filtering.FunctionEquals
+		return func(sub *repository.Subscription) bool { return (int32(sub.State) == want) == equal }, nil //nolint:gosec // 1 to 3
+	case filtering.FunctionAnd, filtering.FunctionFuzzyAnd, filtering.FunctionOr, filtering.FunctionNot:
+		for _, a := range call.GetArgs() {
+			f, err := compileSubscriptionFilter(a)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, f)
+		}
+		switch {
+		case fn == filtering.FunctionNot && len(args) == 1:
+			return func(sub *repository.Subscription) bool { return !args[0](sub) }, nil
+		case fn == filtering.FunctionOr && len(args) == 2:
+			return func(sub *repository.Subscription) bool { return args[0](sub) || args[1](sub) }, nil
+		case fn != filtering.FunctionNot && fn != filtering.FunctionOr && len(args) == 2:
+			return func(sub *repository.Subscription) bool { return args[0](sub) && args[1](sub) }, nil
+		}
+	}
+	return nil, fmt.Errorf("%s is not a comparison of state", call.GetFunction())
+}
