@@ -25,7 +25,7 @@ import (
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/server"
-	"github.com/papercatalog/papers/service"
+	"github.com/papercatalog/papers/auth"
 )
 
 const (
@@ -331,7 +331,7 @@ func TestUserTokenIsAcceptedByPaperd(t *testing.T) {
 	t.Parallel()
 	const secret = "a-secret-of-at-least-32-bytes-for-tests"
 	addr := startServer(t, func(cfg *server.Config) {
-		cfg.JWT = service.UsersConfig{Secret: secret, Audience: "papers-test", Issuer: "https://id.test"}
+		cfg.JWT = auth.UsersConfig{Secret: secret, Audience: "papers-test", Issuer: "https://id.test"}
 	})
 	if code, out, errOut := paperctl(t, "", "import", sample, "--server", addr, "--token", adminToken, "--progress", "none"); code != 0 {
 		t.Fatalf("import: %d\n%s\n%s", code, out, errOut)
