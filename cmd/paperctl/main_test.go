@@ -23,9 +23,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/papercatalog/papers/auth"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/server"
-	"github.com/papercatalog/papers/auth"
 )
 
 const (
