@@ -165,7 +165,8 @@ func TestDailyPapersRejectsBadPeriods(t *testing.T) {
 			}
 			found := false
 			for _, d := range r.Body["details"].([]any) {
-				for _, v := range d.(map[string]any)["field_violations"].([]any) {
+				violations, _ := d.(map[string]any)["field_violations"].([]any) // the BadRequest's
+				for _, v := range violations {
 					found = found || v.(map[string]any)["field"] == tt.field
 				}
 			}

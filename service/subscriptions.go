@@ -206,7 +206,7 @@ func (s *Subscriptions) subscribe(ctx context.Context, sub *repository.Subscript
 	if err != nil {
 		s.Log.WarnContext(ctx, "confirmation mail not sent", "subscription", sub.ID, "err", err)
 		s.unstamp(ctx, sub, cur)
-		return &Error{Code: codes.Unavailable, Message: "the confirmation mail could not be sent; try again later"}
+		return &Error{Code: codes.Unavailable, Reason: ReasonMailUnavailable, Message: "the confirmation mail could not be sent; try again later"}
 	}
 	return nil
 }
@@ -300,7 +300,7 @@ func (s *Subscriptions) ConfirmSubscription(ctx context.Context, req *subscripti
 }
 
 func notFoundToken() error {
-	return &Error{Code: codes.NotFound, Message: "the link is unknown, used or expired"}
+	return &Error{Code: codes.NotFound, Reason: ReasonTokenUnknown, Message: "the link is unknown, used or expired"}
 }
 
 func (s *Subscriptions) byToken(ctx context.Context, tok string) (*repository.Subscription, bool, error) {
@@ -329,7 +329,7 @@ func (s *Subscriptions) authorized(ctx context.Context, name, manageToken string
 		}
 		sub, err := s.Store.Get(ctx, id)
 		if errors.Is(err, repository.ErrNotFound) {
-			return nil, &Error{Code: codes.NotFound, Message: "no subscription " + name}
+			return nil, &Error{Code: codes.NotFound, Resource: name, Message: "no subscription " + name}
 		}
 		return sub, err
 	}
@@ -361,7 +361,11 @@ func (s *Subscriptions) UpdateSubscription(ctx context.Context, req *subscriptio
 	var v violations
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
-		v.add("update_mask", "is required: name the preferences to change")
+		// AIP-134: without a mask, the preferences the request sets.
+		paths = populated(req.GetSubscription(), func(f string) bool { return preferenceFields[f] })
+		if len(paths) == 0 {
+			v.add("update_mask", "is empty and the subscription sets no preference: name the preferences to change")
+		}
 	}
 	for _, p := range paths {
 		if !preferenceFields[p] {
@@ -576,7 +580,7 @@ func (s *Subscriptions) sendManageLink(ctx context.Context, email string) error 
 	if err != nil {
 		s.Log.WarnContext(ctx, "manage link not sent", "subscription", next.ID, "err", err)
 		s.unstamp(ctx, &next, cur)
-		return &Error{Code: codes.Unavailable, Message: "the mail could not be sent; try again later"}
+		return &Error{Code: codes.Unavailable, Reason: ReasonMailUnavailable, Message: "the mail could not be sent; try again later"}
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ func (w *voteWriter) write(ctx context.Context, rec repository.VoteRecord) error
 	select {
 	case w.ops <- op:
 	case <-w.stop:
-		return errorf(codes.Unavailable, "the server is shutting down")
+		return &Error{Code: codes.Unavailable, Reason: ReasonShuttingDown, Message: "the server is shutting down"}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
