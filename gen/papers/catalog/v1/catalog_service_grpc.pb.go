@@ -132,7 +132,8 @@ type CatalogServiceClient interface {
 	//
 	// Errors: as UpvotePaper.
 	RemovePaperUpvote(ctx context.Context, in *RemovePaperUpvoteRequest, opts ...grpc.CallOption) (*Paper, error)
-	// UpdatePaper changes the fields of a paper named in `update_mask`.
+	// UpdatePaper changes the fields of a paper named in `update_mask`, or,
+	// without one, the writable fields the paper sets (AIP-134).
 	//
 	// Errors: NOT_FOUND if there is no such paper; ABORTED (HTTP 409) if
 	// `paper.etag` is set and is not the paper's current etag; INVALID_ARGUMENT for an
@@ -411,7 +412,8 @@ type CatalogServiceServer interface {
 	//
 	// Errors: as UpvotePaper.
 	RemovePaperUpvote(context.Context, *RemovePaperUpvoteRequest) (*Paper, error)
-	// UpdatePaper changes the fields of a paper named in `update_mask`.
+	// UpdatePaper changes the fields of a paper named in `update_mask`, or,
+	// without one, the writable fields the paper sets (AIP-134).
 	//
 	// Errors: NOT_FOUND if there is no such paper; ABORTED (HTTP 409) if
 	// `paper.etag` is set and is not the paper's current etag; INVALID_ARGUMENT for an
