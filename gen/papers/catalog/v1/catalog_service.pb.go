@@ -1956,7 +1956,7 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x06papers\x18\x01 \x03(\v2\x1f.papers.catalog.v1.SimilarPaperR\x06papers\"T\n" +
 	"\fSimilarPaper\x12.\n" +
 	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperR\x05paper\x12\x14\n" +
-	"\x05score\x18\x02 \x01(\x01R\x05score2\xe4\f\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score2\xba\r\n" +
 	"\x0eCatalogService\x12i\n" +
 	"\vCreatePaper\x12%.papers.catalog.v1.CreatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"\x19\x82\xd3\xe4\x93\x02\x13:\x05paper\"\n" +
 	"/v1/papers\x12e\n" +
@@ -1964,11 +1964,11 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x0eBatchGetPapers\x12(.papers.catalog.v1.BatchGetPapersRequest\x1a).papers.catalog.v1.BatchGetPapersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/papers:batchGet\x12m\n" +
 	"\n" +
 	"ListPapers\x12$.papers.catalog.v1.ListPapersRequest\x1a%.papers.catalog.v1.ListPapersResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/papers\x12\x81\x01\n" +
-	"\x0fListDailyPapers\x12).papers.catalog.v1.ListDailyPapersRequest\x1a*.papers.catalog.v1.ListDailyPapersResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/dailyPapers\x12\x8e\x01\n" +
-	"\x12ListTrendingPapers\x12,.papers.catalog.v1.ListTrendingPapersRequest\x1a-.papers.catalog.v1.ListTrendingPapersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/papers:trending\x12z\n" +
-	"\fSearchPapers\x12&.papers.catalog.v1.SearchPapersRequest\x1a'.papers.catalog.v1.SearchPapersResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/papers:search\x12\x93\x01\n" +
-	"\x11ListSimilarPapers\x12+.papers.catalog.v1.ListSimilarPapersRequest\x1a,.papers.catalog.v1.ListSimilarPapersResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{name=papers/*}:similar\x12u\n" +
+	"/v1/papers\x12\x99\x01\n" +
+	"\x0fListDailyPapers\x12).papers.catalog.v1.ListDailyPapersRequest\x1a*.papers.catalog.v1.ListDailyPapersResponse\"/\x82\xd3\xe4\x93\x02)Z\x11\x12\x0f/v1/dailyPapers\x12\x14/v1/papers:listDaily\x12\xa9\x01\n" +
+	"\x12ListTrendingPapers\x12,.papers.catalog.v1.ListTrendingPapersRequest\x1a-.papers.catalog.v1.ListTrendingPapersResponse\"6\x82\xd3\xe4\x93\x020Z\x15\x12\x13/v1/papers:trending\x12\x17/v1/papers:listTrending\x12z\n" +
+	"\fSearchPapers\x12&.papers.catalog.v1.SearchPapersRequest\x1a'.papers.catalog.v1.SearchPapersResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/papers:search\x12\xb6\x01\n" +
+	"\x11ListSimilarPapers\x12+.papers.catalog.v1.ListSimilarPapersRequest\x1a,.papers.catalog.v1.ListSimilarPapersResponse\"F\x82\xd3\xe4\x93\x02@Z\x1d\x12\x1b/v1/{name=papers/*}:similar\x12\x1f/v1/{name=papers/*}:listSimilar\x12u\n" +
 	"\vUpvotePaper\x12%.papers.catalog.v1.UpvotePaperRequest\x1a\x18.papers.catalog.v1.Paper\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=papers/*}:upvote\x12\x87\x01\n" +
 	"\x11RemovePaperUpvote\x12+.papers.catalog.v1.RemovePaperUpvoteRequest\x1a\x18.papers.catalog.v1.Paper\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=papers/*}:removeUpvote\x12x\n" +
 	"\vUpdatePaper\x12%.papers.catalog.v1.UpdatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"(\x82\xd3\xe4\x93\x02\":\x05paper2\x19/v1/{paper.name=papers/*}\x12\x7f\n" +
