@@ -39,7 +39,7 @@ func (a *Admins) Len() int {
 func (a *Admins) Check(ctx context.Context) error {
 	tok, ok := bearer(ctx)
 	if !ok {
-		return &UnauthenticatedError{Message: "this call needs an admin token: authorization: Bearer <token>"}
+		return &UnauthenticatedError{Reason: "ADMIN_TOKEN_REQUIRED", Message: "this call needs an admin token: authorization: Bearer <token>"}
 	}
 	h := sha256.Sum256([]byte(tok))
 	match := 0
@@ -47,7 +47,7 @@ func (a *Admins) Check(ctx context.Context) error {
 		match |= subtle.ConstantTimeCompare(h[:], a.hashes[i][:])
 	}
 	if match != 1 {
-		return &UnauthenticatedError{Message: "invalid admin token"}
+		return &UnauthenticatedError{Reason: "ADMIN_TOKEN_INVALID", Message: "invalid admin token"}
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ package query
 import (
 	"errors"
 	"fmt"
+	"io"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -182,14 +184,80 @@ func ParseFilter(text string) (Filter, error) {
 	}
 	parsed, err := filtering.ParseFilterString(text, declarations)
 	if err != nil {
-		return Filter{}, fmt.Errorf("invalid filter (fields: %s): %w",
-			strings.Join(FilterFields(), ", "), err)
+		return Filter{}, filterError(text, err)
 	}
 	m, err := compile(parsed.CheckedExpr.GetExpr())
 	if err != nil {
-		return Filter{}, fmt.Errorf("invalid filter: %w", err)
+		return Filter{}, err
 	}
 	return Filter{Text: text, match: m}, nil
+}
+
+// operand is the field that the first call of function fn in text applies
+// to, or "".
+func operand(text, fn string) string {
+	var p filtering.Parser
+	p.Init(text)
+	parsed, err := p.Parse()
+	if err != nil {
+		return ""
+	}
+	var field string
+	filtering.Walk(func(e, _ *expr.Expr) bool {
+		if c := e.GetCallExpr(); field == "" && c.GetFunction() == fn && len(c.GetArgs()) > 0 {
+			field = c.GetArgs()[0].GetIdentExpr().GetName()
+		}
+		return field == ""
+	}, parsed.GetExpr())
+	return field
+}
+
+// positioned is an error of the filter parser that knows where in the text it
+// arose; the parser nests one for every rule it was in.
+type positioned interface {
+	Position() filtering.Position
+	Message() string
+}
+
+// undeclared and overload are the texts of the filter checker's errors.
+var (
+	undeclared = regexp.MustCompile(`undeclared identifier '([^']*)'`)
+	overload   = regexp.MustCompile(`no matching overload found for calling '([^']*)' with \[([^\]]*)\]`)
+)
+
+// filterError turns an error of the filter parser or checker into one short
+// sentence: the parser's own text holds a trace of every grammar rule it was in,
+// and the checker's names its internals.
+func filterError(text string, err error) error {
+	msg := err.Error()
+	if m := undeclared.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("unknown field %q; fields: %s", m[1], strings.Join(FilterFields(), ", "))
+	}
+	if m := overload.FindStringSubmatch(msg); m != nil {
+		types := strings.Fields(strings.ReplaceAll(strings.ToLower(m[2]), "primitive:", ""))
+		if field := operand(text, m[1]); field != "" && len(types) == 2 {
+			return fmt.Errorf("%s is %s; %q cannot compare it with %s", field, types[0], m[1], types[1])
+		}
+		return fmt.Errorf("%q cannot be applied to (%s)", m[1], strings.Join(types, ", "))
+	}
+	// The innermost positioned error is where the parser gave up.
+	var at positioned
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if p, ok := e.(positioned); ok {
+			at = p
+		}
+	}
+	if at != nil {
+		if errors.Is(at.(error), io.EOF) {
+			return fmt.Errorf("the filter ends early (column %d)", at.Position().Column)
+		}
+		return fmt.Errorf("syntax error at column %d: %s", at.Position().Column, strings.Replace(at.Message(), "token WS", "space", 1))
+	}
+	msg = strings.TrimSpace(strings.ReplaceAll(msg, "check call expr: ", ""))
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return errors.New(msg)
 }
 
 type evaluator = func(*repository.Paper) value

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -496,7 +497,8 @@ func TestBadInputGets400WithFieldViolations(t *testing.T) {
 			}
 			var fields []string
 			for _, d := range r.Body["details"].([]any) {
-				for _, v := range d.(map[string]any)["field_violations"].([]any) {
+				violations, _ := d.(map[string]any)["field_violations"].([]any) // the BadRequest's
+				for _, v := range violations {
 					fields = append(fields, v.(map[string]any)["field"].(string))
 				}
 			}
@@ -553,7 +555,7 @@ func TestUpdateMask(t *testing.T) {
 		{"name", []string{"name"}, codes.InvalidArgument},
 		{"unknown field", []string{"colour"}, codes.InvalidArgument},
 		{"sub-field", []string{"organization.id"}, codes.InvalidArgument},
-		{"empty mask", nil, codes.InvalidArgument},
+		{"empty mask: the fields the paper sets (AIP-134)", nil, codes.OK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -668,5 +670,51 @@ func TestInvalidUTF8Gets400(t *testing.T) {
 		if !json.Valid(r.Raw) {
 			t.Errorf("GET %s: not JSON: %q", path, r.Raw)
 		}
+	}
+}
+
+// TestUpdateWithoutMaskChangesThePopulatedFields: over gRPC, an UpdatePaper
+// without update_mask changes the writable fields the paper sets (AIP-134) and
+// ignores the output-only ones, so a paper read, changed and sent back works;
+// an explicit mask still limits the change.
+func TestUpdateWithoutMaskChangesThePopulatedFields(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	ctx := admin(testCtx(t))
+	p := create(t, ts, 1)
+
+	upd, err := ts.client.UpdatePaper(ctx, &catalogv1.UpdatePaperRequest{Paper: &catalogv1.Paper{Name: p.GetName(), Title: "Only the title"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd.GetTitle() != "Only the title" || upd.GetAbstract() != p.GetAbstract() || len(upd.GetAuthors()) != len(p.GetAuthors()) {
+		t.Errorf("without a mask: %v, want the title changed and the rest kept", upd)
+	}
+
+	read := proto.Clone(upd).(*catalogv1.Paper)
+	read.Comment = "read, changed, sent back"
+	read.Upvotes = 1000 // output only: not a change
+	upd, err = ts.client.UpdatePaper(ctx, &catalogv1.UpdatePaperRequest{Paper: read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd.GetComment() != "read, changed, sent back" || upd.GetUpvotes() != p.GetUpvotes() {
+		t.Errorf("a whole paper sent back: comment %q upvotes %d, want the comment and %d upvotes", upd.GetComment(), upd.GetUpvotes(), p.GetUpvotes())
+	}
+
+	upd, err = ts.client.UpdatePaper(ctx, &catalogv1.UpdatePaperRequest{
+		Paper:      &catalogv1.Paper{Name: p.GetName(), Title: "Masked out", Comment: "masked in"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"comment"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd.GetTitle() != "Only the title" || upd.GetComment() != "masked in" {
+		t.Errorf("with a mask: title %q comment %q, want only the comment changed", upd.GetTitle(), upd.GetComment())
+	}
+
+	_, err = ts.client.UpdatePaper(ctx, &catalogv1.UpdatePaperRequest{Paper: &catalogv1.Paper{Name: p.GetName()}})
+	if st := wantCode(t, err, codes.InvalidArgument); !slices.Contains(violationFields(st), "update_mask") {
+		t.Errorf("nothing to change: %v, want a violation of update_mask", st.Message())
 	}
 }

@@ -165,7 +165,8 @@ func TestDailyPapersRejectsBadPeriods(t *testing.T) {
 			}
 			found := false
 			for _, d := range r.Body["details"].([]any) {
-				for _, v := range d.(map[string]any)["field_violations"].([]any) {
+				violations, _ := d.(map[string]any)["field_violations"].([]any) // the BadRequest's
+				for _, v := range violations {
 					found = found || v.(map[string]any)["field"] == tt.field
 				}
 			}
@@ -390,5 +391,28 @@ func TestRepeatedListingsFollowWrites(t *testing.T) {
 	}
 	if !slices.Contains(t3, "Renamed") {
 		t.Errorf("trending after the update: %v", t3)
+	}
+}
+
+// TestCustomMethodRoutesAndTheirAliases: the AIP-136 routes of the list
+// methods answer, and so do their first routes, kept as aliases, with the
+// same papers.
+func TestCustomMethodRoutesAndTheirAliases(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	p := create(t, ts, 1)
+	for route, alias := range map[string]string{
+		"/v1/papers:listDaily?month=2024-01":   "/v1/dailyPapers?month=2024-01",
+		"/v1/papers:listTrending?window=8760h": "/v1/papers:trending?window=8760h",
+		"/v1/" + p.GetName() + ":listSimilar":  "/v1/" + p.GetName() + ":similar",
+	} {
+		var r, a restResponse
+		eventually(t, route+" and "+alias+" answer alike", func() bool {
+			r, a = ts.rest(t, "GET", route, "", nil), ts.rest(t, "GET", alias, "", nil)
+			return r.Status == 200 && a.Status == 200
+		})
+		if fmt.Sprint(r.Body["papers"]) != fmt.Sprint(a.Body["papers"]) {
+			t.Errorf("%s: %s\n%s: %s", route, r.Raw, alias, a.Raw)
+		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/papercatalog/papers/service"
 )
 
 // importBody is the body of a REST import (newline-delimited JSON, one
@@ -92,7 +94,20 @@ func (m importMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
 func importError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if b, ok := r.Body.(*importBody); ok && b.tooLong {
 		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
-			Err: status.Error(codes.ResourceExhausted, status.Convert(err).Message())}
+			Err: &service.Error{Code: codes.ResourceExhausted, Reason: service.ReasonRequestTooLarge, Message: status.Convert(err).Message()}}
+	}
+	gatewayError(ctx, mux, m, w, r, err)
+}
+
+// gatewayError answers a failed REST call as the gateway does, with a
+// google.rpc.ErrorInfo added to an error that has none (the gateway's own: an
+// unknown route, a body that does not decode).
+func gatewayError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	var withStatus *runtime.HTTPStatusError
+	if errors.As(err, &withStatus) {
+		err = &runtime.HTTPStatusError{HTTPStatus: withStatus.HTTPStatus, Err: service.Explain(withStatus.Err)}
+	} else {
+		err = service.Explain(err)
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }

@@ -156,6 +156,28 @@ func TestCredentialsAreNeverLogged(t *testing.T) {
 	if r := ts.rest(t, "GET", "/v1/"+list.GetSubscriptions()[0].GetName()+"?manage_token="+url.QueryEscape(manage), "", nil); r.Status != 200 {
 		t.Fatalf("get subscription with its manage token: %d %s", r.Status, r.Raw)
 	}
+	// The manage token in a header keeps it out of URLs: X-Manage-Token over
+	// REST, x-manage-token metadata over gRPC.
+	name := list.GetSubscriptions()[0].GetName()
+	for tok, want := range map[string]int{manage: 200, "not-" + manage: 404} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.base+"/v1/"+name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Manage-Token", tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("get subscription with X-Manage-Token %q: %d, want %d", tok, resp.StatusCode, want)
+		}
+	}
+	if _, err := sc.GetSubscription(metadata.AppendToOutgoingContext(ctx, "x-manage-token", manage),
+		&subscriptionv1.GetSubscriptionRequest{Name: name}); err != nil {
+		t.Errorf("gRPC get subscription with x-manage-token metadata: %v", err)
+	}
 	if _, err := sc.SendDigests(asAdmin(admin1), &subscriptionv1.SendDigestsRequest{}); err != nil {
 		t.Fatal(err)
 	}

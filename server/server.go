@@ -161,14 +161,15 @@ func (s *Server) listen(ctx context.Context) error {
 		// Every call of the services ends in recovery and admission (the
 		// database is open, the policy table's rules), the same for the REST
 		// calls and pages that come in-process through s.calls.
-		grpc.ChainUnaryInterceptor(requestIDUnary, s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), codec.rejectUndecodedUnary, s.logUnary, s.admitUnary),
-		grpc.ChainStreamInterceptor(requestIDStream, s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), codec.rejectUndecodedStream, s.logStream, s.admitStream),
+		// explain gives every error a google.rpc.ErrorInfo (README, "Errors").
+		grpc.ChainUnaryInterceptor(requestIDUnary, explainUnary, s.recoverUnary, s.metrics.grpc.UnaryServerInterceptor(), codec.rejectUndecodedUnary, s.logUnary, s.admitUnary),
+		grpc.ChainStreamInterceptor(requestIDStream, explainStream, s.recoverStream, s.metrics.grpc.StreamServerInterceptor(), codec.rejectUndecodedStream, s.logStream, s.admitStream),
 		// Clients may ping at most every 10 s; a connection idle for 15 minutes
 		// is closed, and one that stops answering pings after 20 s.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 	)...)
-	s.calls = inproc.New(s.recoverUnary, s.admitUnary)
+	s.calls = inproc.New(explainUnary, s.recoverUnary, s.admitUnary)
 	for _, r := range []grpc.ServiceRegistrar{s.grpcServer, s.calls} {
 		catalogv1.RegisterCatalogServiceServer(r, &s.registered.catalog)
 		subscriptionv1.RegisterSubscriptionServiceServer(r, &s.registered.subscriptions)
@@ -200,6 +201,14 @@ func (s *Server) listen(ctx context.Context) error {
 			}
 			return runtime.MetadataHeaderPrefix + key, true
 		}),
+		// X-Manage-Token goes to the services as the subscription's manage
+		// token (service.ManageTokenHeader); other headers as the gateway does.
+		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
+			if strings.EqualFold(key, service.ManageTokenHeader) {
+				return service.ManageTokenHeader, true
+			}
+			return runtime.DefaultHeaderMatcher(key)
+		}),
 		// The request id goes along to the services (and over the loopback
 		// connection of streamed calls).
 		runtime.WithMetadata(func(ctx context.Context, _ *http.Request) metadata.MD {
@@ -207,6 +216,8 @@ func (s *Server) listen(ctx context.Context) error {
 		}),
 		runtime.WithMiddlewares(gatewayRoute, s.tracing.gateway),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonPb),
+		// Every error carries a google.rpc.ErrorInfo, the gateway's own too.
+		runtime.WithErrorHandler(gatewayError),
 	}
 	gw := runtime.NewServeMux(gwOpts...)
 	// The gateway calls the services in-process rather than dialing the gRPC
@@ -603,6 +614,19 @@ func retry(ctx context.Context, log *slog.Logger, what string, fn func(context.C
 	}
 }
 
+// explainUnary makes the error of a call a status with a google.rpc.ErrorInfo
+// (service.Explain): the services' errors have one; the interceptors' (a
+// request that does not decode, a panic, the server starting) get one here.
+func explainUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	resp, err := next(ctx, req)
+	return resp, service.Explain(err)
+}
+
+// explainStream is explainUnary for streaming calls.
+func explainStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	return service.Explain(next(srv, ss))
+}
+
 func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -663,7 +687,7 @@ func notOpened(method string) error {
 	if strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.") {
 		return nil
 	}
-	return status.Error(codes.Unavailable, "starting: waiting for the database")
+	return service.Explain(&service.Error{Code: codes.Unavailable, Reason: service.ReasonServerStarting, Message: "starting: waiting for the database"})
 }
 
 func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

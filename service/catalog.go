@@ -6,6 +6,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/papercatalog/papers/auth"
@@ -193,7 +196,7 @@ func (s *Catalog) get(field, name string) (*repository.Paper, error) {
 	}
 	p, ok := s.Model.Get(id)
 	if !ok {
-		return nil, errorf(codes.NotFound, "paper %s not found", paperName(id))
+		return nil, &Error{Code: codes.NotFound, Reason: ReasonPaperNotFound, Resource: paperName(id), Message: "paper " + paperName(id) + " not found"}
 	}
 	return p, nil
 }
@@ -392,7 +395,8 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 // checkEtag returns ABORTED when a caller sent an etag that is not cur's.
 func checkEtag(sent string, cur *repository.Paper) error {
 	if sent != "" && sent != etag(cur) {
-		return errorf(codes.Aborted, "etag %q is stale: the paper changed since it was read (current etag %q)", sent, etag(cur))
+		return &Error{Code: codes.Aborted, Reason: ReasonEtagMismatch,
+			Message: fmt.Sprintf("etag %q is stale: the paper changed since it was read (current etag %q)", sent, etag(cur))}
 	}
 	return nil
 }
@@ -411,12 +415,18 @@ func (s *Catalog) refresh(ctx context.Context, id string) {
 }
 
 // maskPaths returns the fields an update changes, or an INVALID_ARGUMENT error.
+// Without an update_mask, they are the writable fields the paper sets (AIP-134);
+// the others it sets (name, etag, output-only fields) are not changes.
 func maskPaths(req *catalogv1.UpdatePaperRequest) ([]string, error) {
 	var v violations
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
-		v.add("update_mask", "is required: name the fields to change, or * for all writable fields")
-		return nil, v.err()
+		paths = populated(req.GetPaper(), func(f string) bool { return slices.Contains(writableFields, f) })
+		if len(paths) == 0 {
+			v.add("update_mask", "is empty and the paper sets no writable field: name the fields to change, or * for all writable fields")
+			return nil, v.err()
+		}
+		return paths, nil
 	}
 	if len(paths) == 1 && paths[0] == "*" {
 		return writableFields, nil
@@ -438,6 +448,21 @@ func maskPaths(req *catalogv1.UpdatePaperRequest) ([]string, error) {
 		return nil, err
 	}
 	return slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return p == "etag" }), nil
+}
+
+// populated is the names of the fields m sets (proto3 presence: a scalar
+// that is not zero, a message that is set, a list that is not empty) for which
+// keep is true: the update_mask of an update that sends none.
+func populated(m proto.Message, keep func(string) bool) []string {
+	var paths []string
+	m.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		if name := string(fd.Name()); keep(name) {
+			paths = append(paths, name)
+		}
+		return true
+	})
+	slices.Sort(paths)
+	return paths
 }
 
 // DeletePaper implements catalogv1.CatalogServiceServer.

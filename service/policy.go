@@ -9,6 +9,9 @@ import (
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/papercatalog/papers/auth"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
@@ -102,10 +105,12 @@ func (g *Gate) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, n
 	}
 	ctx, cancel := g.deadline(ctx, p)
 	defer cancel()
+	headerManageToken(ctx, req)
 	if ctx, err = g.Admit(ctx, shortName(info.FullMethod), p, req); err != nil {
 		return nil, err
 	}
-	return next(ctx, req)
+	resp, err := next(ctx, req)
+	return resp, NameResource(err, req)
 }
 
 // Stream is the Gate as a stream server interceptor. A streaming call has no
@@ -168,6 +173,30 @@ func policyOf(fullMethod string) (p Policy, ok bool, err error) {
 		return Policy{}, false, nil
 	}
 	return Policy{}, true, fmt.Errorf("%s has no policy: add it to the table in service/policy.go", fullMethod)
+}
+
+// ManageTokenHeader is the metadata key (over REST, the HTTP header
+// X-Manage-Token) that carries a subscription's manage token, so that it stays
+// out of URLs and access logs. The request's manage_token field (over REST, the
+// manage_token query parameter: deprecated) still works; the field wins when
+// both are set.
+const ManageTokenHeader = "x-manage-token"
+
+// headerManageToken copies the manage token of ctx's ManageTokenHeader into
+// req's manage_token field when req has one and it is empty.
+func headerManageToken(ctx context.Context, req any) {
+	m, ok := req.(proto.Message)
+	if !ok {
+		return
+	}
+	tok := metadata.ValueFromIncomingContext(ctx, ManageTokenHeader)
+	if len(tok) == 0 || tok[0] == "" {
+		return
+	}
+	r := m.ProtoReflect()
+	if f := r.Descriptor().Fields().ByName("manage_token"); f != nil && f.Kind() == protoreflect.StringKind && !r.Has(f) {
+		r.Set(f, protoreflect.ValueOfString(tok[0]))
+	}
 }
 
 // hasManageToken reports whether req carries a subscription's manage token.

@@ -134,8 +134,8 @@ func TestGateAppliesThePolicy(t *testing.T) {
 		t.Errorf("an admin's write: %+v %v, want the admin and the default deadline", got, err)
 	}
 	_, header, err := call(from("192.0.2.1", admin...), catalogv1.CatalogService_DeletePaper_FullMethodName, &catalogv1.DeletePaperRequest{})
-	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || len(st.Details()) != 1 || len(header.Get("retry-after")) != 1 {
-		t.Errorf("a 2nd write: %v (details %v, header %v), want RESOURCE_EXHAUSTED with RetryInfo and retry-after", err, st.Details(), header)
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || len(st.Details()) != 2 || len(header.Get("retry-after")) != 1 {
+		t.Errorf("a 2nd write: %v (details %v, header %v), want RESOURCE_EXHAUSTED with ErrorInfo, RetryInfo and retry-after", err, st.Details(), header)
 	}
 	if _, _, err := call(from("192.0.2.2"), catalogv1.CatalogService_DeletePaper_FullMethodName, &catalogv1.DeletePaperRequest{}); status.Code(err) != codes.Unauthenticated ||
 		status.Convert(err).Message() != "this call needs an admin token: authorization: Bearer <token>" {

@@ -26,7 +26,7 @@ const (
 
 func (s *Catalog) searchReady() error {
 	if s.Search == nil || s.Indexer == nil || !s.Indexer.Ready() {
-		return errorf(codes.Unavailable, "the search index is being rebuilt; retry in a moment")
+		return &Error{Code: codes.Unavailable, Reason: ReasonIndexRebuilding, Message: "the search index is being rebuilt; retry in a moment"}
 	}
 	return nil
 }

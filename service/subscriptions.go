@@ -79,7 +79,7 @@ func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptio
 	}
 	if err := s.Mails.Subscribe(ctx, sub); err != nil {
 		if errors.Is(err, delivery.ErrNotSent) {
-			err = &Error{Code: codes.Unavailable, Message: "the confirmation mail could not be sent; try again later"}
+			err = &Error{Code: codes.Unavailable, Reason: ReasonMailUnavailable, Message: "the confirmation mail could not be sent; try again later"}
 		}
 		return nil, s.fail(ctx, "CreateSubscription", err)
 	}
@@ -126,7 +126,7 @@ func (s *Subscriptions) ConfirmSubscription(ctx context.Context, req *subscripti
 }
 
 func notFoundToken() error {
-	return &Error{Code: codes.NotFound, Message: "the link is unknown, used or expired"}
+	return &Error{Code: codes.NotFound, Reason: ReasonTokenUnknown, Message: "the link is unknown, used or expired"}
 }
 
 func (s *Subscriptions) byToken(ctx context.Context, tok string) (*repository.Subscription, bool, error) {
@@ -155,7 +155,7 @@ func (s *Subscriptions) authorized(ctx context.Context, name, manageToken string
 		}
 		sub, err := s.Store.Get(ctx, id)
 		if errors.Is(err, repository.ErrNotFound) {
-			return nil, &Error{Code: codes.NotFound, Message: "no subscription " + name}
+			return nil, &Error{Code: codes.NotFound, Resource: name, Message: "no subscription " + name}
 		}
 		return sub, err
 	}
@@ -187,7 +187,11 @@ func (s *Subscriptions) UpdateSubscription(ctx context.Context, req *subscriptio
 	var v violations
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
-		v.add("update_mask", "is required: name the preferences to change")
+		// AIP-134: without a mask, the preferences the request sets.
+		paths = populated(req.GetSubscription(), func(f string) bool { return preferenceFields[f] })
+		if len(paths) == 0 {
+			v.add("update_mask", "is empty and the subscription sets no preference: name the preferences to change")
+		}
 	}
 	for _, p := range paths {
 		if !preferenceFields[p] {
@@ -365,7 +369,7 @@ func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.
 	}
 	if err := s.Mails.SendManageLink(ctx, email); err != nil {
 		if errors.Is(err, delivery.ErrNotSent) {
-			err = &Error{Code: codes.Unavailable, Message: "the mail could not be sent; try again later"}
+			err = &Error{Code: codes.Unavailable, Reason: ReasonMailUnavailable, Message: "the mail could not be sent; try again later"}
 		}
 		return nil, s.fail(ctx, "SendManageLink", err)
 	}

@@ -44,7 +44,7 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 	}
 	if err := s.Upvotes.Set(ctx, cur.ID, user, add); err != nil {
 		if errors.Is(err, votes.ErrClosed) {
-			err = errorf(codes.Unavailable, "the server is shutting down")
+			err = &Error{Code: codes.Unavailable, Reason: ReasonShuttingDown, Message: "the server is shutting down"}
 		}
 		return nil, err
 	}

@@ -19,7 +19,9 @@
 //   - adds a `4XX` response beside `default` (both google.rpc.Status): every
 //     operation can fail on its input;
 //   - refers to an enum schema from a parameter whose values are that enum's,
-//     rather than repeating them.
+//     rather than repeating them;
+//   - marks a query parameter deprecated when its description (the field's
+//     .proto comment) says it is deprecated.
 package main
 
 import (
@@ -331,6 +333,11 @@ func (c converter) parameter(path string, p *object) (*object, error) {
 	out.set("in", in)
 	if d := p.get("description"); d != nil {
 		out.setRaw("description", d)
+		// The .proto comment of a field that is deprecated as a query
+		// parameter only (manage_token: a header carries it now) says so.
+		if in == "query" && strings.Contains(string(d), "deprecated") {
+			out.set("deprecated", true)
+		}
 	} else if in == "path" {
 		out.set("description", pathParamDescription(path, name))
 	}

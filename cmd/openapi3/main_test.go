@@ -19,7 +19,8 @@ const swagger = `{
         "parameters": [
           {"name": "paper", "in": "path", "required": true, "type": "string"},
           {"name": "view", "in": "query", "required": false, "type": "string", "enum": ["A", "B"], "default": "A"},
-          {"name": "names", "in": "query", "required": false, "type": "array", "items": {"type": "string"}, "collectionFormat": "multi"}
+          {"name": "names", "in": "query", "required": false, "type": "array", "items": {"type": "string"}, "collectionFormat": "multi"},
+          {"name": "token", "in": "query", "required": false, "type": "string", "description": "Send it in a header; as a query parameter it is deprecated."}
         ],
         "responses": {
           "200": {"description": "ok", "schema": {"$ref": "#/definitions/Paper"}},
@@ -96,6 +97,8 @@ func TestConvert(t *testing.T) {
 		{"a path parameter's type becomes its schema", append(get, "parameters", "0", "schema"), map[string]any{"type": "string"}},
 		{"an enum parameter refers to its enum schema", append(get, "parameters", "1", "schema"), map[string]any{"$ref": "#/components/schemas/View"}},
 		{"a repeated query parameter explodes", append(get, "parameters", "2", "explode"), true},
+		{"a query parameter its description calls deprecated is deprecated", append(get, "parameters", "3", "deprecated"), true},
+		{"other parameters are not deprecated", append(get, "parameters", "2", "deprecated"), nil},
 		{"response schemas refer to components", append(get, "responses", "200", "content", "application/json", "schema", "$ref"), "#/components/schemas/Paper"},
 		{"client errors get a 4XX response", append(get, "responses", "4XX", "content", "application/json", "schema", "$ref"), "#/components/schemas/Status"},
 		{"optional security allows anonymous calls", append(get, "security"), []any{map[string]any{}, map[string]any{"UserToken": []any{}}}},

@@ -108,15 +108,21 @@ func run(addr, token string) error {
 
 	_, err = client.ListPapers(ctx, &catalogv1.ListPapersRequest{Filter: "bogus = 1"})
 	st, _ := status.FromError(err)
-	var field string
+	var field, reason string
 	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-			field = br.GetFieldViolations()[0].GetField()
-			fmt.Printf("error: %s, field %s: %s\n", st.Code(), field, br.GetFieldViolations()[0].GetDescription())
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			reason = d.GetReason()
+			fmt.Printf("error: %s, reason %s (%s)\n", st.Code(), reason, d.GetDomain())
+		case *errdetails.BadRequest:
+			if len(d.GetFieldViolations()) > 0 {
+				field = d.GetFieldViolations()[0].GetField()
+				fmt.Printf("error: %s, field %s: %s\n", st.Code(), field, d.GetFieldViolations()[0].GetDescription())
+			}
 		}
 	}
-	if st.Code() != codes.InvalidArgument || field != "filter" {
-		return errors.Join(errors.New("a bad filter: want INVALID_ARGUMENT with a violation of field filter"), err)
+	if st.Code() != codes.InvalidArgument || field != "filter" || reason != "INVALID_FILTER" {
+		return errors.Join(errors.New("a bad filter: want INVALID_ARGUMENT, reason INVALID_FILTER, with a violation of field filter"), err)
 	}
 	return nil
 }

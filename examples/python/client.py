@@ -1,7 +1,7 @@
 """A gRPC client of paperd in Python, from code that grpc_tools.protoc generates
 out of the API's descriptor set (see the README's Consumers section). It imports
 papers with a client stream, reads one back, lists them with a filter a page at a
-time, and reads the field violations of a refused request.
+time, and reads the reason (ErrorInfo) and field violations of a refused request.
 
     PYTHONPATH=gen python3 client.py localhost:9090 dev-admin-token
 """
@@ -31,19 +31,20 @@ def import_requests():
             batch = []
 
 
-def bad_request(err):
-    """Returns the google.rpc.BadRequest in a gRPC error's status details, if any.
+def detail(err, message_type):
+    """Returns the detail of type message_type (error_details_pb2.BadRequest,
+    ErrorInfo, ...) in a gRPC error's status details, if any.
 
     The details travel as a google.rpc.Status in the grpc-status-details-bin
     trailer (what the grpcio-status package reads, where it is installed).
     """
     for key, value in err.trailing_metadata() or ():
         if key == "grpc-status-details-bin":
-            for detail in status_pb2.Status.FromString(value).details:
-                if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                    br = error_details_pb2.BadRequest()
-                    detail.Unpack(br)
-                    return br
+            for any_detail in status_pb2.Status.FromString(value).details:
+                if any_detail.Is(message_type.DESCRIPTOR):
+                    msg = message_type()
+                    any_detail.Unpack(msg)
+                    return msg
     return None
 
 
@@ -82,11 +83,21 @@ def main(addr, admin_token):
             client.ListPapers(catalog_service_pb2.ListPapersRequest(filter="bogus = 1"), timeout=10)
             sys.exit("a bad filter was accepted")
         except grpc.RpcError as err:
-            br = bad_request(err)
-            if err.code() != grpc.StatusCode.INVALID_ARGUMENT or not br or br.field_violations[0].field != "filter":
-                sys.exit(f"a bad filter: {err.code()} {err.details()}; want INVALID_ARGUMENT with a violation of field filter")
+            br = detail(err, error_details_pb2.BadRequest)
+            info = detail(err, error_details_pb2.ErrorInfo)
+            if (
+                err.code() != grpc.StatusCode.INVALID_ARGUMENT
+                or not br
+                or br.field_violations[0].field != "filter"
+                or not info
+                or info.reason != "INVALID_FILTER"
+            ):
+                sys.exit(
+                    f"a bad filter: {err.code()} {err.details()}; want INVALID_ARGUMENT, reason INVALID_FILTER, "
+                    "with a violation of field filter"
+                )
             v = br.field_violations[0]
-            print(f"error: {err.code().name}, field {v.field}: {v.description}")
+            print(f"error: {err.code().name}, reason {info.reason} ({info.domain}), field {v.field}: {v.description}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { BadRequestSchema } from "./gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 import {
   CatalogService,
   type ImportPapersRequest,
@@ -70,9 +70,10 @@ try {
 } catch (e) {
   const err = ConnectError.from(e);
   const [badRequest] = err.findDetails(BadRequestSchema);
+  const [info] = err.findDetails(ErrorInfoSchema);
   const violation = badRequest?.fieldViolations[0];
-  if (err.code !== Code.InvalidArgument || violation?.field !== "filter") {
-    fail(`a bad filter: ${err.message}; want INVALID_ARGUMENT with a violation of field filter`);
+  if (err.code !== Code.InvalidArgument || violation?.field !== "filter" || info?.reason !== "INVALID_FILTER") {
+    fail(`a bad filter: ${err.message}; want INVALID_ARGUMENT, reason INVALID_FILTER, with a violation of field filter`);
   }
-  console.log(`error: ${Code[err.code]}, field ${violation.field}: ${violation.description}`);
+  console.log(`error: ${Code[err.code]}, reason ${info.reason} (${info.domain}), field ${violation.field}: ${violation.description}`);
 }

@@ -12,6 +12,7 @@ import type { components, paths } from "./gen/openapi.js";
 type BadRequest = {
   field_violations?: { field?: string; description?: string }[];
 };
+type ErrorInfo = { reason?: string; domain?: string };
 
 const [baseUrl = "http://localhost:8080", adminToken = "dev-admin-token"] = process.argv.slice(2);
 const category = "consumers.ts-openapi";
@@ -64,14 +65,21 @@ do {
 if (names.size !== count || pages !== 3) fail(`list: ${names.size} papers in ${pages} pages, want ${count} in 3`);
 console.log(`list: ${names.size} papers in ${pages} pages`);
 
-// Errors are google.rpc.Status bodies; a refused request carries a
-// google.rpc.BadRequest among its details.
+// Errors are google.rpc.Status bodies; every error carries a google.rpc.ErrorInfo
+// (its reason) among its details, and a refused request a google.rpc.BadRequest.
 const refused = await client.GET("/v1/papers", { params: { query: { filter: "bogus = 1" } } });
 const badRequest = refused.error?.details?.find((d) => d["@type"] === "type.googleapis.com/google.rpc.BadRequest") as
   | BadRequest
   | undefined;
+const info = refused.error?.details?.find((d) => d["@type"] === "type.googleapis.com/google.rpc.ErrorInfo") as
+  | ErrorInfo
+  | undefined;
 const violation = badRequest?.field_violations?.[0];
-if (refused.response.status !== 400 || violation?.field !== "filter") {
-  fail(`a bad filter: ${refused.response.status} ${JSON.stringify(refused.error)}; want 400 with a violation of field filter`);
+if (refused.response.status !== 400 || violation?.field !== "filter" || info?.reason !== "INVALID_FILTER") {
+  fail(
+    `a bad filter: ${refused.response.status} ${JSON.stringify(refused.error)}; want 400, reason INVALID_FILTER, with a violation of field filter`,
+  );
 }
-console.log(`error: HTTP ${refused.response.status}, field ${violation.field}: ${violation.description}`);
+console.log(
+  `error: HTTP ${refused.response.status}, reason ${info.reason} (${info.domain}), field ${violation.field}: ${violation.description}`,
+);

@@ -487,7 +487,7 @@ var File_papers_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_papers_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpapers/catalog/v1/catalog.proto\x12\x11papers.catalog.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\b\n" +
+	"\x1fpapers/catalog/v1/catalog.proto\x12\x11papers.catalog.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcd\b\n" +
 	"\x05Paper\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1e\n" +
 	"\barxiv_id\x18\x02 \x01(\tB\x03\xe0A\x03R\aarxivId\x12#\n" +
@@ -522,8 +522,8 @@ const file_papers_catalog_v1_catalog_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12*\n" +
-	"\x0eviewer_upvoted\x18\x1a \x01(\bB\x03\xe0A\x03R\rviewerUpvoted:;\xeaA8\n" +
-	"\x17papers.catalog.v1/Paper\x12\x0epapers/{paper}*\x06papers2\x05paper\"C\n" +
+	"\x0eviewer_upvoted\x18\x1a \x01(\bB\x03\xe0A\x03R\rviewerUpvoted:8\xeaA5\n" +
+	"\x14papers.example/Paper\x12\x0epapers/{paper}*\x06papers2\x05paper\"C\n" +
 	"\x06Author\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12 \n" +
 	"\vaffiliation\x18\x02 \x01(\tR\vaffiliation\"A\n" +

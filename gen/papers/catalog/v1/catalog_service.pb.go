@@ -420,7 +420,9 @@ type UpdatePaperRequest struct {
 	Paper *Paper `protobuf:"bytes,1,opt,name=paper,proto3" json:"paper,omitempty"`
 	// UpdateMask names the fields to change (snake_case paths such as `title` or
 	// `organization`; sub-fields of messages are not addressable). `*` means every
-	// writable field. Over REST, when absent, the fields present in the body are used.
+	// writable field. When absent or empty, the writable fields that `paper` sets
+	// are changed (over REST, the fields present in the body); the output-only
+	// fields and `etag` it sets are not changes.
 	// Output-only fields (`arxiv_id`, `upvotes`, `create_time`, `update_time`) and
 	// `name` cannot be set: INVALID_ARGUMENT.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
@@ -1825,14 +1827,14 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperB\x03\xe0A\x02R\x05paper\x12\x1e\n" +
 	"\bpaper_id\x18\x02 \x01(\tB\x03\xe0A\x02R\apaperId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"x\n" +
-	"\x0fGetPaperRequest\x123\n" +
-	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
-	"\x17papers.catalog.v1/PaperR\x04name\x120\n" +
-	"\x04view\x18\x02 \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"\x80\x01\n" +
-	"\x15BatchGetPapersRequest\x125\n" +
-	"\x05names\x18\x01 \x03(\tB\x1f\xe0A\x02\xfaA\x19\n" +
-	"\x17papers.catalog.v1/PaperR\x05names\x120\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"u\n" +
+	"\x0fGetPaperRequest\x120\n" +
+	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14papers.example/PaperR\x04name\x120\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"}\n" +
+	"\x15BatchGetPapersRequest\x122\n" +
+	"\x05names\x18\x01 \x03(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14papers.example/PaperR\x05names\x120\n" +
 	"\x04view\x18\x02 \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"J\n" +
 	"\x16BatchGetPapersResponse\x120\n" +
 	"\x06papers\x18\x01 \x03(\v2\x18.papers.catalog.v1.PaperR\x06papers\"\xb4\x01\n" +
@@ -1871,10 +1873,10 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x0fImportRejection\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x03R\bposition\x12\x19\n" +
 	"\bpaper_id\x18\x02 \x01(\tR\apaperId\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"]\n" +
-	"\x12DeletePaperRequest\x123\n" +
-	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
-	"\x17papers.catalog.v1/PaperR\x04name\x12\x12\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"Z\n" +
+	"\x12DeletePaperRequest\x120\n" +
+	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14papers.example/PaperR\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x94\x02\n" +
 	"\x16ListDailyPapersRequest\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x12\x12\n" +
@@ -1914,13 +1916,13 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x0ereference_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rreferenceTime\x121\n" +
 	"\x06window\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x18\n" +
 	"\agravity\x18\x06 \x01(\x01R\agravity\x12(\n" +
-	"\x10age_offset_hours\x18\a \x01(\x01R\x0eageOffsetHours\"I\n" +
-	"\x12UpvotePaperRequest\x123\n" +
-	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
-	"\x17papers.catalog.v1/PaperR\x04name\"O\n" +
-	"\x18RemovePaperUpvoteRequest\x123\n" +
-	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
-	"\x17papers.catalog.v1/PaperR\x04name\"\xb6\x01\n" +
+	"\x10age_offset_hours\x18\a \x01(\x01R\x0eageOffsetHours\"F\n" +
+	"\x12UpvotePaperRequest\x120\n" +
+	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14papers.example/PaperR\x04name\"L\n" +
+	"\x18RemovePaperUpvoteRequest\x120\n" +
+	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14papers.example/PaperR\x04name\"\xb6\x01\n" +
 	"\x13SearchPapersRequest\x12\x19\n" +
 	"\x05query\x18\x01 \x01(\tB\x03\xe0A\x02R\x05query\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\x12\x1b\n" +
@@ -1944,17 +1946,17 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x11abstract_snippets\x18\x04 \x03(\tR\x10abstractSnippets\"3\n" +
 	"\x05Facet\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x05R\x05count\"\x9e\x01\n" +
-	"\x18ListSimilarPapersRequest\x123\n" +
-	"\x04name\x18\x01 \x01(\tB\x1f\xe0A\x02\xfaA\x19\n" +
-	"\x17papers.catalog.v1/PaperR\x04name\x12\x1b\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\x9b\x01\n" +
+	"\x18ListSimilarPapersRequest\x120\n" +
+	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14papers.example/PaperR\x04name\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x120\n" +
 	"\x04view\x18\x03 \x01(\x0e2\x1c.papers.catalog.v1.PaperViewR\x04view\"T\n" +
 	"\x19ListSimilarPapersResponse\x127\n" +
 	"\x06papers\x18\x01 \x03(\v2\x1f.papers.catalog.v1.SimilarPaperR\x06papers\"T\n" +
 	"\fSimilarPaper\x12.\n" +
 	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperR\x05paper\x12\x14\n" +
-	"\x05score\x18\x02 \x01(\x01R\x05score2\xe4\f\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score2\xba\r\n" +
 	"\x0eCatalogService\x12i\n" +
 	"\vCreatePaper\x12%.papers.catalog.v1.CreatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"\x19\x82\xd3\xe4\x93\x02\x13:\x05paper\"\n" +
 	"/v1/papers\x12e\n" +
@@ -1962,11 +1964,11 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x0eBatchGetPapers\x12(.papers.catalog.v1.BatchGetPapersRequest\x1a).papers.catalog.v1.BatchGetPapersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/papers:batchGet\x12m\n" +
 	"\n" +
 	"ListPapers\x12$.papers.catalog.v1.ListPapersRequest\x1a%.papers.catalog.v1.ListPapersResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/papers\x12\x81\x01\n" +
-	"\x0fListDailyPapers\x12).papers.catalog.v1.ListDailyPapersRequest\x1a*.papers.catalog.v1.ListDailyPapersResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/dailyPapers\x12\x8e\x01\n" +
-	"\x12ListTrendingPapers\x12,.papers.catalog.v1.ListTrendingPapersRequest\x1a-.papers.catalog.v1.ListTrendingPapersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/papers:trending\x12z\n" +
-	"\fSearchPapers\x12&.papers.catalog.v1.SearchPapersRequest\x1a'.papers.catalog.v1.SearchPapersResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/papers:search\x12\x93\x01\n" +
-	"\x11ListSimilarPapers\x12+.papers.catalog.v1.ListSimilarPapersRequest\x1a,.papers.catalog.v1.ListSimilarPapersResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{name=papers/*}:similar\x12u\n" +
+	"/v1/papers\x12\x99\x01\n" +
+	"\x0fListDailyPapers\x12).papers.catalog.v1.ListDailyPapersRequest\x1a*.papers.catalog.v1.ListDailyPapersResponse\"/\x82\xd3\xe4\x93\x02)Z\x11\x12\x0f/v1/dailyPapers\x12\x14/v1/papers:listDaily\x12\xa9\x01\n" +
+	"\x12ListTrendingPapers\x12,.papers.catalog.v1.ListTrendingPapersRequest\x1a-.papers.catalog.v1.ListTrendingPapersResponse\"6\x82\xd3\xe4\x93\x020Z\x15\x12\x13/v1/papers:trending\x12\x17/v1/papers:listTrending\x12z\n" +
+	"\fSearchPapers\x12&.papers.catalog.v1.SearchPapersRequest\x1a'.papers.catalog.v1.SearchPapersResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/papers:search\x12\xb6\x01\n" +
+	"\x11ListSimilarPapers\x12+.papers.catalog.v1.ListSimilarPapersRequest\x1a,.papers.catalog.v1.ListSimilarPapersResponse\"F\x82\xd3\xe4\x93\x02@Z\x1d\x12\x1b/v1/{name=papers/*}:similar\x12\x1f/v1/{name=papers/*}:listSimilar\x12u\n" +
 	"\vUpvotePaper\x12%.papers.catalog.v1.UpvotePaperRequest\x1a\x18.papers.catalog.v1.Paper\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=papers/*}:upvote\x12\x87\x01\n" +
 	"\x11RemovePaperUpvote\x12+.papers.catalog.v1.RemovePaperUpvoteRequest\x1a\x18.papers.catalog.v1.Paper\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=papers/*}:removeUpvote\x12x\n" +
 	"\vUpdatePaper\x12%.papers.catalog.v1.UpdatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"(\x82\xd3\xe4\x93\x02\":\x05paper2\x19/v1/{paper.name=papers/*}\x12\x7f\n" +

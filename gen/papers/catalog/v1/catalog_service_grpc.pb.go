@@ -80,6 +80,9 @@ type CatalogServiceClient interface {
 	// Errors: INVALID_ARGUMENT when not exactly one of `date`, `week` and `month` is
 	// set, when the period or the time zone is malformed, and for the same filter,
 	// order and page token problems as ListPapers.
+	//
+	// REST: `GET /v1/papers:listDaily` (AIP-136); `GET /v1/dailyPapers`, its
+	// first route, stays as an alias.
 	ListDailyPapers(ctx context.Context, in *ListDailyPapersRequest, opts ...grpc.CallOption) (*ListDailyPapersResponse, error)
 	// ListTrendingPapers lists the papers submitted within a window, highest trending
 	// score first. The score of a paper is
@@ -97,6 +100,9 @@ type CatalogServiceClient interface {
 	//
 	// Errors: INVALID_ARGUMENT for a window that is not positive or longer than 365
 	// days, and for the same filter and page token problems as ListPapers.
+	//
+	// REST: `GET /v1/papers:listTrending` (AIP-136); `GET /v1/papers:trending`,
+	// its first route, stays as an alias.
 	ListTrendingPapers(ctx context.Context, in *ListTrendingPapersRequest, opts ...grpc.CallOption) (*ListTrendingPapersResponse, error)
 	// SearchPapers finds papers by full-text search over title, abstract, authors,
 	// keywords and organization, ranked by relevance (BM25) with English stemming
@@ -116,6 +122,9 @@ type CatalogServiceClient interface {
 	//
 	// Errors: NOT_FOUND if there is no such paper; UNAVAILABLE while the search index
 	// is being rebuilt at start.
+	//
+	// REST: `GET /v1/papers/{paper}:listSimilar` (AIP-136); `GET
+	// /v1/papers/{paper}:similar`, its first route, stays as an alias.
 	ListSimilarPapers(ctx context.Context, in *ListSimilarPapersRequest, opts ...grpc.CallOption) (*ListSimilarPapersResponse, error)
 	// UpvotePaper records the calling user's upvote of a paper and returns the paper
 	// with its new count. The user is the `sub` claim of the JWT in
@@ -132,7 +141,8 @@ type CatalogServiceClient interface {
 	//
 	// Errors: as UpvotePaper.
 	RemovePaperUpvote(ctx context.Context, in *RemovePaperUpvoteRequest, opts ...grpc.CallOption) (*Paper, error)
-	// UpdatePaper changes the fields of a paper named in `update_mask`.
+	// UpdatePaper changes the fields of a paper named in `update_mask`, or,
+	// without one, the writable fields the paper sets (AIP-134).
 	//
 	// Errors: NOT_FOUND if there is no such paper; ABORTED (HTTP 409) if
 	// `paper.etag` is set and is not the paper's current etag; INVALID_ARGUMENT for an
@@ -359,6 +369,9 @@ type CatalogServiceServer interface {
 	// Errors: INVALID_ARGUMENT when not exactly one of `date`, `week` and `month` is
 	// set, when the period or the time zone is malformed, and for the same filter,
 	// order and page token problems as ListPapers.
+	//
+	// REST: `GET /v1/papers:listDaily` (AIP-136); `GET /v1/dailyPapers`, its
+	// first route, stays as an alias.
 	ListDailyPapers(context.Context, *ListDailyPapersRequest) (*ListDailyPapersResponse, error)
 	// ListTrendingPapers lists the papers submitted within a window, highest trending
 	// score first. The score of a paper is
@@ -376,6 +389,9 @@ type CatalogServiceServer interface {
 	//
 	// Errors: INVALID_ARGUMENT for a window that is not positive or longer than 365
 	// days, and for the same filter and page token problems as ListPapers.
+	//
+	// REST: `GET /v1/papers:listTrending` (AIP-136); `GET /v1/papers:trending`,
+	// its first route, stays as an alias.
 	ListTrendingPapers(context.Context, *ListTrendingPapersRequest) (*ListTrendingPapersResponse, error)
 	// SearchPapers finds papers by full-text search over title, abstract, authors,
 	// keywords and organization, ranked by relevance (BM25) with English stemming
@@ -395,6 +411,9 @@ type CatalogServiceServer interface {
 	//
 	// Errors: NOT_FOUND if there is no such paper; UNAVAILABLE while the search index
 	// is being rebuilt at start.
+	//
+	// REST: `GET /v1/papers/{paper}:listSimilar` (AIP-136); `GET
+	// /v1/papers/{paper}:similar`, its first route, stays as an alias.
 	ListSimilarPapers(context.Context, *ListSimilarPapersRequest) (*ListSimilarPapersResponse, error)
 	// UpvotePaper records the calling user's upvote of a paper and returns the paper
 	// with its new count. The user is the `sub` claim of the JWT in
@@ -411,7 +430,8 @@ type CatalogServiceServer interface {
 	//
 	// Errors: as UpvotePaper.
 	RemovePaperUpvote(context.Context, *RemovePaperUpvoteRequest) (*Paper, error)
-	// UpdatePaper changes the fields of a paper named in `update_mask`.
+	// UpdatePaper changes the fields of a paper named in `update_mask`, or,
+	// without one, the writable fields the paper sets (AIP-134).
 	//
 	// Errors: NOT_FOUND if there is no such paper; ABORTED (HTTP 409) if
 	// `paper.etag` is set and is not the paper's current etag; INVALID_ARGUMENT for an

@@ -387,7 +387,7 @@ var File_papers_subscription_v1_subscription_proto protoreflect.FileDescriptor
 
 const file_papers_subscription_v1_subscription_proto_rawDesc = "" +
 	"\n" +
-	")papers/subscription/v1/subscription.proto\x12\x16papers.subscription.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\t\n" +
+	")papers/subscription/v1/subscription.proto\x12\x16papers.subscription.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\t\n" +
 	"\fSubscription\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1c\n" +
 	"\x05email\x18\x02 \x01(\tB\x06\xe0A\x02\xe0A\x05R\x05email\x12E\n" +
@@ -428,8 +428,8 @@ const file_papers_subscription_v1_subscription_proto_rawDesc = "" +
 	"\x10WEEKDAY_THURSDAY\x10\x04\x12\x12\n" +
 	"\x0eWEEKDAY_FRIDAY\x10\x05\x12\x14\n" +
 	"\x10WEEKDAY_SATURDAY\x10\x06\x12\x12\n" +
-	"\x0eWEEKDAY_SUNDAY\x10\a:c\xeaA`\n" +
-	"#papers.subscription.v1/Subscription\x12\x1csubscriptions/{subscription}*\rsubscriptions2\fsubscriptionB\f\n" +
+	"\x0eWEEKDAY_SUNDAY\x10\a:[\xeaAX\n" +
+	"\x1bpapers.example/Subscription\x12\x1csubscriptions/{subscription}*\rsubscriptions2\fsubscriptionB\f\n" +
 	"\n" +
 	"_send_hourB\xdb\x01\n" +
 	"'com.papercatalog.papers.subscription.v1B\x11SubscriptionProtoP\x01ZHgithub.com/papercatalog/papers/gen/papers/subscription/v1;subscriptionv1\xa2\x02\x03PSX\xaa\x02\x16Papers.Subscription.V1\xca\x02\x16Papers\\Subscription\\V1\xea\x02\x18Papers::Subscription::V1b\x06proto3"

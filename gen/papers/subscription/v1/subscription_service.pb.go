@@ -170,7 +170,11 @@ type GetSubscriptionRequest struct {
 	// Name is the subscription's resource name.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// ManageToken is the subscription's manage token (not needed with an admin
-	// token).
+	// token). Send it in the `x-manage-token` metadata (over REST, the
+	// `X-Manage-Token` header) rather than here, so that it stays out of URLs and
+	// access logs: over REST this field is the `manage_token` query parameter of
+	// GET and DELETE, which still works but is deprecated. The field wins when
+	// both are set.
 	ManageToken   string `protobuf:"bytes,2,opt,name=manage_token,json=manageToken,proto3" json:"manage_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -226,10 +230,16 @@ type UpdateSubscriptionRequest struct {
 	// Subscription holds the name and the new values.
 	Subscription *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	// UpdateMask names the fields to change: frequency, weekdays, send_hour,
-	// time_zone, query, categories, organizations, min_upvotes, max_papers.
+	// time_zone, query, categories, organizations, min_upvotes, max_papers. When
+	// absent or empty, the preferences `subscription` sets (over REST, the fields
+	// present in the body).
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// ManageToken is the subscription's manage token (not needed with an admin
-	// token).
+	// token). Send it in the `x-manage-token` metadata (over REST, the
+	// `X-Manage-Token` header) rather than here, so that it stays out of URLs and
+	// access logs: over REST this field is the `manage_token` query parameter of
+	// GET and DELETE, which still works but is deprecated. The field wins when
+	// both are set.
 	ManageToken   string `protobuf:"bytes,3,opt,name=manage_token,json=manageToken,proto3" json:"manage_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -292,7 +302,11 @@ type DeleteSubscriptionRequest struct {
 	// Name is the subscription's resource name.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// ManageToken is the subscription's manage token (not needed with an admin
-	// token).
+	// token). Send it in the `x-manage-token` metadata (over REST, the
+	// `X-Manage-Token` header) rather than here, so that it stays out of URLs and
+	// access logs: over REST this field is the `manage_token` query parameter of
+	// GET and DELETE, which still works but is deprecated. The field wins when
+	// both are set.
 	ManageToken   string `protobuf:"bytes,2,opt,name=manage_token,json=manageToken,proto3" json:"manage_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -665,7 +679,11 @@ type PreviewDigestRequest struct {
 	// (default today).
 	Edition string `protobuf:"bytes,2,opt,name=edition,proto3" json:"edition,omitempty"`
 	// ManageToken is the subscription's manage token (not needed with an admin
-	// token).
+	// token). Send it in the `x-manage-token` metadata (over REST, the
+	// `X-Manage-Token` header) rather than here, so that it stays out of URLs and
+	// access logs: over REST this field is the `manage_token` query parameter of
+	// GET and DELETE, which still works but is deprecated. The field wins when
+	// both are set.
 	ManageToken   string `protobuf:"bytes,3,opt,name=manage_token,json=manageToken,proto3" json:"manage_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -941,7 +959,7 @@ const file_papers_subscription_v1_subscription_service_proto_rawDesc = "" +
 	"\fmanage_token\x18\x02 \x01(\tR\vmanageToken\"\xcf\x01\n" +
 	"\x19UpdateSubscriptionRequest\x12M\n" +
 	"\fsubscription\x18\x01 \x01(\v2$.papers.subscription.v1.SubscriptionB\x03\xe0A\x02R\fsubscription\x12@\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x03\xe0A\x02R\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x03\xe0A\x01R\n" +
 	"updateMask\x12!\n" +
 	"\fmanage_token\x18\x03 \x01(\tR\vmanageToken\"\x7f\n" +
 	"\x19DeleteSubscriptionRequest\x12?\n" +

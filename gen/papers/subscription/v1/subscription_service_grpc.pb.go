@@ -61,7 +61,8 @@ type SubscriptionServiceClient interface {
 	ConfirmSubscription(ctx context.Context, in *ConfirmSubscriptionRequest, opts ...grpc.CallOption) (*Subscription, error)
 	// GetSubscription returns a subscription.
 	GetSubscription(ctx context.Context, in *GetSubscriptionRequest, opts ...grpc.CallOption) (*Subscription, error)
-	// UpdateSubscription changes the preferences named in `update_mask`.
+	// UpdateSubscription changes the preferences named in `update_mask`, or,
+	// without one, the preferences the subscription sets (AIP-134).
 	UpdateSubscription(ctx context.Context, in *UpdateSubscriptionRequest, opts ...grpc.CallOption) (*Subscription, error)
 	// DeleteSubscription removes a subscription and everything kept about it.
 	DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
@@ -222,7 +223,8 @@ type SubscriptionServiceServer interface {
 	ConfirmSubscription(context.Context, *ConfirmSubscriptionRequest) (*Subscription, error)
 	// GetSubscription returns a subscription.
 	GetSubscription(context.Context, *GetSubscriptionRequest) (*Subscription, error)
-	// UpdateSubscription changes the preferences named in `update_mask`.
+	// UpdateSubscription changes the preferences named in `update_mask`, or,
+	// without one, the preferences the subscription sets (AIP-134).
 	UpdateSubscription(context.Context, *UpdateSubscriptionRequest) (*Subscription, error)
 	// DeleteSubscription removes a subscription and everything kept about it.
 	DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*emptypb.Empty, error)
