@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -20,6 +19,7 @@ import (
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/importer"
 	"github.com/papercatalog/papers/keylock"
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/readmodel"
@@ -63,19 +63,14 @@ type Catalog struct {
 	searches  searchCache
 	responses responseCache
 
-	lastImport atomic.Int64 // when an import last stored a batch, in Unix nanoseconds
+	importOnce sync.Once
+	imports    *importer.Importer
 }
 
 var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)
 
 func (s *Catalog) fail(ctx context.Context, method string, err error) error {
 	return toStatus(ctx, s.Log, method, err)
-}
-
-// nextVersion returns a version for a write to a paper whose previous version (or
-// deletion) was prev: the clock, or prev+1 when the clock is behind.
-func nextVersion(now time.Time, prev int64) int64 {
-	return max(now.UnixNano(), prev+1)
 }
 
 // now is the time of a write, as stored: UTC, to the millisecond.
@@ -122,7 +117,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	for _, f := range writableFields {
 		setField(p, req.GetPaper(), f)
 	}
-	completeNew(p, t)
+	repository.CompleteNew(p, t)
 	validatePaper(&v, "paper.", p)
 	if err := v.err(); err != nil {
 		return nil, err
@@ -136,7 +131,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	if _, ok := s.Model.Get(id); ok && p.RequestID == "" {
 		return nil, errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
 	}
-	p.Version = nextVersion(clock.Or(s.Clock).Now(), s.Model.Tombstone(id))
+	p.Version = repository.NextVersion(clock.Or(s.Clock).Now(), s.Model.Tombstone(id))
 	if err := s.Papers.Create(ctx, p); err != nil {
 		if !errors.Is(err, repository.ErrAlreadyExists) {
 			return nil, err
@@ -154,21 +149,6 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	s.Model.Put(p)
 	s.record(ctx, repository.Change{PaperID: id, Version: p.Version, Paper: p})
 	return p, nil
-}
-
-// completeNew fills in what a new paper lacks: its submit time (submit), its
-// primary category (the first category) and its GitHub repository (the first one
-// its abstract or comment names).
-func completeNew(p *repository.Paper, submit time.Time) {
-	if p.SubmitTime.IsZero() {
-		p.SubmitTime = submit
-	}
-	if p.PrimaryCategory == "" && len(p.Categories) > 0 {
-		p.PrimaryCategory = p.Categories[0]
-	}
-	if p.GithubRepo == "" {
-		p.GithubRepo = findGithubRepo(p.Abstract, p.Comment)
-	}
 }
 
 // GetPaper implements catalogv1.CatalogServiceServer.
@@ -371,7 +351,7 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		}
 		t := s.now()
 		next.UpdateTime = t
-		next.Version = nextVersion(t, cur.Version)
+		next.Version = repository.NextVersion(t, cur.Version)
 		// The store's conditional update is the arbiter between writers: exactly
 		// one of those that read version cur.Version stores its successor.
 		err = s.Papers.Update(ctx, &next, cur.Version)
@@ -468,7 +448,7 @@ func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 		}
 		return err
 	}
-	version := nextVersion(clock.Or(s.Clock).Now(), cur.Version)
+	version := repository.NextVersion(clock.Or(s.Clock).Now(), cur.Version)
 	s.Model.Remove(cur.ID, version)
 	// The paper's vote records stay: deleting them would scan every vote on the
 	// embedded database. Votes older than a paper do not count (see the read

@@ -35,9 +35,7 @@ const (
 )
 
 var (
-	orgID       = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
-	githubInURL = regexp.MustCompile(`https?://(?:www\.)?github\.com/[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9_.-]+`)
-	githubRepo  = regexp.MustCompile(`^https?://(?:www\.)?github\.com/[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9_.-]+/?$`)
+	orgID = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // checkTimestamps reports timestamps of src that are out of range.
@@ -154,7 +152,7 @@ func validatePaper(v *violations, prefix string, p *repository.Paper) {
 		textLimit(v, prefix+"organization.display_name", p.Organization.DisplayName, maxOrgName)
 	}
 	checkURL(v, prefix+"github_repo", p.GithubRepo)
-	if p.GithubRepo != "" && len(p.GithubRepo) <= maxURL && !githubRepo.MatchString(p.GithubRepo) {
+	if p.GithubRepo != "" && len(p.GithubRepo) <= maxURL && !repository.GithubRepoURL.MatchString(p.GithubRepo) {
 		v.add(prefix+"github_repo", "must be a GitHub repository URL such as https://github.com/owner/repo")
 	}
 	if p.GithubStars < 0 {
@@ -165,21 +163,4 @@ func validatePaper(v *violations, prefix string, p *repository.Paper) {
 	textLimit(v, prefix+"doi", p.DOI, maxDOI)
 	textLimit(v, prefix+"journal_ref", p.JournalRef, maxJournalRef)
 	textBlock(v, prefix+"comment", p.Comment, maxComment)
-}
-
-// findGithubRepo returns the first GitHub repository URL in the texts, without
-// trailing punctuation, or "".
-func findGithubRepo(texts ...string) string {
-	for _, t := range texts {
-		m := githubInURL.FindString(t)
-		if m == "" {
-			continue
-		}
-		m = strings.TrimRight(m, ".,;:!?)]}'\"")
-		m = strings.TrimSuffix(m, ".git")
-		if githubRepo.MatchString(m) {
-			return m
-		}
-	}
-	return ""
 }
