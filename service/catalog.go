@@ -13,8 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"go.einride.tech/aip/fieldmask"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
@@ -114,9 +117,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	checkTimestamps(&v, "paper.", req.GetPaper())
 	t := s.now()
 	p := &repository.Paper{ID: id, RequestID: req.GetRequestId(), CreateTime: t, UpdateTime: t}
-	for _, f := range writableFields {
-		setField(p, req.GetPaper(), f)
-	}
+	setWritable(p, req.GetPaper())
 	repository.CompleteNew(p, t)
 	validatePaper(&v, "paper.", p)
 	if err := v.err(); err != nil {
@@ -325,7 +326,7 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		v.add("paper", "is required")
 		return nil, v.err()
 	}
-	paths, err := maskPaths(req)
+	mask, err := maskPaths(req)
 	if err != nil {
 		return nil, err
 	}
@@ -341,10 +342,7 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		if err := checkEtag(req.GetPaper().GetEtag(), cur); err != nil {
 			return nil, err
 		}
-		next := *cur
-		for _, path := range paths {
-			setField(&next, req.GetPaper(), path)
-		}
+		next := applyMask(cur, req.GetPaper(), mask)
 		validatePaper(&v, "paper.", &next)
 		if err := v.err(); err != nil {
 			return nil, err
@@ -392,24 +390,26 @@ func (s *Catalog) refresh(ctx context.Context, id string) {
 	}
 }
 
-// maskPaths returns the fields an update changes, or an INVALID_ARGUMENT error.
-func maskPaths(req *catalogv1.UpdatePaperRequest) ([]string, error) {
+// maskPaths returns the update mask, checked against the Paper's fields and their
+// behaviours, or an INVALID_ARGUMENT error.
+func maskPaths(req *catalogv1.UpdatePaperRequest) (*fieldmaskpb.FieldMask, error) {
 	var v violations
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
 		v.add("update_mask", "is required: name the fields to change, or * for all writable fields")
 		return nil, v.err()
 	}
-	if len(paths) == 1 && paths[0] == "*" {
-		return writableFields, nil
+	if fieldmask.IsFullReplacement(req.GetUpdateMask()) {
+		return req.GetUpdateMask(), nil
 	}
 	for _, p := range paths {
+		fd := paperFields.ByName(protoreflect.Name(p))
 		switch {
-		case slices.Contains(writableFields, p):
-		case p == "name" || p == "arxiv_id" || p == "upvotes" || p == "create_time" || p == "update_time" || p == "viewer_upvoted":
-			v.add("update_mask", "%s is output only and cannot be set", p)
 		case p == "etag":
 			// The etag in the body is a precondition, not a change; listing it is harmless.
+		case fd != nil && outputOnly(fd):
+			v.add("update_mask", "%s is output only and cannot be set", p)
+		case fd != nil:
 		case strings.Contains(p, "."):
 			v.add("update_mask", "%s: sub-fields cannot be set one by one; name the whole field (%s)", p, strings.SplitN(p, ".", 2)[0])
 		default:
@@ -419,7 +419,7 @@ func maskPaths(req *catalogv1.UpdatePaperRequest) ([]string, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return p == "etag" }), nil
+	return &fieldmaskpb.FieldMask{Paths: slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return p == "etag" })}, nil
 }
 
 // DeletePaper implements catalogv1.CatalogServiceServer.

@@ -134,9 +134,7 @@ func importRecord(rec *catalogv1.ImportRecord) importer.Record {
 		return r
 	}
 	r.Paper = &repository.Paper{ID: id}
-	for _, f := range writableFields {
-		setField(r.Paper, rec.GetPaper(), f)
-	}
+	setWritable(r.Paper, rec.GetPaper())
 	r.Upvotes = rec.ImportedUpvotes
 	return r
 }
