@@ -5,6 +5,8 @@ package query
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -144,11 +146,11 @@ var fields = map[string]field{
 	}},
 }
 
-// FilterFields lists the fields a filter may name.
-func FilterFields() []string {
-	return []string{"organization", "categories", "primary_category", "authors", "submitter",
-		"submit_time", "published_time", "upvotes", "github_repo"}
-}
+// filterFields are the names of fields, sorted.
+var filterFields = slices.Sorted(maps.Keys(fields))
+
+// FilterFields lists the fields a filter may name, sorted.
+func FilterFields() []string { return slices.Clone(filterFields) }
 
 var declarations = func() *filtering.Declarations {
 	opts := []filtering.DeclarationOption{
