@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	bquery "github.com/blevesearch/bleve/v2/search/query"
 	"google.golang.org/grpc/codes"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
@@ -122,7 +121,7 @@ func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersR
 // searchUnfiltered serves a search without filter from one page of the index, with
 // the index's own facet counts, cached until the index changes. Paper data comes
 // from the read model at every call, so counts such as upvotes are current.
-func (s *Catalog) searchUnfiltered(ctx context.Context, q bquery.Query, text, tokenQuery string, offset, size int, view catalogv1.PaperView) (*catalogv1.SearchPapersResponse, error) {
+func (s *Catalog) searchUnfiltered(ctx context.Context, q search.Query, text, tokenQuery string, offset, size int, view catalogv1.PaperView) (*catalogv1.SearchPapersResponse, error) {
 	key := fmt.Sprintf("%s\x00%d\x00%d", text, offset, size)
 	gen := s.Search.Generation()
 	cached, ok := s.searches.get(key, gen)
