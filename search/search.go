@@ -47,8 +47,10 @@ type Index struct {
 	idx    bleve.Index
 	gen    atomic.Uint64 // bumped by every Apply; results of older generations are stale
 	limits Limits
-	slots  chan struct{} // the expensive-search budget: one element per running search
-	gate   *cpu.Gate     // the turns of long computations, shared with the read model
+	// results caches Find's unfiltered pages and SimilarCached's hits.
+	results resultCache
+	slots   chan struct{} // the expensive-search budget: one element per running search
+	gate    *cpu.Gate     // the turns of long computations, shared with the read model
 
 	facetMu sync.Mutex
 	facets  *facetTable // of the snapshot the last search ran on
@@ -459,7 +461,10 @@ var ErrQuery = errors.New("invalid query")
 
 // Query is a parsed search query, ready to run against an Index; the zero Query
 // is no query.
-type Query struct{ q query.Query }
+type Query struct {
+	q    query.Query
+	text string // as parsed, trimmed
+}
 
 // Parse checks a query written in bleve's query string syntax and returns it
 // parsed: words (any may match; more matches rank higher), "quoted phrases",
@@ -467,7 +472,7 @@ type Query struct{ q query.Query }
 // keyword:, organization:.
 func Parse(text string) (Query, error) {
 	q, err := parse(text)
-	return Query{q}, err
+	return Query{q, strings.TrimSpace(text)}, err
 }
 
 func parse(text string) (query.Query, error) {
