@@ -24,6 +24,7 @@ import (
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/importer"
 	"github.com/papercatalog/papers/keylock"
+	"github.com/papercatalog/papers/memo"
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
@@ -62,9 +63,9 @@ type Catalog struct {
 	votes     *voteWriter
 	voteLocks keylock.Set // per paper|user
 	protos    protoCache
-	queries   queryCache
+	queries   query.Cache
 	searches  searchCache
-	responses responseCache
+	responses memo.Responses
 
 	importOnce sync.Once
 	imports    *importer.Importer
@@ -216,7 +217,7 @@ func (s *Catalog) BatchGetPapers(ctx context.Context, req *catalogv1.BatchGetPap
 
 // ListPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListPapers(ctx context.Context, req *catalogv1.ListPapersRequest) (*catalogv1.ListPapersResponse, error) {
-	resp, err := cachedResponse(s, requestKey("list", req), func() (*catalogv1.ListPapersResponse, error) {
+	resp, err := cachedResponse(s, memo.Key("list", req), func() (*catalogv1.ListPapersResponse, error) {
 		return s.listPapers(req)
 	})
 	if err != nil {
@@ -229,23 +230,23 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 	var v violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
-	q := s.queries.parse(req.GetFilter(), req.GetOrderBy())
-	if q.ferr != nil {
-		v.add("filter", "%s", q.ferr.Error())
+	q := s.queries.Parse(req.GetFilter(), req.GetOrderBy())
+	if q.FilterErr != nil {
+		v.add("filter", "%s", q.FilterErr.Error())
 	}
-	if q.oerr != nil {
-		v.add("order_by", "%s", q.oerr.Error())
+	if q.OrderErr != nil {
+		v.add("order_by", "%s", q.OrderErr.Error())
 	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	tokenQuery := "papers\x00" + q.filter.Text + "\x00" + q.order.Text
-	after, _, err := s.decodeToken(tokenQuery, req.GetPageToken(), &q.order)
+	tokenQuery := "papers\x00" + q.Filter.Text + "\x00" + q.Order.Text
+	after, _, err := s.decodeToken(tokenQuery, req.GetPageToken(), &q.Order)
 	if err != nil {
 		return nil, err
 	}
-	res := s.Model.List(q.filter, q.order)
-	papers, next := s.page(res, q.order, after, size, tokenQuery, 0)
+	res := s.Model.List(q.Filter, q.Order)
+	papers, next := s.page(res, q.Order, after, size, tokenQuery, 0)
 	resp := &catalogv1.ListPapersResponse{
 		Papers:        make([]*catalogv1.Paper, len(papers)),
 		NextPageToken: next,

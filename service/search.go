@@ -46,9 +46,9 @@ func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersR
 	if err != nil {
 		v.add("query", "%s", err.Error())
 	}
-	pq := s.queries.parse(req.GetFilter(), "")
-	if pq.ferr != nil {
-		v.add("filter", "%s", pq.ferr.Error())
+	pq := s.queries.Parse(req.GetFilter(), "")
+	if pq.FilterErr != nil {
+		v.add("filter", "%s", pq.FilterErr.Error())
 	}
 	if err := v.err(); err != nil {
 		return nil, err
@@ -56,16 +56,16 @@ func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersR
 	if err := s.searchReady(); err != nil {
 		return nil, err
 	}
-	tokenQuery := "search\x00" + strings.TrimSpace(req.GetQuery()) + "\x00" + pq.filter.Text
+	tokenQuery := "search\x00" + strings.TrimSpace(req.GetQuery()) + "\x00" + pq.Filter.Text
 	_, offset, err := s.decodeToken(tokenQuery, req.GetPageToken(), nil)
 	if err != nil {
 		return nil, err
 	}
 	var keep func(string) (*repository.Paper, bool)
-	if pq.filter.Text != "" {
+	if pq.Filter.Text != "" {
 		keep = func(id string) (*repository.Paper, bool) {
 			p, ok := s.Model.Get(id)
-			return p, ok && pq.filter.Match(p) // not deleted since it was indexed, nor filtered out
+			return p, ok && pq.Filter.Match(p) // not deleted since it was indexed, nor filtered out
 		}
 	}
 	found, err := s.Search.Find(ctx, q, int(offset), size, keep)
