@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/papercatalog/papers/check"
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/repository"
 )
@@ -64,8 +65,6 @@ type Model interface {
 type Importer struct {
 	Papers repository.Papers
 	Model  Model
-	// Check returns why a merged paper cannot be stored ("field: problem"), or "".
-	Check func(*repository.Paper) string
 	// Record, if set, is told of the papers each batch stored.
 	Record func(context.Context, repository.Change)
 	// Clock gives the time of writes (nil: the system's clock).
@@ -135,7 +134,9 @@ func (r *Run) Add(ctx context.Context, records []Record) error {
 			cur = p
 		}
 		next := Merge(cur, rec, t)
-		if problem := im.Check(next); problem != "" {
+		var found check.Violations
+		check.Paper(&found, "paper.", next)
+		if problem := found.First(); problem != "" {
 			r.reject(rec, problem)
 			continue
 		}
