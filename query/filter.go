@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -146,11 +148,11 @@ var fields = map[string]field{
 	}},
 }
 
-// FilterFields lists the fields a filter may name.
-func FilterFields() []string {
-	return []string{"organization", "categories", "primary_category", "authors", "submitter",
-		"submit_time", "published_time", "upvotes", "github_repo"}
-}
+// filterFields are the names of fields, sorted.
+var filterFields = slices.Sorted(maps.Keys(fields))
+
+// FilterFields lists the fields a filter may name, sorted.
+func FilterFields() []string { return slices.Clone(filterFields) }
 
 var declarations = func() *filtering.Declarations {
 	opts := []filtering.DeclarationOption{

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -42,10 +44,11 @@ var orderFields = map[string]orderField{
 	"name":           {true, func(p *repository.Paper) KeyPart { return KeyPart{S: p.ID} }},
 }
 
-// OrderFields lists the fields an order_by may name.
-func OrderFields() []string {
-	return []string{"submit_time", "published_time", "upvotes", "create_time", "update_time", "title", "name"}
-}
+// orderNames are the names of orderFields, sorted.
+var orderNames = slices.Sorted(maps.Keys(orderFields))
+
+// OrderFields lists the fields an order_by may name, sorted.
+func OrderFields() []string { return slices.Clone(orderNames) }
 
 // Order is a parsed order_by.
 type Order struct {

@@ -65,7 +65,7 @@ func TestFilterMatches(t *testing.T) {
 func TestFilterErrorsSayWhatIsWrong(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ filter, mention string }{
-		{`colour = "red"`, `unknown field "colour"; fields: organization, `},
+		{`colour = "red"`, `unknown field "colour"; fields: authors, categories, `},
 		{`upvotes = "many"`, `upvotes is int64; "=" cannot compare it with string`},
 		{`upvotes >`, "ends early"},
 		{`submit_time > "last week"`, "RFC3339"},

@@ -92,8 +92,8 @@ type admittedKey struct{}
 // wait for no other turn, and the function that gives the turn back. It returns
 // ErrBusy when no turn came within Limits.Wait, and ctx's error when ctx ends
 // first. A cheap q needs no turn: Admit returns at once.
-func (ix *Index) Admit(ctx context.Context, q query.Query) (context.Context, func(), error) {
-	return ix.admit(ctx, q, ix.limits.Wait)
+func (ix *Index) Admit(ctx context.Context, q Query) (context.Context, func(), error) {
+	return ix.admit(ctx, q.q, ix.limits.Wait)
 }
 
 func (ix *Index) admit(ctx context.Context, q query.Query, wait time.Duration) (context.Context, func(), error) {
@@ -131,7 +131,7 @@ var errTimeout = errors.New("search timeout")
 // looked up by Limits.MaxExpansions, and stops when ctx ends. Errors from the
 // limits wrap ErrQuery and name the limit; when ctx ends, the error is ctx's.
 func (ix *Index) run(ctx context.Context, req *bleve.SearchRequest) (*bleve.SearchResult, error) {
-	ctx, release, err := ix.Admit(ctx, req.Query)
+	ctx, release, err := ix.admit(ctx, req.Query, ix.limits.Wait)
 	if err != nil {
 		return nil, err
 	}

@@ -47,8 +47,10 @@ type Index struct {
 	idx    bleve.Index
 	gen    atomic.Uint64 // bumped by every Apply; results of older generations are stale
 	limits Limits
-	slots  chan struct{} // the expensive-search budget: one element per running search
-	gate   *cpu.Gate     // the turns of long computations, shared with the read model
+	// results caches Find's unfiltered pages and SimilarCached's hits.
+	results resultCache
+	slots   chan struct{} // the expensive-search budget: one element per running search
+	gate    *cpu.Gate     // the turns of long computations, shared with the read model
 
 	facetMu sync.Mutex
 	facets  *facetTable // of the snapshot the last search ran on
@@ -257,7 +259,7 @@ type Page struct {
 // (returning ctx's error), refuses what goes past a limit with an error that
 // wraps ErrQuery and names the limit, and returns ErrBusy when an expensive
 // search found no turn (see Admit).
-func (ix *Index) SearchPage(ctx context.Context, q query.Query, from, size int) (*Page, error) {
+func (ix *Index) SearchPage(ctx context.Context, q Query, from, size int) (*Page, error) {
 	var counts []int
 	var table *facetTable
 	handler := func(sctx *search.SearchContext) (search.DocumentMatchHandler, bool, error) {
@@ -281,7 +283,7 @@ func (ix *Index) SearchPage(ctx context.Context, q query.Query, from, size int) 
 		}, loadID, err
 	}
 	ctx = context.WithValue(ctx, search.MakeDocumentMatchHandlerKey, search.MakeDocumentMatchHandler(handler))
-	res, err := ix.run(ctx, bleve.NewSearchRequestOptions(q, size, from, false))
+	res, err := ix.run(ctx, bleve.NewSearchRequestOptions(q.q, size, from, false))
 	if err != nil {
 		return nil, err
 	}
@@ -457,10 +459,23 @@ var (
 // ErrQuery is wrapped by errors about the query text; its message is for callers.
 var ErrQuery = errors.New("invalid query")
 
-// Parse checks a query and returns it in bleve's query string syntax: words (any
-// may match; more matches rank higher), "quoted phrases", +required and -excluded
-// terms, and field prefixes title:, abstract:, author:, keyword:, organization:.
-func Parse(text string) (query.Query, error) {
+// Query is a parsed search query, ready to run against an Index; the zero Query
+// is no query.
+type Query struct {
+	q    query.Query
+	text string // as parsed, trimmed
+}
+
+// Parse checks a query written in bleve's query string syntax and returns it
+// parsed: words (any may match; more matches rank higher), "quoted phrases",
+// +required and -excluded terms, and field prefixes title:, abstract:, author:,
+// keyword:, organization:.
+func Parse(text string) (Query, error) {
+	q, err := parse(text)
+	return Query{q, strings.TrimSpace(text)}, err
+}
+
+func parse(text string) (query.Query, error) {
 	text = strings.TrimSpace(text)
 	switch {
 	case text == "":
@@ -594,8 +609,8 @@ const backgroundWait = time.Minute
 
 // Search is SearchContext for work without a caller (digests): it waits up to
 // a minute for its turn of the expensive-search budget.
-func (ix *Index) Search(q query.Query) ([]Hit, uint64, error) {
-	ctx, release, err := ix.admit(context.Background(), q, backgroundWait)
+func (ix *Index) Search(q Query) ([]Hit, uint64, error) {
+	ctx, release, err := ix.admit(context.Background(), q.q, backgroundWait)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -605,8 +620,8 @@ func (ix *Index) Search(q query.Query) ([]Hit, uint64, error) {
 
 // SearchContext returns the papers matching q, best first, at most MaxHits, and
 // how many matched in all; it keeps within the limits as SearchPage does.
-func (ix *Index) SearchContext(ctx context.Context, q query.Query) ([]Hit, uint64, error) {
-	req := bleve.NewSearchRequestOptions(q, MaxHits, 0, false)
+func (ix *Index) SearchContext(ctx context.Context, q Query) ([]Hit, uint64, error) {
+	req := bleve.NewSearchRequestOptions(q.q, MaxHits, 0, false)
 	res, err := ix.run(ctx, req)
 	if err != nil {
 		return nil, 0, err
@@ -620,11 +635,11 @@ func (ix *Index) SearchContext(ctx context.Context, q query.Query) ([]Hit, uint6
 
 // Highlight returns snippets of the given papers' titles and abstracts for q; it
 // keeps within the limits as SearchPage does.
-func (ix *Index) Highlight(ctx context.Context, q query.Query, ids []string) (map[string]Snippets, error) {
+func (ix *Index) Highlight(ctx context.Context, q Query, ids []string) (map[string]Snippets, error) {
 	if len(ids) == 0 {
 		return map[string]Snippets{}, nil
 	}
-	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
+	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q.q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
 	req.Highlight = bleve.NewHighlightWithStyle("html")
 	req.Highlight.Fields = []string{"title", "abstract"}
 	res, err := ix.run(ctx, req)

@@ -430,7 +430,7 @@ func (s *Server) open(ctx context.Context) error {
 					return nil, err
 				}
 			}
-			return run.Response, nil
+			return run.Response(), nil
 		}
 		p.LoadState = func(ctx context.Context) ([]byte, error) { return s.db.State(ctx, "arxiv_poller") }
 		p.SaveState = func(ctx context.Context, b []byte) error { return s.db.SetState(ctx, "arxiv_poller", b) }

@@ -3,8 +3,10 @@ package service
 import (
 	"sync"
 
+	"google.golang.org/protobuf/proto"
+
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
-	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/memo"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -55,38 +57,13 @@ func (c *protoCache) forget(id string) {
 	c.mu.Unlock()
 }
 
-// parsedQuery is a parsed filter and order, cached by their text: parsing and
-// type-checking a filter costs more than serving a cached listing.
-type parsedQuery struct {
-	filter query.Filter
-	order  query.Order
-	ferr   error
-	oerr   error
-}
+// Encoded returns the wire encoding of a response this service handed out from
+// its cache, so the gRPC codec can send it without marshalling it again.
+func (s *Catalog) Encoded(m any) ([]byte, bool) { return s.responses.Encoded(m) }
 
-const maxParsed = 1024
-
-type queryCache struct {
-	mu      sync.RWMutex
-	entries map[[2]string]*parsedQuery
-}
-
-func (c *queryCache) parse(filter, order string) *parsedQuery {
-	key := [2]string{filter, order}
-	c.mu.RLock()
-	q := c.entries[key]
-	c.mu.RUnlock()
-	if q != nil {
-		return q
-	}
-	q = &parsedQuery{}
-	q.filter, q.ferr = query.ParseFilter(filter)
-	q.order, q.oerr = query.ParseOrder(order)
-	c.mu.Lock()
-	if c.entries == nil || len(c.entries) >= maxParsed {
-		c.entries = map[[2]string]*parsedQuery{}
-	}
-	c.entries[key] = q
-	c.mu.Unlock()
-	return q
+// cachedResponse returns the cached response to the request identified by key
+// (see memo.Key), or makes it with build and caches it until the read model
+// changes.
+func cachedResponse[T proto.Message](s *Catalog, key string, build func() (T, error)) (T, error) {
+	return memo.Do(&s.responses, key, s.Model.Generation(), build)
 }

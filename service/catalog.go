@@ -11,17 +11,21 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
+	"go.einride.tech/aip/fieldmask"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/importer"
+	"github.com/papercatalog/papers/memo"
 	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
@@ -60,23 +64,18 @@ type Catalog struct {
 	Clock clock.Clock
 
 	protos    protoCache
-	queries   queryCache
+	queries   query.Cache
 	searches  searchCache
-	responses responseCache
+	responses memo.Responses
 
-	lastImport atomic.Int64 // when an import last stored a batch, in Unix nanoseconds
+	importOnce sync.Once
+	imports    *importer.Importer
 }
 
 var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)
 
 func (s *Catalog) fail(ctx context.Context, method string, err error) error {
 	return toStatus(ctx, s.Log, method, err)
-}
-
-// nextVersion returns a version for a write to a paper whose previous version (or
-// deletion) was prev: the clock, or prev+1 when the clock is behind.
-func nextVersion(now time.Time, prev int64) int64 {
-	return max(now.UnixNano(), prev+1)
 }
 
 // now is the time of a write, as stored: UTC, to the millisecond.
@@ -120,10 +119,8 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	checkTimestamps(&v, "paper.", req.GetPaper())
 	t := s.now()
 	p := &repository.Paper{ID: id, RequestID: req.GetRequestId(), CreateTime: t, UpdateTime: t}
-	for _, f := range writableFields {
-		setField(p, req.GetPaper(), f)
-	}
-	completeNew(p, t)
+	setWritable(p, req.GetPaper())
+	repository.CompleteNew(p, t)
 	validatePaper(&v, "paper.", p)
 	if err := v.err(); err != nil {
 		return nil, err
@@ -137,7 +134,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	if _, ok := s.Model.Get(id); ok && p.RequestID == "" {
 		return nil, errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
 	}
-	p.Version = nextVersion(clock.Or(s.Clock).Now(), s.Model.Tombstone(id))
+	p.Version = repository.NextVersion(clock.Or(s.Clock).Now(), s.Model.Tombstone(id))
 	if err := s.Papers.Create(ctx, p); err != nil {
 		if !errors.Is(err, repository.ErrAlreadyExists) {
 			return nil, err
@@ -155,21 +152,6 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	s.Model.Put(p)
 	s.record(ctx, repository.Change{PaperID: id, Version: p.Version, Paper: p})
 	return p, nil
-}
-
-// completeNew fills in what a new paper lacks: its submit time (submit), its
-// primary category (the first category) and its GitHub repository (the first one
-// its abstract or comment names).
-func completeNew(p *repository.Paper, submit time.Time) {
-	if p.SubmitTime.IsZero() {
-		p.SubmitTime = submit
-	}
-	if p.PrimaryCategory == "" && len(p.Categories) > 0 {
-		p.PrimaryCategory = p.Categories[0]
-	}
-	if p.GithubRepo == "" {
-		p.GithubRepo = findGithubRepo(p.Abstract, p.Comment)
-	}
 }
 
 // GetPaper implements catalogv1.CatalogServiceServer.
@@ -236,7 +218,7 @@ func (s *Catalog) BatchGetPapers(ctx context.Context, req *catalogv1.BatchGetPap
 
 // ListPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListPapers(ctx context.Context, req *catalogv1.ListPapersRequest) (*catalogv1.ListPapersResponse, error) {
-	resp, err := cachedResponse(s, requestKey("list", req), func() (*catalogv1.ListPapersResponse, error) {
+	resp, err := cachedResponse(s, memo.Key("list", req), func() (*catalogv1.ListPapersResponse, error) {
 		return s.listPapers(req)
 	})
 	if err != nil {
@@ -249,23 +231,23 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 	var v violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
-	q := s.queries.parse(req.GetFilter(), req.GetOrderBy())
-	if q.ferr != nil {
-		v.add("filter", "%s", q.ferr.Error())
+	q := s.queries.Parse(req.GetFilter(), req.GetOrderBy())
+	if q.FilterErr != nil {
+		v.add("filter", "%s", q.FilterErr.Error())
 	}
-	if q.oerr != nil {
-		v.add("order_by", "%s", q.oerr.Error())
+	if q.OrderErr != nil {
+		v.add("order_by", "%s", q.OrderErr.Error())
 	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	tokenQuery := "papers\x00" + q.filter.Text + "\x00" + q.order.Text
-	after, _, err := s.decodeToken(tokenQuery, req.GetPageToken(), &q.order)
+	tokenQuery := "papers\x00" + q.Filter.Text + "\x00" + q.Order.Text
+	after, _, err := s.decodeToken(tokenQuery, req.GetPageToken(), &q.Order)
 	if err != nil {
 		return nil, err
 	}
-	res := s.Model.List(q.filter, q.order)
-	papers, next := s.page(res, q.order, after, size, tokenQuery, 0)
+	res := s.Model.List(q.Filter, q.Order)
+	papers, next := s.page(res, q.Order, after, size, tokenQuery, 0)
 	resp := &catalogv1.ListPapersResponse{
 		Papers:        make([]*catalogv1.Paper, len(papers)),
 		NextPageToken: next,
@@ -346,7 +328,7 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		v.add("paper", "is required")
 		return nil, v.err()
 	}
-	paths, err := maskPaths(req)
+	mask, err := maskPaths(req)
 	if err != nil {
 		return nil, err
 	}
@@ -362,17 +344,14 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		if err := checkEtag(req.GetPaper().GetEtag(), cur); err != nil {
 			return nil, err
 		}
-		next := *cur
-		for _, path := range paths {
-			setField(&next, req.GetPaper(), path)
-		}
+		next := applyMask(cur, req.GetPaper(), mask)
 		validatePaper(&v, "paper.", &next)
 		if err := v.err(); err != nil {
 			return nil, err
 		}
 		t := s.now()
 		next.UpdateTime = t
-		next.Version = nextVersion(t, cur.Version)
+		next.Version = repository.NextVersion(t, cur.Version)
 		// The store's conditional update is the arbiter between writers: exactly
 		// one of those that read version cur.Version stores its successor.
 		err = s.Papers.Update(ctx, &next, cur.Version)
@@ -414,30 +393,35 @@ func (s *Catalog) refresh(ctx context.Context, id string) {
 	}
 }
 
-// maskPaths returns the fields an update changes, or an INVALID_ARGUMENT error.
-// Without an update_mask, they are the writable fields the paper sets (AIP-134);
-// the others it sets (name, etag, output-only fields) are not changes.
-func maskPaths(req *catalogv1.UpdatePaperRequest) ([]string, error) {
+// maskPaths returns the update mask, checked against the Paper's fields and their
+// behaviours, or an INVALID_ARGUMENT error. Without an update_mask, it is the
+// writable fields the paper sets (AIP-134); the others it sets (name, etag,
+// output-only fields) are not changes.
+func maskPaths(req *catalogv1.UpdatePaperRequest) (*fieldmaskpb.FieldMask, error) {
 	var v violations
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
-		paths = populated(req.GetPaper(), func(f string) bool { return slices.Contains(writableFields, f) })
+		paths = populated(req.GetPaper(), func(f string) bool {
+			fd := paperFields.ByName(protoreflect.Name(f))
+			return f != "etag" && fd != nil && !outputOnly(fd)
+		})
 		if len(paths) == 0 {
 			v.add("update_mask", "is empty and the paper sets no writable field: name the fields to change, or * for all writable fields")
 			return nil, v.err()
 		}
-		return paths, nil
+		return &fieldmaskpb.FieldMask{Paths: paths}, nil
 	}
-	if len(paths) == 1 && paths[0] == "*" {
-		return writableFields, nil
+	if fieldmask.IsFullReplacement(req.GetUpdateMask()) {
+		return req.GetUpdateMask(), nil
 	}
 	for _, p := range paths {
+		fd := paperFields.ByName(protoreflect.Name(p))
 		switch {
-		case slices.Contains(writableFields, p):
-		case p == "name" || p == "arxiv_id" || p == "upvotes" || p == "create_time" || p == "update_time" || p == "viewer_upvoted":
-			v.add("update_mask", "%s is output only and cannot be set", p)
 		case p == "etag":
 			// The etag in the body is a precondition, not a change; listing it is harmless.
+		case fd != nil && outputOnly(fd):
+			v.add("update_mask", "%s is output only and cannot be set", p)
+		case fd != nil:
 		case strings.Contains(p, "."):
 			v.add("update_mask", "%s: sub-fields cannot be set one by one; name the whole field (%s)", p, strings.SplitN(p, ".", 2)[0])
 		default:
@@ -447,7 +431,7 @@ func maskPaths(req *catalogv1.UpdatePaperRequest) ([]string, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return p == "etag" }), nil
+	return &fieldmaskpb.FieldMask{Paths: slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return p == "etag" })}, nil
 }
 
 // populated is the names of the fields m sets (proto3 presence: a scalar
@@ -491,7 +475,7 @@ func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 		}
 		return err
 	}
-	version := nextVersion(clock.Or(s.Clock).Now(), cur.Version)
+	version := repository.NextVersion(clock.Or(s.Clock).Now(), cur.Version)
 	s.Model.Remove(cur.ID, version)
 	// The paper's vote records stay: deleting them would scan every vote on the
 	// embedded database. Votes older than a paper do not count (see the read

@@ -4,6 +4,11 @@ import (
 	"strconv"
 	"time"
 
+	"go.einride.tech/aip/fieldbehavior"
+	"go.einride.tech/aip/fieldmask"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
@@ -71,61 +76,53 @@ func toProto(p *repository.Paper, view catalogv1.PaperView) *catalogv1.Paper {
 	return out
 }
 
-// writableFields are the Paper fields a caller may set, by proto field name.
-var writableFields = []string{
-	"arxiv_version", "title", "abstract", "authors", "categories", "primary_category",
-	"keywords", "published_time", "arxiv_update_time", "submit_time", "submitter",
-	"organization", "github_repo", "github_stars", "project_page", "pdf_url", "doi",
-	"journal_ref", "comment",
+// paperFields are the fields of the Paper message.
+var paperFields = (&catalogv1.Paper{}).ProtoReflect().Descriptor().Fields()
+
+// outputOnly reports whether the server sets the field and callers cannot, by
+// its field behaviour in the proto (OUTPUT_ONLY, or IDENTIFIER for the name).
+func outputOnly(fd protoreflect.FieldDescriptor) bool {
+	return fieldbehavior.Has(fd, annotations.FieldBehavior_OUTPUT_ONLY) ||
+		fieldbehavior.Has(fd, annotations.FieldBehavior_IDENTIFIER)
 }
 
-// setField copies the field path of src into dst.
-func setField(dst *repository.Paper, src *catalogv1.Paper, path string) {
-	switch path {
-	case "arxiv_version":
-		dst.ArxivVersion = src.GetArxivVersion()
-	case "title":
-		dst.Title = src.GetTitle()
-	case "abstract":
-		dst.Abstract = src.GetAbstract()
-	case "authors":
-		dst.Authors = nil
-		for _, a := range src.GetAuthors() {
-			dst.Authors = append(dst.Authors, repository.Author{Name: a.GetName(), Affiliation: a.GetAffiliation()})
-		}
-	case "categories":
-		dst.Categories = append([]string(nil), src.GetCategories()...)
-	case "primary_category":
-		dst.PrimaryCategory = src.GetPrimaryCategory()
-	case "keywords":
-		dst.Keywords = append([]string(nil), src.GetKeywords()...)
-	case "published_time":
-		dst.PublishedTime = fromTS(src.GetPublishedTime())
-	case "arxiv_update_time":
-		dst.ArxivUpdateTime = fromTS(src.GetArxivUpdateTime())
-	case "submit_time":
-		dst.SubmitTime = fromTS(src.GetSubmitTime())
-	case "submitter":
-		dst.Submitter = src.GetSubmitter()
-	case "organization":
-		dst.Organization = repository.Organization{
-			ID: src.GetOrganization().GetId(), DisplayName: src.GetOrganization().GetDisplayName(),
-		}
-	case "github_repo":
-		dst.GithubRepo = src.GetGithubRepo()
-	case "github_stars":
-		dst.GithubStars = src.GetGithubStars()
-	case "project_page":
-		dst.ProjectPage = src.GetProjectPage()
-	case "pdf_url":
-		dst.PDFURL = src.GetPdfUrl()
-	case "doi":
-		dst.DOI = src.GetDoi()
-	case "journal_ref":
-		dst.JournalRef = src.GetJournalRef()
-	case "comment":
-		dst.Comment = src.GetComment()
+// setWritable copies the writable fields of src into dst; the rest of dst (its
+// id and bookkeeping) stays.
+func setWritable(dst *repository.Paper, src *catalogv1.Paper) {
+	dst.ArxivVersion = src.GetArxivVersion()
+	dst.Title = src.GetTitle()
+	dst.Abstract = src.GetAbstract()
+	dst.Authors = nil
+	for _, a := range src.GetAuthors() {
+		dst.Authors = append(dst.Authors, repository.Author{Name: a.GetName(), Affiliation: a.GetAffiliation()})
 	}
+	dst.Categories = append([]string(nil), src.GetCategories()...)
+	dst.PrimaryCategory = src.GetPrimaryCategory()
+	dst.Keywords = append([]string(nil), src.GetKeywords()...)
+	dst.PublishedTime = fromTS(src.GetPublishedTime())
+	dst.ArxivUpdateTime = fromTS(src.GetArxivUpdateTime())
+	dst.SubmitTime = fromTS(src.GetSubmitTime())
+	dst.Submitter = src.GetSubmitter()
+	dst.Organization = repository.Organization{
+		ID: src.GetOrganization().GetId(), DisplayName: src.GetOrganization().GetDisplayName(),
+	}
+	dst.GithubRepo = src.GetGithubRepo()
+	dst.GithubStars = src.GetGithubStars()
+	dst.ProjectPage = src.GetProjectPage()
+	dst.PDFURL = src.GetPdfUrl()
+	dst.DOI = src.GetDoi()
+	dst.JournalRef = src.GetJournalRef()
+	dst.Comment = src.GetComment()
+}
+
+// applyMask returns cur with the fields of mask (checked by maskPaths) taken from
+// src.
+func applyMask(cur *repository.Paper, src *catalogv1.Paper, mask *fieldmaskpb.FieldMask) repository.Paper {
+	merged := toProto(cur, catalogv1.PaperView_PAPER_VIEW_FULL)
+	fieldmask.Update(mask, merged, src)
+	next := *cur
+	setWritable(&next, merged)
+	return next
 }
 
 // resolveView returns the view to use for a request's view field, with def for

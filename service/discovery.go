@@ -11,6 +11,7 @@ import (
 
 	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/memo"
 	"github.com/papercatalog/papers/query"
 )
 
@@ -41,7 +42,7 @@ func referenceTime(fromToken int64, minute time.Time) time.Time {
 func (s *Catalog) ListDailyPapers(ctx context.Context, req *catalogv1.ListDailyPapersRequest) (*catalogv1.ListDailyPapersResponse, error) {
 	// Ordered by trending score, the answer depends on the minute.
 	minute := clock.Or(s.Clock).Now().UTC().Truncate(time.Minute)
-	key := requestKey("daily", req, strconv.FormatInt(minute.Unix(), 10))
+	key := memo.Key("daily", req, strconv.FormatInt(minute.Unix(), 10))
 	resp, err := cachedResponse(s, key, func() (*catalogv1.ListDailyPapersResponse, error) {
 		return s.listDaily(req, minute)
 	})
@@ -57,9 +58,9 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	loc := loadZone(&v, "time_zone", req.GetTimeZone())
 	start, end := resolvePeriod(&v, req.GetDate(), req.GetWeek(), req.GetMonth(), loc)
-	q := s.queries.parse(req.GetFilter(), "")
-	if q.ferr != nil {
-		v.add("filter", "%s", q.ferr.Error())
+	q := s.queries.Parse(req.GetFilter(), "")
+	if q.FilterErr != nil {
+		v.add("filter", "%s", q.FilterErr.Error())
 	}
 	orderText, ok := dailyOrders[strings.Join(strings.Fields(req.GetOrderBy()), " ")]
 	if !ok {
@@ -68,7 +69,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	f := q.filter.SubmittedIn(start, end)
+	f := q.Filter.SubmittedIn(start, end)
 	tokenQuery := "daily\x00" + f.Text + "\x00" + orderText
 	after, extra, err := s.decodeToken(tokenQuery, req.GetPageToken(), nil)
 	if err != nil {
@@ -79,7 +80,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 		ref := referenceTime(extra, minute)
 		o, extra = query.TrendingOrder(ref), ref.Unix()
 	} else {
-		o = s.queries.parse("", orderText).order
+		o = s.queries.Parse("", orderText).Order
 	}
 	if after != nil && !o.Valid(after) {
 		return nil, invalidToken()
@@ -104,7 +105,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 func (s *Catalog) ListTrendingPapers(ctx context.Context, req *catalogv1.ListTrendingPapersRequest) (*catalogv1.ListTrendingPapersResponse, error) {
 	// The answer depends on the minute: first pages take it as reference time.
 	minute := clock.Or(s.Clock).Now().UTC().Truncate(time.Minute)
-	key := requestKey("trending", req, strconv.FormatInt(minute.Unix(), 10))
+	key := memo.Key("trending", req, strconv.FormatInt(minute.Unix(), 10))
 	resp, err := cachedResponse(s, key, func() (*catalogv1.ListTrendingPapersResponse, error) {
 		return s.listTrending(req, minute)
 	})
@@ -126,14 +127,14 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 			window = w.AsDuration()
 		}
 	}
-	q := s.queries.parse(req.GetFilter(), "")
-	if q.ferr != nil {
-		v.add("filter", "%s", q.ferr.Error())
+	q := s.queries.Parse(req.GetFilter(), "")
+	if q.FilterErr != nil {
+		v.add("filter", "%s", q.FilterErr.Error())
 	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	tokenQuery := "trending\x00" + q.filter.Text + "\x00" + strconv.FormatInt(int64(window), 10)
+	tokenQuery := "trending\x00" + q.Filter.Text + "\x00" + strconv.FormatInt(int64(window), 10)
 	after, extra, err := s.decodeToken(tokenQuery, req.GetPageToken(), nil)
 	if err != nil {
 		return nil, err
@@ -146,7 +147,7 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 	// Papers submitted after the reference time (within its minute, or while a
 	// caller pages) count with age 0.
 	from := ref.Add(-window)
-	f := q.filter.SubmittedFrom(from)
+	f := q.Filter.SubmittedFrom(from)
 	res := s.Model.List(f, o)
 	papers, next := s.page(res, o, after, size, tokenQuery, ref.Unix())
 	resp := &catalogv1.ListTrendingPapersResponse{
