@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/papercatalog/papers/cpu"
-	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -42,10 +42,10 @@ type Model struct {
 	floor      uint64                        // the journal covers every change after this generation
 	byDay      map[int64]map[string]struct{} // UTC day of the submit time -> IDs of the papers submitted then
 	cache      map[string]*Result
-	listing    map[string]*listing // list results being computed, by cache key
-	gate       *cpu.Gate           // the turns of long computations, shared with the search index
-	stretch    int                 // how many papers a scan looks at between letting writers in
-	dirty      map[string]struct{} // papers whose content changed since TakeDirty
+	listing    map[string]*inflight // list results being computed, by cache key
+	gate       *cpu.Gate            // the turns of long computations, shared with the search index
+	stretch    int                  // how many papers a scan looks at between letting writers in
+	dirty      map[string]struct{}  // papers whose content changed since TakeDirty
 	dirtyCh    chan struct{}
 	loaded     atomic.Bool
 }
@@ -60,7 +60,7 @@ func New() *Model {
 		unvoted:    map[string]int64{},
 		byDay:      map[int64]map[string]struct{}{},
 		cache:      map[string]*Result{},
-		listing:    map[string]*listing{},
+		listing:    map[string]*inflight{},
 		dirty:      map[string]struct{}{},
 		dirtyCh:    make(chan struct{}, 1),
 		stretch:    scanStretch,
@@ -319,7 +319,7 @@ func (m *Model) unindex(p *repository.Paper) {
 // bounds cover, when it has some, else all. Callers hold m.mu for reading; when
 // stretch is set, matching lets writers in every scanStretch papers (releasing
 // and taking the read lock again), so papers may change while it runs.
-func (m *Model) matching(f query.Filter, stretch bool) []*repository.Paper {
+func (m *Model) matching(f listing.Filter, stretch bool) []*repository.Paper {
 	var out []*repository.Paper
 	n := 0
 	step := func(p *repository.Paper) {
@@ -381,11 +381,11 @@ type change struct {
 type Result struct {
 	gen    uint64
 	Papers []*repository.Paper
-	Keys   []query.Key
+	Keys   []listing.Key
 }
 
 // After returns the index of the first paper that comes after key in order.
-func (r *Result) After(o query.Order, key query.Key) int {
+func (r *Result) After(o listing.Order, key listing.Key) int {
 	return sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], key) > 0 })
 }
 
@@ -393,7 +393,7 @@ func (r *Result) After(o query.Order, key query.Key) int {
 // and order. A cached result of an earlier generation is patched with the papers
 // that changed since, when they are few, rather than computed again: a vote or an
 // edit costs a listing a copy, not a scan and a sort of every paper.
-func (m *Model) List(f query.Filter, o query.Order) *Result {
+func (m *Model) List(f listing.Filter, o listing.Order) *Result {
 	ck := f.Text + "\x00" + o.Text
 	m.mu.RLock()
 	if r, ok := m.cache[ck]; ok && r.gen == m.gen {
@@ -417,7 +417,7 @@ func (m *Model) List(f query.Filter, o query.Order) *Result {
 		}
 		return m.List(f, o) // that computation failed
 	}
-	l := &listing{gen: m.gen, done: make(chan struct{})}
+	l := &inflight{gen: m.gen, done: make(chan struct{})}
 	m.listing[ck] = l
 	m.mu.Unlock()
 	defer func() {
@@ -512,7 +512,7 @@ func (m *Model) changesSince(gen uint64) ([]changed, bool) {
 
 // patched returns r brought to generation gen with the papers changed since its
 // own, or nil when a changed paper is not where r should hold it.
-func (r *Result) patched(changes []changed, gen uint64, f query.Filter, o query.Order) *Result {
+func (r *Result) patched(changes []changed, gen uint64, f listing.Filter, o listing.Order) *Result {
 	// Each changed paper leaves its old place, if it had one, and goes to its
 	// new one, if it matches now: the places to drop, and the entries to merge
 	// in, in order.
@@ -537,7 +537,7 @@ func (r *Result) patched(changes []changed, gen uint64, f query.Filter, o query.
 		add[j].at = sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], add[j].key) >= 0 })
 	}
 	n := len(r.Papers) - len(drop) + len(add)
-	out := &Result{gen: gen, Papers: make([]*repository.Paper, 0, n), Keys: make([]query.Key, 0, n)}
+	out := &Result{gen: gen, Papers: make([]*repository.Paper, 0, n), Keys: make([]listing.Key, 0, n)}
 	// Copy the stretches between the places that change, each at once.
 	i := 0
 	for len(drop) > 0 || len(add) > 0 {
@@ -567,7 +567,7 @@ func (r *Result) patched(changes []changed, gen uint64, f query.Filter, o query.
 // through a scan of every paper would keep a writer waiting, and every reader
 // after it, GetPaper included. The papers that changed during the scan are then
 // taken as they are at its end, so the result is that of one generation.
-func (m *Model) compute(f query.Filter, o query.Order) *Result {
+func (m *Model) compute(f listing.Filter, o listing.Order) *Result {
 	m.mu.RLock()
 	start := m.gen
 	papers := m.matching(f, true)
@@ -581,7 +581,7 @@ func (m *Model) compute(f query.Filter, o query.Order) *Result {
 	}
 	r := &Result{gen: m.gen, Papers: papers}
 	m.mu.RUnlock()
-	r.Keys = make([]query.Key, len(r.Papers))
+	r.Keys = make([]listing.Key, len(r.Papers))
 	for i, p := range r.Papers {
 		r.Keys[i] = o.KeyOf(p)
 	}
@@ -592,7 +592,7 @@ func (m *Model) compute(f query.Filter, o query.Order) *Result {
 // settle replaces, in papers (matching f, found by a scan during which changes
 // were made), each changed paper by what it is now if it matches f: the scan may
 // have seen it as it was at any point of its changes.
-func settle(papers []*repository.Paper, changes []changed, f query.Filter) []*repository.Paper {
+func settle(papers []*repository.Paper, changes []changed, f listing.Filter) []*repository.Paper {
 	ids := make(map[string]bool, len(changes))
 	for _, c := range changes {
 		ids[c.id] = true
@@ -614,12 +614,12 @@ func settle(papers []*repository.Paper, changes []changed, f query.Filter) []*re
 // entry is a paper of a result with its sort key.
 type entry struct {
 	p   *repository.Paper
-	key query.Key
+	key listing.Key
 	at  int // where it goes in the result it is merged into
 }
 
-// listing is a list result being computed.
-type listing struct {
+// inflight is a list result being computed.
+type inflight struct {
 	gen  uint64 // the generation it was asked for
 	done chan struct{}
 	r    *Result // set before done is closed
@@ -627,7 +627,7 @@ type listing struct {
 
 type byKey struct {
 	r *Result
-	o query.Order
+	o listing.Order
 }
 
 func (b byKey) Len() int           { return len(b.r.Papers) }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -79,11 +79,11 @@ func TestListIsSortedAndFollowsChanges(t *testing.T) {
 	t.Parallel()
 	m := New()
 	m.Replace([]*repository.Paper{paper("a", 1, 5), paper("b", 1, 9), paper("c", 1, 5)}, 0)
-	f, err := query.ParseFilter("upvotes >= 5")
+	f, err := listing.ParseFilter("upvotes >= 5")
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := query.ParseOrder("upvotes desc")
+	o, err := listing.ParseOrder("upvotes desc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +177,11 @@ func TestConcurrentListsShareOneComputation(t *testing.T) {
 		papers = append(papers, paper(fmt.Sprintf("2401.%05d", i), 1, int64(i%97)))
 	}
 	m.Replace(papers, 0)
-	f, err := query.ParseFilter("upvotes >= 3")
+	f, err := listing.ParseFilter("upvotes >= 3")
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := query.ParseOrder("upvotes desc")
+	o, err := listing.ParseOrder("upvotes desc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,20 +221,20 @@ func TestPatchedListsEqualComputedOnes(t *testing.T) {
 	filters := []string{"", "upvotes >= 3", `categories:"cs.lg"`, `categories:"cs.LG" AND upvotes >= 1`, "upvotes < 2 OR organization = \"o1\""}
 	orders := []string{"", "upvotes desc", "upvotes desc, submit_time desc", "title", "name desc"}
 	type lq struct {
-		f query.Filter
-		o query.Order
+		f listing.Filter
+		o listing.Order
 	}
 	var queries []lq
 	for _, ft := range filters {
-		f, err := query.ParseFilter(ft)
+		f, err := listing.ParseFilter(ft)
 		if err != nil {
 			t.Fatal(err)
 		}
 		day := func(d float64) time.Time { return time.Unix(int64(d*86400), 0) }
-		for _, f := range []query.Filter{f, f.SubmittedIn(day(-2.5), day(3.25)), f.SubmittedFrom(day(20)),
+		for _, f := range []listing.Filter{f, f.SubmittedIn(day(-2.5), day(3.25)), f.SubmittedFrom(day(20)),
 			f.SubmittedIn(day(-10), day(40)).SubmittedIn(day(1), day(2)), f.SubmittedIn(day(5), day(5))} {
 			for _, ot := range orders {
-				o, err := query.ParseOrder(ot)
+				o, err := listing.ParseOrder(ot)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -344,15 +344,15 @@ func TestListsComputedDuringWritesAreOfOneGeneration(t *testing.T) {
 		initial = append(initial, p)
 	}
 	m.Replace(initial, 0)
-	var queries []query.Filter
+	var queries []listing.Filter
 	for _, ft := range []string{"", `categories:"cs.LG"`, "upvotes >= 3"} {
-		f, err := query.ParseFilter(ft)
+		f, err := listing.ParseFilter(ft)
 		if err != nil {
 			t.Fatal(err)
 		}
 		queries = append(queries, f, f.SubmittedIn(time.Unix(2*86400, 0), time.Unix(9*86400, 0)))
 	}
-	o, err := query.ParseOrder("upvotes desc, submit_time desc")
+	o, err := listing.ParseOrder("upvotes desc, submit_time desc")
 	if err != nil {
 		t.Fatal(err)
 	}

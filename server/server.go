@@ -40,8 +40,8 @@ import (
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/inproc"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/mailer"
-	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository/mongo"
 	"github.com/papercatalog/papers/search"
@@ -371,7 +371,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.gate.Store(&service.Gate{Guard: &auth.Guard{Admins: admins, Users: users,
 		Limits: auth.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)},
 		Timeout: cfg.RequestTimeout, Log: log})
-	tokens := query.NewTokens(key)
+	tokens := listing.NewTokens(key)
 	s.catalog = &service.Catalog{Papers: papers, Votes: voteRecords, Model: s.model, Tokens: tokens,
 		Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock,
 		Upvotes: &votes.Recorder{Votes: voteRecords, Papers: papers, Model: s.model, Log: log, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock}}

@@ -25,8 +25,8 @@ import (
 	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/importer"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/memo"
-	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
@@ -50,7 +50,7 @@ type Catalog struct {
 	// them with UNAVAILABLE.
 	Search  *search.Index
 	Indexer *search.Indexer
-	Tokens  *query.Tokens
+	Tokens  *listing.Tokens
 	Log     *slog.Logger
 	// Recorded, if set, is told of every change this service records: the model
 	// has it already, so the change-log poll need not load it.
@@ -64,7 +64,7 @@ type Catalog struct {
 	Clock clock.Clock
 
 	protos    protoCache
-	queries   query.Cache
+	queries   listing.Cache
 	searches  searchCache
 	responses memo.Responses
 
@@ -276,7 +276,7 @@ func pageSize(v *violations, size int32, def, most int) int {
 // the sort key to continue after (nil for the first page) and the number the token
 // carries. o is the order the key must fit; nil skips that check, for callers that
 // need the carried number to build the order.
-func (s *Catalog) decodeToken(tokenQuery, token string, o *query.Order) (query.Key, int64, error) {
+func (s *Catalog) decodeToken(tokenQuery, token string, o *listing.Order) (listing.Key, int64, error) {
 	if token == "" {
 		return nil, 0, nil
 	}
@@ -290,13 +290,13 @@ func (s *Catalog) decodeToken(tokenQuery, token string, o *query.Order) (query.K
 // invalidToken is the error of a page token that does not belong to its request.
 func invalidToken() error {
 	var v violations
-	v.add("page_token", "%s", query.ErrInvalidToken.Error())
+	v.add("page_token", "%s", listing.ErrInvalidToken.Error())
 	return v.err()
 }
 
 // page returns the papers of res after the key after (all from the start when nil),
 // at most size of them, and the token of the next page.
-func (s *Catalog) page(res *readmodel.Result, o query.Order, after query.Key, size int, tokenQuery string, extra int64) ([]*repository.Paper, string) {
+func (s *Catalog) page(res *readmodel.Result, o listing.Order, after listing.Key, size int, tokenQuery string, extra int64) ([]*repository.Paper, string) {
 	start := 0
 	if after != nil {
 		start = res.After(o, after)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
-	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
 )
@@ -51,9 +51,9 @@ func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*
 	}
 	// One listing of the period per reference time, shared by every subscriber
 	// due then (and cached as any listing); each subscriber's topics filter it.
-	window := query.Filter{}.SubmittedIn(from, ref)
+	window := listing.Filter{}.SubmittedIn(from, ref)
 	var out []*repository.Paper
-	for _, p := range s.Model.List(window, query.TrendingOrder(ref)).Papers {
+	for _, p := range s.Model.List(window, listing.TrendingOrder(ref)).Papers {
 		if len(out) == max(sub.MaxPapers, 1) {
 			break
 		}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/memo"
-	"github.com/papercatalog/papers/query"
 )
 
 // Trending windows.
@@ -75,10 +75,10 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 	if err != nil {
 		return nil, err
 	}
-	var o query.Order
+	var o listing.Order
 	if orderText == "trending" {
 		ref := referenceTime(extra, minute)
-		o, extra = query.TrendingOrder(ref), ref.Unix()
+		o, extra = listing.TrendingOrder(ref), ref.Unix()
 	} else {
 		o = s.queries.Parse("", orderText).Order
 	}
@@ -140,7 +140,7 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 		return nil, err
 	}
 	ref := referenceTime(extra, minute)
-	o := query.TrendingOrder(ref)
+	o := listing.TrendingOrder(ref)
 	if after != nil && !o.Valid(after) {
 		return nil, invalidToken()
 	}
@@ -156,11 +156,11 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 		TotalSize:      total(res),
 		ReferenceTime:  timestamppb.New(ref),
 		Window:         durationpb.New(window),
-		Gravity:        query.Gravity,
-		AgeOffsetHours: query.AgeOffsetHours,
+		Gravity:        listing.Gravity,
+		AgeOffsetHours: listing.AgeOffsetHours,
 	}
 	for i, p := range papers {
-		resp.Papers[i] = &catalogv1.TrendingPaper{Paper: s.protos.get(p, view), TrendingScore: query.TrendingScore(p, ref)}
+		resp.Papers[i] = &catalogv1.TrendingPaper{Paper: s.protos.get(p, view), TrendingScore: listing.TrendingScore(p, ref)}
 	}
 	return resp, nil
 }

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
-	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
@@ -111,7 +111,7 @@ func fuzzCatalog(f *testing.F) *Catalog {
 	if err := indexer.Reconcile(context.Background()); err != nil {
 		f.Fatal(err)
 	}
-	return &Catalog{Model: m, Tokens: query.NewTokens([]byte("fuzz page token key")), Log: log, Search: ix, Indexer: indexer}
+	return &Catalog{Model: m, Tokens: listing.NewTokens([]byte("fuzz page token key")), Log: log, Search: ix, Indexer: indexer}
 }
 
 // FuzzCatalogReads sends the read calls that need no database (ListPapers,

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
-	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 )
@@ -22,7 +22,7 @@ func BenchmarkListPapers(b *testing.B) {
 			Authors: []repository.Author{{Name: "a"}, {Name: "b"}, {Name: "c"}}})
 	}
 	m.Replace(all, 0)
-	s := &Catalog{Model: m, Tokens: query.NewTokens([]byte("k"))}
+	s := &Catalog{Model: m, Tokens: listing.NewTokens([]byte("k"))}
 	req := &catalogv1.ListPapersRequest{Filter: `categories:"cs.LG" AND upvotes >= 5`, OrderBy: "upvotes desc, submit_time desc", PageSize: 50}
 	for b.Loop() {
 		r, err := s.listPapers(req)
@@ -45,7 +45,7 @@ func BenchmarkListTrendingPapers(b *testing.B) {
 			Authors: []repository.Author{{Name: "Ada Lovelace"}, {Name: "Alan Turing"}, {Name: "Grace Hopper"}}})
 	}
 	m.Replace(all, 0)
-	s := &Catalog{Model: m, Tokens: query.NewTokens([]byte("k"))}
+	s := &Catalog{Model: m, Tokens: listing.NewTokens([]byte("k"))}
 	req := &catalogv1.ListTrendingPapersRequest{}
 	for b.Loop() {
 		r, err := s.listTrending(req, time.Now().UTC().Truncate(time.Minute))

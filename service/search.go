@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
-	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
 )
@@ -133,7 +133,7 @@ func (c *searchCache) put(key string, gen uint64, e *cachedSearch) {
 }
 
 // query0 is the sort key of search page tokens, which continue by offset.
-var query0 = query.Key{{S: "offset"}}
+var query0 = listing.Key{{S: "offset"}}
 
 // facets returns a response's values of a facet.
 func facets(counts search.FacetCounts, facet string) []*catalogv1.Facet {

@@ -18,7 +18,7 @@ import (
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/delivery"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
-	"github.com/papercatalog/papers/query"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
 )
@@ -44,7 +44,7 @@ type Subscriptions struct {
 	// Digests sends and previews digests.
 	Digests *delivery.Sender
 	// Tokens signs ListSubscriptions' page tokens.
-	Tokens *query.Tokens
+	Tokens *listing.Tokens
 	// Clock gives the time of subscriptions' changes and expiries (nil: the
 	// system's clock).
 	Clock clock.Clock
@@ -387,10 +387,10 @@ func (s *Subscriptions) ListSubscriptions(ctx context.Context, req *subscription
 		v.add("filter", "%s", err.Error())
 	}
 	tokenQuery := "subscriptions|" + req.GetFilter()
-	var after query.Key
+	var after listing.Key
 	if t := req.GetPageToken(); t != "" {
 		if after, err = s.Tokens.Decode(tokenQuery, t); err != nil || len(after) != 2 {
-			v.add("page_token", "%s", query.ErrInvalidToken.Error())
+			v.add("page_token", "%s", listing.ErrInvalidToken.Error())
 		}
 	}
 	if err := v.err(); err != nil {
@@ -408,7 +408,7 @@ func (s *Subscriptions) ListSubscriptions(ctx context.Context, req *subscription
 	slices.SortFunc(all, func(a, b *repository.Subscription) int { return compareKeys(subscriptionKey(a), subscriptionKey(b)) })
 	start := 0
 	if after != nil {
-		start, _ = slices.BinarySearchFunc(all, after, func(sub *repository.Subscription, k query.Key) int {
+		start, _ = slices.BinarySearchFunc(all, after, func(sub *repository.Subscription, k listing.Key) int {
 			if compareKeys(subscriptionKey(sub), k) <= 0 {
 				return -1
 			}
@@ -428,11 +428,11 @@ func (s *Subscriptions) ListSubscriptions(ctx context.Context, req *subscription
 
 // subscriptionKey is a subscription's position in ListSubscriptions: newest
 // first, then by id.
-func subscriptionKey(sub *repository.Subscription) query.Key {
-	return query.Key{{I: -sub.CreateTime.UnixNano()}, {S: sub.ID}}
+func subscriptionKey(sub *repository.Subscription) listing.Key {
+	return listing.Key{{I: -sub.CreateTime.UnixNano()}, {S: sub.ID}}
 }
 
-func compareKeys(a, b query.Key) int {
+func compareKeys(a, b listing.Key) int {
 	if c := cmp.Compare(a[0].I, b[0].I); c != 0 {
 		return c
 	}

@@ -22,9 +22,9 @@ import (
 	"github.com/papercatalog/papers/embedded"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/inproc"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/mailer/smtptest"
-	"github.com/papercatalog/papers/query"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
 )
@@ -60,7 +60,7 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 	links := delivery.Links{PublicURL: "https://papers.example", TokenKey: []byte("0123456789abcdef0123456789abcdef")}
 	log := slog.New(slog.DiscardHandler)
 	from := "Papers <digest@papers.example>"
-	return &Subscriptions{Store: store, Log: log, Clock: clk, Tokens: query.NewTokens([]byte("page token key")),
+	return &Subscriptions{Store: store, Log: log, Clock: clk, Tokens: listing.NewTokens([]byte("page token key")),
 		Mails: &delivery.Mails{Subscriptions: store, Mailer: m, Log: log, Links: links, From: from, Clock: clk},
 		Digests: &delivery.Sender{Subscriptions: store, Deliveries: mongo.NewDeliveries(db), Mailer: m, Log: log, Links: links, From: from,
 			Papers:   func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil },

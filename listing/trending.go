@@ -1,4 +1,4 @@
-package query
+package listing
 
 import (
 	"math"

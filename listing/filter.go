@@ -1,6 +1,6 @@
-// Package query turns the AIP-160 filters, AIP-132 orderings and page tokens of list
+// Package listing turns the AIP-160 filters, AIP-132 orderings and page tokens of list
 // requests into functions over repository.Paper that the read model runs.
-package query
+package listing
 
 import (
 	"errors"
