@@ -718,3 +718,40 @@ func TestUpdateWithoutMaskChangesThePopulatedFields(t *testing.T) {
 		t.Errorf("nothing to change: %v, want a violation of update_mask", st.Message())
 	}
 }
+
+// TestRESTUpdateOfAPaperSentBackWhole reads a paper over REST, changes a field
+// and PATCHes the whole body back without update_mask: the write changes what
+// the body changed, and the body's output-only fields and its organization (a
+// message) are not refused, as over gRPC.
+func TestRESTUpdateOfAPaperSentBackWhole(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	p := create(t, ts, 1)
+	got := ts.rest(t, "GET", "/v1/"+p.GetName(), "", nil)
+	if got.Status != http.StatusOK {
+		t.Fatalf("get: %d %s", got.Status, got.Raw)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(got.Raw, &body); err != nil {
+		t.Fatal(err)
+	}
+	body["comment"] = "changed and sent back"
+	body["organization"] = map[string]any{"id": "naver-ai", "display_name": "NAVER AI Lab"}
+	r := ts.rest(t, "PATCH", "/v1/"+p.GetName(), adminToken, body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("PATCH of the whole paper: %d %s, want 200", r.Status, r.Raw)
+	}
+	var upd map[string]any
+	if err := json.Unmarshal(r.Raw, &upd); err != nil {
+		t.Fatal(err)
+	}
+	org, _ := upd["organization"].(map[string]any)
+	if upd["comment"] != "changed and sent back" || org["id"] != "naver-ai" || upd["title"] != p.GetTitle() {
+		t.Errorf("after the PATCH: comment %v organization %v title %v", upd["comment"], upd["organization"], upd["title"])
+	}
+	// A mask in the query string still names what changes.
+	r = ts.rest(t, "PATCH", "/v1/"+p.GetName()+"?update_mask=title", adminToken, map[string]any{"title": "Masked in", "comment": "masked out"})
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Raw), "Masked in") || strings.Contains(string(r.Raw), "masked out") {
+		t.Errorf("PATCH with ?update_mask=title: %d %.300s", r.Status, r.Raw)
+	}
+}
