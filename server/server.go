@@ -43,6 +43,7 @@ import (
 	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/readmodel"
+	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository/mongo"
 	"github.com/papercatalog/papers/search"
 	"github.com/papercatalog/papers/service"
@@ -687,7 +688,7 @@ func notOpened(method string) error {
 	if strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.") {
 		return nil
 	}
-	return service.Explain(&service.Error{Code: codes.Unavailable, Reason: service.ReasonServerStarting, Message: "starting: waiting for the database"})
+	return service.Explain(&service.Error{Code: codes.Unavailable, Reason: reason.ServerStarting, Message: "starting: waiting for the database"})
 }
 
 func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/papercatalog/papers/delivery"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/listing"
+	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
 )
@@ -79,7 +80,7 @@ func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptio
 	}
 	if err := s.Mails.Subscribe(ctx, sub); err != nil {
 		if errors.Is(err, delivery.ErrNotSent) {
-			err = &Error{Code: codes.Unavailable, Reason: ReasonMailUnavailable, Message: "the confirmation mail could not be sent; try again later"}
+			err = &Error{Code: codes.Unavailable, Reason: reason.MailUnavailable, Message: "the confirmation mail could not be sent; try again later"}
 		}
 		return nil, s.fail(ctx, "CreateSubscription", err)
 	}
@@ -126,7 +127,7 @@ func (s *Subscriptions) ConfirmSubscription(ctx context.Context, req *subscripti
 }
 
 func notFoundToken() error {
-	return &Error{Code: codes.NotFound, Reason: ReasonTokenUnknown, Message: "the link is unknown, used or expired"}
+	return &Error{Code: codes.NotFound, Reason: reason.TokenUnknown, Message: "the link is unknown, used or expired"}
 }
 
 func (s *Subscriptions) byToken(ctx context.Context, tok string) (*repository.Subscription, bool, error) {
@@ -369,7 +370,7 @@ func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.
 	}
 	if err := s.Mails.SendManageLink(ctx, email); err != nil {
 		if errors.Is(err, delivery.ErrNotSent) {
-			err = &Error{Code: codes.Unavailable, Reason: ReasonMailUnavailable, Message: "the mail could not be sent; try again later"}
+			err = &Error{Code: codes.Unavailable, Reason: reason.MailUnavailable, Message: "the mail could not be sent; try again later"}
 		}
 		return nil, s.fail(ctx, "SendManageLink", err)
 	}
