@@ -47,6 +47,7 @@ import (
 	"github.com/papercatalog/papers/repository/mongo"
 	"github.com/papercatalog/papers/search"
 	"github.com/papercatalog/papers/service"
+	"github.com/papercatalog/papers/subscribe"
 	"github.com/papercatalog/papers/votes"
 )
 
@@ -407,6 +408,7 @@ func (s *Server) open(ctx context.Context) error {
 		Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders, RetryBackoff: cfg.DigestRetry,
 		JournalPath: filepath.Join(cfg.DataDir, "digest-outcomes.journal"), Clock: cfg.Clock}
 	s.subscriptions = &service.Subscriptions{Store: subscriptions, Log: log, Digests: s.digests, Tokens: tokens, Clock: cfg.Clock,
+		Book:  &subscribe.Book{Store: subscriptions, Clock: cfg.Clock},
 		Mails: &delivery.Mails{Subscriptions: subscriptions, Mailer: mail, Log: log, Links: links, From: cfg.MailFrom, Clock: cfg.Clock}}
 	s.registered.catalog.CatalogServiceServer = s.catalog
 	s.registered.subscriptions.SubscriptionServiceServer = s.subscriptions

@@ -27,6 +27,7 @@ import (
 	"github.com/papercatalog/papers/mailer/smtptest"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/subscribe"
 )
 
 func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
@@ -61,6 +62,7 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 	log := slog.New(slog.DiscardHandler)
 	from := "Papers <digest@papers.example>"
 	return &Subscriptions{Store: store, Log: log, Clock: clk, Tokens: listing.NewTokens([]byte("page token key")),
+		Book:  &subscribe.Book{Store: store, Clock: clk},
 		Mails: &delivery.Mails{Subscriptions: store, Mailer: m, Log: log, Links: links, From: from, Clock: clk},
 		Digests: &delivery.Sender{Subscriptions: store, Deliveries: mongo.NewDeliveries(db), Mailer: m, Log: log, Links: links, From: from,
 			Papers:   func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil },
