@@ -76,7 +76,7 @@ type Server struct {
 	calls *inproc.Channel
 	// gate enforces the services' policy table; open builds it, before opened
 	// turns true.
-	gate    atomic.Pointer[service.Gate]
+	gate    atomic.Pointer[auth.Gate]
 	pprof   *http.Server
 	metrics *metrics
 	tracing *tracing // nil: off
@@ -204,10 +204,10 @@ func (s *Server) listen(ctx context.Context) error {
 			return runtime.MetadataHeaderPrefix + key, true
 		}),
 		// X-Manage-Token goes to the services as the subscription's manage
-		// token (service.ManageTokenHeader); other headers as the gateway does.
+		// token (auth.ManageTokenHeader); other headers as the gateway does.
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
-			if strings.EqualFold(key, service.ManageTokenHeader) {
-				return service.ManageTokenHeader, true
+			if strings.EqualFold(key, auth.ManageTokenHeader) {
+				return auth.ManageTokenHeader, true
 			}
 			return runtime.DefaultHeaderMatcher(key)
 		}),
@@ -370,9 +370,8 @@ func (s *Server) open(ctx context.Context) error {
 	if admins.Len() == 0 {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
 	}
-	s.gate.Store(&service.Gate{Guard: &auth.Guard{Admins: admins, Users: users,
-		Limits: auth.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)},
-		Timeout: cfg.RequestTimeout, Log: log})
+	s.gate.Store(service.NewGate(&auth.Guard{Admins: admins, Users: users,
+		Limits: auth.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)}, cfg.RequestTimeout, log))
 	tokens := listing.NewTokens(key)
 	s.catalog = &service.Catalog{Papers: papers, Votes: voteRecords, Model: s.model, Tokens: tokens,
 		Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock,

@@ -17,9 +17,6 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
-	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
-
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
@@ -287,43 +284,4 @@ func Explain(err error) error {
 		}
 	}
 	return withDetails(st, &errdetails.ErrorInfo{Reason: codeReason(st.Code()), Domain: reason.Domain}).Err()
-}
-
-// NameResource fills in the resource name of a NOT_FOUND status err that names
-// its resource type but not the resource, from the request req (its name, or
-// its paper's or subscription's name). Other errors are returned as they are.
-func NameResource(err error, req any) error {
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.NotFound {
-		return err
-	}
-	name := ""
-	switch r := req.(type) {
-	case interface{ GetName() string }:
-		name = r.GetName()
-	case interface{ GetPaper() *catalogv1.Paper }:
-		name = r.GetPaper().GetName()
-	case interface {
-		GetSubscription() *subscriptionv1.Subscription
-	}:
-		name = r.GetSubscription().GetName()
-	}
-	if name == "" {
-		return err
-	}
-	p := st.Proto()
-	changed := false
-	for _, a := range p.GetDetails() {
-		var info errdetails.ResourceInfo
-		if a.MessageIs(&info) && a.UnmarshalTo(&info) == nil && info.GetResourceName() == "" {
-			info.ResourceName = name
-			if a.MarshalFrom(&info) == nil {
-				changed = true
-			}
-		}
-	}
-	if !changed {
-		return err
-	}
-	return status.FromProto(p).Err()
 }

@@ -76,8 +76,7 @@ func fakeClock(s *Subscriptions) *clock.Fake { return s.Clock.(*clock.Fake) }
 // gated is a client of s that calls it in-process through the Gate, as every
 // caller does, with the admin token "admin" and the given limits (nil: none).
 func gated(s *Subscriptions, limits *auth.Limiters) subscriptionv1.SubscriptionServiceClient {
-	gate := &Gate{Guard: &auth.Guard{Admins: auth.NewAdmins([]string{"admin"}), Limits: limits},
-		Timeout: time.Minute, Log: slog.New(slog.DiscardHandler)}
+	gate := NewGate(&auth.Guard{Admins: auth.NewAdmins([]string{"admin"}), Limits: limits}, time.Minute, slog.New(slog.DiscardHandler))
 	ch := inproc.New(gate.Unary)
 	subscriptionv1.RegisterSubscriptionServiceServer(ch, s)
 	return subscriptionv1.NewSubscriptionServiceClient(ch)
