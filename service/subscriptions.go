@@ -38,7 +38,8 @@ type Subscriptions struct {
 	Digests *delivery.Sender
 	// Tokens signs ListSubscriptions' page tokens.
 	Tokens *listing.Tokens
-	// Clock gives the time of digests' previews (nil: the system's clock).
+	// Clock gives the default edition of SendDigests and PreviewDigest (nil:
+	// the system's clock).
 	Clock clock.Clock
 }
 
