@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"strings"
+
+	"github.com/papercatalog/papers/reason"
 )
 
 // Admins checks admin bearer tokens. Tokens are kept only as SHA-256 hashes and
@@ -39,7 +41,7 @@ func (a *Admins) Len() int {
 func (a *Admins) Check(ctx context.Context) error {
 	tok, ok := bearer(ctx)
 	if !ok {
-		return &UnauthenticatedError{Reason: "ADMIN_TOKEN_REQUIRED", Message: "this call needs an admin token: authorization: Bearer <token>"}
+		return &UnauthenticatedError{Reason: reason.AdminTokenRequired, Message: "this call needs an admin token: authorization: Bearer <token>"}
 	}
 	h := sha256.Sum256([]byte(tok))
 	match := 0
@@ -47,7 +49,7 @@ func (a *Admins) Check(ctx context.Context) error {
 		match |= subtle.ConstantTimeCompare(h[:], a.hashes[i][:])
 	}
 	if match != 1 {
-		return &UnauthenticatedError{Reason: "ADMIN_TOKEN_INVALID", Message: "invalid admin token"}
+		return &UnauthenticatedError{Reason: reason.AdminTokenInvalid, Message: "invalid admin token"}
 	}
 	return nil
 }

@@ -91,9 +91,9 @@ func (l Limit) PerUser() bool { return l == Upvotes }
 // token where one is needed, or a token that is not valid. Its message says
 // which, without quoting the token, and is safe to show to callers.
 type UnauthenticatedError struct {
-	// Reason is the google.rpc.ErrorInfo reason: ADMIN_TOKEN_REQUIRED,
-	// ADMIN_TOKEN_INVALID, USER_TOKEN_REQUIRED, USER_TOKEN_INVALID or
-	// USER_TOKENS_NOT_ACCEPTED.
+	// Reason is the google.rpc.ErrorInfo reason (reason.AdminTokenRequired,
+	// AdminTokenInvalid, UserTokenRequired, UserTokenInvalid or
+	// UserTokensOff).
 	Reason  string
 	Message string
 }

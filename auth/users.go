@@ -10,6 +10,8 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/papercatalog/papers/reason"
 )
 
 // UsersConfig says how user tokens (JWTs) are verified. Set Secret (HS256) or JWKS
@@ -84,7 +86,7 @@ func (u *Users) Subject(ctx context.Context) (sub string, ok bool, err error) {
 		return "", false, nil
 	}
 	if !u.Enabled() {
-		return "", false, &UnauthenticatedError{Reason: "USER_TOKENS_NOT_ACCEPTED", Message: "this server accepts no user tokens (no JWT secret or JWKS configured)"}
+		return "", false, &UnauthenticatedError{Reason: reason.UserTokensOff, Message: "this server accepts no user tokens (no JWT secret or JWKS configured)"}
 	}
 	opts := []jwt.ParserOption{jwt.WithValidMethods(u.methods), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second)}
 	if u.cfg.Audience != "" {
@@ -95,11 +97,11 @@ func (u *Users) Subject(ctx context.Context) (sub string, ok bool, err error) {
 	}
 	t, err := jwt.Parse(tok, u.keys, opts...)
 	if err != nil {
-		return "", false, &UnauthenticatedError{Reason: "USER_TOKEN_INVALID", Message: "invalid user token: " + u.tokenProblem(t, err)}
+		return "", false, &UnauthenticatedError{Reason: reason.UserTokenInvalid, Message: "invalid user token: " + u.tokenProblem(t, err)}
 	}
 	sub, err = t.Claims.GetSubject()
 	if err != nil || sub == "" || len(sub) > 256 {
-		return "", false, &UnauthenticatedError{Reason: "USER_TOKEN_INVALID", Message: "invalid user token: it has no usable sub claim"}
+		return "", false, &UnauthenticatedError{Reason: reason.UserTokenInvalid, Message: "invalid user token: it has no usable sub claim"}
 	}
 	return sub, true, nil
 }
@@ -111,7 +113,7 @@ func (u *Users) RequireSubject(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if !ok {
-		return "", &UnauthenticatedError{Reason: "USER_TOKEN_REQUIRED", Message: "this call needs a user token: authorization: Bearer <jwt>"}
+		return "", &UnauthenticatedError{Reason: reason.UserTokenRequired, Message: "this call needs a user token: authorization: Bearer <jwt>"}
 	}
 	return sub, nil
 }

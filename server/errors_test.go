@@ -14,13 +14,13 @@ import (
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
-	"github.com/papercatalog/papers/service"
+	"github.com/papercatalog/papers/reason"
 )
 
-// reasonCodes is service.Reasons by reason.
+// reasonCodes is reason.All by reason.
 func reasonCodes() map[string]codes.Code {
 	m := map[string]codes.Code{}
-	for _, r := range service.Reasons {
+	for _, r := range reason.All {
 		m[r.Reason] = r.Code
 	}
 	return m
@@ -49,73 +49,73 @@ func TestEveryErrorHasAReason(t *testing.T) {
 		{"a paper that is not there", func() error {
 			_, err := ts.client.GetPaper(ctx, &catalogv1.GetPaperRequest{Name: "papers/2401.99999"})
 			return err
-		}, service.ReasonPaperNotFound, "papers/2401.99999", "not found"},
+		}, reason.PaperNotFound, "papers/2401.99999", "not found"},
 		{"deleting a paper that is not there", func() error {
 			_, err := ts.client.DeletePaper(admin(ctx), &catalogv1.DeletePaperRequest{Name: "papers/2401.99998"})
 			return err
-		}, service.ReasonPaperNotFound, "papers/2401.99998", ""},
+		}, reason.PaperNotFound, "papers/2401.99998", ""},
 		{"a filter of an unknown field", func() error {
 			_, err := ts.client.ListPapers(ctx, &catalogv1.ListPapersRequest{Filter: "bogus = 1"})
 			return err
-		}, service.ReasonInvalidFilter, "", `filter: unknown field "bogus"; fields: `},
+		}, reason.InvalidFilter, "", `filter: unknown field "bogus"; fields: `},
 		{"a filter that ends early", func() error {
 			_, err := ts.client.ListPapers(ctx, &catalogv1.ListPapersRequest{Filter: "upvotes >"})
 			return err
-		}, service.ReasonInvalidFilter, "", "filter: the filter ends early"},
+		}, reason.InvalidFilter, "", "filter: the filter ends early"},
 		{"an unknown order", func() error {
 			_, err := ts.client.ListPapers(ctx, &catalogv1.ListPapersRequest{OrderBy: "colour"})
 			return err
-		}, service.ReasonInvalidOrderBy, "", ""},
+		}, reason.InvalidOrderBy, "", ""},
 		{"a page token not given by the server", func() error {
 			_, err := ts.client.ListPapers(ctx, &catalogv1.ListPapersRequest{PageToken: "made-up"})
 			return err
-		}, service.ReasonInvalidPageToken, "", ""},
+		}, reason.InvalidPageToken, "", ""},
 		{"a write without an admin token", func() error {
 			_, err := ts.client.CreatePaper(ctx, &catalogv1.CreatePaperRequest{PaperId: paperID(2), Paper: newPaper(2)})
 			return err
-		}, service.ReasonAdminTokenRequired, "", ""},
+		}, reason.AdminTokenRequired, "", ""},
 		{"a write with a wrong admin token", func() error {
 			_, err := ts.client.CreatePaper(asUser(ctx, "not-the-token"), &catalogv1.CreatePaperRequest{PaperId: paperID(2), Paper: newPaper(2)})
 			return err
-		}, service.ReasonAdminTokenInvalid, "", ""},
+		}, reason.AdminTokenInvalid, "", ""},
 		{"a paper created twice", func() error {
 			_, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(1), Paper: newPaper(1)})
 			return err
-		}, service.ReasonPaperAlreadyExists, "", ""},
+		}, reason.PaperAlreadyExists, "", ""},
 		{"two invalid fields", func() error {
 			_, err := ts.client.CreatePaper(admin(ctx), &catalogv1.CreatePaperRequest{PaperId: paperID(3), Paper: &catalogv1.Paper{ArxivVersion: -1}})
 			return err
-		}, service.ReasonInvalidArgument, "", "(and 1 more violation)"},
+		}, reason.InvalidArgument, "", "(and 1 more violation)"},
 		{"an update with a stale etag", func() error {
 			_, err := ts.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{
 				Paper:      &catalogv1.Paper{Name: p.GetName(), Title: "New", Etag: `"stale"`},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
 			})
 			return err
-		}, service.ReasonEtagMismatch, "", ""},
+		}, reason.EtagMismatch, "", ""},
 		{"an update mask of an unknown field", func() error {
 			_, err := ts.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{
 				Paper:      &catalogv1.Paper{Name: p.GetName(), Title: "New"},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"colour"}},
 			})
 			return err
-		}, service.ReasonInvalidUpdateMask, "", ""},
+		}, reason.InvalidUpdateMask, "", ""},
 		{"an upvote without a user token", func() error {
 			_, err := ts.client.UpvotePaper(ctx, &catalogv1.UpvotePaperRequest{Name: p.GetName()})
 			return err
-		}, service.ReasonUserTokenRequired, "", ""},
+		}, reason.UserTokenRequired, "", ""},
 		{"an upvote with a forged user token", func() error {
 			_, err := ts.client.UpvotePaper(asUser(ctx, "a.b.c"), &catalogv1.UpvotePaperRequest{Name: p.GetName()})
 			return err
-		}, service.ReasonUserTokenInvalid, "", ""},
+		}, reason.UserTokenInvalid, "", ""},
 		{"a subscription that is not there", func() error {
 			_, err := sc.GetSubscription(admin(ctx), &subscriptionv1.GetSubscriptionRequest{Name: "subscriptions/nobody"})
 			return err
-		}, service.ReasonSubscriptionNotFound, "subscriptions/nobody", ""},
+		}, reason.SubscriptionNotFound, "subscriptions/nobody", ""},
 		{"a confirmation link that is not there", func() error {
 			_, err := sc.ConfirmSubscription(ctx, &subscriptionv1.ConfirmSubscriptionRequest{Token: "made-up"})
 			return err
-		}, service.ReasonTokenUnknown, "", ""},
+		}, reason.TokenUnknown, "", ""},
 		{"a call past its deadline", func() error {
 			short, cancel := context.WithTimeout(ctx, 0)
 			defer cancel()
@@ -145,13 +145,13 @@ func TestEveryErrorHasAReason(t *testing.T) {
 			if info == nil {
 				t.Fatalf("%v %q has no ErrorInfo", st.Code(), st.Message())
 			}
-			if info.GetReason() != c.reason || info.GetDomain() != service.Domain {
-				t.Errorf("ErrorInfo %v, want reason %s, domain %s", info, c.reason, service.Domain)
+			if info.GetReason() != c.reason || info.GetDomain() != reason.Domain {
+				t.Errorf("ErrorInfo %v, want reason %s, domain %s", info, c.reason, reason.Domain)
 			}
 			if code, ok := known[info.GetReason()]; !ok || code != st.Code() {
 				t.Errorf("reason %s with %v: the list gives it %v (listed: %v)", info.GetReason(), st.Code(), code, ok)
 			}
-			if c.resource != "" && (resource.GetResourceName() != c.resource || !strings.HasPrefix(resource.GetResourceType(), service.Domain+"/")) {
+			if c.resource != "" && (resource.GetResourceName() != c.resource || !strings.HasPrefix(resource.GetResourceType(), reason.Domain+"/")) {
 				t.Errorf("ResourceInfo %v, want the name %s", resource, c.resource)
 			}
 			if !strings.Contains(st.Message(), c.message) || strings.Contains(st.Message(), "\n") {
@@ -166,12 +166,12 @@ func TestEveryErrorHasAReason(t *testing.T) {
 		status                    int
 		reason                    string
 	}{
-		{"a paper that is not there", "GET", "/v1/papers/2401.99999", "", nil, http.StatusNotFound, service.ReasonPaperNotFound},
-		{"a filter of an unknown field", "GET", "/v1/papers?filter=" + url.QueryEscape("bogus = 1"), "", nil, http.StatusBadRequest, service.ReasonInvalidFilter},
-		{"a write without an admin token", "POST", "/v1/papers?paper_id=" + paperID(4), "", newPaper(4), http.StatusUnauthorized, service.ReasonAdminTokenRequired},
-		{"a body that is not JSON", "POST", "/v1/papers?paper_id=" + paperID(4), adminToken, "{", http.StatusBadRequest, service.ReasonInvalidArgument},
-		{"a route that is not there", "GET", "/v1/nowhere/at/all", "", nil, http.StatusNotFound, service.ReasonNotFound},
-		{"a subscription link that is not there", "POST", "/v1/subscriptions:confirm", "", map[string]any{"token": "made-up"}, http.StatusNotFound, service.ReasonTokenUnknown},
+		{"a paper that is not there", "GET", "/v1/papers/2401.99999", "", nil, http.StatusNotFound, reason.PaperNotFound},
+		{"a filter of an unknown field", "GET", "/v1/papers?filter=" + url.QueryEscape("bogus = 1"), "", nil, http.StatusBadRequest, reason.InvalidFilter},
+		{"a write without an admin token", "POST", "/v1/papers?paper_id=" + paperID(4), "", newPaper(4), http.StatusUnauthorized, reason.AdminTokenRequired},
+		{"a body that is not JSON", "POST", "/v1/papers?paper_id=" + paperID(4), adminToken, "{", http.StatusBadRequest, reason.InvalidArgument},
+		{"a route that is not there", "GET", "/v1/nowhere/at/all", "", nil, http.StatusNotFound, reason.NotFound},
+		{"a subscription link that is not there", "POST", "/v1/subscriptions:confirm", "", map[string]any{"token": "made-up"}, http.StatusNotFound, reason.TokenUnknown},
 	}
 	for _, c := range restCases {
 		t.Run("REST/"+c.name, func(t *testing.T) {
@@ -180,19 +180,19 @@ func TestEveryErrorHasAReason(t *testing.T) {
 				t.Fatalf("HTTP %d %s, want %d", r.Status, r.Raw, c.status)
 			}
 			details, _ := r.Body["details"].([]any)
-			var reason, domain string
+			var why, domain string
 			for _, d := range details {
 				m, _ := d.(map[string]any)
 				if m["@type"] == "type.googleapis.com/google.rpc.ErrorInfo" {
-					reason, _ = m["reason"].(string)
+					why, _ = m["reason"].(string)
 					domain, _ = m["domain"].(string)
 				}
 			}
-			if reason != c.reason || domain != service.Domain {
-				t.Errorf("ErrorInfo reason %q domain %q in %s, want %s, %s", reason, domain, r.Raw, c.reason, service.Domain)
+			if why != c.reason || domain != reason.Domain {
+				t.Errorf("ErrorInfo reason %q domain %q in %s, want %s, %s", why, domain, r.Raw, c.reason, reason.Domain)
 			}
-			if code, ok := known[reason]; !ok || int(code) != int(r.Body["code"].(float64)) {
-				t.Errorf("reason %q with code %v: not listed with that code", reason, r.Body["code"])
+			if code, ok := known[why]; !ok || int(code) != int(r.Body["code"].(float64)) {
+				t.Errorf("reason %q with code %v: not listed with that code", why, r.Body["code"])
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/service"
 )
 
@@ -94,7 +95,7 @@ func (m importMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
 func importError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if b, ok := r.Body.(*importBody); ok && b.tooLong {
 		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
-			Err: &service.Error{Code: codes.ResourceExhausted, Reason: service.ReasonRequestTooLarge, Message: status.Convert(err).Message()}}
+			Err: &service.Error{Code: codes.ResourceExhausted, Reason: reason.RequestTooLarge, Message: status.Convert(err).Message()}}
 	}
 	gatewayError(ctx, mux, m, w, r, err)
 }

@@ -43,9 +43,11 @@ import (
 	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/readmodel"
+	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository/mongo"
 	"github.com/papercatalog/papers/search"
 	"github.com/papercatalog/papers/service"
+	"github.com/papercatalog/papers/subscribe"
 	"github.com/papercatalog/papers/votes"
 )
 
@@ -74,7 +76,7 @@ type Server struct {
 	calls *inproc.Channel
 	// gate enforces the services' policy table; open builds it, before opened
 	// turns true.
-	gate    atomic.Pointer[service.Gate]
+	gate    atomic.Pointer[auth.Gate]
 	pprof   *http.Server
 	metrics *metrics
 	tracing *tracing // nil: off
@@ -202,10 +204,10 @@ func (s *Server) listen(ctx context.Context) error {
 			return runtime.MetadataHeaderPrefix + key, true
 		}),
 		// X-Manage-Token goes to the services as the subscription's manage
-		// token (service.ManageTokenHeader); other headers as the gateway does.
+		// token (auth.ManageTokenHeader); other headers as the gateway does.
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
-			if strings.EqualFold(key, service.ManageTokenHeader) {
-				return service.ManageTokenHeader, true
+			if strings.EqualFold(key, auth.ManageTokenHeader) {
+				return auth.ManageTokenHeader, true
 			}
 			return runtime.DefaultHeaderMatcher(key)
 		}),
@@ -368,9 +370,8 @@ func (s *Server) open(ctx context.Context) error {
 	if admins.Len() == 0 {
 		log.Warn("no admin tokens configured (PAPERD_ADMIN_TOKENS or PAPERD_ADMIN_TOKENS_FILE): every write will be refused")
 	}
-	s.gate.Store(&service.Gate{Guard: &auth.Guard{Admins: admins, Users: users,
-		Limits: auth.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)},
-		Timeout: cfg.RequestTimeout, Log: log})
+	s.gate.Store(service.NewGate(&auth.Guard{Admins: admins, Users: users,
+		Limits: auth.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)}, cfg.RequestTimeout, log))
 	tokens := listing.NewTokens(key)
 	s.catalog = &service.Catalog{Papers: papers, Votes: voteRecords, Model: s.model, Tokens: tokens,
 		Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock,
@@ -406,6 +407,7 @@ func (s *Server) open(ctx context.Context) error {
 		Owner: rand.Text(), ClaimTimeout: cfg.DeliveryClaimTimeout, Concurrency: senders, RetryBackoff: cfg.DigestRetry,
 		JournalPath: filepath.Join(cfg.DataDir, "digest-outcomes.journal"), Clock: cfg.Clock}
 	s.subscriptions = &service.Subscriptions{Store: subscriptions, Log: log, Digests: s.digests, Tokens: tokens, Clock: cfg.Clock,
+		Book:  &subscribe.Book{Store: subscriptions, Clock: cfg.Clock},
 		Mails: &delivery.Mails{Subscriptions: subscriptions, Mailer: mail, Log: log, Links: links, From: cfg.MailFrom, Clock: cfg.Clock}}
 	s.registered.catalog.CatalogServiceServer = s.catalog
 	s.registered.subscriptions.SubscriptionServiceServer = s.subscriptions
@@ -687,7 +689,7 @@ func notOpened(method string) error {
 	if strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.") {
 		return nil
 	}
-	return service.Explain(&service.Error{Code: codes.Unavailable, Reason: service.ReasonServerStarting, Message: "starting: waiting for the database"})
+	return service.Explain(&service.Error{Code: codes.Unavailable, Reason: reason.ServerStarting, Message: "starting: waiting for the database"})
 }
 
 func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

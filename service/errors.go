@@ -17,104 +17,25 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
-	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
-
 	"github.com/papercatalog/papers/auth"
+	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
 )
 
-// Domain is the google.rpc.ErrorInfo domain of every error paperd returns: the
-// service name its resource types are named under (papers.example/Paper).
-const Domain = "papers.example"
-
-// The google.rpc.ErrorInfo reasons of paperd's errors: stable names a program
-// can act on. README.md ("Errors") lists them; Reasons is the list.
+// The reasons the handlers still name as service.Reason… (reason.All lists
+// every reason).
 const (
-	ReasonInvalidFilter        = "INVALID_FILTER"
-	ReasonInvalidOrderBy       = "INVALID_ORDER_BY"
-	ReasonInvalidPageToken     = "INVALID_PAGE_TOKEN"
-	ReasonInvalidUpdateMask    = "INVALID_UPDATE_MASK"
-	ReasonInvalidQuery         = "INVALID_QUERY"
-	ReasonInvalidArgument      = "INVALID_ARGUMENT"
-	ReasonPaperNotFound        = "PAPER_NOT_FOUND"
-	ReasonSubscriptionNotFound = "SUBSCRIPTION_NOT_FOUND"
-	ReasonTokenUnknown         = "TOKEN_UNKNOWN"
-	ReasonNotFound             = "NOT_FOUND"
-	ReasonPaperAlreadyExists   = "PAPER_ALREADY_EXISTS"
-	ReasonAlreadyExists        = "ALREADY_EXISTS"
-	ReasonEtagMismatch         = "ETAG_MISMATCH"
-	ReasonConcurrentUpdate     = "CONCURRENT_UPDATE"
-	ReasonAdminTokenRequired   = "ADMIN_TOKEN_REQUIRED" //nolint:gosec // a reason, not a credential
-	ReasonAdminTokenInvalid    = "ADMIN_TOKEN_INVALID"
-	ReasonUserTokenRequired    = "USER_TOKEN_REQUIRED"      //nolint:gosec // a reason, not a credential
-	ReasonUserTokenInvalid     = "USER_TOKEN_INVALID"       //nolint:gosec // a reason, not a credential
-	ReasonUserTokensOff        = "USER_TOKENS_NOT_ACCEPTED" //nolint:gosec // a reason, not a credential
-	ReasonManageTokenMismatch  = "MANAGE_TOKEN_MISMATCH"
-	ReasonRateLimited          = "RATE_LIMITED"
-	ReasonSearchBusy           = "SEARCH_BUSY"
-	ReasonRequestTooLarge      = "REQUEST_TOO_LARGE"
-	ReasonServerStarting       = "SERVER_STARTING"
-	ReasonShuttingDown         = "SHUTTING_DOWN"
-	ReasonIndexRebuilding      = "INDEX_REBUILDING"
-	ReasonDatabaseUnavailable  = "DATABASE_UNAVAILABLE"
-	ReasonMailUnavailable      = "MAIL_UNAVAILABLE"
-	ReasonDeadlineExceeded     = "DEADLINE_EXCEEDED"
-	ReasonCanceled             = "CANCELLED"
-	ReasonUnimplemented        = "UNIMPLEMENTED"
-	ReasonInternal             = "INTERNAL"
+	ReasonPaperNotFound   = reason.PaperNotFound
+	ReasonEtagMismatch    = reason.EtagMismatch
+	ReasonIndexRebuilding = reason.IndexRebuilding
 )
-
-// Reason describes one google.rpc.ErrorInfo reason.
-type Reason struct {
-	Reason string
-	Code   codes.Code
-	When   string
-}
-
-// Reasons is every reason an error of paperd carries, with its code and when
-// it is given; README.md shows the same table.
-var Reasons = []Reason{
-	{ReasonInvalidFilter, codes.InvalidArgument, "`filter` is not a valid AIP-160 filter of the known fields"},
-	{ReasonInvalidOrderBy, codes.InvalidArgument, "`order_by` names an unknown field or is malformed"},
-	{ReasonInvalidPageToken, codes.InvalidArgument, "`page_token` is not one this server gave for the same request"},
-	{ReasonInvalidUpdateMask, codes.InvalidArgument, "`update_mask` names a field that cannot be updated"},
-	{ReasonInvalidQuery, codes.InvalidArgument, "a search `query` is malformed or past a limit of its cost"},
-	{ReasonInvalidArgument, codes.InvalidArgument, "any other invalid field (BadRequest names it), or a request that cannot be decoded"},
-	{ReasonPaperNotFound, codes.NotFound, "no such paper (ResourceInfo names it)"},
-	{ReasonSubscriptionNotFound, codes.NotFound, "no such subscription (ResourceInfo names it)"},
-	{ReasonTokenUnknown, codes.NotFound, "a confirmation, unsubscribe or manage token (link) is unknown, used or expired"},
-	{ReasonNotFound, codes.NotFound, "no such REST route"},
-	{ReasonPaperAlreadyExists, codes.AlreadyExists, "CreatePaper of a paper that exists"},
-	{ReasonAlreadyExists, codes.AlreadyExists, "any other resource that exists already"},
-	{ReasonEtagMismatch, codes.Aborted, "the `etag` sent is stale: read the resource again"},
-	{ReasonConcurrentUpdate, codes.Aborted, "the resource changed concurrently: read it again and retry"},
-	{ReasonAdminTokenRequired, codes.Unauthenticated, "the call needs an admin token (`authorization: Bearer <token>`)"},
-	{ReasonAdminTokenInvalid, codes.Unauthenticated, "the admin token is not one of the server's"},
-	{ReasonUserTokenRequired, codes.Unauthenticated, "the call needs a user token (a JWT)"},
-	{ReasonUserTokenInvalid, codes.Unauthenticated, "the user token is expired, badly signed or has no usable `sub`"},
-	{ReasonUserTokensOff, codes.Unauthenticated, "the server accepts no user tokens (no JWT secret or JWKS configured)"},
-	{ReasonManageTokenMismatch, codes.PermissionDenied, "the manage token belongs to another subscription"},
-	{ReasonRateLimited, codes.ResourceExhausted, "past the caller's rate limit (RetryInfo and Retry-After say when to retry)"},
-	{ReasonSearchBusy, codes.ResourceExhausted, "too many searches at once (RetryInfo says when to retry)"},
-	{ReasonRequestTooLarge, codes.ResourceExhausted, "a line of a REST import is longer than the limit (HTTP 413, not 429)"},
-	{ReasonServerStarting, codes.Unavailable, "the server has not opened its database yet (retry-after)"},
-	{ReasonShuttingDown, codes.Unavailable, "the server is shutting down"},
-	{ReasonIndexRebuilding, codes.Unavailable, "the search index is being rebuilt"},
-	{ReasonDatabaseUnavailable, codes.Unavailable, "the database does not answer"},
-	{ReasonMailUnavailable, codes.Unavailable, "a mail could not be sent"},
-	{ReasonDeadlineExceeded, codes.DeadlineExceeded, "the call's deadline passed"},
-	{ReasonCanceled, codes.Canceled, "the caller canceled the call"},
-	{ReasonUnimplemented, codes.Unimplemented, "no such method, or an HTTP method a route does not take"},
-	{ReasonInternal, codes.Internal, "a bug or an unexpected failure (logged in full; the message says no more)"},
-}
 
 // Error is an error whose message is safe to show to callers.
 type Error struct {
 	Code    codes.Code
 	Message string
-	// Reason is the google.rpc.ErrorInfo reason (one of Reasons); when empty,
+	// Reason is the google.rpc.ErrorInfo reason (one of reason.All); when empty,
 	// toStatus picks one from the code, the violations and the method.
 	Reason     string
 	Violations []*errdetails.BadRequest_FieldViolation
@@ -169,18 +90,18 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	case errors.As(err, &unauthenticated):
 		return toStatus(ctx, log, method, &Error{Code: codes.Unauthenticated, Reason: unauthenticated.Reason, Message: unauthenticated.Message})
 	case errors.As(err, &limited):
-		return toStatus(ctx, log, method, &Error{Code: codes.ResourceExhausted, Reason: ReasonRateLimited, Message: limited.Error(), RetryAfter: limited.Wait})
+		return toStatus(ctx, log, method, &Error{Code: codes.ResourceExhausted, Reason: reason.RateLimited, Message: limited.Error(), RetryAfter: limited.Wait})
 	case errors.As(err, &e):
 		// Messages may quote the caller's input; a status must be UTF-8 (the
 		// gateway cannot encode it otherwise, and answers 500).
 		st := status.New(e.Code, strings.ToValidUTF8(e.Message, "\uFFFD"))
-		reason := e.Reason
-		if reason == "" {
-			reason = reasonOf(e.Code, method, e.Violations)
+		why := e.Reason
+		if why == "" {
+			why = reasonOf(e.Code, method, e.Violations)
 		}
-		st = withDetails(st, &errdetails.ErrorInfo{Reason: reason, Domain: Domain})
+		st = withDetails(st, &errdetails.ErrorInfo{Reason: why, Domain: reason.Domain})
 		if e.Code == codes.NotFound {
-			if typ := resourceType(method, reason); typ != "" {
+			if typ := resourceType(method, why); typ != "" {
 				st = withDetails(st, &errdetails.ResourceInfo{ResourceType: typ, ResourceName: e.Resource,
 					Description: strings.ToValidUTF8(e.Message, "\uFFFD")})
 			}
@@ -201,13 +122,13 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		// A search went past a limit of its cost; the message names the limit.
 		return toStatus(ctx, log, method, violations{{Field: "query", Description: err.Error()}}.err())
 	case errors.Is(err, search.ErrBusy):
-		return toStatus(ctx, log, method, &Error{Code: codes.ResourceExhausted, Reason: ReasonSearchBusy, Message: err.Error(), RetryAfter: search.RetryAfter})
+		return toStatus(ctx, log, method, &Error{Code: codes.ResourceExhausted, Reason: reason.SearchBusy, Message: err.Error(), RetryAfter: search.RetryAfter})
 	case errors.Is(err, repository.ErrNotFound):
 		return toStatus(ctx, log, method, &Error{Code: codes.NotFound, Message: "not found"})
 	case errors.Is(err, repository.ErrAlreadyExists):
 		return toStatus(ctx, log, method, &Error{Code: codes.AlreadyExists, Message: "already exists"})
 	case errors.Is(err, repository.ErrConflict):
-		return toStatus(ctx, log, method, &Error{Code: codes.Aborted, Reason: ReasonConcurrentUpdate, Message: "the resource changed concurrently; read it again and retry"})
+		return toStatus(ctx, log, method, &Error{Code: codes.Aborted, Reason: reason.ConcurrentUpdate, Message: "the resource changed concurrently; read it again and retry"})
 	case ctx.Err() != nil:
 		// The caller gave up (or its deadline passed) while the call was waiting
 		// on the database; that is not the database's fault.
@@ -217,7 +138,7 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return toStatus(ctx, log, method, &Error{Code: codes.Canceled, Message: "canceled"})
 	case errors.Is(err, repository.ErrUnavailable):
 		log.WarnContext(ctx, "database unavailable", "method", method, "err", err)
-		return toStatus(ctx, log, method, &Error{Code: codes.Unavailable, Reason: ReasonDatabaseUnavailable, Message: "database unavailable; retry later"})
+		return toStatus(ctx, log, method, &Error{Code: codes.Unavailable, Reason: reason.DatabaseUnavailable, Message: "database unavailable; retry later"})
 	case errors.Is(err, context.DeadlineExceeded):
 		return toStatus(ctx, log, method, &Error{Code: codes.DeadlineExceeded, Message: "deadline exceeded"})
 	case errors.Is(err, context.Canceled):
@@ -248,59 +169,59 @@ func reasonOf(code codes.Code, method string, v []*errdetails.BadRequest_FieldVi
 		if len(v) > 0 {
 			switch field := v[0].GetField(); {
 			case field == "filter":
-				return ReasonInvalidFilter
+				return reason.InvalidFilter
 			case field == "order_by":
-				return ReasonInvalidOrderBy
+				return reason.InvalidOrderBy
 			case field == "page_token":
-				return ReasonInvalidPageToken
+				return reason.InvalidPageToken
 			case field == "update_mask":
-				return ReasonInvalidUpdateMask
+				return reason.InvalidUpdateMask
 			case field == "query" || strings.HasSuffix(field, ".query"):
-				return ReasonInvalidQuery
+				return reason.InvalidQuery
 			}
 		}
-		return ReasonInvalidArgument
+		return reason.InvalidArgument
 	case codes.NotFound:
 		switch resourceType(method, "") {
 		case paperType:
-			return ReasonPaperNotFound
+			return reason.PaperNotFound
 		case subscriptionType:
-			return ReasonSubscriptionNotFound
+			return reason.SubscriptionNotFound
 		}
-		return ReasonNotFound
+		return reason.NotFound
 	case codes.AlreadyExists:
 		if resourceType(method, "") == paperType {
-			return ReasonPaperAlreadyExists
+			return reason.PaperAlreadyExists
 		}
-		return ReasonAlreadyExists
+		return reason.AlreadyExists
 	case codes.Aborted:
-		return ReasonConcurrentUpdate
+		return reason.ConcurrentUpdate
 	case codes.Unauthenticated:
-		return ReasonAdminTokenRequired
+		return reason.AdminTokenRequired
 	case codes.PermissionDenied:
-		return ReasonManageTokenMismatch
+		return reason.ManageTokenMismatch
 	case codes.ResourceExhausted:
-		return ReasonRateLimited
+		return reason.RateLimited
 	case codes.Unavailable:
 		if strings.Contains(method, "Subscri") || strings.Contains(method, "ManageLink") {
-			return ReasonMailUnavailable
+			return reason.MailUnavailable
 		}
-		return ReasonShuttingDown
+		return reason.ShuttingDown
 	}
 	return codeReason(code)
 }
 
 // The resource types of the API (AIP-123), as the protos name them.
 const (
-	paperType        = Domain + "/Paper"
-	subscriptionType = Domain + "/Subscription"
+	paperType        = reason.Domain + "/Paper"
+	subscriptionType = reason.Domain + "/Subscription"
 )
 
 // resourceType is the type of the resource a call of method is about, for a
 // NOT_FOUND with reason; "" when it is about none or about a token.
-func resourceType(method, reason string) string {
+func resourceType(method, why string) string {
 	switch {
-	case reason == ReasonTokenUnknown || reason == ReasonNotFound:
+	case why == reason.TokenUnknown || why == reason.NotFound:
 		return ""
 	case strings.Contains(method, "Paper"):
 		return paperType
@@ -312,33 +233,33 @@ func resourceType(method, reason string) string {
 
 // codeReason is the reason of a status of code made outside this package's
 // table (the gateway's, a transport's): the code's name in UPPER_SNAKE_CASE,
-// each of them one of Reasons.
+// each of them one of reason.All.
 func codeReason(code codes.Code) string {
 	switch code {
 	case codes.InvalidArgument, codes.OutOfRange, codes.FailedPrecondition:
-		return ReasonInvalidArgument
+		return reason.InvalidArgument
 	case codes.NotFound:
-		return ReasonNotFound
+		return reason.NotFound
 	case codes.AlreadyExists:
-		return ReasonAlreadyExists
+		return reason.AlreadyExists
 	case codes.Aborted:
-		return ReasonConcurrentUpdate
+		return reason.ConcurrentUpdate
 	case codes.ResourceExhausted:
-		return ReasonRateLimited
+		return reason.RateLimited
 	case codes.Unavailable:
-		return ReasonServerStarting
+		return reason.ServerStarting
 	case codes.DeadlineExceeded:
-		return ReasonDeadlineExceeded
+		return reason.DeadlineExceeded
 	case codes.Canceled:
-		return ReasonCanceled
+		return reason.Canceled
 	case codes.Unimplemented:
-		return ReasonUnimplemented
+		return reason.Unimplemented
 	case codes.Unauthenticated:
-		return ReasonAdminTokenRequired
+		return reason.AdminTokenRequired
 	case codes.PermissionDenied:
-		return ReasonManageTokenMismatch
+		return reason.ManageTokenMismatch
 	}
-	return ReasonInternal
+	return reason.Internal
 }
 
 // Explain returns err as a status that carries a google.rpc.ErrorInfo, for
@@ -362,44 +283,5 @@ func Explain(err error) error {
 			return err
 		}
 	}
-	return withDetails(st, &errdetails.ErrorInfo{Reason: codeReason(st.Code()), Domain: Domain}).Err()
-}
-
-// NameResource fills in the resource name of a NOT_FOUND status err that names
-// its resource type but not the resource, from the request req (its name, or
-// its paper's or subscription's name). Other errors are returned as they are.
-func NameResource(err error, req any) error {
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.NotFound {
-		return err
-	}
-	name := ""
-	switch r := req.(type) {
-	case interface{ GetName() string }:
-		name = r.GetName()
-	case interface{ GetPaper() *catalogv1.Paper }:
-		name = r.GetPaper().GetName()
-	case interface {
-		GetSubscription() *subscriptionv1.Subscription
-	}:
-		name = r.GetSubscription().GetName()
-	}
-	if name == "" {
-		return err
-	}
-	p := st.Proto()
-	changed := false
-	for _, a := range p.GetDetails() {
-		var info errdetails.ResourceInfo
-		if a.MessageIs(&info) && a.UnmarshalTo(&info) == nil && info.GetResourceName() == "" {
-			info.ResourceName = name
-			if a.MarshalFrom(&info) == nil {
-				changed = true
-			}
-		}
-	}
-	if !changed {
-		return err
-	}
-	return status.FromProto(p).Err()
+	return withDetails(st, &errdetails.ErrorInfo{Reason: codeReason(st.Code()), Domain: reason.Domain}).Err()
 }

@@ -104,9 +104,9 @@ func TestPoliciesAgreeWithTheAPI(t *testing.T) {
 // call of either service that has no policy.
 func TestGateAppliesThePolicy(t *testing.T) {
 	t.Parallel()
-	g := &Gate{Guard: &auth.Guard{Admins: auth.NewAdmins([]string{"admin"}),
+	g := NewGate(&auth.Guard{Admins: auth.NewAdmins([]string{"admin"}),
 		Limits: auth.NewLimiters(auth.RateLimit{Burst: 1, Per: time.Hour}, auth.RateLimit{Off: true}, auth.RateLimit{Off: true})},
-		Timeout: time.Minute, Log: slog.New(slog.DiscardHandler)}
+		time.Minute, slog.New(slog.DiscardHandler))
 	type seen struct {
 		caller   auth.Caller
 		deadline time.Duration // 0: none

@@ -27,6 +27,7 @@ import (
 	"github.com/papercatalog/papers/mailer/smtptest"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/subscribe"
 )
 
 func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
@@ -61,6 +62,7 @@ func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 	log := slog.New(slog.DiscardHandler)
 	from := "Papers <digest@papers.example>"
 	return &Subscriptions{Store: store, Log: log, Clock: clk, Tokens: listing.NewTokens([]byte("page token key")),
+		Book:  &subscribe.Book{Store: store, Clock: clk},
 		Mails: &delivery.Mails{Subscriptions: store, Mailer: m, Log: log, Links: links, From: from, Clock: clk},
 		Digests: &delivery.Sender{Subscriptions: store, Deliveries: mongo.NewDeliveries(db), Mailer: m, Log: log, Links: links, From: from,
 			Papers:   func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil },
@@ -74,8 +76,7 @@ func fakeClock(s *Subscriptions) *clock.Fake { return s.Clock.(*clock.Fake) }
 // gated is a client of s that calls it in-process through the Gate, as every
 // caller does, with the admin token "admin" and the given limits (nil: none).
 func gated(s *Subscriptions, limits *auth.Limiters) subscriptionv1.SubscriptionServiceClient {
-	gate := &Gate{Guard: &auth.Guard{Admins: auth.NewAdmins([]string{"admin"}), Limits: limits},
-		Timeout: time.Minute, Log: slog.New(slog.DiscardHandler)}
+	gate := NewGate(&auth.Guard{Admins: auth.NewAdmins([]string{"admin"}), Limits: limits}, time.Minute, slog.New(slog.DiscardHandler))
 	ch := inproc.New(gate.Unary)
 	subscriptionv1.RegisterSubscriptionServiceServer(ch, s)
 	return subscriptionv1.NewSubscriptionServiceClient(ch)

@@ -10,7 +10,6 @@ import (
 
 // Limits on request fields.
 const (
-	maxCategory  = check.MaxCategory
 	maxRequestID = 100
 	maxBatch     = 1000
 )
@@ -45,13 +44,6 @@ func (v *violations) merge(found check.Violations) {
 func textLimit(v *violations, field, s string, limit int) {
 	var found check.Violations
 	check.Text(&found, field, s, limit)
-	v.merge(found)
-}
-
-// checkList is check.List, adding to v.
-func checkList(v *violations, field string, list []string, maxLen, maxItem int) {
-	var found check.Violations
-	check.List(&found, field, list, maxLen, maxItem)
 	v.merge(found)
 }
 

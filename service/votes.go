@@ -9,6 +9,7 @@ import (
 
 	"github.com/papercatalog/papers/auth"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/votes"
 )
@@ -44,7 +45,7 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 	}
 	if err := s.Upvotes.Set(ctx, cur.ID, user, add); err != nil {
 		if errors.Is(err, votes.ErrClosed) {
-			err = &Error{Code: codes.Unavailable, Reason: ReasonShuttingDown, Message: "the server is shutting down"}
+			err = &Error{Code: codes.Unavailable, Reason: reason.ShuttingDown, Message: "the server is shutting down"}
 		}
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package service
+package reason
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 )
 
 // TestReadmeListsEveryReason checks that README.md's table of error reasons
-// is Reasons: every reason with its code, and no other.
+// is All: every reason with its code, and no other.
 func TestReadmeListsEveryReason(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../README.md")
@@ -19,7 +19,7 @@ func TestReadmeListsEveryReason(t *testing.T) {
 	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z_]+)` \\| `([A-Z_]+)` ").FindAllStringSubmatch(string(readme), -1) {
 		listed[m[1]] = m[2]
 	}
-	for _, r := range Reasons {
+	for _, r := range All {
 		code := strings.ToUpper(regexp.MustCompile("([a-z])([A-Z])").ReplaceAllString(r.Code.String(), "${1}_${2}"))
 		if code == "CANCELED" {
 			code = "CANCELLED"
@@ -29,7 +29,7 @@ func TestReadmeListsEveryReason(t *testing.T) {
 		}
 		delete(listed, r.Reason)
 	}
-	for reason := range listed {
-		t.Errorf("README lists %s, which is not in Reasons", reason)
+	for r := range listed {
+		t.Errorf("README lists %s, which is not in All", r)
 	}
 }

@@ -1,7 +1,10 @@
-package service
+package listing
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 
 	"go.einride.tech/aip/filtering"
 	expr "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
@@ -22,9 +25,9 @@ var subscriptionDeclarations = func() *filtering.Declarations {
 	return d
 }()
 
-// subscriptionFilter parses an AIP-160 filter of ListSubscriptions (empty:
-// every subscription).
-func subscriptionFilter(text string) (func(*repository.Subscription) bool, error) {
+// SubscriptionFilter parses an AIP-160 filter of ListSubscriptions (empty:
+// every subscription); the states are named as the API names them.
+func SubscriptionFilter(text string) (func(*repository.Subscription) bool, error) {
 	if text == "" {
 		return func(*repository.Subscription) bool { return true }, nil
 	}
@@ -71,4 +74,37 @@ func compileSubscriptionFilter(e *expr.Expr) (func(*repository.Subscription) boo
 		}
 	}
 	return nil, fmt.Errorf("%s is not a comparison of state", call.GetFunction())
+}
+
+// SubscriptionKey is a subscription's position in ListSubscriptions: newest
+// first, then by id.
+func SubscriptionKey(sub *repository.Subscription) Key {
+	return Key{{I: -sub.CreateTime.UnixNano()}, {S: sub.ID}}
+}
+
+func compareSubscriptionKeys(a, b Key) int {
+	if c := cmp.Compare(a[0].I, b[0].I); c != 0 {
+		return c
+	}
+	return strings.Compare(a[1].S, b[1].S)
+}
+
+// SubscriptionPage sorts all in the order of SubscriptionKey and returns the
+// at most size subscriptions after the position after (nil: from the start),
+// and more, whether any follow them.
+func SubscriptionPage(all []*repository.Subscription, after Key, size int) (page []*repository.Subscription, more bool) {
+	slices.SortFunc(all, func(a, b *repository.Subscription) int {
+		return compareSubscriptionKeys(SubscriptionKey(a), SubscriptionKey(b))
+	})
+	start := 0
+	if len(after) == 2 {
+		start, _ = slices.BinarySearchFunc(all, after, func(sub *repository.Subscription, k Key) int {
+			if compareSubscriptionKeys(SubscriptionKey(sub), k) <= 0 {
+				return -1
+			}
+			return 1
+		})
+	}
+	end := min(start+size, len(all))
+	return all[start:end], end < len(all)
 }
