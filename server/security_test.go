@@ -178,6 +178,32 @@ func TestCredentialsAreNeverLogged(t *testing.T) {
 		&subscriptionv1.GetSubscriptionRequest{Name: name}); err != nil {
 		t.Errorf("gRPC get subscription with x-manage-token metadata: %v", err)
 	}
+	// Read over REST, changed and sent back whole, without update_mask: only
+	// what the body changed is written (its output-only fields are no change).
+	sendBack := func(method string, body []byte) (int, []byte) {
+		req, err := http.NewRequestWithContext(ctx, method, ts.base+"/v1/"+name, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Manage-Token", manage)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, raw
+	}
+	_, raw := sendBack(http.MethodGet, nil)
+	var whole map[string]any
+	if err := json.Unmarshal(raw, &whole); err != nil {
+		t.Fatal(err)
+	}
+	whole["send_hour"] = 17
+	body, _ := json.Marshal(whole)
+	if code, raw := sendBack(http.MethodPatch, body); code != 200 || !strings.Contains(string(raw), `"send_hour":17`) {
+		t.Errorf("a subscription sent back whole with send_hour 17: %d %.300s", code, raw)
+	}
 	if _, err := sc.SendDigests(asAdmin(admin1), &subscriptionv1.SendDigestsRequest{}); err != nil {
 		t.Fatal(err)
 	}
