@@ -11,11 +11,11 @@ import (
 
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/clock/clocktest"
-	"github.com/papercatalog/papers/embedded"
 	"github.com/papercatalog/papers/mailer"
 	"github.com/papercatalog/papers/mailer/smtptest"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/repository/mongo/mongotest"
 )
 
 // newSender returns a Sender over a database of its own and a real SMTP
@@ -23,21 +23,7 @@ import (
 // test sets Papers.
 func newSender(t *testing.T) (*Sender, *smtptest.Server) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	edb, err := embedded.Start(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(edb.Close)
-	db, err := mongo.Open(edb.URI, "papers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close(context.Background()) })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := mongotest.Open(t)
 	smtp, err := smtptest.Start("", "")
 	if err != nil {
 		t.Fatal(err)

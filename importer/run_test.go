@@ -2,15 +2,14 @@ package importer_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/papercatalog/papers/embedded"
 	"github.com/papercatalog/papers/importer"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/repository/mongo/mongotest"
 )
 
 // TestRun imports into the embedded database: what a run counts, what it
@@ -18,19 +17,7 @@ import (
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	edb, err := embedded.Start(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(edb.Close)
-	db, err := mongo.Open(edb.URI, "papers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close(context.Background()) })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := mongotest.Open(t)
 	store := mongo.NewPapers(db)
 	model := readmodel.New()
 	var recorded int

@@ -19,7 +19,6 @@ import (
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/clock/clocktest"
 	"github.com/papercatalog/papers/delivery"
-	"github.com/papercatalog/papers/embedded"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/inproc"
 	"github.com/papercatalog/papers/listing"
@@ -27,26 +26,13 @@ import (
 	"github.com/papercatalog/papers/mailer/smtptest"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/repository/mongo/mongotest"
 	"github.com/papercatalog/papers/subscribe"
 )
 
 func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	edb, err := embedded.Start(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(edb.Close)
-	db, err := mongo.Open(edb.URI, "papers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close(context.Background()) })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := mongotest.Open(t)
 	smtp, err := smtptest.Start("", "")
 	if err != nil {
 		t.Fatal(err)

@@ -3,36 +3,21 @@ package subscribe
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/clock/clocktest"
 	"github.com/papercatalog/papers/delivery"
-	"github.com/papercatalog/papers/embedded"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/repository/mongo/mongotest"
 )
 
 // newBook returns a Book over a real (embedded) database, with a fake clock.
 func newBook(t *testing.T) (*Book, *clock.Fake) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	edb, err := embedded.Start(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(edb.Close)
-	db, err := mongo.Open(edb.URI, "papers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close(context.Background()) })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := mongotest.Open(t)
 	clk := clocktest.New(t)
 	return &Book{Store: mongo.NewSubscriptions(db), Clock: clk}, clk
 }

@@ -10,31 +10,17 @@ import (
 	"time"
 
 	"github.com/papercatalog/papers/clock/clocktest"
-	"github.com/papercatalog/papers/embedded"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/repository/mongo/mongotest"
 )
 
 // replicas returns n Recorders over one database of their own, each with its
 // own read model holding the paper p, as replicas of paperd have.
 func replicas(t *testing.T, n int) ([]*Recorder, repository.Votes) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	edb, err := embedded.Start(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(edb.Close)
-	db, err := mongo.Open(edb.URI, "papers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close(context.Background()) })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := mongotest.Open(t)
 	clk := clocktest.New(t)
 	votes := mongo.NewVotes(db)
 	var out []*Recorder
