@@ -64,7 +64,6 @@ type Catalog struct {
 
 	protos    protoCache
 	queries   listing.Cache
-	searches  searchCache
 	responses memo.Responses
 
 	importOnce sync.Once
