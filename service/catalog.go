@@ -281,16 +281,11 @@ func invalidToken() error {
 // page returns the papers of res after the key after (all from the start when nil),
 // at most size of them, and the token of the next page.
 func (s *Catalog) page(res *readmodel.Result, o listing.Order, after listing.Key, size int, tokenQuery string, extra int64) ([]*repository.Paper, string) {
-	start := 0
-	if after != nil {
-		start = res.After(o, after)
+	papers, last := res.Page(o, after, size)
+	if last == nil {
+		return papers, ""
 	}
-	end := min(start+size, len(res.Papers))
-	next := ""
-	if end < len(res.Papers) {
-		next = s.Tokens.EncodeExtra(tokenQuery, res.Keys[end-1], extra)
-	}
-	return res.Papers[start:end], next
+	return papers, s.Tokens.EncodeExtra(tokenQuery, last, extra)
 }
 
 func total(res *readmodel.Result) int32 {
