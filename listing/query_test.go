@@ -221,10 +221,10 @@ func TestContainsFoldAgreesWithLowering(t *testing.T) {
 
 func TestDailyOrder(t *testing.T) {
 	for text, want := range map[string]string{
-		"":                                 "upvotes desc, submit_time desc",
+		"":                                   "upvotes desc, submit_time desc",
 		"  upvotes desc,   submit_time desc": "upvotes desc, submit_time desc",
-		"submit_time desc":                 "submit_time desc",
-		"trending":                         "trending",
+		"submit_time desc":                   "submit_time desc",
+		"trending":                           "trending",
 	} {
 		if got, ok := DailyOrder(text); !ok || got != want {
 			t.Errorf("DailyOrder(%q) = %q, %v; want %q", text, got, ok, want)
