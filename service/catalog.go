@@ -51,9 +51,8 @@ type Catalog struct {
 	Indexer *search.Indexer
 	Tokens  *listing.Tokens
 	Log     *slog.Logger
-	// Recorded, if set, is told of every change this service records: the model
-	// has it already, so the change-log poll need not load it.
-	Recorded func(repository.ChangeRef)
+	// Writer writes papers: CreatePaper, UpdatePaper, DeletePaper and imports.
+	Writer *catalog.Writer
 	// Upvotes records users' upvotes (UpvotePaper, RemovePaperUpvote).
 	Upvotes *votes.Recorder
 	// Stats counts imported records.
@@ -68,22 +67,12 @@ type Catalog struct {
 
 	importOnce sync.Once
 	imports    *importer.Importer
-	writerOnce sync.Once
-	writer     *catalog.Writer
 }
 
 var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)
 
 func (s *Catalog) fail(ctx context.Context, method string, err error) error {
 	return toStatus(ctx, s.Log, method, err)
-}
-
-// writes is the write path of papers, made from the service's fields.
-func (s *Catalog) writes() *catalog.Writer {
-	s.writerOnce.Do(func() {
-		s.writer = &catalog.Writer{Papers: s.Papers, Model: s.Model, Log: s.Log, Recorded: s.Recorded, Clock: s.Clock}
-	})
-	return s.writer
 }
 
 // writeError maps the write path's own errors on paper id to the service's.
@@ -121,7 +110,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 		return nil, v.err()
 	}
 	checkTimestamps(&v, "paper.", req.GetPaper())
-	t := s.writes().Now()
+	t := s.Writer.Now()
 	p := &repository.Paper{ID: id, RequestID: req.GetRequestId(), CreateTime: t, UpdateTime: t}
 	setWritable(p, req.GetPaper())
 	repository.CompleteNew(p, t)
@@ -129,7 +118,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	p, err := s.writes().Create(ctx, p)
+	p, err := s.Writer.Create(ctx, p)
 	return p, writeError(id, err)
 }
 
@@ -319,7 +308,7 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	p, err := s.writes().Update(ctx, cur.ID, req.GetPaper().GetEtag(), func(cur *repository.Paper) (repository.Paper, error) {
+	p, err := s.Writer.Update(ctx, cur.ID, req.GetPaper().GetEtag(), func(cur *repository.Paper) (repository.Paper, error) {
 		next := applyMask(cur, req.GetPaper(), mask)
 		validatePaper(&v, "paper.", &next)
 		return next, v.err()
@@ -398,7 +387,7 @@ func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 		v.add("name", "%s", problem)
 		return v.err()
 	}
-	if err := s.writes().Delete(ctx, id, req.GetEtag()); err != nil {
+	if err := s.Writer.Delete(ctx, id, req.GetEtag()); err != nil {
 		return writeError(id, err)
 	}
 	s.protos.forget(id)
