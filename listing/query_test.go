@@ -218,3 +218,29 @@ func TestContainsFoldAgreesWithLowering(t *testing.T) {
 		}
 	}
 }
+
+func TestDailyOrder(t *testing.T) {
+	for text, want := range map[string]string{
+		"":                                   "upvotes desc, submit_time desc",
+		"  upvotes desc,   submit_time desc": "upvotes desc, submit_time desc",
+		"submit_time desc":                   "submit_time desc",
+		"trending":                           "trending",
+	} {
+		if got, ok := DailyOrder(text); !ok || got != want {
+			t.Errorf("DailyOrder(%q) = %q, %v; want %q", text, got, ok, want)
+		}
+	}
+	if _, ok := DailyOrder("title asc"); ok {
+		t.Error("DailyOrder accepted an order the daily listing does not have")
+	}
+}
+
+func TestReferenceTime(t *testing.T) {
+	minute := time.Date(2026, 11, 29, 23, 59, 0, 0, time.UTC)
+	if got := ReferenceTime(0, minute); !got.Equal(minute) {
+		t.Errorf("without a token: %v, want the current minute", got)
+	}
+	if got := ReferenceTime(1_700_000_000, minute); got.Unix() != 1_700_000_000 || got.Location() != time.UTC {
+		t.Errorf("from a token: %v, want the token's time in UTC", got)
+	}
+}

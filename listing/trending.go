@@ -3,6 +3,7 @@ package listing
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/papercatalog/papers/repository"
@@ -16,6 +17,39 @@ const (
 	// divide by zero and do not outrank everything with one vote.
 	AgeOffsetHours = 2.0
 )
+
+// Trending windows: the period before the reference time whose papers trend.
+const (
+	DefaultWindow = 7 * 24 * time.Hour
+	MaxWindow     = 365 * 24 * time.Hour
+)
+
+// ReferenceTime is the time trending scores are computed at: the one a page
+// token carries (Unix seconds; 0 when there is none), or else minute, the
+// current minute.
+func ReferenceTime(fromToken int64, minute time.Time) time.Time {
+	if fromToken != 0 {
+		return time.Unix(fromToken, 0).UTC()
+	}
+	return minute
+}
+
+// dailyOrders are the orders of the daily listing, by the text a caller sends
+// (its spaces normalised).
+var dailyOrders = map[string]string{
+	"":                               "upvotes desc, submit_time desc",
+	"upvotes desc, submit_time desc": "upvotes desc, submit_time desc",
+	"submit_time desc":               "submit_time desc",
+	"trending":                       "trending",
+}
+
+// DailyOrder returns the order of the daily listing that text asks for: an
+// order ParseOrder reads, or "trending" (TrendingOrder); false when the daily
+// listing has no such order.
+func DailyOrder(text string) (string, bool) {
+	o, ok := dailyOrders[strings.Join(strings.Fields(text), " ")]
+	return o, ok
+}
 
 // TrendingScore is upvotes / (age_hours + AgeOffsetHours) ^ Gravity, where age_hours
 // is the time from p's submit time to ref in hours, at least 0.

@@ -389,6 +389,21 @@ func (r *Result) After(o listing.Order, key listing.Key) int {
 	return sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], key) > 0 })
 }
 
+// Page returns the papers of r after the key after (from the start when nil),
+// at most size of them, and the key of the last one when more follow (the key
+// a page token continues after), or else nil. o is the order r is sorted by.
+func (r *Result) Page(o listing.Order, after listing.Key, size int) ([]*repository.Paper, listing.Key) {
+	start := 0
+	if after != nil {
+		start = r.After(o, after)
+	}
+	end := min(start+size, len(r.Papers))
+	if end < len(r.Papers) {
+		return r.Papers[start:end], r.Keys[end-1]
+	}
+	return r.Papers[start:end], nil
+}
+
 // List returns the papers matching f, sorted by o. Results are cached per filter
 // and order. A cached result of an earlier generation is patched with the papers
 // that changed since, when they are few, rather than computed again: a vote or an

@@ -100,6 +100,12 @@ func TestListIsSortedAndFollowsChanges(t *testing.T) {
 	if i := r.After(o, r.Keys[0]); i != 1 {
 		t.Errorf("After(first) = %d, want 1", i)
 	}
+	if page, last := r.Page(o, nil, 2); len(page) != 2 || page[1].ID != "a" || o.Compare(last, r.Keys[1]) != 0 {
+		t.Errorf("the first page of 2: %d papers, continuing after %v", len(page), last)
+	}
+	if page, last := r.Page(o, r.Keys[1], 2); len(page) != 1 || page[0].ID != "c" || last != nil {
+		t.Errorf("the last page: %d papers, continuing after %v, want c and no more", len(page), last)
+	}
 	if m.List(f, o) != r {
 		t.Error("an unchanged model did not reuse the cached result")
 	}

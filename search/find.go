@@ -128,6 +128,30 @@ func (ix *Index) SimilarCached(ctx context.Context, p *repository.Paper, limit i
 	return hits, nil
 }
 
+// MatchingCached returns the ids of every paper the query text matches, cached
+// until the index changes: subscribers share topics, so each distinct query is
+// run once per index generation. Callers must not modify the set.
+func (ix *Index) MatchingCached(text string) (map[string]bool, error) {
+	key, gen := "matching\x00"+text, ix.Generation()
+	if ids, ok := ix.results.get(key, gen); ok {
+		return ids.(map[string]bool), nil
+	}
+	q, err := Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	hits, _, err := ix.Search(q)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]bool, len(hits))
+	for _, h := range hits {
+		ids[h.ID] = true
+	}
+	ix.results.put(key, gen, ids)
+	return ids, nil
+}
+
 // resultCache keeps recent results of one index generation.
 type resultCache struct {
 	mu      sync.Mutex

@@ -83,3 +83,30 @@ func mapValues(m map[string]*repository.Paper) []*repository.Paper {
 	}
 	return out
 }
+
+func TestMatchingCached(t *testing.T) {
+	t.Parallel()
+	ix, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ix.Close() }()
+	p := &repository.Paper{ID: "2401.00001", Title: "graph diffusion", Version: 1}
+	if err := ix.Apply([]*repository.Paper{p, {ID: "2401.00002", Title: "vision transformers", Version: 1}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ix.MatchingCached("graph")
+	if err != nil || len(ids) != 1 || !ids[p.ID] {
+		t.Fatalf("matching graph: %v %v", ids, err)
+	}
+	if _, err := ix.MatchingCached("\"graph"); err == nil {
+		t.Error("a query that does not parse is an error")
+	}
+	// A change to the index is seen at once: the cached set is of the old generation.
+	if err := ix.Apply([]*repository.Paper{{ID: "2401.00003", Title: "graph neural networks", Version: 1}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := ix.MatchingCached("graph"); err != nil || len(ids) != 2 {
+		t.Errorf("matching graph after an index change: %v %v, want 2 papers", ids, err)
+	}
+}

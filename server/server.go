@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/papercatalog/papers/auth"
+	"github.com/papercatalog/papers/catalog"
 	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/cpu"
 	"github.com/papercatalog/papers/delivery"
@@ -374,7 +375,8 @@ func (s *Server) open(ctx context.Context) error {
 		Limits: auth.NewLimiters(cfg.WriteRateLimit, cfg.UpvoteRateLimit, cfg.SubscribeRateLimit)}, cfg.RequestTimeout, log))
 	tokens := listing.NewTokens(key)
 	s.catalog = &service.Catalog{Papers: papers, Votes: voteRecords, Model: s.model, Tokens: tokens,
-		Log: log, Search: s.index, Indexer: indexer, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock,
+		Log: log, Search: s.index, Indexer: indexer, Clock: cfg.Clock,
+		Writer:  &catalog.Writer{Papers: papers, Model: s.model, Log: log, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock},
 		Upvotes: &votes.Recorder{Votes: voteRecords, Papers: papers, Model: s.model, Log: log, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock}}
 	indexer.Busy = s.catalog.Importing
 	var mail mailer.Mailer

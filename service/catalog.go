@@ -6,13 +6,11 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"go.einride.tech/aip/fieldmask"
 	"google.golang.org/grpc/codes"
@@ -22,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/papercatalog/papers/auth"
+	"github.com/papercatalog/papers/catalog"
 	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/importer"
@@ -52,9 +51,8 @@ type Catalog struct {
 	Indexer *search.Indexer
 	Tokens  *listing.Tokens
 	Log     *slog.Logger
-	// Recorded, if set, is told of every change this service records: the model
-	// has it already, so the change-log poll need not load it.
-	Recorded func(repository.ChangeRef)
+	// Writer writes papers: CreatePaper, UpdatePaper, DeletePaper and imports.
+	Writer *catalog.Writer
 	// Upvotes records users' upvotes (UpvotePaper, RemovePaperUpvote).
 	Upvotes *votes.Recorder
 	// Stats counts imported records.
@@ -65,7 +63,6 @@ type Catalog struct {
 
 	protos    protoCache
 	queries   listing.Cache
-	searches  searchCache
 	responses memo.Responses
 
 	importOnce sync.Once
@@ -78,22 +75,18 @@ func (s *Catalog) fail(ctx context.Context, method string, err error) error {
 	return toStatus(ctx, s.Log, method, err)
 }
 
-// now is the time of a write, as stored: UTC, to the millisecond.
-func (s *Catalog) now() time.Time { return clock.Or(s.Clock).Now().UTC().Truncate(time.Millisecond) }
-
-// record appends a change for other replicas. A failure is logged, not returned:
-// the write itself succeeded, and the periodic full reload of other replicas picks
-// it up.
-func (s *Catalog) record(ctx context.Context, c repository.Change) {
-	c.Time = clock.Or(s.Clock).Now().UTC()
-	id, err := s.Papers.RecordChange(context.WithoutCancel(ctx), c)
-	if err != nil {
-		s.Log.WarnContext(ctx, "could not record change for other replicas", "paper", c.PaperID, "err", err)
-		return
+// writeError maps the write path's own errors on paper id to the service's.
+func writeError(id string, err error) error {
+	var stale *catalog.StaleError
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return notFound(id)
+	case errors.Is(err, repository.ErrAlreadyExists):
+		return errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
+	case errors.As(err, &stale):
+		return &Error{Code: codes.Aborted, Reason: ReasonEtagMismatch, Message: stale.Error()}
 	}
-	if s.Recorded != nil {
-		s.Recorded(repository.ChangeRef{ID: id, Time: c.Time})
-	}
+	return err
 }
 
 // CreatePaper implements catalogv1.CatalogServiceServer.
@@ -117,7 +110,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 		return nil, v.err()
 	}
 	checkTimestamps(&v, "paper.", req.GetPaper())
-	t := s.now()
+	t := s.Writer.Now()
 	p := &repository.Paper{ID: id, RequestID: req.GetRequestId(), CreateTime: t, UpdateTime: t}
 	setWritable(p, req.GetPaper())
 	repository.CompleteNew(p, t)
@@ -125,33 +118,8 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-
-	if p.RequestID != "" {
-		if prev, ok := s.Model.ByRequestID(p.RequestID); ok && prev.ID == id {
-			return prev, nil
-		}
-	}
-	if _, ok := s.Model.Get(id); ok && p.RequestID == "" {
-		return nil, errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
-	}
-	p.Version = repository.NextVersion(clock.Or(s.Clock).Now(), s.Model.Tombstone(id))
-	if err := s.Papers.Create(ctx, p); err != nil {
-		if !errors.Is(err, repository.ErrAlreadyExists) {
-			return nil, err
-		}
-		existing, gerr := s.Papers.Get(ctx, id)
-		if gerr != nil {
-			return nil, gerr
-		}
-		s.Model.Put(existing)
-		if p.RequestID != "" && existing.RequestID == p.RequestID {
-			return existing, nil
-		}
-		return nil, errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
-	}
-	s.Model.Put(p)
-	s.record(ctx, repository.Change{PaperID: id, Version: p.Version, Paper: p})
-	return p, nil
+	p, err := s.Writer.Create(ctx, p)
+	return p, writeError(id, err)
 }
 
 // GetPaper implements catalogv1.CatalogServiceServer.
@@ -178,9 +146,14 @@ func (s *Catalog) get(field, name string) (*repository.Paper, error) {
 	}
 	p, ok := s.Model.Get(id)
 	if !ok {
-		return nil, &Error{Code: codes.NotFound, Reason: ReasonPaperNotFound, Resource: paperName(id), Message: "paper " + paperName(id) + " not found"}
+		return nil, notFound(id)
 	}
 	return p, nil
+}
+
+// notFound is the error of a paper that does not exist.
+func notFound(id string) error {
+	return &Error{Code: codes.NotFound, Reason: ReasonPaperNotFound, Resource: paperName(id), Message: "paper " + paperName(id) + " not found"}
 }
 
 // BatchGetPapers implements catalogv1.CatalogServiceServer.
@@ -297,16 +270,11 @@ func invalidToken() error {
 // page returns the papers of res after the key after (all from the start when nil),
 // at most size of them, and the token of the next page.
 func (s *Catalog) page(res *readmodel.Result, o listing.Order, after listing.Key, size int, tokenQuery string, extra int64) ([]*repository.Paper, string) {
-	start := 0
-	if after != nil {
-		start = res.After(o, after)
+	papers, last := res.Page(o, after, size)
+	if last == nil {
+		return papers, ""
 	}
-	end := min(start+size, len(res.Papers))
-	next := ""
-	if end < len(res.Papers) {
-		next = s.Tokens.EncodeExtra(tokenQuery, res.Keys[end-1], extra)
-	}
-	return res.Papers[start:end], next
+	return papers, s.Tokens.EncodeExtra(tokenQuery, last, extra)
 }
 
 func total(res *readmodel.Result) int32 {
@@ -333,64 +301,19 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		return nil, err
 	}
 	checkTimestamps(&v, "paper.", req.GetPaper())
-	for attempt := 1; ; attempt++ {
-		cur, err := s.get("paper.name", req.GetPaper().GetName())
-		if err != nil {
-			return nil, err
-		}
-		if err := v.err(); err != nil {
-			return nil, err
-		}
-		if err := checkEtag(req.GetPaper().GetEtag(), cur); err != nil {
-			return nil, err
-		}
+	cur, err := s.get("paper.name", req.GetPaper().GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	p, err := s.Writer.Update(ctx, cur.ID, req.GetPaper().GetEtag(), func(cur *repository.Paper) (repository.Paper, error) {
 		next := applyMask(cur, req.GetPaper(), mask)
 		validatePaper(&v, "paper.", &next)
-		if err := v.err(); err != nil {
-			return nil, err
-		}
-		t := s.now()
-		next.UpdateTime = t
-		next.Version = repository.NextVersion(t, cur.Version)
-		// The store's conditional update is the arbiter between writers: exactly
-		// one of those that read version cur.Version stores its successor.
-		err = s.Papers.Update(ctx, &next, cur.Version)
-		if err == nil {
-			s.Model.Put(&next)
-			s.record(ctx, repository.Change{PaperID: next.ID, Version: next.Version, Paper: &next})
-			return &next, nil
-		}
-		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
-			s.refresh(ctx, cur.ID)
-		}
-		// A caller who sent no etag asked for no condition: its change goes onto
-		// the paper as now stored, unless the paper keeps changing under it.
-		if !errors.Is(err, repository.ErrConflict) || req.GetPaper().GetEtag() != "" || attempt == 3 {
-			return nil, err
-		}
-	}
-}
-
-// checkEtag returns ABORTED when a caller sent an etag that is not cur's.
-func checkEtag(sent string, cur *repository.Paper) error {
-	if sent != "" && sent != etag(cur) {
-		return &Error{Code: codes.Aborted, Reason: ReasonEtagMismatch,
-			Message: fmt.Sprintf("etag %q is stale: the paper changed since it was read (current etag %q)", sent, etag(cur))}
-	}
-	return nil
-}
-
-// refresh re-reads a paper the model had stale, after a conditional write lost.
-func (s *Catalog) refresh(ctx context.Context, id string) {
-	p, err := s.Papers.Get(ctx, id)
-	switch {
-	case err == nil:
-		s.Model.Put(p)
-	case errors.Is(err, repository.ErrNotFound):
-		if cur, ok := s.Model.Get(id); ok {
-			s.Model.Remove(id, cur.Version)
-		}
-	}
+		return next, v.err()
+	})
+	return p, writeError(cur.ID, err)
 }
 
 // maskPaths returns the update mask, checked against the Paper's fields and their
@@ -458,29 +381,15 @@ func (s *Catalog) DeletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 }
 
 func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperRequest) error {
-	cur, err := s.get("name", req.GetName())
-	if err != nil {
-		return err
+	id, problem := parsePaperName(req.GetName())
+	if problem != "" {
+		var v violations
+		v.add("name", "%s", problem)
+		return v.err()
 	}
-	if err := checkEtag(req.GetEtag(), cur); err != nil {
-		return err
+	if err := s.Writer.Delete(ctx, id, req.GetEtag()); err != nil {
+		return writeError(id, err)
 	}
-	var cond int64 // an unconditional delete removes whatever version is stored
-	if req.GetEtag() != "" {
-		cond = cur.Version
-	}
-	if err := s.Papers.Delete(ctx, cur.ID, cond); err != nil {
-		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
-			s.refresh(ctx, cur.ID)
-		}
-		return err
-	}
-	version := repository.NextVersion(clock.Or(s.Clock).Now(), cur.Version)
-	s.Model.Remove(cur.ID, version)
-	// The paper's vote records stay: deleting them would scan every vote on the
-	// embedded database. Votes older than a paper do not count (see the read
-	// model), so a paper created again under the same id starts with none.
-	s.protos.forget(cur.ID)
-	s.record(ctx, repository.Change{PaperID: cur.ID, Version: version, Deleted: true})
+	s.protos.forget(id)
 	return nil
 }

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"strconv"
 	"time"
 
 	"go.einride.tech/aip/fieldbehavior"
@@ -11,13 +10,10 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/catalog"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/repository"
 )
-
-func etag(p *repository.Paper) string {
-	return strconv.FormatInt(p.Version, 36)
-}
 
 func ts(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
@@ -57,7 +53,7 @@ func toProto(p *repository.Paper, view catalogv1.PaperView) *catalogv1.Paper {
 		JournalRef:      p.JournalRef,
 		Comment:         p.Comment,
 		Upvotes:         p.Upvotes,
-		Etag:            etag(p),
+		Etag:            catalog.Etag(p),
 		CreateTime:      ts(p.CreateTime),
 		UpdateTime:      ts(p.UpdateTime),
 	}

@@ -2,73 +2,32 @@ package service
 
 import (
 	"context"
-	"slices"
 	"time"
 
+	"github.com/papercatalog/papers/digest"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/repository"
-	"github.com/papercatalog/papers/search"
 )
 
 // DigestPapers selects a subscription's papers for the digest due at ref: the
-// papers submitted in the period before it (a day, or a week for weekly
-// digests) that match the subscription's topics, by trending score, at most
-// MaxPapers. The period starts at the same hour of the day on the calendar in
-// the subscriber's time zone, so that across a daylight-saving change (a day
-// of 23 or 25 hours) each paper is in exactly one edition.
+// papers submitted in its period (digest.PeriodStart) that match its topics,
+// by trending score (digest.Select).
 func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*repository.Paper, error) {
-	days := 1
-	if sub.Frequency == "weekly" {
-		days = 7
-	}
-	from := ref.In(subscriberZone(sub.TimeZone)).AddDate(0, 0, -days)
 	var matches map[string]bool
 	if sub.Query != "" {
 		if err := s.searchReady(); err != nil {
 			return nil, err
 		}
-		// Subscribers share topics: each distinct query is run once per index
-		// generation.
-		key, gen := "digest\x00"+sub.Query, s.Search.Generation()
-		if c, ok := s.searches.get(key, gen); ok {
-			matches = c.ids
-		} else {
-			q, err := search.Parse(sub.Query)
-			if err != nil {
-				return nil, err
-			}
-			hits, _, err := s.Search.Search(q)
-			if err != nil {
-				return nil, err
-			}
-			matches = make(map[string]bool, len(hits))
-			for _, h := range hits {
-				matches[h.ID] = true
-			}
-			s.searches.put(key, gen, &cachedSearch{ids: matches})
+		var err error
+		if matches, err = s.Search.MatchingCached(sub.Query); err != nil {
+			return nil, err
 		}
 	}
 	// One listing of the period per reference time, shared by every subscriber
 	// due then (and cached as any listing); each subscriber's topics filter it.
-	window := listing.Filter{}.SubmittedIn(from, ref)
-	var out []*repository.Paper
-	for _, p := range s.Model.List(window, listing.TrendingOrder(ref)).Papers {
-		if len(out) == max(sub.MaxPapers, 1) {
-			break
-		}
-		if p.Upvotes < sub.MinUpvotes || (matches != nil && !matches[p.ID]) {
-			continue
-		}
-		if len(sub.Categories) > 0 && !slices.ContainsFunc(p.Categories, func(c string) bool { return slices.Contains(sub.Categories, c) }) {
-			continue
-		}
-		if len(sub.Organizations) > 0 && !slices.Contains(sub.Organizations, p.Organization.ID) {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	window := listing.Filter{}.SubmittedIn(digest.PeriodStart(sub, ref), ref)
+	return digest.Select(s.Model.List(window, listing.TrendingOrder(ref)).Papers, sub, matches), nil
 }
 
 // PaperURL is the link of a paper in mails: its REST resource under publicURL.

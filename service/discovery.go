@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -14,29 +13,6 @@ import (
 	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/memo"
 )
-
-// Trending windows.
-const (
-	defaultWindow = 7 * 24 * time.Hour
-	maxWindow     = 365 * 24 * time.Hour
-)
-
-// dailyOrders are the orders ListDailyPapers accepts, by the text a caller sends.
-var dailyOrders = map[string]string{
-	"":                               "upvotes desc, submit_time desc",
-	"upvotes desc, submit_time desc": "upvotes desc, submit_time desc",
-	"submit_time desc":               "submit_time desc",
-	"trending":                       "trending",
-}
-
-// referenceTime is the time trending scores are computed at: the one a page token
-// carries, or else the current minute.
-func referenceTime(fromToken int64, minute time.Time) time.Time {
-	if fromToken != 0 {
-		return time.Unix(fromToken, 0).UTC()
-	}
-	return minute
-}
 
 // ListDailyPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListDailyPapers(ctx context.Context, req *catalogv1.ListDailyPapersRequest) (*catalogv1.ListDailyPapersResponse, error) {
@@ -62,7 +38,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 	if q.FilterErr != nil {
 		v.add("filter", "%s", q.FilterErr.Error())
 	}
-	orderText, ok := dailyOrders[strings.Join(strings.Fields(req.GetOrderBy()), " ")]
+	orderText, ok := listing.DailyOrder(req.GetOrderBy())
 	if !ok {
 		v.add("order_by", "must be one of \"upvotes desc, submit_time desc\" (the default), \"submit_time desc\" or \"trending\"")
 	}
@@ -77,7 +53,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 	}
 	var o listing.Order
 	if orderText == "trending" {
-		ref := referenceTime(extra, minute)
+		ref := listing.ReferenceTime(extra, minute)
 		o, extra = listing.TrendingOrder(ref), ref.Unix()
 	} else {
 		o = s.queries.Parse("", orderText).Order
@@ -119,9 +95,9 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 	var v violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
-	window := defaultWindow
+	window := listing.DefaultWindow
 	if w := req.GetWindow(); w != nil {
-		if err := w.CheckValid(); err != nil || w.AsDuration() <= 0 || w.AsDuration() > maxWindow {
+		if err := w.CheckValid(); err != nil || w.AsDuration() <= 0 || w.AsDuration() > listing.MaxWindow {
 			v.add("window", "must be a positive duration of at most 365 days (8760h)")
 		} else {
 			window = w.AsDuration()
@@ -139,7 +115,7 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 	if err != nil {
 		return nil, err
 	}
-	ref := referenceTime(extra, minute)
+	ref := listing.ReferenceTime(extra, minute)
 	o := listing.TrendingOrder(ref)
 	if after != nil && !o.Valid(after) {
 		return nil, invalidToken()

@@ -16,10 +16,6 @@ func loadZone(v *violations, field, name string) *time.Location {
 	return loc
 }
 
-// subscriberZone is a stored subscription's time zone (checked when it was
-// set), or UTC.
-func subscriberZone(name string) *time.Location { return period.StoredZone(name) }
-
 // resolvePeriod is period.Resolve, its problems added to v.
 func resolvePeriod(v *violations, date, week, month string, loc *time.Location) (start, end time.Time) {
 	start, end, problems := period.Resolve(date, week, month, loc)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 
 	"google.golang.org/grpc/codes"
 
@@ -97,39 +96,6 @@ func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersR
 		resp.NextPageToken = s.Tokens.EncodeExtra(tokenQuery, query0, offset+int64(size))
 	}
 	return resp, nil
-}
-
-// cachedSearch is, for digests, the set of all the papers a query matches.
-type cachedSearch struct {
-	ids map[string]bool
-}
-
-// searchCache keeps recent search results of one index generation.
-type searchCache struct {
-	mu      sync.Mutex
-	gen     uint64
-	entries map[string]*cachedSearch
-}
-
-const maxCachedSearches = 4096
-
-func (c *searchCache) get(key string, gen uint64) (*cachedSearch, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
-		return nil, false
-	}
-	e, ok := c.entries[key]
-	return e, ok
-}
-
-func (c *searchCache) put(key string, gen uint64, e *cachedSearch) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen || c.entries == nil || len(c.entries) >= maxCachedSearches {
-		c.gen, c.entries = gen, map[string]*cachedSearch{}
-	}
-	c.entries[key] = e
 }
 
 // query0 is the sort key of search page tokens, which continue by offset.

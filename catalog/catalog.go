@@ -1,0 +1,203 @@
+// Package catalog is the write path of papers: it creates, updates and deletes
+// papers in the store, keeps the read model in step with what it stored, and
+// records each change for other replicas. The store's conditional writes are the
+// arbiter between writers; callers validate requests and convert at their edge.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/papercatalog/papers/clock"
+	"github.com/papercatalog/papers/readmodel"
+	"github.com/papercatalog/papers/repository"
+)
+
+// ErrNotFound means the read model has no paper of that id.
+var ErrNotFound = errors.New("paper not found")
+
+// StaleError is the error of a write whose etag precondition failed: the paper
+// changed since the caller read it.
+type StaleError struct {
+	// Sent is the etag the caller sent, Current the paper's.
+	Sent, Current string
+}
+
+func (e *StaleError) Error() string {
+	return "etag " + strconv.Quote(e.Sent) + " is stale: the paper changed since it was read (current etag " + strconv.Quote(e.Current) + ")"
+}
+
+// Etag is the etag of a paper: its version, in base 36.
+func Etag(p *repository.Paper) string { return strconv.FormatInt(p.Version, 36) }
+
+// maxAttempts is how often Update tries a write without an etag that keeps
+// losing to other writers.
+const maxAttempts = 3
+
+// Writer writes papers. Its zero value is not usable: Papers and Model are
+// required.
+type Writer struct {
+	Papers repository.Papers
+	Model  *readmodel.Model
+	Log    *slog.Logger
+	// Recorded, if set, is told of every change the writer records: the model
+	// has it already, so the change-log poll need not load it.
+	Recorded func(repository.ChangeRef)
+	// Clock gives the time of writes (nil: the system's clock).
+	Clock clock.Clock
+}
+
+// Now is the time of a write, as stored: UTC, to the millisecond.
+func (w *Writer) Now() time.Time {
+	return clock.Or(w.Clock).Now().UTC().Truncate(time.Millisecond)
+}
+
+// Record appends a change for other replicas. A failure is logged, not returned:
+// the write itself succeeded, and the periodic full reload of other replicas
+// picks it up.
+func (w *Writer) Record(ctx context.Context, c repository.Change) {
+	c.Time = clock.Or(w.Clock).Now().UTC()
+	id, err := w.Papers.RecordChange(context.WithoutCancel(ctx), c)
+	if err != nil {
+		w.log().WarnContext(ctx, "could not record change for other replicas", "paper", c.PaperID, "err", err)
+		return
+	}
+	if w.Recorded != nil {
+		w.Recorded(repository.ChangeRef{ID: id, Time: c.Time})
+	}
+}
+
+func (w *Writer) log() *slog.Logger {
+	if w.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return w.Log
+}
+
+// Create stores the new paper p, complete and valid, and returns it. A create
+// with the request id of one that made a paper of the same id returns that
+// paper (a retried request); otherwise a paper of that id that exists is
+// repository.ErrAlreadyExists.
+func (w *Writer) Create(ctx context.Context, p *repository.Paper) (*repository.Paper, error) {
+	if p.RequestID != "" {
+		if prev, ok := w.Model.ByRequestID(p.RequestID); ok && prev.ID == p.ID {
+			return prev, nil
+		}
+	}
+	if _, ok := w.Model.Get(p.ID); ok && p.RequestID == "" {
+		return nil, repository.ErrAlreadyExists
+	}
+	p.Version = repository.NextVersion(clock.Or(w.Clock).Now(), w.Model.Tombstone(p.ID))
+	if err := w.Papers.Create(ctx, p); err != nil {
+		if !errors.Is(err, repository.ErrAlreadyExists) {
+			return nil, err
+		}
+		existing, gerr := w.Papers.Get(ctx, p.ID)
+		if gerr != nil {
+			return nil, gerr
+		}
+		w.Model.Put(existing)
+		if p.RequestID != "" && existing.RequestID == p.RequestID {
+			return existing, nil
+		}
+		return nil, repository.ErrAlreadyExists
+	}
+	w.Model.Put(p)
+	w.Record(ctx, repository.Change{PaperID: p.ID, Version: p.Version, Paper: p})
+	return p, nil
+}
+
+// Update changes paper id: change returns the paper as it should be, from the
+// paper as the model has it (which it must not modify), or an error that Update
+// returns. With an etag, the write is conditional on it (a *StaleError when it
+// is not the paper's); without, a write that loses to another writer is tried
+// again on the paper as now stored, up to three times, and then fails with
+// repository.ErrConflict. A paper the model lacks is ErrNotFound.
+func (w *Writer) Update(ctx context.Context, id, etag string, change func(cur *repository.Paper) (repository.Paper, error)) (*repository.Paper, error) {
+	for attempt := 1; ; attempt++ {
+		cur, ok := w.Model.Get(id)
+		if !ok {
+			return nil, ErrNotFound
+		}
+		if err := checkEtag(etag, cur); err != nil {
+			return nil, err
+		}
+		next, err := change(cur)
+		if err != nil {
+			return nil, err
+		}
+		t := w.Now()
+		next.UpdateTime = t
+		next.Version = repository.NextVersion(t, cur.Version)
+		// The store's conditional update is the arbiter between writers: exactly
+		// one of those that read version cur.Version stores its successor.
+		err = w.Papers.Update(ctx, &next, cur.Version)
+		if err == nil {
+			w.Model.Put(&next)
+			w.Record(ctx, repository.Change{PaperID: next.ID, Version: next.Version, Paper: &next})
+			return &next, nil
+		}
+		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
+			w.refresh(ctx, cur.ID)
+		}
+		// A caller who sent no etag asked for no condition: its change goes onto
+		// the paper as now stored, unless the paper keeps changing under it.
+		if !errors.Is(err, repository.ErrConflict) || etag != "" || attempt == maxAttempts {
+			return nil, err
+		}
+	}
+}
+
+// Delete deletes paper id; with an etag, only the version it names. The model
+// keeps a tombstone, so that an older copy arriving later does not bring the
+// paper back. A paper the model lacks is ErrNotFound.
+func (w *Writer) Delete(ctx context.Context, id, etag string) error {
+	cur, ok := w.Model.Get(id)
+	if !ok {
+		return ErrNotFound
+	}
+	if err := checkEtag(etag, cur); err != nil {
+		return err
+	}
+	var cond int64 // an unconditional delete removes whatever version is stored
+	if etag != "" {
+		cond = cur.Version
+	}
+	if err := w.Papers.Delete(ctx, cur.ID, cond); err != nil {
+		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
+			w.refresh(ctx, cur.ID)
+		}
+		return err
+	}
+	version := repository.NextVersion(clock.Or(w.Clock).Now(), cur.Version)
+	w.Model.Remove(cur.ID, version)
+	// The paper's vote records stay: deleting them would scan every vote on the
+	// embedded database. Votes older than a paper do not count (see the read
+	// model), so a paper created again under the same id starts with none.
+	w.Record(ctx, repository.Change{PaperID: cur.ID, Version: version, Deleted: true})
+	return nil
+}
+
+// checkEtag returns a *StaleError when a caller sent an etag that is not cur's.
+func checkEtag(sent string, cur *repository.Paper) error {
+	if sent != "" && sent != Etag(cur) {
+		return &StaleError{Sent: sent, Current: Etag(cur)}
+	}
+	return nil
+}
+
+// refresh re-reads a paper the model had stale, after a conditional write lost.
+func (w *Writer) refresh(ctx context.Context, id string) {
+	p, err := w.Papers.Get(ctx, id)
+	switch {
+	case err == nil:
+		w.Model.Put(p)
+	case errors.Is(err, repository.ErrNotFound):
+		if cur, ok := w.Model.Get(id); ok {
+			w.Model.Remove(id, cur.Version)
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package catalog_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/papercatalog/papers/catalog"
+	"github.com/papercatalog/papers/embedded"
+	"github.com/papercatalog/papers/readmodel"
+	"github.com/papercatalog/papers/repository"
+	"github.com/papercatalog/papers/repository/mongo"
+)
+
+// fixture is a writer over the embedded database, counting the changes it records.
+type fixture struct {
+	w        *catalog.Writer
+	store    *mongo.Papers
+	model    *readmodel.Model
+	mu       sync.Mutex
+	recorded int
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	edb, err := embedded.Start(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(edb.Close)
+	// As paperd opens its embedded database: its only client, whose conditional
+	// writes are atomic (FerretDB does not apply a filter's condition atomically).
+	db, err := mongo.Open(edb.URI, "papers", mongo.Exclusive(), mongo.InProcess())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close(context.Background()) })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{store: mongo.NewPapers(db), model: readmodel.New()}
+	f.w = &catalog.Writer{Papers: f.store, Model: f.model, Log: slog.New(slog.DiscardHandler),
+		Recorded: func(repository.ChangeRef) { f.mu.Lock(); f.recorded++; f.mu.Unlock() }}
+	return f
+}
+
+func (f *fixture) changes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.recorded
+}
+
+// agree fails unless the model and the database hold the same version of paper id.
+func (f *fixture) agree(t *testing.T, id string) *repository.Paper {
+	t.Helper()
+	stored, err := f.store.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("stored paper %s: %v", id, err)
+	}
+	inModel, ok := f.model.Get(id)
+	if !ok || inModel.Version != stored.Version || inModel.Title != stored.Title {
+		t.Fatalf("model has %+v, database %+v", inModel, stored)
+	}
+	return stored
+}
+
+func newPaper(id, title, requestID string) *repository.Paper {
+	t := time.Now().UTC().Truncate(time.Millisecond)
+	return &repository.Paper{ID: id, Title: title, RequestID: requestID, CreateTime: t, UpdateTime: t, SubmitTime: t}
+}
+
+// TestCreate covers idempotent retries by request id and papers that exist,
+// in the model or only in the database (written by another replica).
+func TestCreate(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+
+	p, err := f.w.Create(ctx, newPaper("2401.00001", "First", "req-1"))
+	if err != nil || p.Version == 0 {
+		t.Fatalf("create: %+v %v", p, err)
+	}
+	f.agree(t, p.ID)
+	again, err := f.w.Create(ctx, newPaper("2401.00001", "First, retried", "req-1"))
+	if err != nil || again.Version != p.Version || again.Title != "First" {
+		t.Errorf("a retried create returns the paper the first made: %+v %v", again, err)
+	}
+	if _, err := f.w.Create(ctx, newPaper("2401.00001", "Other", "")); !errors.Is(err, repository.ErrAlreadyExists) {
+		t.Errorf("create without request id of an existing paper: %v, want ErrAlreadyExists", err)
+	}
+	if _, err := f.w.Create(ctx, newPaper("2401.00001", "Other", "req-2")); !errors.Is(err, repository.ErrAlreadyExists) {
+		t.Errorf("create with another request id of an existing paper: %v, want ErrAlreadyExists", err)
+	}
+	if n := f.changes(); n != 1 {
+		t.Errorf("%d changes recorded, want 1: refused and retried creates record none", n)
+	}
+
+	// Another replica stored a paper this model has not seen yet.
+	elsewhere := newPaper("2401.00002", "Elsewhere", "req-3")
+	elsewhere.Version = 1
+	if err := f.store.Create(ctx, elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.w.Create(ctx, newPaper("2401.00002", "Here", "")); !errors.Is(err, repository.ErrAlreadyExists) {
+		t.Errorf("create of a paper only the database has: %v, want ErrAlreadyExists", err)
+	}
+	if got := f.agree(t, "2401.00002"); got.Title != "Elsewhere" {
+		t.Errorf("the model learnt the stored paper: %+v", got)
+	}
+	if got, err := f.w.Create(ctx, newPaper("2401.00002", "Retried", "req-3")); err != nil || got.Title != "Elsewhere" {
+		t.Errorf("a retry of the other replica's create returns its paper: %+v %v", got, err)
+	}
+}
+
+// TestUpdate covers the etag precondition, the retries of a write without one,
+// and the refresh of a model that lost a conditional write.
+func TestUpdate(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p, err := f.w.Create(ctx, newPaper("2401.00003", "Before", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	retitle := func(title string) func(*repository.Paper) (repository.Paper, error) {
+		return func(cur *repository.Paper) (repository.Paper, error) {
+			next := *cur
+			next.Title = title
+			return next, nil
+		}
+	}
+
+	if _, err := f.w.Update(ctx, "2401.99999", "", retitle("x")); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("update of a missing paper: %v, want ErrNotFound", err)
+	}
+	var stale *catalog.StaleError
+	if _, err := f.w.Update(ctx, p.ID, "nope", retitle("x")); !errors.As(err, &stale) || stale.Current != catalog.Etag(p) {
+		t.Errorf("update with a wrong etag: %v, want a StaleError naming etag %s", err, catalog.Etag(p))
+	}
+	invalid := errors.New("invalid")
+	if _, err := f.w.Update(ctx, p.ID, "", func(*repository.Paper) (repository.Paper, error) { return repository.Paper{}, invalid }); !errors.Is(err, invalid) {
+		t.Errorf("the change's error: %v", err)
+	}
+	up, err := f.w.Update(ctx, p.ID, catalog.Etag(p), retitle("After"))
+	if err != nil || up.Title != "After" || up.Version <= p.Version {
+		t.Fatalf("update with the current etag: %+v %v", up, err)
+	}
+	if got := f.agree(t, p.ID); got.Title != "After" {
+		t.Errorf("stored %+v", got)
+	}
+
+	// Another replica changes the paper behind the model's back.
+	behind := *up
+	behind.Keywords = []string{"elsewhere"}
+	behind.Version = up.Version + 1
+	if err := f.store.Update(ctx, &behind, up.Version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.w.Update(ctx, p.ID, catalog.Etag(up), retitle("Lost")); !errors.Is(err, repository.ErrConflict) {
+		t.Errorf("a conditional write on a stale model: %v, want ErrConflict", err)
+	}
+	if got := f.agree(t, p.ID); got.Version != behind.Version {
+		t.Errorf("the model was refreshed to the stored version %d: %+v", behind.Version, got)
+	}
+	behind.Version++
+	if err := f.store.Update(ctx, &behind, behind.Version-1); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.w.Update(ctx, p.ID, "", retitle("Retried"))
+	if err != nil || got.Title != "Retried" || len(got.Keywords) != 1 {
+		t.Errorf("a write without etag is tried again on the paper as stored: %+v %v", got, err)
+	}
+	f.agree(t, p.ID)
+}
+
+// TestConcurrentWriters has writers that read the same version of a paper
+// update it at once: exactly one wins, and the model and the database agree.
+func TestConcurrentWriters(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p, err := f.w.Create(ctx, newPaper("2401.00004", "Start", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = f.w.Update(ctx, p.ID, catalog.Etag(p), func(cur *repository.Paper) (repository.Paper, error) {
+				next := *cur
+				next.Title = "writer " + strconv.Itoa(i)
+				return next, nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		var stale *catalog.StaleError
+		switch {
+		case err == nil && won >= 0:
+			t.Errorf("writers %d and %d both won", won, i)
+		case err == nil:
+			won = i
+		case !errors.As(err, &stale) && !errors.Is(err, repository.ErrConflict):
+			t.Errorf("writer %d: %v, want a stale etag or a conflict", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no writer won")
+	}
+	got := f.agree(t, p.ID)
+	if got.Title != "writer "+strconv.Itoa(won) {
+		t.Errorf("stored %q, want the winner's title", got.Title)
+	}
+	if c := f.changes(); c != 2 {
+		t.Errorf("%d changes recorded, want the create and one update", c)
+	}
+}
+
+// TestDelete covers the etag precondition and the tombstone that keeps
+// versions growing across a delete.
+func TestDelete(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p, err := f.w.Create(ctx, newPaper("2401.00005", "Doomed", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stale *catalog.StaleError
+	if err := f.w.Delete(ctx, p.ID, "nope"); !errors.As(err, &stale) {
+		t.Errorf("delete with a wrong etag: %v, want a StaleError", err)
+	}
+	if err := f.w.Delete(ctx, p.ID, catalog.Etag(p)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.model.Get(p.ID); ok {
+		t.Error("the model still has the deleted paper")
+	}
+	if _, err := f.store.Get(ctx, p.ID); !errors.Is(err, repository.ErrNotFound) {
+		t.Errorf("the database still has the deleted paper: %v", err)
+	}
+	if err := f.w.Delete(ctx, p.ID, ""); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("delete of a deleted paper: %v, want ErrNotFound", err)
+	}
+	tomb := f.model.Tombstone(p.ID)
+	if tomb <= p.Version {
+		t.Errorf("tombstone %d, want above the deleted version %d", tomb, p.Version)
+	}
+	again, err := f.w.Create(ctx, newPaper("2401.00005", "Again", ""))
+	if err != nil || again.Version <= tomb {
+		t.Errorf("a paper created again after a delete: %+v %v, want a version above the tombstone", again, err)
+	}
+	if c := f.changes(); c != 3 {
+		t.Errorf("%d changes recorded, want create, delete, create", c)
+	}
+}
