@@ -27,6 +27,7 @@ import (
 	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/memo"
 	"github.com/papercatalog/papers/readmodel"
+	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
 	"github.com/papercatalog/papers/votes"
@@ -84,7 +85,7 @@ func writeError(id string, err error) error {
 	case errors.Is(err, repository.ErrAlreadyExists):
 		return errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
 	case errors.As(err, &stale):
-		return &Error{Code: codes.Aborted, Reason: ReasonEtagMismatch, Message: stale.Error()}
+		return &Error{Code: codes.Aborted, Reason: reason.EtagMismatch, Message: stale.Error()}
 	}
 	return err
 }
@@ -153,7 +154,7 @@ func (s *Catalog) get(field, name string) (*repository.Paper, error) {
 
 // notFound is the error of a paper that does not exist.
 func notFound(id string) error {
-	return &Error{Code: codes.NotFound, Reason: ReasonPaperNotFound, Resource: paperName(id), Message: "paper " + paperName(id) + " not found"}
+	return &Error{Code: codes.NotFound, Reason: reason.PaperNotFound, Resource: paperName(id), Message: "paper " + paperName(id) + " not found"}
 }
 
 // BatchGetPapers implements catalogv1.CatalogServiceServer.

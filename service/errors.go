@@ -23,14 +23,6 @@ import (
 	"github.com/papercatalog/papers/search"
 )
 
-// The reasons the handlers still name as service.Reason… (reason.All lists
-// every reason).
-const (
-	ReasonPaperNotFound   = reason.PaperNotFound
-	ReasonEtagMismatch    = reason.EtagMismatch
-	ReasonIndexRebuilding = reason.IndexRebuilding
-)
-
 // Error is an error whose message is safe to show to callers.
 type Error struct {
 	Code    codes.Code

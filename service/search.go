@@ -9,6 +9,7 @@ import (
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/listing"
+	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
 )
@@ -23,7 +24,7 @@ const (
 
 func (s *Catalog) searchReady() error {
 	if s.Search == nil || s.Indexer == nil || !s.Indexer.Ready() {
-		return &Error{Code: codes.Unavailable, Reason: ReasonIndexRebuilding, Message: "the search index is being rebuilt; retry in a moment"}
+		return &Error{Code: codes.Unavailable, Reason: reason.IndexRebuilding, Message: "the search index is being rebuilt; retry in a moment"}
 	}
 	return nil
 }
