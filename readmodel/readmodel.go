@@ -376,17 +376,28 @@ type change struct {
 	old *repository.Paper
 }
 
-// Result is the outcome of a list query: the matching papers in order, with their
-// sort keys. It is shared and must not be modified.
+// Result is the outcome of a list query: the matching papers in order. It is
+// shared and must not be modified. It keeps no sort keys: a paper it holds never
+// changes (a change is a new paper), so its key is computed again when needed, at
+// the cost of a few allocations per binary search, rather than kept for every
+// paper of every cached result (the largest part of the cache's memory).
 type Result struct {
 	gen    uint64
 	Papers []*repository.Paper
-	Keys   []listing.Key
+}
+
+// search returns the index of the first paper whose key is at or after key
+// (inclusive) or after it (not inclusive), in order o.
+func (r *Result) search(o listing.Order, key listing.Key, inclusive bool) int {
+	return sort.Search(len(r.Papers), func(i int) bool {
+		c := o.Compare(o.KeyOf(r.Papers[i]), key)
+		return c > 0 || (inclusive && c == 0)
+	})
 }
 
 // After returns the index of the first paper that comes after key in order.
 func (r *Result) After(o listing.Order, key listing.Key) int {
-	return sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], key) > 0 })
+	return r.search(o, key, false)
 }
 
 // Page returns the papers of r after the key after (from the start when nil),
@@ -399,7 +410,7 @@ func (r *Result) Page(o listing.Order, after listing.Key, size int) ([]*reposito
 	}
 	end := min(start+size, len(r.Papers))
 	if end < len(r.Papers) {
-		return r.Papers[start:end], r.Keys[end-1]
+		return r.Papers[start:end], o.KeyOf(r.Papers[end-1])
 	}
 	return r.Papers[start:end], nil
 }
@@ -535,9 +546,8 @@ func (r *Result) patched(changes []changed, gen uint64, f listing.Filter, o list
 	var add []entry
 	for _, c := range changes {
 		if c.then != nil && f.Match(c.then) {
-			k := o.KeyOf(c.then)
-			at := sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], k) >= 0 })
-			if at == len(r.Keys) || r.Papers[at].ID != c.id {
+			at := r.search(o, o.KeyOf(c.then), true)
+			if at == len(r.Papers) || r.Papers[at].ID != c.id {
 				return nil // not where it should be: compute the result again
 			}
 			drop = append(drop, at)
@@ -549,10 +559,10 @@ func (r *Result) patched(changes []changed, gen uint64, f listing.Filter, o list
 	slices.Sort(drop)
 	slices.SortFunc(add, func(a, b entry) int { return o.Compare(a.key, b.key) })
 	for j := range add {
-		add[j].at = sort.Search(len(r.Keys), func(i int) bool { return o.Compare(r.Keys[i], add[j].key) >= 0 })
+		add[j].at = r.search(o, add[j].key, true)
 	}
 	n := len(r.Papers) - len(drop) + len(add)
-	out := &Result{gen: gen, Papers: make([]*repository.Paper, 0, n), Keys: make([]listing.Key, 0, n)}
+	out := &Result{gen: gen, Papers: make([]*repository.Paper, 0, n)}
 	// Copy the stretches between the places that change, each at once.
 	i := 0
 	for len(drop) > 0 || len(add) > 0 {
@@ -563,17 +573,17 @@ func (r *Result) patched(changes []changed, gen uint64, f listing.Filter, o list
 		if len(add) > 0 && add[0].at < next {
 			next = add[0].at
 		}
-		out.Papers, out.Keys = append(out.Papers, r.Papers[i:next]...), append(out.Keys, r.Keys[i:next]...)
+		out.Papers = append(out.Papers, r.Papers[i:next]...)
 		i = next
 		for len(add) > 0 && add[0].at == next {
-			out.Papers, out.Keys = append(out.Papers, add[0].p), append(out.Keys, add[0].key)
+			out.Papers = append(out.Papers, add[0].p)
 			add = add[1:]
 		}
 		if len(drop) > 0 && drop[0] == next {
 			i, drop = next+1, drop[1:]
 		}
 	}
-	out.Papers, out.Keys = append(out.Papers, r.Papers[i:]...), append(out.Keys, r.Keys[i:]...)
+	out.Papers = append(out.Papers, r.Papers[i:]...)
 	return out
 }
 
@@ -596,11 +606,12 @@ func (m *Model) compute(f listing.Filter, o listing.Order) *Result {
 	}
 	r := &Result{gen: m.gen, Papers: papers}
 	m.mu.RUnlock()
-	r.Keys = make([]listing.Key, len(r.Papers))
+	// The keys are computed once for the sort, and dropped after it.
+	keys := make([]listing.Key, len(r.Papers))
 	for i, p := range r.Papers {
-		r.Keys[i] = o.KeyOf(p)
+		keys[i] = o.KeyOf(p)
 	}
-	sort.Sort(byKey{r, o})
+	sort.Sort(byKey{r.Papers, keys, o})
 	return r
 }
 
@@ -641,13 +652,14 @@ type inflight struct {
 }
 
 type byKey struct {
-	r *Result
-	o listing.Order
+	papers []*repository.Paper
+	keys   []listing.Key
+	o      listing.Order
 }
 
-func (b byKey) Len() int           { return len(b.r.Papers) }
-func (b byKey) Less(i, j int) bool { return b.o.Compare(b.r.Keys[i], b.r.Keys[j]) < 0 }
+func (b byKey) Len() int           { return len(b.papers) }
+func (b byKey) Less(i, j int) bool { return b.o.Compare(b.keys[i], b.keys[j]) < 0 }
 func (b byKey) Swap(i, j int) {
-	b.r.Papers[i], b.r.Papers[j] = b.r.Papers[j], b.r.Papers[i]
-	b.r.Keys[i], b.r.Keys[j] = b.r.Keys[j], b.r.Keys[i]
+	b.papers[i], b.papers[j] = b.papers[j], b.papers[i]
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
 }
