@@ -65,7 +65,10 @@ func digestBench(ctx context.Context, bin, tmp string, voc *vocabulary, subs, nP
 
 	proc, err := startPaperd(ctx, bin, filepath.Join(tmp, "digest-paperd"), 5*time.Minute, "MONGODB_URI="+uri,
 		"PAPERD_ADMIN_TOKENS="+importToken, "SMTP_URL=smtp://"+sink.Addr+"?tls=none",
-		"PAPERD_PUBLIC_URL=https://papers.example", "PAPERD_MAIL_FROM=Paper Catalog <papers@papers.example>")
+		"PAPERD_PUBLIC_URL=https://papers.example", "PAPERD_MAIL_FROM=Paper Catalog <papers@papers.example>",
+		// The scheduler's lease is cut into slots of 3 intervals: with 8h, its
+		// slots are the 24h ones seedDigest holds, so paperd's scheduler stays out.
+		"PAPERD_DIGEST_INTERVAL=8h")
 	if err != nil {
 		return res, err
 	}
@@ -231,7 +234,9 @@ func seedDigest(ctx context.Context, db *mongo.DB, voc *vocabulary, subs, nPaper
 		}
 	}
 	// paperd's scheduler would send the same edition by itself when the send
-	// hours come; holding its lease keeps it out of the measurement.
+	// hours come (23:00 in New York is 04:00 UTC); holding its lease keeps it
+	// out of the measurement. The lease is held in slots of 24h, which paperd
+	// uses when its digest interval is 8h (see digestBench).
 	held, err := db.AcquireLease(ctx, "digest_scheduler", "paperbench", time.Now(), 24*time.Hour)
 	if err != nil || !held {
 		return fmt.Errorf("take the digest scheduler's lease: held %v, %w", held, err)
