@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/papercatalog/papers/clock"
+	"github.com/papercatalog/papers/period"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -134,7 +135,7 @@ func (s *Sender) retryEditions(ctx context.Context, now time.Time, active map[st
 			if !claimable(d, now, s.ClaimTimeout) {
 				continue
 			}
-			day, err := time.ParseInLocation(time.DateOnly, edition, Zone(sub.TimeZone))
+			day, err := time.ParseInLocation(time.DateOnly, edition, period.StoredZone(sub.TimeZone))
 			if err != nil {
 				continue // not an edition's name
 			}

@@ -2,33 +2,16 @@ package delivery
 
 import (
 	"slices"
-	"sync"
 	"time"
 
+	"github.com/papercatalog/papers/period"
 	"github.com/papercatalog/papers/repository"
 )
-
-// zones caches time.LoadLocation, which reads and parses the zone's file on
-// every call (the scheduler needs each subscriber's zone every minute).
-var zones sync.Map // name → *time.Location
-
-// Zone is a stored subscription's time zone (checked when it was set), or UTC.
-func Zone(name string) *time.Location {
-	if loc, ok := zones.Load(name); ok {
-		return loc.(*time.Location)
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.UTC
-	}
-	zones.Store(name, loc)
-	return loc
-}
 
 // EditionTime is when a subscription's edition of day is due: its send hour on
 // that day in its time zone.
 func EditionTime(sub *repository.Subscription, day time.Time) time.Time {
-	return time.Date(day.Year(), day.Month(), day.Day(), sub.SendHour, 0, 0, 0, Zone(sub.TimeZone))
+	return time.Date(day.Year(), day.Month(), day.Day(), sub.SendHour, 0, 0, 0, period.StoredZone(sub.TimeZone))
 }
 
 // dueOn reports whether a subscription gets an edition on day's weekday.
@@ -45,6 +28,6 @@ func dueOn(sub *repository.Subscription, day time.Time) bool {
 
 // localDay is the subscriber's calendar day at now, as midnight in their zone.
 func localDay(sub *repository.Subscription, now time.Time) time.Time {
-	l := now.In(Zone(sub.TimeZone))
+	l := now.In(period.StoredZone(sub.TimeZone))
 	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, l.Location())
 }
