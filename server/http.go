@@ -15,6 +15,10 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/papercatalog/papers/gen/openapi"
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/service"
+	"github.com/papercatalog/papers/site"
 )
 
 func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
@@ -37,14 +41,16 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	}))
 	handle("GET /readyz", http.HandlerFunc(s.readyz))
 	mux.Handle("GET /metrics", s.metrics.handler())
-	pages := http.NewServeMux()
-	s.pageRoutes(pages)
-	cop := http.NewCrossOriginProtection()
-	for _, p := range []string{"/subscriptions/confirm", "/subscriptions/manage", "/unsubscribe"} {
-		handle(p, pageHeaders(s.whenOpened(cop.Handler(limitBody(withPeer(pages))))))
+	pages := &site.Site{
+		Catalog:       catalogv1.NewCatalogServiceClient(s.calls),
+		Subscriptions: subscriptionv1.NewSubscriptionServiceClient(s.calls),
+		ByManageToken: s.byManageToken,
+		Clock:         s.cfg.Clock,
 	}
-	handle("GET /{$}", pageHeaders(s.whenOpened(http.HandlerFunc(s.home))))
-	handle("POST /subscribe", pageHeaders(s.whenOpened(cop.Handler(limitBody(withPeer(http.HandlerFunc(s.subscribe)))))))
+	cop := http.NewCrossOriginProtection()
+	for _, p := range pages.Routes() {
+		handle(p.Pattern, site.Headers(s.whenOpened(cop.Handler(limitBody(withPeer(p.Handler))))))
+	}
 	return s.recoverHTTP(nosniff(mux))
 }
 
@@ -210,3 +216,13 @@ type remoteAddr string
 
 func (a remoteAddr) Network() string { return "tcp" }
 func (a remoteAddr) String() string  { return string(a) }
+
+// byManageToken is the subscription a manage token belongs to, looked up as
+// the service's ManageTokenLookup policy allows.
+func (s *Server) byManageToken(ctx context.Context, tok string) (*subscriptionv1.Subscription, error) {
+	ctx, err := s.gate.Load().Admit(ctx, "ByManageToken", service.ManageTokenLookup, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.subscriptions.ByManageToken(ctx, tok)
+}

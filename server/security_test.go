@@ -822,7 +822,7 @@ func TestArxivPollerTalksToItsHostOnly(t *testing.T) {
 	}
 }
 
-// The security headers every page carries (server/pages.go's pageHeaders).
+// The security headers every page carries (site's headers).
 var pageSecurityHeaders = map[string]string{
 	"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 	"X-Content-Type-Options":  "nosniff",

@@ -1,4 +1,4 @@
-package server
+package site
 
 import (
 	"strings"
@@ -21,14 +21,14 @@ func TestPageTemplatesRenderEveryBranch(t *testing.T) {
 	}{
 		"a message page shows its title and message": {
 			render: func(b *strings.Builder) error {
-				return pageTmpl.Execute(b, page{Title: "That did not work", Message: `bad <token>`})
+				return messageTmpl.ExecuteTemplate(b, "layout", message{Frame: Frame{Title: "That did not work", NoSubscribeBox: true}, Message: `bad <token>`})
 			},
 			want: []string{`<h1 id="title">That did not work</h1>`, `<p id="message">bad &lt;token&gt;</p>`},
 			not:  []string{"<form", "<token>"},
 		},
 		"a confirm page has a form with the token and one button": {
 			render: func(b *strings.Builder) error {
-				return pageTmpl.Execute(b, page{Title: "Confirm your subscription", Form: true, Action: "/subscriptions/confirm",
+				return messageTmpl.ExecuteTemplate(b, "layout", message{Frame: Frame{Title: "Confirm your subscription", NoSubscribeBox: true}, Form: true, Action: "/subscriptions/confirm",
 					Token: `t"><x`, Button: button{"confirm", "Confirm"}})
 			},
 			want: []string{`<form method="post" action="/subscriptions/confirm">`, `value="t&#34;&gt;&lt;x"`,
@@ -37,7 +37,7 @@ func TestPageTemplatesRenderEveryBranch(t *testing.T) {
 		},
 		"a manage page shows the subscription's choices": {
 			render: func(b *strings.Builder) error {
-				return pageTmpl.Execute(b, page{Title: "Your subscription", Form: true, Action: "/subscriptions/manage", Token: "m",
+				return messageTmpl.ExecuteTemplate(b, "layout", message{Frame: Frame{Title: "Your subscription"}, Form: true, Action: "/subscriptions/manage", Token: "m",
 					Sub:        &subscriptionv1.Subscription{Query: `"<q>"`, TimeZone: "Europe/Paris", SendHour: &hour},
 					Categories: "cs.AI, cs.LG", Button: button{"unsubscribe", "Unsubscribe"}})
 			},
@@ -45,13 +45,13 @@ func TestPageTemplatesRenderEveryBranch(t *testing.T) {
 				`id="save"`, `id="unsubscribe">Unsubscribe</button>`},
 		},
 		"an empty home page says so in each list": {
-			render: func(b *strings.Builder) error { return homeTmpl.Execute(b, map[string]any{}) },
+			render: func(b *strings.Builder) error { return homeTmpl.ExecuteTemplate(b, "layout", homePage{}) },
 			want:   []string{"None yet today.", "Nothing trending.", `action="/subscribe"`},
 			not:    []string{"Search results"},
 		},
 		"a home page lists papers and search results": {
 			render: func(b *strings.Builder) error {
-				return homeTmpl.Execute(b, map[string]any{"Daily": items, "Trending": items, "Query": "zeppelins", "Results": items})
+				return homeTmpl.ExecuteTemplate(b, "layout", homePage{Daily: items, Trending: items, Query: "zeppelins", Results: items})
 			},
 			want: []string{`<ol id="results"><li><a href="/v1/papers/2401.00001">Zeppelins &lt;script&gt;x&lt;/script&gt;</a>`,
 				`<ol id="daily"><li>`, `<ol id="trending"><li>`, "A, B, &#43;2 more · ▲ 42", `value="zeppelins"`},
@@ -59,13 +59,13 @@ func TestPageTemplatesRenderEveryBranch(t *testing.T) {
 		},
 		"a home page shows why a search failed": {
 			render: func(b *strings.Builder) error {
-				return homeTmpl.Execute(b, map[string]any{"Query": "/.*/", "SearchError": "too <many> searches"})
+				return homeTmpl.ExecuteTemplate(b, "layout", homePage{Query: "/.*/", SearchError: "too <many> searches"})
 			},
 			want: []string{`<p id="search-error">too &lt;many&gt; searches</p>`},
 			not:  []string{`id="results"`},
 		},
 		"a search without results says so": {
-			render: func(b *strings.Builder) error { return homeTmpl.Execute(b, map[string]any{"Query": "nothing"}) },
+			render: func(b *strings.Builder) error { return homeTmpl.ExecuteTemplate(b, "layout", homePage{Query: "nothing"}) },
 			want:   []string{"No papers match."},
 		},
 	} {
@@ -76,7 +76,7 @@ func TestPageTemplatesRenderEveryBranch(t *testing.T) {
 				t.Fatal(err)
 			}
 			html := b.String()
-			if !strings.HasPrefix(html, "<!DOCTYPE html>\n") || !strings.HasSuffix(html, "</html>\n") {
+			if !strings.HasPrefix(html, "<!DOCTYPE html>\n") || !strings.HasSuffix(html, "</html>") {
 				t.Errorf("not a whole document:\n%s", html)
 			}
 			for _, w := range tc.want {

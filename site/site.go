@@ -1,0 +1,125 @@
+// Package site is the catalog's web site: server-rendered pages for people
+// (the daily papers, a paper, trending, search, organizations, the
+// subscription pages). Pages call the services like any client, through the
+// in-process channel and so through the same interceptor chain as gRPC and
+// REST; they need no JavaScript. A GET never changes anything (mail scanners
+// open links); buttons POST.
+package site
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
+
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/clock"
+)
+
+// Site serves the pages. Every field must be set, except Clock.
+type Site struct {
+	Catalog       catalogv1.CatalogServiceClient
+	Subscriptions subscriptionv1.SubscriptionServiceClient
+	// ByManageToken is the subscription a manage token belongs to (an
+	// internal lookup, not an RPC: the manage page's token is the credential).
+	ByManageToken func(ctx context.Context, token string) (*subscriptionv1.Subscription, error)
+	// Clock decides what "today" is; nil is the system's clock.
+	Clock clock.Clock
+}
+
+// Route is one page: a ServeMux pattern and its handler.
+type Route struct {
+	Pattern string
+	Handler http.Handler
+}
+
+// Routes are the site's pages. The caller adds what every HTTP handler of
+// paperd has (metrics, refusing calls before the database is open, the
+// cross-origin protection of forms, the body limit) and, outermost, Headers.
+func (s *Site) Routes() []Route {
+	routes := []Route{
+		{"GET /{$}", http.HandlerFunc(s.home)},
+		{"POST /subscribe", http.HandlerFunc(s.subscribe)},
+		{"GET /subscriptions/confirm", http.HandlerFunc(s.confirmForm)},
+		{"POST /subscriptions/confirm", http.HandlerFunc(s.confirm)},
+		{"GET /unsubscribe", http.HandlerFunc(s.unsubscribeForm)},
+		// RFC 8058: a mail client POSTs List-Unsubscribe=One-Click to the URL,
+		// token in the query.
+		{"POST /unsubscribe", http.HandlerFunc(s.unsubscribe)},
+		{"GET /subscriptions/manage", http.HandlerFunc(s.manage)},
+		{"POST /subscriptions/manage", http.HandlerFunc(s.saveManage)},
+	}
+	return routes
+}
+
+// files holds the pages' templates: layout.html is the frame every page's
+// "main" template goes in.
+//
+//go:embed templates/*.html
+var files embed.FS
+
+var layout = template.Must(template.ParseFS(files, "templates/layout.html"))
+
+// pageTemplate is the layout with the named page's templates.
+func pageTemplate(name string) *template.Template {
+	return template.Must(template.Must(layout.Clone()).ParseFS(files, "templates/"+name))
+}
+
+var (
+	messageTmpl = pageTemplate("page.html")
+	homeTmpl    = pageTemplate("home.html")
+)
+
+// Frame is what the layout needs of every page; each page's data embeds it.
+type Frame struct {
+	Title       string
+	Description string
+	// Feeds are announced as <link rel="alternate">.
+	Feeds []Feed
+	// NoSubscribeBox leaves out the subscribe box (on the subscription pages).
+	NoSubscribeBox bool
+}
+
+// Feed is a feed a page announces.
+type Feed struct{ Title, Type, Href string }
+
+// render writes a page with its status code.
+func render(w http.ResponseWriter, code int, tmpl *template.Template, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_ = tmpl.ExecuteTemplate(w, "layout", data)
+}
+
+// pageError shows a failed call as a page, with the call's status mapped to HTTP
+// and its RetryInfo (a rate limit's) as Retry-After.
+func pageError(w http.ResponseWriter, err error) {
+	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds())), 10))
+		}
+	}
+	render(w, runtime.HTTPStatusFromCode(st.Code()), messageTmpl,
+		message{Frame: Frame{Title: "That did not work", NoSubscribeBox: true}, Message: st.Message()})
+}
+
+// Headers sets the security headers of pages; it goes outside every other
+// handler, so that refusals carry them too.
+func Headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
