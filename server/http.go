@@ -46,6 +46,7 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 		Subscriptions: subscriptionv1.NewSubscriptionServiceClient(s.calls),
 		ByManageToken: s.byManageToken,
 		Clock:         s.cfg.Clock,
+		PublicURL:     s.publicURL(),
 	}
 	cop := http.NewCrossOriginProtection()
 	for _, p := range pages.Routes() {

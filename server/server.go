@@ -249,6 +249,12 @@ func (s *Server) listen(ctx context.Context) error {
 	if err := catalogv1gw.RegisterCatalogServiceHandlerClient(ctx, streamGW, catalogv1.NewCatalogServiceClient(loop)); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}
+	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("listen for gRPC: %w", err)
+	}
+	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("listen for HTTP: %w", err)
+	}
 	s.httpServer = &http.Server{
 		Handler:           s.tracing.http(withRequestID(s.routes(gw, streamGW))),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -258,12 +264,6 @@ func (s *Server) listen(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
-		return fmt.Errorf("listen for gRPC: %w", err)
-	}
-	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return fmt.Errorf("listen for HTTP: %w", err)
-	}
 	s.wg.Go(func() {
 		if err := s.grpcServer.Serve(s.grpcLis); err != nil {
 			s.serveErrs <- fmt.Errorf("gRPC server: %w", err)
@@ -399,10 +399,7 @@ func (s *Server) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	links := delivery.Links{PublicURL: cfg.PublicURL, TokenKey: tokenKey}
-	if links.PublicURL == "" {
-		links.PublicURL = localURL(s.httpLis.Addr())
-	}
+	links := delivery.Links{PublicURL: s.publicURL(), TokenKey: tokenKey}
 	subscriptions := mongo.NewSubscriptions(s.db)
 	s.digests = &delivery.Sender{Subscriptions: subscriptions, Deliveries: mongo.NewDeliveries(s.db), Mailer: mail, Log: log,
 		Links: links, From: cfg.MailFrom, Papers: s.catalog.DigestPapers, PaperURL: service.PaperURL(links.PublicURL),
@@ -748,6 +745,15 @@ func (h minLevel) WithGroup(name string) slog.Handler {
 
 // localURL is the http address of a local listener, with localhost for an
 // unspecified host.
+// publicURL is where people reach paperd's HTTP side: the configured public
+// URL, or the local HTTP address.
+func (s *Server) publicURL() string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	return localURL(s.httpLis.Addr())
+}
+
 func localURL(addr net.Addr) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {

@@ -32,6 +32,9 @@ type Site struct {
 	ByManageToken func(ctx context.Context, token string) (*subscriptionv1.Subscription, error)
 	// Clock decides what "today" is; nil is the system's clock.
 	Clock clock.Clock
+	// PublicURL starts absolute links (feeds, link previews, citations), e.g.
+	// https://papers.example, without a trailing slash.
+	PublicURL string
 }
 
 // Route is one page: a ServeMux pattern and its handler.
