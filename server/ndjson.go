@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/papercatalog/papers/apierror"
 	"github.com/papercatalog/papers/reason"
-	"github.com/papercatalog/papers/service"
 )
 
 // importBody is the body of a REST import (newline-delimited JSON, one
@@ -95,7 +95,7 @@ func (m importMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
 func importError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if b, ok := r.Body.(*importBody); ok && b.tooLong {
 		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
-			Err: &service.Error{Code: codes.ResourceExhausted, Reason: reason.RequestTooLarge, Message: status.Convert(err).Message()}}
+			Err: &apierror.Error{Code: codes.ResourceExhausted, Reason: reason.RequestTooLarge, Message: status.Convert(err).Message()}}
 	}
 	gatewayError(ctx, mux, m, w, r, err)
 }
@@ -106,9 +106,9 @@ func importError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler
 func gatewayError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	var withStatus *runtime.HTTPStatusError
 	if errors.As(err, &withStatus) {
-		err = &runtime.HTTPStatusError{HTTPStatus: withStatus.HTTPStatus, Err: service.Explain(withStatus.Err)}
+		err = &runtime.HTTPStatusError{HTTPStatus: withStatus.HTTPStatus, Err: apierror.Explain(withStatus.Err)}
 	} else {
-		err = service.Explain(err)
+		err = apierror.Explain(err)
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/papercatalog/papers/apierror"
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/catalog"
 	"github.com/papercatalog/papers/clock"
@@ -616,16 +617,16 @@ func retry(ctx context.Context, log *slog.Logger, what string, fn func(context.C
 }
 
 // explainUnary makes the error of a call a status with a google.rpc.ErrorInfo
-// (service.Explain): the services' errors have one; the interceptors' (a
+// (apierror.Explain): the services' errors have one; the interceptors' (a
 // request that does not decode, a panic, the server starting) get one here.
 func explainUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	resp, err := next(ctx, req)
-	return resp, service.Explain(err)
+	return resp, apierror.Explain(err)
 }
 
 // explainStream is explainUnary for streaming calls.
 func explainStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	return service.Explain(next(srv, ss))
+	return apierror.Explain(next(srv, ss))
 }
 
 func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
@@ -688,7 +689,7 @@ func notOpened(method string) error {
 	if strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.") {
 		return nil
 	}
-	return service.Explain(&service.Error{Code: codes.Unavailable, Reason: reason.ServerStarting, Message: "starting: waiting for the database"})
+	return apierror.Explain(&apierror.Error{Code: codes.Unavailable, Reason: reason.ServerStarting, Message: "starting: waiting for the database"})
 }
 
 func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

@@ -1,6 +1,6 @@
 // Package service implements the gRPC services: each handler validates its request,
-// reads from the read model or writes through the repository, and turns errors into
-// status codes in one place (toStatus).
+// calls an engine (or reads the read model), converts the answer into the API's
+// types and its error into a status (apierror.Status, the one table).
 package service
 
 import (
@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/papercatalog/papers/apierror"
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/catalog"
 	"github.com/papercatalog/papers/clock"
@@ -73,7 +74,7 @@ type Catalog struct {
 var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)
 
 func (s *Catalog) fail(ctx context.Context, method string, err error) error {
-	return toStatus(ctx, s.Log, method, err)
+	return apierror.Status(ctx, s.Log, method, err)
 }
 
 // writeError maps the write path's own errors on paper id to the service's.
@@ -83,9 +84,9 @@ func writeError(id string, err error) error {
 	case errors.Is(err, catalog.ErrNotFound):
 		return notFound(id)
 	case errors.Is(err, repository.ErrAlreadyExists):
-		return errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
+		return apierror.Errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
 	case errors.As(err, &stale):
-		return &Error{Code: codes.Aborted, Reason: reason.EtagMismatch, Message: stale.Error()}
+		return &apierror.Error{Code: codes.Aborted, Reason: reason.EtagMismatch, Message: stale.Error()}
 	}
 	return err
 }
@@ -100,15 +101,15 @@ func (s *Catalog) CreatePaper(ctx context.Context, req *catalogv1.CreatePaperReq
 }
 
 func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*repository.Paper, error) {
-	var v violations
+	var v apierror.Violations
 	id, problem := parsePaperID(req.GetPaperId())
 	if problem != "" {
-		v.add("paper_id", "%s", problem)
+		v.Add("paper_id", "%s", problem)
 	}
 	textLimit(&v, "request_id", req.GetRequestId(), maxRequestID)
 	if req.GetPaper() == nil {
-		v.add("paper", "is required")
-		return nil, v.err()
+		v.Add("paper", "is required")
+		return nil, v.Err()
 	}
 	checkTimestamps(&v, "paper.", req.GetPaper())
 	t := s.Writer.Now()
@@ -116,7 +117,7 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	setWritable(p, req.GetPaper())
 	repository.CompleteNew(p, t)
 	validatePaper(&v, "paper.", p)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	p, err := s.Writer.Create(ctx, p)
@@ -125,9 +126,9 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 
 // GetPaper implements catalogv1.CatalogServiceServer.
 func (s *Catalog) GetPaper(ctx context.Context, req *catalogv1.GetPaperRequest) (*catalogv1.Paper, error) {
-	var v violations
+	var v apierror.Violations
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_FULL)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "GetPaper", err)
 	}
 	caller := auth.FromContext(ctx)
@@ -141,9 +142,9 @@ func (s *Catalog) GetPaper(ctx context.Context, req *catalogv1.GetPaperRequest) 
 func (s *Catalog) get(field, name string) (*repository.Paper, error) {
 	id, problem := parsePaperName(name)
 	if problem != "" {
-		var v violations
-		v.add(field, "%s", problem)
-		return nil, v.err()
+		var v apierror.Violations
+		v.Add(field, "%s", problem)
+		return nil, v.Err()
 	}
 	p, ok := s.Model.Get(id)
 	if !ok {
@@ -154,30 +155,30 @@ func (s *Catalog) get(field, name string) (*repository.Paper, error) {
 
 // notFound is the error of a paper that does not exist.
 func notFound(id string) error {
-	return &Error{Code: codes.NotFound, Reason: reason.PaperNotFound, Resource: paperName(id), Message: "paper " + paperName(id) + " not found"}
+	return &apierror.Error{Code: codes.NotFound, Reason: reason.PaperNotFound, Resource: paperName(id), Message: "paper " + paperName(id) + " not found"}
 }
 
 // BatchGetPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) BatchGetPapers(ctx context.Context, req *catalogv1.BatchGetPapersRequest) (*catalogv1.BatchGetPapersResponse, error) {
 	names := req.GetNames()
-	var v violations
+	var v apierror.Violations
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_FULL)
 	switch {
 	case len(names) == 0:
-		v.add("names", "at least one name is required")
+		v.Add("names", "at least one name is required")
 	case len(names) > maxBatch:
-		v.add("names", "at most %d names are allowed, got %d", maxBatch, len(names))
+		v.Add("names", "at most %d names are allowed, got %d", maxBatch, len(names))
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "BatchGetPapers", err)
 	}
 	resp := &catalogv1.BatchGetPapersResponse{Papers: make([]*catalogv1.Paper, 0, len(names))}
 	for i, name := range names {
 		if _, problem := parsePaperName(name); problem != "" {
-			v.add("names["+strconv.Itoa(i)+"]", "%s", problem)
+			v.Add("names["+strconv.Itoa(i)+"]", "%s", problem)
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "BatchGetPapers", err)
 	}
 	for _, name := range names {
@@ -202,17 +203,17 @@ func (s *Catalog) ListPapers(ctx context.Context, req *catalogv1.ListPapersReque
 }
 
 func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListPapersResponse, error) {
-	var v violations
+	var v apierror.Violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	q := s.queries.Parse(req.GetFilter(), req.GetOrderBy())
 	if q.FilterErr != nil {
-		v.add("filter", "%s", q.FilterErr.Error())
+		v.Add("filter", "%s", q.FilterErr.Error())
 	}
 	if q.OrderErr != nil {
-		v.add("order_by", "%s", q.OrderErr.Error())
+		v.Add("order_by", "%s", q.OrderErr.Error())
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	tokenQuery := "papers\x00" + q.Filter.Text + "\x00" + q.Order.Text
@@ -235,10 +236,10 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 
 // pageSize applies the page size rules of the list methods: 0 means def, larger
 // than most is lowered to most, negative is a violation.
-func pageSize(v *violations, size int32, def, most int) int {
+func pageSize(v *apierror.Violations, size int32, def, most int) int {
 	switch {
 	case size < 0:
-		v.add("page_size", "must not be negative")
+		v.Add("page_size", "must not be negative")
 		return 0
 	case size == 0:
 		return def
@@ -263,9 +264,9 @@ func (s *Catalog) decodeToken(tokenQuery, token string, o *listing.Order) (listi
 
 // invalidToken is the error of a page token that does not belong to its request.
 func invalidToken() error {
-	var v violations
-	v.add("page_token", "%s", listing.ErrInvalidToken.Error())
-	return v.err()
+	var v apierror.Violations
+	v.Add("page_token", "%s", listing.ErrInvalidToken.Error())
+	return v.Err()
 }
 
 // page returns the papers of res after the key after (all from the start when nil),
@@ -292,10 +293,10 @@ func (s *Catalog) UpdatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 }
 
 func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*repository.Paper, error) {
-	var v violations
+	var v apierror.Violations
 	if req.GetPaper() == nil {
-		v.add("paper", "is required")
-		return nil, v.err()
+		v.Add("paper", "is required")
+		return nil, v.Err()
 	}
 	mask, err := maskPaths(req)
 	if err != nil {
@@ -306,13 +307,13 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 	if err != nil {
 		return nil, err
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	p, err := s.Writer.Update(ctx, cur.ID, req.GetPaper().GetEtag(), func(cur *repository.Paper) (repository.Paper, error) {
 		next := applyMask(cur, req.GetPaper(), mask)
 		validatePaper(&v, "paper.", &next)
-		return next, v.err()
+		return next, v.Err()
 	})
 	return p, writeError(cur.ID, err)
 }
@@ -322,7 +323,7 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 // writable fields the paper sets (AIP-134); the others it sets (name, etag,
 // output-only fields) are not changes.
 func maskPaths(req *catalogv1.UpdatePaperRequest) (*fieldmaskpb.FieldMask, error) {
-	var v violations
+	var v apierror.Violations
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
 		paths = populated(req.GetPaper(), func(f string) bool {
@@ -330,8 +331,8 @@ func maskPaths(req *catalogv1.UpdatePaperRequest) (*fieldmaskpb.FieldMask, error
 			return f != "etag" && fd != nil && !outputOnly(fd)
 		})
 		if len(paths) == 0 {
-			v.add("update_mask", "is empty and the paper sets no writable field: name the fields to change, or * for all writable fields")
-			return nil, v.err()
+			v.Add("update_mask", "is empty and the paper sets no writable field: name the fields to change, or * for all writable fields")
+			return nil, v.Err()
 		}
 		return &fieldmaskpb.FieldMask{Paths: paths}, nil
 	}
@@ -344,15 +345,15 @@ func maskPaths(req *catalogv1.UpdatePaperRequest) (*fieldmaskpb.FieldMask, error
 		case p == "etag":
 			// The etag in the body is a precondition, not a change; listing it is harmless.
 		case fd != nil && outputOnly(fd):
-			v.add("update_mask", "%s is output only and cannot be set", p)
+			v.Add("update_mask", "%s is output only and cannot be set", p)
 		case fd != nil:
 		case strings.Contains(p, "."):
-			v.add("update_mask", "%s: sub-fields cannot be set one by one; name the whole field (%s)", p, strings.SplitN(p, ".", 2)[0])
+			v.Add("update_mask", "%s: sub-fields cannot be set one by one; name the whole field (%s)", p, strings.SplitN(p, ".", 2)[0])
 		default:
-			v.add("update_mask", "%s is not a field of Paper", p)
+			v.Add("update_mask", "%s is not a field of Paper", p)
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return &fieldmaskpb.FieldMask{Paths: slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return p == "etag" })}, nil
@@ -384,9 +385,9 @@ func (s *Catalog) DeletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperRequest) error {
 	id, problem := parsePaperName(req.GetName())
 	if problem != "" {
-		var v violations
-		v.add("name", "%s", problem)
-		return v.err()
+		var v apierror.Violations
+		v.Add("name", "%s", problem)
+		return v.Err()
 	}
 	if err := s.Writer.Delete(ctx, id, req.GetEtag()); err != nil {
 		return writeError(id, err)

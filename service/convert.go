@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/apierror"
 	"github.com/papercatalog/papers/catalog"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/repository"
@@ -123,13 +124,13 @@ func applyMask(cur *repository.Paper, src *catalogv1.Paper, mask *fieldmaskpb.Fi
 
 // resolveView returns the view to use for a request's view field, with def for
 // PAPER_VIEW_UNSPECIFIED; an unknown value is a violation.
-func resolveView(v *violations, view, def catalogv1.PaperView) catalogv1.PaperView {
+func resolveView(v *apierror.Violations, view, def catalogv1.PaperView) catalogv1.PaperView {
 	switch view {
 	case catalogv1.PaperView_PAPER_VIEW_UNSPECIFIED:
 		return def
 	case catalogv1.PaperView_PAPER_VIEW_BASIC, catalogv1.PaperView_PAPER_VIEW_FULL:
 		return view
 	}
-	v.add("view", "must be PAPER_VIEW_BASIC or PAPER_VIEW_FULL")
+	v.Add("view", "must be PAPER_VIEW_BASIC or PAPER_VIEW_FULL")
 	return def
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/papercatalog/papers/apierror"
 	"github.com/papercatalog/papers/digest"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/listing"
@@ -36,22 +37,22 @@ func PaperURL(publicURL string) func(*repository.Paper) string {
 }
 
 // parseEdition reads a YYYY-MM-DD edition, default today in UTC at now.
-func parseEdition(v *violations, field, s string, now time.Time) time.Time {
+func parseEdition(v *apierror.Violations, field, s string, now time.Time) time.Time {
 	if s == "" {
 		return now.UTC().Truncate(24 * time.Hour)
 	}
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		v.add(field, "must be a date, YYYY-MM-DD")
+		v.Add(field, "must be a date, YYYY-MM-DD")
 	}
 	return d
 }
 
 // SendDigests implements subscriptionv1.SubscriptionServiceServer.
 func (s *Subscriptions) SendDigests(ctx context.Context, req *subscriptionv1.SendDigestsRequest) (*subscriptionv1.SendDigestsResponse, error) {
-	var v violations
+	var v apierror.Violations
 	day := parseEdition(&v, "edition", req.GetEdition(), s.now())
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "SendDigests", err)
 	}
 	r, err := s.Digests.Send(ctx, day, req.GetDryRun(), nil)
@@ -67,9 +68,9 @@ func (s *Subscriptions) PreviewDigest(ctx context.Context, req *subscriptionv1.P
 	if err != nil {
 		return nil, s.fail(ctx, "PreviewDigest", err)
 	}
-	var v violations
+	var v apierror.Violations
 	day := parseEdition(&v, "edition", req.GetEdition(), s.now())
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "PreviewDigest", err)
 	}
 	m, papers, err := s.Digests.Render(sub, day)

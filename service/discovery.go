@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/apierror"
 	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/listing"
@@ -29,20 +30,20 @@ func (s *Catalog) ListDailyPapers(ctx context.Context, req *catalogv1.ListDailyP
 }
 
 func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.Time) (*catalogv1.ListDailyPapersResponse, error) {
-	var v violations
+	var v apierror.Violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	loc := loadZone(&v, "time_zone", req.GetTimeZone())
 	start, end := resolvePeriod(&v, req.GetDate(), req.GetWeek(), req.GetMonth(), loc)
 	q := s.queries.Parse(req.GetFilter(), "")
 	if q.FilterErr != nil {
-		v.add("filter", "%s", q.FilterErr.Error())
+		v.Add("filter", "%s", q.FilterErr.Error())
 	}
 	orderText, ok := listing.DailyOrder(req.GetOrderBy())
 	if !ok {
-		v.add("order_by", "must be one of \"upvotes desc, submit_time desc\" (the default), \"submit_time desc\" or \"trending\"")
+		v.Add("order_by", "must be one of \"upvotes desc, submit_time desc\" (the default), \"submit_time desc\" or \"trending\"")
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	f := q.Filter.SubmittedIn(start, end)
@@ -92,22 +93,22 @@ func (s *Catalog) ListTrendingPapers(ctx context.Context, req *catalogv1.ListTre
 }
 
 func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute time.Time) (*catalogv1.ListTrendingPapersResponse, error) {
-	var v violations
+	var v apierror.Violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	window := listing.DefaultWindow
 	if w := req.GetWindow(); w != nil {
 		if err := w.CheckValid(); err != nil || w.AsDuration() <= 0 || w.AsDuration() > listing.MaxWindow {
-			v.add("window", "must be a positive duration of at most 365 days (8760h)")
+			v.Add("window", "must be a positive duration of at most 365 days (8760h)")
 		} else {
 			window = w.AsDuration()
 		}
 	}
 	q := s.queries.Parse(req.GetFilter(), "")
 	if q.FilterErr != nil {
-		v.add("filter", "%s", q.FilterErr.Error())
+		v.Add("filter", "%s", q.FilterErr.Error())
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	tokenQuery := "trending\x00" + q.Filter.Text + "\x00" + strconv.FormatInt(int64(window), 10)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/papercatalog/papers/apierror"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/importer"
 	"github.com/papercatalog/papers/repository"
@@ -29,9 +30,9 @@ func (s *Catalog) ImportPapers(stream catalogv1.CatalogService_ImportPapersServe
 			return err
 		}
 		if len(req.GetRecords()) > maxBatch {
-			var v violations
-			v.add("records", "must have at most %d records a message", maxBatch)
-			return s.fail(ctx, "ImportPapers", v.err())
+			var v apierror.Violations
+			v.Add("records", "must have at most %d records a message", maxBatch)
+			return s.fail(ctx, "ImportPapers", v.Err())
 		}
 		for _, r := range req.GetRecords() {
 			n++
@@ -120,24 +121,16 @@ func importRecord(rec *catalogv1.ImportRecord) importer.Record {
 		r.Problem = "paper: is required"
 		return r
 	}
-	var v violations
+	var v apierror.Violations
 	checkTimestamps(&v, "paper.", rec.GetPaper())
 	if rec.ImportedUpvotes != nil && rec.GetImportedUpvotes() < 0 {
-		v.add("imported_upvotes", "must not be negative")
+		v.Add("imported_upvotes", "must not be negative")
 	}
-	if r.Problem = v.first(); r.Problem != "" {
+	if r.Problem = v.First(); r.Problem != "" {
 		return r
 	}
 	r.Paper = &repository.Paper{ID: id}
 	setWritable(r.Paper, rec.GetPaper())
 	r.Upvotes = rec.ImportedUpvotes
 	return r
-}
-
-// first returns the first violation as "field: description", or "".
-func (v violations) first() string {
-	if len(v) == 0 {
-		return ""
-	}
-	return v[0].GetField() + ": " + v[0].GetDescription()
 }

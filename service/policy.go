@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/papercatalog/papers/apierror"
 	"github.com/papercatalog/papers/auth"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
@@ -72,7 +73,9 @@ var services = map[string]bool{
 // (with retry-after and RetryInfo) or, for an RPC without a policy, INTERNAL.
 func NewGate(guard *auth.Guard, timeout time.Duration, log *slog.Logger) *auth.Gate {
 	return &auth.Gate{Guard: guard, Timeout: timeout, Policies: policyOf,
-		Fail: func(ctx context.Context, method string, err error) error { return toStatus(ctx, log, method, err) }}
+		Fail: func(ctx context.Context, method string, err error) error {
+			return apierror.Status(ctx, log, method, err)
+		}}
 }
 
 // policyOf returns the policy of fullMethod. ok is false for a method of

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/papercatalog/papers/apierror"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/reason"
@@ -24,7 +25,7 @@ const (
 
 func (s *Catalog) searchReady() error {
 	if s.Search == nil || s.Indexer == nil || !s.Indexer.Ready() {
-		return &Error{Code: codes.Unavailable, Reason: reason.IndexRebuilding, Message: "the search index is being rebuilt; retry in a moment"}
+		return &apierror.Error{Code: codes.Unavailable, Reason: reason.IndexRebuilding, Message: "the search index is being rebuilt; retry in a moment"}
 	}
 	return nil
 }
@@ -39,18 +40,18 @@ func (s *Catalog) SearchPapers(ctx context.Context, req *catalogv1.SearchPapersR
 }
 
 func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersRequest) (*catalogv1.SearchPapersResponse, error) {
-	var v violations
+	var v apierror.Violations
 	size := pageSize(&v, req.GetPageSize(), defaultSearchPageSize, maxSearchPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
 	q, err := search.Parse(req.GetQuery())
 	if err != nil {
-		v.add("query", "%s", err.Error())
+		v.Add("query", "%s", err.Error())
 	}
 	pq := s.queries.Parse(req.GetFilter(), "")
 	if pq.FilterErr != nil {
-		v.add("filter", "%s", pq.FilterErr.Error())
+		v.Add("filter", "%s", pq.FilterErr.Error())
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := s.searchReady(); err != nil {
@@ -125,10 +126,10 @@ func (s *Catalog) ListSimilarPapers(ctx context.Context, req *catalogv1.ListSimi
 }
 
 func (s *Catalog) listSimilar(ctx context.Context, req *catalogv1.ListSimilarPapersRequest) (*catalogv1.ListSimilarPapersResponse, error) {
-	var v violations
+	var v apierror.Violations
 	size := pageSize(&v, req.GetPageSize(), defaultSimilarPageSize, maxSimilarPageSize)
 	view := resolveView(&v, req.GetView(), catalogv1.PaperView_PAPER_VIEW_BASIC)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	p, err := s.get("name", req.GetName())

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/apierror"
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/check"
 	"github.com/papercatalog/papers/clock"
@@ -49,17 +50,17 @@ var _ subscriptionv1.SubscriptionServiceServer = (*Subscriptions)(nil)
 func (s *Subscriptions) fail(ctx context.Context, method string, err error) error {
 	switch {
 	case errors.Is(err, subscribe.ErrTokenUnknown):
-		err = &Error{Code: codes.NotFound, Reason: reason.TokenUnknown, Message: "the link is unknown, used or expired"}
+		err = &apierror.Error{Code: codes.NotFound, Reason: reason.TokenUnknown, Message: "the link is unknown, used or expired"}
 	case errors.Is(err, subscribe.ErrNotOwner):
-		err = &Error{Code: codes.PermissionDenied, Message: "the token is not this subscription's manage token"}
+		err = &apierror.Error{Code: codes.PermissionDenied, Message: "the token is not this subscription's manage token"}
 	case errors.Is(err, delivery.ErrNotSent):
 		msg := "the mail could not be sent; try again later"
 		if method == "CreateSubscription" {
 			msg = "the confirmation mail could not be sent; try again later"
 		}
-		err = &Error{Code: codes.Unavailable, Reason: reason.MailUnavailable, Message: msg}
+		err = &apierror.Error{Code: codes.Unavailable, Reason: reason.MailUnavailable, Message: msg}
 	}
-	return toStatus(ctx, s.Log, method, err)
+	return apierror.Status(ctx, s.Log, method, err)
 }
 
 // now is the current time as stored: UTC, to the millisecond.
@@ -92,9 +93,9 @@ func (s *Subscriptions) CreateSubscription(ctx context.Context, req *subscriptio
 
 // checked is the INVALID_ARGUMENT error of what checks found, or nil.
 func checked(found check.Violations) error {
-	var v violations
-	v.merge(found)
-	return v.err()
+	var v apierror.Violations
+	v.Merge(found)
+	return v.Err()
 }
 
 // preferences are the preferences a subscription of the API sets.
@@ -122,16 +123,16 @@ func (s *Subscriptions) ConfirmSubscription(ctx context.Context, req *subscripti
 func (s *Subscriptions) authorized(ctx context.Context, name, manageToken string) (*repository.Subscription, error) {
 	id, ok := strings.CutPrefix(name, "subscriptions/")
 	if !ok || id == "" || strings.Contains(id, "/") {
-		var v violations
-		v.add("name", "must be a subscription name such as subscriptions/abc123")
-		return nil, v.err()
+		var v apierror.Violations
+		v.Add("name", "must be a subscription name such as subscriptions/abc123")
+		return nil, v.Err()
 	}
 	if manageToken == "" && !auth.FromContext(ctx).Admin {
 		return nil, errors.New("a subscription asked for without a manage token, by a caller the gate did not find to be an admin: its policy must be Owner")
 	}
 	sub, err := s.Book.Owned(ctx, id, manageToken)
 	if errors.Is(err, repository.ErrNotFound) {
-		return nil, &Error{Code: codes.NotFound, Resource: name, Message: "no subscription " + name}
+		return nil, &apierror.Error{Code: codes.NotFound, Resource: name, Message: "no subscription " + name}
 	}
 	return sub, err
 }
@@ -174,7 +175,7 @@ func (s *Subscriptions) UpdateSubscription(ctx context.Context, req *subscriptio
 	}
 	if err := s.Book.Update(ctx, sub, &next); err != nil {
 		if errors.Is(err, repository.ErrConflict) {
-			err = &Error{Code: codes.Aborted, Message: "the subscription changed meanwhile; read it again"}
+			err = &apierror.Error{Code: codes.Aborted, Message: "the subscription changed meanwhile; read it again"}
 		}
 		return nil, s.fail(ctx, "UpdateSubscription", err)
 	}
@@ -254,20 +255,20 @@ func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.
 // list is sorted newest first; a page token holds the position of the last
 // subscription of its page, signed and bound to the filter.
 func (s *Subscriptions) ListSubscriptions(ctx context.Context, req *subscriptionv1.ListSubscriptionsRequest) (*subscriptionv1.ListSubscriptionsResponse, error) {
-	var v violations
+	var v apierror.Violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
 	match, err := listing.SubscriptionFilter(req.GetFilter())
 	if err != nil {
-		v.add("filter", "%s", err.Error())
+		v.Add("filter", "%s", err.Error())
 	}
 	tokenQuery := "subscriptions|" + req.GetFilter()
 	var after listing.Key
 	if t := req.GetPageToken(); t != "" {
 		if after, err = s.Tokens.Decode(tokenQuery, t); err != nil || len(after) != 2 {
-			v.add("page_token", "%s", listing.ErrInvalidToken.Error())
+			v.Add("page_token", "%s", listing.ErrInvalidToken.Error())
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "ListSubscriptions", err)
 	}
 	var all []*repository.Subscription

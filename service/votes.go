@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/papercatalog/papers/apierror"
 	"github.com/papercatalog/papers/auth"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/reason"
@@ -45,7 +46,7 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 	}
 	if err := s.Upvotes.Set(ctx, cur.ID, user, add); err != nil {
 		if errors.Is(err, votes.ErrClosed) {
-			err = &Error{Code: codes.Unavailable, Reason: reason.ShuttingDown, Message: "the server is shutting down"}
+			err = &apierror.Error{Code: codes.Unavailable, Reason: reason.ShuttingDown, Message: "the server is shutting down"}
 		}
 		return nil, err
 	}

@@ -1,4 +1,9 @@
-package service
+// Package apierror turns errors into the API's statuses (AIP-193): a code, a
+// message safe to show, and the details clients act on (google.rpc.ErrorInfo
+// with a reason of package reason, BadRequest field violations, ResourceInfo,
+// RetryInfo). Handlers return engines' errors or an *Error; Status is the one
+// table that maps them.
+package apierror
 
 import (
 	"context"
@@ -18,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/papercatalog/papers/auth"
+	"github.com/papercatalog/papers/check"
 	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
@@ -28,7 +34,7 @@ type Error struct {
 	Code    codes.Code
 	Message string
 	// Reason is the google.rpc.ErrorInfo reason (one of reason.All); when empty,
-	// toStatus picks one from the code, the violations and the method.
+	// Status picks one from the code, the violations and the method.
 	Reason     string
 	Violations []*errdetails.BadRequest_FieldViolation
 	// Resource is the name of the resource a NOT_FOUND is about, for its
@@ -41,20 +47,22 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-func errorf(code codes.Code, format string, args ...any) *Error {
+// Errorf is an *Error of code with a formatted message.
+func Errorf(code codes.Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// violations collects field violations of one request.
-type violations []*errdetails.BadRequest_FieldViolation
+// Violations collects the field violations of one request.
+type Violations []*errdetails.BadRequest_FieldViolation
 
-func (v *violations) add(field, format string, args ...any) {
+// Add adds a violation of field.
+func (v *Violations) Add(field, format string, args ...any) {
 	*v = append(*v, &errdetails.BadRequest_FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
 }
 
-// err returns nil when there are no violations, or an INVALID_ARGUMENT error that
+// Err returns nil when there are no violations, or an INVALID_ARGUMENT error that
 // carries them all.
-func (v violations) err() error {
+func (v Violations) Err() error {
 	if len(v) == 0 {
 		return nil
 	}
@@ -69,10 +77,11 @@ func (v violations) err() error {
 	return &Error{Code: codes.InvalidArgument, Message: msg, Violations: v}
 }
 
-// toStatus is the one place where errors become gRPC statuses. Repository errors
+// Status is the one place where errors become gRPC statuses, for a call of
+// method (its short name, e.g. "GetPaper"). Repository errors
 // map to their codes; errors whose text is not meant for callers become INTERNAL
 // "internal error" and are logged in full.
-func toStatus(ctx context.Context, log *slog.Logger, method string, err error) error {
+func Status(ctx context.Context, log *slog.Logger, method string, err error) error {
 	var e *Error
 	var unauthenticated *auth.UnauthenticatedError
 	var limited *auth.LimitError
@@ -80,9 +89,9 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	case err == nil:
 		return nil
 	case errors.As(err, &unauthenticated):
-		return toStatus(ctx, log, method, &Error{Code: codes.Unauthenticated, Reason: unauthenticated.Reason, Message: unauthenticated.Message})
+		return Status(ctx, log, method, &Error{Code: codes.Unauthenticated, Reason: unauthenticated.Reason, Message: unauthenticated.Message})
 	case errors.As(err, &limited):
-		return toStatus(ctx, log, method, &Error{Code: codes.ResourceExhausted, Reason: reason.RateLimited, Message: limited.Error(), RetryAfter: limited.Wait})
+		return Status(ctx, log, method, &Error{Code: codes.ResourceExhausted, Reason: reason.RateLimited, Message: limited.Error(), RetryAfter: limited.Wait})
 	case errors.As(err, &e):
 		// Messages may quote the caller's input; a status must be UTF-8 (the
 		// gateway cannot encode it otherwise, and answers 500).
@@ -112,29 +121,29 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return st.Err()
 	case errors.Is(err, search.ErrQuery):
 		// A search went past a limit of its cost; the message names the limit.
-		return toStatus(ctx, log, method, violations{{Field: "query", Description: err.Error()}}.err())
+		return Status(ctx, log, method, Violations{{Field: "query", Description: err.Error()}}.Err())
 	case errors.Is(err, search.ErrBusy):
-		return toStatus(ctx, log, method, &Error{Code: codes.ResourceExhausted, Reason: reason.SearchBusy, Message: err.Error(), RetryAfter: search.RetryAfter})
+		return Status(ctx, log, method, &Error{Code: codes.ResourceExhausted, Reason: reason.SearchBusy, Message: err.Error(), RetryAfter: search.RetryAfter})
 	case errors.Is(err, repository.ErrNotFound):
-		return toStatus(ctx, log, method, &Error{Code: codes.NotFound, Message: "not found"})
+		return Status(ctx, log, method, &Error{Code: codes.NotFound, Message: "not found"})
 	case errors.Is(err, repository.ErrAlreadyExists):
-		return toStatus(ctx, log, method, &Error{Code: codes.AlreadyExists, Message: "already exists"})
+		return Status(ctx, log, method, &Error{Code: codes.AlreadyExists, Message: "already exists"})
 	case errors.Is(err, repository.ErrConflict):
-		return toStatus(ctx, log, method, &Error{Code: codes.Aborted, Reason: reason.ConcurrentUpdate, Message: "the resource changed concurrently; read it again and retry"})
+		return Status(ctx, log, method, &Error{Code: codes.Aborted, Reason: reason.ConcurrentUpdate, Message: "the resource changed concurrently; read it again and retry"})
 	case ctx.Err() != nil:
 		// The caller gave up (or its deadline passed) while the call was waiting
 		// on the database; that is not the database's fault.
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return toStatus(ctx, log, method, &Error{Code: codes.DeadlineExceeded, Message: "deadline exceeded"})
+			return Status(ctx, log, method, &Error{Code: codes.DeadlineExceeded, Message: "deadline exceeded"})
 		}
-		return toStatus(ctx, log, method, &Error{Code: codes.Canceled, Message: "canceled"})
+		return Status(ctx, log, method, &Error{Code: codes.Canceled, Message: "canceled"})
 	case errors.Is(err, repository.ErrUnavailable):
 		log.WarnContext(ctx, "database unavailable", "method", method, "err", err)
-		return toStatus(ctx, log, method, &Error{Code: codes.Unavailable, Reason: reason.DatabaseUnavailable, Message: "database unavailable; retry later"})
+		return Status(ctx, log, method, &Error{Code: codes.Unavailable, Reason: reason.DatabaseUnavailable, Message: "database unavailable; retry later"})
 	case errors.Is(err, context.DeadlineExceeded):
-		return toStatus(ctx, log, method, &Error{Code: codes.DeadlineExceeded, Message: "deadline exceeded"})
+		return Status(ctx, log, method, &Error{Code: codes.DeadlineExceeded, Message: "deadline exceeded"})
 	case errors.Is(err, context.Canceled):
-		return toStatus(ctx, log, method, &Error{Code: codes.Canceled, Message: "canceled"})
+		return Status(ctx, log, method, &Error{Code: codes.Canceled, Message: "canceled"})
 	}
 	if st, ok := status.FromError(err); ok {
 		// Already a status (a handler's, passed on by an interceptor): it only
@@ -142,7 +151,7 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return Explain(st.Err())
 	}
 	log.ErrorContext(ctx, "internal error", "method", method, "err", err)
-	return toStatus(ctx, log, method, &Error{Code: codes.Internal, Message: "internal error"})
+	return Status(ctx, log, method, &Error{Code: codes.Internal, Message: "internal error"})
 }
 
 // withDetails is st with detail d added.
@@ -257,14 +266,14 @@ func codeReason(code codes.Code) string {
 // Explain returns err as a status that carries a google.rpc.ErrorInfo, for
 // errors made outside the services (the gateway's, the server's interceptors):
 // a status with an ErrorInfo as it is, one without with an ErrorInfo whose
-// reason follows from its code, an *Error as toStatus makes it. nil stays nil.
+// reason follows from its code, an *Error as Status makes it. nil stays nil.
 func Explain(err error) error {
 	if err == nil {
 		return nil
 	}
 	var e *Error
 	if errors.As(err, &e) {
-		return toStatus(context.Background(), slog.Default(), "", e)
+		return Status(context.Background(), slog.Default(), "", e)
 	}
 	st := status.Convert(err)
 	if st.Code() == codes.OK {
@@ -276,4 +285,19 @@ func Explain(err error) error {
 		}
 	}
 	return withDetails(st, &errdetails.ErrorInfo{Reason: codeReason(st.Code()), Domain: reason.Domain}).Err()
+}
+
+// First returns the first violation as "field: description", or "".
+func (v Violations) First() string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0].GetField() + ": " + v[0].GetDescription()
+}
+
+// Merge adds the violations a check found.
+func (v *Violations) Merge(found check.Violations) {
+	for _, f := range found {
+		v.Add(f.Field, "%s", f.Description)
+	}
 }
