@@ -8,37 +8,32 @@ import (
 
 	"go.einride.tech/aip/filtering"
 	expr "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
-	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/repository"
 )
 
-// subscriptionDeclarations are what a ListSubscriptions filter may name: the
-// subscription's state, compared with = or != to STATE_PENDING, STATE_ACTIVE
-// or STATE_UNSUBSCRIBED, in terms joined by AND, OR and NOT.
-var subscriptionDeclarations = func() *filtering.Declarations {
-	d, err := filtering.NewDeclarations(filtering.DeclareStandardFunctions(),
-		filtering.DeclareEnumIdent("state", subscriptionv1.Subscription_STATE_UNSPECIFIED.Type()))
-	if err != nil {
-		panic(fmt.Sprintf("subscription filter declarations: %v", err)) // a programming error, caught by every test
-	}
-	return d
-}()
-
 // SubscriptionFilter parses an AIP-160 filter of ListSubscriptions (empty:
-// every subscription); the states are named as the API names them.
-func SubscriptionFilter(text string) (func(*repository.Subscription) bool, error) {
+// every subscription). It may name the subscription's state, compared with =
+// or != to one of the values of states (the API's enum, whose numbers are
+// repository.SubscriptionState's, such as STATE_ACTIVE), in terms joined by
+// AND, OR and NOT.
+func SubscriptionFilter(text string, states protoreflect.EnumType) (func(*repository.Subscription) bool, error) {
 	if text == "" {
 		return func(*repository.Subscription) bool { return true }, nil
 	}
-	parsed, err := filtering.ParseFilterString(text, subscriptionDeclarations)
+	decls, err := filtering.NewDeclarations(filtering.DeclareStandardFunctions(), filtering.DeclareEnumIdent("state", states))
+	if err != nil {
+		return nil, fmt.Errorf("subscription filter declarations: %w", err)
+	}
+	parsed, err := filtering.ParseFilterString(text, decls)
 	if err != nil {
 		return nil, fmt.Errorf("must be empty or compare state with STATE_PENDING, STATE_ACTIVE or STATE_UNSUBSCRIBED, such as state = STATE_ACTIVE: %w", err)
 	}
-	return compileSubscriptionFilter(parsed.CheckedExpr.GetExpr())
+	return compileSubscriptionFilter(parsed.CheckedExpr.GetExpr(), states.Descriptor().Values())
 }
 
-func compileSubscriptionFilter(e *expr.Expr) (func(*repository.Subscription) bool, error) {
+func compileSubscriptionFilter(e *expr.Expr, states protoreflect.EnumValueDescriptors) (func(*repository.Subscription) bool, error) {
 	call := e.GetCallExpr()
 	if call == nil {
 		return nil, fmt.Errorf("%v is not a comparison of state", e)
@@ -50,15 +45,16 @@ func compileSubscriptionFilter(e *expr.Expr) (func(*repository.Subscription) boo
 			return nil, fmt.Errorf("%s compares state with a state, such as state = STATE_ACTIVE", fn)
 		}
 		name := call.GetArgs()[1].GetIdentExpr().GetName()
-		want, ok := subscriptionv1.Subscription_State_value[name]
-		if !ok {
+		value := states.ByName(protoreflect.Name(name))
+		if value == nil {
 			return nil, fmt.Errorf("%s compares state with a state, such as state = STATE_ACTIVE", fn)
 		}
 		equal := fn == filtering.FunctionEquals
+		want := int32(value.Number())
 		return func(sub *repository.Subscription) bool { return (int32(sub.State) == want) == equal }, nil //nolint:gosec // 1 to 3
 	case filtering.FunctionAnd, filtering.FunctionFuzzyAnd, filtering.FunctionOr, filtering.FunctionNot:
 		for _, a := range call.GetArgs() {
-			f, err := compileSubscriptionFilter(a)
+			f, err := compileSubscriptionFilter(a, states)
 			if err != nil {
 				return nil, err
 			}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -30,7 +31,7 @@ func TestSubscriptionFilter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			match, err := SubscriptionFilter(tt.filter)
+			match, err := SubscriptionFilter(tt.filter, subscriptionv1.Subscription_STATE_UNSPECIFIED.Type())
 			if tt.want == nil {
 				if err == nil {
 					t.Fatalf("SubscriptionFilter(%q) accepted", tt.filter)

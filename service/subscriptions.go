@@ -257,7 +257,7 @@ func (s *Subscriptions) SendManageLink(ctx context.Context, req *subscriptionv1.
 func (s *Subscriptions) ListSubscriptions(ctx context.Context, req *subscriptionv1.ListSubscriptionsRequest) (*subscriptionv1.ListSubscriptionsResponse, error) {
 	var v apierror.Violations
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize, maxPageSize)
-	match, err := listing.SubscriptionFilter(req.GetFilter())
+	match, err := listing.SubscriptionFilter(req.GetFilter(), subscriptionv1.Subscription_STATE_UNSPECIFIED.Type())
 	if err != nil {
 		v.Add("filter", "%s", err.Error())
 	}
