@@ -7,17 +7,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
-	"go.einride.tech/aip/fieldmask"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/papercatalog/papers/apierror"
 	"github.com/papercatalog/papers/auth"
@@ -27,6 +22,7 @@ import (
 	"github.com/papercatalog/papers/importer"
 	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/memo"
+	"github.com/papercatalog/papers/paperpb"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
@@ -63,7 +59,7 @@ type Catalog struct {
 	// times and the reference minute of trending (nil: the system's clock).
 	Clock clock.Clock
 
-	protos    protoCache
+	protos    paperpb.Cache
 	queries   listing.Cache
 	responses memo.Responses
 
@@ -84,7 +80,7 @@ func writeError(id string, err error) error {
 	case errors.Is(err, catalog.ErrNotFound):
 		return notFound(id)
 	case errors.Is(err, repository.ErrAlreadyExists):
-		return apierror.Errorf(codes.AlreadyExists, "paper %s already exists", paperName(id))
+		return apierror.Errorf(codes.AlreadyExists, "paper %s already exists", paperpb.Name(id))
 	case errors.As(err, &stale):
 		return &apierror.Error{Code: codes.Aborted, Reason: reason.EtagMismatch, Message: stale.Error()}
 	}
@@ -97,12 +93,12 @@ func (s *Catalog) CreatePaper(ctx context.Context, req *catalogv1.CreatePaperReq
 	if err != nil {
 		return nil, s.fail(ctx, "CreatePaper", err)
 	}
-	return toProto(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
+	return paperpb.From(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
 }
 
 func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*repository.Paper, error) {
 	var v apierror.Violations
-	id, problem := parsePaperID(req.GetPaperId())
+	id, problem := paperpb.ParseID(req.GetPaperId())
 	if problem != "" {
 		v.Add("paper_id", "%s", problem)
 	}
@@ -111,10 +107,10 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 		v.Add("paper", "is required")
 		return nil, v.Err()
 	}
-	checkTimestamps(&v, "paper.", req.GetPaper())
+	paperpb.CheckTimestamps(&v, "paper.", req.GetPaper())
 	t := s.Writer.Now()
 	p := &repository.Paper{ID: id, RequestID: req.GetRequestId(), CreateTime: t, UpdateTime: t}
-	setWritable(p, req.GetPaper())
+	paperpb.SetWritable(p, req.GetPaper())
 	repository.CompleteNew(p, t)
 	validatePaper(&v, "paper.", p)
 	if err := v.Err(); err != nil {
@@ -140,7 +136,7 @@ func (s *Catalog) GetPaper(ctx context.Context, req *catalogv1.GetPaperRequest) 
 }
 
 func (s *Catalog) get(field, name string) (*repository.Paper, error) {
-	id, problem := parsePaperName(name)
+	id, problem := paperpb.ParseName(name)
 	if problem != "" {
 		var v apierror.Violations
 		v.Add(field, "%s", problem)
@@ -155,7 +151,7 @@ func (s *Catalog) get(field, name string) (*repository.Paper, error) {
 
 // notFound is the error of a paper that does not exist.
 func notFound(id string) error {
-	return &apierror.Error{Code: codes.NotFound, Reason: reason.PaperNotFound, Resource: paperName(id), Message: "paper " + paperName(id) + " not found"}
+	return &apierror.Error{Code: codes.NotFound, Reason: reason.PaperNotFound, Resource: paperpb.Name(id), Message: "paper " + paperpb.Name(id) + " not found"}
 }
 
 // BatchGetPapers implements catalogv1.CatalogServiceServer.
@@ -174,7 +170,7 @@ func (s *Catalog) BatchGetPapers(ctx context.Context, req *catalogv1.BatchGetPap
 	}
 	resp := &catalogv1.BatchGetPapersResponse{Papers: make([]*catalogv1.Paper, 0, len(names))}
 	for i, name := range names {
-		if _, problem := parsePaperName(name); problem != "" {
+		if _, problem := paperpb.ParseName(name); problem != "" {
 			v.Add("names["+strconv.Itoa(i)+"]", "%s", problem)
 		}
 	}
@@ -186,7 +182,7 @@ func (s *Catalog) BatchGetPapers(ctx context.Context, req *catalogv1.BatchGetPap
 		if err != nil {
 			return nil, s.fail(ctx, "BatchGetPapers", err)
 		}
-		resp.Papers = append(resp.Papers, s.protos.get(p, view))
+		resp.Papers = append(resp.Papers, s.protos.Get(p, view))
 	}
 	return resp, nil
 }
@@ -229,7 +225,7 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 		TotalSize:     total(res),
 	}
 	for i, p := range papers {
-		resp.Papers[i] = s.protos.get(p, view)
+		resp.Papers[i] = s.protos.Get(p, view)
 	}
 	return resp, nil
 }
@@ -289,7 +285,7 @@ func (s *Catalog) UpdatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 	if err != nil {
 		return nil, s.fail(ctx, "UpdatePaper", err)
 	}
-	return toProto(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
+	return paperpb.From(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
 }
 
 func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*repository.Paper, error) {
@@ -298,11 +294,11 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		v.Add("paper", "is required")
 		return nil, v.Err()
 	}
-	mask, err := maskPaths(req)
+	mask, err := paperpb.UpdateMask(req.GetPaper(), req.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	checkTimestamps(&v, "paper.", req.GetPaper())
+	paperpb.CheckTimestamps(&v, "paper.", req.GetPaper())
 	cur, err := s.get("paper.name", req.GetPaper().GetName())
 	if err != nil {
 		return nil, err
@@ -311,67 +307,11 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		return nil, err
 	}
 	p, err := s.Writer.Update(ctx, cur.ID, req.GetPaper().GetEtag(), func(cur *repository.Paper) (repository.Paper, error) {
-		next := applyMask(cur, req.GetPaper(), mask)
+		next := paperpb.ApplyMask(cur, req.GetPaper(), mask)
 		validatePaper(&v, "paper.", &next)
 		return next, v.Err()
 	})
 	return p, writeError(cur.ID, err)
-}
-
-// maskPaths returns the update mask, checked against the Paper's fields and their
-// behaviours, or an INVALID_ARGUMENT error. Without an update_mask, it is the
-// writable fields the paper sets (AIP-134); the others it sets (name, etag,
-// output-only fields) are not changes.
-func maskPaths(req *catalogv1.UpdatePaperRequest) (*fieldmaskpb.FieldMask, error) {
-	var v apierror.Violations
-	paths := req.GetUpdateMask().GetPaths()
-	if len(paths) == 0 {
-		paths = populated(req.GetPaper(), func(f string) bool {
-			fd := paperFields.ByName(protoreflect.Name(f))
-			return f != "etag" && fd != nil && !outputOnly(fd)
-		})
-		if len(paths) == 0 {
-			v.Add("update_mask", "is empty and the paper sets no writable field: name the fields to change, or * for all writable fields")
-			return nil, v.Err()
-		}
-		return &fieldmaskpb.FieldMask{Paths: paths}, nil
-	}
-	if fieldmask.IsFullReplacement(req.GetUpdateMask()) {
-		return req.GetUpdateMask(), nil
-	}
-	for _, p := range paths {
-		fd := paperFields.ByName(protoreflect.Name(p))
-		switch {
-		case p == "etag":
-			// The etag in the body is a precondition, not a change; listing it is harmless.
-		case fd != nil && outputOnly(fd):
-			v.Add("update_mask", "%s is output only and cannot be set", p)
-		case fd != nil:
-		case strings.Contains(p, "."):
-			v.Add("update_mask", "%s: sub-fields cannot be set one by one; name the whole field (%s)", p, strings.SplitN(p, ".", 2)[0])
-		default:
-			v.Add("update_mask", "%s is not a field of Paper", p)
-		}
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	return &fieldmaskpb.FieldMask{Paths: slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return p == "etag" })}, nil
-}
-
-// populated is the names of the fields m sets (proto3 presence: a scalar
-// that is not zero, a message that is set, a list that is not empty) for which
-// keep is true: the update_mask of an update that sends none.
-func populated(m proto.Message, keep func(string) bool) []string {
-	var paths []string
-	m.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-		if name := string(fd.Name()); keep(name) {
-			paths = append(paths, name)
-		}
-		return true
-	})
-	slices.Sort(paths)
-	return paths
 }
 
 // DeletePaper implements catalogv1.CatalogServiceServer.
@@ -383,7 +323,7 @@ func (s *Catalog) DeletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 }
 
 func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperRequest) error {
-	id, problem := parsePaperName(req.GetName())
+	id, problem := paperpb.ParseName(req.GetName())
 	if problem != "" {
 		var v apierror.Violations
 		v.Add("name", "%s", problem)
@@ -392,6 +332,30 @@ func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 	if err := s.Writer.Delete(ctx, id, req.GetEtag()); err != nil {
 		return writeError(id, err)
 	}
-	s.protos.forget(id)
+	s.protos.Forget(id)
 	return nil
+}
+
+// resolveView returns the view to use for a request's view field, with def for
+// PAPER_VIEW_UNSPECIFIED; an unknown value is a violation.
+func resolveView(v *apierror.Violations, view, def catalogv1.PaperView) catalogv1.PaperView {
+	switch view {
+	case catalogv1.PaperView_PAPER_VIEW_UNSPECIFIED:
+		return def
+	case catalogv1.PaperView_PAPER_VIEW_BASIC, catalogv1.PaperView_PAPER_VIEW_FULL:
+		return view
+	}
+	v.Add("view", "must be PAPER_VIEW_BASIC or PAPER_VIEW_FULL")
+	return def
+}
+
+// Encoded returns the wire encoding of a response this service handed out from
+// its cache, so the gRPC codec can send it without marshalling it again.
+func (s *Catalog) Encoded(m any) ([]byte, bool) { return s.responses.Encoded(m) }
+
+// cachedResponse returns the cached response to the request identified by key
+// (see memo.Key), or makes it with build and caches it until the read model
+// changes.
+func cachedResponse[T proto.Message](s *Catalog, key string, build func() (T, error)) (T, error) {
+	return memo.Do(&s.responses, key, s.Model.Generation(), build)
 }

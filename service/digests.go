@@ -8,6 +8,7 @@ import (
 	"github.com/papercatalog/papers/digest"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/listing"
+	"github.com/papercatalog/papers/paperpb"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -33,7 +34,7 @@ func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*
 
 // PaperURL is the link of a paper in mails: its REST resource under publicURL.
 func PaperURL(publicURL string) func(*repository.Paper) string {
-	return func(p *repository.Paper) string { return publicURL + "/v1/" + paperName(p.ID) }
+	return func(p *repository.Paper) string { return publicURL + "/v1/" + paperpb.Name(p.ID) }
 }
 
 // parseEdition reads a YYYY-MM-DD edition, default today in UTC at now.
@@ -82,7 +83,7 @@ func (s *Subscriptions) PreviewDigest(ctx context.Context, req *subscriptionv1.P
 		out.Subject, out.Text, out.Html = m.Subject, m.Text, m.HTML
 	}
 	for _, p := range papers {
-		out.Papers = append(out.Papers, toProto(p, 0))
+		out.Papers = append(out.Papers, paperpb.From(p, 0))
 	}
 	return out, nil
 }

@@ -73,7 +73,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 		TimeZone:      loc.String(),
 	}
 	for i, p := range papers {
-		resp.Papers[i] = s.protos.get(p, view)
+		resp.Papers[i] = s.protos.Get(p, view)
 	}
 	return resp, nil
 }
@@ -137,7 +137,7 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 		AgeOffsetHours: listing.AgeOffsetHours,
 	}
 	for i, p := range papers {
-		resp.Papers[i] = &catalogv1.TrendingPaper{Paper: s.protos.get(p, view), TrendingScore: listing.TrendingScore(p, ref)}
+		resp.Papers[i] = &catalogv1.TrendingPaper{Paper: s.protos.Get(p, view), TrendingScore: listing.TrendingScore(p, ref)}
 	}
 	return resp, nil
 }

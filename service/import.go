@@ -9,6 +9,7 @@ import (
 	"github.com/papercatalog/papers/apierror"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/importer"
+	"github.com/papercatalog/papers/paperpb"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -112,7 +113,7 @@ func (r *ImportRun) Response() *catalogv1.ImportPapersResponse {
 // importRecord checks a record and converts it for the import engine.
 func importRecord(rec *catalogv1.ImportRecord) importer.Record {
 	r := importer.Record{Position: rec.GetPosition(), PaperID: rec.GetPaperId()}
-	id, problem := parsePaperID(strings.TrimSpace(rec.GetPaperId()))
+	id, problem := paperpb.ParseID(strings.TrimSpace(rec.GetPaperId()))
 	if problem != "" {
 		r.Problem = "paper_id: " + problem
 		return r
@@ -122,7 +123,7 @@ func importRecord(rec *catalogv1.ImportRecord) importer.Record {
 		return r
 	}
 	var v apierror.Violations
-	checkTimestamps(&v, "paper.", rec.GetPaper())
+	paperpb.CheckTimestamps(&v, "paper.", rec.GetPaper())
 	if rec.ImportedUpvotes != nil && rec.GetImportedUpvotes() < 0 {
 		v.Add("imported_upvotes", "must not be negative")
 	}
@@ -130,7 +131,7 @@ func importRecord(rec *catalogv1.ImportRecord) importer.Record {
 		return r
 	}
 	r.Paper = &repository.Paper{ID: id}
-	setWritable(r.Paper, rec.GetPaper())
+	paperpb.SetWritable(r.Paper, rec.GetPaper())
 	r.Upvotes = rec.ImportedUpvotes
 	return r
 }

@@ -91,7 +91,7 @@ func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersR
 			continue // deleted a moment ago; the index follows
 		}
 		sn := found.Snippets[h.ID]
-		resp.Results = append(resp.Results, &catalogv1.SearchResult{Paper: s.protos.get(p, view), Score: h.Score,
+		resp.Results = append(resp.Results, &catalogv1.SearchResult{Paper: s.protos.Get(p, view), Score: h.Score,
 			TitleSnippets: sn.Title, AbstractSnippets: sn.Abstract})
 	}
 	if found.More {
@@ -149,7 +149,7 @@ func (s *Catalog) listSimilar(ctx context.Context, req *catalogv1.ListSimilarPap
 		if !ok || sp.ID == p.ID {
 			continue
 		}
-		resp.Papers = append(resp.Papers, &catalogv1.SimilarPaper{Paper: s.protos.get(sp, view), Score: h.Score})
+		resp.Papers = append(resp.Papers, &catalogv1.SimilarPaper{Paper: s.protos.Get(sp, view), Score: h.Score})
 		if len(resp.Papers) == size {
 			break
 		}

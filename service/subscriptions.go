@@ -18,6 +18,7 @@ import (
 	"github.com/papercatalog/papers/delivery"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/listing"
+	"github.com/papercatalog/papers/paperpb"
 	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/subscribe"
@@ -156,7 +157,7 @@ func (s *Subscriptions) UpdateSubscription(ctx context.Context, req *subscriptio
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
 		// AIP-134: without a mask, the preferences the request sets.
-		paths = populated(req.GetSubscription(), func(f string) bool { return check.PreferenceFields[f] })
+		paths = paperpb.Populated(req.GetSubscription(), func(f string) bool { return check.PreferenceFields[f] })
 		if len(paths) == 0 {
 			found.Add("update_mask", "is empty and the subscription sets no preference: name the preferences to change")
 		}

@@ -60,7 +60,7 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 // forViewer returns the paper's message, marked as upvoted by the caller when it
 // is; the shared cached message is copied before it is marked.
 func (s *Catalog) forViewer(p *repository.Paper, view catalogv1.PaperView, upvoted bool) *catalogv1.Paper {
-	m := s.protos.get(p, view)
+	m := s.protos.Get(p, view)
 	if !upvoted {
 		return m
 	}

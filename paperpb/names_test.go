@@ -1,4 +1,4 @@
-package service
+package paperpb
 
 import "testing"
 
@@ -24,12 +24,12 @@ func TestPaperIDs(t *testing.T) {
 		{"hep-th/990100", "", false},
 	}
 	for _, tt := range tests {
-		id, problem := parsePaperID(tt.in)
+		id, problem := ParseID(tt.in)
 		if (problem == "") != tt.ok || id != tt.id {
-			t.Errorf("parsePaperID(%q) = %q, %q; want %q, ok %v", tt.in, id, problem, tt.id, tt.ok)
+			t.Errorf("ParseID(%q) = %q, %q; want %q, ok %v", tt.in, id, problem, tt.id, tt.ok)
 		}
 		if tt.ok {
-			back, problem := parsePaperName(paperName(id))
+			back, problem := ParseName(Name(id))
 			if problem != "" || back != id {
 				t.Errorf("name round trip of %q: %q %q", id, back, problem)
 			}

@@ -1,4 +1,4 @@
-package service
+package paperpb
 
 import (
 	"strings"
@@ -55,8 +55,8 @@ func TestEveryWritableFieldIsStored(t *testing.T) {
 	in.Etag = ""
 
 	p := &repository.Paper{ID: "2111.13056"}
-	setWritable(p, in)
-	out := toProto(p, catalogv1.PaperView_PAPER_VIEW_FULL)
+	SetWritable(p, in)
+	out := From(p, catalogv1.PaperView_PAPER_VIEW_FULL)
 	fieldbehavior.ClearFields(out, annotations.FieldBehavior_OUTPUT_ONLY, annotations.FieldBehavior_IDENTIFIER)
 	out.Etag = ""
 	if !proto.Equal(in, out) {
@@ -83,14 +83,13 @@ func TestMaskPathsByFieldBehaviour(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			req := &catalogv1.UpdatePaperRequest{UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{tt.path}}}
-			_, err := maskPaths(req)
+			_, err := UpdateMask(&catalogv1.Paper{}, &fieldmaskpb.FieldMask{Paths: []string{tt.path}})
 			got := ""
 			if err != nil {
 				got = err.Error()
 			}
 			if (tt.want == "") != (err == nil) || (tt.want != "" && !strings.Contains(got, tt.want)) {
-				t.Errorf("maskPaths(%q) = %v, want %q", tt.path, err, tt.want)
+				t.Errorf("UpdateMask(%q) = %v, want %q", tt.path, err, tt.want)
 			}
 		})
 	}

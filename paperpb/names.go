@@ -1,4 +1,4 @@
-package service
+package paperpb
 
 import (
 	"regexp"
@@ -13,9 +13,9 @@ var (
 	versioned  = regexp.MustCompile(`v[0-9]+$`)
 )
 
-// parsePaperID returns the arXiv identifier (as arXiv writes it) of a paper id in
+// ParseID returns the arXiv identifier (as arXiv writes it) of a paper id in
 // either form, or a description of what is wrong.
-func parsePaperID(s string) (string, string) {
+func ParseID(s string) (string, string) {
 	switch {
 	case s == "":
 		return "", "is required"
@@ -31,13 +31,13 @@ func parsePaperID(s string) (string, string) {
 	return "", "must be an arXiv identifier without version, such as 2111.13056 or hep-th/9901001"
 }
 
-// paperName returns the resource name of the paper with arXiv identifier id.
-func paperName(id string) string {
+// Name returns the resource name of the paper with arXiv identifier id.
+func Name(id string) string {
 	return "papers/" + strings.Replace(id, "/", "-", 1)
 }
 
-// parsePaperName returns the arXiv identifier in a resource name `papers/{paper}`.
-func parsePaperName(name string) (string, string) {
+// ParseName returns the arXiv identifier in a resource name `papers/{paper}`.
+func ParseName(name string) (string, string) {
 	seg, ok := strings.CutPrefix(name, "papers/")
 	if !ok || seg == "" || strings.Contains(seg, "/") {
 		if name == "" {
@@ -45,7 +45,7 @@ func parsePaperName(name string) (string, string) {
 		}
 		return "", "must be a paper name such as papers/2111.13056"
 	}
-	id, problem := parsePaperID(seg)
+	id, problem := ParseID(seg)
 	if problem != "" {
 		return "", "must be a paper name such as papers/2111.13056: the id " + problem
 	}

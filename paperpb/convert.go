@@ -1,4 +1,9 @@
-package service
+// Package paperpb is the Paper of the API (catalogv1.Paper) beside the domain's
+// (repository.Paper): conversions both ways, resource names, update masks
+// checked against the fields' behaviours in the proto, and a cache of
+// converted papers. It is the one place that names the Paper's fields for the
+// API; TestEveryWritableFieldIsStored fails when a new field is left out.
+package paperpb
 
 import (
 	"time"
@@ -16,25 +21,27 @@ import (
 	"github.com/papercatalog/papers/repository"
 )
 
-func ts(t time.Time) *timestamppb.Timestamp {
+// TS is t as a timestamp; the zero time is none.
+func TS(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil
 	}
 	return timestamppb.New(t)
 }
 
-// fromTS returns a timestamp's time, truncated to the millisecond that the database
+// FromTS returns a timestamp's time, truncated to the millisecond that the database
 // keeps, in UTC.
-func fromTS(t *timestamppb.Timestamp) time.Time {
+func FromTS(t *timestamppb.Timestamp) time.Time {
 	if t == nil {
 		return time.Time{}
 	}
 	return t.AsTime().Truncate(time.Millisecond).UTC()
 }
 
-func toProto(p *repository.Paper, view catalogv1.PaperView) *catalogv1.Paper {
+// From is p as the API shows it in view.
+func From(p *repository.Paper, view catalogv1.PaperView) *catalogv1.Paper {
 	out := &catalogv1.Paper{
-		Name:            paperName(p.ID),
+		Name:            Name(p.ID),
 		ArxivId:         p.ID,
 		ArxivVersion:    p.ArxivVersion,
 		Title:           p.Title,
@@ -42,9 +49,9 @@ func toProto(p *repository.Paper, view catalogv1.PaperView) *catalogv1.Paper {
 		Categories:      p.Categories,
 		PrimaryCategory: p.PrimaryCategory,
 		Keywords:        p.Keywords,
-		PublishedTime:   ts(p.PublishedTime),
-		ArxivUpdateTime: ts(p.ArxivUpdateTime),
-		SubmitTime:      ts(p.SubmitTime),
+		PublishedTime:   TS(p.PublishedTime),
+		ArxivUpdateTime: TS(p.ArxivUpdateTime),
+		SubmitTime:      TS(p.SubmitTime),
 		Submitter:       p.Submitter,
 		GithubRepo:      p.GithubRepo,
 		GithubStars:     p.GithubStars,
@@ -55,8 +62,8 @@ func toProto(p *repository.Paper, view catalogv1.PaperView) *catalogv1.Paper {
 		Comment:         p.Comment,
 		Upvotes:         p.Upvotes,
 		Etag:            catalog.Etag(p),
-		CreateTime:      ts(p.CreateTime),
-		UpdateTime:      ts(p.UpdateTime),
+		CreateTime:      TS(p.CreateTime),
+		UpdateTime:      TS(p.UpdateTime),
 	}
 	if view == catalogv1.PaperView_PAPER_VIEW_BASIC {
 		out.Abstract = ""
@@ -83,9 +90,9 @@ func outputOnly(fd protoreflect.FieldDescriptor) bool {
 		fieldbehavior.Has(fd, annotations.FieldBehavior_IDENTIFIER)
 }
 
-// setWritable copies the writable fields of src into dst; the rest of dst (its
+// SetWritable copies the writable fields of src into dst; the rest of dst (its
 // id and bookkeeping) stays.
-func setWritable(dst *repository.Paper, src *catalogv1.Paper) {
+func SetWritable(dst *repository.Paper, src *catalogv1.Paper) {
 	dst.ArxivVersion = src.GetArxivVersion()
 	dst.Title = src.GetTitle()
 	dst.Abstract = src.GetAbstract()
@@ -96,9 +103,9 @@ func setWritable(dst *repository.Paper, src *catalogv1.Paper) {
 	dst.Categories = append([]string(nil), src.GetCategories()...)
 	dst.PrimaryCategory = src.GetPrimaryCategory()
 	dst.Keywords = append([]string(nil), src.GetKeywords()...)
-	dst.PublishedTime = fromTS(src.GetPublishedTime())
-	dst.ArxivUpdateTime = fromTS(src.GetArxivUpdateTime())
-	dst.SubmitTime = fromTS(src.GetSubmitTime())
+	dst.PublishedTime = FromTS(src.GetPublishedTime())
+	dst.ArxivUpdateTime = FromTS(src.GetArxivUpdateTime())
+	dst.SubmitTime = FromTS(src.GetSubmitTime())
 	dst.Submitter = src.GetSubmitter()
 	dst.Organization = repository.Organization{
 		ID: src.GetOrganization().GetId(), DisplayName: src.GetOrganization().GetDisplayName(),
@@ -112,25 +119,31 @@ func setWritable(dst *repository.Paper, src *catalogv1.Paper) {
 	dst.Comment = src.GetComment()
 }
 
-// applyMask returns cur with the fields of mask (checked by maskPaths) taken from
+// ApplyMask returns cur with the fields of mask (checked by UpdateMask) taken from
 // src.
-func applyMask(cur *repository.Paper, src *catalogv1.Paper, mask *fieldmaskpb.FieldMask) repository.Paper {
-	merged := toProto(cur, catalogv1.PaperView_PAPER_VIEW_FULL)
+func ApplyMask(cur *repository.Paper, src *catalogv1.Paper, mask *fieldmaskpb.FieldMask) repository.Paper {
+	merged := From(cur, catalogv1.PaperView_PAPER_VIEW_FULL)
 	fieldmask.Update(mask, merged, src)
 	next := *cur
-	setWritable(&next, merged)
+	SetWritable(&next, merged)
 	return next
 }
 
-// resolveView returns the view to use for a request's view field, with def for
-// PAPER_VIEW_UNSPECIFIED; an unknown value is a violation.
-func resolveView(v *apierror.Violations, view, def catalogv1.PaperView) catalogv1.PaperView {
-	switch view {
-	case catalogv1.PaperView_PAPER_VIEW_UNSPECIFIED:
-		return def
-	case catalogv1.PaperView_PAPER_VIEW_BASIC, catalogv1.PaperView_PAPER_VIEW_FULL:
-		return view
+// CheckTimestamps reports timestamps of src that are out of range.
+func CheckTimestamps(v *apierror.Violations, prefix string, src *catalogv1.Paper) {
+	for name, t := range map[string]*timestamppb.Timestamp{
+		"published_time": src.GetPublishedTime(), "arxiv_update_time": src.GetArxivUpdateTime(),
+		"submit_time": src.GetSubmitTime(),
+	} {
+		if t == nil {
+			continue
+		}
+		if err := t.CheckValid(); err != nil {
+			v.Add(prefix+name, "is not a valid timestamp")
+			continue
+		}
+		if y := t.AsTime().Year(); y < 1900 || y > 2200 {
+			v.Add(prefix+name, "must be between the years 1900 and 2200")
+		}
 	}
-	v.Add("view", "must be PAPER_VIEW_BASIC or PAPER_VIEW_FULL")
-	return def
 }
