@@ -300,9 +300,9 @@ const (
 // The tags and attributes paperd's own templates write (pages, home page and
 // digest); hostile text must never add any other.
 var (
-	pageTags  = []string{"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "form", "input", "label", "button", "a", "ol", "li", "div", "table", "tr", "td"}
+	pageTags  = []string{"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "form", "input", "label", "button", "a", "ol", "li", "div", "table", "tr", "td", "header", "nav", "main", "aside", "footer"}
 	pageAttrs = []string{"lang", "charset", "name", "content", "id", "method", "action", "type", "value", "for", "min", "max", "href", "class", "role",
-		"aria-label", "placeholder", "required", "style", "width", "cellpadding", "cellspacing", "align"}
+		"aria-label", "placeholder", "required", "style", "width", "cellpadding", "cellspacing", "align", "aria-labelledby", "autocomplete"}
 	tagRE  = regexp.MustCompile(`^<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z][a-zA-Z0-9-]*(?:="[^"<>]*")?)*)\s*/?>`)
 	attrRE = regexp.MustCompile(`\s+([a-zA-Z][a-zA-Z0-9-]*)(?:="([^"]*)")?`)
 )
