@@ -62,6 +62,7 @@ type options struct {
 	digestSubs    int
 	digestPapers  int
 	only          string
+	calls         string
 	mixedDuration time.Duration
 	mixedWorkers  int
 	mixedImport   int
@@ -113,6 +114,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.sample, "sample", sampleFile, "arXiv metadata sample to take the vocabulary from")
 	fs.IntVar(&o.digestSubs, "digest-subscribers", 10000, "confirmed subscribers of the digest run")
 	fs.IntVar(&o.digestPapers, "digest-papers", 5000, "papers submitted over the week of the digest run")
+	fs.StringVar(&o.calls, "calls", "", "run the catalog section alone, with only the calls whose name matches this regular expression (and the baseline, GetPaper and ListPapers the ratios need)")
 	fs.StringVar(&o.only, "only", "", `run one section alone: "digest", "mixed" or "adversarial"`)
 	fs.DurationVar(&o.mixedDuration, "mixed-duration", 60*time.Second, "duration of the mixed-load run")
 	fs.IntVar(&o.mixedWorkers, "mixed-workers", 16, "concurrent workers of the mixed-load run")
@@ -176,6 +178,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	cat, err := runCatalogBench(ctx, o, bin, tmp, voc, about, logf)
 	if err != nil {
+		return err
+	}
+	if o.calls != "" {
+		line, err := json.Marshal(map[string]any{"calls": cat.calls, "ratios": cat.print(out, importResult{})})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(out, string(line))
 		return err
 	}
 	logf("importing %d generated papers through ImportPapers and with raw InsertMany", o.importPapers)
