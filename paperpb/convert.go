@@ -147,3 +147,16 @@ func CheckTimestamps(v *apierror.Violations, prefix string, src *catalogv1.Paper
 		}
 	}
 }
+
+// ImportRecord is the ImportPapers record of what a source knows of a paper: p
+// (its ID is not used), under the arXiv identifier id as the source wrote it, at
+// position in the input, with the source's upvote count if it has one. Only the
+// fields a caller may set are filled: the output-only ones, the name and the
+// etag are left empty, as ImportPapers expects. The record is not checked:
+// ImportPapers rejects what it cannot take.
+func ImportRecord(id string, position int64, p *repository.Paper, upvotes *int64) *catalogv1.ImportRecord {
+	msg := From(p, catalogv1.PaperView_PAPER_VIEW_FULL)
+	fieldbehavior.ClearFields(msg, annotations.FieldBehavior_OUTPUT_ONLY, annotations.FieldBehavior_IDENTIFIER)
+	msg.Etag = ""
+	return &catalogv1.ImportRecord{PaperId: id, Paper: msg, ImportedUpvotes: upvotes, Position: position}
+}

@@ -1,8 +1,10 @@
 package paperpb
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.einride.tech/aip/fieldbehavior"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -64,6 +66,51 @@ func TestEveryWritableFieldIsStored(t *testing.T) {
 	}
 	if proto.Equal(in, &catalogv1.Paper{}) {
 		t.Error("fill set nothing")
+	}
+}
+
+// TestImportRecordKeepsEveryWritableField fails when a Paper field a caller may
+// set is lost between a source's record and what ImportPapers makes of it (the
+// conversion of service/import.go), or when ImportRecord sends a field that
+// ImportPapers does not take.
+func TestImportRecordKeepsEveryWritableField(t *testing.T) {
+	t.Parallel()
+	full := &catalogv1.Paper{}
+	fill(full.ProtoReflect())
+	var want repository.Paper
+	SetWritable(&want, full)
+	// What a source does not give: the record must not carry it.
+	src := want
+	src.ID, src.BaseUpvotes, src.Upvotes, src.Version, src.RequestID = "1234.56789", 5, 9, 42, "req"
+	src.CreateTime, src.UpdateTime = time.Unix(1, 0), time.Unix(2, 0)
+	upvotes := int64(17)
+
+	rec := ImportRecord("2111.13056", 7, &src, &upvotes)
+	if rec.GetPaperId() != "2111.13056" || rec.GetPosition() != 7 || rec.ImportedUpvotes == nil || rec.GetImportedUpvotes() != 17 {
+		t.Errorf("record %v: want id 2111.13056, position 7, 17 upvotes", rec)
+	}
+	m := rec.GetPaper().ProtoReflect()
+	for i := range paperFields.Len() {
+		if fd := paperFields.Get(i); (outputOnly(fd) || fd.Name() == "etag") && m.Has(fd) {
+			t.Errorf("the record sets %s, which ImportPapers does not take", fd.Name())
+		}
+	}
+
+	got := repository.Paper{ID: "2111.13056"}
+	SetWritable(&got, rec.GetPaper())
+	want.ID = "2111.13056"
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("a writable field did not survive the record:\nsent %+v\nread %+v", want, got)
+	}
+	v := reflect.ValueOf(want)
+	for i := range v.NumField() {
+		switch name := v.Type().Field(i).Name; name {
+		case "ID", "BaseUpvotes", "Upvotes", "Version", "CreateTime", "UpdateTime", "RequestID":
+		default:
+			if v.Field(i).IsZero() {
+				t.Errorf("fill left %s empty: the test does not cover it", name)
+			}
+		}
 	}
 }
 
