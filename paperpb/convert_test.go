@@ -1,6 +1,7 @@
 package paperpb
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/ingest"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -110,6 +112,65 @@ func TestImportRecordKeepsEveryWritableField(t *testing.T) {
 			if v.Field(i).IsZero() {
 				t.Errorf("fill left %s empty: the test does not cover it", name)
 			}
+		}
+	}
+}
+
+// TestIngestedRecordsSurviveImport reads the sample inputs with package ingest
+// and checks that each record, made an ImportRecord, sent over the wire and
+// converted as ImportPapers converts it, is what the source said (times to the
+// millisecond the store keeps).
+func TestIngestedRecordsSurviveImport(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"../ingest/testdata/arxiv-api.atom", "../ingest/testdata/daily_papers.json",
+		"../../shared/data/arxiv/arxiv-metadata-oai-snapshot.sample.jsonl"} {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Logf("%s: %v", path, err)
+			continue
+		}
+		t.Cleanup(func() { _ = f.Close() })
+		r, err := ingest.Open(f, "")
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		n := 0
+		for it, ok := r.Next(); ok; it, ok = r.Next() {
+			if it.Err != nil {
+				continue
+			}
+			n++
+			src := it.Record
+			b, err := proto.Marshal(ImportRecord(src.ID, src.Position, &src.Paper, src.Upvotes))
+			if err != nil {
+				t.Fatalf("%s at %d: %v", path, src.Position, err)
+			}
+			rec := &catalogv1.ImportRecord{}
+			if err := proto.Unmarshal(b, rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec.GetPaperId() != src.ID || rec.GetPosition() != src.Position || (rec.ImportedUpvotes == nil) != (src.Upvotes == nil) ||
+				(src.Upvotes != nil && rec.GetImportedUpvotes() != *src.Upvotes) {
+				t.Errorf("%s at %d: record %v, want id %s, upvotes %v", path, src.Position, rec, src.ID, src.Upvotes)
+			}
+			got := repository.Paper{ID: src.ID}
+			SetWritable(&got, rec.GetPaper())
+			want := src.Paper
+			want.ID = src.ID
+			for _, tm := range []*time.Time{&want.PublishedTime, &want.ArxivUpdateTime, &want.SubmitTime} {
+				*tm = tm.Truncate(time.Millisecond)
+			}
+			for _, l := range []*[]string{&want.Categories, &want.Keywords} {
+				if len(*l) == 0 {
+					*l = nil
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s at %d: the record changed on its way:\nread   %+v\nstored %+v", path, src.Position, want, got)
+			}
+		}
+		if r.Err() != nil || n == 0 {
+			t.Errorf("%s: %d records, err %v", path, n, r.Err())
 		}
 	}
 }
