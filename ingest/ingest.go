@@ -49,8 +49,9 @@ func ParseFormat(s string) (Format, error) {
 type Record struct {
 	// Position is the record's place in the input (see Item.Position).
 	Position int64
-	// ID is the paper's arXiv identifier as the source wrote it, without its
-	// version and surrounding space, and not checked further.
+	// ID is the paper's arXiv identifier as the source wrote it, without
+	// surrounding space (and, from an Atom abs URL, without the version); it is
+	// not checked: the import rejects what is not an identifier.
 	ID string
 	// Paper holds what the source knows; zero fields are unknown to it. Its ID
 	// is left empty (see ID); its times are in UTC.
