@@ -156,7 +156,22 @@ func CheckTimestamps(v *apierror.Violations, prefix string, src *catalogv1.Paper
 // ImportPapers rejects what it cannot take.
 func ImportRecord(id string, position int64, p *repository.Paper, upvotes *int64) *catalogv1.ImportRecord {
 	msg := From(p, catalogv1.PaperView_PAPER_VIEW_FULL)
-	fieldbehavior.ClearFields(msg, annotations.FieldBehavior_OUTPUT_ONLY, annotations.FieldBehavior_IDENTIFIER)
-	msg.Etag = ""
+	m := msg.ProtoReflect()
+	for _, fd := range notImported {
+		m.Clear(fd)
+	}
 	return &catalogv1.ImportRecord{PaperId: id, Paper: msg, ImportedUpvotes: upvotes, Position: position}
 }
+
+// notImported are the Paper fields an import record leaves empty: the ones the
+// server sets (by their field behaviour) and the etag. They are listed once, as
+// fieldbehavior.ClearFields would look the behaviours up for every record.
+var notImported = func() []protoreflect.FieldDescriptor {
+	var out []protoreflect.FieldDescriptor
+	for i := range paperFields.Len() {
+		if fd := paperFields.Get(i); outputOnly(fd) || fd.Name() == "etag" {
+			out = append(out, fd)
+		}
+	}
+	return out
+}()

@@ -91,11 +91,8 @@ func TestImportRecordKeepsEveryWritableField(t *testing.T) {
 	if rec.GetPaperId() != "2111.13056" || rec.GetPosition() != 7 || rec.ImportedUpvotes == nil || rec.GetImportedUpvotes() != 17 {
 		t.Errorf("record %v: want id 2111.13056, position 7, 17 upvotes", rec)
 	}
-	m := rec.GetPaper().ProtoReflect()
-	for i := range paperFields.Len() {
-		if fd := paperFields.Get(i); (outputOnly(fd) || fd.Name() == "etag") && m.Has(fd) {
-			t.Errorf("the record sets %s, which ImportPapers does not take", fd.Name())
-		}
+	for _, name := range setNotWritable(rec.GetPaper().ProtoReflect()) {
+		t.Errorf("the record sets %s, which ImportPapers does not take", name)
 	}
 
 	got := repository.Paper{ID: "2111.13056"}
@@ -173,6 +170,26 @@ func TestIngestedRecordsSurviveImport(t *testing.T) {
 			t.Errorf("%s: %d records, err %v", path, n, r.Err())
 		}
 	}
+}
+
+// setNotWritable lists the fields of m and of the messages in it that are set
+// although callers cannot set them (by their field behaviour), and the etag.
+func setNotWritable(m protoreflect.Message) []string {
+	var out []string
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case outputOnly(fd) || fd.FullName() == "papers.catalog.v1.Paper.etag":
+			out = append(out, string(fd.FullName()))
+		case fd.IsList() && fd.Message() != nil:
+			for i := range v.List().Len() {
+				out = append(out, setNotWritable(v.List().Get(i).Message())...)
+			}
+		case fd.Message() != nil && !fd.IsMap():
+			out = append(out, setNotWritable(v.Message())...)
+		}
+		return true
+	})
+	return out
 }
 
 func TestMaskPathsByFieldBehaviour(t *testing.T) {
