@@ -103,9 +103,7 @@ func parseAtomEntry(e *atomEntry) (*Record, error) {
 	if id == "" || strings.ContainsFunc(id, unicode.IsSpace) {
 		return nil, fmt.Errorf("id %q names no arXiv identifier", raw)
 	}
-	rec := &Record{ID: id}
-	p := &rec.Paper
-	*p = repository.Paper{
+	rec := &Record{ID: id, Paper: repository.Paper{
 		ArxivVersion:    version,
 		Title:           oneLine(e.Title),
 		Abstract:        paragraphs(e.Summary),
@@ -113,7 +111,8 @@ func parseAtomEntry(e *atomEntry) (*Record, error) {
 		DOI:             strings.TrimSpace(e.DOI),
 		JournalRef:      oneLine(e.JournalRef),
 		Comment:         oneLine(e.Comment),
-	}
+	}}
+	p := &rec.Paper
 	for _, a := range e.Authors {
 		name := oneLine(a.Name)
 		if name == "" {

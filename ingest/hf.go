@@ -100,14 +100,13 @@ func parseHF(raw []byte) (*Record, error) {
 	if id == "" {
 		return nil, errors.New("no paper.id")
 	}
-	rec := &Record{ID: id, Upvotes: it.Paper.Upvotes}
-	p := &rec.Paper
-	*p = repository.Paper{
+	rec := &Record{ID: id, Upvotes: it.Paper.Upvotes, Paper: repository.Paper{
 		Title:       oneLine(it.Paper.Title),
 		Abstract:    paragraphs(it.Paper.Summary),
 		GithubRepo:  strings.TrimSpace(it.Paper.GithubRepo),
 		ProjectPage: strings.TrimSpace(it.Paper.ProjectPage),
-	}
+	}}
+	p := &rec.Paper
 	if p.Title == "" {
 		p.Title = oneLine(it.Title)
 	}

@@ -101,9 +101,7 @@ func parseOAI(b []byte) (*Record, error) {
 	if id == "" {
 		return nil, errors.New("no id")
 	}
-	rec := &Record{ID: id}
-	p := &rec.Paper
-	*p = repository.Paper{
+	rec := &Record{ID: id, Paper: repository.Paper{
 		Title:      oneLine(r.Title),
 		Abstract:   paragraphs(r.Abstract),
 		Categories: strings.Fields(r.Categories),
@@ -112,7 +110,8 @@ func parseOAI(b []byte) (*Record, error) {
 		JournalRef: oneLine(deref(r.JournalRef)),
 		DOI:        strings.TrimSpace(deref(r.DOI)),
 		PDFURL:     pdfURL(id),
-	}
+	}}
+	p := &rec.Paper
 	if len(p.Categories) > 0 {
 		p.PrimaryCategory = p.Categories[0]
 	}
