@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode"
 
-	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/repository"
 )
 
 const (
@@ -90,7 +90,7 @@ func atomReader(br *bufio.Reader, total *int64) func() (Item, bool, error) {
 	}
 }
 
-func parseAtomEntry(e *atomEntry) (*catalogv1.ImportRecord, error) {
+func parseAtomEntry(e *atomEntry) (*Record, error) {
 	raw := strings.TrimSpace(e.ID)
 	_, idv, ok := strings.Cut(raw, "arxiv.org/abs/")
 	if !ok {
@@ -103,15 +103,16 @@ func parseAtomEntry(e *atomEntry) (*catalogv1.ImportRecord, error) {
 	if id == "" || strings.ContainsFunc(id, unicode.IsSpace) {
 		return nil, fmt.Errorf("id %q names no arXiv identifier", raw)
 	}
-	p := &catalogv1.Paper{
+	rec := &Record{ID: id, Paper: repository.Paper{
 		ArxivVersion:    version,
 		Title:           oneLine(e.Title),
 		Abstract:        paragraphs(e.Summary),
 		PrimaryCategory: strings.TrimSpace(e.Primary.Term),
-		Doi:             strings.TrimSpace(e.DOI),
+		DOI:             strings.TrimSpace(e.DOI),
 		JournalRef:      oneLine(e.JournalRef),
 		Comment:         oneLine(e.Comment),
-	}
+	}}
+	p := &rec.Paper
 	for _, a := range e.Authors {
 		name := oneLine(a.Name)
 		if name == "" {
@@ -123,7 +124,7 @@ func parseAtomEntry(e *atomEntry) (*catalogv1.ImportRecord, error) {
 				affs = append(affs, af)
 			}
 		}
-		p.Authors = append(p.Authors, &catalogv1.Author{Name: name, Affiliation: strings.Join(affs, "; ")})
+		p.Authors = append(p.Authors, repository.Author{Name: name, Affiliation: strings.Join(affs, "; ")})
 	}
 	seen := map[string]bool{}
 	addCategory := func(c string) {
@@ -147,23 +148,23 @@ func parseAtomEntry(e *atomEntry) (*catalogv1.ImportRecord, error) {
 		// the paper keeps arXiv's own PDF address.
 		href := strings.TrimSpace(l.Href)
 		if u, err := url.Parse(href); l.Title == "pdf" && err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
-			p.PdfUrl = strings.Replace(href, "http://", "https://", 1)
+			p.PDFURL = strings.Replace(href, "http://", "https://", 1)
 		}
 	}
-	if p.PdfUrl == "" {
-		p.PdfUrl = pdfURL(id)
+	if p.PDFURL == "" {
+		p.PDFURL = pdfURL(id)
 	}
 	for _, f := range []struct {
 		text string
-		dst  **timestampT
+		dst  *time.Time
 	}{{e.Published, &p.PublishedTime}, {e.Updated, &p.ArxivUpdateTime}} {
 		if s := strings.TrimSpace(f.text); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
 				return nil, fmt.Errorf("%s: date %q is not RFC 3339", id, s)
 			}
-			*f.dst = timestamp(t)
+			*f.dst = t.UTC()
 		}
 	}
-	return &catalogv1.ImportRecord{PaperId: id, Paper: p}, nil
+	return rec, nil
 }

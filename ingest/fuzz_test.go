@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
-	"google.golang.org/protobuf/proto"
+	"github.com/papercatalog/papers/repository"
 )
 
 // The fuzz targets read arbitrary input in each format, and with the format
@@ -93,8 +96,9 @@ func checkOpen(t *testing.T, data []byte, format Format) {
 // checkReader reads r to its end and checks every item: a record has a
 // non-empty ID without surrounding space, its position, normalised text (titles
 // and names on one line, abstracts one paragraph a line), arXiv categories with
-// the primary one first, and nothing that protobuf cannot encode (so paperctl
-// can send it); a failed item has a position and an error, no record.
+// the primary one first, times in UTC, and nothing that protobuf cannot encode
+// (text that is not UTF-8), so paperctl can send it; a failed item has a
+// position and an error, no record.
 func checkReader(t *testing.T, r *Reader) {
 	t.Helper()
 	var last int64
@@ -131,61 +135,96 @@ func checkReader(t *testing.T, r *Reader) {
 
 func checkRecord(t *testing.T, format Format, it Item) {
 	t.Helper()
-	rec, p := it.Record, it.Record.GetPaper()
-	if rec == nil || p == nil {
-		t.Fatalf("item at %d has no record or no paper: %v", it.Position, rec)
+	rec := it.Record
+	if rec == nil {
+		t.Fatalf("item at %d has no record", it.Position)
 	}
-	id := rec.GetPaperId()
-	if id == "" || id != strings.TrimSpace(id) {
-		t.Fatalf("record at %d has the id %q", it.Position, id)
+	p := &rec.Paper
+	id := rec.ID
+	if id == "" || id != strings.TrimSpace(id) || p.ID != "" {
+		t.Fatalf("record at %d has the id %q (paper id %q)", it.Position, id, p.ID)
 	}
-	if rec.GetPosition() != it.Position {
-		t.Fatalf("record position %d, item position %d", rec.GetPosition(), it.Position)
+	if rec.Position != it.Position {
+		t.Fatalf("record position %d, item position %d", rec.Position, it.Position)
 	}
-	if _, err := proto.Marshal(rec); err != nil {
-		t.Fatalf("record %q cannot be encoded: %v", id, err)
+	if s, ok := invalidUTF8(reflect.ValueOf(*rec)); ok {
+		t.Fatalf("record %q cannot be encoded: %q is not UTF-8", id, s)
 	}
-	if p.GetArxivVersion() < 0 {
-		t.Fatalf("record %q: version %d", id, p.GetArxivVersion())
+	for name, tm := range map[string]time.Time{"published": p.PublishedTime, "arxiv_update": p.ArxivUpdateTime, "submit": p.SubmitTime} {
+		if !tm.IsZero() && tm.Location() != time.UTC {
+			t.Fatalf("record %q: %s time %v is not in UTC", id, name, tm)
+		}
 	}
-	for name, s := range map[string]string{"title": p.GetTitle(), "submitter": p.GetSubmitter(),
-		"comment": p.GetComment(), "journal_ref": p.GetJournalRef(), "organization": p.GetOrganization().GetDisplayName()} {
+	if p.ArxivVersion < 0 {
+		t.Fatalf("record %q: version %d", id, p.ArxivVersion)
+	}
+	for name, s := range map[string]string{"title": p.Title, "submitter": p.Submitter,
+		"comment": p.Comment, "journal_ref": p.JournalRef, "organization": p.Organization.DisplayName} {
 		if s != oneLine(s) {
 			t.Fatalf("record %q: %s %q is not on one line", id, name, s)
 		}
 	}
-	for _, line := range strings.Split(p.GetAbstract(), "\n") {
-		if line != oneLine(line) || (line == "" && p.GetAbstract() != "") {
-			t.Fatalf("record %q: abstract %q is not normalised", id, p.GetAbstract())
+	for _, line := range strings.Split(p.Abstract, "\n") {
+		if line != oneLine(line) || (line == "" && p.Abstract != "") {
+			t.Fatalf("record %q: abstract %q is not normalised", id, p.Abstract)
 		}
 	}
-	for _, a := range p.GetAuthors() {
-		if a.GetName() == "" || a.GetName() != oneLine(a.GetName()) || a.GetAffiliation() != oneLine(a.GetAffiliation()) {
-			t.Fatalf("record %q: author %q (%q)", id, a.GetName(), a.GetAffiliation())
+	for _, a := range p.Authors {
+		if a.Name == "" || a.Name != oneLine(a.Name) || a.Affiliation != oneLine(a.Affiliation) {
+			t.Fatalf("record %q: author %q (%q)", id, a.Name, a.Affiliation)
 		}
 	}
-	for _, k := range p.GetKeywords() {
+	for _, k := range p.Keywords {
 		if k == "" || k != oneLine(k) {
 			t.Fatalf("record %q: keyword %q", id, k)
 		}
 	}
-	cats := p.GetCategories()
+	cats := p.Categories
 	for i, c := range cats {
 		if c == "" || len(strings.Fields(c)) != 1 || (format == ArxivAtom && (!arxivCategory.MatchString(c) || slices.Contains(cats[:i], c))) {
 			t.Fatalf("record %q: categories %q", id, cats)
 		}
 	}
-	if primary := p.GetPrimaryCategory(); (primary == "") != (len(cats) == 0) || (primary != "" && primary != cats[0]) {
+	if primary := p.PrimaryCategory; (primary == "") != (len(cats) == 0) || (primary != "" && primary != cats[0]) {
 		t.Fatalf("record %q: primary category %q of %q", id, primary, cats)
 	}
-	if o := p.GetOrganization(); o != nil {
-		if oid := o.GetId(); oid == "" || len(oid) > 63 || oid != orgID(oid) {
+	if o := p.Organization; o != (repository.Organization{}) {
+		if oid := o.ID; oid == "" || len(oid) > 63 || oid != orgID(oid) {
 			t.Fatalf("record %q: organization id %q", id, oid)
 		}
 	}
-	if format != HFDaily && p.GetPdfUrl() == "" {
+	if format != HFDaily && p.PDFURL == "" {
 		t.Fatalf("record %q has no PDF URL", id)
 	}
+}
+
+// invalidUTF8 returns a string in v (a struct, slice or pointer of them) that
+// is not valid UTF-8, which protobuf refuses to encode.
+func invalidUTF8(v reflect.Value) (string, bool) {
+	switch v.Kind() {
+	case reflect.String:
+		return v.String(), !utf8.ValidString(v.String())
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return invalidUTF8(v.Elem())
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			if s, bad := invalidUTF8(v.Index(i)); bad {
+				return s, true
+			}
+		}
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			break
+		}
+		for i := range v.NumField() {
+			if s, bad := invalidUTF8(v.Field(i)); bad {
+				return s, true
+			}
+		}
+	}
+	return "", false
 }
 
 func readTestdata(f *testing.F, name string) []byte {

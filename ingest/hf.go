@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/repository"
 )
 
 // hfItem is one element of a daily-papers JSON array.
@@ -91,7 +91,7 @@ func hfReader(br *bufio.Reader) (func() (Item, bool, error), error) {
 	}, nil
 }
 
-func parseHF(raw []byte) (*catalogv1.ImportRecord, error) {
+func parseHF(raw []byte) (*Record, error) {
 	var it hfItem
 	if err := json.Unmarshal(raw, &it); err != nil {
 		return nil, fmt.Errorf("not a daily-papers entry: %w", err)
@@ -100,12 +100,13 @@ func parseHF(raw []byte) (*catalogv1.ImportRecord, error) {
 	if id == "" {
 		return nil, errors.New("no paper.id")
 	}
-	p := &catalogv1.Paper{
+	rec := &Record{ID: id, Upvotes: it.Paper.Upvotes, Paper: repository.Paper{
 		Title:       oneLine(it.Paper.Title),
 		Abstract:    paragraphs(it.Paper.Summary),
 		GithubRepo:  strings.TrimSpace(it.Paper.GithubRepo),
 		ProjectPage: strings.TrimSpace(it.Paper.ProjectPage),
-	}
+	}}
+	p := &rec.Paper
 	if p.Title == "" {
 		p.Title = oneLine(it.Title)
 	}
@@ -124,27 +125,23 @@ func parseHF(raw []byte) (*catalogv1.ImportRecord, error) {
 	}
 	for _, a := range it.Paper.Authors {
 		if name := oneLine(a.Name); name != "" && !a.Hidden {
-			p.Authors = append(p.Authors, &catalogv1.Author{Name: name})
+			p.Authors = append(p.Authors, repository.Author{Name: name})
 		}
 	}
 	if o := it.Paper.Organization; o != nil && orgID(o.Name) != "" {
-		p.Organization = &catalogv1.Organization{Id: orgID(o.Name), DisplayName: oneLine(o.Fullname)}
+		p.Organization = repository.Organization{ID: orgID(o.Name), DisplayName: oneLine(o.Fullname)}
 	}
 	for _, f := range []struct {
 		name, text string
-		dst        **timestampT
+		dst        *time.Time
 	}{{"paper.publishedAt", it.Paper.PublishedAt, &p.PublishedTime}, {"publishedAt", it.PublishedAt, &p.SubmitTime}} {
 		if s := strings.TrimSpace(f.text); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
 				return nil, fmt.Errorf("%s %q is not an RFC 3339 time", f.name, s)
 			}
-			*f.dst = timestamp(t)
+			*f.dst = t.UTC()
 		}
-	}
-	rec := &catalogv1.ImportRecord{PaperId: id, Paper: p}
-	if it.Paper.Upvotes != nil {
-		rec.ImportedUpvotes = it.Paper.Upvotes
 	}
 	return rec, nil
 }

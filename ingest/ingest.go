@@ -1,7 +1,8 @@
 // Package ingest reads papers from the formats they come in (arXiv's metadata
-// snapshot, arXiv API responses, daily-papers JSON) as ImportPapers records, one
-// at a time, so that inputs of any size are read in constant memory. A record
-// that cannot be read is reported with its position and the rest still are.
+// snapshot, arXiv API responses, daily-papers JSON) as records, one at a time,
+// so that inputs of any size are read in constant memory. A record that cannot
+// be read is reported with its position and the rest still are. It knows
+// nothing of the API: callers convert a Record to what they send or store.
 package ingest
 
 import (
@@ -14,12 +15,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/repository"
 )
 
 // Format is an input format.
@@ -47,10 +45,25 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q (use arxiv-oai, arxiv-atom or hf-daily)", s)
 }
 
+// Record is one paper as a source describes it.
+type Record struct {
+	// Position is the record's place in the input (see Item.Position).
+	Position int64
+	// ID is the paper's arXiv identifier as the source wrote it, without
+	// surrounding space (and, from an Atom abs URL, without the version); it is
+	// not checked: the import rejects what is not an identifier.
+	ID string
+	// Paper holds what the source knows; zero fields are unknown to it. Its ID
+	// is left empty (see ID); its times are in UTC.
+	Paper repository.Paper
+	// Upvotes is the source's upvote count of the paper, if it has one.
+	Upvotes *int64
+}
+
 // Item is one record read from the input, or why the record at Position could
 // not be read.
 type Item struct {
-	Record *catalogv1.ImportRecord // nil when Err is set
+	Record *Record // nil when Err is set
 	// Position is the record's line number (arxiv-oai: its line; arxiv-atom: the
 	// line its <entry> starts on) or, for hf-daily, its 1-based index in the array.
 	Position int64
@@ -191,14 +204,5 @@ func splitVersion(s string) (string, int32) {
 	return m[1], int32(v)
 }
 
-func timestamp(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
-
 // pdfURL is arXiv's PDF address of a paper.
 func pdfURL(id string) string { return "https://arxiv.org/pdf/" + id }
-
-type timestampT = timestamppb.Timestamp

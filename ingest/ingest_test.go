@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
-	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/repository"
 )
 
 const arxivSample = "../../shared/data/arxiv/arxiv-metadata-oai-snapshot.sample.jsonl"
@@ -32,15 +31,24 @@ func readAll(t *testing.T, data []byte, f Format) (*Reader, []Item) {
 	return r, items
 }
 
-func at(t *testing.T, ts interface{ AsTime() time.Time }, want string) {
+// at checks that got is the time want, in UTC.
+func at(t *testing.T, got time.Time, want string) {
 	t.Helper()
 	w, err := time.Parse(time.RFC3339, want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ts.AsTime(); !got.Equal(w) {
+	if !got.Equal(w) || got.Location() != time.UTC {
 		t.Errorf("time %v, want %v", got, w)
 	}
+}
+
+// upvotes is a record's upvote count, or -1 when it has none.
+func upvotes(r *Record) int64 {
+	if r.Upvotes == nil {
+		return -1
+	}
+	return *r.Upvotes
 }
 
 func TestArxivSnapshotSample(t *testing.T) {
@@ -53,27 +61,27 @@ func TestArxivSnapshotSample(t *testing.T) {
 		t.Fatalf("format %s, err %v, %d items", r.Format, r.Err(), len(items))
 	}
 	first := items[0]
-	if first.Err != nil || first.Position != 1 || first.Record.GetPosition() != 1 {
+	if first.Err != nil || first.Position != 1 || first.Record.Position != 1 {
 		t.Fatalf("first item: %+v", first)
 	}
-	p := first.Record.GetPaper()
-	if first.Record.GetPaperId() != "0704.0001" || p.GetArxivVersion() != 2 ||
-		p.GetTitle() != "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies" ||
-		p.GetDoi() != "10.1103/PhysRevD.76.013009" || p.GetJournalRef() != "Phys.Rev.D76:013009,2007" ||
-		p.GetPrimaryCategory() != "hep-ph" || p.GetSubmitter() != "Pavel Nadolsky" ||
-		p.GetComment() != "37 pages, 15 figures; published version" || p.GetPdfUrl() != "https://arxiv.org/pdf/0704.0001" {
-		t.Errorf("first record: %v", p)
+	p := &first.Record.Paper
+	if first.Record.ID != "0704.0001" || p.ID != "" || p.ArxivVersion != 2 ||
+		p.Title != "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies" ||
+		p.DOI != "10.1103/PhysRevD.76.013009" || p.JournalRef != "Phys.Rev.D76:013009,2007" ||
+		p.PrimaryCategory != "hep-ph" || p.Submitter != "Pavel Nadolsky" ||
+		p.Comment != "37 pages, 15 figures; published version" || p.PDFURL != "https://arxiv.org/pdf/0704.0001" {
+		t.Errorf("first record: %+v", first.Record)
 	}
-	if len(p.GetAuthors()) != 4 || p.GetAuthors()[0].GetName() != "C. Balázs" || p.GetAuthors()[3].GetName() != "C. -P. Yuan" &&
-		p.GetAuthors()[3].GetName() != "C.-P. Yuan" {
-		t.Errorf("authors: %v", p.GetAuthors())
+	if len(p.Authors) != 4 || p.Authors[0].Name != "C. Balázs" || p.Authors[3].Name != "C. -P. Yuan" &&
+		p.Authors[3].Name != "C.-P. Yuan" {
+		t.Errorf("authors: %v", p.Authors)
 	}
-	if !strings.HasPrefix(p.GetAbstract(), "A fully differential calculation in perturbative quantum chromodynamics is presented for") ||
-		strings.Contains(p.GetAbstract(), "  ") || strings.HasSuffix(p.GetAbstract(), "\n") {
-		t.Errorf("abstract not normalised: %q", p.GetAbstract())
+	if !strings.HasPrefix(p.Abstract, "A fully differential calculation in perturbative quantum chromodynamics is presented for") ||
+		strings.Contains(p.Abstract, "  ") || strings.HasSuffix(p.Abstract, "\n") {
+		t.Errorf("abstract not normalised: %q", p.Abstract)
 	}
-	at(t, p.GetPublishedTime(), "2007-04-02T19:18:42Z")
-	at(t, p.GetArxivUpdateTime(), "2007-07-24T20:10:27Z")
+	at(t, p.PublishedTime, "2007-04-02T19:18:42Z")
+	at(t, p.ArxivUpdateTime, "2007-07-24T20:10:27Z")
 	for _, it := range items {
 		if it.Err != nil {
 			t.Errorf("position %d: %v", it.Position, it.Err)
@@ -119,27 +127,27 @@ func TestArxivAtom(t *testing.T) {
 	if r.Format != ArxivAtom || r.Err() != nil || len(items) != 3 || r.TotalResults() != 182731 {
 		t.Fatalf("format %s, err %v, %d items, total %d", r.Format, r.Err(), len(items), r.TotalResults())
 	}
-	rec, p := items[0].Record, items[0].Record.GetPaper()
-	want := &catalogv1.Paper{
+	rec, p := items[0].Record, &items[0].Record.Paper
+	want := repository.Paper{
 		ArxivVersion: 2, Title: "Efficient Quantization of Transformer Language Models",
 		Abstract:   "We study post-training quantization of transformer language models.\nA second paragraph follows here.",
-		Authors:    []*catalogv1.Author{{Name: "Ada Lovelace", Affiliation: "NAVER AI Lab"}, {Name: "Alan Turing"}},
-		Categories: []string{"cs.LG", "cs.CL"}, PrimaryCategory: "cs.LG", Doi: "10.1000/xyz123",
+		Authors:    []repository.Author{{Name: "Ada Lovelace", Affiliation: "NAVER AI Lab"}, {Name: "Alan Turing"}},
+		Categories: []string{"cs.LG", "cs.CL"}, PrimaryCategory: "cs.LG", DOI: "10.1000/xyz123",
 		JournalRef: "Proc. Example Conf. 2022", Comment: "12 pages, 4 figures; code at https://github.com/example/quant",
-		PdfUrl: "https://arxiv.org/pdf/2111.13056v2",
+		PDFURL: "https://arxiv.org/pdf/2111.13056v2",
 	}
-	want.PublishedTime, want.ArxivUpdateTime = p.GetPublishedTime(), p.GetArxivUpdateTime()
-	if rec.GetPaperId() != "2111.13056" || !proto.Equal(p, want) {
-		t.Errorf("entry 1: %s %v\nwant %v", rec.GetPaperId(), p, want)
+	want.PublishedTime, want.ArxivUpdateTime = p.PublishedTime, p.ArxivUpdateTime
+	if rec.ID != "2111.13056" || !reflect.DeepEqual(*p, want) {
+		t.Errorf("entry 1: %s %+v\nwant %+v", rec.ID, *p, want)
 	}
-	at(t, p.GetPublishedTime(), "2021-11-25T12:50:18Z")
-	at(t, p.GetArxivUpdateTime(), "2022-03-29T08:43:37Z")
+	at(t, p.PublishedTime, "2021-11-25T12:50:18Z")
+	at(t, p.ArxivUpdateTime, "2022-03-29T08:43:37Z")
 	if items[0].Position != 10 {
 		t.Errorf("entry 1 at line %d, want 10", items[0].Position)
 	}
 	old := items[1].Record
-	if old.GetPaperId() != "quant-ph/0210005" || old.GetPaper().GetArxivVersion() != 1 || old.GetPaper().GetPrimaryCategory() != "quant-ph" {
-		t.Errorf("old-style entry: %v", old)
+	if old.ID != "quant-ph/0210005" || old.Paper.ArxivVersion != 1 || old.Paper.PrimaryCategory != "quant-ph" {
+		t.Errorf("old-style entry: %+v", old)
 	}
 	if items[2].Err == nil || !strings.Contains(items[2].Err.Error(), "not a date") {
 		t.Errorf("broken entry: %v", items[2])
@@ -174,32 +182,32 @@ func TestDailyPapers(t *testing.T) {
 	if r.Format != HFDaily || r.Err() != nil || len(items) != 4 {
 		t.Fatalf("format %s, err %v, %d items", r.Format, r.Err(), len(items))
 	}
-	rec, p := items[0].Record, items[0].Record.GetPaper()
-	if rec.GetPaperId() != "2111.13056" || rec.GetImportedUpvotes() != 42 || rec.ImportedUpvotes == nil ||
-		p.GetArxivVersion() != 0 || p.GetGithubRepo() != "https://github.com/example/quant" || p.GetGithubStars() != 1234 ||
-		strings.Join(p.GetKeywords(), ",") != "quantization,transformers,post-training" ||
-		p.GetOrganization().GetId() != "naver-ai" || p.GetOrganization().GetDisplayName() != "NAVER AI Lab" ||
-		p.GetAbstract() != "We study post-training quantization of transformer language models." {
-		t.Errorf("element 1: %v", rec)
+	rec, p := items[0].Record, &items[0].Record.Paper
+	if rec.ID != "2111.13056" || upvotes(rec) != 42 ||
+		p.ArxivVersion != 0 || p.GithubRepo != "https://github.com/example/quant" || p.GithubStars != 1234 ||
+		strings.Join(p.Keywords, ",") != "quantization,transformers,post-training" ||
+		p.Organization.ID != "naver-ai" || p.Organization.DisplayName != "NAVER AI Lab" ||
+		p.Abstract != "We study post-training quantization of transformer language models." {
+		t.Errorf("element 1: %+v", rec)
 	}
-	if len(p.GetAuthors()) != 2 || p.GetAuthors()[1].GetName() != "Alan Turing" {
-		t.Errorf("hidden authors are not left out: %v", p.GetAuthors())
+	if len(p.Authors) != 2 || p.Authors[1].Name != "Alan Turing" {
+		t.Errorf("hidden authors are not left out: %v", p.Authors)
 	}
-	at(t, p.GetPublishedTime(), "2021-11-25T12:50:18Z")
-	at(t, p.GetSubmitTime(), "2024-03-05T09:30:00Z")
-	if older := items[1].Record; older.GetImportedUpvotes() != 7 || older.GetPaper().GetGithubRepo() != "" || older.GetPaper().GetOrganization() != nil {
-		t.Errorf("element 2: %v", older)
+	at(t, p.PublishedTime, "2021-11-25T12:50:18Z")
+	at(t, p.SubmitTime, "2024-03-05T09:30:00Z")
+	if older := items[1].Record; upvotes(older) != 7 || older.Paper.GithubRepo != "" || older.Paper.Organization != (repository.Organization{}) {
+		t.Errorf("element 2: %+v", older)
 	}
 	if items[2].Err == nil || items[2].Position != 3 {
 		t.Errorf("element 3 (bad upvotes): %+v", items[2])
 	}
-	if org := items[3].Record.GetPaper().GetOrganization().GetId(); org != "opengvlab" {
+	if org := items[3].Record.Paper.Organization.ID; org != "opengvlab" {
 		t.Errorf("organization id %q", org)
 	}
 	// The user who submitted the paper to the list: the full name, else the
 	// handle; submittedBy of the entry, else submittedOnDailyBy of the paper.
 	for i, want := range map[int]string{0: "Ada Lovelace", 1: "Grace Hopper", 3: "opengvlab-bot"} {
-		if got := items[i].Record.GetPaper().GetSubmitter(); got != want {
+		if got := items[i].Record.Paper.Submitter; got != want {
 			t.Errorf("element %d: submitter %q, want %q", i+1, got, want)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/repository"
 )
 
 // maxLine bounds a line of the metadata snapshot (the longest real ones, with
@@ -92,7 +92,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 }
 
 // parseOAI maps one line of the metadata snapshot to a record.
-func parseOAI(b []byte) (*catalogv1.ImportRecord, error) {
+func parseOAI(b []byte) (*Record, error) {
 	var r oaiRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("not a JSON object of the arXiv metadata snapshot: %w", err)
@@ -101,27 +101,28 @@ func parseOAI(b []byte) (*catalogv1.ImportRecord, error) {
 	if id == "" {
 		return nil, errors.New("no id")
 	}
-	p := &catalogv1.Paper{
+	rec := &Record{ID: id, Paper: repository.Paper{
 		Title:      oneLine(r.Title),
 		Abstract:   paragraphs(r.Abstract),
 		Categories: strings.Fields(r.Categories),
 		Submitter:  oneLine(deref(r.Submitter)),
 		Comment:    oneLine(deref(r.Comments)),
 		JournalRef: oneLine(deref(r.JournalRef)),
-		Doi:        strings.TrimSpace(deref(r.DOI)),
-		PdfUrl:     pdfURL(id),
-	}
+		DOI:        strings.TrimSpace(deref(r.DOI)),
+		PDFURL:     pdfURL(id),
+	}}
+	p := &rec.Paper
 	if len(p.Categories) > 0 {
 		p.PrimaryCategory = p.Categories[0]
 	}
 	for _, a := range r.AuthorsParsed {
 		if name := authorName(a); name != "" {
-			p.Authors = append(p.Authors, &catalogv1.Author{Name: name})
+			p.Authors = append(p.Authors, repository.Author{Name: name})
 		}
 	}
 	if len(r.AuthorsParsed) == 0 {
 		for _, name := range splitAuthors(r.Authors) {
-			p.Authors = append(p.Authors, &catalogv1.Author{Name: name})
+			p.Authors = append(p.Authors, repository.Author{Name: name})
 		}
 	}
 	var first, latest time.Time
@@ -146,8 +147,8 @@ func parseOAI(b []byte) (*catalogv1.ImportRecord, error) {
 			latest = d
 		}
 	}
-	p.PublishedTime, p.ArxivUpdateTime = timestamp(first), timestamp(latest)
-	return &catalogv1.ImportRecord{PaperId: id, Paper: p}, nil
+	p.PublishedTime, p.ArxivUpdateTime = first.UTC(), latest.UTC()
+	return rec, nil
 }
 
 func deref(s *string) string {

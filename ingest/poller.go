@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/importer"
 )
 
 // DefaultArxivAPI is the arXiv API's query endpoint.
@@ -37,8 +37,9 @@ type Poller struct {
 	PageSize   int
 	RequestGap time.Duration
 	Backfill   time.Duration
-	// Import stores one page of records.
-	Import func(ctx context.Context, records []*catalogv1.ImportRecord) (*catalogv1.ImportPapersResponse, error)
+	// Import stores one page of records and says what happened to them; an
+	// error ends the round (the next one resumes at the page).
+	Import func(ctx context.Context, records []Record) (importer.Result, error)
 	// LoadState and SaveState keep the poller's progress.
 	LoadState func(ctx context.Context) ([]byte, error)
 	SaveState func(ctx context.Context, state []byte) error
@@ -140,13 +141,13 @@ func (p *Poller) Round(ctx context.Context) error {
 			return err
 		}
 		if len(records) > 0 {
-			resp, err := p.Import(ctx, records)
+			res, err := p.Import(ctx, records)
 			if err != nil {
 				return fmt.Errorf("import arXiv page at %d: %w", st.Round.Start, err)
 			}
-			created, updated = created+resp.GetCreated(), updated+resp.GetUpdated()
-			for _, r := range resp.GetRejections() {
-				p.Log.Warn("arXiv record rejected", "paper", r.GetPaperId(), "reason", r.GetReason())
+			created, updated = created+res.Created, updated+res.Updated
+			for _, r := range res.Rejections {
+				p.Log.Warn("arXiv record rejected", "paper", r.PaperID, "reason", r.Reason)
 			}
 		}
 		if reachedOld {
@@ -167,7 +168,7 @@ func (p *Poller) Round(ctx context.Context) error {
 
 // page fetches the results from start on and returns the records published at or
 // after stopAt, and whether the page reached older ones (or the end).
-func (p *Poller) page(ctx context.Context, start int, stopAt time.Time, newest *time.Time) ([]*catalogv1.ImportRecord, bool, error) {
+func (p *Poller) page(ctx context.Context, start int, stopAt time.Time, newest *time.Time) ([]Record, bool, error) {
 	var terms []string
 	for _, c := range p.Categories {
 		terms = append(terms, "cat:"+c)
@@ -206,7 +207,7 @@ func (p *Poller) page(ctx context.Context, start int, stopAt time.Time, newest *
 	if err != nil {
 		return nil, false, err
 	}
-	var out []*catalogv1.ImportRecord
+	var out []Record
 	n, old := 0, false
 	for {
 		it, ok := r.Next()
@@ -218,7 +219,7 @@ func (p *Poller) page(ctx context.Context, start int, stopAt time.Time, newest *
 			p.Log.Warn("arXiv entry unreadable", "start", start, "err", it.Err)
 			continue
 		}
-		pub := it.Record.GetPaper().GetPublishedTime().AsTime()
+		pub := it.Record.Paper.PublishedTime
 		if pub.Before(stopAt) {
 			old = true
 			continue
@@ -227,7 +228,7 @@ func (p *Poller) page(ctx context.Context, start int, stopAt time.Time, newest *
 			*newest = pub
 		}
 		it.Record.Position = int64(start + n)
-		out = append(out, it.Record)
+		out = append(out, *it.Record)
 	}
 	if err := r.Err(); err != nil {
 		return nil, false, fmt.Errorf("arXiv API response at %d: %w", start, err)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/importer"
 )
 
 // TestPollerStoresTheEndOfARoundWhenStopped stops the poller (cancels its
@@ -37,9 +37,9 @@ func TestPollerStoresTheEndOfARoundWhenStopped(t *testing.T) {
 	var saved []byte
 	p := &Poller{BaseURL: api.URL, Categories: []string{"cs.LG"}, Interval: time.Hour, PageSize: 10, Backfill: 72 * time.Hour,
 		Log: slog.New(slog.DiscardHandler), Client: api.Client(),
-		Import: func(context.Context, []*catalogv1.ImportRecord) (*catalogv1.ImportPapersResponse, error) {
+		Import: func(context.Context, []Record) (importer.Result, error) {
 			stop() // paperd shuts down as the page is stored
-			return &catalogv1.ImportPapersResponse{Created: 1}, nil
+			return importer.Result{Created: 1}, nil
 		},
 		LoadState: func(context.Context) ([]byte, error) { return nil, nil },
 		SaveState: func(ctx context.Context, b []byte) error {

@@ -147,3 +147,31 @@ func CheckTimestamps(v *apierror.Violations, prefix string, src *catalogv1.Paper
 		}
 	}
 }
+
+// ImportRecord is the ImportPapers record of what a source knows of a paper: p
+// (its ID is not used), under the arXiv identifier id as the source wrote it, at
+// position in the input, with the source's upvote count if it has one. Only the
+// fields a caller may set are filled: the output-only ones, the name and the
+// etag are left empty, as ImportPapers expects. The record is not checked:
+// ImportPapers rejects what it cannot take.
+func ImportRecord(id string, position int64, p *repository.Paper, upvotes *int64) *catalogv1.ImportRecord {
+	msg := From(p, catalogv1.PaperView_PAPER_VIEW_FULL)
+	m := msg.ProtoReflect()
+	for _, fd := range notImported {
+		m.Clear(fd)
+	}
+	return &catalogv1.ImportRecord{PaperId: id, Paper: msg, ImportedUpvotes: upvotes, Position: position}
+}
+
+// notImported are the Paper fields an import record leaves empty: the ones the
+// server sets (by their field behaviour) and the etag. They are listed once, as
+// fieldbehavior.ClearFields would look the behaviours up for every record.
+var notImported = func() []protoreflect.FieldDescriptor {
+	var out []protoreflect.FieldDescriptor
+	for i := range paperFields.Len() {
+		if fd := paperFields.Get(i); outputOnly(fd) || fd.Name() == "etag" {
+			out = append(out, fd)
+		}
+	}
+	return out
+}()

@@ -15,9 +15,11 @@ import (
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/ingest"
+	"github.com/papercatalog/papers/paperpb"
 )
 
-// readFile reads every record of an input file with the ingest package.
+// readFile reads every record of an input file with the ingest package, as
+// paperctl import sends them.
 func readFile(t *testing.T, path string) []*catalogv1.ImportRecord {
 	t.Helper()
 	f, err := os.Open(path)
@@ -35,8 +37,8 @@ func readFile(t *testing.T, path string) []*catalogv1.ImportRecord {
 		if !ok {
 			break
 		}
-		if it.Err == nil {
-			out = append(out, it.Record)
+		if r := it.Record; it.Err == nil {
+			out = append(out, paperpb.ImportRecord(r.ID, r.Position, &r.Paper, r.Upvotes))
 		}
 	}
 	if r.Err() != nil {

@@ -41,9 +41,12 @@ import (
 	subscriptionv1gw "github.com/papercatalog/papers/gen/gateway/papers/subscription/v1"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
+	"github.com/papercatalog/papers/importer"
+	"github.com/papercatalog/papers/ingest"
 	"github.com/papercatalog/papers/inproc"
 	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/mailer"
+	"github.com/papercatalog/papers/paperpb"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository/mongo"
@@ -425,14 +428,21 @@ func (s *Server) open(ctx context.Context) error {
 	if len(cfg.Arxiv.Categories) > 0 {
 		p := cfg.Arxiv.poller()
 		p.Log = log.With("component", "arxiv-poller")
-		p.Import = func(ctx context.Context, recs []*catalogv1.ImportRecord) (*catalogv1.ImportPapersResponse, error) {
+		p.Import = func(ctx context.Context, page []ingest.Record) (importer.Result, error) {
+			// The poller's records take the path of ImportPapers' records, checks
+			// included.
+			recs := make([]*catalogv1.ImportRecord, len(page))
+			for i := range page {
+				r := &page[i]
+				recs[i] = paperpb.ImportRecord(r.ID, r.Position, &r.Paper, r.Upvotes)
+			}
 			run := s.catalog.NewImportRun()
 			for i := 0; i < len(recs); i += 500 {
 				if err := run.Add(ctx, recs[i:min(i+500, len(recs))]); err != nil {
-					return nil, err
+					return importer.Result{}, err
 				}
 			}
-			return run.Response(), nil
+			return run.Result(), nil
 		}
 		p.LoadState = func(ctx context.Context) ([]byte, error) { return s.db.State(ctx, "arxiv_poller") }
 		p.SaveState = func(ctx context.Context, b []byte) error { return s.db.SetState(ctx, "arxiv_poller", b) }

@@ -52,7 +52,7 @@ func (s *Catalog) ImportPapers(stream catalogv1.CatalogService_ImportPapersServe
 	if err := run.Add(ctx, batch); err != nil {
 		return s.fail(ctx, "ImportPapers", err)
 	}
-	res := run.run.Result
+	res := run.Result()
 	s.Log.InfoContext(ctx, "import done", "created", res.Created, "updated", res.Updated,
 		"unchanged", res.Unchanged, "rejected", res.Rejected)
 	return stream.SendAndClose(run.Response())
@@ -97,6 +97,9 @@ func (r *ImportRun) Add(ctx context.Context, records []*catalogv1.ImportRecord) 
 	st.ImportRejected.Add(res.Rejected - before.Rejected)
 	return err
 }
+
+// Result returns what the run did so far.
+func (r *ImportRun) Result() importer.Result { return r.run.Result }
 
 // Response returns what the run did so far, as ImportPapers answers it.
 func (r *ImportRun) Response() *catalogv1.ImportPapersResponse {

@@ -17,6 +17,7 @@ import (
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/ingest"
+	"github.com/papercatalog/papers/paperpb"
 )
 
 // Limits of one message of the import stream: paperd refuses messages over 1 MiB
@@ -107,17 +108,19 @@ func importCmd(ctx context.Context, std streams, c *options, pos []string) error
 			prog.printf("%s: %v", name, item.Err)
 			continue
 		}
-		n := proto.Size(item.Record)
+		r := item.Record
+		rec := paperpb.ImportRecord(r.ID, r.Position, &r.Paper, r.Upvotes)
+		n := proto.Size(rec)
 		if n > maxRecord {
 			unreadable++
-			prog.printf("%s: position %d (%s): the record is larger than 1 MiB", name, item.Position, item.Record.GetPaperId())
+			prog.printf("%s: position %d (%s): the record is larger than 1 MiB", name, item.Position, r.ID)
 			continue
 		}
 		prog.read.Add(1)
 		if len(batch) == sendRecords || batchBytes+n > sendBytes {
 			sendErr = flush()
 		}
-		batch = append(batch, item.Record)
+		batch = append(batch, rec)
 		batchBytes += n
 	}
 	if sendErr == nil {
