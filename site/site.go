@@ -23,7 +23,8 @@ import (
 	"github.com/papercatalog/papers/clock"
 )
 
-// Site serves the pages. Every field must be set, except Clock.
+// Site serves the pages and feeds. Every exported field must be set, except
+// Clock.
 type Site struct {
 	Catalog       catalogv1.CatalogServiceClient
 	Subscriptions subscriptionv1.SubscriptionServiceClient
@@ -35,6 +36,8 @@ type Site struct {
 	// PublicURL starts absolute links (feeds, link previews, citations), e.g.
 	// https://papers.example, without a trailing slash.
 	PublicURL string
+
+	stamps stamps // the feeds' Last-Modified
 }
 
 // Route is one page: a ServeMux pattern and its handler.
@@ -59,6 +62,7 @@ func (s *Site) Routes() []Route {
 		{"GET /subscriptions/manage", http.HandlerFunc(s.manage)},
 		{"POST /subscriptions/manage", http.HandlerFunc(s.saveManage)},
 	}
+	routes = append(routes, s.feedRoutes()...)
 	return routes
 }
 
