@@ -31,6 +31,10 @@ type Site struct {
 	// ByManageToken is the subscription a manage token belongs to (an
 	// internal lookup, not an RPC: the manage page's token is the credential).
 	ByManageToken func(ctx context.Context, token string) (*subscriptionv1.Subscription, error)
+	// ByConfirmToken is the subscription a confirmation token belongs to, used
+	// or not (an internal lookup too), so that the confirm page can say it is
+	// confirmed already.
+	ByConfirmToken func(ctx context.Context, token string) (*subscriptionv1.Subscription, error)
 	// Clock decides what "today" is; nil is the system's clock.
 	Clock clock.Clock
 	// PublicURL starts absolute links (feeds, link previews, citations), e.g.
@@ -52,6 +56,7 @@ type Route struct {
 func (s *Site) Routes() []Route {
 	routes := []Route{
 		{"GET /{$}", http.HandlerFunc(s.home)},
+		{"GET /subscribe", http.HandlerFunc(s.subscribeForm)},
 		{"POST /subscribe", http.HandlerFunc(s.subscribe)},
 		{"GET /subscriptions/confirm", http.HandlerFunc(s.confirmForm)},
 		{"POST /subscriptions/confirm", http.HandlerFunc(s.confirm)},
@@ -104,17 +109,27 @@ func render(w http.ResponseWriter, code int, tmpl *template.Template, data any) 
 	_ = tmpl.ExecuteTemplate(w, "layout", data)
 }
 
-// pageError shows a failed call as a page, with the call's status mapped to HTTP
-// and its RetryInfo (a rate limit's) as Retry-After.
+// pageError shows a failed call as a page, in sentences (see explain), with
+// the call's status mapped to HTTP and its RetryInfo (a rate limit's) as
+// Retry-After.
 func pageError(w http.ResponseWriter, err error) {
-	st := status.Convert(err)
-	for _, d := range st.Details() {
+	setRetryAfter(w, err)
+	render(w, httpStatus(err), messageTmpl,
+		message{Frame: Frame{Title: "That did not work", NoSubscribeBox: true}, Message: explain(err).Summary})
+}
+
+// httpStatus is the HTTP status of a failed call, as the gateway maps it.
+func httpStatus(err error) int {
+	return runtime.HTTPStatusFromCode(status.Code(err))
+}
+
+// setRetryAfter sets Retry-After from a failed call's RetryInfo.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	for _, d := range status.Convert(err).Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds())), 10))
 		}
 	}
-	render(w, runtime.HTTPStatusFromCode(st.Code()), messageTmpl,
-		message{Frame: Frame{Title: "That did not work", NoSubscribeBox: true}, Message: st.Message()})
 }
 
 // Headers sets the security headers of pages; it goes outside every other
