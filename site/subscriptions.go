@@ -133,11 +133,11 @@ func readPrefs(r *http.Request) (in *subscriptionv1.Subscription, mask []string,
 		mask = append(mask, "weekdays")
 	}
 	if has("send_hour") {
-		h, err := strconv.Atoi(strings.TrimSpace(form.Get("send_hour")))
+		h, err := strconv.ParseInt(strings.TrimSpace(form.Get("send_hour")), 10, 32)
 		if err != nil {
 			errs["send_hour"] = fieldSentence("send_hour", "must be an hour from 0 to 23")
 		}
-		p.SendHour = h
+		p.SendHour = int(h)
 		h32 := int32(h)
 		in.SendHour = &h32
 		mask = append(mask, "send_hour")
