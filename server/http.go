@@ -42,11 +42,12 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	handle("GET /readyz", http.HandlerFunc(s.readyz))
 	mux.Handle("GET /metrics", s.metrics.handler())
 	pages := &site.Site{
-		Catalog:       catalogv1.NewCatalogServiceClient(s.calls),
-		Subscriptions: subscriptionv1.NewSubscriptionServiceClient(s.calls),
-		ByManageToken: s.byManageToken,
-		Clock:         s.cfg.Clock,
-		PublicURL:     s.publicURL(),
+		Catalog:        catalogv1.NewCatalogServiceClient(s.calls),
+		Subscriptions:  subscriptionv1.NewSubscriptionServiceClient(s.calls),
+		ByManageToken:  s.byManageToken,
+		ByConfirmToken: s.byConfirmToken,
+		Clock:          s.cfg.Clock,
+		PublicURL:      s.publicURL(),
 	}
 	cop := http.NewCrossOriginProtection()
 	for _, p := range pages.Routes() {
@@ -217,6 +218,16 @@ type remoteAddr string
 
 func (a remoteAddr) Network() string { return "tcp" }
 func (a remoteAddr) String() string  { return string(a) }
+
+// byConfirmToken is the subscription a confirmation token belongs to, looked
+// up as the service's ConfirmTokenLookup policy allows.
+func (s *Server) byConfirmToken(ctx context.Context, tok string) (*subscriptionv1.Subscription, error) {
+	ctx, err := s.gate.Load().Admit(ctx, "ByConfirmToken", service.ConfirmTokenLookup, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.subscriptions.ByConfirmToken(ctx, tok)
+}
 
 // byManageToken is the subscription a manage token belongs to, looked up as
 // the service's ManageTokenLookup policy allows.

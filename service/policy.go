@@ -58,6 +58,11 @@ var policies = map[string]Policy{
 // take the token.
 var ManageTokenLookup = Policy{Access: auth.Public, Limit: auth.Writes}
 
+// ConfirmTokenLookup is the policy of Subscriptions.ByConfirmToken, the
+// confirm page's lookup of a subscription by its confirmation token: as
+// ManageTokenLookup.
+var ConfirmTokenLookup = ManageTokenLookup
+
 // services are the services the table covers; calls of any other (health
 // checks, reflection) pass the Gate untouched.
 var services = map[string]bool{

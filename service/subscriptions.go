@@ -292,6 +292,19 @@ func (s *Subscriptions) ListSubscriptions(ctx context.Context, req *subscription
 	return resp, nil
 }
 
+// ByConfirmToken returns the subscription a confirmation token belongs to,
+// used or not (for the confirm page, which says when it is confirmed
+// already). It is no RPC: callers pass the Gate with the ConfirmTokenLookup
+// policy first. NOT_FOUND (TOKEN_UNKNOWN) for a token of none and one that
+// expired unused.
+func (s *Subscriptions) ByConfirmToken(ctx context.Context, tok string) (*subscriptionv1.Subscription, error) {
+	sub, err := s.Book.ByConfirmToken(ctx, tok)
+	if err != nil {
+		return nil, s.fail(ctx, "ByConfirmToken", err)
+	}
+	return subscriptionProto(sub), nil
+}
+
 // ByManageToken returns the subscription a manage token belongs to (for the
 // pages, which carry only the token). It is no RPC, so no interceptor admits
 // its callers: they pass the Gate with the ManageTokenLookup policy first.

@@ -23,18 +23,25 @@ import (
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 )
 
-// Site serves the pages. Every field must be set, except Clock.
+// Site serves the pages and feeds. Every exported field must be set, except
+// Clock.
 type Site struct {
 	Catalog       catalogv1.CatalogServiceClient
 	Subscriptions subscriptionv1.SubscriptionServiceClient
 	// ByManageToken is the subscription a manage token belongs to (an
 	// internal lookup, not an RPC: the manage page's token is the credential).
 	ByManageToken func(ctx context.Context, token string) (*subscriptionv1.Subscription, error)
+	// ByConfirmToken is the subscription a confirmation token belongs to, used
+	// or not (an internal lookup too), so that the confirm page can say it is
+	// confirmed already.
+	ByConfirmToken func(ctx context.Context, token string) (*subscriptionv1.Subscription, error)
 	// Clock decides what "today" is; nil is the system's clock.
 	Clock clock.Clock
 	// PublicURL starts absolute links (feeds, link previews, citations), e.g.
 	// https://papers.example, without a trailing slash.
 	PublicURL string
+
+	stamps stamps // the feeds' Last-Modified
 }
 
 // Route is one page: a ServeMux pattern and its handler.
@@ -49,6 +56,7 @@ type Route struct {
 func (s *Site) Routes() []Route {
 	routes := []Route{
 		{"GET /{$}", http.HandlerFunc(s.home)},
+		{"GET /subscribe", http.HandlerFunc(s.subscribeForm)},
 		{"POST /subscribe", http.HandlerFunc(s.subscribe)},
 		{"GET /subscriptions/confirm", http.HandlerFunc(s.confirmForm)},
 		{"POST /subscriptions/confirm", http.HandlerFunc(s.confirm)},
@@ -59,6 +67,7 @@ func (s *Site) Routes() []Route {
 		{"GET /subscriptions/manage", http.HandlerFunc(s.manage)},
 		{"POST /subscriptions/manage", http.HandlerFunc(s.saveManage)},
 	}
+	routes = append(routes, s.feedRoutes()...)
 	return routes
 }
 
@@ -100,17 +109,27 @@ func render(w http.ResponseWriter, code int, tmpl *template.Template, data any) 
 	_ = tmpl.ExecuteTemplate(w, "layout", data)
 }
 
-// pageError shows a failed call as a page, with the call's status mapped to HTTP
-// and its RetryInfo (a rate limit's) as Retry-After.
+// pageError shows a failed call as a page, in sentences (see explain), with
+// the call's status mapped to HTTP and its RetryInfo (a rate limit's) as
+// Retry-After.
 func pageError(w http.ResponseWriter, err error) {
-	st := status.Convert(err)
-	for _, d := range st.Details() {
+	setRetryAfter(w, err)
+	render(w, httpStatus(err), messageTmpl,
+		message{Frame: Frame{Title: "That did not work", NoSubscribeBox: true}, Message: explain(err).Summary})
+}
+
+// httpStatus is the HTTP status of a failed call, as the gateway maps it.
+func httpStatus(err error) int {
+	return runtime.HTTPStatusFromCode(status.Code(err))
+}
+
+// setRetryAfter sets Retry-After from a failed call's RetryInfo.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	for _, d := range status.Convert(err).Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds())), 10))
 		}
 	}
-	render(w, runtime.HTTPStatusFromCode(st.Code()), messageTmpl,
-		message{Frame: Frame{Title: "That did not work", NoSubscribeBox: true}, Message: st.Message()})
 }
 
 // Headers sets the security headers of pages; it goes outside every other

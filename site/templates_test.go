@@ -35,14 +35,33 @@ func TestPageTemplatesRenderEveryBranch(t *testing.T) {
 				`<button type="submit" name="action" value="confirm" id="confirm">Confirm</button>`},
 			not: []string{`id="save"`, `id="message"`},
 		},
-		"a manage page shows the subscription's choices": {
+		"a manage page shows every preference of the subscription": {
 			render: func(b *strings.Builder) error {
-				return messageTmpl.ExecuteTemplate(b, "layout", message{Frame: Frame{Title: "Your subscription"}, Form: true, Action: "/subscriptions/manage", Token: "m",
-					Sub:        &subscriptionv1.Subscription{Query: `"<q>"`, TimeZone: "Europe/Paris", SendHour: &hour},
-					Categories: "cs.AI, cs.LG", Button: button{"unsubscribe", "Unsubscribe"}})
+				return subscriptionTmpl.ExecuteTemplate(b, "layout", managePage("m", &subscriptionv1.Subscription{
+					Email: "ada@example.org", State: subscriptionv1.Subscription_STATE_PENDING, Query: `"<q>"`, TimeZone: "Europe/Paris", SendHour: &hour,
+					Categories: []string{"cs.AI", "cs.LG"}, Organizations: []string{"naver-ai"}, MinUpvotes: 3, MaxPapers: 25,
+					Frequency: subscriptionv1.Subscription_FREQUENCY_WEEKLY, Weekdays: []subscriptionv1.Subscription_Weekday{6, 7}}))
 			},
-			want: []string{`name="query" value="&#34;&lt;q&gt;&#34;"`, `value="cs.AI, cs.LG"`, "(0–23, Europe/Paris)", `max="23" value="7"`,
-				`id="save"`, `id="unsubscribe">Unsubscribe</button>`},
+			want: []string{`name="query" value="&#34;&lt;q&gt;&#34;"`, `value="cs.AI, cs.LG"`, `name="organizations" value="naver-ai"`,
+				`value="3"`, `value="25"`, `value="weekly" id="frequency-weekly" checked`, `id="day-6" checked`, `id="day-7" checked`,
+				`<option value="7" selected>07:00</option>`, `name="time_zone" list="zones" autocomplete="off" value="Europe/Paris"`,
+				`<input type="hidden" name="token" value="m">`, `id="save">Save</button>`, `id="unsubscribe"`, "is not confirmed yet"},
+			not: []string{`id="day-1" checked`, `value="daily" id="frequency-daily" checked`, `id="problem"`, "aria-invalid", `id="email"`},
+		},
+		"a refused subscribe form keeps what was typed and says why next to the field": {
+			render: func(b *strings.Builder) error {
+				p := defaultPrefs()
+				p.TimeZone = `Mars/<Olympus>`
+				return subscriptionTmpl.ExecuteTemplate(b, "layout", subscriptionPage{Frame: Frame{Title: "Subscribe"}, Action: "/subscribe", AskEmail: true,
+					Email: "ada@example.org", Prefs: p, Problem: "One value needs a change: see below.",
+					Errors: map[string]string{"time_zone": `The time zone: "Mars/<Olympus>" is not an IANA time zone.`}})
+			},
+			want: []string{`<div id="problem" class="problem" role="alert"><p>One value needs a change: see below.</p>`,
+				`<a href="#time_zone">The time zone: &#34;Mars/&lt;Olympus&gt;&#34; is not an IANA time zone.</a>`,
+				`value="Mars/&lt;Olympus&gt;" aria-invalid="true" aria-describedby="time_zone-error">`,
+				`<p class="error" id="time_zone-error">`, `name="email" value="ada@example.org"`, `id="day-1" checked`, `id="day-5" checked`,
+				`<option value="8" selected>08:00</option>`, `id="save">Subscribe</button>`},
+			not: []string{`id="unsubscribe"`, `id="day-6" checked`, `name="token"`, "Olympus>"},
 		},
 		"an empty home page says so in each list": {
 			render: func(b *strings.Builder) error { return homeTmpl.ExecuteTemplate(b, "layout", homePage{}) },

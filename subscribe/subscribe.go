@@ -54,11 +54,16 @@ func (b *Book) byToken(ctx context.Context, tok string) (*repository.Subscriptio
 
 // Confirm makes the subscription of a confirmation token active and returns
 // it; the token works once. It returns ErrTokenUnknown for a token that is
-// unknown, expired, not a confirmation token, or used meanwhile by a
-// concurrent call.
+// unknown, expired, not a confirmation token, already used, or used meanwhile
+// by a concurrent call.
+//
+// Arbiter: the compare-and-set on the subscription's version (Store.Update),
+// so of concurrent confirmations one wins and the others get ErrTokenUnknown.
+// Crash point: it is one write; a kill -9 leaves the subscription pending
+// (the link still works) or active.
 func (b *Book) Confirm(ctx context.Context, tok string) (*repository.Subscription, error) {
 	sub, confirm, err := b.byToken(ctx, tok)
-	if err == nil && (!confirm || b.now().After(sub.ConfirmExpires)) {
+	if err == nil && (!confirm || sub.State != repository.SubscriptionPending || b.now().After(sub.ConfirmExpires)) {
 		err = ErrTokenUnknown
 	}
 	if err != nil {
@@ -67,7 +72,10 @@ func (b *Book) Confirm(ctx context.Context, tok string) (*repository.Subscriptio
 	now := b.now()
 	next := *sub
 	next.State, next.ConfirmTime, next.UpdateTime, next.Version = repository.SubscriptionActive, now, now, sub.Version+1
-	next.ConfirmHash, next.ConfirmExpires = "", time.Time{} // single-use
+	// Single-use: the token's expiry goes; its hash stays, so that
+	// ByConfirmToken can tell the link's holder it is confirmed already (a
+	// new confirmation mail replaces it).
+	next.ConfirmExpires = time.Time{}
 	if err := b.Store.Update(ctx, &next, sub); err != nil {
 		if errors.Is(err, repository.ErrConflict) {
 			err = ErrTokenUnknown // confirmed by a concurrent call with the same token
@@ -75,6 +83,22 @@ func (b *Book) Confirm(ctx context.Context, tok string) (*repository.Subscriptio
 		return nil, err
 	}
 	return &next, nil
+}
+
+// ByConfirmToken returns the subscription of a confirmation token, used or
+// not: its State says whether it is confirmed (active), still waits for the
+// confirmation (pending) or was ended since. It returns ErrTokenUnknown for a
+// token of none, a manage token, a token replaced by a newer confirmation
+// mail, and one that expired unused.
+func (b *Book) ByConfirmToken(ctx context.Context, tok string) (*repository.Subscription, error) {
+	sub, confirm, err := b.byToken(ctx, tok)
+	if err == nil && (!confirm || (sub.State == repository.SubscriptionPending && b.now().After(sub.ConfirmExpires))) {
+		err = ErrTokenUnknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sub, nil
 }
 
 // ByManageToken returns the subscription of a manage token, or

@@ -55,9 +55,25 @@ func TestConfirmWorksOnceAndNotAfterItExpires(t *testing.T) {
 	if _, err := b.Confirm(ctx, confirm); !errors.Is(err, ErrTokenUnknown) {
 		t.Errorf("a second confirm: %v, want ErrTokenUnknown", err)
 	}
+	// The used link still tells whose subscription it confirmed.
+	if got, err := b.ByConfirmToken(ctx, confirm); err != nil || got.State != repository.SubscriptionActive || got.Email != "ada@example.org" {
+		t.Errorf("ByConfirmToken of the used link: %+v, %v; want ada's, active", got, err)
+	}
+	if got, err := b.ByConfirmToken(ctx, late); err != nil || got.State != repository.SubscriptionPending {
+		t.Errorf("ByConfirmToken of an unused link: %+v, %v; want pending", got, err)
+	}
+	if _, err := b.ByConfirmToken(ctx, manage); !errors.Is(err, ErrTokenUnknown) {
+		t.Errorf("ByConfirmToken of a manage token: %v, want ErrTokenUnknown", err)
+	}
 	clk.Advance(7*24*time.Hour + time.Second)
 	if _, err := b.Confirm(ctx, late); !errors.Is(err, ErrTokenUnknown) {
 		t.Errorf("confirm after 7 days: %v, want ErrTokenUnknown", err)
+	}
+	if _, err := b.ByConfirmToken(ctx, late); !errors.Is(err, ErrTokenUnknown) {
+		t.Errorf("ByConfirmToken after 7 days, unused: %v, want ErrTokenUnknown", err)
+	}
+	if _, err := b.ByConfirmToken(ctx, confirm); err != nil {
+		t.Errorf("ByConfirmToken of a used link after 7 days: %v", err)
 	}
 	for _, tok := range []string{"", "nope", string(make([]byte, 201))} {
 		if _, err := b.ByManageToken(ctx, tok); !errors.Is(err, ErrTokenUnknown) {
