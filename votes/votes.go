@@ -40,7 +40,7 @@ type Recorder struct {
 
 func (r *Recorder) batches() *writer {
 	r.once.Do(func() {
-		r.writer = &writer{votes: r.Votes, papers: r.Papers, log: r.Log, recorded: r.Recorded, clock: r.Clock}
+		r.writer = &writer{votes: r.Votes, papers: r.Papers, log: r.Log, applied: r.apply, recorded: r.Recorded, clock: r.Clock}
 	})
 	return r.writer
 }
@@ -64,9 +64,8 @@ func (r *Recorder) Set(ctx context.Context, paperID, user string, add bool) erro
 			return nil
 		}
 		rec := repository.VoteRecord{PaperID: v.PaperID, User: user, Added: add, Version: max(clock.Or(r.Clock).Now().UnixNano(), prev+1), Prev: prev}
-		err := r.batches().write(ctx, rec)
+		err := r.batches().write(ctx, rec) // applied to the model once stored
 		if err == nil {
-			r.apply(rec)
 			return nil
 		}
 		if !errors.Is(err, repository.ErrConflict) || attempt == 3 {

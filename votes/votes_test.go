@@ -113,3 +113,56 @@ func TestCloseRefusesLaterVotes(t *testing.T) {
 		t.Errorf("recorded: %+v %v; want nothing", recs, err)
 	}
 }
+
+// gatedVotes is the real vote store, whose RecordVotes waits until the test
+// lets it go on: a slow database, at the moment the test chooses.
+type gatedVotes struct {
+	repository.Votes
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedVotes) RecordVotes(ctx context.Context, changes []repository.VoteRecord) ([]int, error) {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	<-g.release
+	return g.Votes.RecordVotes(ctx, changes)
+}
+
+// TestAVoteStoredAfterItsCallerLeftIsInTheModel: the caller of an upvote gives
+// up (its deadline passes) while the database is storing the vote. The vote is
+// stored all the same, so the read model must count it, at once and not at the
+// next full reload (the change log's poll skips it as applied); and the same
+// user's upvote again then changes nothing.
+func TestAVoteStoredAfterItsCallerLeftIsInTheModel(t *testing.T) {
+	rs, store := replicas(t, 1)
+	r := rs[0]
+	gate := &gatedVotes{Votes: store, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	r.Votes = gate
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- r.Set(ctx, "2401.00001", "ada", true) }()
+	<-gate.entered // the batch is being written
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the caller that left got %v, want context.Canceled", err)
+	}
+	close(gate.release)
+	// The writer finishes the batch it had; a vote after it waits behind it,
+	// so once this one returns, the first is stored and applied.
+	if err := r.Set(context.Background(), "2401.00001", "grace", true); err != nil {
+		t.Fatal(err)
+	}
+	if n := upvotes(t, r); n != 2 {
+		t.Errorf("the model counts %d upvotes, want 2 (ada's, stored after she left, and grace's)", n)
+	}
+	if err := r.Set(context.Background(), "2401.00001", "ada", true); err != nil {
+		t.Errorf("ada upvoting again: %v, want nothing to change", err)
+	}
+	recs, err := store.UserVotes(context.Background(), "2401.00001", "ada")
+	if err != nil || len(recs) != 1 || !recs[0].Added {
+		t.Errorf("ada's recorded changes: %+v %v; want her one upvote", recs, err)
+	}
+}

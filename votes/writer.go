@@ -20,6 +20,10 @@ type writer struct {
 	votes  repository.Votes
 	papers repository.Papers
 	log    *slog.Logger
+	// applied is told of each change stored, before its caller is answered:
+	// the writer, not the caller, applies it to the read model, so a change
+	// stored after its caller gave up is in the model all the same.
+	applied func(repository.VoteRecord)
 	// recorded is told of each change-log entry written (see Recorder.Recorded).
 	recorded func(repository.ChangeRef)
 	// clock gives the change log's times (see Recorder.Clock).
@@ -67,8 +71,9 @@ func (w *writer) write(ctx context.Context, rec repository.VoteRecord) error {
 	case err := <-op.done:
 		return err
 	case <-ctx.Done():
-		// The vote may still be stored; the caller sees an error and may retry,
-		// which is harmless: votes are idempotent.
+		// The vote may still be stored (and then applied by the writer); the
+		// caller sees an error and may retry, which is harmless: votes are
+		// idempotent.
 		return ctx.Err()
 	}
 }
@@ -142,6 +147,9 @@ func (w *writer) flush(batch []*voteOp) ([]bool, error) {
 	}
 	if len(stored) == 0 {
 		return lost, nil
+	}
+	for _, r := range stored {
+		w.applied(r)
 	}
 	t := clock.Or(w.clock).Now().UTC()
 	id, err := w.papers.RecordChange(ctx, repository.Change{Votes: stored, Time: t})
