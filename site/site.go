@@ -49,6 +49,7 @@ type Route struct {
 func (s *Site) Routes() []Route {
 	routes := []Route{
 		{"GET /{$}", http.HandlerFunc(s.home)},
+		{"GET /papers/{paper...}", http.HandlerFunc(s.paper)},
 		{"POST /subscribe", http.HandlerFunc(s.subscribe)},
 		{"GET /subscriptions/confirm", http.HandlerFunc(s.confirmForm)},
 		{"POST /subscriptions/confirm", http.HandlerFunc(s.confirm)},
@@ -78,6 +79,7 @@ func pageTemplate(name string) *template.Template {
 var (
 	messageTmpl = pageTemplate("page.html")
 	homeTmpl    = pageTemplate("home.html")
+	paperTmpl   = pageTemplate("paper.html")
 )
 
 // Frame is what the layout needs of every page; each page's data embeds it.
