@@ -49,7 +49,7 @@ func citedPaper() *catalogv1.Paper {
 // redirects.
 func get(t *testing.T, url, accept string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(testCtx(t), "GET", url, nil)
+	req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestCitePaper(t *testing.T) {
 
 	// Without a format, the Accept header chooses; anything else is BibTeX.
 	for accept, want := range map[string]string{
-		"application/x-research-info-systems":                   "TY  - UNPB",
+		"application/x-research-info-systems":                      "TY  - UNPB",
 		"text/html, application/vnd.citationstyles.csl+json;q=0.9": `"type": "article"`,
 		"*/*": "@misc{",
 	} {

@@ -8,8 +8,8 @@ import (
 
 	"google.golang.org/grpc/status"
 
-	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/clock"
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 )
 
 type homeItem struct {

@@ -18,9 +18,9 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 
+	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
-	"github.com/papercatalog/papers/clock"
 )
 
 // Site serves the pages. Every field must be set, except Clock.

@@ -65,8 +65,10 @@ func TestPageTemplatesRenderEveryBranch(t *testing.T) {
 			not:  []string{`id="results"`},
 		},
 		"a search without results says so": {
-			render: func(b *strings.Builder) error { return homeTmpl.ExecuteTemplate(b, "layout", homePage{Query: "nothing"}) },
-			want:   []string{"No papers match."},
+			render: func(b *strings.Builder) error {
+				return homeTmpl.ExecuteTemplate(b, "layout", homePage{Query: "nothing"})
+			},
+			want: []string{"No papers match."},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
