@@ -300,9 +300,12 @@ const (
 // The tags and attributes paperd's own templates write (pages, home page and
 // digest); hostile text must never add any other.
 var (
-	pageTags  = []string{"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "form", "input", "label", "button", "a", "ol", "li", "div", "table", "tr", "td"}
-	pageAttrs = []string{"lang", "charset", "name", "content", "id", "method", "action", "type", "value", "for", "min", "max", "href", "class", "role",
-		"aria-label", "placeholder", "required", "style", "width", "cellpadding", "cellspacing", "align"}
+	pageTags = []string{"html", "head", "meta", "title", "style", "link", "body", "header", "nav", "main", "footer", "aside", "section", "article",
+		"h1", "h2", "h3", "p", "form", "input", "label", "button", "a", "ol", "ul", "li", "div", "span", "pre", "dl", "dt", "dd", "time",
+		"table", "tr", "td"}
+	pageAttrs = []string{"lang", "charset", "name", "content", "property", "rel", "title", "id", "method", "action", "type", "value", "for", "min", "max",
+		"href", "class", "role", "aria-label", "aria-labelledby", "placeholder", "required", "autocomplete", "datetime", "tabindex", "style", "width",
+		"cellpadding", "cellspacing", "align"}
 	tagRE  = regexp.MustCompile(`^<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z][a-zA-Z0-9-]*(?:="[^"<>]*")?)*)\s*/?>`)
 	attrRE = regexp.MustCompile(`\s+([a-zA-Z][a-zA-Z0-9-]*)(?:="([^"]*)")?`)
 )
@@ -523,6 +526,14 @@ func TestHostileTextIsEscapedEverywhere(t *testing.T) {
 		if !strings.Contains(html.UnescapeString(page), strings.TrimSpace(q)) {
 			t.Errorf("the home page does not show back the query %q", q)
 		}
+	}
+
+	// The paper's page, with its meta tags and citations.
+	paperPage := home("/papers/" + paperID(1))
+	checkHTML(t, "paper page", paperPage)
+	if text := html.UnescapeString(paperPage); !strings.Contains(text, `<meta name="citation_title" content="Zeppelin `) ||
+		!strings.Contains(text, "Zeppelin "+xssScript+" "+xssAttr) || !strings.Contains(text, xssAttr+`</span> <span class="affiliation">(`+xssScript+")") {
+		t.Errorf("the paper page does not show the paper (escaped):\n%s", paperPage)
 	}
 
 	// A subscription with hostile topics and an address whose local part is
