@@ -14,12 +14,15 @@ import (
 // `vaswani2017attention_1706.03762`. Parts that are missing are left out.
 func (w Work) Key() string {
 	var b strings.Builder
-	if a := w.authors(); len(a) > 0 {
-		fam := a[0].family
-		if a[0].literal {
-			fam = a[0].full
+	for _, a := range w.Authors {
+		if n := splitName(a.Name); n.full != "" {
+			fam := n.family
+			if n.literal {
+				fam = n.full
+			}
+			b.WriteString(firstWord(fam, false))
+			break
 		}
-		b.WriteString(firstWord(fam, false))
 	}
 	if !w.Published.IsZero() {
 		b.WriteString(strconv.Itoa(w.Published.Year()))

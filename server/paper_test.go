@@ -308,6 +308,14 @@ func TestPaperPage(t *testing.T) {
 		t.Errorf("the page's RIS: %q", byID["ris"])
 	}
 
+	// A changed paper's page shows the change (pages are kept rendered).
+	if _, err := ts.client.UpdatePaper(admin(ctx), &catalogv1.UpdatePaperRequest{Paper: &catalogv1.Paper{Name: "papers/" + paperID(1), Title: "A new title"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, page := get(t, url, ""); !strings.Contains(page, `<h1 id="paper-title">A new title</h1>`) {
+		t.Errorf("after an update the page is still\n%s", page)
+	}
+
 	for path, want := range map[string]struct {
 		code int
 		text string

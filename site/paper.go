@@ -1,6 +1,9 @@
 package site
 
 import (
+	"bytes"
+	"html"
+	"html/template"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -42,6 +45,22 @@ func paperPath(name string) string { return "/" + name }
 // Graph).
 type meta struct{ Name, Property, Content string }
 
+// metaTags writes the tags as HTML. Written here rather than by the template,
+// which would make three calls through reflection for each of dozens of tags:
+// the names are ours, the contents are escaped for a quoted attribute.
+func metaTags(tags []meta) template.HTML {
+	var b strings.Builder
+	for _, m := range tags {
+		if m.Name != "" {
+			b.WriteString(`<meta name="` + html.EscapeString(m.Name))
+		} else {
+			b.WriteString(`<meta property="` + html.EscapeString(m.Property))
+		}
+		b.WriteString(`" content="` + html.EscapeString(m.Content) + "\">\n")
+	}
+	return template.HTML(b.String()) //nolint:gosec // every value is escaped above
+}
+
 // category is one of a paper's categories.
 type category struct {
 	Name    string
@@ -78,6 +97,7 @@ type paperPage struct {
 	ArxivURL, PDFURL     string
 	DOIURL               string
 	Meta                 []meta
+	MetaTags             template.HTML
 	Canonical            string
 	Similar              []similarItem
 	BibTeX, RIS, Citable string
@@ -118,7 +138,19 @@ func (s *Site) paper(w http.ResponseWriter, r *http.Request) {
 		pageError(w, err)
 		return
 	}
-	render(w, http.StatusOK, paperTmpl, s.paperPage(p, similar.GetPapers()))
+	key := renderKey(p, similar.GetPapers())
+	page, ok := s.pages.get(p.GetName(), key)
+	if !ok {
+		var b bytes.Buffer
+		if err := paperTmpl.ExecuteTemplate(&b, "layout", s.paperPage(p, similar.GetPapers())); err != nil {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		page = b.Bytes()
+		s.pages.put(p.GetName(), key, page)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(page)
 }
 
 // paperPage builds the page of p.
@@ -154,6 +186,7 @@ func (s *Site) paperPage(p *catalogv1.Paper, similar []*catalogv1.SimilarPaper) 
 	page.Exports = []export{{"BibTeX (.bib)", "application/x-bibtex", api + "bibtex"}, {"RIS", "application/x-research-info-systems", api + "ris"},
 		{"CSL-JSON", "application/vnd.citationstyles.csl+json", api + "csl-json"}}
 	page.Meta = s.paperMeta(p, page)
+	page.MetaTags = metaTags(page.Meta)
 	return page
 }
 

@@ -77,3 +77,31 @@ func TestPaperPageStaysSmall(t *testing.T) {
 		})
 	}
 }
+
+// TestPageCache keeps a page per paper under its key, replaces it when the
+// key changes, and drops pages to stay within its bound.
+func TestPageCache(t *testing.T) {
+	t.Parallel()
+	var c pageCache
+	c.put("papers/1", "k1", []byte("one"))
+	if got, ok := c.get("papers/1", "k1"); !ok || string(got) != "one" {
+		t.Errorf("get = %q %v", got, ok)
+	}
+	if _, ok := c.get("papers/1", "k2"); ok {
+		t.Error("a page rendered from another key was served")
+	}
+	c.put("papers/1", "k2", []byte("two!"))
+	if got, ok := c.get("papers/1", "k2"); !ok || string(got) != "two!" || c.bytes != 4 {
+		t.Errorf("after a new key: %q %v, %d bytes", got, ok, c.bytes)
+	}
+	big := make([]byte, pageCacheBytes/4)
+	for i := range 10 {
+		c.put(fmt.Sprintf("papers/big%d", i), "k", big)
+	}
+	if c.bytes > pageCacheBytes || len(c.pages) > 4 {
+		t.Errorf("%d bytes in %d pages, over the bound of %d", c.bytes, len(c.pages), pageCacheBytes)
+	}
+	if _, ok := c.get("papers/big9", "k"); !ok {
+		t.Error("the page put last was dropped")
+	}
+}

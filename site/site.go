@@ -35,6 +35,9 @@ type Site struct {
 	// PublicURL starts absolute links (feeds, link previews, citations), e.g.
 	// https://papers.example, without a trailing slash.
 	PublicURL string
+
+	// pages are the paper pages rendered last.
+	pages pageCache
 }
 
 // Route is one page: a ServeMux pattern and its handler.
