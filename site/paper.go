@@ -146,7 +146,7 @@ func (s *Site) paper(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
-		page = b.Bytes()
+		page = bytes.Clone(b.Bytes()) // no spare capacity held in the cache
 		s.pages.put(p.GetName(), key, page)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
