@@ -17,7 +17,7 @@ export GOTOOLCHAIN
 # which buf.yaml lists as a second module. Nothing third-party is committed.
 GOOGLE_PROTO_FILES := google-proto-files@6.0.1
 PROTO_DEPS := proto-deps
-PROTO_DEPS_FILES := google/api/annotations google/api/http google/api/field_behavior google/api/resource \
+PROTO_DEPS_FILES := google/api/annotations google/api/http google/api/field_behavior google/api/resource google/api/httpbody \
 	google/rpc/status google/rpc/error_details google/rpc/code
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0

@@ -38,7 +38,7 @@ func newSender(t *testing.T) (*Sender, *smtptest.Server) {
 		Log: slog.New(slog.DiscardHandler), From: "Papers <digest@papers.example>",
 		Links:    Links{PublicURL: "https://papers.example", TokenKey: []byte("0123456789abcdef0123456789abcdef")},
 		Papers:   func(*repository.Subscription, time.Time) ([]*repository.Paper, error) { return nil, nil },
-		PaperURL: func(p *repository.Paper) string { return "https://papers.example/v1/papers/" + p.ID },
+		PaperURL: func(p *repository.Paper) string { return "https://papers.example/papers/" + p.ID },
 		Owner:    "sender-1", ClaimTimeout: time.Minute, JournalPath: filepath.Join(t.TempDir(), "digest-outcomes.journal"),
 		Clock: clocktest.New(t)}, smtp
 }

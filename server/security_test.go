@@ -300,11 +300,13 @@ const (
 // The tags and attributes paperd's own templates write (pages, home page and
 // digest); hostile text must never add any other.
 var (
-	pageTags = []string{"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "form", "input", "label", "button", "a", "ol", "li", "div", "table", "tr", "td",
-		"header", "nav", "main", "aside", "footer", "fieldset", "legend", "select", "option", "datalist", "span", "code", "ul"}
+	pageTags = []string{"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "form", "input", "label", "button", "a", "ol", "li", "div",
+		"table", "tr", "td", "header", "nav", "main", "aside", "footer", "fieldset", "legend", "select", "option", "datalist", "span",
+		"code", "ul", "link", "section", "article", "h3", "pre", "dl", "dt", "dd", "time"}
 	pageAttrs = []string{"lang", "charset", "name", "content", "id", "method", "action", "type", "value", "for", "min", "max", "href", "class", "role",
-		"aria-label", "placeholder", "required", "style", "width", "cellpadding", "cellspacing", "align",
-		"aria-labelledby", "aria-describedby", "aria-invalid", "autocomplete", "checked", "selected", "list", "inputmode", "novalidate", "rel", "title"}
+		"aria-label", "placeholder", "required", "style", "width", "cellpadding", "cellspacing", "align", "aria-labelledby",
+		"aria-describedby", "aria-invalid", "autocomplete", "checked", "selected", "list", "inputmode", "novalidate", "rel", "title",
+		"property", "datetime", "tabindex"}
 	tagRE  = regexp.MustCompile(`^<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z][a-zA-Z0-9-]*(?:="[^"<>]*")?)*)\s*/?>`)
 	attrRE = regexp.MustCompile(`\s+([a-zA-Z][a-zA-Z0-9-]*)(?:="([^"]*)")?`)
 )
@@ -525,6 +527,14 @@ func TestHostileTextIsEscapedEverywhere(t *testing.T) {
 		if !strings.Contains(html.UnescapeString(page), strings.TrimSpace(q)) {
 			t.Errorf("the home page does not show back the query %q", q)
 		}
+	}
+
+	// The paper's page, with its meta tags and citations.
+	paperPage := home("/papers/" + paperID(1))
+	checkHTML(t, "paper page", paperPage)
+	if text := html.UnescapeString(paperPage); !strings.Contains(text, `<meta name="citation_title" content="Zeppelin `) ||
+		!strings.Contains(text, "Zeppelin "+xssScript+" "+xssAttr) || !strings.Contains(text, xssAttr+`</span> <span class="affiliation">(`+xssScript+")") {
+		t.Errorf("the paper page does not show the paper (escaped):\n%s", paperPage)
 	}
 
 	// A subscription with hostile topics and an address whose local part is

@@ -222,7 +222,9 @@ func (s *Server) listen(ctx context.Context) error {
 			return metadata.Pairs(requestIDHeader, requestID(ctx))
 		}),
 		runtime.WithMiddlewares(gatewayRoute, s.tracing.gateway),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonPb),
+		// A google.api.HttpBody answer (a citation) is the body itself, with
+		// its content type; everything else is JSON.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: jsonPb}),
 		// Every error carries a google.rpc.ErrorInfo, the gateway's own too.
 		runtime.WithErrorHandler(gatewayError),
 	}

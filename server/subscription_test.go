@@ -151,6 +151,10 @@ func TestDigestIsSentOnceToConfirmedSubscribers(t *testing.T) {
 		strings.Contains(body, "Graph networks") || !strings.Contains(body, "More diffusion") {
 		t.Errorf("the digest's papers or escaping:\n%s", body)
 	}
+	// Each paper links to its page (TestPaperPage), not to the API's JSON.
+	if !strings.Contains(body, "https://papers.example/papers/"+paperID(0)) || strings.Contains(body, "/v1/") {
+		t.Errorf("the digest's papers do not link to their pages:\n%s", body)
+	}
 	for _, m := range smtp.Messages() {
 		if m.To[0] == "pending@example.org" && strings.Contains(string(m.Data), "Trending papers") {
 			t.Error("an unconfirmed address got a digest")

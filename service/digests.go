@@ -32,9 +32,10 @@ func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*
 	return digest.Select(s.Model.List(window, listing.TrendingOrder(ref)).Papers, sub, matches), nil
 }
 
-// PaperURL is the link of a paper in mails: its REST resource under publicURL.
+// PaperURL is the link of a paper in mails: its page, /papers/{paper} under
+// publicURL.
 func PaperURL(publicURL string) func(*repository.Paper) string {
-	return func(p *repository.Paper) string { return publicURL + "/v1/" + paperpb.Name(p.ID) }
+	return func(p *repository.Paper) string { return publicURL + "/" + paperpb.Name(p.ID) }
 }
 
 // parseEdition reads a YYYY-MM-DD edition, default today in UTC at now.

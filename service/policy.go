@@ -32,6 +32,7 @@ var policies = map[string]Policy{
 	catalogv1.CatalogService_ListTrendingPapers_FullMethodName: {Access: auth.Public},
 	catalogv1.CatalogService_SearchPapers_FullMethodName:       {Access: auth.Public},
 	catalogv1.CatalogService_ListSimilarPapers_FullMethodName:  {Access: auth.Public},
+	catalogv1.CatalogService_CitePaper_FullMethodName:          {Access: auth.Public},
 	catalogv1.CatalogService_UpvotePaper_FullMethodName:        {Access: auth.User, Limit: auth.Upvotes, Writes: true},
 	catalogv1.CatalogService_RemovePaperUpvote_FullMethodName:  {Access: auth.User, Limit: auth.Upvotes, Writes: true},
 	catalogv1.CatalogService_UpdatePaper_FullMethodName:        {Access: auth.Admin, Limit: auth.Writes, Writes: true},

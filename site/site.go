@@ -42,6 +42,8 @@ type Site struct {
 	PublicURL string
 
 	stamps stamps // the feeds' Last-Modified
+	// pages are the paper pages rendered last.
+	pages pageCache
 }
 
 // Route is one page: a ServeMux pattern and its handler.
@@ -57,6 +59,7 @@ func (s *Site) Routes() []Route {
 	routes := []Route{
 		{"GET /{$}", http.HandlerFunc(s.home)},
 		{"GET /subscribe", http.HandlerFunc(s.subscribeForm)},
+		{"GET /papers/{paper...}", http.HandlerFunc(s.paper)},
 		{"POST /subscribe", http.HandlerFunc(s.subscribe)},
 		{"GET /subscriptions/confirm", http.HandlerFunc(s.confirmForm)},
 		{"POST /subscriptions/confirm", http.HandlerFunc(s.confirm)},
@@ -87,6 +90,7 @@ func pageTemplate(name string) *template.Template {
 var (
 	messageTmpl = pageTemplate("page.html")
 	homeTmpl    = pageTemplate("home.html")
+	paperTmpl   = pageTemplate("paper.html")
 )
 
 // Frame is what the layout needs of every page; each page's data embeds it.

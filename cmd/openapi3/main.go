@@ -202,7 +202,8 @@ func (c converter) operation(path string, raw json.RawMessage) (*object, error) 
 		"consumes", "produces", "security", "deprecated", "externalDocs"); err != nil {
 		return nil, err
 	}
-	consumes, produces := c.consumes, c.produces
+	// Copies: decoding into a slice reuses its array, which is the document's.
+	consumes, produces := slices.Clone(c.consumes), slices.Clone(c.produces)
 	if err := op.decodeIfSet("consumes", &consumes); err != nil {
 		return nil, err
 	}
@@ -256,7 +257,13 @@ func (c converter) operation(path string, raw json.RawMessage) (*object, error) 
 	}
 	outResponses := &object{}
 	for _, code := range responses.keys {
-		r, err := response(responses.get(code), produces)
+		// An operation's own media types (a citation's) are those of its
+		// answers; errors are JSON (google.rpc.Status) whatever it produces.
+		mediaTypes := produces
+		if code[0] != '2' {
+			mediaTypes = c.produces
+		}
+		r, err := response(responses.get(code), mediaTypes)
 		if err != nil {
 			return nil, fmt.Errorf("responses %s: %w", code, err)
 		}

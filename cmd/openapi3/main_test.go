@@ -39,8 +39,23 @@ const swagger = `{
         "security": [{"AdminToken": []}]
       }
     },
+    "/v1/papers/{paper}:cite": {
+      "get": {
+        "operationId": "CitePaper",
+        "responses": {
+          "200": {"description": "ok", "schema": {"type": "string"}},
+          "default": {"description": "error", "schema": {"$ref": "#/definitions/Status"}}
+        },
+        "produces": ["application/x-bibtex", "text/plain"]
+      }
+    },
     "/v1/papers": {
-      "get": {"operationId": "ListPapers", "responses": {"200": {"description": "ok"}}}
+      "get": {"operationId": "ListPapers", "responses": {"200": {"description": "ok"}}},
+      "post": {
+        "operationId": "CreatePaper",
+        "parameters": [{"name": "body", "in": "body", "required": true, "schema": {"$ref": "#/definitions/Paper"}}],
+        "responses": {"200": {"description": "ok", "schema": {"$ref": "#/definitions/Paper"}}}
+      }
     }
   },
   "definitions": {
@@ -86,6 +101,8 @@ func TestConvert(t *testing.T) {
 	}
 	get := []string{"paths", "/v1/papers/{paper}", "get"}
 	imp := []string{"paths", "/v1/papers:import", "post"}
+	cite := []string{"paths", "/v1/papers/{paper}:cite", "get"}
+	create := []string{"paths", "/v1/papers", "post"}
 	tests := []struct {
 		name string
 		path []string
@@ -105,6 +122,14 @@ func TestConvert(t *testing.T) {
 		{"the extension is consumed", append(get, "x-security-optional"), nil},
 		{"a body becomes a request body of the consumed type", append(imp, "requestBody", "content", "application/x-ndjson", "schema", "$ref"), "#/components/schemas/Paper"},
 		{"a body's media type is the operation's alone", append(imp, "requestBody", "content", "application/json"), nil},
+		{"an operation's own media types are its answer's", append(cite, "responses", "200", "content"),
+			map[string]any{"application/x-bibtex": map[string]any{"schema": map[string]any{"type": "string"}}, "text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}},
+		{"its errors stay JSON", append(cite, "responses", "4XX", "content"),
+			map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Status"}}}},
+		{"an operation's media types do not leak into the next one's body", append(create, "requestBody", "content"),
+			map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Paper"}}}},
+		{"nor into its answers", append(create, "responses", "200", "content"),
+			map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Paper"}}}},
 		{"security is kept", append(imp, "security"), []any{map[string]any{"AdminToken": []any{}}}},
 		{"an operation without security is public", []string{"paths", "/v1/papers", "get", "security"}, []any{}},
 		{"definitions become component schemas, references rewritten", []string{"components", "schemas", "Paper", "properties", "view", "$ref"}, "#/components/schemas/View"},

@@ -188,6 +188,9 @@ func runCatalogBench(ctx context.Context, o options, bin, tmp string, voc *vocab
 		{name: "CatalogService/RemovePaperUpvote (each paper upvoted above)", method: svc + "RemovePaperUpvote", reqs: upvotes, user: true,
 			msg: func() proto.Message { return &catalogv1.RemovePaperUpvoteRequest{} }},
 		{name: "REST GET /v1/papers/{paper}", rest: "http://" + pd.httpAddr + "/v1/papers/" + benchID(o.papers/2)},
+		// The paper's page: GetPaper, ListSimilarPapers and the citations,
+		// rendered as HTML.
+		{name: pageCall, rest: "http://" + pd.httpAddr + "/papers/" + benchID(o.papers/2)},
 	}
 	if o.calls != "" {
 		pick, err := regexp.Compile(o.calls)
@@ -255,6 +258,9 @@ func runCatalogBench(ctx context.Context, o options, bin, tmp string, voc *vocab
 	return res, err
 }
 
+// pageCall is the row of a paper's page.
+const pageCall = "page GET /papers/{paper}"
+
 // print prints the calls' table and figures, with the import section's, and
 // returns the ratios the JSON line holds.
 func (c catalogResult) print(out io.Writer, imp importResult) map[string]float64 {
@@ -292,6 +298,10 @@ func (c catalogResult) print(out io.Writer, imp importResult) map[string]float64
 	}
 	_, _ = fmt.Fprintf(out, "ghz/hey req/s: GetPaper %.2fx baseline (target >= 0.6), ListPapers %.2fx baseline (target >= 0.2), REST GetPaper %.2fx gRPC GetPaper (target >= 0.6); peak RSS %.0f MiB (target < 1024)\n",
 		ratios["get_vs_baseline"], ratios["list_vs_baseline"], ratios["rest_get_vs_get"], float64(c.rss)/(1<<20))
+	if page, ok := byName[pageCall]; ok && rest.RPS > 0 {
+		ratios["paper_page_vs_rest_get"] = page.RPS / rest.RPS
+		_, _ = fmt.Fprintf(out, "hey req/s: the paper page %.2fx REST GetPaper (target >= 0.3)\n", ratios["paper_page_vs_rest_get"])
+	}
 	keys := []struct{ key, name, target string }{
 		{"get", "CatalogService/GetPaper", ">= 0.6"},
 		{"list", "CatalogService/ListPapers (filter + order, page of 50)", ">= 0.2"},

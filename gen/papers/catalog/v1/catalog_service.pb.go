@@ -8,6 +8,7 @@ package catalogv1
 
 import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -1818,11 +1819,68 @@ func (x *SimilarPaper) GetScore() float64 {
 	return 0
 }
 
+// CitePaperRequest is the request of CitePaper.
+type CitePaperRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name is the paper's resource name, `papers/{paper}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Format is the citation's format: `bibtex`, `ris`, `csl-json` or `text`
+	// (case-insensitive). When empty, the media type that the HTTP `Accept`
+	// header of a REST request names, else `bibtex`.
+	Format        string `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CitePaperRequest) Reset() {
+	*x = CitePaperRequest{}
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CitePaperRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CitePaperRequest) ProtoMessage() {}
+
+func (x *CitePaperRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_papers_catalog_v1_catalog_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CitePaperRequest.ProtoReflect.Descriptor instead.
+func (*CitePaperRequest) Descriptor() ([]byte, []int) {
+	return file_papers_catalog_v1_catalog_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CitePaperRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CitePaperRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
 var File_papers_catalog_v1_catalog_service_proto protoreflect.FileDescriptor
 
 const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\n" +
-	"'papers/catalog/v1/catalog_service.proto\x12\x11papers.catalog.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fpapers/catalog/v1/catalog.proto\"\x88\x01\n" +
+	"'papers/catalog/v1/catalog_service.proto\x12\x11papers.catalog.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fpapers/catalog/v1/catalog.proto\"\x88\x01\n" +
 	"\x12CreatePaperRequest\x123\n" +
 	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperB\x03\xe0A\x02R\x05paper\x12\x1e\n" +
 	"\bpaper_id\x18\x02 \x01(\tB\x03\xe0A\x02R\apaperId\x12\x1d\n" +
@@ -1956,7 +2014,11 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x06papers\x18\x01 \x03(\v2\x1f.papers.catalog.v1.SimilarPaperR\x06papers\"T\n" +
 	"\fSimilarPaper\x12.\n" +
 	"\x05paper\x18\x01 \x01(\v2\x18.papers.catalog.v1.PaperR\x05paper\x12\x14\n" +
-	"\x05score\x18\x02 \x01(\x01R\x05score2\xba\r\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\"\\\n" +
+	"\x10CitePaperRequest\x120\n" +
+	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14papers.example/PaperR\x04name\x12\x16\n" +
+	"\x06format\x18\x02 \x01(\tR\x06format2\xa4\x0e\n" +
 	"\x0eCatalogService\x12i\n" +
 	"\vCreatePaper\x12%.papers.catalog.v1.CreatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"\x19\x82\xd3\xe4\x93\x02\x13:\x05paper\"\n" +
 	"/v1/papers\x12e\n" +
@@ -1968,7 +2030,8 @@ const file_papers_catalog_v1_catalog_service_proto_rawDesc = "" +
 	"\x0fListDailyPapers\x12).papers.catalog.v1.ListDailyPapersRequest\x1a*.papers.catalog.v1.ListDailyPapersResponse\"/\x82\xd3\xe4\x93\x02)Z\x11\x12\x0f/v1/dailyPapers\x12\x14/v1/papers:listDaily\x12\xa9\x01\n" +
 	"\x12ListTrendingPapers\x12,.papers.catalog.v1.ListTrendingPapersRequest\x1a-.papers.catalog.v1.ListTrendingPapersResponse\"6\x82\xd3\xe4\x93\x020Z\x15\x12\x13/v1/papers:trending\x12\x17/v1/papers:listTrending\x12z\n" +
 	"\fSearchPapers\x12&.papers.catalog.v1.SearchPapersRequest\x1a'.papers.catalog.v1.SearchPapersResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/papers:search\x12\xb6\x01\n" +
-	"\x11ListSimilarPapers\x12+.papers.catalog.v1.ListSimilarPapersRequest\x1a,.papers.catalog.v1.ListSimilarPapersResponse\"F\x82\xd3\xe4\x93\x02@Z\x1d\x12\x1b/v1/{name=papers/*}:similar\x12\x1f/v1/{name=papers/*}:listSimilar\x12u\n" +
+	"\x11ListSimilarPapers\x12+.papers.catalog.v1.ListSimilarPapersRequest\x1a,.papers.catalog.v1.ListSimilarPapersResponse\"F\x82\xd3\xe4\x93\x02@Z\x1d\x12\x1b/v1/{name=papers/*}:similar\x12\x1f/v1/{name=papers/*}:listSimilar\x12h\n" +
+	"\tCitePaper\x12#.papers.catalog.v1.CitePaperRequest\x1a\x14.google.api.HttpBody\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{name=papers/*}:cite\x12u\n" +
 	"\vUpvotePaper\x12%.papers.catalog.v1.UpvotePaperRequest\x1a\x18.papers.catalog.v1.Paper\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=papers/*}:upvote\x12\x87\x01\n" +
 	"\x11RemovePaperUpvote\x12+.papers.catalog.v1.RemovePaperUpvoteRequest\x1a\x18.papers.catalog.v1.Paper\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=papers/*}:removeUpvote\x12x\n" +
 	"\vUpdatePaper\x12%.papers.catalog.v1.UpdatePaperRequest\x1a\x18.papers.catalog.v1.Paper\"(\x82\xd3\xe4\x93\x02\":\x05paper2\x19/v1/{paper.name=papers/*}\x12\x7f\n" +
@@ -1988,7 +2051,7 @@ func file_papers_catalog_v1_catalog_service_proto_rawDescGZIP() []byte {
 	return file_papers_catalog_v1_catalog_service_proto_rawDescData
 }
 
-var file_papers_catalog_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_papers_catalog_v1_catalog_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_papers_catalog_v1_catalog_service_proto_goTypes = []any{
 	(*CreatePaperRequest)(nil),         // 0: papers.catalog.v1.CreatePaperRequest
 	(*GetPaperRequest)(nil),            // 1: papers.catalog.v1.GetPaperRequest
@@ -2016,44 +2079,46 @@ var file_papers_catalog_v1_catalog_service_proto_goTypes = []any{
 	(*ListSimilarPapersRequest)(nil),   // 23: papers.catalog.v1.ListSimilarPapersRequest
 	(*ListSimilarPapersResponse)(nil),  // 24: papers.catalog.v1.ListSimilarPapersResponse
 	(*SimilarPaper)(nil),               // 25: papers.catalog.v1.SimilarPaper
-	(*Paper)(nil),                      // 26: papers.catalog.v1.Paper
-	(PaperView)(0),                     // 27: papers.catalog.v1.PaperView
-	(*fieldmaskpb.FieldMask)(nil),      // 28: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),      // 29: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 30: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 31: google.protobuf.Empty
+	(*CitePaperRequest)(nil),           // 26: papers.catalog.v1.CitePaperRequest
+	(*Paper)(nil),                      // 27: papers.catalog.v1.Paper
+	(PaperView)(0),                     // 28: papers.catalog.v1.PaperView
+	(*fieldmaskpb.FieldMask)(nil),      // 29: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),      // 30: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 31: google.protobuf.Duration
+	(*httpbody.HttpBody)(nil),          // 32: google.api.HttpBody
+	(*emptypb.Empty)(nil),              // 33: google.protobuf.Empty
 }
 var file_papers_catalog_v1_catalog_service_proto_depIdxs = []int32{
-	26, // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	27, // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
-	27, // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	26, // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	27, // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	26, // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	26, // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
-	28, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
+	27, // 0: papers.catalog.v1.CreatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	28, // 1: papers.catalog.v1.GetPaperRequest.view:type_name -> papers.catalog.v1.PaperView
+	28, // 2: papers.catalog.v1.BatchGetPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	27, // 3: papers.catalog.v1.BatchGetPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	28, // 4: papers.catalog.v1.ListPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	27, // 5: papers.catalog.v1.ListPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	27, // 6: papers.catalog.v1.UpdatePaperRequest.paper:type_name -> papers.catalog.v1.Paper
+	29, // 7: papers.catalog.v1.UpdatePaperRequest.update_mask:type_name -> google.protobuf.FieldMask
 	8,  // 8: papers.catalog.v1.ImportPapersRequest.records:type_name -> papers.catalog.v1.ImportRecord
-	26, // 9: papers.catalog.v1.ImportRecord.paper:type_name -> papers.catalog.v1.Paper
+	27, // 9: papers.catalog.v1.ImportRecord.paper:type_name -> papers.catalog.v1.Paper
 	10, // 10: papers.catalog.v1.ImportPapersResponse.rejections:type_name -> papers.catalog.v1.ImportRejection
-	27, // 11: papers.catalog.v1.ListDailyPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	26, // 12: papers.catalog.v1.ListDailyPapersResponse.papers:type_name -> papers.catalog.v1.Paper
-	29, // 13: papers.catalog.v1.ListDailyPapersResponse.period_start:type_name -> google.protobuf.Timestamp
-	29, // 14: papers.catalog.v1.ListDailyPapersResponse.period_end:type_name -> google.protobuf.Timestamp
-	30, // 15: papers.catalog.v1.ListTrendingPapersRequest.window:type_name -> google.protobuf.Duration
-	27, // 16: papers.catalog.v1.ListTrendingPapersRequest.view:type_name -> papers.catalog.v1.PaperView
-	26, // 17: papers.catalog.v1.TrendingPaper.paper:type_name -> papers.catalog.v1.Paper
+	28, // 11: papers.catalog.v1.ListDailyPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	27, // 12: papers.catalog.v1.ListDailyPapersResponse.papers:type_name -> papers.catalog.v1.Paper
+	30, // 13: papers.catalog.v1.ListDailyPapersResponse.period_start:type_name -> google.protobuf.Timestamp
+	30, // 14: papers.catalog.v1.ListDailyPapersResponse.period_end:type_name -> google.protobuf.Timestamp
+	31, // 15: papers.catalog.v1.ListTrendingPapersRequest.window:type_name -> google.protobuf.Duration
+	28, // 16: papers.catalog.v1.ListTrendingPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	27, // 17: papers.catalog.v1.TrendingPaper.paper:type_name -> papers.catalog.v1.Paper
 	15, // 18: papers.catalog.v1.ListTrendingPapersResponse.papers:type_name -> papers.catalog.v1.TrendingPaper
-	29, // 19: papers.catalog.v1.ListTrendingPapersResponse.reference_time:type_name -> google.protobuf.Timestamp
-	30, // 20: papers.catalog.v1.ListTrendingPapersResponse.window:type_name -> google.protobuf.Duration
-	27, // 21: papers.catalog.v1.SearchPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	30, // 19: papers.catalog.v1.ListTrendingPapersResponse.reference_time:type_name -> google.protobuf.Timestamp
+	31, // 20: papers.catalog.v1.ListTrendingPapersResponse.window:type_name -> google.protobuf.Duration
+	28, // 21: papers.catalog.v1.SearchPapersRequest.view:type_name -> papers.catalog.v1.PaperView
 	21, // 22: papers.catalog.v1.SearchPapersResponse.results:type_name -> papers.catalog.v1.SearchResult
 	22, // 23: papers.catalog.v1.SearchPapersResponse.organization_facets:type_name -> papers.catalog.v1.Facet
 	22, // 24: papers.catalog.v1.SearchPapersResponse.primary_category_facets:type_name -> papers.catalog.v1.Facet
 	22, // 25: papers.catalog.v1.SearchPapersResponse.year_facets:type_name -> papers.catalog.v1.Facet
-	26, // 26: papers.catalog.v1.SearchResult.paper:type_name -> papers.catalog.v1.Paper
-	27, // 27: papers.catalog.v1.ListSimilarPapersRequest.view:type_name -> papers.catalog.v1.PaperView
+	27, // 26: papers.catalog.v1.SearchResult.paper:type_name -> papers.catalog.v1.Paper
+	28, // 27: papers.catalog.v1.ListSimilarPapersRequest.view:type_name -> papers.catalog.v1.PaperView
 	25, // 28: papers.catalog.v1.ListSimilarPapersResponse.papers:type_name -> papers.catalog.v1.SimilarPaper
-	26, // 29: papers.catalog.v1.SimilarPaper.paper:type_name -> papers.catalog.v1.Paper
+	27, // 29: papers.catalog.v1.SimilarPaper.paper:type_name -> papers.catalog.v1.Paper
 	0,  // 30: papers.catalog.v1.CatalogService.CreatePaper:input_type -> papers.catalog.v1.CreatePaperRequest
 	1,  // 31: papers.catalog.v1.CatalogService.GetPaper:input_type -> papers.catalog.v1.GetPaperRequest
 	2,  // 32: papers.catalog.v1.CatalogService.BatchGetPapers:input_type -> papers.catalog.v1.BatchGetPapersRequest
@@ -2062,26 +2127,28 @@ var file_papers_catalog_v1_catalog_service_proto_depIdxs = []int32{
 	14, // 35: papers.catalog.v1.CatalogService.ListTrendingPapers:input_type -> papers.catalog.v1.ListTrendingPapersRequest
 	19, // 36: papers.catalog.v1.CatalogService.SearchPapers:input_type -> papers.catalog.v1.SearchPapersRequest
 	23, // 37: papers.catalog.v1.CatalogService.ListSimilarPapers:input_type -> papers.catalog.v1.ListSimilarPapersRequest
-	17, // 38: papers.catalog.v1.CatalogService.UpvotePaper:input_type -> papers.catalog.v1.UpvotePaperRequest
-	18, // 39: papers.catalog.v1.CatalogService.RemovePaperUpvote:input_type -> papers.catalog.v1.RemovePaperUpvoteRequest
-	6,  // 40: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
-	7,  // 41: papers.catalog.v1.CatalogService.ImportPapers:input_type -> papers.catalog.v1.ImportPapersRequest
-	11, // 42: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
-	26, // 43: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
-	26, // 44: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
-	3,  // 45: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
-	5,  // 46: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
-	13, // 47: papers.catalog.v1.CatalogService.ListDailyPapers:output_type -> papers.catalog.v1.ListDailyPapersResponse
-	16, // 48: papers.catalog.v1.CatalogService.ListTrendingPapers:output_type -> papers.catalog.v1.ListTrendingPapersResponse
-	20, // 49: papers.catalog.v1.CatalogService.SearchPapers:output_type -> papers.catalog.v1.SearchPapersResponse
-	24, // 50: papers.catalog.v1.CatalogService.ListSimilarPapers:output_type -> papers.catalog.v1.ListSimilarPapersResponse
-	26, // 51: papers.catalog.v1.CatalogService.UpvotePaper:output_type -> papers.catalog.v1.Paper
-	26, // 52: papers.catalog.v1.CatalogService.RemovePaperUpvote:output_type -> papers.catalog.v1.Paper
-	26, // 53: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
-	9,  // 54: papers.catalog.v1.CatalogService.ImportPapers:output_type -> papers.catalog.v1.ImportPapersResponse
-	31, // 55: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
-	43, // [43:56] is the sub-list for method output_type
-	30, // [30:43] is the sub-list for method input_type
+	26, // 38: papers.catalog.v1.CatalogService.CitePaper:input_type -> papers.catalog.v1.CitePaperRequest
+	17, // 39: papers.catalog.v1.CatalogService.UpvotePaper:input_type -> papers.catalog.v1.UpvotePaperRequest
+	18, // 40: papers.catalog.v1.CatalogService.RemovePaperUpvote:input_type -> papers.catalog.v1.RemovePaperUpvoteRequest
+	6,  // 41: papers.catalog.v1.CatalogService.UpdatePaper:input_type -> papers.catalog.v1.UpdatePaperRequest
+	7,  // 42: papers.catalog.v1.CatalogService.ImportPapers:input_type -> papers.catalog.v1.ImportPapersRequest
+	11, // 43: papers.catalog.v1.CatalogService.DeletePaper:input_type -> papers.catalog.v1.DeletePaperRequest
+	27, // 44: papers.catalog.v1.CatalogService.CreatePaper:output_type -> papers.catalog.v1.Paper
+	27, // 45: papers.catalog.v1.CatalogService.GetPaper:output_type -> papers.catalog.v1.Paper
+	3,  // 46: papers.catalog.v1.CatalogService.BatchGetPapers:output_type -> papers.catalog.v1.BatchGetPapersResponse
+	5,  // 47: papers.catalog.v1.CatalogService.ListPapers:output_type -> papers.catalog.v1.ListPapersResponse
+	13, // 48: papers.catalog.v1.CatalogService.ListDailyPapers:output_type -> papers.catalog.v1.ListDailyPapersResponse
+	16, // 49: papers.catalog.v1.CatalogService.ListTrendingPapers:output_type -> papers.catalog.v1.ListTrendingPapersResponse
+	20, // 50: papers.catalog.v1.CatalogService.SearchPapers:output_type -> papers.catalog.v1.SearchPapersResponse
+	24, // 51: papers.catalog.v1.CatalogService.ListSimilarPapers:output_type -> papers.catalog.v1.ListSimilarPapersResponse
+	32, // 52: papers.catalog.v1.CatalogService.CitePaper:output_type -> google.api.HttpBody
+	27, // 53: papers.catalog.v1.CatalogService.UpvotePaper:output_type -> papers.catalog.v1.Paper
+	27, // 54: papers.catalog.v1.CatalogService.RemovePaperUpvote:output_type -> papers.catalog.v1.Paper
+	27, // 55: papers.catalog.v1.CatalogService.UpdatePaper:output_type -> papers.catalog.v1.Paper
+	9,  // 56: papers.catalog.v1.CatalogService.ImportPapers:output_type -> papers.catalog.v1.ImportPapersResponse
+	33, // 57: papers.catalog.v1.CatalogService.DeletePaper:output_type -> google.protobuf.Empty
+	44, // [44:58] is the sub-list for method output_type
+	30, // [30:44] is the sub-list for method input_type
 	30, // [30:30] is the sub-list for extension type_name
 	30, // [30:30] is the sub-list for extension extendee
 	0,  // [0:30] is the sub-list for field type_name
@@ -2100,7 +2167,7 @@ func file_papers_catalog_v1_catalog_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_papers_catalog_v1_catalog_service_proto_rawDesc), len(file_papers_catalog_v1_catalog_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

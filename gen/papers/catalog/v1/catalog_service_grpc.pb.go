@@ -8,6 +8,7 @@ package catalogv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -28,6 +29,7 @@ const (
 	CatalogService_ListTrendingPapers_FullMethodName = "/papers.catalog.v1.CatalogService/ListTrendingPapers"
 	CatalogService_SearchPapers_FullMethodName       = "/papers.catalog.v1.CatalogService/SearchPapers"
 	CatalogService_ListSimilarPapers_FullMethodName  = "/papers.catalog.v1.CatalogService/ListSimilarPapers"
+	CatalogService_CitePaper_FullMethodName          = "/papers.catalog.v1.CatalogService/CitePaper"
 	CatalogService_UpvotePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/UpvotePaper"
 	CatalogService_RemovePaperUpvote_FullMethodName  = "/papers.catalog.v1.CatalogService/RemovePaperUpvote"
 	CatalogService_UpdatePaper_FullMethodName        = "/papers.catalog.v1.CatalogService/UpdatePaper"
@@ -126,6 +128,25 @@ type CatalogServiceClient interface {
 	// REST: `GET /v1/papers/{paper}:listSimilar` (AIP-136); `GET
 	// /v1/papers/{paper}:similar`, its first route, stays as an alias.
 	ListSimilarPapers(ctx context.Context, in *ListSimilarPapersRequest, opts ...grpc.CallOption) (*ListSimilarPapersResponse, error)
+	// CitePaper returns a paper's citation in a format that reference managers
+	// read, chosen by `format`: `bibtex` (a `@misc` entry as arXiv exports it,
+	// with `eprint`, `archivePrefix`, `primaryClass` and the DOI when known;
+	// LaTeX's special characters escaped, other characters UTF-8), `ris`,
+	// `csl-json`, or `text` (a plain reference for people). The citation key
+	// (BibTeX's key, RIS's ID, CSL-JSON's id) is stable and unique: the first
+	// author's family name, the year and the first word of the title, then the
+	// arXiv id, such as `vaswani2017attention_1706.03762`.
+	//
+	// The answer's `content_type` is the format's media type
+	// (`application/x-bibtex`, `application/x-research-info-systems`,
+	// `application/vnd.citationstyles.csl+json`, `text/plain`, each with
+	// `; charset=utf-8`) and `data` the citation. Over REST the body is the
+	// citation itself with that Content-Type; without `format`, the request's
+	// `Accept` header may name one of those media types instead.
+	//
+	// Errors: NOT_FOUND if there is no such paper; INVALID_ARGUMENT for a
+	// malformed name or an unknown format.
+	CitePaper(ctx context.Context, in *CitePaperRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// UpvotePaper records the calling user's upvote of a paper and returns the paper
 	// with its new count. The user is the `sub` claim of the JWT in
 	// `authorization: Bearer <jwt>`. Each user counts once per paper: upvoting again
@@ -265,6 +286,16 @@ func (c *catalogServiceClient) ListSimilarPapers(ctx context.Context, in *ListSi
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListSimilarPapersResponse)
 	err := c.cc.Invoke(ctx, CatalogService_ListSimilarPapers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) CitePaper(ctx context.Context, in *CitePaperRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, CatalogService_CitePaper_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -415,6 +446,25 @@ type CatalogServiceServer interface {
 	// REST: `GET /v1/papers/{paper}:listSimilar` (AIP-136); `GET
 	// /v1/papers/{paper}:similar`, its first route, stays as an alias.
 	ListSimilarPapers(context.Context, *ListSimilarPapersRequest) (*ListSimilarPapersResponse, error)
+	// CitePaper returns a paper's citation in a format that reference managers
+	// read, chosen by `format`: `bibtex` (a `@misc` entry as arXiv exports it,
+	// with `eprint`, `archivePrefix`, `primaryClass` and the DOI when known;
+	// LaTeX's special characters escaped, other characters UTF-8), `ris`,
+	// `csl-json`, or `text` (a plain reference for people). The citation key
+	// (BibTeX's key, RIS's ID, CSL-JSON's id) is stable and unique: the first
+	// author's family name, the year and the first word of the title, then the
+	// arXiv id, such as `vaswani2017attention_1706.03762`.
+	//
+	// The answer's `content_type` is the format's media type
+	// (`application/x-bibtex`, `application/x-research-info-systems`,
+	// `application/vnd.citationstyles.csl+json`, `text/plain`, each with
+	// `; charset=utf-8`) and `data` the citation. Over REST the body is the
+	// citation itself with that Content-Type; without `format`, the request's
+	// `Accept` header may name one of those media types instead.
+	//
+	// Errors: NOT_FOUND if there is no such paper; INVALID_ARGUMENT for a
+	// malformed name or an unknown format.
+	CitePaper(context.Context, *CitePaperRequest) (*httpbody.HttpBody, error)
 	// UpvotePaper records the calling user's upvote of a paper and returns the paper
 	// with its new count. The user is the `sub` claim of the JWT in
 	// `authorization: Bearer <jwt>`. Each user counts once per paper: upvoting again
@@ -503,6 +553,9 @@ func (UnimplementedCatalogServiceServer) SearchPapers(context.Context, *SearchPa
 }
 func (UnimplementedCatalogServiceServer) ListSimilarPapers(context.Context, *ListSimilarPapersRequest) (*ListSimilarPapersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSimilarPapers not implemented")
+}
+func (UnimplementedCatalogServiceServer) CitePaper(context.Context, *CitePaperRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Error(codes.Unimplemented, "method CitePaper not implemented")
 }
 func (UnimplementedCatalogServiceServer) UpvotePaper(context.Context, *UpvotePaperRequest) (*Paper, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpvotePaper not implemented")
@@ -684,6 +737,24 @@ func _CatalogService_ListSimilarPapers_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_CitePaper_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CitePaperRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).CitePaper(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_CitePaper_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).CitePaper(ctx, req.(*CitePaperRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CatalogService_UpvotePaper_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UpvotePaperRequest)
 	if err := dec(in); err != nil {
@@ -801,6 +872,10 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListSimilarPapers",
 			Handler:    _CatalogService_ListSimilarPapers_Handler,
+		},
+		{
+			MethodName: "CitePaper",
+			Handler:    _CatalogService_CitePaper_Handler,
 		},
 		{
 			MethodName: "UpvotePaper",
