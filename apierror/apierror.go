@@ -24,6 +24,7 @@ import (
 
 	"github.com/papercatalog/papers/auth"
 	"github.com/papercatalog/papers/check"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/search"
@@ -122,6 +123,8 @@ func Status(ctx context.Context, log *slog.Logger, method string, err error) err
 	case errors.Is(err, search.ErrQuery):
 		// A search went past a limit of its cost; the message names the limit.
 		return Status(ctx, log, method, Violations{{Field: "query", Description: err.Error()}}.Err())
+	case errors.Is(err, listing.ErrInvalidToken):
+		return Status(ctx, log, method, Violations{{Field: "page_token", Description: listing.ErrInvalidToken.Error()}}.Err())
 	case errors.Is(err, search.ErrBusy):
 		return Status(ctx, log, method, &Error{Code: codes.ResourceExhausted, Reason: reason.SearchBusy, Message: err.Error(), RetryAfter: search.RetryAfter})
 	case errors.Is(err, repository.ErrNotFound):

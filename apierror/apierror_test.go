@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/papercatalog/papers/auth"
+	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/reason"
 	"github.com/papercatalog/papers/repository"
 )
@@ -77,6 +78,11 @@ func TestStatusMapsEachKindOfError(t *testing.T) {
 	st, info, _, _, retry := details(t, Status(ctx, log, "UpvotePaper", &auth.LimitError{Wait: 1500 * time.Millisecond}))
 	if st.Code() != codes.ResourceExhausted || info.GetReason() != reason.RateLimited || retry.GetRetryDelay().AsDuration() != 2*time.Second {
 		t.Errorf("rate limit: %v %v %v", st, info, retry)
+	}
+
+	st, info, _, bad, _ = details(t, Status(ctx, log, "ListPapers", fmt.Errorf("%w: bad mac", listing.ErrInvalidToken)))
+	if st.Code() != codes.InvalidArgument || info.GetReason() != reason.InvalidPageToken || bad.GetFieldViolations()[0].GetField() != "page_token" {
+		t.Errorf("page token: %v %v %v", st, info, bad)
 	}
 
 	st, info, _, _, _ = details(t, Status(ctx, log, "UpdatePaper", repository.ErrConflict))

@@ -54,6 +54,22 @@ func (t *Tokens) Decode(query, token string) (Key, error) {
 	return k, err
 }
 
+// Resume checks the page token of a list call against the query it must
+// belong to: it returns the key to continue after (nil for the first page,
+// token "") and the number the token carries. o is the order the key must fit;
+// nil skips that check, for callers that need the number to build the order.
+// Every token that does not belong is ErrInvalidToken.
+func (t *Tokens) Resume(query, token string, o *Order) (Key, int64, error) {
+	if token == "" {
+		return nil, 0, nil
+	}
+	after, extra, err := t.DecodeExtra(query, token)
+	if err != nil || (o != nil && !o.Valid(after)) {
+		return nil, 0, ErrInvalidToken
+	}
+	return after, extra, nil
+}
+
 // DecodeExtra is Decode that also returns the number EncodeExtra carried.
 func (t *Tokens) DecodeExtra(query, token string) (Key, int64, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(token)

@@ -213,7 +213,7 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 		return nil, err
 	}
 	tokenQuery := "papers\x00" + q.Filter.Text + "\x00" + q.Order.Text
-	after, _, err := s.decodeToken(tokenQuery, req.GetPageToken(), &q.Order)
+	after, _, err := s.Tokens.Resume(tokenQuery, req.GetPageToken(), &q.Order)
 	if err != nil {
 		return nil, err
 	}
@@ -241,28 +241,6 @@ func pageSize(v *apierror.Violations, size int32, def, most int) int {
 		return def
 	}
 	return min(int(size), most)
-}
-
-// decodeToken checks a page token against the query it must belong to; it returns
-// the sort key to continue after (nil for the first page) and the number the token
-// carries. o is the order the key must fit; nil skips that check, for callers that
-// need the carried number to build the order.
-func (s *Catalog) decodeToken(tokenQuery, token string, o *listing.Order) (listing.Key, int64, error) {
-	if token == "" {
-		return nil, 0, nil
-	}
-	after, extra, err := s.Tokens.DecodeExtra(tokenQuery, token)
-	if err != nil || (o != nil && !o.Valid(after)) {
-		return nil, 0, invalidToken()
-	}
-	return after, extra, nil
-}
-
-// invalidToken is the error of a page token that does not belong to its request.
-func invalidToken() error {
-	var v apierror.Violations
-	v.Add("page_token", "%s", listing.ErrInvalidToken.Error())
-	return v.Err()
 }
 
 // page returns the papers of res after the key after (all from the start when nil),

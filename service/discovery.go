@@ -48,7 +48,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 	}
 	f := q.Filter.SubmittedIn(start, end)
 	tokenQuery := "daily\x00" + f.Text + "\x00" + orderText
-	after, extra, err := s.decodeToken(tokenQuery, req.GetPageToken(), nil)
+	after, extra, err := s.Tokens.Resume(tokenQuery, req.GetPageToken(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 		o = s.queries.Parse("", orderText).Order
 	}
 	if after != nil && !o.Valid(after) {
-		return nil, invalidToken()
+		return nil, listing.ErrInvalidToken
 	}
 	res := s.Model.List(f, o)
 	papers, next := s.page(res, o, after, size, tokenQuery, extra)
@@ -112,14 +112,14 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 		return nil, err
 	}
 	tokenQuery := "trending\x00" + q.Filter.Text + "\x00" + strconv.FormatInt(int64(window), 10)
-	after, extra, err := s.decodeToken(tokenQuery, req.GetPageToken(), nil)
+	after, extra, err := s.Tokens.Resume(tokenQuery, req.GetPageToken(), nil)
 	if err != nil {
 		return nil, err
 	}
 	ref := listing.ReferenceTime(extra, minute)
 	o := listing.TrendingOrder(ref)
 	if after != nil && !o.Valid(after) {
-		return nil, invalidToken()
+		return nil, listing.ErrInvalidToken
 	}
 	// Papers submitted after the reference time (within its minute, or while a
 	// caller pages) count with age 0.

@@ -58,7 +58,7 @@ func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersR
 		return nil, err
 	}
 	tokenQuery := "search\x00" + strings.TrimSpace(req.GetQuery()) + "\x00" + pq.Filter.Text
-	_, offset, err := s.decodeToken(tokenQuery, req.GetPageToken(), nil)
+	_, offset, err := s.Tokens.Resume(tokenQuery, req.GetPageToken(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersR
 	}
 	found, err := s.Search.Find(ctx, q, int(offset), size, keep)
 	if errors.Is(err, search.ErrPastEnd) {
-		return nil, invalidToken()
+		return nil, listing.ErrInvalidToken
 	}
 	if err != nil {
 		return nil, err
