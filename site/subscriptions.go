@@ -97,16 +97,21 @@ func readPrefs(r *http.Request) (in *subscriptionv1.Subscription, mask []string,
 		p.Organizations, in.Organizations = form.Get("organizations"), list(form.Get("organizations"))
 		mask = append(mask, "organizations")
 	}
-	if has("min_upvotes") {
-		p.MinUpvotes = strings.TrimSpace(form.Get("min_upvotes"))
-		if p.MinUpvotes != "" {
-			n, err := strconv.ParseInt(p.MinUpvotes, 10, 64)
-			if err != nil {
-				errs["min_upvotes"] = fieldSentence("min_upvotes", "must be a whole number, 0 or more")
+	// number reads a number field as typed (kept for the form) and its value
+	// (0 when empty), refusing what is not a number with sentence.
+	number := func(field string, bits int, sentence string) (typed string, n int64) {
+		typed = strings.TrimSpace(form.Get(field))
+		if typed != "" {
+			var err error
+			if n, err = strconv.ParseInt(typed, 10, bits); err != nil {
+				errs[field] = fieldSentence(field, sentence)
 			}
-			in.MinUpvotes = n
 		}
-		mask = append(mask, "min_upvotes")
+		mask = append(mask, field)
+		return typed, n
+	}
+	if has("min_upvotes") {
+		p.MinUpvotes, in.MinUpvotes = number("min_upvotes", 64, "must be a whole number, 0 or more")
 	}
 	if has("frequency") {
 		p.Weekly = form.Get("frequency") == "weekly"
@@ -148,15 +153,9 @@ func readPrefs(r *http.Request) (in *subscriptionv1.Subscription, mask []string,
 		mask = append(mask, "time_zone")
 	}
 	if has("max_papers") {
-		p.MaxPapers = strings.TrimSpace(form.Get("max_papers"))
-		if p.MaxPapers != "" {
-			n, err := strconv.ParseInt(p.MaxPapers, 10, 32)
-			if err != nil {
-				errs["max_papers"] = fieldSentence("max_papers", "must be a number from 1 to 50")
-			}
-			in.MaxPapers = int32(n)
-		}
-		mask = append(mask, "max_papers")
+		var n int64
+		p.MaxPapers, n = number("max_papers", 32, "must be a number from 1 to 50")
+		in.MaxPapers = int32(n) //nolint:gosec // parsed as 32 bits
 	}
 	return in, mask, p, errs
 }
