@@ -300,9 +300,11 @@ const (
 // The tags and attributes paperd's own templates write (pages, home page and
 // digest); hostile text must never add any other.
 var (
-	pageTags  = []string{"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "form", "input", "label", "button", "a", "ol", "li", "div", "table", "tr", "td"}
+	pageTags = []string{"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "form", "input", "label", "button", "a", "ol", "ul", "li",
+		"div", "span", "table", "tr", "td", "header", "nav", "main", "aside", "footer", "article", "section", "time", "select", "option", "mark", "link"}
 	pageAttrs = []string{"lang", "charset", "name", "content", "id", "method", "action", "type", "value", "for", "min", "max", "href", "class", "role",
-		"aria-label", "placeholder", "required", "style", "width", "cellpadding", "cellspacing", "align"}
+		"aria-label", "placeholder", "required", "style", "width", "cellpadding", "cellspacing", "align", "aria-labelledby", "aria-current",
+		"aria-hidden", "datetime", "rel", "selected", "maxlength", "title", "autocomplete"}
 	tagRE  = regexp.MustCompile(`^<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z][a-zA-Z0-9-]*(?:="[^"<>]*")?)*)\s*/?>`)
 	attrRE = regexp.MustCompile(`\s+([a-zA-Z][a-zA-Z0-9-]*)(?:="([^"]*)")?`)
 )
@@ -512,16 +514,28 @@ func TestHostileTextIsEscapedEverywhere(t *testing.T) {
 		t.Errorf("the home page does not show the paper (escaped):\n%s", page)
 	}
 	var results string
-	secEventually(t, "search results on the home page", 30*time.Second, func() bool {
-		results = home("/?q=zeppelin")
-		return strings.Contains(results, `<ol id="results"><li>`)
+	secEventually(t, "results on the search page", 30*time.Second, func() bool {
+		results = home("/search?q=zeppelin")
+		return strings.Contains(results, `id="results" aria-labelledby="count"><li`)
 	}, func() string { return results })
-	checkHTML(t, "home page search results", results)
+	checkHTML(t, "search results", results)
+	for path, what := range map[string]string{"/daily/week/" + weekOf(now): "week page", "/trending": "trending page",
+		"/organizations/evil-lab": "organization page"} {
+		page := home(path)
+		checkHTML(t, what, page)
+		if !strings.Contains(html.UnescapeString(page), "Zeppelin "+xssScript) {
+			t.Errorf("the %s does not show the paper (escaped):\n%s", what, page)
+		}
+	}
 	for _, q := range []string{xssScript, xssAttr, xssURL, crlf} {
-		page := home("/?q=" + url.QueryEscape(q))
-		checkHTML(t, "home page searching "+q, page)
+		// A query that cannot run is answered 400, with its reason.
+		code, page, _ := formRequest(t, "GET", ts.base+"/search?q="+url.QueryEscape(q), "", nil)
+		if code != 200 && code != 400 {
+			t.Errorf("searching %q: %d", q, code)
+		}
+		checkHTML(t, "the search page searching "+q, page)
 		if !strings.Contains(html.UnescapeString(page), strings.TrimSpace(q)) {
-			t.Errorf("the home page does not show back the query %q", q)
+			t.Errorf("the search page does not show back the query %q", q)
 		}
 	}
 
@@ -852,7 +866,16 @@ func TestSecurityHeaders(t *testing.T) {
 		code               int
 	}{
 		{"GET", "/", "", nil, 200},
-		{"GET", "/?q=diffusion", "", nil, 200},
+		{"GET", "/?q=diffusion", "", nil, 200}, // moved to /search
+		{"GET", "/search?q=diffusion", "", nil, 200},
+		{"GET", "/search?q=%22open", "", nil, 400},
+		{"GET", "/daily/2024-03-05", "", nil, 200},
+		{"GET", "/daily/2024-13-05", "", nil, 400},
+		{"GET", "/daily/week/2024-W10", "", nil, 200},
+		{"GET", "/daily/month/2024-03", "", nil, 200},
+		{"GET", "/?tz=Mars%2FBase", "", nil, 400},
+		{"GET", "/trending?window=30d", "", nil, 200},
+		{"GET", "/organizations/nobody", "", nil, 404},
 		{"GET", "/subscriptions/confirm?token=" + links["/subscriptions/confirm"], "", nil, 200},
 		{"GET", "/subscriptions/confirm", "", nil, 200},
 		{"GET", "/subscriptions/manage?token=" + manage, "", nil, 200},

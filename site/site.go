@@ -13,14 +13,18 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/papercatalog/papers/clock"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
-	"github.com/papercatalog/papers/clock"
 )
 
 // Site serves the pages. Every field must be set, except Clock.
@@ -49,6 +53,12 @@ type Route struct {
 func (s *Site) Routes() []Route {
 	routes := []Route{
 		{"GET /{$}", http.HandlerFunc(s.home)},
+		{"GET /daily/{date}", http.HandlerFunc(s.daily)},
+		{"GET /daily/week/{week}", http.HandlerFunc(s.daily)},
+		{"GET /daily/month/{month}", http.HandlerFunc(s.daily)},
+		{"GET /trending", http.HandlerFunc(s.trending)},
+		{"GET /search", http.HandlerFunc(s.search)},
+		{"GET /organizations/{id}", http.HandlerFunc(s.organization)},
 		{"POST /subscribe", http.HandlerFunc(s.subscribe)},
 		{"GET /subscriptions/confirm", http.HandlerFunc(s.confirmForm)},
 		{"POST /subscriptions/confirm", http.HandlerFunc(s.confirm)},
@@ -70,14 +80,21 @@ var files embed.FS
 
 var layout = template.Must(template.ParseFS(files, "templates/layout.html"))
 
-// pageTemplate is the layout with the named page's templates.
-func pageTemplate(name string) *template.Template {
-	return template.Must(template.Must(layout.Clone()).ParseFS(files, "templates/"+name))
+// pageTemplate is the layout with the named template files (a page's, and
+// those it shares with other pages).
+func pageTemplate(names ...string) *template.Template {
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = "templates/" + n
+	}
+	return template.Must(template.Must(layout.Clone()).Funcs(funcs).ParseFS(files, paths...))
 }
 
 var (
 	messageTmpl = pageTemplate("page.html")
-	homeTmpl    = pageTemplate("home.html")
+	dailyTmpl   = pageTemplate("daily.html", "cards.html")
+	listTmpl    = pageTemplate("list.html", "cards.html")
+	searchTmpl  = pageTemplate("search.html", "cards.html")
 )
 
 // Frame is what the layout needs of every page; each page's data embeds it.
@@ -104,13 +121,53 @@ func render(w http.ResponseWriter, code int, tmpl *template.Template, data any) 
 // and its RetryInfo (a rate limit's) as Retry-After.
 func pageError(w http.ResponseWriter, err error) {
 	st := status.Convert(err)
+	retryAfter(w, st)
+	render(w, httpStatus(st.Code()), messageTmpl,
+		message{Frame: Frame{Title: "That did not work", NoSubscribeBox: true}, Message: st.Message()})
+}
+
+// httpStatus is the HTTP status of a call's code, as the gateway maps it.
+func httpStatus(c codes.Code) int { return runtime.HTTPStatusFromCode(c) }
+
+// retryAfter sets Retry-After from a status's RetryInfo (a rate limit's).
+func retryAfter(w http.ResponseWriter, st *status.Status) {
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds())), 10))
 		}
 	}
-	render(w, runtime.HTTPStatusFromCode(st.Code()), messageTmpl,
-		message{Frame: Frame{Title: "That did not work", NoSubscribeBox: true}, Message: st.Message()})
+}
+
+// problemOf is what a refused call says to a reader, in sentences: the
+// descriptions of its field violations, else its message.
+func problemOf(err error) string {
+	st := status.Convert(err)
+	var out []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				out = append(out, sentence(v.GetDescription()))
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, sentence(st.Message()))
+	}
+	return strings.Join(out, " ")
+}
+
+// sentence starts s with a capital letter and ends it with a full stop.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") {
+		s += "."
+	}
+	return s
 }
 
 // Headers sets the security headers of pages; it goes outside every other
