@@ -105,9 +105,16 @@ func TestBrowserDailyPapers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(browser, 2*time.Minute)
 	defer cancel()
 	day := func(t time.Time) string { return t.Format(time.DateOnly) }
+	// Each step gives up after a while: a missing element would make it
+	// wait for the whole test's time.
+	step := func() context.Context {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		t.Cleanup(cancel)
+		return sctx
+	}
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		s, err := chromedp.Run(step(), chromedp.Text(chromedp.CSS(sel)))
 		if err != nil {
 			t.Fatalf("text of %s: %v", sel, err)
 		}
@@ -123,7 +130,7 @@ func TestBrowserDailyPapers(t *testing.T) {
 	}
 	click := func(sel string) {
 		t.Helper()
-		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		if _, err := chromedp.RunResponse(step(), chromedp.Click(chromedp.CSS(sel))); err != nil {
 			t.Fatalf("click %s: %v", sel, err)
 		}
 	}
@@ -177,6 +184,15 @@ func TestBrowserDailyPapers(t *testing.T) {
 		t.Errorf("month: %s %q", u, text("#period"))
 	}
 
+	// A card's title opens the paper's page.
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	click("#daily li:first-child h3 a")
+	if u := location(); u != ts.base+"/papers/2401.00001" {
+		t.Errorf("the title opened %s", u)
+	}
+
 	// The time zone select; the cookie keeps the zone for the next visit.
 	if err := chromedp.Do(ctx, chromedp.Navigate(ts.base+"/"), chromedp.SetValue(chromedp.ID("tz"), "Asia/Tokyo")); err != nil {
 		t.Fatal(err)
@@ -189,12 +205,6 @@ func TestBrowserDailyPapers(t *testing.T) {
 	if zone, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("tz"))); err != nil || zone != "Asia/Tokyo" ||
 		!strings.HasSuffix(text("#period"), testClock(t).Now().In(tokyo).Format("January 2, 2006")) {
 		t.Errorf("after choosing Asia/Tokyo: %q %v, %q", zone, err, text("#period"))
-	}
-
-	// A card's title opens the paper's page.
-	click("#daily li:first-child h3 a")
-	if u := location(); u != ts.base+"/papers/2401.00001" {
-		t.Errorf("the title opened %s", u)
 	}
 
 	// A search that cannot run says why, and not that nothing matches.
