@@ -2,6 +2,7 @@ package site
 
 import (
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -26,7 +27,7 @@ type listPage struct {
 	// Switch, under SwitchLabel, are the list's variants (the trending windows).
 	SwitchLabel string
 	Switch      []link
-	Papers      []card
+	Papers      []template.HTML
 	Total       int
 	More, First string
 	// Empty is what an empty list says.
@@ -88,7 +89,7 @@ func (s *Site) trending(w http.ResponseWriter, r *http.Request) {
 	for i, t := range resp.GetPapers() {
 		papers[i] = t.GetPaper()
 	}
-	page.Papers, page.Total = cards(papers, loc), int(resp.GetTotalSize())
+	page.Papers, page.Total = s.cards(papers, loc), int(resp.GetTotalSize())
 	base := "/trending?window=" + param
 	if t := resp.GetNextPageToken(); t != "" {
 		page.More = base + "&page=" + url.QueryEscape(t)
@@ -133,7 +134,7 @@ func (s *Site) organization(w http.ResponseWriter, r *http.Request) {
 	}
 	page.Intro = fmt.Sprintf("Papers of %s (%s), newest first: %s.", page.Heading, id, plural(int(resp.GetTotalSize()), "paper", "papers"))
 	page.Feeds = []Feed{{Title: "Papers of " + page.Title + " (Atom)", Type: atomType, Href: "/feeds/organizations/" + id + ".atom"}}
-	page.Papers, page.Total = cards(resp.GetPapers(), loc), int(resp.GetTotalSize())
+	page.Papers, page.Total = s.cards(resp.GetPapers(), loc), int(resp.GetTotalSize())
 	base := "/organizations/" + id
 	if t := resp.GetNextPageToken(); t != "" {
 		page.More = base + "?page=" + url.QueryEscape(t)
@@ -151,7 +152,7 @@ type searchPage struct {
 	// Filters are the chosen facet values, each with a link that drops it.
 	Filters []link
 	Facets  []facetGroup
-	Results []card
+	Results []template.HTML
 	Total   int
 	// Searched is set when a query ran.
 	Searched    bool
@@ -277,7 +278,7 @@ func (s *Site) search(w http.ResponseWriter, r *http.Request) {
 		for _, sn := range res.GetAbstractSnippets()[:min(2, len(res.GetAbstractSnippets()))] {
 			c.Snippets = append(c.Snippets, marked(cut(sn, 2*cardAbstractBytes)))
 		}
-		page.Results = append(page.Results, c)
+		page.Results = append(page.Results, cardHTML(c))
 	}
 	for _, g := range []struct {
 		param  string

@@ -75,6 +75,9 @@ type catalogResult struct {
 	calls []result
 }
 
+// homePage is the catalog section's row of the daily papers page, /.
+const homePage = "page GET / (daily papers: 30 cards, previous and next day)"
+
 // catalogCall is one call the catalog section measures.
 type catalogCall struct {
 	name   string
@@ -187,6 +190,9 @@ func runCatalogBench(ctx context.Context, o options, bin, tmp string, voc *vocab
 		{name: "CatalogService/RemovePaperUpvote (each paper upvoted above)", method: svc + "RemovePaperUpvote", reqs: upvotes, user: true,
 			msg: func() proto.Message { return &catalogv1.RemovePaperUpvoteRequest{} }},
 		{name: "REST GET /v1/papers/{paper}", rest: "http://" + pd.httpAddr + "/v1/papers/" + benchID(o.papers/2)},
+		// The daily papers page: today's papers as 30 cards with abstracts,
+		// and the previous and next days with papers.
+		{name: homePage, rest: "http://" + pd.httpAddr + "/"},
 	}
 	// paperd may still be merging its freshly built search index; measure once it
 	// is idle, or the baseline pays for that work.
@@ -274,13 +280,16 @@ func (c catalogResult) print(out io.Writer, imp importResult) map[string]float64
 	}
 	_ = tw.Flush()
 	_, _ = fmt.Fprintln(out, "(ghz decodes every answer with dynamic messages and h2load repeats one request; the raw client cycles through the same requests as ghz, pre-encoded, without decoding answers. paperd CPU is per request in the raw run, else the ghz/hey run.)")
+	home := byName[homePage]
 	ratios := map[string]float64{
-		"get_vs_baseline":  get.RPS / base.RPS,
-		"list_vs_baseline": list.RPS / base.RPS,
-		"rest_get_vs_get":  rest.RPS / get.RPS,
+		"get_vs_baseline":       get.RPS / base.RPS,
+		"list_vs_baseline":      list.RPS / base.RPS,
+		"rest_get_vs_get":       rest.RPS / get.RPS,
+		"home_page_vs_rest_get": home.RPS / rest.RPS,
 	}
 	_, _ = fmt.Fprintf(out, "ghz/hey req/s: GetPaper %.2fx baseline (target >= 0.6), ListPapers %.2fx baseline (target >= 0.2), REST GetPaper %.2fx gRPC GetPaper (target >= 0.4); peak RSS %.0f MiB (target < 1024)\n",
 		ratios["get_vs_baseline"], ratios["list_vs_baseline"], ratios["rest_get_vs_get"], float64(c.rss)/(1<<20))
+	_, _ = fmt.Fprintf(out, "hey req/s: the daily papers page / %.2fx REST GetPaper (target >= 0.3)\n", ratios["home_page_vs_rest_get"])
 	keys := []struct{ key, name, target string }{
 		{"get", "CatalogService/GetPaper", ">= 0.6"},
 		{"list", "CatalogService/ListPapers (filter + order, page of 50)", ">= 0.2"},
