@@ -106,14 +106,19 @@ func (s *Site) home(w http.ResponseWriter, r *http.Request) {
 // readerZone is the reader's time zone: the tz parameter (which the select
 // sends, and which is kept in a cookie), else the cookie, else UTC. A tz
 // parameter that names no zone is a problem to show; a bad cookie is ignored.
-func readerZone(w http.ResponseWriter, r *http.Request) (loc *time.Location, fromQuery bool, problem string) {
+// The cookie is Secure when the site is served over HTTPS.
+func (s *Site) readerZone(w http.ResponseWriter, r *http.Request) (loc *time.Location, fromQuery bool, problem string) {
 	if name := r.URL.Query().Get("tz"); name != "" {
 		loc, p := period.Zone(name)
 		if p != "" {
 			return time.UTC, false, fmt.Sprintf("The time zone %s", p)
 		}
-		http.SetCookie(w, &http.Cookie{Name: zoneCookie, Value: loc.String(), Path: "/", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		// Secure where the site is served over HTTPS: over plain HTTP a browser
+		// would drop it, and a time zone is no secret.
+		secure := r.TLS != nil || strings.HasPrefix(s.PublicURL, "https://")
+		http.SetCookie(w, &http.Cookie{ //nolint:gosec // Secure as said above
+			Name: zoneCookie, Value: loc.String(), Path: "/", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure})
 		return loc, true, ""
 	}
 	if c, err := r.Cookie(zoneCookie); err == nil {
@@ -130,7 +135,7 @@ func readerZone(w http.ResponseWriter, r *http.Request) (loc *time.Location, fro
 func (s *Site) daily(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	loc, zoneInQuery, problem := readerZone(w, r)
+	loc, zoneInQuery, problem := s.readerZone(w, r)
 	now := clock.Or(s.Clock).Now().In(loc)
 	sp := spanOf("day", now)
 	switch {

@@ -51,7 +51,7 @@ var windows = []struct {
 // submitted within a window (window=1d, 7d, the default, 30d or 365d).
 func (s *Site) trending(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	loc, _, _ := readerZone(w, r)
+	loc, _, _ := s.readerZone(w, r)
 	param := q.Get("window")
 	if param == "" {
 		param = "7d"
@@ -107,7 +107,7 @@ var orgID = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
 // first, a page at a time.
 func (s *Site) organization(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	loc, _, _ := readerZone(w, r)
+	loc, _, _ := s.readerZone(w, r)
 	page := listPage{Frame: Frame{Title: "Organization " + id}, Heading: id, ListID: "organization", Empty: "No papers."}
 	if !orgID.MatchString(id) {
 		page.Problem = fmt.Sprintf("%q is not an organization id: those are lower-case letters, digits and hyphens.", id)
@@ -203,7 +203,7 @@ var searchFacets = []struct {
 // cannot run.
 func (s *Site) search(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	loc, _, _ := readerZone(w, r)
+	loc, _, _ := s.readerZone(w, r)
 	query := strings.TrimSpace(q.Get("q"))
 	page := searchPage{Frame: Frame{Title: "Search papers"}, Query: query}
 	chosen := url.Values{}
