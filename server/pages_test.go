@@ -143,6 +143,15 @@ func TestDailyPagesNavigateBetweenPeriodsWithPapers(t *testing.T) {
 		t.Errorf("the abstract is not an excerpt: %q", ex)
 	}
 
+	// A changed paper shows changed (cards are kept per paper version).
+	if _, err := ts.client.UpdatePaper(admin(testCtx(t)), &catalogv1.UpdatePaperRequest{Paper: &catalogv1.Paper{Name: "papers/2401.00002",
+		Title: "Small zeppelins, revised"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, again := page(t, ts, "/", nil); !strings.Contains(again, `<a href="/papers/2401.00002">Small zeppelins, revised</a>`) {
+		t.Errorf("/ after an update:\n%s", mainOf(again))
+	}
+
 	// Three days ago: previous is forty days ago, next is today; both skip
 	// the empty days between.
 	_, mid := page(t, ts, "/daily/"+day(c.threeAgo), nil)
