@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,17 @@ func TestBrowserDailyPapers(t *testing.T) {
 	})`))
 	if err != nil || len(cards) != 3 {
 		t.Fatalf("today's cards: %+v %v", cards, err)
+	}
+	// PAPERS_SCREENSHOTS=dir keeps a picture of the page (docs/screenshots
+	// holds one).
+	if dir := os.Getenv("PAPERS_SCREENSHOTS"); dir != "" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "daily.png"), png, 0o644)
+		}
+		if err != nil {
+			t.Errorf("screenshot: %v", err)
+		}
 	}
 	top := cards[0]
 	want := shown{Title: "Rethinking zeppelins for vision", Href: ts.base + "/papers/2401.00001",
