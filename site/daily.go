@@ -235,8 +235,10 @@ func (s *Site) daily(w http.ResponseWriter, r *http.Request) {
 // neighbour is the nearest period of kind before [start, end) (or after it,
 // when later) that has papers: the period of the paper submitted last before
 // start (first at or after end). It costs one ListPapers call of one paper
-// over a window of lookaround, and a second, unbounded one only when that
-// window holds no paper (after the newest paper, the first one is skipped).
+// over the lookaround window next to the period, and a second, unbounded one
+// only when that window holds no paper. Looking later, a window that reaches
+// past now is not worth a call of its own: the unbounded one goes first (few
+// papers lie ahead of now).
 func (s *Site) neighbour(ctx context.Context, kind string, start, end time.Time, loc *time.Location, later bool) (span, bool) {
 	const at = `submit_time %s "%s"`
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
