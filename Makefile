@@ -42,6 +42,24 @@ proto-deps: ## write the googleapis and google.rpc .proto files the API needs in
 		rm -rf .cache/npm; echo "$$want" > $(PROTO_DEPS)/.source; \
 	fi
 
+# axe-core checks the pages' accessibility in the browser test (server/axe_test.go):
+# `make axe` takes its script from this npm package into the git-ignored
+# .cache/axe-core/, where the test looks for it.
+AXE_CORE := axe-core@4.11.0
+AXE_DIR := .cache/axe-core
+
+.PHONY: axe
+axe: ## put axe-core's script (npm, pinned) where the browser test finds it; skipped without npm (CI requires it)
+	@if [ "$$(cat $(AXE_DIR)/.source 2>/dev/null)" != "$(AXE_CORE)" ]; then \
+		if ! command -v npm >/dev/null; then echo "axe: npm not found, the browser test skips its accessibility check"; exit 0; fi; \
+		echo "axe: $(AXE_CORE) from npm"; \
+		rm -rf $(AXE_DIR); mkdir -p $(AXE_DIR)/pack; \
+		if ! (cd $(AXE_DIR)/pack && npm pack --silent $(AXE_CORE) >/dev/null && tar xzf axe-core-*.tgz); then \
+			rm -rf $(AXE_DIR); echo "axe: could not fetch $(AXE_CORE), the browser test skips its accessibility check"; exit 0; fi; \
+		install -m 644 $(AXE_DIR)/pack/package/axe.min.js $(AXE_DIR)/axe.min.js; \
+		rm -rf $(AXE_DIR)/pack; echo "$(AXE_CORE)" > $(AXE_DIR)/.source; \
+	fi
+
 .PHONY: generate
 generate: proto-deps ## regenerate gen/ from proto/ (buf and plugins run as Go tools)
 	rm -rf gen/papers gen/gateway gen/openapi/*.json gen/papers.binpb
@@ -75,7 +93,7 @@ vulncheck: ## govulncheck on every package, against the pinned vulnerability dat
 	go run $(GOVULNCHECK) -db "file://$$(go env GOMODCACHE)/$(VULNDB)/data/osv" ./...
 
 .PHONY: test
-test: ## run every test (the README's test command)
+test: axe ## run every test (the README's test command)
 	go test -race -count=1 -timeout 12m ./...
 
 # TEST_NOW is the instant `make test-clock` starts the tests' clocks at (RFC 3339),
@@ -87,7 +105,7 @@ TEST_NOW ?= 2026-11-29T23:59:59Z
 TEST_ZONE ?=
 
 .PHONY: test-clock
-test-clock: ## run the tests that depend on the date and hour with the clock at TEST_NOW (Sunday 23:59:59 UTC)
+test-clock: axe ## run the tests that depend on the date and hour with the clock at TEST_NOW (Sunday 23:59:59 UTC)
 	PAPERS_TEST_NOW='$(TEST_NOW)' PAPERS_TEST_ZONE='$(TEST_ZONE)' go test -count=1 -timeout 6m ./clock/... ./service/ ./delivery/ ./readmodel/ ./server/
 
 # FUZZTIME is how long `make fuzz` runs each fuzz target: `make fuzz FUZZTIME=1m`.

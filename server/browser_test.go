@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,6 +140,12 @@ func TestBrowserSubscribeConfirmManageUnsubscribe(t *testing.T) {
 		t.Errorf("subscribed with time zone %q", tz)
 	}
 
+	// The subscription pages, each as a reader gets it, pass axe-core: the
+	// full form, the manage page of a pending subscription, the confirm page.
+	for _, u := range []string{ts.base + "/subscribe", manageURL, confirmURL} {
+		checkAxe(t, ctx, u)
+	}
+
 	// Before confirming, the manage page says so.
 	navigate(manageURL)
 	if n := text("notice"); !strings.Contains(n, "not confirmed yet") || !strings.Contains(n, "ada@example.org") {
@@ -237,5 +244,145 @@ func TestBrowserSubscribeConfirmManageUnsubscribe(t *testing.T) {
 	navigate(manageURL)
 	if n := text("notice"); !strings.Contains(n, "This subscription is ended") {
 		t.Errorf("manage page of an ended subscription: %q", n)
+	}
+}
+
+// TestBrowserDailyPapers reads the daily papers of a seeded catalog in
+// Chromium: today's cards with every field, previous and next across empty
+// days, the week and month views, the time zone select (kept in a cookie), a
+// card's title that opens the paper's page, a bad search that says why, and
+// axe-core on each kind of list page.
+func TestBrowserDailyPapers(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, testConfig(t))
+	c := seedPages(t, ts)
+	browser := newBrowser(t)
+	ctx, cancel := context.WithTimeout(browser, 2*time.Minute)
+	defer cancel()
+	day := func(t time.Time) string { return t.Format(time.DateOnly) }
+	// Each step gives up after a while: a missing element would make it
+	// wait for the whole test's time.
+	step := func() context.Context {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		t.Cleanup(cancel)
+		return sctx
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(step(), chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	location := func() string {
+		t.Helper()
+		u, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	click := func(sel string) {
+		t.Helper()
+		if _, err := chromedp.RunResponse(step(), chromedp.Click(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	// The cards as the browser built them, each field by its element.
+	type shown struct {
+		Title, Href, Abstract, Authors, Org, OrgHref, OrgName, Submitted, Upvotes, Github, Stars, Arxiv, PDF string
+	}
+	cards, err := chromedp.Run(ctx, chromedp.Evaluate[[]shown](`[...document.querySelectorAll("#daily > li.card")].map(li => {
+		const q = s => li.querySelector(s), txt = s => q(s) ? q(s).textContent.trim() : "", href = s => q(s) ? q(s).href : "";
+		return {Title: txt("h3 a"), Href: href("h3 a"), Abstract: txt(".abstract"), Authors: txt(".authors"), Org: txt(".org"),
+			OrgHref: href(".org"), OrgName: txt(".org-name"), Submitted: q("time") ? q("time").dateTime : "", Upvotes: txt(".upvotes"),
+			Github: href(".github"), Stars: txt(".stars"), Arxiv: href(".arxiv"), PDF: href(".pdf")};
+	})`))
+	if err != nil || len(cards) != 3 {
+		t.Fatalf("today's cards: %+v %v", cards, err)
+	}
+	// PAPERS_SCREENSHOTS=dir keeps a picture of the page (docs/screenshots
+	// holds one).
+	if dir := os.Getenv("PAPERS_SCREENSHOTS"); dir != "" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "daily.png"), png, 0o644)
+		}
+		if err != nil {
+			t.Errorf("screenshot: %v", err)
+		}
+	}
+	top := cards[0]
+	want := shown{Title: "Rethinking zeppelins for vision", Href: ts.base + "/papers/2401.00001",
+		Authors: "5 authors: Ada Lovelace, Alan Turing, Grace Hopper and others", Org: "naver-ai", OrgHref: ts.base + "/organizations/naver-ai",
+		OrgName: "NAVER AI Lab", Submitted: c.today.Add(time.Minute).Format(time.RFC3339), Upvotes: "▲ 50 upvotes",
+		Github: "https://github.com/naver-ai/zeppelin", Stars: "★ 1,234 stars", Arxiv: "https://arxiv.org/abs/2401.00001", PDF: "https://arxiv.org/pdf/2401.00001"}
+	want.Abstract = top.Abstract
+	if top != want || !strings.HasPrefix(top.Abstract, "We study zeppelins.") || !strings.HasSuffix(top.Abstract, "…") {
+		t.Errorf("the first card shows\n%+v\nwant\n%+v", top, want)
+	}
+	if cards[1].Title != "Small zeppelins" || cards[2].Org != "" || cards[2].Github != "" {
+		t.Errorf("the other cards: %+v", cards[1:])
+	}
+
+	// Previous skips the two empty days; next comes back.
+	click("#prev")
+	if u := location(); u != ts.base+"/daily/"+day(c.threeAgo) || text("#period") != c.threeAgo.Format("Monday, January 2, 2006") ||
+		text("#daily h3") != "Zeppelins of three days ago" {
+		t.Errorf("previous: %s %q", u, text("#period"))
+	}
+	click("#next")
+	if u := location(); u != ts.base+"/daily/"+day(c.today) {
+		t.Errorf("next: %s", u)
+	}
+	click("#view-week")
+	if u := location(); u != ts.base+"/daily/week/"+weekOf(c.today) || !strings.HasPrefix(text("#period"), "Week ") {
+		t.Errorf("week: %s %q", u, text("#period"))
+	}
+	checkAxe(t, ctx, location())
+	click("#view-month")
+	if u := location(); u != ts.base+"/daily/month/"+c.today.Format("2006-01") || text("#period") != c.today.Format("January 2006") {
+		t.Errorf("month: %s %q", u, text("#period"))
+	}
+
+	// A card's title opens the paper's page.
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	click("#daily li:first-child h3 a")
+	if u := location(); u != ts.base+"/papers/2401.00001" {
+		t.Errorf("the title opened %s", u)
+	}
+
+	// The time zone select; the cookie keeps the zone for the next visit.
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.base+"/"), chromedp.SetValue(chromedp.ID("tz"), "Asia/Tokyo")); err != nil {
+		t.Fatal(err)
+	}
+	click("#set-tz")
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	if zone, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("tz"))); err != nil || zone != "Asia/Tokyo" ||
+		!strings.HasSuffix(text("#period"), testClock(t).Now().In(tokyo).Format("January 2, 2006")) {
+		t.Errorf("after choosing Asia/Tokyo: %q %v, %q", zone, err, text("#period"))
+	}
+
+	// A search that cannot run says why, and not that nothing matches.
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.base+"/search"), chromedp.SendKeys(chromedp.ID("q"), `"zeppelins of`)); err != nil {
+		t.Fatal(err)
+	}
+	click("#search")
+	if msg := text("#search-error"); !strings.Contains(msg, "quoted phrase is not closed") {
+		t.Errorf("a bad search says %q", msg)
+	}
+
+	for _, path := range []string{"/", "/trending", "/search?q=zeppelins", "/search?q=zeppelins&organization=naver-ai", "/organizations/naver-ai"} {
+		checkAxe(t, ctx, ts.base+path)
 	}
 }

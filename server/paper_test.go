@@ -364,6 +364,7 @@ func TestBrowserPaperPageBibTeX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkAxe(t, ctx, ts.base+"/papers/"+paperID(1))
 	lib := citetest.Parse(t, bib)
 	if len(lib.Errors) > 0 || len(lib.Entries) != 1 {
 		t.Fatalf("the page's BibTeX does not parse: %s\n%s", lib.Errors, bib)

@@ -343,9 +343,10 @@ func TestAdversarialSearchesGetBoundedAnswers(t *testing.T) {
 	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Raw), "more than 1000 words") {
 		t.Errorf("REST: %d %.200s, want 400 naming the limit", r.Status, r.Raw)
 	}
-	// The home page's search says so too.
-	if r := ts.rest(t, "GET", "/?q=%2F.*a.*%2F", "", nil); !strings.Contains(string(r.Raw), "more than 1000 words") {
-		t.Errorf("home page: %d %.300s, want the limit named", r.Status, r.Raw)
+	// The search page says so too, and not that no paper matches.
+	if r := ts.rest(t, "GET", "/search?q=%2F.*a.*%2F", "", nil); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Raw), "more than 1000 words") ||
+		strings.Contains(string(r.Raw), "No papers match") {
+		t.Errorf("search page: %d %.300s, want 400 naming the limit", r.Status, r.Raw)
 	}
 }
 

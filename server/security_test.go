@@ -302,11 +302,11 @@ const (
 var (
 	pageTags = []string{"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "form", "input", "label", "button", "a", "ol", "li", "div",
 		"table", "tr", "td", "header", "nav", "main", "aside", "footer", "fieldset", "legend", "select", "option", "datalist", "span",
-		"code", "ul", "link", "section", "article", "h3", "pre", "dl", "dt", "dd", "time"}
+		"code", "ul", "link", "section", "article", "h3", "pre", "dl", "dt", "dd", "time", "mark"}
 	pageAttrs = []string{"lang", "charset", "name", "content", "id", "method", "action", "type", "value", "for", "min", "max", "href", "class", "role",
 		"aria-label", "placeholder", "required", "style", "width", "cellpadding", "cellspacing", "align", "aria-labelledby",
 		"aria-describedby", "aria-invalid", "autocomplete", "checked", "selected", "list", "inputmode", "novalidate", "rel", "title",
-		"property", "datetime", "tabindex"}
+		"property", "datetime", "tabindex", "aria-current", "aria-hidden", "maxlength"}
 	tagRE  = regexp.MustCompile(`^<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z][a-zA-Z0-9-]*(?:="[^"<>]*")?)*)\s*/?>`)
 	attrRE = regexp.MustCompile(`\s+([a-zA-Z][a-zA-Z0-9-]*)(?:="([^"]*)")?`)
 )
@@ -516,16 +516,28 @@ func TestHostileTextIsEscapedEverywhere(t *testing.T) {
 		t.Errorf("the home page does not show the paper (escaped):\n%s", page)
 	}
 	var results string
-	secEventually(t, "search results on the home page", 30*time.Second, func() bool {
-		results = home("/?q=zeppelin")
-		return strings.Contains(results, `<ol id="results"><li>`)
+	secEventually(t, "results on the search page", 30*time.Second, func() bool {
+		results = home("/search?q=zeppelin")
+		return strings.Contains(results, `id="results" aria-labelledby="count"><li`)
 	}, func() string { return results })
-	checkHTML(t, "home page search results", results)
+	checkHTML(t, "search results", results)
+	for path, what := range map[string]string{"/daily/week/" + weekOf(now): "week page", "/trending": "trending page",
+		"/organizations/evil-lab": "organization page"} {
+		page := home(path)
+		checkHTML(t, what, page)
+		if !strings.Contains(html.UnescapeString(page), "Zeppelin "+xssScript) {
+			t.Errorf("the %s does not show the paper (escaped):\n%s", what, page)
+		}
+	}
 	for _, q := range []string{xssScript, xssAttr, xssURL, crlf} {
-		page := home("/?q=" + url.QueryEscape(q))
-		checkHTML(t, "home page searching "+q, page)
+		// A query that cannot run is answered 400, with its reason.
+		code, page, _ := formRequest(t, "GET", ts.base+"/search?q="+url.QueryEscape(q), "", nil)
+		if code != 200 && code != 400 {
+			t.Errorf("searching %q: %d", q, code)
+		}
+		checkHTML(t, "the search page searching "+q, page)
 		if !strings.Contains(html.UnescapeString(page), strings.TrimSpace(q)) {
-			t.Errorf("the home page does not show back the query %q", q)
+			t.Errorf("the search page does not show back the query %q", q)
 		}
 	}
 
@@ -868,7 +880,16 @@ func TestSecurityHeaders(t *testing.T) {
 		code               int
 	}{
 		{"GET", "/", "", nil, 200},
-		{"GET", "/?q=diffusion", "", nil, 200},
+		{"GET", "/?q=diffusion", "", nil, 200}, // moved to /search
+		{"GET", "/search?q=diffusion", "", nil, 200},
+		{"GET", "/search?q=%22open", "", nil, 400},
+		{"GET", "/daily/2024-03-05", "", nil, 200},
+		{"GET", "/daily/2024-13-05", "", nil, 400},
+		{"GET", "/daily/week/2024-W10", "", nil, 200},
+		{"GET", "/daily/month/2024-03", "", nil, 200},
+		{"GET", "/?tz=Mars%2FBase", "", nil, 400},
+		{"GET", "/trending?window=30d", "", nil, 200},
+		{"GET", "/organizations/nobody", "", nil, 404},
 		{"GET", "/subscriptions/confirm?token=" + links["/subscriptions/confirm"], "", nil, 200},
 		{"GET", "/subscriptions/confirm", "", nil, 404},
 		{"GET", "/subscribe", "", nil, 200},

@@ -283,8 +283,8 @@ func TestSchedulerSendsOnceAcrossReplicas(t *testing.T) {
 	}
 }
 
-// TestHomePage shows today's papers, trending and search results (escaped), and
-// its subscribe form mails a confirmation.
+// TestHomePage shows today's papers (escaped), the search page its results,
+// and the subscribe form mails a confirmation.
 func TestHomePage(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
@@ -314,9 +314,13 @@ func TestHomePage(t *testing.T) {
 		!strings.Contains(home, `action="/subscribe"`) {
 		t.Errorf("home:\n%s", home)
 	}
-	eventually(t, "search on the home page", func() bool {
-		return strings.Contains(get("/?q=zeppelins"), `<ol id="results"><li><a href="/v1/papers/`+paperID(1))
+	eventually(t, "search on the search page", func() bool {
+		return strings.Contains(get("/search?q=zeppelins"), `<a href="/papers/`+paperID(1)+`">`)
 	})
+	// The home page's old search links go to the search page.
+	if page := get("/?q=zeppelins"); !strings.Contains(page, `<a href="/papers/`+paperID(1)+`">`) || !strings.Contains(page, `id="results"`) {
+		t.Errorf("/?q=zeppelins:\n%s", page)
+	}
 	resp, err := http.PostForm(ts.base+"/subscribe", map[string][]string{"email": {"ada@example.org"}})
 	if err != nil {
 		t.Fatal(err)

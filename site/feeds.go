@@ -49,7 +49,8 @@ type listed struct {
 type source func(ctx context.Context, r *http.Request, view catalogv1.PaperView) (*listed, error)
 
 var (
-	categoryPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,49}$`)
+	// categoryPattern is an arXiv category (cs.LG, hep-th, math.GT).
+	categoryPattern     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9.-]{0,49}$`)
 	organizationPattern = regexp.MustCompile(`^[a-z0-9-]{1,63}$`)
 )
 

@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -264,16 +263,9 @@ func authorLine(authors []*catalogv1.Author) string {
 	}
 	line := strings.Join(names, ", ")
 	if more := len(authors) - 3; more > 0 {
-		line += " and " + plural(more, "other")
+		line += " and " + plural(more, "other", "others")
 	}
 	return line
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
 }
 
 // excerpt is s on one line, cut at a word to at most n runes with an

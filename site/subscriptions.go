@@ -183,15 +183,6 @@ type subscriptionPage struct {
 // them.
 var dayNames = []string{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
 
-// zones are the time zones the form suggests; any IANA zone may be typed.
-var zones = []string{"UTC", "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Madrid", "Europe/Rome", "Europe/Amsterdam",
-	"Europe/Stockholm", "Europe/Warsaw", "Europe/Kyiv", "Europe/Istanbul", "Europe/Moscow", "Africa/Cairo", "Africa/Lagos",
-	"Africa/Nairobi", "Africa/Johannesburg", "Asia/Dubai", "Asia/Tehran", "Asia/Karachi", "Asia/Kolkata", "Asia/Dhaka",
-	"Asia/Bangkok", "Asia/Singapore", "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Seoul", "Asia/Tokyo",
-	"Australia/Perth", "Australia/Sydney", "Pacific/Auckland", "America/Sao_Paulo", "America/Argentina/Buenos_Aires",
-	"America/Bogota", "America/Mexico_City", "America/New_York", "America/Toronto", "America/Chicago", "America/Denver",
-	"America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"}
-
 // fieldError is a form field's name and the sentence of its refusal, if any.
 type fieldError struct{ Name, Error string }
 
@@ -241,7 +232,7 @@ func (s *Site) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.Subscriptions.CreateSubscription(r.Context(), &subscriptionv1.CreateSubscriptionRequest{Subscription: in})
 	if err != nil {
-		refused(w, err, page)
+		refusedForm(w, err, page)
 		return
 	}
 	say(w, message{Frame: Frame{Title: "Check your inbox"}, Message: resp.GetMessage()})
@@ -257,7 +248,7 @@ func problemSummary(n int) string {
 
 // refused shows a form again after a failed call, with what was typed and
 // the call's refusal in sentences.
-func refused(w http.ResponseWriter, err error, page subscriptionPage) {
+func refusedForm(w http.ResponseWriter, err error, page subscriptionPage) {
 	setRetryAfter(w, err)
 	pr := explain(err)
 	page.Problem = pr.Summary
@@ -385,7 +376,7 @@ func (s *Site) saveManage(w http.ResponseWriter, r *http.Request) {
 	updated, err := s.Subscriptions.UpdateSubscription(r.Context(), &subscriptionv1.UpdateSubscriptionRequest{
 		Subscription: in, ManageToken: tok, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask}})
 	if err != nil {
-		refused(w, err, page)
+		refusedForm(w, err, page)
 		return
 	}
 	page = managePage(tok, updated)

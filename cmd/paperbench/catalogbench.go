@@ -76,6 +76,9 @@ type catalogResult struct {
 	calls []result
 }
 
+// homePage is the catalog section's row of the daily papers page, /.
+const homePage = "page GET / (daily papers: 30 cards, previous and next day)"
+
 // catalogCall is one call the catalog section measures.
 type catalogCall struct {
 	name   string
@@ -191,6 +194,9 @@ func runCatalogBench(ctx context.Context, o options, bin, tmp string, voc *vocab
 		// The paper's page: GetPaper, ListSimilarPapers and the citations,
 		// rendered as HTML.
 		{name: pageCall, rest: "http://" + pd.httpAddr + "/papers/" + benchID(o.papers/2)},
+		// The daily papers page: today's papers as 30 cards with abstracts,
+		// and the previous and next days with papers.
+		{name: homePage, rest: "http://" + pd.httpAddr + "/"},
 	}
 	if o.calls != "" {
 		pick, err := regexp.Compile(o.calls)
@@ -291,10 +297,12 @@ func (c catalogResult) print(out io.Writer, imp importResult) map[string]float64
 	}
 	_ = tw.Flush()
 	_, _ = fmt.Fprintln(out, "(ghz decodes every answer with dynamic messages and h2load repeats one request; the raw client cycles through the same requests as ghz, pre-encoded, without decoding answers. paperd CPU is per request in the raw run, else the ghz/hey run.)")
+	home := byName[homePage]
 	ratios := map[string]float64{
-		"get_vs_baseline":  get.RPS / base.RPS,
-		"list_vs_baseline": list.RPS / base.RPS,
-		"rest_get_vs_get":  rest.RPS / get.RPS,
+		"get_vs_baseline":       get.RPS / base.RPS,
+		"list_vs_baseline":      list.RPS / base.RPS,
+		"rest_get_vs_get":       rest.RPS / get.RPS,
+		"home_page_vs_rest_get": home.RPS / rest.RPS,
 	}
 	_, _ = fmt.Fprintf(out, "ghz/hey req/s: GetPaper %.2fx baseline (target >= 0.6), ListPapers %.2fx baseline (target >= 0.2), REST GetPaper %.2fx gRPC GetPaper (target >= 0.6); peak RSS %.0f MiB (target < 1024)\n",
 		ratios["get_vs_baseline"], ratios["list_vs_baseline"], ratios["rest_get_vs_get"], float64(c.rss)/(1<<20))
@@ -302,6 +310,7 @@ func (c catalogResult) print(out io.Writer, imp importResult) map[string]float64
 		ratios["paper_page_vs_rest_get"] = page.RPS / rest.RPS
 		_, _ = fmt.Fprintf(out, "hey req/s: the paper page %.2fx REST GetPaper (target >= 0.3)\n", ratios["paper_page_vs_rest_get"])
 	}
+	_, _ = fmt.Fprintf(out, "hey req/s: the daily papers page / %.2fx REST GetPaper (target >= 0.3)\n", ratios["home_page_vs_rest_get"])
 	keys := []struct{ key, name, target string }{
 		{"get", "CatalogService/GetPaper", ">= 0.6"},
 		{"list", "CatalogService/ListPapers (filter + order, page of 50)", ">= 0.2"},
