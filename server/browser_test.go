@@ -141,8 +141,10 @@ func TestBrowserSubscribeConfirmManageUnsubscribe(t *testing.T) {
 	}
 
 	// The subscription pages, each as a reader gets it, pass axe-core: the
-	// full form, the manage page of a pending subscription, the confirm page.
-	for _, u := range []string{ts.base + "/subscribe", manageURL, confirmURL} {
+	// full form, the manage page of a pending subscription, the confirm page,
+	// the unsubscribe page and the page of a refusal (an unknown link).
+	for _, u := range []string{ts.base + "/subscribe", manageURL, confirmURL,
+		ts.base + "/unsubscribe?token=" + links["/subscriptions/manage"], ts.base + "/subscriptions/manage?token=unknown"} {
 		checkAxe(t, ctx, u)
 	}
 
