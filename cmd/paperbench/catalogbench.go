@@ -297,20 +297,22 @@ func (c catalogResult) print(out io.Writer, imp importResult) map[string]float64
 	}
 	_ = tw.Flush()
 	_, _ = fmt.Fprintln(out, "(ghz decodes every answer with dynamic messages and h2load repeats one request; the raw client cycles through the same requests as ghz, pre-encoded, without decoding answers. paperd CPU is per request in the raw run, else the ghz/hey run.)")
-	home := byName[homePage]
 	ratios := map[string]float64{
-		"get_vs_baseline":       get.RPS / base.RPS,
-		"list_vs_baseline":      list.RPS / base.RPS,
-		"rest_get_vs_get":       rest.RPS / get.RPS,
-		"home_page_vs_rest_get": home.RPS / rest.RPS,
+		"get_vs_baseline":  get.RPS / base.RPS,
+		"list_vs_baseline": list.RPS / base.RPS,
+		"rest_get_vs_get":  rest.RPS / get.RPS,
 	}
 	_, _ = fmt.Fprintf(out, "ghz/hey req/s: GetPaper %.2fx baseline (target >= 0.6), ListPapers %.2fx baseline (target >= 0.2), REST GetPaper %.2fx gRPC GetPaper (target >= 0.6); peak RSS %.0f MiB (target < 1024)\n",
 		ratios["get_vs_baseline"], ratios["list_vs_baseline"], ratios["rest_get_vs_get"], float64(c.rss)/(1<<20))
-	if page, ok := byName[pageCall]; ok && rest.RPS > 0 {
-		ratios["paper_page_vs_rest_get"] = page.RPS / rest.RPS
-		_, _ = fmt.Fprintf(out, "hey req/s: the paper page %.2fx REST GetPaper (target >= 0.3)\n", ratios["paper_page_vs_rest_get"])
+	for _, page := range []struct{ key, name, what string }{
+		{"paper_page_vs_rest_get", pageCall, "the paper page"},
+		{"home_page_vs_rest_get", homePage, "the daily papers page /"},
+	} {
+		if r, ok := byName[page.name]; ok && rest.RPS > 0 {
+			ratios[page.key] = r.RPS / rest.RPS
+			_, _ = fmt.Fprintf(out, "hey req/s: %s %.2fx REST GetPaper (target >= 0.3)\n", page.what, ratios[page.key])
+		}
 	}
-	_, _ = fmt.Fprintf(out, "hey req/s: the daily papers page / %.2fx REST GetPaper (target >= 0.3)\n", ratios["home_page_vs_rest_get"])
 	keys := []struct{ key, name, target string }{
 		{"get", "CatalogService/GetPaper", ">= 0.6"},
 		{"list", "CatalogService/ListPapers (filter + order, page of 50)", ">= 0.2"},
