@@ -348,8 +348,7 @@ func (c catalogResult) print(out io.Writer, imp importResult) map[string]float64
 	}
 	_, _ = fmt.Fprintf(out, "raw client req/s vs baseline: %s\n", strings.Join(rawLine, ", "))
 	if imp.Papers > 0 {
-		_, _ = fmt.Fprintf(out, "import: %d papers through ImportPapers at %.0f papers/s, raw InsertMany of the same at %.0f papers/s: %.2fx (target >= 0.5); all searchable %.1fs after the import began; paperd peak RSS %.0f MiB\n",
-			imp.Papers, imp.ImportPerSec, imp.RawPerSec, imp.Ratio, imp.IndexedSeconds, float64(imp.PeakRSSBytes)/(1<<20))
+		imp.print(out)
 	}
 	_, _ = fmt.Fprintf(out, "ready after: first start %.1fs, restart with catalog and index %.1fs (target <= 15), restart with the index deleted %.1fs; peak RSS %.0f MiB (target < 1536)\n",
 		c.firstStart.Seconds(), c.startup.Seconds(), c.rebuildStart.Seconds(), float64(c.rss)/(1<<20))

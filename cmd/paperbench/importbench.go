@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,6 +27,20 @@ type importResult struct {
 	// IndexedSeconds is from the start of the import until the search index has
 	// the last paper (the index follows the import).
 	IndexedSeconds float64 `json:"searchable_after_s"`
+}
+
+// print prints the import's figures, as the whole run does.
+func (r importResult) print(out io.Writer) {
+	_, _ = fmt.Fprintf(out, "import: %d papers through ImportPapers at %.0f papers/s, raw InsertMany of the same at %.0f papers/s: %.2fx (target >= 0.5); all searchable %.1fs after the import began; paperd peak RSS %.0f MiB\n",
+		r.Papers, r.ImportPerSec, r.RawPerSec, r.Ratio, r.IndexedSeconds, float64(r.PeakRSSBytes)/(1<<20))
+}
+
+// err is nil: the import's target is printed, not enforced.
+func (r importResult) err() error { return nil }
+
+// runImportBench is the import section as -only runs it.
+func runImportBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary, logf func(string, ...any)) (importResult, error) {
+	return importBench(ctx, bin, tmp, voc, o.importPapers, logf)
 }
 
 const importToken = "paperbench-import-token"
