@@ -37,6 +37,31 @@ func Etag(p *repository.Paper) string { return strconv.FormatInt(p.Version, 36) 
 // losing to other writers.
 const maxAttempts = 3
 
+// writeTimeout bounds a store write that runs on after its caller left.
+const writeTimeout = 30 * time.Second
+
+// finish is the context of a store write: it runs to its end even if the
+// caller gives up (ctx ends) meanwhile, because a write the database applied
+// must reach the read model and the change log; a caller's deadline that
+// ended a write the database had applied left the model without it until the
+// next full reload. A write that still ends uncertain (this timeout, a lost
+// connection) is followed by a re-read of the paper (see settle).
+func finish(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+}
+
+// settle re-reads paper id after a write whose outcome is unknown (neither
+// stored nor refused), so that the model holds what the database does.
+func (w *Writer) settle(ctx context.Context, id string, err error) {
+	if err == nil || errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) ||
+		errors.Is(err, repository.ErrAlreadyExists) {
+		return
+	}
+	ctx, cancel := finish(ctx)
+	defer cancel()
+	w.refresh(ctx, id)
+}
+
 // Writer writes papers. Its zero value is not usable: Papers and Model are
 // required.
 type Writer struct {
@@ -91,11 +116,14 @@ func (w *Writer) Create(ctx context.Context, p *repository.Paper) (*repository.P
 		return nil, repository.ErrAlreadyExists
 	}
 	p.Version = repository.NextVersion(clock.Or(w.Clock).Now(), w.Model.Tombstone(p.ID))
-	if err := w.Papers.Create(ctx, p); err != nil {
+	wctx, cancel := finish(ctx)
+	defer cancel()
+	if err := w.Papers.Create(wctx, p); err != nil {
 		if !errors.Is(err, repository.ErrAlreadyExists) {
+			w.settle(ctx, p.ID, err)
 			return nil, err
 		}
-		existing, gerr := w.Papers.Get(ctx, p.ID)
+		existing, gerr := w.Papers.Get(wctx, p.ID)
 		if gerr != nil {
 			return nil, gerr
 		}
@@ -134,7 +162,10 @@ func (w *Writer) Update(ctx context.Context, id, etag string, change func(cur *r
 		next.Version = repository.NextVersion(t, cur.Version)
 		// The store's conditional update is the arbiter between writers: exactly
 		// one of those that read version cur.Version stores its successor.
-		err = w.Papers.Update(ctx, &next, cur.Version)
+		wctx, cancel := finish(ctx)
+		err = w.Papers.Update(wctx, &next, cur.Version)
+		cancel()
+		w.settle(ctx, cur.ID, err)
 		if err == nil {
 			w.Model.Put(&next)
 			w.Record(ctx, repository.Change{PaperID: next.ID, Version: next.Version, Paper: &next})
@@ -166,7 +197,10 @@ func (w *Writer) Delete(ctx context.Context, id, etag string) error {
 	if etag != "" {
 		cond = cur.Version
 	}
-	if err := w.Papers.Delete(ctx, cur.ID, cond); err != nil {
+	wctx, cancel := finish(ctx)
+	defer cancel()
+	if err := w.Papers.Delete(wctx, cur.ID, cond); err != nil {
+		w.settle(ctx, cur.ID, err)
 		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
 			w.refresh(ctx, cur.ID)
 		}

@@ -263,3 +263,66 @@ func TestDelete(t *testing.T) {
 		t.Errorf("%d changes recorded, want create, delete, create", c)
 	}
 }
+
+// lateAnswers is the real paper store, whose updates the database applies
+// but whose answers do not come back as they should: after the write, the
+// answer waits for the test (release) and is then the caller's context's
+// error if that ended meanwhile (the driver gives up on a call whose context
+// ends), or lost (a connection that broke after the server applied it).
+type lateAnswers struct {
+	repository.Papers
+	entered, release chan struct{}
+	lost             error
+}
+
+func (l *lateAnswers) Update(ctx context.Context, p *repository.Paper, prevVersion int64) error {
+	if err := l.Papers.Update(context.Background(), p, prevVersion); err != nil {
+		return err
+	}
+	l.entered <- struct{}{}
+	<-l.release
+	if l.lost != nil {
+		return l.lost
+	}
+	return ctx.Err()
+}
+
+// TestAWriteWhoseCallerLeftReachesTheModel: the database applies an update
+// while its caller gives up (its deadline passes), or while the connection
+// breaks before the answer arrives. Either way the read model must then hold
+// what the database does, not the paper before the update.
+func TestAWriteWhoseCallerLeftReachesTheModel(t *testing.T) {
+	for name, lost := range map[string]error{
+		"the caller left":     nil,
+		"the answer was lost": errors.New("connection reset by peer"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			if _, err := f.w.Create(context.Background(), newPaper("2401.00001", "Before", "")); err != nil {
+				t.Fatal(err)
+			}
+			late := &lateAnswers{Papers: f.store, entered: make(chan struct{}), release: make(chan struct{}), lost: lost}
+			f.w.Papers = late
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := f.w.Update(ctx, "2401.00001", "", func(cur *repository.Paper) (repository.Paper, error) {
+					next := *cur
+					next.Title = "After"
+					return next, nil
+				})
+				done <- err
+			}()
+			<-late.entered // the database has the update; its answer is on the way
+			cancel()
+			close(late.release)
+			err := <-done
+			if lost != nil && err == nil {
+				t.Errorf("a lost answer reported success")
+			}
+			if p := f.agree(t, "2401.00001"); p.Title != "After" {
+				t.Errorf("stored title %q, want After", p.Title)
+			}
+		})
+	}
+}
