@@ -143,6 +143,14 @@ bench: ## start paperd with 50,000 papers, load it with ghz, h2load and hey; pri
 bench-import: ## import a generated 1,000,000-line arXiv snapshot twice with paperctl; reports time and memory of both
 	go run ./cmd/paperbench -snapshot-lines 1000000
 
+# SCALE_PAPERS is the number of records `make bench-scale` generates and imports:
+# by default about as many as arXiv's metadata snapshot holds.
+SCALE_PAPERS ?= 2700000
+
+.PHONY: bench-scale
+bench-scale: ## import a generated arXiv-shaped snapshot of SCALE_PAPERS (2.7 M) records with paperctl; memory, restarts, disk and calls against issue 16's targets
+	go run ./cmd/paperbench -scale $(SCALE_PAPERS)
+
 .PHONY: run
 run: ## run paperd on the embedded database under ./data
 	go run ./cmd/paperd

@@ -56,6 +56,7 @@ type options struct {
 	votes         int
 	importPapers  int
 	snapshotLines int
+	scale         int
 	duration      time.Duration
 	concurrency   int
 	sample        string
@@ -112,6 +113,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.votes, "votes", 500000, "number of generated upvotes")
 	fs.IntVar(&o.importPapers, "import-papers", 20000, "number of generated papers to import")
 	fs.IntVar(&o.snapshotLines, "snapshot-lines", 0, "instead of everything else, import a generated arXiv snapshot of this many lines twice with paperctl and report memory (make bench-import)")
+	fs.IntVar(&o.scale, "scale", 0, "instead of everything else, import a generated arXiv-shaped snapshot of this many records with paperctl and measure memory, restarts, disk and calls against issue 16's targets (make bench-scale)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each measured run")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients")
 	fs.StringVar(&o.sample, "sample", sampleFile, "arXiv metadata sample to take the vocabulary from")
@@ -156,6 +158,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	voc, about := loadVocabulary(o.sample)
+	if o.scale > 0 {
+		return scaleBench(ctx, o, bin, tmp, voc, out, logf)
+	}
 	if o.snapshotLines > 0 {
 		return snapshotBench(ctx, o, bin, tmp, voc, out, logf)
 	}

@@ -118,3 +118,64 @@ func num(t *testing.T, o map[string]any, field string) float64 {
 }
 
 func near(a, b float64) bool { return a > 0.99*b && a < 1.01*b }
+
+// TestScale runs the scale section (make bench-scale) end to end at 300 records
+// with one-second runs: paperd and paperctl built and started as processes, the
+// built-in vocabulary. Its JSON line has every figure, each sane, and every
+// target of issue 16 with a verdict; missed targets do not fail the command.
+func TestScale(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	args := []string{"-scale", "300", "-duration", "1s", "-concurrency", "4", "-sample", filepath.Join(t.TempDir(), "absent.jsonl")}
+	if err := run(ctx, args, &out); err != nil {
+		t.Fatalf("paperbench %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var line map[string]map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &line); err != nil || line["scale"] == nil {
+		t.Fatalf("the last line is not the scale JSON (%v):\n%s", err, out.String())
+	}
+	s := line["scale"]
+	if num(t, s, "papers") != 300 || !strings.HasPrefix(s["import_result"].(string), "300 created") {
+		t.Errorf("papers: %v, import: %v", s["papers"], s["import_result"])
+	}
+	for _, f := range []string{"snapshot_bytes", "import_s", "import_papers_per_s", "paperctl_peak_rss_bytes", "empty_rss_bytes",
+		"votes", "votes_per_s", "idle_rss_bytes", "go_heap_inuse_bytes", "go_live_heap_bytes", "idle_rss_bytes_per_paper", "ready_after_clean_stop_s",
+		"ready_after_kill_s", "data_dir_bytes", "data_dir_vs_input"} {
+		if num(t, s, f) <= 0 {
+			t.Errorf("%s = %v, want > 0", f, s[f])
+		}
+	}
+	if num(t, s, "data_dir_bytes") < num(t, s, "snapshot_bytes")/10 {
+		t.Errorf("the data directory (%v bytes) is far smaller than the input (%v bytes)", s["data_dir_bytes"], s["snapshot_bytes"])
+	}
+	calls := s["calls"].(map[string]any)
+	for _, k := range []string{"baseline", "get", "list", "search_new"} {
+		c, ok := calls[k].(map[string]any)
+		if !ok {
+			t.Errorf("no call %s in %v", k, calls)
+			continue
+		}
+		if num(t, c, "rps") <= 0 || num(t, c, "requests") < 1 || num(t, c, "errors") != 0 ||
+			num(t, c, "p50_ms") <= 0 || num(t, c, "p99_ms") < num(t, c, "p50_ms") {
+			t.Errorf("call %s: %v", k, c)
+		}
+	}
+	targets := s["targets"].([]any)
+	if len(targets) != 14 {
+		t.Errorf("%d targets, want 14: %v", len(targets), targets)
+	}
+	for _, tg := range targets {
+		tg := tg.(map[string]any)
+		if v := tg["verdict"]; v != "met" && v != "missed" {
+			t.Errorf("target %v has verdict %v", tg["name"], v)
+		}
+		if !strings.Contains(out.String(), tg["name"].(string)) {
+			t.Errorf("the table does not print the target %q", tg["name"])
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out.String())
+	}
+}

@@ -72,6 +72,18 @@ func (p *paperd) stop() {
 	})
 }
 
+// kill ends paperd with SIGKILL, as a crash would, and waits for it to be gone;
+// stop after it does nothing.
+func (p *paperd) kill() {
+	p.stopOnce.Do(func() {
+		if p.conn != nil {
+			_ = p.conn.Close()
+		}
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	})
+}
+
 func waitReady(ctx context.Context, url string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {

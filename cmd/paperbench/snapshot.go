@@ -157,6 +157,12 @@ func (s rssSeries) summary() string {
 	return fmt.Sprintf("%.0f / %.0f / %.0f, %.0f", at(0.1), at(0.5), at(0.9), float64(s.peak())/(1<<20))
 }
 
+// snapshotID is the arXiv id of the i-th line of a generated snapshot: 100,000
+// papers a month from January 2015, as new-style ids.
+func snapshotID(i int) string {
+	return fmt.Sprintf("%02d%02d.%05d", 15+i/1200000, 1+(i/100000)%12, i%100000)
+}
+
 // writeSnapshot writes n lines in the format of arXiv's metadata snapshot, with
 // text drawn from the vocabulary, hard-wrapped as arXiv's is.
 func writeSnapshot(path string, v *vocabulary, n int) (int64, error) {
@@ -199,7 +205,7 @@ func writeSnapshot(path string, v *vocabulary, n int) (int64, error) {
 		}
 		c1, c2 := v.category(r), v.category(r)
 		rec := map[string]any{
-			"id":        fmt.Sprintf("%02d%02d.%05d", 15+i/1200000, 1+(i/100000)%12, i%100000),
+			"id":        snapshotID(i),
 			"submitter": names[0], "authors": strings.Join(names, ", "),
 			"title":    wrap(v.text(r, 6+r.IntN(8))),
 			"comments": fmt.Sprintf("%d pages, %d figures", 5+r.IntN(30), r.IntN(12)), "journal-ref": nil, "doi": nil,
