@@ -101,13 +101,16 @@ type scaleResult struct {
 	ImportS       float64 `json:"import_s"`
 	ImportRate    float64 `json:"import_papers_per_s"`
 	ImportResult  string  `json:"import_result"`
-	// PaperctlRSS are paperctl's RSS samples, every half second of the import.
-	PaperctlRSS      []int64 `json:"paperctl_rss_bytes"`
-	PaperctlPeakRSS  int64   `json:"paperctl_peak_rss_bytes"`
-	PaperctlFirstRSS int64   `json:"paperctl_first_half_peak_rss_bytes"`
-	PaperctlLastRSS  int64   `json:"paperctl_second_half_peak_rss_bytes"`
-	PaperctlFlat     bool    `json:"paperctl_rss_flat"`
-	PaperdImportPeak int64   `json:"paperd_import_peak_rss_bytes"`
+	// PaperctlRSS is paperctl's RSS at 10, 50 and 90 % of the time, of samples
+	// taken every half second of the import; PaperctlPeakRSS is its peak as the
+	// kernel counted it.
+	PaperctlRSS      [3]int64 `json:"paperctl_rss_p10_p50_p90_bytes"`
+	PaperctlSamples  int      `json:"paperctl_rss_samples"`
+	PaperctlPeakRSS  int64    `json:"paperctl_peak_rss_bytes"`
+	PaperctlFirstRSS int64    `json:"paperctl_first_half_peak_rss_bytes"`
+	PaperctlLastRSS  int64    `json:"paperctl_second_half_peak_rss_bytes"`
+	PaperctlFlat     bool     `json:"paperctl_rss_flat"`
+	PaperdImportPeak int64    `json:"paperd_import_peak_rss_bytes"`
 
 	// Votes are the upvotes cast after the import, VoteRate how many a second.
 	Votes    int     `json:"votes"`
@@ -184,7 +187,13 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 		return err
 	}
 	res.ImportS, res.ImportRate, res.ImportResult = pass.took.Seconds(), float64(n)/pass.took.Seconds(), pass.result
-	res.PaperctlRSS, res.PaperctlPeakRSS, res.PaperdImportPeak = pass.client.samples, pass.client.peak(), pass.server.peak()
+	res.PaperctlSamples, res.PaperdImportPeak = len(pass.client.samples), pass.server.peak()
+	if k := len(pass.client.samples); k > 0 {
+		for i, f := range []float64{0.1, 0.5, 0.9} {
+			res.PaperctlRSS[i] = pass.client.samples[int(f*float64(k-1))]
+		}
+	}
+	res.PaperctlPeakRSS = max(pass.client.peak(), pass.clientMaxRSS)
 	res.PaperctlFirstRSS, res.PaperctlLastRSS = halvesPeak(pass.client.samples)
 	res.PaperctlFlat = float64(res.PaperctlLastRSS) <= paperctlFlatRatio*float64(res.PaperctlFirstRSS) ||
 		res.PaperctlLastRSS-res.PaperctlFirstRSS < paperctlFlatSlackByte
@@ -406,7 +415,8 @@ func scaleTargets(r scaleResult) []scaleTarget {
 	if r.PaperctlFirstRSS > 0 {
 		growth = float64(r.PaperctlLastRSS) / float64(r.PaperctlFirstRSS)
 	}
-	flat := newTarget("paperctl RSS: second half's peak vs first half's", growth, "<=", paperctlFlatRatio, "x", "flat: within 1.25x, or +32 MiB")
+	flat := newTarget("paperctl RSS: second half's peak vs first half's", growth, "<=", paperctlFlatRatio, "x",
+		fmt.Sprintf("flat: within 1.25x, or +32 MiB; %d samples", r.PaperctlSamples))
 	if r.PaperctlFlat {
 		flat.Verdict = "met"
 	}
@@ -432,8 +442,9 @@ func (r scaleResult) print(out io.Writer) {
 	mib := func(b float64) float64 { return b / (1 << 20) }
 	_, _ = fmt.Fprintf(out, "scale: %d generated arXiv-shaped records (%.0f MiB of JSON) imported with paperctl into a fresh paperd on the embedded database\n",
 		r.Papers, mib(float64(r.SnapshotBytes)))
-	_, _ = fmt.Fprintf(out, "import %.1fs (%.0f papers/s, %s); paperctl RSS MiB peak %.0f (first half %.0f, second half %.0f: %s); paperd peak RSS during it %.0f MiB\n",
-		r.ImportS, r.ImportRate, r.ImportResult, mib(float64(r.PaperctlPeakRSS)), mib(float64(r.PaperctlFirstRSS)), mib(float64(r.PaperctlLastRSS)),
+	_, _ = fmt.Fprintf(out, "import %.1fs (%.0f papers/s, %s); paperctl RSS MiB %.0f / %.0f / %.0f (10/50/90%% of the time), peak %.0f (first half's %.0f, second half's %.0f: %s); paperd peak RSS during it %.0f MiB\n",
+		r.ImportS, r.ImportRate, r.ImportResult, mib(float64(r.PaperctlRSS[0])), mib(float64(r.PaperctlRSS[1])), mib(float64(r.PaperctlRSS[2])),
+		mib(float64(r.PaperctlPeakRSS)), mib(float64(r.PaperctlFirstRSS)), mib(float64(r.PaperctlLastRSS)),
 		map[bool]string{true: "flat", false: "growing"}[r.PaperctlFlat], mib(float64(r.PaperdImportPeak)))
 	_, _ = fmt.Fprintf(out, "%d upvotes cast through UpvotePaper after the import (%.0f a second), one for every %d papers, heavy-tailed\n",
 		r.Votes, r.VoteRate, scaleVotesPerPaper)

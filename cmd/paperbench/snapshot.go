@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -85,6 +86,9 @@ type importPass struct {
 	result string
 	client rssSeries
 	server rssSeries
+	// clientMaxRSS is paperctl's peak RSS as the kernel counted it (getrusage),
+	// which no sampling interval misses.
+	clientMaxRSS int64
 }
 
 func (p importPass) MarshalJSON() ([]byte, error) {
@@ -127,6 +131,9 @@ func runPaperctlImport(ctx context.Context, bin, addr, file string, paperdPid in
 	close(done)
 	wg.Wait()
 	p.took = time.Since(began)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		p.clientMaxRSS = ru.Maxrss << 10 // kB on Linux
+	}
 	if err != nil {
 		return p, fmt.Errorf("paperctl: %w\n%s", err, stdout.String())
 	}
