@@ -112,7 +112,8 @@ type scaleResult struct {
 	PaperctlFlat     bool     `json:"paperctl_rss_flat"`
 	PaperdImportPeak int64    `json:"paperd_import_peak_rss_bytes"`
 
-	// Votes are the upvotes cast after the import, VoteRate how many a second.
+	// Votes are the upvotes cast: after the import, and a few right before the
+	// kill -9; VoteRate is how many a second the first were.
 	Votes    int     `json:"votes"`
 	VoteRate float64 `json:"votes_per_s"`
 
@@ -130,13 +131,13 @@ type scaleResult struct {
 	// it had queries, so that some were answered from the cache.
 	SearchRepeated bool `json:"search_new_queries_repeated,omitempty"`
 
-	StopS         float64 `json:"clean_stop_s"`
-	CleanReadyS   float64 `json:"ready_after_clean_stop_s"`
-	KillReadyS    float64 `json:"ready_after_kill_s"`
-	KillRSSBytes  int64   `json:"rss_after_kill_restart_bytes"`
-	DataDirBytes  int64   `json:"data_dir_bytes"`
-	DataDirApprox int64   `json:"data_dir_apparent_bytes"`
-	DataDirRatio  float64 `json:"data_dir_vs_input"`
+	StopS           float64 `json:"clean_stop_s"`
+	CleanReadyS     float64 `json:"ready_after_clean_stop_s"`
+	KillReadyS      float64 `json:"ready_after_kill_s"`
+	KillRSSBytes    int64   `json:"rss_after_kill_restart_bytes"`
+	DataDirBytes    int64   `json:"data_dir_bytes"`
+	DataDirApparent int64   `json:"data_dir_apparent_bytes"`
+	DataDirRatio    float64 `json:"data_dir_vs_input"`
 
 	Targets []scaleTarget `json:"targets"`
 }
@@ -205,7 +206,7 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	res.Votes = max(1, n/scaleVotesPerPaper)
 	logf("casting %d upvotes through UpvotePaper", res.Votes)
 	voteBegan := time.Now()
-	if err := castVotes(ctx, pd, n, res.Votes); err != nil {
+	if err := castVotes(ctx, pd, n, 0, res.Votes); err != nil {
 		return err
 	}
 	res.VoteRate = float64(res.Votes) / time.Since(voteBegan).Seconds()
@@ -239,7 +240,14 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	logf("ready %v after a clean stop", pd.ready.Round(time.Millisecond))
 	settle(ctx, pd.pid(), scaleSettleLimit)
 
-	logf("killing paperd (SIGKILL) and starting it again")
+	// A crash comes amid work: the last upvotes are cast right before the kill,
+	// with nothing waited for in between.
+	lateVotes := max(1, n/scaleLateVotesPerPaper)
+	logf("casting %d more upvotes, then killing paperd (SIGKILL) and starting it again", lateVotes)
+	if err := castVotes(ctx, pd, n, res.Votes, lateVotes); err != nil {
+		return err
+	}
+	res.Votes += lateVotes
 	pd.kill()
 	if pd, err = startPaperd(ctx, bin, data, scaleReadyLimit, env...); err != nil {
 		return fmt.Errorf("start after kill -9: %w", err)
@@ -250,7 +258,7 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	res.KillRSSBytes, _ = currentRSS(pd.pid())
 	pd.stop()
 
-	if res.DataDirBytes, res.DataDirApprox, err = diskUsage(data); err != nil {
+	if res.DataDirBytes, res.DataDirApparent, err = diskUsage(data); err != nil {
 		return err
 	}
 	res.DataDirRatio = float64(res.DataDirBytes) / float64(size)
@@ -317,10 +325,14 @@ func scaleCalls(ctx context.Context, o options, pd *paperd, voc *vocabulary, res
 // upvotes would match nothing.
 const scaleVotesPerPaper = 10
 
-// castVotes casts votes upvotes through UpvotePaper, each by a different user,
-// over the snapshot's n papers with a heavy tail (a few papers get most), from
-// eight clients.
-func castVotes(ctx context.Context, pd *paperd, n, votes int) error {
+// scaleLateVotesPerPaper: the section casts one more upvote for this many
+// papers right before it kills paperd.
+const scaleLateVotesPerPaper = 1000
+
+// castVotes casts votes upvotes through UpvotePaper, each by a different user
+// (numbered from first on), over the snapshot's n papers with a heavy tail (a
+// few papers get most), from eight clients.
+func castVotes(ctx context.Context, pd *paperd, n, first, votes int) error {
 	client := catalogv1.NewCatalogServiceClient(pd.conn)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -328,8 +340,8 @@ func castVotes(ctx context.Context, pd *paperd, n, votes int) error {
 	for w := range errs {
 		wg.Go(func() {
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= votes || ctx.Err() != nil {
+				i := first + int(next.Add(1)-1)
+				if i >= first+votes || ctx.Err() != nil {
 					return
 				}
 				r := rand.New(rand.NewPCG(uint64(i), 7)) //nolint:gosec // benchmark data
@@ -446,12 +458,12 @@ func (r scaleResult) print(out io.Writer) {
 		r.ImportS, r.ImportRate, r.ImportResult, mib(float64(r.PaperctlRSS[0])), mib(float64(r.PaperctlRSS[1])), mib(float64(r.PaperctlRSS[2])),
 		mib(float64(r.PaperctlPeakRSS)), mib(float64(r.PaperctlFirstRSS)), mib(float64(r.PaperctlLastRSS)),
 		map[bool]string{true: "flat", false: "growing"}[r.PaperctlFlat], mib(float64(r.PaperdImportPeak)))
-	_, _ = fmt.Fprintf(out, "%d upvotes cast through UpvotePaper after the import (%.0f a second), one for every %d papers, heavy-tailed\n",
-		r.Votes, r.VoteRate, scaleVotesPerPaper)
+	_, _ = fmt.Fprintf(out, "%d upvotes cast through UpvotePaper (heavy-tailed): one for every %d papers after the import (%.0f a second), one for every %d right before the kill -9\n",
+		r.Votes, scaleVotesPerPaper, r.VoteRate, scaleLateVotesPerPaper)
 	_, _ = fmt.Fprintf(out, "paperd idle %.0fs after the votes: RSS %.0f MiB (%.0f bytes/paper; empty paperd %.0f MiB, %.0f bytes/paper above it), Go heap in use %.0f MiB, live %.0f MiB\n",
 		r.SettleS, mib(float64(r.IdleRSSBytes)), r.BytesPerPaper, mib(float64(r.EmptyRSSBytes)), r.MarginalPerPaper, mib(r.HeapInuse), mib(r.LiveHeap))
 	_, _ = fmt.Fprintf(out, "clean stop took %.1fs; ready %.1fs after it; ready %.1fs after kill -9 (RSS then %.0f MiB); data directory %.0f MiB (%.2fx the input; %.0f MiB of file sizes)\n",
-		r.StopS, r.CleanReadyS, r.KillReadyS, mib(float64(r.KillRSSBytes)), mib(float64(r.DataDirBytes)), r.DataDirRatio, mib(float64(r.DataDirApprox)))
+		r.StopS, r.CleanReadyS, r.KillReadyS, mib(float64(r.KillRSSBytes)), mib(float64(r.DataDirBytes)), r.DataDirRatio, mib(float64(r.DataDirApparent)))
 	tw := newTable(out)
 	_, _ = fmt.Fprintln(tw, "call (raw client)\treq/s\tp50 ms\tp99 ms\tvs baseline\tpaperd CPU µs/req\t")
 	base := r.Calls[callBaseline].RPS
