@@ -40,8 +40,9 @@ const maxAttempts = 3
 // writeTimeout bounds a store write that runs on after its caller left.
 const writeTimeout = 30 * time.Second
 
-// finish is the context of a store write: it runs to its end even if the
-// caller gives up (ctx ends) meanwhile, because a write the database applied
+// finish is the context of a store write: a write is not started once its
+// caller has given up (ctx ended before it), but once started it runs to its end even
+// if the caller gives up (ctx ends) meanwhile, because a write the database applied
 // must reach the read model and the change log; a caller's deadline that
 // ended a write the database had applied left the model without it until the
 // next full reload. A write that still ends uncertain (this timeout, a lost
@@ -116,6 +117,9 @@ func (w *Writer) Create(ctx context.Context, p *repository.Paper) (*repository.P
 		return nil, repository.ErrAlreadyExists
 	}
 	p.Version = repository.NextVersion(clock.Or(w.Clock).Now(), w.Model.Tombstone(p.ID))
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	wctx, cancel := finish(ctx)
 	defer cancel()
 	if err := w.Papers.Create(wctx, p); err != nil {
@@ -162,6 +166,9 @@ func (w *Writer) Update(ctx context.Context, id, etag string, change func(cur *r
 		next.Version = repository.NextVersion(t, cur.Version)
 		// The store's conditional update is the arbiter between writers: exactly
 		// one of those that read version cur.Version stores its successor.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		wctx, cancel := finish(ctx)
 		err = w.Papers.Update(wctx, &next, cur.Version)
 		cancel()
@@ -196,6 +203,9 @@ func (w *Writer) Delete(ctx context.Context, id, etag string) error {
 	var cond int64 // an unconditional delete removes whatever version is stored
 	if etag != "" {
 		cond = cur.Version
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	wctx, cancel := finish(ctx)
 	defer cancel()
