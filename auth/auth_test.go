@@ -10,6 +10,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+
+	"github.com/papercatalog/papers/auth/authtest"
 )
 
 // fromClient is the context of a call from addr (as the gRPC server sees it)
@@ -30,8 +32,8 @@ func testGuard(t *testing.T, writes, upvotes RateLimit) *Guard {
 func TestAdmitChecksAccess(t *testing.T) {
 	t.Parallel()
 	g := testGuard(t, RateLimit{Off: true}, RateLimit{Off: true})
-	user := "Bearer " + signed(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "ada", "exp": time.Now().Add(time.Hour).Unix()}, "")
-	expired := "Bearer " + signed(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "ada", "exp": time.Now().Add(-time.Hour).Unix()}, "")
+	user := "Bearer " + authtest.Sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "ada", "exp": time.Now().Add(time.Hour).Unix()}, "")
+	expired := "Bearer " + authtest.Sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "ada", "exp": time.Now().Add(-time.Hour).Unix()}, "")
 	const admin = "Bearer admin-token"
 	for _, c := range []struct {
 		name          string
@@ -88,7 +90,7 @@ func TestAdmitSpendsLimits(t *testing.T) {
 	}
 
 	token := func(sub string) string {
-		return "Bearer " + signed(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": sub, "exp": time.Now().Add(time.Hour).Unix()}, "")
+		return "Bearer " + authtest.Sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": sub, "exp": time.Now().Add(time.Hour).Unix()}, "")
 	}
 	if _, err := g.Admit(fromClient("192.0.2.3"), User, Upvotes, false); !errors.As(err, &unauthenticated) {
 		t.Errorf("an anonymous upvote: %v", err)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/papercatalog/papers/auth/authtest"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef"
@@ -22,19 +24,6 @@ const testSecret = "0123456789abcdef0123456789abcdef"
 func testClaims(sub string) jwt.MapClaims {
 	now := time.Now()
 	return jwt.MapClaims{"sub": sub, "aud": "papers", "iss": "https://id.example", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-}
-
-func signed(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims, kid string) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	if kid != "" {
-		tok.Header["kid"] = kid
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 func newUsers(t *testing.T, cfg UsersConfig) *Users {
@@ -57,7 +46,9 @@ func TestUserTokensWithASecret(t *testing.T) {
 	if !u.Enabled() {
 		t.Fatal("not enabled with a secret")
 	}
-	hs := func(c jwt.MapClaims) string { return signed(t, jwt.SigningMethodHS256, []byte(testSecret), c, "") }
+	hs := func(c jwt.MapClaims) string {
+		return authtest.Sign(t, jwt.SigningMethodHS256, []byte(testSecret), c, "")
+	}
 	without := func(claims ...string) jwt.MapClaims {
 		c := testClaims("ada")
 		for _, claim := range claims {
@@ -83,9 +74,9 @@ func TestUserTokensWithASecret(t *testing.T) {
 		{"without aud and iss", hs(without("aud", "iss")), "invalid user token: the required claims aud, iss are missing"},
 		{"another audience", hs(with("aud", "other")), "invalid user token: wrong audience"},
 		{"another issuer", hs(with("iss", "https://evil.example")), "invalid user token: wrong issuer"},
-		{"another secret", signed(t, jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), testClaims("ada"), ""), "invalid user token: bad signature or algorithm"},
-		{"HS512, an algorithm not configured", signed(t, jwt.SigningMethodHS512, []byte(testSecret), testClaims("ada"), ""), "invalid user token: bad signature or algorithm"},
-		{"unsigned", signed(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, testClaims("ada"), ""), "invalid user token: bad signature or algorithm"},
+		{"another secret", authtest.Sign(t, jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), testClaims("ada"), ""), "invalid user token: bad signature or algorithm"},
+		{"HS512, an algorithm not configured", authtest.Sign(t, jwt.SigningMethodHS512, []byte(testSecret), testClaims("ada"), ""), "invalid user token: bad signature or algorithm"},
+		{"unsigned", authtest.Sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, testClaims("ada"), ""), "invalid user token: bad signature or algorithm"},
 		{"without sub", hs(without("sub")), "invalid user token: it has no usable sub claim"},
 		{"a sub too long", hs(testClaims(strings.Repeat("a", 257))), "invalid user token: it has no usable sub claim"},
 		{"three dots of garbage", "a.b.c", "invalid user token: malformed"},
@@ -133,13 +124,13 @@ func TestUserTokensWithAJWKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := newUsers(t, UsersConfig{JWKS: file})
-	if sub, err := u.RequireSubject(withAuthorization("Bearer " + signed(t, jwt.SigningMethodES256, key, testClaims("grace"), "k1"))); err != nil || sub != "grace" {
+	if sub, err := u.RequireSubject(withAuthorization("Bearer " + authtest.Sign(t, jwt.SigningMethodES256, key, testClaims("grace"), "k1"))); err != nil || sub != "grace" {
 		t.Errorf("a token signed with the set's key: %q %v", sub, err)
 	}
-	if _, err := u.RequireSubject(withAuthorization("Bearer " + signed(t, jwt.SigningMethodES256, other, testClaims("grace"), "k1"))); err == nil {
+	if _, err := u.RequireSubject(withAuthorization("Bearer " + authtest.Sign(t, jwt.SigningMethodES256, other, testClaims("grace"), "k1"))); err == nil {
 		t.Error("a token signed with another key passed")
 	}
-	if _, err := u.RequireSubject(withAuthorization("Bearer " + signed(t, jwt.SigningMethodHS256, []byte(testSecret), testClaims("grace"), "k1"))); err == nil {
+	if _, err := u.RequireSubject(withAuthorization("Bearer " + authtest.Sign(t, jwt.SigningMethodHS256, []byte(testSecret), testClaims("grace"), "k1"))); err == nil {
 		t.Error("an HS256 token passed a JWKS configuration")
 	}
 }
@@ -161,7 +152,7 @@ func TestUsersConfiguration(t *testing.T) {
 	if none.Enabled() {
 		t.Error("enabled without a secret or JWKS")
 	}
-	tok := signed(t, jwt.SigningMethodHS256, []byte(testSecret), testClaims("ada"), "")
+	tok := authtest.Sign(t, jwt.SigningMethodHS256, []byte(testSecret), testClaims("ada"), "")
 	if _, _, err := none.Subject(withAuthorization("Bearer " + tok)); err == nil || !strings.Contains(err.Error(), "accepts no user tokens") {
 		t.Errorf("a user token without a configuration: %v", err)
 	}

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/papercatalog/papers/catalog"
-	"github.com/papercatalog/papers/embedded"
 	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/repository/mongo/mongotest"
 )
 
 // fixture is a writer over the embedded database, counting the changes it records.
@@ -27,23 +27,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	edb, err := embedded.Start(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(edb.Close)
 	// As paperd opens its embedded database: its only client, whose conditional
 	// writes are atomic (FerretDB does not apply a filter's condition atomically).
-	db, err := mongo.Open(edb.URI, "papers", mongo.Exclusive(), mongo.InProcess())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close(context.Background()) })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := mongotest.Open(t, mongo.Exclusive(), mongo.InProcess())
 	f := &fixture{store: mongo.NewPapers(db), model: readmodel.New()}
 	f.w = &catalog.Writer{Papers: f.store, Model: f.model, Log: slog.New(slog.DiscardHandler),
 		Recorded: func(repository.ChangeRef) { f.mu.Lock(); f.recorded++; f.mu.Unlock() }}

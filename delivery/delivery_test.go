@@ -24,12 +24,8 @@ import (
 func newSender(t *testing.T) (*Sender, *smtptest.Server) {
 	t.Helper()
 	db := mongotest.Open(t)
-	smtp, err := smtptest.Start("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(smtp.Close)
-	m, err := mailer.NewSMTP("smtp://" + smtp.Addr + "?tls=none")
+	smtp := smtptest.New(t)
+	m, err := mailer.NewSMTP(smtp.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/papercatalog/papers/auth"
+	"github.com/papercatalog/papers/auth/authtest"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
 	"github.com/papercatalog/papers/mailer/smtptest"
@@ -107,9 +108,9 @@ func TestCredentialsAreNeverLogged(t *testing.T) {
 	}
 
 	// Upvotes: a valid user token, one signed with another key, one unsigned.
-	valid := sign(t, jwt.SigningMethodHS256, []byte(secret), claims("user-1"), "")
-	forged := sign(t, jwt.SigningMethodHS256, []byte(secRandom("not-the-secret-but-long-enough-")), claims("user-2"), "")
-	unsigned := sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims("user-3"), "")
+	valid := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret), claims("user-1"), "")
+	forged := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secRandom("not-the-secret-but-long-enough-")), claims("user-2"), "")
+	unsigned := authtest.Sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims("user-3"), "")
 	if _, err := ts.client.UpvotePaper(asUser(ctx, valid), &catalogv1.UpvotePaperRequest{Name: p.GetName()}); err != nil {
 		t.Fatal(err)
 	}

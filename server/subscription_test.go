@@ -360,13 +360,9 @@ func TestSubscribeFloodGets429WithRetryAfter(t *testing.T) {
 // the configuration first.
 func startWithSMTP(t *testing.T, edit func(*server.Config)) (*testServer, *smtptest.Server, server.Config) {
 	t.Helper()
-	smtp, err := smtptest.Start("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(smtp.Close)
+	smtp := smtptest.New(t)
 	cfg := testConfig(t)
-	cfg.SMTPURL = "smtp://" + smtp.Addr + "?tls=none"
+	cfg.SMTPURL = smtp.URL()
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/papercatalog/papers/auth/authtest"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 )
 
@@ -62,7 +63,7 @@ func TestUserTokenMissingClaimIsNamed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ts.client.UpvotePaper(asUser(ctx, sign(t, jwt.SigningMethodRS256, key, tt.claims, "r1")),
+			_, err := ts.client.UpvotePaper(asUser(ctx, authtest.Sign(t, jwt.SigningMethodRS256, key, tt.claims, "r1")),
 				&catalogv1.UpvotePaperRequest{Name: p.GetName()})
 			if status.Code(err) != codes.Unauthenticated || !strings.Contains(status.Convert(err).Message(), tt.want) {
 				t.Errorf("got %v, want UNAUTHENTICATED saying %q", err, tt.want)

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/papercatalog/papers/auth/authtest"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	"github.com/papercatalog/papers/server"
 )
@@ -42,21 +43,8 @@ func claims(sub string) jwt.MapClaims {
 		"nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()}
 }
 
-func sign(t *testing.T, method jwt.SigningMethod, key any, c jwt.MapClaims, kid string) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(method, c)
-	if kid != "" {
-		tok.Header["kid"] = kid
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func userToken(t *testing.T, sub string) string {
-	return sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), claims(sub), "")
+	return authtest.Sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), claims(sub), "")
 }
 
 func asUser(ctx context.Context, token string) context.Context {
@@ -155,16 +143,16 @@ func TestBadUserTokensAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := map[string]string{
-		"forged with another secret":  sign(t, jwt.SigningMethodHS256, []byte("another-secret-that-is-also-long-enough"), claims("u"), ""),
-		"expired":                     sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), expired, ""),
-		"not valid yet":               sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), early, ""),
-		"without exp":                 sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), noExp, ""),
-		"wrong audience":              sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), wrongAud, ""),
-		"wrong issuer":                sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), wrongIss, ""),
-		"without sub":                 sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), noSub, ""),
+		"forged with another secret":  authtest.Sign(t, jwt.SigningMethodHS256, []byte("another-secret-that-is-also-long-enough"), claims("u"), ""),
+		"expired":                     authtest.Sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), expired, ""),
+		"not valid yet":               authtest.Sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), early, ""),
+		"without exp":                 authtest.Sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), noExp, ""),
+		"wrong audience":              authtest.Sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), wrongAud, ""),
+		"wrong issuer":                authtest.Sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), wrongIss, ""),
+		"without sub":                 authtest.Sign(t, jwt.SigningMethodHS256, []byte(jwtSecret), noSub, ""),
 		"alg none":                    none,
-		"another algorithm (RS256)":   sign(t, jwt.SigningMethodRS256, rsaKey, claims("u"), ""),
-		"HS384 with the right secret": sign(t, jwt.SigningMethodHS384, []byte(jwtSecret), claims("u"), ""),
+		"another algorithm (RS256)":   authtest.Sign(t, jwt.SigningMethodRS256, rsaKey, claims("u"), ""),
+		"HS384 with the right secret": authtest.Sign(t, jwt.SigningMethodHS384, []byte(jwtSecret), claims("u"), ""),
 		"garbage":                     "not.a.jwt",
 	}
 	for name, tok := range tests {
@@ -231,7 +219,7 @@ func TestJWKSKeys(t *testing.T) {
 	urlCfg.JWT.JWKS = web.URL
 	fromURL := startServer(t, urlCfg)
 	up := create(t, fromURL, 1)
-	if _, err := fromURL.client.UpvotePaper(asUser(ctx, sign(t, jwt.SigningMethodES256, ecKey, claims("url-user"), "e1")),
+	if _, err := fromURL.client.UpvotePaper(asUser(ctx, authtest.Sign(t, jwt.SigningMethodES256, ecKey, claims("url-user"), "e1")),
 		&catalogv1.UpvotePaperRequest{Name: up.GetName()}); err != nil {
 		t.Errorf("upvote with a key from a JWKS URL: %v", err)
 	}
@@ -241,12 +229,12 @@ func TestJWKSKeys(t *testing.T) {
 		token string
 		code  codes.Code
 	}{
-		{"RS256 with a key of the set", sign(t, jwt.SigningMethodRS256, rsaKey, claims("rsa-user"), "r1"), codes.OK},
-		{"ES256 with a key of the set", sign(t, jwt.SigningMethodES256, ecKey, claims("ec-user"), "e1"), codes.OK},
-		{"RS256 with a key outside the set", sign(t, jwt.SigningMethodRS256, other, claims("x"), "r1"), codes.Unauthenticated},
-		{"ES256 token naming the RSA key", sign(t, jwt.SigningMethodES256, ecKey, claims("x"), "r1"), codes.Unauthenticated},
-		{"HS256 signed with the RSA modulus as secret", sign(t, jwt.SigningMethodHS256, rsaKey.N.Bytes(), claims("x"), "r1"), codes.Unauthenticated},
-		{"unknown kid", sign(t, jwt.SigningMethodRS256, rsaKey, claims("x"), "nope"), codes.Unauthenticated},
+		{"RS256 with a key of the set", authtest.Sign(t, jwt.SigningMethodRS256, rsaKey, claims("rsa-user"), "r1"), codes.OK},
+		{"ES256 with a key of the set", authtest.Sign(t, jwt.SigningMethodES256, ecKey, claims("ec-user"), "e1"), codes.OK},
+		{"RS256 with a key outside the set", authtest.Sign(t, jwt.SigningMethodRS256, other, claims("x"), "r1"), codes.Unauthenticated},
+		{"ES256 token naming the RSA key", authtest.Sign(t, jwt.SigningMethodES256, ecKey, claims("x"), "r1"), codes.Unauthenticated},
+		{"HS256 signed with the RSA modulus as secret", authtest.Sign(t, jwt.SigningMethodHS256, rsaKey.N.Bytes(), claims("x"), "r1"), codes.Unauthenticated},
+		{"unknown kid", authtest.Sign(t, jwt.SigningMethodRS256, rsaKey, claims("x"), "nope"), codes.Unauthenticated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

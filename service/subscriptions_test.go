@@ -33,12 +33,8 @@ import (
 func subscriptionService(t *testing.T) (*Subscriptions, *smtptest.Server) {
 	t.Helper()
 	db := mongotest.Open(t)
-	smtp, err := smtptest.Start("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(smtp.Close)
-	m, err := mailer.NewSMTP("smtp://" + smtp.Addr + "?tls=none")
+	smtp := smtptest.New(t)
+	m, err := mailer.NewSMTP(smtp.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

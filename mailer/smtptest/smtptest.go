@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -63,6 +64,21 @@ func (s *Server) Release(accept bool) { s.release <- accept }
 
 // Start starts a server on 127.0.0.1; with user set it requires AUTH PLAIN.
 func Start(user, pass string) (*Server, error) { return StartAt("127.0.0.1:0", user, pass) }
+
+// New starts a server without authentication for t, failing t if it cannot,
+// and closes it when t ends.
+func New(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// URL is the smtp:// URL a mailer reaches the server at (no TLS, no AUTH).
+func (s *Server) URL() string { return "smtp://" + s.Addr + "?tls=none" }
 
 // StartAt starts a server on addr (a stopped server's Addr starts it again).
 func StartAt(addr, user, pass string) (*Server, error) {
