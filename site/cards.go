@@ -9,6 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/text/language"
+	printer "golang.org/x/text/message"
+
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 )
 
@@ -198,19 +201,11 @@ func counted(n int64, one, many string) string {
 	return thousands(n) + " " + many
 }
 
+// numbers writes numbers with thousands separators: 12,345.
+var numbers = printer.NewPrinter(language.English)
+
 // thousands writes n with thousands separators: 12,345.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
+func thousands(n int64) string { return numbers.Sprint(n) }
 
 // plural is "1 author" or "3 authors".
 func plural(n int, one, many string) string {
