@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.einride.tech/aip/filtering"
 	expr "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
@@ -22,15 +23,32 @@ func SubscriptionFilter(text string, states protoreflect.EnumType) (func(*reposi
 	if text == "" {
 		return func(*repository.Subscription) bool { return true }, nil
 	}
-	decls, err := filtering.NewDeclarations(filtering.DeclareStandardFunctions(), filtering.DeclareEnumIdent("state", states))
+	decls, err := subscriptionDeclarations(states)
 	if err != nil {
-		return nil, fmt.Errorf("subscription filter declarations: %w", err)
+		return nil, err
 	}
 	parsed, err := filtering.ParseFilterString(text, decls)
 	if err != nil {
 		return nil, fmt.Errorf("must be empty or compare state with STATE_PENDING, STATE_ACTIVE or STATE_UNSUBSCRIBED, such as state = STATE_ACTIVE: %w", err)
 	}
 	return compileSubscriptionFilter(parsed.CheckedExpr.GetExpr(), states.Descriptor().Values())
+}
+
+// stateDeclarations are the filter declarations made per enum of states (one in
+// practice), so that a list call does not build them again.
+var stateDeclarations sync.Map // protoreflect.FullName → *filtering.Declarations
+
+func subscriptionDeclarations(states protoreflect.EnumType) (*filtering.Declarations, error) {
+	name := states.Descriptor().FullName()
+	if d, ok := stateDeclarations.Load(name); ok {
+		return d.(*filtering.Declarations), nil
+	}
+	d, err := filtering.NewDeclarations(filtering.DeclareStandardFunctions(), filtering.DeclareEnumIdent("state", states))
+	if err != nil {
+		return nil, fmt.Errorf("subscription filter declarations: %w", err)
+	}
+	stateDeclarations.Store(name, d)
+	return d, nil
 }
 
 func compileSubscriptionFilter(e *expr.Expr, states protoreflect.EnumValueDescriptors) (func(*repository.Subscription) bool, error) {
