@@ -44,8 +44,8 @@ func (s *Server) routes(gw, streamGW http.Handler) http.Handler {
 	pages := &site.Site{
 		Catalog:        catalogv1.NewCatalogServiceClient(s.calls),
 		Subscriptions:  subscriptionv1.NewSubscriptionServiceClient(s.calls),
-		ByManageToken:  s.byManageToken,
-		ByConfirmToken: s.byConfirmToken,
+		ByManageToken:  s.tokenLookup("ByManageToken", service.ManageTokenLookup, (*service.Subscriptions).ByManageToken),
+		ByConfirmToken: s.tokenLookup("ByConfirmToken", service.ConfirmTokenLookup, (*service.Subscriptions).ByConfirmToken),
 		Clock:          s.cfg.Clock,
 		PublicURL:      s.publicURL(),
 	}
@@ -219,22 +219,17 @@ type remoteAddr string
 func (a remoteAddr) Network() string { return "tcp" }
 func (a remoteAddr) String() string  { return string(a) }
 
-// byConfirmToken is the subscription a confirmation token belongs to, looked
-// up as the service's ConfirmTokenLookup policy allows.
-func (s *Server) byConfirmToken(ctx context.Context, tok string) (*subscriptionv1.Subscription, error) {
-	ctx, err := s.gate.Load().Admit(ctx, "ByConfirmToken", service.ConfirmTokenLookup, nil)
-	if err != nil {
-		return nil, err
+// tokenLookup is a lookup of the subscription a token belongs to (find, a
+// method of the subscription service that is no RPC), admitted by the gate as
+// name under policy, as an RPC would be.
+func (s *Server) tokenLookup(name string, policy service.Policy,
+	find func(*service.Subscriptions, context.Context, string) (*subscriptionv1.Subscription, error),
+) func(context.Context, string) (*subscriptionv1.Subscription, error) {
+	return func(ctx context.Context, tok string) (*subscriptionv1.Subscription, error) {
+		ctx, err := s.gate.Load().Admit(ctx, name, policy, nil)
+		if err != nil {
+			return nil, err
+		}
+		return find(s.subscriptions, ctx, tok)
 	}
-	return s.subscriptions.ByConfirmToken(ctx, tok)
-}
-
-// byManageToken is the subscription a manage token belongs to, looked up as
-// the service's ManageTokenLookup policy allows.
-func (s *Server) byManageToken(ctx context.Context, tok string) (*subscriptionv1.Subscription, error) {
-	ctx, err := s.gate.Load().Admit(ctx, "ByManageToken", service.ManageTokenLookup, nil)
-	if err != nil {
-		return nil, err
-	}
-	return s.subscriptions.ByManageToken(ctx, tok)
 }
