@@ -5,12 +5,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/text/language"
 	printer "golang.org/x/text/message"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 )
@@ -107,34 +108,33 @@ func cardHTML(c card) template.HTML {
 }
 
 // cardCache keeps rendered cards by paper, version (etag and upvotes, which
-// change without a new etag) and time zone. It forgets everything when full:
-// the cards of the pages being read come back at once.
-type cardCache struct {
-	mu sync.Mutex
-	m  map[string]template.HTML
-}
+// change without a new etag) and time zone, the least recently used dropped
+// past maxCachedCards.
+type cardCache = lru.Cache[string, template.HTML]
 
 // maxCachedCards bounds the cache (about 3 KB a card).
 const maxCachedCards = 4096
 
+// newCardCache returns an empty card cache.
+func newCardCache() *cardCache {
+	c, err := lru.New[string, template.HTML](maxCachedCards)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return c
+}
+
 // cards renders the cards of papers, dates in loc, from the cache where it
 // can.
 func (s *Site) cards(papers []*catalogv1.Paper, loc *time.Location) []template.HTML {
+	s.cardsOnce.Do(func() { s.cardCache = newCardCache() })
 	out := make([]template.HTML, len(papers))
-	c := &s.cardCache
 	for i, p := range papers {
 		key := p.GetName() + "\x00" + p.GetEtag() + "\x00" + strconv.FormatInt(p.GetUpvotes(), 10) + "\x00" + loc.String()
-		c.mu.Lock()
-		h, ok := c.m[key]
-		c.mu.Unlock()
+		h, ok := s.cardCache.Get(key)
 		if !ok {
 			h = cardHTML(newCard(p, loc))
-			c.mu.Lock()
-			if c.m == nil || len(c.m) >= maxCachedCards {
-				c.m = make(map[string]template.HTML)
-			}
-			c.m[key] = h
-			c.mu.Unlock()
+			s.cardCache.Add(key, h)
 		}
 		out[i] = h
 	}

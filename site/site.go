@@ -47,7 +47,8 @@ type Site struct {
 	stamps stamps // the feeds' Last-Modified
 	// pages are the paper pages rendered last.
 	pages     pageCache
-	cardCache cardCache
+	cardsOnce sync.Once
+	cardCache *cardCache // made by cards
 }
 
 // Route is one page: a ServeMux pattern and its handler.
