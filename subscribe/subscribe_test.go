@@ -3,6 +3,7 @@ package subscribe
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,10 +15,13 @@ import (
 	"github.com/papercatalog/papers/repository/mongo/mongotest"
 )
 
-// newBook returns a Book over a real (embedded) database, with a fake clock.
+// newBook returns a Book over a real (embedded) database opened as paperd
+// opens it (its only client, whose conditional writes are made atomic in the
+// process: FerretDB does not apply a filter's condition atomically), with a
+// fake clock.
 func newBook(t *testing.T) (*Book, *clock.Fake) {
 	t.Helper()
-	db := mongotest.Open(t)
+	db := mongotest.Open(t, mongo.Exclusive(), mongo.InProcess())
 	clk := clocktest.New(t)
 	return &Book{Store: mongo.NewSubscriptions(db), Clock: clk}, clk
 }
@@ -146,5 +150,43 @@ func TestUnsubscribeEndsOnceAndKeepsTheLinkWorking(t *testing.T) {
 	}
 	if _, err := b.Unsubscribe(ctx, manage); !errors.Is(err, ErrTokenUnknown) {
 		t.Errorf("unsubscribe after delete: %v, want ErrTokenUnknown", err)
+	}
+}
+
+// TestConcurrentConfirmsWinOnce: the confirmation link opened and pressed
+// from several places at once (a mail scanner, two devices) confirms the
+// subscription exactly once: one call wins the compare-and-set on the
+// version, the others get ErrTokenUnknown, and the stored subscription is
+// active at the version the winner wrote.
+func TestConcurrentConfirmsWinOnce(t *testing.T) {
+	t.Parallel()
+	b, _ := newBook(t)
+	ctx := context.Background()
+	_, confirm, manage := pending(t, b, "ada", "ada@example.org")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			_, err := b.Confirm(ctx, confirm)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	won := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, ErrTokenUnknown):
+			t.Errorf("a losing confirm: %v, want ErrTokenUnknown", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d confirms won, want 1", won)
+	}
+	sub, err := b.ByManageToken(ctx, manage)
+	if err != nil || sub.State != repository.SubscriptionActive || sub.Version != 2 {
+		t.Errorf("stored after the race: %+v, %v; want active at version 2", sub, err)
 	}
 }
