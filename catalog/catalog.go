@@ -51,11 +51,17 @@ func finish(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 }
 
-// settle re-reads paper id after a write whose outcome is unknown (neither
-// stored nor refused), so that the model holds what the database does.
-func (w *Writer) settle(ctx context.Context, id string, err error) {
-	if err == nil || errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) ||
+// settle follows a write that failed: a write the store refused stored nothing,
+// and its intent is done; after one whose outcome is unknown, paper id is re-read
+// so that the model holds what the database does, and the intent stays open (the
+// change log may lack the write: the next start re-reads the paper).
+func (w *Writer) settle(ctx context.Context, id string, err error, intent *readmodel.Began) {
+	if err == nil {
+		return
+	}
+	if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) ||
 		errors.Is(err, repository.ErrAlreadyExists) {
+		intent.Done()
 		return
 	}
 	ctx, cancel := finish(ctx)
@@ -74,6 +80,9 @@ type Writer struct {
 	Recorded func(repository.ChangeRef)
 	// Clock gives the time of writes (nil: the system's clock).
 	Clock clock.Clock
+	// Intents, if set, journals each write before it is made (see
+	// readmodel.Intents).
+	Intents *readmodel.Intents
 }
 
 // Now is the time of a write, as stored: UTC, to the millisecond.
@@ -81,16 +90,24 @@ func (w *Writer) Now() time.Time {
 	return clock.Or(w.Clock).Now().UTC().Truncate(time.Millisecond)
 }
 
-// Record appends a change for other replicas. A failure is logged, not returned:
-// the write itself succeeded, and the periodic full reload of other replicas
-// picks it up.
-func (w *Writer) Record(ctx context.Context, c repository.Change) {
+// Begin journals that papers ids are about to be written; see readmodel.Intents.
+// A journal that cannot be written refuses the write.
+func (w *Writer) Begin(ids ...string) (*readmodel.Began, error) {
+	return w.Intents.Begin(ids, nil)
+}
+
+// Record appends a change for other replicas, and then finishes the intent of
+// its write. A failure is logged, not returned: the write itself succeeded, the
+// periodic full reload of other replicas picks it up, and the intent stays open
+// for this replica's next start to repair.
+func (w *Writer) Record(ctx context.Context, c repository.Change, intent *readmodel.Began) {
 	c.Time = clock.Or(w.Clock).Now().UTC()
 	id, err := w.Papers.RecordChange(context.WithoutCancel(ctx), c)
 	if err != nil {
 		w.log().WarnContext(ctx, "could not record change for other replicas", "paper", c.PaperID, "err", err)
 		return
 	}
+	intent.Done()
 	if w.Recorded != nil {
 		w.Recorded(repository.ChangeRef{ID: id, Time: c.Time})
 	}
@@ -120,11 +137,15 @@ func (w *Writer) Create(ctx context.Context, p *repository.Paper) (*repository.P
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	intent, err := w.Begin(p.ID)
+	if err != nil {
+		return nil, err
+	}
 	wctx, cancel := finish(ctx)
 	defer cancel()
 	if err := w.Papers.Create(wctx, p); err != nil {
+		w.settle(ctx, p.ID, err, intent)
 		if !errors.Is(err, repository.ErrAlreadyExists) {
-			w.settle(ctx, p.ID, err)
 			return nil, err
 		}
 		existing, gerr := w.Papers.Get(wctx, p.ID)
@@ -138,7 +159,7 @@ func (w *Writer) Create(ctx context.Context, p *repository.Paper) (*repository.P
 		return nil, repository.ErrAlreadyExists
 	}
 	w.Model.Put(p)
-	w.Record(ctx, repository.Change{PaperID: p.ID, Version: p.Version, Paper: p})
+	w.Record(ctx, repository.Change{PaperID: p.ID, Version: p.Version, Paper: p}, intent)
 	return p, nil
 }
 
@@ -169,13 +190,17 @@ func (w *Writer) Update(ctx context.Context, id, etag string, change func(cur *r
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		intent, err := w.Begin(cur.ID)
+		if err != nil {
+			return nil, err
+		}
 		wctx, cancel := finish(ctx)
 		err = w.Papers.Update(wctx, &next, cur.Version)
 		cancel()
-		w.settle(ctx, cur.ID, err)
+		w.settle(ctx, cur.ID, err, intent)
 		if err == nil {
 			w.Model.Put(&next)
-			w.Record(ctx, repository.Change{PaperID: next.ID, Version: next.Version, Paper: &next})
+			w.Record(ctx, repository.Change{PaperID: next.ID, Version: next.Version, Paper: &next}, intent)
 			return &next, nil
 		}
 		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
@@ -207,10 +232,14 @@ func (w *Writer) Delete(ctx context.Context, id, etag string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	intent, err := w.Begin(cur.ID)
+	if err != nil {
+		return err
+	}
 	wctx, cancel := finish(ctx)
 	defer cancel()
 	if err := w.Papers.Delete(wctx, cur.ID, cond); err != nil {
-		w.settle(ctx, cur.ID, err)
+		w.settle(ctx, cur.ID, err, intent)
 		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
 			w.refresh(ctx, cur.ID)
 		}
@@ -221,7 +250,7 @@ func (w *Writer) Delete(ctx context.Context, id, etag string) error {
 	// The paper's vote records stay: deleting them would scan every vote on the
 	// embedded database. Votes older than a paper do not count (see the read
 	// model), so a paper created again under the same id starts with none.
-	w.Record(ctx, repository.Change{PaperID: cur.ID, Version: version, Deleted: true})
+	w.Record(ctx, repository.Change{PaperID: cur.ID, Version: version, Deleted: true}, intent)
 	return nil
 }
 

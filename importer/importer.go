@@ -14,6 +14,7 @@ import (
 
 	"github.com/papercatalog/papers/check"
 	"github.com/papercatalog/papers/clock"
+	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -65,8 +66,11 @@ type Model interface {
 type Importer struct {
 	Papers repository.Papers
 	Model  Model
-	// Record, if set, is told of the papers each batch stored.
-	Record func(context.Context, repository.Change)
+	// Begin, if set, journals the papers of each batch before it is written,
+	// and Record, if set, is told of the papers each batch stored, with that
+	// journal entry (see readmodel.Intents).
+	Begin  func(ids ...string) (*readmodel.Began, error)
+	Record func(context.Context, repository.Change, *readmodel.Began)
 	// Clock gives the time of writes (nil: the system's clock).
 	Clock clock.Clock
 
@@ -110,7 +114,7 @@ func (im *Importer) now() time.Time {
 
 // Add imports a batch of records. An error means the database failed; records it
 // stored before stay stored.
-func (r *Run) Add(ctx context.Context, records []Record) error {
+func (r *Run) Add(ctx context.Context, records []Record) (err error) {
 	if len(records) == 0 {
 		return nil
 	}
@@ -165,11 +169,34 @@ func (r *Run) Add(ctx context.Context, records []Record) error {
 			updates = append(updates, pd)
 		}
 	}
-	var stored []*repository.Paper
-	if len(creates) > 0 {
-		dups, err := im.Papers.InsertMany(ctx, creates)
-		if err != nil {
+	if len(order) == 0 {
+		return nil
+	}
+	var intent *readmodel.Began
+	if im.Begin != nil {
+		if intent, err = im.Begin(order...); err != nil {
 			return err
+		}
+	}
+	// What the batch stored reaches the model and the change log even when a
+	// later write of the batch fails; the intent stays open after a failure
+	// (a failed write may have stored part of the batch).
+	var stored []*repository.Paper
+	defer func() {
+		for _, p := range stored {
+			im.Model.Put(p)
+		}
+		switch {
+		case len(stored) > 0 && im.Record != nil:
+			im.Record(ctx, repository.Change{Papers: stored}, intent)
+		case err == nil:
+			intent.Done()
+		}
+	}()
+	if len(creates) > 0 {
+		dups, ierr := im.Papers.InsertMany(ctx, creates)
+		if ierr != nil {
+			return ierr
 		}
 		for _, p := range creates {
 			if !dups[p.ID] {
@@ -178,28 +205,22 @@ func (r *Run) Add(ctx context.Context, records []Record) error {
 				continue
 			}
 			// Created meanwhile by another writer: merge onto what is stored.
-			cur, err := im.Papers.Get(ctx, p.ID)
-			if err != nil {
-				return err
+			cur, gerr := im.Papers.Get(ctx, p.ID)
+			if gerr != nil {
+				return gerr
 			}
 			im.Model.Put(cur)
 			updates = append(updates, &pending{rec: byID[p.ID].rec, prev: cur})
 		}
 	}
 	for _, pd := range updates {
-		p, err := r.update(ctx, pd, t)
-		if err != nil {
-			return err
+		p, uerr := r.update(ctx, pd, t)
+		if uerr != nil {
+			return uerr
 		}
 		if p != nil {
 			stored = append(stored, p)
 		}
-	}
-	for _, p := range stored {
-		im.Model.Put(p)
-	}
-	if len(stored) > 0 && im.Record != nil {
-		im.Record(ctx, repository.Change{Papers: stored})
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,8 +22,28 @@ func TestRun(t *testing.T) {
 	store := mongo.NewPapers(db)
 	model := readmodel.New()
 	var recorded int
+	journal := filepath.Join(t.TempDir(), "intents.journal")
+	intents, err := readmodel.OpenIntents(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	begun := 0
 	im := &importer.Importer{Papers: store, Model: model,
-		Record: func(_ context.Context, c repository.Change) { recorded += len(c.Papers) }}
+		Begin: func(ids ...string) (*readmodel.Began, error) {
+			begun += len(ids)
+			return intents.Begin(ids, nil)
+		},
+		Record: func(_ context.Context, c repository.Change, intent *readmodel.Began) {
+			recorded += len(c.Papers)
+			intent.Done()
+		}}
+	defer func() {
+		// Every batch that was journalled was finished: a restart has nothing to repair.
+		again, err := readmodel.OpenIntents(journal)
+		if err != nil || len(again.Left()) != 0 || begun == 0 {
+			t.Errorf("after the runs, %d papers journalled, left open: %v (%v)", begun, again.Left(), err)
+		}
+	}()
 
 	records := []importer.Record{
 		{Position: 1, PaperID: "2111.13056", Paper: &repository.Paper{ID: "2111.13056", ArxivVersion: 1, Title: "ViDT"}},

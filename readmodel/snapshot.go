@@ -5,6 +5,8 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,48 +14,81 @@ import (
 	"github.com/papercatalog/papers/repository"
 )
 
-// A snapshot is the read model written to a file on a clean shutdown, so that the
-// next start does not have to read every paper and vote from the database (which
-// takes a minute at 50,000 papers and 500,000 votes on the embedded FerretDB).
-// It is derived data: a start that uses it removes it first, so after a crash
-// there is none and the model is loaded from the database; a snapshot of another
-// database, or older than the change log reaches back, is ignored.
+// A checkpoint is the read model written to a file, tagged with the time up to
+// which it had seen every change of the change log: the Syncer writes one every
+// few minutes while it runs and one on a clean shutdown, and a start (after a
+// clean stop or a kill -9 alike) restores the newest and replays only the changes
+// recorded since, instead of reading every paper and vote from the database. A
+// checkpoint of another database, or older than the change log reaches back, is
+// not used. Writes this replica had begun but not recorded when it died are
+// repaired from its intent journal (see Intents).
+//
+// It is derived data, written atomically and durably (fsync of the file, rename,
+// fsync of the directory). The papers are streamed in chunks so that neither
+// writing nor reading holds a second copy of the whole model in memory, and the
+// model is locked only while its maps are copied, not while the file is written.
 
-// snapshotVersion changes whenever the snapshot's layout does.
-const snapshotVersion = 1
+// checkpointVersion changes whenever the checkpoint's layout does.
+const checkpointVersion = 2
 
-type snapshot struct {
+// checkpointChunk is how many papers one gob message holds.
+const checkpointChunk = 1024
+
+type checkpointHeader struct {
 	Version    int
 	DatabaseID string
 	// Synced is when the model had seen every change recorded before it (the
 	// start of the last poll).
-	Synced     time.Time
-	Papers     []*repository.Paper
+	Synced time.Time
+	Papers int
+}
+
+type checkpointTail struct {
 	Tombstones map[string]int64
 	Votes      map[string]map[string]int64
 	Unvoted    map[string]int64
 }
 
-// SaveSnapshot writes the model to path atomically, tagged with the database's
-// identity and the time up to which it had seen all changes.
-func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) error {
-	m.mu.RLock()
-	snap := snapshot{
-		Version: snapshotVersion, DatabaseID: databaseID, Synced: synced,
-		Papers:     make([]*repository.Paper, 0, len(m.papers)),
-		Tombstones: m.tombstones, Votes: m.votes, Unvoted: m.unvoted,
-	}
-	for _, p := range m.papers {
-		snap.Papers = append(snap.Papers, p)
-	}
-	err := writeFileAtomic(path, func(w *bufio.Writer) error { return gob.NewEncoder(w).Encode(&snap) })
-	m.mu.RUnlock()
-	return err
+// snapshot is a checkpoint as read back.
+type snapshot struct {
+	checkpointHeader
+	checkpointTail
+	Papers []*repository.Paper
 }
 
-// takeSnapshot reads the snapshot at path and removes the file, so that it is used
-// at most once. It returns nil, and no error, when there is no usable snapshot.
-func takeSnapshot(path, databaseID string) (*snapshot, error) {
+// SaveSnapshot writes the model to path atomically and durably, tagged with the
+// database's identity and the time up to which it had seen all changes.
+func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) error {
+	m.mu.RLock()
+	papers := make([]*repository.Paper, 0, len(m.papers))
+	for _, p := range m.papers {
+		papers = append(papers, p) // papers are never changed in place
+	}
+	tail := checkpointTail{Tombstones: maps.Clone(m.tombstones), Unvoted: maps.Clone(m.unvoted),
+		Votes: make(map[string]map[string]int64, len(m.votes))}
+	for id, users := range m.votes {
+		tail.Votes[id] = maps.Clone(users)
+	}
+	m.mu.RUnlock()
+	return writeFileAtomic(path, func(w *bufio.Writer) error {
+		enc := gob.NewEncoder(w)
+		if err := enc.Encode(checkpointHeader{Version: checkpointVersion, DatabaseID: databaseID,
+			Synced: synced, Papers: len(papers)}); err != nil {
+			return err
+		}
+		for i := 0; i < len(papers); i += checkpointChunk {
+			if err := enc.Encode(papers[i:min(i+checkpointChunk, len(papers))]); err != nil {
+				return err
+			}
+		}
+		return enc.Encode(&tail)
+	})
+}
+
+// readSnapshot reads the checkpoint at path. It returns nil, and no error, when
+// there is none; a checkpoint that is damaged, of another layout or of another
+// database is an error that says which.
+func readSnapshot(path, databaseID string) (*snapshot, error) {
 	f, err := os.Open(path) //nolint:gosec // a path under the data directory
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -61,23 +96,45 @@ func takeSnapshot(path, databaseID string) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() { _ = f.Close() }()
+	dec := gob.NewDecoder(bufio.NewReaderSize(f, 1<<20))
 	var snap snapshot
-	derr := gob.NewDecoder(bufio.NewReaderSize(f, 1<<20)).Decode(&snap)
-	_ = f.Close()
-	if err := os.Remove(path); err != nil {
-		return nil, fmt.Errorf("remove the used snapshot: %w", err)
+	if err := dec.Decode(&snap.checkpointHeader); err != nil {
+		return nil, fmt.Errorf("damaged checkpoint %s: %w", path, err)
 	}
-	if derr != nil || snap.Version != snapshotVersion || snap.DatabaseID != databaseID {
-		return nil, nil
+	switch {
+	case snap.Version != checkpointVersion:
+		return nil, fmt.Errorf("checkpoint %s has layout %d, not %d", path, snap.Version, checkpointVersion)
+	case snap.DatabaseID != databaseID:
+		return nil, fmt.Errorf("checkpoint %s is of another database (%q)", path, snap.DatabaseID)
+	}
+	snap.Papers = make([]*repository.Paper, 0, snap.checkpointHeader.Papers)
+	for len(snap.Papers) < snap.checkpointHeader.Papers {
+		var chunk []*repository.Paper
+		if err := dec.Decode(&chunk); err != nil || len(chunk) == 0 {
+			return nil, fmt.Errorf("damaged checkpoint %s after %d papers: %w", path, len(snap.Papers), orEOF(err))
+		}
+		snap.Papers = append(snap.Papers, chunk...)
+	}
+	if err := dec.Decode(&snap.checkpointTail); err != nil {
+		return nil, fmt.Errorf("damaged checkpoint %s: %w", path, err)
 	}
 	return &snap, nil
 }
 
+func orEOF(err error) error {
+	if err == nil {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 func writeFileAtomic(path string, write func(*bufio.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")
+	tmp, err := os.CreateTemp(dir, ".checkpoint-*")
 	if err != nil {
 		return err
 	}
@@ -98,7 +155,20 @@ func writeFileAtomic(path string, write func(*bufio.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir) //nolint:gosec // a directory under the data directory
+	if err != nil {
+		return err
+	}
+	defer func() { _ = d.Close() }()
+	return d.Sync()
 }
 
 // restore sets the model from a snapshot.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,11 +30,20 @@ type Syncer struct {
 	// FullReload is how often everything is reloaded anyway (default 30 min), which
 	// also repairs a change a writer crashed before recording.
 	FullReload time.Duration
-	// SnapshotPath, when set, is where Save writes the model on a clean shutdown
-	// and where Start looks for it; DatabaseID tells snapshots of other databases
-	// apart.
+	// SnapshotPath, when set, is where the model's checkpoint is written (every
+	// Checkpoint while Run runs, and by Save on a clean shutdown) and where Start
+	// looks for it; DatabaseID tells checkpoints of other databases apart.
 	SnapshotPath string
 	DatabaseID   string
+	// Checkpoint is how often Run writes a checkpoint (default 1 min; 0 with
+	// SnapshotPath set: the default). A large model is checkpointed less often:
+	// at most a tenth of the time goes to writing it, and never less often than
+	// a third of Retention, so that a checkpoint is always within the change log.
+	Checkpoint time.Duration
+	// Intents, if set, is the journal of this replica's writes begun and not yet
+	// recorded; Start repairs the model from the database for those the last
+	// process left open.
+	Intents *Intents
 	// Clock gives the time polls read the change log from, which writers
 	// stamp with the same clock (nil: the system's clock).
 	Clock clock.Clock
@@ -41,6 +52,8 @@ type Syncer struct {
 	synced    atomic.Int64 // lastPoll in Unix nanoseconds, for other goroutines
 	lastFull  time.Time
 	lastPrune time.Time
+	// nextCheckpoint is when Run writes the next checkpoint (real time).
+	nextCheckpoint time.Time
 
 	mu      sync.Mutex
 	applied map[string]time.Time // changes of the polled window already in the model
@@ -102,46 +115,122 @@ func (s *Syncer) defaults() {
 	if s.FullReload <= 0 {
 		s.FullReload = 30 * time.Minute
 	}
+	if s.Checkpoint <= 0 {
+		s.Checkpoint = time.Minute
+	}
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
 }
 
-// Start fills the model: from the snapshot a clean shutdown left, caught up with the
-// changes recorded since, when there is a usable one; else from the database.
+// Start fills the model: from the newest checkpoint, caught up with the changes
+// recorded since and repaired for the writes the last process left unfinished,
+// when there is a usable one; else from the database, saying why in the log.
 func (s *Syncer) Start(ctx context.Context) error {
 	s.defaults()
 	if s.SnapshotPath != "" {
+		// Checkpoints a kill interrupted while they were written.
+		if partial, err := filepath.Glob(filepath.Join(filepath.Dir(s.SnapshotPath), ".checkpoint-*")); err == nil {
+			for _, f := range partial {
+				_ = os.Remove(f)
+			}
+		}
 		began := time.Now() // real time: how long the restore took
-		snap, err := takeSnapshot(s.SnapshotPath, s.DatabaseID)
+		snap, err := readSnapshot(s.SnapshotPath, s.DatabaseID)
 		switch {
 		case err != nil:
-			s.Log.Warn("read model snapshot unusable; loading from the database", "err", err)
+			s.Log.Warn("read model checkpoint unusable; loading from the database", "err", err)
 		case snap == nil:
+			s.Log.Info("no read model checkpoint; loading from the database")
 		case s.now().Sub(snap.Synced) > s.Retention-overlap:
-			s.Log.Info("read model snapshot older than the change log; loading from the database", "synced", snap.Synced)
+			s.Log.Warn("read model checkpoint older than the change log keeps; loading from the database",
+				"synced", snap.Synced, "retention", s.Retention)
 		default:
 			s.Model.restore(snap)
 			s.lastPoll, s.lastFull = snap.Synced, s.now()
 			s.synced.Store(s.lastPoll.UnixNano())
 			if err := s.Poll(ctx); err != nil {
-				return fmt.Errorf("catch up after the snapshot: %w", err)
+				return fmt.Errorf("catch up after the checkpoint: %w", err)
 			}
-			s.Log.Info("read model restored from snapshot", "papers", len(snap.Papers), "synced", snap.Synced,
-				"took", time.Since(began).Round(time.Millisecond))
+			left := s.Intents.Left()
+			if err := s.repair(ctx, left); err != nil {
+				return fmt.Errorf("repair the writes the last process left unfinished: %w", err)
+			}
+			if err := s.Intents.Forget(); err != nil {
+				return err
+			}
+			s.Log.Info("read model restored from checkpoint", "papers", len(snap.Papers), "synced", snap.Synced,
+				"unfinished_writes", len(left), "took", time.Since(began).Round(time.Millisecond))
+			s.nextCheckpoint = time.Now().Add(s.Checkpoint)
 			return nil
 		}
 	}
-	return s.Load(ctx)
+	if err := s.Load(ctx); err != nil {
+		return err
+	}
+	s.nextCheckpoint = time.Now() // a first checkpoint soon, so that a crash does not load everything again
+	return s.Intents.Forget()     // the load read every write that had landed
 }
 
-// Save writes the model's snapshot for the next start. Call it once nothing
+// repair re-reads from the database the papers and votes of intents a process
+// began and did not see through to the change log: their writes may have landed
+// without a change-log entry.
+func (s *Syncer) repair(ctx context.Context, left []Intent) error {
+	seen := map[string]bool{}
+	var votes []repository.VoteRecord
+	for _, in := range left {
+		for _, id := range in.Papers {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			p, err := s.Repo.Get(ctx, id)
+			switch {
+			case err == nil:
+				s.Model.Put(p)
+			case errors.Is(err, repository.ErrNotFound):
+				if cur, ok := s.Model.Get(id); ok {
+					s.Model.Remove(id, cur.Version)
+				}
+			default:
+				return err
+			}
+		}
+		votes = append(votes, in.Votes...)
+	}
+	if len(votes) == 0 || s.Votes == nil {
+		return nil
+	}
+	stored, err := s.Votes.Stored(ctx, votes)
+	if err != nil {
+		return err
+	}
+	s.apply(repository.Change{Votes: stored})
+	return nil
+}
+
+// Save writes the model's checkpoint for the next start. Call it once nothing
 // changes the model any more (after Run has returned).
 func (s *Syncer) Save() error {
 	if s.SnapshotPath == "" || !s.Model.Loaded() {
 		return nil
 	}
 	return s.Model.SaveSnapshot(s.SnapshotPath, s.DatabaseID, s.lastPoll)
+}
+
+// checkpoint writes a checkpoint when one is due, from Run, between polls.
+func (s *Syncer) checkpoint() {
+	if s.SnapshotPath == "" || !s.Model.Loaded() || time.Now().Before(s.nextCheckpoint) {
+		return
+	}
+	began := time.Now() // real time: pacing, not the model's clock
+	if err := s.Save(); err != nil {
+		s.Log.Warn("could not write the read model checkpoint; retrying at the next", "err", err)
+	} else {
+		s.Log.Debug("read model checkpoint written", "synced", s.lastPoll, "took", time.Since(began).Round(time.Millisecond))
+	}
+	every := max(s.Checkpoint, 10*time.Since(began))
+	s.nextCheckpoint = time.Now().Add(min(every, s.Retention/3))
 }
 
 // Load reads every paper from the database into the model.
@@ -185,9 +274,13 @@ func (s *Syncer) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := s.Poll(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Warn("read model sync failed; retrying", "err", err)
+		if err := s.Poll(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.Log.Warn("read model sync failed; retrying", "err", err)
+			}
+			continue
 		}
+		s.checkpoint()
 	}
 }
 

@@ -132,6 +132,11 @@ type Votes interface {
 	RecordVotes(ctx context.Context, changes []VoteRecord) (lost []int, err error)
 	// UserVotes returns the recorded changes of one user's vote on one paper.
 	UserVotes(ctx context.Context, paperID, user string) ([]VoteRecord, error)
+	// Stored returns, for each of changes, the change stored from the same
+	// predecessor (the change itself, or the one that won against it), leaving out
+	// those of which none is stored: what became of changes whose outcome is
+	// unknown.
+	Stored(ctx context.Context, changes []VoteRecord) ([]VoteRecord, error)
 	// AllVotes calls fn for every recorded change, in no particular order.
 	AllVotes(ctx context.Context, fn func(VoteRecord) error) error
 }

@@ -228,8 +228,8 @@ func TestOneUserManyConcurrentUpvotes(t *testing.T) {
 	if err := ts.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Start from the database, not from the model's snapshot.
-	if err := os.Remove(filepath.Join(cfg.DataDir, "readmodel.snapshot")); err != nil {
+	// Start from the database, not from the model's checkpoint.
+	if err := os.Remove(filepath.Join(cfg.DataDir, "readmodel.checkpoint")); err != nil {
 		t.Fatal(err)
 	}
 	again := startServer(t, cfg)
@@ -282,7 +282,7 @@ func TestVotesOfADeletedPaperDoNotComeBack(t *testing.T) {
 	if err := ts.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(cfg.DataDir, "readmodel.snapshot")); err != nil {
+	if err := os.Remove(filepath.Join(cfg.DataDir, "readmodel.checkpoint")); err != nil {
 		t.Fatal(err)
 	}
 	again := startServer(t, cfg)

@@ -24,17 +24,21 @@ import (
 // Config is paperd's configuration. Each setting comes from a flag, else from its
 // environment variable, else from its default.
 type Config struct {
-	GRPCAddr        string
-	HTTPAddr        string
-	DataDir         string
-	MongoURI        string
-	MongoDatabase   string
-	AdminTokens     []string
-	SyncInterval    time.Duration
-	ShutdownTimeout time.Duration
-	LogFormat       string
-	LogLevel        string
-	JWT             auth.UsersConfig
+	GRPCAddr      string
+	HTTPAddr      string
+	DataDir       string
+	MongoURI      string
+	MongoDatabase string
+	AdminTokens   []string
+	SyncInterval  time.Duration
+	// CheckpointInterval is how often the read model is checkpointed under the
+	// data directory, for a start after a crash to replay only what changed
+	// since (default 1m; a large model less often, see readmodel.Syncer).
+	CheckpointInterval time.Duration
+	ShutdownTimeout    time.Duration
+	LogFormat          string
+	LogLevel           string
+	JWT                auth.UsersConfig
 	// Arxiv configures the built-in arXiv poller; it is off without categories.
 	Arxiv ArxivConfig
 	// PprofAddr, if set, is where Go's profiling handlers listen.
@@ -144,6 +148,8 @@ func (c *Config) settings() []setting {
 		{"admin-tokens-file", "PAPERD_ADMIN_TOKENS_FILE", "", "file with admin bearer tokens, one a line (# comments allowed)", c.readAdminTokens},
 		{"sync-interval", "PAPERD_SYNC_INTERVAL", "5s", "how often writes of other replicas are picked up",
 			checked(&c.SyncInterval, time.ParseDuration, positive, "a positive duration such as 5s")},
+		{"checkpoint-interval", "PAPERD_CHECKPOINT_INTERVAL", "1m", "how often the read model is checkpointed, so that a start after a crash replays only the changes since (a large catalog: less often, at most a tenth of the time)",
+			checked(&c.CheckpointInterval, time.ParseDuration, positive, "a positive duration such as 1m")},
 		{"shutdown-timeout", "PAPERD_SHUTDOWN_TIMEOUT", "20s", "how long in-flight requests may take to finish on shutdown",
 			checked(&c.ShutdownTimeout, time.ParseDuration, positive, "a positive duration such as 20s")},
 		{"log-format", "PAPERD_LOG_FORMAT", "text", "log format: text or json", oneOf(&c.LogFormat, "text", "json")},

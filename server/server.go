@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -67,6 +68,7 @@ type Server struct {
 	embedded *embedded.DB
 	db       *mongo.DB
 	syncer   *readmodel.Syncer
+	intents  *readmodel.Intents
 	model    *readmodel.Model
 
 	grpcServer *grpc.Server
@@ -355,8 +357,14 @@ func (s *Server) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	// The clean shutdown's snapshot of earlier versions: replaced by the checkpoint.
+	_ = os.Remove(filepath.Join(cfg.DataDir, "readmodel.snapshot"))
+	if s.intents, err = readmodel.OpenIntents(filepath.Join(cfg.DataDir, "intents.journal")); err != nil {
+		return fmt.Errorf("intent journal: %w", err)
+	}
 	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Votes: voteRecords, Log: log, Interval: cfg.SyncInterval, Clock: cfg.Clock,
-		SnapshotPath: filepath.Join(cfg.DataDir, "readmodel.snapshot"), DatabaseID: hex.EncodeToString(dbID)}
+		SnapshotPath: filepath.Join(cfg.DataDir, "readmodel.checkpoint"), DatabaseID: hex.EncodeToString(dbID),
+		Checkpoint: cfg.CheckpointInterval, Intents: s.intents}
 	if err := retry(ctx, log, "load read model", s.syncer.Start); err != nil {
 		return err
 	}
@@ -382,8 +390,10 @@ func (s *Server) open(ctx context.Context) error {
 	tokens := listing.NewTokens(key)
 	s.catalog = &service.Catalog{Papers: papers, Votes: voteRecords, Model: s.model, Tokens: tokens,
 		Log: log, Search: s.index, Indexer: indexer, Clock: cfg.Clock,
-		Writer:  &catalog.Writer{Papers: papers, Model: s.model, Log: log, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock},
-		Upvotes: &votes.Recorder{Votes: voteRecords, Papers: papers, Model: s.model, Log: log, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock}}
+		Writer: &catalog.Writer{Papers: papers, Model: s.model, Log: log, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock,
+			Intents: s.intents},
+		Upvotes: &votes.Recorder{Votes: voteRecords, Papers: papers, Model: s.model, Log: log, Recorded: s.syncer.MarkApplied, Clock: cfg.Clock,
+			Intents: s.intents}}
 	indexer.Busy = s.catalog.Importing
 	var mail mailer.Mailer
 	senders := mailer.DefaultConnections
@@ -551,10 +561,13 @@ func (s *Server) close() {
 	if s.syncer != nil && s.served {
 		began := time.Now()
 		if err := s.syncer.Save(); err != nil {
-			s.log.Warn("could not write the read model snapshot; the next start loads from the database", "err", err)
+			s.log.Warn("could not write the read model checkpoint; the next start uses the last one written", "err", err)
 		} else {
-			s.log.Info("read model snapshot written", "took", time.Since(began).Round(time.Millisecond))
+			s.log.Info("read model checkpoint written", "took", time.Since(began).Round(time.Millisecond))
 		}
+	}
+	if s.intents != nil {
+		_ = s.intents.Close()
 	}
 	if s.index != nil {
 		if err := s.index.Close(); err != nil {

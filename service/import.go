@@ -73,7 +73,7 @@ func (s *Catalog) NewImportRun() *ImportRun {
 // importer returns the import engine, made on first use.
 func (s *Catalog) importer() *importer.Importer {
 	s.importOnce.Do(func() {
-		s.imports = &importer.Importer{Papers: s.Papers, Model: s.Model, Record: s.Writer.Record, Clock: s.Clock}
+		s.imports = &importer.Importer{Papers: s.Papers, Model: s.Model, Begin: s.Writer.Begin, Record: s.Writer.Record, Clock: s.Clock}
 	})
 	return s.imports
 }

@@ -32,6 +32,9 @@ type Recorder struct {
 	// Clock gives the votes' versions and the change log's times (nil: the
 	// system's clock).
 	Clock clock.Clock
+	// Intents, if set, journals each batch before it is stored (see
+	// readmodel.Intents).
+	Intents *readmodel.Intents
 
 	once   sync.Once
 	writer *writer
@@ -40,7 +43,7 @@ type Recorder struct {
 
 func (r *Recorder) batches() *writer {
 	r.once.Do(func() {
-		r.writer = &writer{votes: r.Votes, papers: r.Papers, log: r.Log, applied: r.apply, recorded: r.Recorded, clock: r.Clock}
+		r.writer = &writer{votes: r.Votes, papers: r.Papers, log: r.Log, applied: r.apply, recorded: r.Recorded, clock: r.Clock, intents: r.Intents}
 	})
 	return r.writer
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/papercatalog/papers/clock"
+	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -28,6 +29,8 @@ type writer struct {
 	recorded func(repository.ChangeRef)
 	// clock gives the change log's times (see Recorder.Clock).
 	clock clock.Clock
+	// intents journals each batch before it is stored.
+	intents *readmodel.Intents
 
 	once    sync.Once
 	stopped sync.Once
@@ -131,9 +134,13 @@ func (w *writer) flush(batch []*voteOp) ([]bool, error) {
 	for _, op := range batch {
 		records = append(records, op.rec)
 	}
-	lostIdx, err := w.votes.RecordVotes(ctx, records)
+	intent, err := w.intents.Begin(nil, records)
 	if err != nil {
 		return nil, err
+	}
+	lostIdx, err := w.votes.RecordVotes(ctx, records)
+	if err != nil {
+		return nil, err // the intent stays open: some of the batch may be stored
 	}
 	lost := make([]bool, len(batch))
 	for _, i := range lostIdx {
@@ -146,6 +153,7 @@ func (w *writer) flush(batch []*voteOp) ([]bool, error) {
 		}
 	}
 	if len(stored) == 0 {
+		intent.Done()
 		return lost, nil
 	}
 	for _, r := range stored {
@@ -155,7 +163,10 @@ func (w *writer) flush(batch []*voteOp) ([]bool, error) {
 	id, err := w.papers.RecordChange(ctx, repository.Change{Votes: stored, Time: t})
 	if err != nil {
 		w.log.Warn("could not record votes for other replicas", "votes", len(stored), "err", err)
-	} else if w.recorded != nil {
+		return lost, nil // the intent stays open, for a restart to re-read the batch
+	}
+	intent.Done()
+	if w.recorded != nil {
 		w.recorded(repository.ChangeRef{ID: id, Time: t})
 	}
 	return lost, nil

@@ -100,7 +100,7 @@ var listening = regexp.MustCompile(`paperd listening; opening the database"[ ,]"
 
 // start runs paperd and waits until it listens and /readyz answers 200; logs,
 // if not nil, receives its output.
-func (p *paperd) start(logs *bytes.Buffer) *exec.Cmd {
+func (p *paperd) start(logs io.Writer) *exec.Cmd {
 	t := p.t
 	t.Helper()
 	p.setAddrs("", "")

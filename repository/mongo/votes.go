@@ -44,6 +44,11 @@ type voteDoc struct {
 	Time    time.Time `bson:"time"`
 }
 
+// record is the vote change d stores.
+func (d *voteDoc) record() repository.VoteRecord {
+	return repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev}
+}
+
 func voteID(r repository.VoteRecord) string {
 	return r.PaperID + "|" + r.User + "|^" + strconv.FormatInt(r.Prev, 10)
 }
@@ -95,6 +100,25 @@ func (s *Votes) RecordVotes(ctx context.Context, changes []repository.VoteRecord
 	return lost, nil
 }
 
+// Stored implements repository.Votes, reading each change by its _id.
+func (s *Votes) Stored(ctx context.Context, changes []repository.VoteRecord) ([]repository.VoteRecord, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
+	var out []repository.VoteRecord
+	for _, c := range changes {
+		var d voteDoc
+		err := s.votes.FindOne(ctx, bson.D{{Key: "_id", Value: voteID(c)}}).Decode(&d)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read votes: %w", wrap(err))
+		}
+		out = append(out, d.record())
+	}
+	return out, nil
+}
+
 // UserVotes implements repository.Votes. It filters on fields other than _id,
 // which FerretDB answers by scanning: callers use it only after losing a race.
 func (s *Votes) UserVotes(ctx context.Context, paperID, user string) ([]repository.VoteRecord, error) {
@@ -110,7 +134,7 @@ func (s *Votes) UserVotes(ctx context.Context, paperID, user string) ([]reposito
 	}
 	out := make([]repository.VoteRecord, len(docs))
 	for i, d := range docs {
-		out[i] = repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev}
+		out[i] = d.record()
 	}
 	return out, nil
 }
@@ -152,7 +176,7 @@ func (s *Votes) AllVotes(ctx context.Context, fn func(repository.VoteRecord) err
 		if d.PaperID == "" || d.User == "" {
 			continue
 		}
-		if err := fn(repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev}); err != nil {
+		if err := fn(d.record()); err != nil {
 			return err
 		}
 	}

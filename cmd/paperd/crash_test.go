@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/papercatalog/papers/catalog"
+	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
+	"github.com/papercatalog/papers/repository"
+	"github.com/papercatalog/papers/repository/mongo"
+)
+
+// TestKillAtRandomPointsServesTheDatabase kills paperd with SIGKILL at a random
+// moment of an import, of creates, updates and deletes, and of upvotes, all at
+// once, several times over. Every start after a kill restores the read model's
+// checkpoint and replays what changed since (the log says so), and must then serve
+// exactly what the database holds: every paper, at its version, with its upvote
+// count, and no paper the database does not have.
+func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
+	t.Parallel()
+	const rounds, users, secret = 4, 4, "a-test-secret-that-is-long-enough-for-hs256"
+	bin := buildPaperd(t)
+	data := filepath.Join(t.TempDir(), "data")
+	checkpoint := filepath.Join(data, "readmodel.checkpoint")
+	pd := newPaperd(t, bin, "PAPERD_DATA_DIR="+data, "PAPERD_ADMIN_TOKENS=e2e-token", "PAPERD_JWT_SECRET="+secret,
+		"PAPERD_WRITE_RATE_LIMIT=off", "PAPERD_UPVOTE_RATE_LIMIT=off",
+		"PAPERD_SYNC_INTERVAL=100ms", "PAPERD_CHECKPOINT_INTERVAL=200ms")
+	client := catalogv1.NewCatalogServiceClient(pd.conn())
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
+	userCtx := func(u int) context.Context {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": fmt.Sprintf("user-%d", u),
+			"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	}
+	submitted := timestamppb.New(time.Now().UTC().Add(-time.Hour))
+
+	var logs *lockedWriter
+	start := func() *exec.Cmd {
+		logs = &lockedWriter{}
+		return pd.start(logs)
+	}
+	cmd := start()
+	for round := range rounds {
+		began := time.Now()
+		var progress atomic.Int64 // writes acknowledged this round
+		var wg sync.WaitGroup
+		wg.Go(func() { // an import: one stream of many batches
+			stream, err := client.ImportPapers(admin)
+			if err != nil {
+				return
+			}
+			for batch := 0; ; batch++ {
+				recs := make([]*catalogv1.ImportRecord, 100)
+				for i := range recs {
+					recs[i] = &catalogv1.ImportRecord{PaperId: fmt.Sprintf("25%02d.%05d", round+1, batch*100+i),
+						Paper: &catalogv1.Paper{Title: "Imported", SubmitTime: submitted}}
+				}
+				if stream.Send(&catalogv1.ImportPapersRequest{Records: recs}) != nil {
+					return // the server is gone
+				}
+				progress.Add(1)
+			}
+		})
+		for w := range 2 { // creates, updates and deletes
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					id := fmt.Sprintf("2412.%d%d%03d", round, w, i)
+					p, err := client.CreatePaper(admin, &catalogv1.CreatePaperRequest{PaperId: id,
+						Paper: &catalogv1.Paper{Title: "Created", SubmitTime: submitted}})
+					if err != nil {
+						return
+					}
+					if _, err := client.UpdatePaper(admin, &catalogv1.UpdatePaperRequest{
+						Paper:      &catalogv1.Paper{Name: p.GetName(), Etag: p.GetEtag(), Title: "Updated"},
+						UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}}); err != nil {
+						return
+					}
+					if i%3 == 0 {
+						if _, err := client.DeletePaper(admin, &catalogv1.DeletePaperRequest{Name: p.GetName()}); err != nil {
+							return
+						}
+					}
+					progress.Add(1)
+				}
+			})
+		}
+		for u := range users { // each user toggles upvotes on the papers of earlier rounds and this one
+			wg.Go(func() {
+				uctx := userCtx(u)
+				for i := 0; ; i++ {
+					name := fmt.Sprintf("papers/25%02d.%05d", 1+i%(round+1), (i*7+u)%200)
+					_, err := client.UpvotePaper(uctx, &catalogv1.UpvotePaperRequest{Name: name})
+					if err == nil && i%2 == 1 {
+						_, err = client.RemovePaperUpvote(uctx, &catalogv1.RemovePaperUpvoteRequest{Name: name})
+					}
+					if err != nil && pd.gone(err) {
+						return
+					}
+					progress.Add(1)
+				}
+			})
+		}
+		// Kill at a random moment after a checkpoint of this run was written and
+		// writes have been acknowledged.
+		eventually(t, "a checkpoint written while writes go on", func() bool {
+			st, err := os.Stat(checkpoint)
+			return err == nil && st.ModTime().After(began) && progress.Load() > 20
+		})
+		time.Sleep(time.Duration(rand.Int64N(int64(700 * time.Millisecond))))
+		pd.kill(cmd)
+		wg.Wait()
+
+		cmd = start()
+		if out := logs.String(); !strings.Contains(out, "read model restored from checkpoint") {
+			t.Fatalf("round %d: the start after the kill did not restore the checkpoint:\n%s", round, out)
+		}
+		servesTheDatabase(ctx, t, client, data, fmt.Sprintf("after kill %d", round+1))
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+}
+
+// gone reports whether err is that of a call to a paperd that is not running.
+func (p *paperd) gone(err error) bool {
+	g, _ := p.addrs()
+	return g == "" || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "Unavailable")
+}
+
+// servesTheDatabase compares every paper paperd serves, its version and upvote
+// count, with the database paperd runs on.
+func servesTheDatabase(ctx context.Context, t *testing.T, client catalogv1.CatalogServiceClient, data, phase string) {
+	t.Helper()
+	db, err := mongo.Open("mongodb://"+url.PathEscape(filepath.Join(data, "db", "ferretdb.sock"))+"/", "papers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close(context.Background()) }()
+	// The database may answer slowly while the restarted paperd catches up: read
+	// it again until a whole read succeeds.
+	var stored map[string]*repository.Paper
+	var latest map[[2]string]repository.VoteRecord
+	var readErr error
+	eventually(t, "a whole read of the database", func() bool {
+		stored, latest = map[string]*repository.Paper{}, map[[2]string]repository.VoteRecord{}
+		if readErr = mongo.NewPapers(db).All(ctx, func(p *repository.Paper) error {
+			stored[p.ID] = p
+			return nil
+		}); readErr != nil {
+			t.Logf("%s: reading the database: %v", phase, readErr)
+			return false
+		}
+		readErr = mongo.NewVotes(db).AllVotes(ctx, func(r repository.VoteRecord) error {
+			if cur, ok := latest[[2]string{r.PaperID, r.User}]; !ok || r.Version > cur.Version {
+				latest[[2]string{r.PaperID, r.User}] = r
+			}
+			return nil
+		})
+		return readErr == nil
+	})
+	upvotes := map[string]int64{}
+	for _, r := range latest {
+		// A vote older than the paper was cast on an earlier paper of that id.
+		if p, ok := stored[r.PaperID]; ok && r.Added && (r.Version == 0 || r.Version >= p.CreateTime.UnixNano()) {
+			upvotes[r.PaperID]++
+		}
+	}
+
+	served := map[string]*catalogv1.Paper{}
+	token := ""
+	for {
+		resp, err := client.ListPapers(ctx, &catalogv1.ListPapersRequest{PageSize: 1000, PageToken: token}, grpc.WaitForReady(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range resp.GetPapers() {
+			served[p.GetArxivId()] = p
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	var votes int64
+	for id, want := range stored {
+		got, ok := served[id]
+		switch {
+		case !ok:
+			t.Errorf("%s: paper %s is in the database and not served", phase, id)
+		case got.GetEtag() != catalog.Etag(want) || got.GetTitle() != want.Title:
+			t.Errorf("%s: paper %s served at etag %s (%q), the database has %s (%q)", phase, id, got.GetEtag(), got.GetTitle(),
+				catalog.Etag(want), want.Title)
+		case got.GetUpvotes() != want.BaseUpvotes+upvotes[id]:
+			t.Errorf("%s: paper %s served with %d upvotes, the database's votes make %d", phase, id, got.GetUpvotes(), want.BaseUpvotes+upvotes[id])
+		}
+		votes += upvotes[id]
+	}
+	for id := range served {
+		if _, ok := stored[id]; !ok {
+			t.Errorf("%s: paper %s is served and not in the database", phase, id)
+		}
+	}
+	if len(stored) < 100 || votes == 0 {
+		t.Errorf("%s: only %d papers and %d upvotes in the database: the workload did not run", phase, len(stored), votes)
+	}
+	t.Logf("%s: %d papers and %d upvotes served as stored", phase, len(stored), votes)
+}

@@ -1,0 +1,266 @@
+package readmodel
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/papercatalog/papers/repository"
+	"github.com/papercatalog/papers/repository/mongo"
+	"github.com/papercatalog/papers/repository/mongo/mongotest"
+)
+
+func TestCheckpointRoundTripStaysForTheNextStart(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "readmodel.checkpoint")
+	m := New()
+	var all []*repository.Paper
+	for i := range 2*checkpointChunk + 5 { // more than one chunk, and a partial last one
+		all = append(all, paper(fmt.Sprintf("p%d", i), int64(i+1), 0))
+	}
+	m.Replace(append(all, paper("a", 1, 3)), 0)
+	m.AddVote(repository.Vote{PaperID: "a", User: "u1"}, 10)
+	m.Remove("gone", 7)
+	synced := time.Now().UTC().Truncate(time.Millisecond)
+	if err := m.SaveSnapshot(path, "db-1", synced); err != nil {
+		t.Fatal(err)
+	}
+
+	if snap, err := readSnapshot(filepath.Join(t.TempDir(), "none"), "db-1"); err != nil || snap != nil {
+		t.Errorf("a missing checkpoint: %v %v", snap, err)
+	}
+	for range 2 { // a start does not use the checkpoint up: a crash after it restores it again
+		snap, err := readSnapshot(path, "db-1")
+		if err != nil || snap == nil {
+			t.Fatalf("read: %v %v", snap, err)
+		}
+		r := New()
+		r.restore(snap)
+		if got, ok := r.Get("a"); !ok || got.Upvotes != 4 || !r.HasVote(repository.Vote{PaperID: "a", User: "u1"}) {
+			t.Errorf("restored paper a: %v %v", got, ok)
+		}
+		if r.Put(paper("gone", 5, 0)) {
+			t.Error("the restored tombstone did not hold back an older version")
+		}
+		if !snap.Synced.Equal(synced) || !r.Loaded() || r.Len() != len(all)+1 {
+			t.Errorf("synced %v loaded %v len %d, want %d", snap.Synced, r.Loaded(), r.Len(), len(all)+1)
+		}
+	}
+
+	if snap, err := readSnapshot(path, "db-2"); err == nil || snap != nil {
+		t.Errorf("a checkpoint of another database was used: %v %v", snap, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, damaged := range map[string][]byte{"not a checkpoint": []byte("not a checkpoint"), "cut short": b[:len(b)/2]} {
+		if err := os.WriteFile(path, damaged, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if snap, err := readSnapshot(path, "db-1"); err == nil || snap != nil {
+			t.Errorf("%s: a damaged checkpoint was used: %v %v", name, snap, err)
+		}
+	}
+}
+
+func TestIntentsLeftOpenAreReadBackOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "intents.journal")
+	j, err := OpenIntents(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vote := repository.VoteRecord{PaperID: "a", User: "u", Added: true, Version: 5, Prev: 2}
+	open, err := j.Begin([]string{"a", "b"}, []repository.VoteRecord{vote})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := j.Begin([]string{"c"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done.Done()
+	_ = open // never finished: the process dies here
+	// The process was killed while appending its next intent.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"s":3,"p":["d"`); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+
+	j2, err := OpenIntents(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := j2.Left()
+	if len(left) != 1 || !slices.Equal(left[0].Papers, []string{"a", "b"}) || !slices.Equal(left[0].Votes, []repository.VoteRecord{vote}) {
+		t.Fatalf("left open: %+v, want the intent of a and b with its vote", left)
+	}
+	// The new process's intents carry on from the old ones' numbers.
+	next, err := j2.Begin([]string{"e"}, nil)
+	if err != nil || next.seq <= left[0].Seq {
+		t.Fatalf("next intent %+v after %d: %v", next, left[0].Seq, err)
+	}
+	if err := j2.Forget(); err != nil {
+		t.Fatal(err)
+	}
+	j3, err := OpenIntents(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := j3.Left(); len(left) != 1 || !slices.Equal(left[0].Papers, []string{"e"}) {
+		t.Errorf("after Forget, left open: %+v, want only e (begun after the repair)", left)
+	}
+}
+
+func TestIntentsJournalStaysSmall(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "intents.journal")
+	j, err := OpenIntents(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("2401.%05d", i)
+	}
+	var kept *Began
+	for i := range 2000 { // about 12 MB of intents, all finished but one
+		b, err := j.Begin(ids, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1000 {
+			kept = b
+			continue
+		}
+		b.Done()
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > compactAt+64<<10 {
+		t.Errorf("journal of 2,000 finished intents is %d bytes, more than %d", st.Size(), compactAt)
+	}
+	j2, err := OpenIntents(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := j2.Left(); len(left) != 1 || left[0].Seq != kept.seq {
+		t.Errorf("left open after compactions: %d intents, want the one kept open", len(left))
+	}
+}
+
+// TestStartAfterACrashRepairsUnrecordedWrites plays what kill -9 leaves: a
+// checkpoint, changes recorded since, and writes that reached the database but
+// not the change log. A start restores the checkpoint, replays the change log,
+// and re-reads what the open intents name.
+func TestStartAfterACrashRepairsUnrecordedWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mongotest.Open(t)
+	papers, votes := mongo.NewPapers(db), mongo.NewVotes(db)
+	dir := t.TempDir()
+	start := func() (*Syncer, *Model) {
+		t.Helper()
+		intents, err := OpenIntents(filepath.Join(dir, "intents.journal"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = intents.Close() })
+		m := New()
+		s := &Syncer{Model: m, Repo: papers, Votes: votes, SnapshotPath: filepath.Join(dir, "readmodel.checkpoint"),
+			DatabaseID: "db", Intents: intents, Log: slog.New(slog.DiscardHandler)}
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s, m
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	version := func() int64 { return repository.NextVersion(time.Now(), 0) }
+	create := func(id string) *repository.Paper {
+		t.Helper()
+		p := &repository.Paper{ID: id, Title: id, SubmitTime: now, CreateTime: now, UpdateTime: now, Version: version()}
+		if err := papers.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	record := func(c repository.Change) {
+		t.Helper()
+		c.Time = time.Now().UTC()
+		if _, err := papers.RecordChange(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s, _ := start() // an empty database: loaded whole
+	a, gone := create("a"), create("gone")
+	record(repository.Change{PaperID: "a", Version: a.Version, Paper: a})
+	record(repository.Change{PaperID: "gone", Version: gone.Version, Paper: gone})
+	if err := s.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+
+	// After the checkpoint: a recorded write (replayed from the change log) ...
+	c := create("c")
+	record(repository.Change{PaperID: "c", Version: c.Version, Paper: c})
+	// ... a write no one journalled nor recorded (a start that loaded everything
+	// would find it: its absence shows the checkpoint was used) ...
+	create("unjournalled")
+	// ... and writes begun and stored, whose process died before recording them.
+	vote := repository.VoteRecord{PaperID: "a", User: "u1", Added: true, Version: version()}
+	if _, err := s.Intents.Begin([]string{"b", "a", "gone", "never"}, []repository.VoteRecord{vote}); err != nil {
+		t.Fatal(err)
+	}
+	create("b")
+	a2 := *a
+	a2.Title, a2.Version = "a, changed", version()
+	if err := papers.Update(ctx, &a2, a.Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := papers.Delete(ctx, "gone", 0); err != nil {
+		t.Fatal(err)
+	}
+	if lost, err := votes.RecordVotes(ctx, []repository.VoteRecord{vote}); err != nil || len(lost) != 0 {
+		t.Fatal(lost, err)
+	}
+
+	_, m := start()
+	for _, id := range []string{"c", "b"} {
+		if _, ok := m.Get(id); !ok {
+			t.Errorf("paper %s is missing after the restart", id)
+		}
+	}
+	if got, ok := m.Get("a"); !ok || got.Title != "a, changed" || got.Upvotes != 1 {
+		t.Errorf("paper a after the restart: %+v, want the unrecorded update and vote", got)
+	}
+	for _, id := range []string{"gone", "never"} {
+		if _, ok := m.Get(id); ok {
+			t.Errorf("paper %s is served after the restart; the database does not have it", id)
+		}
+	}
+	if _, ok := m.Get("unjournalled"); ok {
+		t.Error("the start loaded the whole database instead of restoring the checkpoint")
+	}
+
+	// The repair is done once: the next start has nothing left to repair.
+	b, err := os.ReadFile(filepath.Join(dir, "intents.journal"))
+	if err != nil || bytes.Contains(b, []byte(`"never"`)) {
+		t.Errorf("the journal still holds the repaired intent: %q %v", b, err)
+	}
+}
