@@ -269,24 +269,9 @@ func (s *Papers) missOrConflict(ctx context.Context, id string) error {
 func (s *Papers) All(ctx context.Context, fn func(*repository.Paper) error) error {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
-	cur, err := s.papers.Find(ctx, bson.D{}, options.Find().SetBatchSize(1000))
-	if err != nil {
-		return fmt.Errorf("scan papers: %w", wrap(err))
-	}
-	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
-	for cur.Next(ctx) {
-		var d paperDoc
-		if err := cur.Decode(&d); err != nil {
-			return fmt.Errorf("decode paper: %w", err)
-		}
-		if err := fn(fromDoc(&d)); err != nil {
-			return err
-		}
-	}
-	if err := cur.Err(); err != nil {
-		return fmt.Errorf("scan papers: %w", wrap(err))
-	}
-	return nil
+	return scan(ctx, s.papers, "scan papers", "decode paper", func(d *paperDoc) error {
+		return fn(fromDoc(d))
+	}, options.Find().SetBatchSize(1000))
 }
 
 // RecordChange implements repository.Papers: the content first, then the header

@@ -137,27 +137,12 @@ func onlyDuplicates(err error) bool {
 func (s *Votes) AllVotes(ctx context.Context, fn func(repository.VoteRecord) error) error {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
-	cur, err := s.votes.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
+	return scan(ctx, s.votes, "scan votes", "decode vote", func(d *voteDoc) error {
+		if d.PaperID == "" || d.User == "" {
+			return nil
+		}
+		return fn(repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev})
+	}, options.Find().SetProjection(bson.D{
 		{Key: "paper_id", Value: 1}, {Key: "user", Value: 1}, {Key: "removed", Value: 1}, {Key: "version", Value: 1}, {Key: "prev", Value: 1},
 	}).SetBatchSize(5000))
-	if err != nil {
-		return fmt.Errorf("scan votes: %w", wrap(err))
-	}
-	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
-	for cur.Next(ctx) {
-		var d voteDoc
-		if err := cur.Decode(&d); err != nil {
-			return fmt.Errorf("decode vote: %w", err)
-		}
-		if d.PaperID == "" || d.User == "" {
-			continue
-		}
-		if err := fn(repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev}); err != nil {
-			return err
-		}
-	}
-	if err := cur.Err(); err != nil {
-		return fmt.Errorf("scan votes: %w", wrap(err))
-	}
-	return nil
 }
