@@ -36,3 +36,21 @@ func scan[D any](ctx context.Context, coll *mongo.Collection, readErr, decodeErr
 	return nil
 }
 
+// findAll returns every document of coll that filter matches, with opts,
+// decoded into a D and turned into a T by conv, in the order found. Its errors
+// are wrapped (see wrap) and prefixed with what.
+func findAll[D, T any](ctx context.Context, coll *mongo.Collection, filter any, what string, conv func(*D) T, opts ...options.Lister[options.FindOptions]) ([]T, error) {
+	cur, err := coll.Find(ctx, filter, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, wrap(err))
+	}
+	var docs []D
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, wrap(err))
+	}
+	out := make([]T, len(docs))
+	for i := range docs {
+		out[i] = conv(&docs[i])
+	}
+	return out, nil
+}

@@ -44,6 +44,11 @@ type voteDoc struct {
 	Time    time.Time `bson:"time"`
 }
 
+// fromVoteDoc is the vote change that d stores.
+func fromVoteDoc(d *voteDoc) repository.VoteRecord {
+	return repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev}
+}
+
 func voteID(r repository.VoteRecord) string {
 	return r.PaperID + "|" + r.User + "|^" + strconv.FormatInt(r.Prev, 10)
 }
@@ -100,19 +105,7 @@ func (s *Votes) RecordVotes(ctx context.Context, changes []repository.VoteRecord
 func (s *Votes) UserVotes(ctx context.Context, paperID, user string) ([]repository.VoteRecord, error) {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
-	cur, err := s.votes.Find(ctx, bson.D{{Key: "paper_id", Value: paperID}, {Key: "user", Value: user}})
-	if err != nil {
-		return nil, fmt.Errorf("read votes: %w", wrap(err))
-	}
-	var docs []voteDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("read votes: %w", wrap(err))
-	}
-	out := make([]repository.VoteRecord, len(docs))
-	for i, d := range docs {
-		out[i] = repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev}
-	}
-	return out, nil
+	return findAll(ctx, s.votes, bson.D{{Key: "paper_id", Value: paperID}, {Key: "user", Value: user}}, "read votes", fromVoteDoc)
 }
 
 // onlyDuplicates reports whether err is a bulk write error whose every failure is
@@ -141,7 +134,7 @@ func (s *Votes) AllVotes(ctx context.Context, fn func(repository.VoteRecord) err
 		if d.PaperID == "" || d.User == "" {
 			return nil
 		}
-		return fn(repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev})
+		return fn(fromVoteDoc(d))
 	}, options.Find().SetProjection(bson.D{
 		{Key: "paper_id", Value: 1}, {Key: "user", Value: 1}, {Key: "removed", Value: 1}, {Key: "version", Value: 1}, {Key: "prev", Value: 1},
 	}).SetBatchSize(5000))
