@@ -73,6 +73,17 @@ func (s *Catalog) fail(ctx context.Context, method string, err error) error {
 	return apierror.Status(ctx, s.Log, method, err)
 }
 
+// answer is a handler that needs nothing around its work: handle's response to
+// req, or handle's error as the status of method (see fail).
+func answer[Req, Resp any](ctx context.Context, s *Catalog, method string, req Req, handle func(context.Context, Req) (Resp, error)) (Resp, error) {
+	resp, err := handle(ctx, req)
+	if err != nil {
+		var none Resp
+		return none, s.fail(ctx, method, err)
+	}
+	return resp, nil
+}
+
 // writeError maps the write path's own errors on paper id to the service's.
 func writeError(id string, err error) error {
 	var stale *catalog.StaleError
