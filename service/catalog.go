@@ -100,14 +100,10 @@ func writeError(id string, err error) error {
 
 // CreatePaper implements catalogv1.CatalogServiceServer.
 func (s *Catalog) CreatePaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*catalogv1.Paper, error) {
-	p, err := s.createPaper(ctx, req)
-	if err != nil {
-		return nil, s.fail(ctx, "CreatePaper", err)
-	}
-	return paperpb.From(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
+	return answer(ctx, s, "CreatePaper", req, s.createPaper)
 }
 
-func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*repository.Paper, error) {
+func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*catalogv1.Paper, error) {
 	var v apierror.Violations
 	id, problem := paperpb.ParseID(req.GetPaperId())
 	if problem != "" {
@@ -128,7 +124,16 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 		return nil, err
 	}
 	p, err := s.Writer.Create(ctx, p)
-	return p, writeError(id, err)
+	return written(p, writeError(id, err))
+}
+
+// written is the response to a paper write: the paper as stored, in full; or
+// err.
+func written(p *repository.Paper, err error) (*catalogv1.Paper, error) {
+	if err != nil {
+		return nil, err
+	}
+	return paperpb.From(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
 }
 
 // GetPaper implements catalogv1.CatalogServiceServer.
@@ -270,14 +275,10 @@ func total(res *readmodel.Result) int32 {
 
 // UpdatePaper implements catalogv1.CatalogServiceServer.
 func (s *Catalog) UpdatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*catalogv1.Paper, error) {
-	p, err := s.updatePaper(ctx, req)
-	if err != nil {
-		return nil, s.fail(ctx, "UpdatePaper", err)
-	}
-	return paperpb.From(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
+	return answer(ctx, s, "UpdatePaper", req, s.updatePaper)
 }
 
-func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*repository.Paper, error) {
+func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*catalogv1.Paper, error) {
 	var v apierror.Violations
 	if req.GetPaper() == nil {
 		v.Add("paper", "is required")
@@ -300,7 +301,7 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		validatePaper(&v, "paper.", &next)
 		return next, v.Err()
 	})
-	return p, writeError(cur.ID, err)
+	return written(p, writeError(cur.ID, err))
 }
 
 // DeletePaper implements catalogv1.CatalogServiceServer.
