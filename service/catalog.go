@@ -233,12 +233,11 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 	if err != nil {
 		return nil, err
 	}
-	res := s.Model.List(q.Filter, q.Order)
-	papers, next := s.page(res, q.Order, after, size, tokenQuery, 0)
+	papers, next, total := s.page(q.Filter, q.Order, after, size, tokenQuery, 0)
 	resp := &catalogv1.ListPapersResponse{
 		Papers:        make([]*catalogv1.Paper, len(papers)),
 		NextPageToken: next,
-		TotalSize:     total(res),
+		TotalSize:     total,
 	}
 	for i, p := range papers {
 		resp.Papers[i] = s.protos.Get(p, view)
@@ -259,18 +258,17 @@ func pageSize(v *apierror.Violations, size int32, def, most int) int {
 	return min(int(size), most)
 }
 
-// page returns the papers of res after the key after (all from the start when nil),
-// at most size of them, and the token of the next page.
-func (s *Catalog) page(res *readmodel.Result, o listing.Order, after listing.Key, size int, tokenQuery string, extra int64) ([]*repository.Paper, string) {
+// page lists the papers that f matches in order o and returns those after the
+// key after (all from the start when nil), at most size of them, the token of
+// the next page ("" after the last) and how many f matches in all.
+func (s *Catalog) page(f listing.Filter, o listing.Order, after listing.Key, size int, tokenQuery string, extra int64) ([]*repository.Paper, string, int32) {
+	res := s.Model.List(f, o)
+	total := int32(min(len(res.Papers), 1<<31-1)) //nolint:gosec // clamped
 	papers, last := res.Page(o, after, size)
 	if last == nil {
-		return papers, ""
+		return papers, "", total
 	}
-	return papers, s.Tokens.EncodeExtra(tokenQuery, last, extra)
-}
-
-func total(res *readmodel.Result) int32 {
-	return int32(min(len(res.Papers), 1<<31-1)) //nolint:gosec // clamped
+	return papers, s.Tokens.EncodeExtra(tokenQuery, last, extra), total
 }
 
 // UpdatePaper implements catalogv1.CatalogServiceServer.

@@ -68,12 +68,11 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 	if after != nil && !o.Valid(after) {
 		return nil, listing.ErrInvalidToken
 	}
-	res := s.Model.List(f, o)
-	papers, next := s.page(res, o, after, size, tokenQuery, extra)
+	papers, next, total := s.page(f, o, after, size, tokenQuery, extra)
 	resp := &catalogv1.ListDailyPapersResponse{
 		Papers:        make([]*catalogv1.Paper, len(papers)),
 		NextPageToken: next,
-		TotalSize:     total(res),
+		TotalSize:     total,
 		PeriodStart:   timestamppb.New(start),
 		PeriodEnd:     timestamppb.New(end),
 		TimeZone:      loc.String(),
@@ -123,12 +122,11 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 	// caller pages) count with age 0.
 	from := ref.Add(-window)
 	f := q.Filter.SubmittedFrom(from)
-	res := s.Model.List(f, o)
-	papers, next := s.page(res, o, after, size, tokenQuery, ref.Unix())
+	papers, next, total := s.page(f, o, after, size, tokenQuery, ref.Unix())
 	resp := &catalogv1.ListTrendingPapersResponse{
 		Papers:         make([]*catalogv1.TrendingPaper, len(papers)),
 		NextPageToken:  next,
-		TotalSize:      total(res),
+		TotalSize:      total,
 		ReferenceTime:  timestamppb.New(ref),
 		Window:         durationpb.New(window),
 		Gravity:        listing.Gravity,
