@@ -331,11 +331,8 @@ func (s *Server) open(ctx context.Context) error {
 			log.Info("embedded FerretDB: indexed _id for updates and deletes", "tables", n)
 		}
 	}
-	var key []byte
-	if err := retry(ctx, log, "read page token key", func(ctx context.Context) (err error) {
-		key, err = s.db.Secret(ctx, "page_token_key")
-		return err
-	}); err != nil {
+	key, err := s.secret(ctx, "page_token_key")
+	if err != nil {
 		return err
 	}
 	users, err := auth.NewUsers(ctx, cfg.JWT)
@@ -350,11 +347,8 @@ func (s *Server) open(ctx context.Context) error {
 	s.turns = cpu.NewGate(0)
 	s.model = readmodel.New()
 	s.model.SetGate(s.turns)
-	var dbID []byte
-	if err := retry(ctx, log, "read database id", func(ctx context.Context) (err error) {
-		dbID, err = s.db.Secret(ctx, "database_id")
-		return err
-	}); err != nil {
+	dbID, err := s.secret(ctx, "database_id")
+	if err != nil {
 		return err
 	}
 	// The clean shutdown's snapshot of earlier versions: replaced by the checkpoint.
@@ -408,11 +402,8 @@ func (s *Server) open(ctx context.Context) error {
 		mail = &mailer.Outbox{Dir: outbox, Sent: func(path string) { log.Info("mail written to the outbox (no SMTP_URL)", "path", path) }}
 	}
 	s.mail = mail
-	var tokenKey []byte
-	if err := retry(ctx, log, "read subscription token key", func(ctx context.Context) (err error) {
-		tokenKey, err = s.db.Secret(ctx, "subscription_token_key")
-		return err
-	}); err != nil {
+	tokenKey, err := s.secret(ctx, "subscription_token_key")
+	if err != nil {
 		return err
 	}
 	links := delivery.Links{PublicURL: s.publicURL(), TokenKey: tokenKey}
@@ -616,6 +607,18 @@ func (s *Server) servePprof(addr string) error {
 	s.wg.Go(func() { _ = s.pprof.Serve(lis) })
 	s.log.Warn("profiling handlers on; keep this address private", "addr", lis.Addr().String())
 	return nil
+}
+
+// secret reads the database's secret called name (see mongo.DB.Secret),
+// retrying while the database is not ready; the step is logged as "read " and
+// name with spaces for underscores ("read page token key").
+func (s *Server) secret(ctx context.Context, name string) ([]byte, error) {
+	var b []byte
+	err := retry(ctx, s.log, "read "+strings.ReplaceAll(name, "_", " "), func(ctx context.Context) (err error) {
+		b, err = s.db.Secret(ctx, name)
+		return err
+	})
+	return b, err
 }
 
 // retry runs fn until it succeeds or ctx ends, backing off up to 5 s between tries.

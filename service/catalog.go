@@ -73,6 +73,17 @@ func (s *Catalog) fail(ctx context.Context, method string, err error) error {
 	return apierror.Status(ctx, s.Log, method, err)
 }
 
+// answer is a handler that needs nothing around its work: handle's response to
+// req, or handle's error as the status of method (see fail).
+func answer[Req, Resp any](ctx context.Context, s *Catalog, method string, req Req, handle func(context.Context, Req) (Resp, error)) (Resp, error) {
+	resp, err := handle(ctx, req)
+	if err != nil {
+		var none Resp
+		return none, s.fail(ctx, method, err)
+	}
+	return resp, nil
+}
+
 // writeError maps the write path's own errors on paper id to the service's.
 func writeError(id string, err error) error {
 	var stale *catalog.StaleError
@@ -89,14 +100,10 @@ func writeError(id string, err error) error {
 
 // CreatePaper implements catalogv1.CatalogServiceServer.
 func (s *Catalog) CreatePaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*catalogv1.Paper, error) {
-	p, err := s.createPaper(ctx, req)
-	if err != nil {
-		return nil, s.fail(ctx, "CreatePaper", err)
-	}
-	return paperpb.From(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
+	return answer(ctx, s, "CreatePaper", req, s.createPaper)
 }
 
-func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*repository.Paper, error) {
+func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperRequest) (*catalogv1.Paper, error) {
 	var v apierror.Violations
 	id, problem := paperpb.ParseID(req.GetPaperId())
 	if problem != "" {
@@ -117,7 +124,16 @@ func (s *Catalog) createPaper(ctx context.Context, req *catalogv1.CreatePaperReq
 		return nil, err
 	}
 	p, err := s.Writer.Create(ctx, p)
-	return p, writeError(id, err)
+	return written(p, writeError(id, err))
+}
+
+// written is the response to a paper write: the paper as stored, in full; or
+// err.
+func written(p *repository.Paper, err error) (*catalogv1.Paper, error) {
+	if err != nil {
+		return nil, err
+	}
+	return paperpb.From(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
 }
 
 // GetPaper implements catalogv1.CatalogServiceServer.
@@ -217,12 +233,11 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 	if err != nil {
 		return nil, err
 	}
-	res := s.Model.List(q.Filter, q.Order)
-	papers, next := s.page(res, q.Order, after, size, tokenQuery, 0)
+	papers, next, total := s.page(q.Filter, q.Order, after, size, tokenQuery, 0)
 	resp := &catalogv1.ListPapersResponse{
 		Papers:        make([]*catalogv1.Paper, len(papers)),
 		NextPageToken: next,
-		TotalSize:     total(res),
+		TotalSize:     total,
 	}
 	for i, p := range papers {
 		resp.Papers[i] = s.protos.Get(p, view)
@@ -243,30 +258,25 @@ func pageSize(v *apierror.Violations, size int32, def, most int) int {
 	return min(int(size), most)
 }
 
-// page returns the papers of res after the key after (all from the start when nil),
-// at most size of them, and the token of the next page.
-func (s *Catalog) page(res *readmodel.Result, o listing.Order, after listing.Key, size int, tokenQuery string, extra int64) ([]*repository.Paper, string) {
+// page lists the papers that f matches in order o and returns those after the
+// key after (all from the start when nil), at most size of them, the token of
+// the next page ("" after the last) and how many f matches in all.
+func (s *Catalog) page(f listing.Filter, o listing.Order, after listing.Key, size int, tokenQuery string, extra int64) ([]*repository.Paper, string, int32) {
+	res := s.Model.List(f, o)
+	total := int32(min(len(res.Papers), 1<<31-1)) //nolint:gosec // clamped
 	papers, last := res.Page(o, after, size)
 	if last == nil {
-		return papers, ""
+		return papers, "", total
 	}
-	return papers, s.Tokens.EncodeExtra(tokenQuery, last, extra)
-}
-
-func total(res *readmodel.Result) int32 {
-	return int32(min(len(res.Papers), 1<<31-1)) //nolint:gosec // clamped
+	return papers, s.Tokens.EncodeExtra(tokenQuery, last, extra), total
 }
 
 // UpdatePaper implements catalogv1.CatalogServiceServer.
 func (s *Catalog) UpdatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*catalogv1.Paper, error) {
-	p, err := s.updatePaper(ctx, req)
-	if err != nil {
-		return nil, s.fail(ctx, "UpdatePaper", err)
-	}
-	return paperpb.From(p, catalogv1.PaperView_PAPER_VIEW_FULL), nil
+	return answer(ctx, s, "UpdatePaper", req, s.updatePaper)
 }
 
-func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*repository.Paper, error) {
+func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperRequest) (*catalogv1.Paper, error) {
 	var v apierror.Violations
 	if req.GetPaper() == nil {
 		v.Add("paper", "is required")
@@ -289,7 +299,7 @@ func (s *Catalog) updatePaper(ctx context.Context, req *catalogv1.UpdatePaperReq
 		validatePaper(&v, "paper.", &next)
 		return next, v.Err()
 	})
-	return p, writeError(cur.ID, err)
+	return written(p, writeError(cur.ID, err))
 }
 
 // DeletePaper implements catalogv1.CatalogServiceServer.

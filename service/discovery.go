@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -18,15 +19,20 @@ import (
 // ListDailyPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListDailyPapers(ctx context.Context, req *catalogv1.ListDailyPapersRequest) (*catalogv1.ListDailyPapersResponse, error) {
 	// Ordered by trending score, the answer depends on the minute.
+	return perMinute(ctx, s, "ListDailyPapers", "daily", req, s.listDaily)
+}
+
+// perMinute answers a list whose answer depends on the current minute, which it
+// passes to list: the response cached under name, req and the minute (see
+// memo.Key), or else the one list makes; list's error is returned as method's
+// status (see fail).
+func perMinute[Req, Resp proto.Message](ctx context.Context, s *Catalog, method, name string, req Req, list func(Req, time.Time) (Resp, error)) (Resp, error) {
 	minute := clock.Or(s.Clock).Now().UTC().Truncate(time.Minute)
-	key := memo.Key("daily", req, strconv.FormatInt(minute.Unix(), 10))
-	resp, err := cachedResponse(s, key, func() (*catalogv1.ListDailyPapersResponse, error) {
-		return s.listDaily(req, minute)
+	return answer(ctx, s, method, req, func(_ context.Context, req Req) (Resp, error) {
+		return cachedResponse(s, memo.Key(name, req, strconv.FormatInt(minute.Unix(), 10)), func() (Resp, error) {
+			return list(req, minute)
+		})
 	})
-	if err != nil {
-		return nil, s.fail(ctx, "ListDailyPapers", err)
-	}
-	return resp, nil
 }
 
 func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.Time) (*catalogv1.ListDailyPapersResponse, error) {
@@ -62,12 +68,11 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 	if after != nil && !o.Valid(after) {
 		return nil, listing.ErrInvalidToken
 	}
-	res := s.Model.List(f, o)
-	papers, next := s.page(res, o, after, size, tokenQuery, extra)
+	papers, next, total := s.page(f, o, after, size, tokenQuery, extra)
 	resp := &catalogv1.ListDailyPapersResponse{
 		Papers:        make([]*catalogv1.Paper, len(papers)),
 		NextPageToken: next,
-		TotalSize:     total(res),
+		TotalSize:     total,
 		PeriodStart:   timestamppb.New(start),
 		PeriodEnd:     timestamppb.New(end),
 		TimeZone:      loc.String(),
@@ -81,15 +86,7 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 // ListTrendingPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListTrendingPapers(ctx context.Context, req *catalogv1.ListTrendingPapersRequest) (*catalogv1.ListTrendingPapersResponse, error) {
 	// The answer depends on the minute: first pages take it as reference time.
-	minute := clock.Or(s.Clock).Now().UTC().Truncate(time.Minute)
-	key := memo.Key("trending", req, strconv.FormatInt(minute.Unix(), 10))
-	resp, err := cachedResponse(s, key, func() (*catalogv1.ListTrendingPapersResponse, error) {
-		return s.listTrending(req, minute)
-	})
-	if err != nil {
-		return nil, s.fail(ctx, "ListTrendingPapers", err)
-	}
-	return resp, nil
+	return perMinute(ctx, s, "ListTrendingPapers", "trending", req, s.listTrending)
 }
 
 func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute time.Time) (*catalogv1.ListTrendingPapersResponse, error) {
@@ -125,12 +122,11 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 	// caller pages) count with age 0.
 	from := ref.Add(-window)
 	f := q.Filter.SubmittedFrom(from)
-	res := s.Model.List(f, o)
-	papers, next := s.page(res, o, after, size, tokenQuery, ref.Unix())
+	papers, next, total := s.page(f, o, after, size, tokenQuery, ref.Unix())
 	resp := &catalogv1.ListTrendingPapersResponse{
 		Papers:         make([]*catalogv1.TrendingPaper, len(papers)),
 		NextPageToken:  next,
-		TotalSize:      total(res),
+		TotalSize:      total,
 		ReferenceTime:  timestamppb.New(ref),
 		Window:         durationpb.New(window),
 		Gravity:        listing.Gravity,

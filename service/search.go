@@ -32,11 +32,7 @@ func (s *Catalog) searchReady() error {
 
 // SearchPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) SearchPapers(ctx context.Context, req *catalogv1.SearchPapersRequest) (*catalogv1.SearchPapersResponse, error) {
-	resp, err := s.searchPapers(ctx, req)
-	if err != nil {
-		return nil, s.fail(ctx, "SearchPapers", err)
-	}
-	return resp, nil
+	return answer(ctx, s, "SearchPapers", req, s.searchPapers)
 }
 
 func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersRequest) (*catalogv1.SearchPapersResponse, error) {
@@ -118,11 +114,7 @@ const maxFacetValues = 100
 
 // ListSimilarPapers implements catalogv1.CatalogServiceServer.
 func (s *Catalog) ListSimilarPapers(ctx context.Context, req *catalogv1.ListSimilarPapersRequest) (*catalogv1.ListSimilarPapersResponse, error) {
-	resp, err := s.listSimilar(ctx, req)
-	if err != nil {
-		return nil, s.fail(ctx, "ListSimilarPapers", err)
-	}
-	return resp, nil
+	return answer(ctx, s, "ListSimilarPapers", req, s.listSimilar)
 }
 
 func (s *Catalog) listSimilar(ctx context.Context, req *catalogv1.ListSimilarPapersRequest) (*catalogv1.ListSimilarPapersResponse, error) {

@@ -669,38 +669,10 @@ func (ld *mixedLoad) list(ctx context.Context, r *rand.Rand, cat catalogv1.Catal
 		req.Filter, req.OrderBy = fmt.Sprintf(`organization = "%s"`, orgs[r.IntN(len(orgs))].ID), "upvotes desc"
 	}
 	pages := 1 + r.IntN(3) // sometimes follow the page token
-	for range pages {
-		var next string
-		var n int
-		var t time.Time
-		var code string
-		if rest {
-			q := url.Values{"page_size": {strconv.Itoa(int(req.GetPageSize()))}}
-			setIf(q, "filter", req.GetFilter())
-			setIf(q, "order_by", req.GetOrderBy())
-			setIf(q, "page_token", req.GetPageToken())
-			resp := &catalogv1.ListPapersResponse{}
-			t, code = ld.restGet(ctx, "/v1/papers", q, resp)
-			next, n = resp.GetNextPageToken(), len(resp.GetPapers())
-			if code == "OK" && n > int(req.GetPageSize()) {
-				code = "WRONG_ANSWER"
-			}
-			rec.add("ListPapers (REST)", t, code, "OK")
-		} else {
-			var resp *catalogv1.ListPapersResponse
-			var err error
-			t, resp, code, err = call(ctx, cat.ListPapers, req)
-			next, n = resp.GetNextPageToken(), len(resp.GetPapers())
-			if code == "OK" && n > int(req.GetPageSize()) {
-				code = "WRONG_ANSWER"
-			}
-			rec.addErr("ListPapers", t, code, "OK", err)
-		}
-		if code != "OK" || next == "" || ld.over() {
-			return
-		}
-		req.PageToken = next
-	}
+	readPages(ctx, ld, rec, rest, pages, "ListPapers", "/v1/papers", cat.ListPapers, req, &req.PageToken, func(q url.Values) {
+		setIf(q, "filter", req.GetFilter())
+		setIf(q, "order_by", req.GetOrderBy())
+	}, func(resp *catalogv1.ListPapersResponse) bool { return len(resp.GetPapers()) > int(req.GetPageSize()) })
 }
 
 var mixedZones = []string{"", "UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"}
@@ -724,33 +696,63 @@ func (ld *mixedLoad) daily(ctx context.Context, r *rand.Rand, cat catalogv1.Cata
 		req.OrderBy = "trending"
 	}
 	pages := 1 + r.IntN(2)
+	readPages(ctx, ld, rec, rest, pages, "ListDailyPapers", "/v1/dailyPapers", cat.ListDailyPapers, req, &req.PageToken, func(q url.Values) {
+		setIf(q, "date", req.GetDate())
+		setIf(q, "week", req.GetWeek())
+		setIf(q, "month", req.GetMonth())
+		setIf(q, "time_zone", req.GetTimeZone())
+		setIf(q, "order_by", req.GetOrderBy())
+	}, nil)
+}
+
+// pagedRequest is a list request: it has a page size and a page token.
+type pagedRequest interface {
+	GetPageSize() int32
+	GetPageToken() string
+}
+
+// pagedResponse is a list response (a *R): it has the next page's token.
+type pagedResponse[R any] interface {
+	*R
+	proto.Message
+	GetNextPageToken() string
+}
+
+// readPages reads up to pages pages of one list method, following its page
+// tokens, over REST or gRPC as rest says, and records each call as name (with
+// " (REST)" over REST). Over REST each page is a GET of path with req's page
+// size and token and the parameters query adds; over gRPC, method with req,
+// whose page token is *token. A response that wrong (when not nil) reports is
+// a WRONG_ANSWER. It stops after a call that is not OK, after the last page, or
+// when the run is over.
+func readPages[Req pagedRequest, R any, Resp pagedResponse[R]](ctx context.Context, ld *mixedLoad, rec *recorder, rest bool, pages int,
+	name, path string, method func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req, token *string,
+	query func(url.Values), wrong func(Resp) bool) {
 	for range pages {
-		var next string
+		var resp Resp
 		var t time.Time
 		var code string
+		var err error
+		recorded := name
 		if rest {
 			q := url.Values{"page_size": {strconv.Itoa(int(req.GetPageSize()))}}
-			setIf(q, "date", req.GetDate())
-			setIf(q, "week", req.GetWeek())
-			setIf(q, "month", req.GetMonth())
-			setIf(q, "time_zone", req.GetTimeZone())
-			setIf(q, "order_by", req.GetOrderBy())
+			query(q)
 			setIf(q, "page_token", req.GetPageToken())
-			resp := &catalogv1.ListDailyPapersResponse{}
-			t, code = ld.restGet(ctx, "/v1/dailyPapers", q, resp)
-			next = resp.GetNextPageToken()
-			rec.add("ListDailyPapers (REST)", t, code, "OK")
+			resp = new(R)
+			t, code = ld.restGet(ctx, path, q, resp)
+			recorded += " (REST)"
 		} else {
-			var resp *catalogv1.ListDailyPapersResponse
-			var err error
-			t, resp, code, err = call(ctx, cat.ListDailyPapers, req)
-			next = resp.GetNextPageToken()
-			rec.addErr("ListDailyPapers", t, code, "OK", err)
+			t, resp, code, err = call(ctx, method, req)
 		}
+		if code == "OK" && wrong != nil && wrong(resp) {
+			code = "WRONG_ANSWER"
+		}
+		rec.addErr(recorded, t, code, "OK", err)
+		next := resp.GetNextPageToken()
 		if code != "OK" || next == "" || ld.over() {
 			return
 		}
-		req.PageToken = next
+		*token = next
 	}
 }
 
@@ -764,18 +766,12 @@ func (ld *mixedLoad) trending(ctx context.Context, r *rand.Rand, cat catalogv1.C
 	if r.IntN(3) == 0 {
 		req.Filter = fmt.Sprintf(`categories:"%s"`, mlCategories[r.IntN(len(mlCategories))].name)
 	}
-	if rest {
-		q := url.Values{"page_size": {"20"}}
+	readPages(ctx, ld, rec, rest, 1, "ListTrendingPapers", "/v1/papers:trending", cat.ListTrendingPapers, req, &req.PageToken, func(q url.Values) {
 		if req.GetWindow() != nil {
 			q.Set("window", fmt.Sprintf("%ds", int64(req.GetWindow().AsDuration().Seconds())))
 		}
 		setIf(q, "filter", req.GetFilter())
-		t, code := ld.restGet(ctx, "/v1/papers:trending", q, &catalogv1.ListTrendingPapersResponse{})
-		rec.add("ListTrendingPapers (REST)", t, code, "OK")
-		return
-	}
-	t, _, code, err := call(ctx, cat.ListTrendingPapers, req)
-	rec.addErr("ListTrendingPapers", t, code, "OK", err)
+	}, nil)
 }
 
 func (ld *mixedLoad) search(ctx context.Context, r *rand.Rand, cat catalogv1.CatalogServiceClient, rest bool, rec *recorder) {
@@ -790,22 +786,10 @@ func (ld *mixedLoad) search(ctx context.Context, r *rand.Rand, cat catalogv1.Cat
 	if r.IntN(5) == 0 {
 		req.Filter = fmt.Sprintf(`categories:"%s"`, mlCategories[r.IntN(len(mlCategories))].name)
 	}
-	if rest {
-		q := url.Values{"page_size": {"20"}, "query": {req.GetQuery()}}
+	readPages(ctx, ld, rec, rest, 1, "SearchPapers", "/v1/papers:search", cat.SearchPapers, req, &req.PageToken, func(q url.Values) {
+		q.Set("query", req.GetQuery())
 		setIf(q, "filter", req.GetFilter())
-		resp := &catalogv1.SearchPapersResponse{}
-		t, code := ld.restGet(ctx, "/v1/papers:search", q, resp)
-		if code == "OK" && len(resp.GetResults()) > 20 {
-			code = "WRONG_ANSWER"
-		}
-		rec.add("SearchPapers (REST)", t, code, "OK")
-		return
-	}
-	t, resp, code, err := call(ctx, cat.SearchPapers, req)
-	if code == "OK" && len(resp.GetResults()) > 20 {
-		code = "WRONG_ANSWER"
-	}
-	rec.addErr("SearchPapers", t, code, "OK", err)
+	}, func(resp *catalogv1.SearchPapersResponse) bool { return len(resp.GetResults()) > 20 })
 }
 
 func (ld *mixedLoad) upvote(ctx context.Context, r *rand.Rand, cat catalogv1.CatalogServiceClient, rec *recorder) {

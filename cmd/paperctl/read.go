@@ -70,29 +70,22 @@ func read(ctx context.Context, cmd string, stdout io.Writer, c *options, pos []s
 		if err != nil {
 			return describe(c.server, err)
 		}
-		resp, next = r, r.GetNextPageToken()
-		for _, p := range r.GetPapers() {
-			rows = append(rows, row{paper: p})
-		}
+		resp, next, rows = listed(r, r.GetPapers(), paperRow)
 	case "search":
 		r, err := client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: pos[0], Filter: c.filter, PageSize: size, PageToken: c.pageToken})
 		if err != nil {
 			return describe(c.server, err)
 		}
-		resp, next = r, r.GetNextPageToken()
-		for _, res := range r.GetResults() {
-			rows = append(rows, row{paper: res.GetPaper(), extra: strconv.FormatFloat(res.GetScore(), 'f', 2, 64)})
-		}
+		resp, next, rows = listed(r, r.GetResults(), func(res *catalogv1.SearchResult) row {
+			return row{paper: res.GetPaper(), extra: strconv.FormatFloat(res.GetScore(), 'f', 2, 64)}
+		})
 	case "daily":
 		r, err := client.ListDailyPapers(ctx, &catalogv1.ListDailyPapersRequest{Date: c.date, Week: c.week, Month: c.month,
 			TimeZone: c.zone, Filter: c.filter, OrderBy: c.orderBy, PageSize: size, PageToken: c.pageToken})
 		if err != nil {
 			return describe(c.server, err)
 		}
-		resp, next = r, r.GetNextPageToken()
-		for _, p := range r.GetPapers() {
-			rows = append(rows, row{paper: p})
-		}
+		resp, next, rows = listed(r, r.GetPapers(), paperRow)
 	case "trending":
 		req := &catalogv1.ListTrendingPapersRequest{Filter: c.filter, PageSize: size, PageToken: c.pageToken}
 		if c.window != 0 {
@@ -102,10 +95,9 @@ func read(ctx context.Context, cmd string, stdout io.Writer, c *options, pos []s
 		if err != nil {
 			return describe(c.server, err)
 		}
-		resp, next = r, r.GetNextPageToken()
-		for _, t := range r.GetPapers() {
-			rows = append(rows, row{paper: t.GetPaper(), extra: strconv.FormatFloat(t.GetTrendingScore(), 'f', 3, 64)})
-		}
+		resp, next, rows = listed(r, r.GetPapers(), func(t *catalogv1.TrendingPaper) row {
+			return row{paper: t.GetPaper(), extra: strconv.FormatFloat(t.GetTrendingScore(), 'f', 3, 64)}
+		})
 	}
 	if c.json {
 		b, err := protojson.MarshalOptions{Multiline: true, UseProtoNames: true}.Marshal(resp)
@@ -122,6 +114,25 @@ func read(ctx context.Context, cmd string, stdout io.Writer, c *options, pos []s
 	}
 	return nil
 }
+
+// page is a list call's response: it has a next page token.
+type page interface {
+	proto.Message
+	GetNextPageToken() string
+}
+
+// listed returns what read shows of a list call's response r: r itself, the
+// token of its next page, and its items, each made a row by toRow.
+func listed[E any](r page, items []E, toRow func(E) row) (proto.Message, string, []row) {
+	rows := make([]row, 0, len(items))
+	for _, it := range items {
+		rows = append(rows, toRow(it))
+	}
+	return r, r.GetNextPageToken(), rows
+}
+
+// paperRow is the row of a listed paper, with nothing beside it.
+func paperRow(p *catalogv1.Paper) row { return row{paper: p} }
 
 func printTable(out io.Writer, rows []row, extra string) {
 	if len(rows) == 0 {

@@ -71,23 +71,15 @@ func fromDeliveryDoc(x *deliveryDoc) *repository.Delivery {
 func (s *Deliveries) Edition(ctx context.Context, edition string) (map[string]*repository.Delivery, error) {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
-	cur, err := s.coll(edition).Find(ctx, bson.D{})
-	if err != nil {
-		return nil, fmt.Errorf("read deliveries: %w", wrap(err))
-	}
-	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
 	out := map[string]*repository.Delivery{}
-	for cur.Next(ctx) {
-		var d deliveryDoc
-		if err := cur.Decode(&d); err != nil {
-			return nil, fmt.Errorf("read deliveries: %w", err)
-		}
+	err := scan(ctx, s.coll(edition), "read deliveries", "read deliveries", func(d *deliveryDoc) error {
 		if prev, ok := out[d.SubscriptionID]; !ok || d.Version > prev.Version {
-			out[d.SubscriptionID] = fromDeliveryDoc(&d)
+			out[d.SubscriptionID] = fromDeliveryDoc(d)
 		}
-	}
-	if err := cur.Err(); err != nil {
-		return nil, fmt.Errorf("read deliveries: %w", wrap(err))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

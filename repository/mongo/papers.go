@@ -269,24 +269,9 @@ func (s *Papers) missOrConflict(ctx context.Context, id string) error {
 func (s *Papers) All(ctx context.Context, fn func(*repository.Paper) error) error {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
-	cur, err := s.papers.Find(ctx, bson.D{}, options.Find().SetBatchSize(1000))
-	if err != nil {
-		return fmt.Errorf("scan papers: %w", wrap(err))
-	}
-	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
-	for cur.Next(ctx) {
-		var d paperDoc
-		if err := cur.Decode(&d); err != nil {
-			return fmt.Errorf("decode paper: %w", err)
-		}
-		if err := fn(fromDoc(&d)); err != nil {
-			return err
-		}
-	}
-	if err := cur.Err(); err != nil {
-		return fmt.Errorf("scan papers: %w", wrap(err))
-	}
-	return nil
+	return scan(ctx, s.papers, "scan papers", "decode paper", func(d *paperDoc) error {
+		return fn(fromDoc(d))
+	}, options.Find().SetBatchSize(1000))
 }
 
 // RecordChange implements repository.Papers: the content first, then the header
@@ -331,20 +316,9 @@ func (s *Papers) RecordChange(ctx context.Context, c repository.Change) (string,
 func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.ChangeRef, error) {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
-	cur, err := s.changes.Find(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$gte", Value: t}}}},
+	return findAll(ctx, s.changes, bson.D{{Key: "time", Value: bson.D{{Key: "$gte", Value: t}}}}, "read changes",
+		func(d *changeRefDoc) repository.ChangeRef { return repository.ChangeRef{ID: d.ID, Time: d.Time.UTC()} },
 		options.Find().SetSort(bson.D{{Key: "time", Value: 1}, {Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("read changes: %w", wrap(err))
-	}
-	var docs []changeRefDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("read changes: %w", wrap(err))
-	}
-	out := make([]repository.ChangeRef, len(docs))
-	for i, d := range docs {
-		out[i] = repository.ChangeRef{ID: d.ID, Time: d.Time.UTC()}
-	}
-	return out, nil
 }
 
 // LoadChange implements repository.Papers. A change pruned since it was listed is

@@ -250,22 +250,7 @@ func (x *Subscriptions) Delete(ctx context.Context, s *repository.Subscription) 
 func (x *Subscriptions) All(ctx context.Context, fn func(*repository.Subscription) error) error {
 	ctx, cancel := x.avail.guard(ctx)
 	defer cancel()
-	cur, err := x.subs.Find(ctx, bson.D{}, options.Find().SetBatchSize(2000))
-	if err != nil {
-		return fmt.Errorf("scan subscriptions: %w", wrap(err))
-	}
-	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
-	for cur.Next(ctx) {
-		var d subscriptionDoc
-		if err := cur.Decode(&d); err != nil {
-			return fmt.Errorf("decode subscription: %w", err)
-		}
-		if err := fn(fromSubDoc(&d)); err != nil {
-			return err
-		}
-	}
-	if err := cur.Err(); err != nil {
-		return fmt.Errorf("scan subscriptions: %w", wrap(err))
-	}
-	return nil
+	return scan(ctx, x.subs, "scan subscriptions", "decode subscription", func(d *subscriptionDoc) error {
+		return fn(fromSubDoc(d))
+	}, options.Find().SetBatchSize(2000))
 }

@@ -44,8 +44,8 @@ type voteDoc struct {
 	Time    time.Time `bson:"time"`
 }
 
-// record is the vote change d stores.
-func (d *voteDoc) record() repository.VoteRecord {
+// fromVoteDoc is the vote change that d stores.
+func fromVoteDoc(d *voteDoc) repository.VoteRecord {
 	return repository.VoteRecord{PaperID: d.PaperID, User: d.User, Added: !d.Removed, Version: d.Version, Prev: d.Prev}
 }
 
@@ -114,7 +114,7 @@ func (s *Votes) Stored(ctx context.Context, changes []repository.VoteRecord) ([]
 		if err != nil {
 			return nil, fmt.Errorf("read votes: %w", wrap(err))
 		}
-		out = append(out, d.record())
+		out = append(out, fromVoteDoc(&d))
 	}
 	return out, nil
 }
@@ -124,19 +124,7 @@ func (s *Votes) Stored(ctx context.Context, changes []repository.VoteRecord) ([]
 func (s *Votes) UserVotes(ctx context.Context, paperID, user string) ([]repository.VoteRecord, error) {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
-	cur, err := s.votes.Find(ctx, bson.D{{Key: "paper_id", Value: paperID}, {Key: "user", Value: user}})
-	if err != nil {
-		return nil, fmt.Errorf("read votes: %w", wrap(err))
-	}
-	var docs []voteDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("read votes: %w", wrap(err))
-	}
-	out := make([]repository.VoteRecord, len(docs))
-	for i, d := range docs {
-		out[i] = d.record()
-	}
-	return out, nil
+	return findAll(ctx, s.votes, bson.D{{Key: "paper_id", Value: paperID}, {Key: "user", Value: user}}, "read votes", fromVoteDoc)
 }
 
 // onlyDuplicates reports whether err is a bulk write error whose every failure is
@@ -161,27 +149,12 @@ func onlyDuplicates(err error) bool {
 func (s *Votes) AllVotes(ctx context.Context, fn func(repository.VoteRecord) error) error {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
-	cur, err := s.votes.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{
+	return scan(ctx, s.votes, "scan votes", "decode vote", func(d *voteDoc) error {
+		if d.PaperID == "" || d.User == "" {
+			return nil
+		}
+		return fn(fromVoteDoc(d))
+	}, options.Find().SetProjection(bson.D{
 		{Key: "paper_id", Value: 1}, {Key: "user", Value: 1}, {Key: "removed", Value: 1}, {Key: "version", Value: 1}, {Key: "prev", Value: 1},
 	}).SetBatchSize(5000))
-	if err != nil {
-		return fmt.Errorf("scan votes: %w", wrap(err))
-	}
-	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
-	for cur.Next(ctx) {
-		var d voteDoc
-		if err := cur.Decode(&d); err != nil {
-			return fmt.Errorf("decode vote: %w", err)
-		}
-		if d.PaperID == "" || d.User == "" {
-			continue
-		}
-		if err := fn(d.record()); err != nil {
-			return err
-		}
-	}
-	if err := cur.Err(); err != nil {
-		return fmt.Errorf("scan votes: %w", wrap(err))
-	}
-	return nil
 }
