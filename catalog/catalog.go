@@ -51,6 +51,25 @@ func finish(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 }
 
+// store makes one store write of paper id, unless ctx has ended: journalled
+// first (see Begin), run to its end even if the caller leaves meanwhile (see
+// finish), and settled if it fails (see settle). It returns the write's intent,
+// which Record finishes.
+func (w *Writer) store(ctx context.Context, id string, write func(context.Context) error) (*readmodel.Began, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	intent, err := w.Begin(id)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := finish(ctx)
+	defer cancel()
+	err = write(wctx)
+	w.settle(ctx, id, err, intent)
+	return intent, err
+}
+
 // settle follows a write that failed: a write the store refused stored nothing,
 // and its intent is done; after one whose outcome is unknown, paper id is re-read
 // so that the model holds what the database does, and the intent stays open (the
@@ -134,21 +153,14 @@ func (w *Writer) Create(ctx context.Context, p *repository.Paper) (*repository.P
 		return nil, repository.ErrAlreadyExists
 	}
 	p.Version = repository.NextVersion(clock.Or(w.Clock).Now(), w.Model.Tombstone(p.ID))
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	intent, err := w.Begin(p.ID)
+	intent, err := w.store(ctx, p.ID, func(ctx context.Context) error { return w.Papers.Create(ctx, p) })
 	if err != nil {
-		return nil, err
-	}
-	wctx, cancel := finish(ctx)
-	defer cancel()
-	if err := w.Papers.Create(wctx, p); err != nil {
-		w.settle(ctx, p.ID, err, intent)
 		if !errors.Is(err, repository.ErrAlreadyExists) {
 			return nil, err
 		}
-		existing, gerr := w.Papers.Get(wctx, p.ID)
+		gctx, cancel := finish(ctx)
+		defer cancel()
+		existing, gerr := w.Papers.Get(gctx, p.ID)
 		if gerr != nil {
 			return nil, gerr
 		}
@@ -187,17 +199,7 @@ func (w *Writer) Update(ctx context.Context, id, etag string, change func(cur *r
 		next.Version = repository.NextVersion(t, cur.Version)
 		// The store's conditional update is the arbiter between writers: exactly
 		// one of those that read version cur.Version stores its successor.
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		intent, err := w.Begin(cur.ID)
-		if err != nil {
-			return nil, err
-		}
-		wctx, cancel := finish(ctx)
-		err = w.Papers.Update(wctx, &next, cur.Version)
-		cancel()
-		w.settle(ctx, cur.ID, err, intent)
+		intent, err := w.store(ctx, cur.ID, func(ctx context.Context) error { return w.Papers.Update(ctx, &next, cur.Version) })
 		if err == nil {
 			w.Model.Put(&next)
 			w.Record(ctx, repository.Change{PaperID: next.ID, Version: next.Version, Paper: &next}, intent)
@@ -229,17 +231,8 @@ func (w *Writer) Delete(ctx context.Context, id, etag string) error {
 	if etag != "" {
 		cond = cur.Version
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	intent, err := w.Begin(cur.ID)
+	intent, err := w.store(ctx, cur.ID, func(ctx context.Context) error { return w.Papers.Delete(ctx, cur.ID, cond) })
 	if err != nil {
-		return err
-	}
-	wctx, cancel := finish(ctx)
-	defer cancel()
-	if err := w.Papers.Delete(wctx, cur.ID, cond); err != nil {
-		w.settle(ctx, cur.ID, err, intent)
 		if errors.Is(err, repository.ErrConflict) || errors.Is(err, repository.ErrNotFound) {
 			w.refresh(ctx, cur.ID)
 		}
@@ -263,14 +256,7 @@ func checkEtag(sent string, cur *repository.Paper) error {
 }
 
 // refresh re-reads a paper the model had stale, after a conditional write lost.
+// A failure leaves the model as it was: the next write or full reload repairs it.
 func (w *Writer) refresh(ctx context.Context, id string) {
-	p, err := w.Papers.Get(ctx, id)
-	switch {
-	case err == nil:
-		w.Model.Put(p)
-	case errors.Is(err, repository.ErrNotFound):
-		if cur, ok := w.Model.Get(id); ok {
-			w.Model.Remove(id, cur.Version)
-		}
-	}
+	_ = w.Model.Refresh(ctx, w.Papers, id)
 }

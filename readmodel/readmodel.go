@@ -8,6 +8,7 @@ package readmodel
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sort"
 	"sync"
@@ -216,6 +217,24 @@ func (m *Model) Put(p *repository.Paper) bool {
 	m.recountOne(p.ID)
 	m.changed()
 	return true
+}
+
+// Refresh sets paper id to what the store holds: the stored paper, or the
+// paper's removal when the store has none. It settles what a write whose outcome
+// is unknown, or a change the change log may lack, left.
+func (m *Model) Refresh(ctx context.Context, papers repository.Papers, id string) error {
+	p, err := papers.Get(ctx, id)
+	switch {
+	case err == nil:
+		m.Put(p)
+	case errors.Is(err, repository.ErrNotFound):
+		if cur, ok := m.Get(id); ok {
+			m.Remove(id, cur.Version)
+		}
+	default:
+		return err
+	}
+	return nil
 }
 
 // Remove deletes paper id as of version: a copy newer than version stays. It

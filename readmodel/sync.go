@@ -184,15 +184,7 @@ func (s *Syncer) repair(ctx context.Context, left []Intent) error {
 				continue
 			}
 			seen[id] = true
-			p, err := s.Repo.Get(ctx, id)
-			switch {
-			case err == nil:
-				s.Model.Put(p)
-			case errors.Is(err, repository.ErrNotFound):
-				if cur, ok := s.Model.Get(id); ok {
-					s.Model.Remove(id, cur.Version)
-				}
-			default:
+			if err := s.Model.Refresh(ctx, s.Repo, id); err != nil {
 				return err
 			}
 		}

@@ -147,11 +147,11 @@ func (c *Config) settings() []setting {
 		// After admin-tokens, whose tokens it adds to.
 		{"admin-tokens-file", "PAPERD_ADMIN_TOKENS_FILE", "", "file with admin bearer tokens, one a line (# comments allowed)", c.readAdminTokens},
 		{"sync-interval", "PAPERD_SYNC_INTERVAL", "5s", "how often writes of other replicas are picked up",
-			checked(&c.SyncInterval, time.ParseDuration, positive, "a positive duration such as 5s")},
+			duration(&c.SyncInterval, "5s")},
 		{"checkpoint-interval", "PAPERD_CHECKPOINT_INTERVAL", "1m", "how often the read model is checkpointed, so that a start after a crash replays only the changes since (a large catalog: less often, at most a tenth of the time)",
-			checked(&c.CheckpointInterval, time.ParseDuration, positive, "a positive duration such as 1m")},
+			duration(&c.CheckpointInterval, "1m")},
 		{"shutdown-timeout", "PAPERD_SHUTDOWN_TIMEOUT", "20s", "how long in-flight requests may take to finish on shutdown",
-			checked(&c.ShutdownTimeout, time.ParseDuration, positive, "a positive duration such as 20s")},
+			duration(&c.ShutdownTimeout, "20s")},
 		{"log-format", "PAPERD_LOG_FORMAT", "text", "log format: text or json", oneOf(&c.LogFormat, "text", "json")},
 		{"log-level", "PAPERD_LOG_LEVEL", "info", "log level: debug, info, warn or error", oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
 		{"jwt-secret", "PAPERD_JWT_SECRET", "", "HS256 secret (32 bytes or more) that signs user tokens", text(&c.JWT.Secret)},
@@ -162,13 +162,13 @@ func (c *Config) settings() []setting {
 		{"public-url", "PAPERD_PUBLIC_URL", "", "address the links in mails start with, e.g. https://papers.example (empty: the local HTTP address)", text(&c.PublicURL)},
 		{"mail-from", "PAPERD_MAIL_FROM", defaultMailFrom, "sender of mails", text(&c.MailFrom)},
 		{"delivery-claim-timeout", "PAPERD_DELIVERY_CLAIM_TIMEOUT", "5m", "how long a digest claimed by a sender that went away waits before another sender takes it over",
-			checked(&c.DeliveryClaimTimeout, time.ParseDuration, positive, "a positive duration such as 5m")},
+			duration(&c.DeliveryClaimTimeout, "5m")},
 		{"digest-interval", "PAPERD_DIGEST_INTERVAL", "1m", "how often the digest scheduler looks for digests due",
-			checked(&c.DigestInterval, time.ParseDuration, positive, "a positive duration such as 1m")},
+			duration(&c.DigestInterval, "1m")},
 		{"digest-retry", "PAPERD_DIGEST_RETRY", "1m", "wait before the first retry of a digest the mail server could not take for now; it doubles with each attempt, up to an hour",
-			checked(&c.DigestRetry, time.ParseDuration, positive, "a positive duration such as 1m")},
+			duration(&c.DigestRetry, "1m")},
 		{"request-timeout", "PAPERD_REQUEST_TIMEOUT", "30s", "deadline of a gRPC or REST call that brings none (streamed imports have none)",
-			checked(&c.RequestTimeout, time.ParseDuration, positive, "a positive duration such as 30s")},
+			duration(&c.RequestTimeout, "30s")},
 		{"cors-origins", "PAPERD_CORS_ORIGINS", "", "comma-separated origins browsers may call the REST API from, or * for any (empty: CORS off)", c.readCORSOrigins},
 		{"write-rate-limit", "PAPERD_WRITE_RATE_LIMIT", DefaultWriteRateLimit.String(), "per client address: N/PERIOD (a bucket of N calls refilled evenly over PERIOD) or off; counts paper writes, imports, digest sends and every call with a subscription token",
 			parsed(&c.WriteRateLimit, auth.ParseRateLimit)},
@@ -179,11 +179,11 @@ func (c *Config) settings() []setting {
 		{"search-max-expansions", "PAPERD_SEARCH_MAX_EXPANSIONS", strconv.Itoa(search.DefaultMaxExpansions), "most words of the index one search may look up (each word a wildcard, regular-expression or fuzzy term matches counts); more is refused with 400",
 			checked(&c.SearchLimits.MaxExpansions, strconv.Atoi, positive, "a positive number")},
 		{"search-timeout", "PAPERD_SEARCH_TIMEOUT", search.DefaultSearchTimeout.String(), "longest a search may run; longer is refused with 400",
-			checked(&c.SearchLimits.Timeout, time.ParseDuration, positive, "a positive duration such as 2s")},
+			duration(&c.SearchLimits.Timeout, "2s")},
 		{"search-concurrency", "PAPERD_SEARCH_CONCURRENCY", "", "how many expensive searches (wildcard, regular-expression, fuzzy or * terms) run at once (empty: half the CPUs, at least one)",
 			optional(checked(&c.SearchLimits.Concurrent, strconv.Atoi, positive, "a positive number"))},
 		{"search-wait", "PAPERD_SEARCH_WAIT", search.DefaultSearchWait.String(), "longest an expensive search waits for its turn before it is refused with 429",
-			checked(&c.SearchLimits.Wait, time.ParseDuration, positive, "a positive duration such as 2s")},
+			duration(&c.SearchLimits.Wait, "2s")},
 		{"otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OpenTelemetry collector to send traces to, e.g. http://localhost:4318 (empty: tracing off); the SDK's other OTEL_ variables apply",
 			optional(checked(&c.OTLPEndpoint, asIs, isHTTPURL, "a URL such as http://localhost:4318"))},
 		{"otlp-protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "protocol to the collector: http/protobuf or grpc", oneOf(&c.OTLPProtocol, "http/protobuf", "grpc")},
@@ -272,6 +272,11 @@ func parsed[T any](dst *T, parse func(string) (T, error)) func(string) error {
 		}
 		return err
 	}
+}
+
+// duration reads a positive duration; example shows one in the error.
+func duration(dst *time.Duration, example string) func(string) error {
+	return checked(dst, time.ParseDuration, positive, "a positive duration such as "+example)
 }
 
 // checked reads a setting with parse and takes the value if ok accepts it;
