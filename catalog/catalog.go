@@ -146,7 +146,7 @@ func (w *Writer) log() *slog.Logger {
 func (w *Writer) Create(ctx context.Context, p *repository.Paper) (*repository.Paper, error) {
 	if p.RequestID != "" {
 		if prev, ok := w.Model.ByRequestID(p.RequestID); ok && prev.ID == p.ID {
-			return prev, nil
+			return w.Model.Full(prev)
 		}
 	}
 	if _, ok := w.Model.Get(p.ID); ok && p.RequestID == "" {
@@ -186,6 +186,11 @@ func (w *Writer) Update(ctx context.Context, id, etag string, change func(cur *r
 		cur, ok := w.Model.Get(id)
 		if !ok {
 			return nil, ErrNotFound
+		}
+		// The whole paper, abstract included: the update stores every field.
+		cur, err := w.Model.Full(cur)
+		if err != nil {
+			return nil, err
 		}
 		if err := checkEtag(etag, cur); err != nil {
 			return nil, err

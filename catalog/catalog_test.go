@@ -33,6 +33,12 @@ func newFixture(t *testing.T) *fixture {
 	// writes are atomic (FerretDB does not apply a filter's condition atomically).
 	db := mongotest.Open(t, mongo.Exclusive(), mongo.InProcess())
 	f := &fixture{store: mongo.NewPapers(db), model: readmodel.New(), journal: filepath.Join(t.TempDir(), "intents.journal")}
+	// As paperd keeps them: the model's papers leave their abstracts in a file.
+	if err := f.model.StoreAbstracts(filepath.Join(t.TempDir(), "readmodel.abstracts")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.model.Close() })
+	f.model.Replace(nil, 0)
 	intents, err := readmodel.OpenIntents(f.journal)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +95,10 @@ func TestFinishedWritesLeaveNoIntentOpen(t *testing.T) {
 	if _, err := f.w.Update(ctx, p.ID, "", rename); err != nil {
 		t.Fatal(err)
 	}
+	// Updates keep what they did not change, the abstract the model keeps on disk included.
+	if stored, err := f.store.Get(ctx, p.ID); err != nil || stored.Abstract != "What First is about." {
+		t.Errorf("after two updates of the title, the stored abstract is %q (%v)", stored.Abstract, err)
+	}
 	if err := f.w.Delete(ctx, p.ID, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +129,8 @@ func (f *fixture) agree(t *testing.T, id string) *repository.Paper {
 
 func newPaper(id, title, requestID string) *repository.Paper {
 	t := time.Now().UTC().Truncate(time.Millisecond)
-	return &repository.Paper{ID: id, Title: title, RequestID: requestID, CreateTime: t, UpdateTime: t, SubmitTime: t}
+	return &repository.Paper{ID: id, Title: title, Abstract: "What " + title + " is about.", RequestID: requestID,
+		CreateTime: t, UpdateTime: t, SubmitTime: t}
 }
 
 // TestCreate covers idempotent retries by request id and papers that exist,

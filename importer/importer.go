@@ -59,6 +59,8 @@ type Model interface {
 	Tombstone(id string) int64
 	// Put stores p unless the model has the same or a newer version of it.
 	Put(p *repository.Paper) bool
+	// Full returns the paper with the fields Get may leave out (its abstract).
+	Full(p *repository.Paper) (*repository.Paper, error)
 }
 
 // Importer holds what runs need. Its fields must be set before the first run and
@@ -135,7 +137,10 @@ func (r *Run) Add(ctx context.Context, records []Record) (err error) {
 		if pd != nil {
 			cur = pd.next // the same paper twice in one batch: merge onto the first
 		} else if p, ok := im.Model.Get(id); ok {
-			cur = p
+			// Merged onto the whole paper: the merge stores every field.
+			if cur, err = im.Model.Full(p); err != nil {
+				return err
+			}
 		}
 		next := Merge(cur, rec, t)
 		var found check.Violations

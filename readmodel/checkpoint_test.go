@@ -41,7 +41,9 @@ func TestCheckpointRoundTripStaysForTheNextStart(t *testing.T) {
 			t.Fatalf("read: %v %v", snap, err)
 		}
 		r := New()
-		r.restore(snap)
+		if err := r.restore(snap); err != nil {
+			t.Fatal(err)
+		}
 		if got, ok := r.Get("a"); !ok || got.Upvotes != 4 || !r.HasVote(repository.Vote{PaperID: "a", User: "u1"}) {
 			t.Errorf("restored paper a: %v %v", got, ok)
 		}
@@ -262,5 +264,140 @@ func TestStartAfterACrashRepairsUnrecordedWrites(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, "intents.journal"))
 	if err != nil || bytes.Contains(b, []byte(`"never"`)) {
 		t.Errorf("the journal still holds the repaired intent: %q %v", b, err)
+	}
+}
+
+// TestAbstractsLiveInTheirFile: with StoreAbstracts, the model's papers leave
+// their abstracts in the file, Full reads them back, an unchanged abstract is
+// not written twice, and a checkpoint restores the references with the file cut
+// back to what the checkpoint knows.
+func TestAbstractsLiveInTheirFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file, checkpoint := filepath.Join(dir, "readmodel.abstracts"), filepath.Join(dir, "readmodel.checkpoint")
+	open := func() *Model {
+		t.Helper()
+		m := New()
+		if err := m.StoreAbstracts(file); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.Close() })
+		return m
+	}
+	withAbstract := func(id string, version int64, abstract string) *repository.Paper {
+		p := paper(id, version, 0)
+		p.Abstract = abstract
+		return p
+	}
+	size := func() int64 {
+		t.Helper()
+		st, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	full := func(m *Model, id string) string {
+		t.Helper()
+		p, ok := m.Get(id)
+		if !ok {
+			t.Fatalf("paper %s is missing", id)
+		}
+		f, err := m.Full(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Abstract
+	}
+
+	m := open()
+	m.Replace([]*repository.Paper{withAbstract("a", 1, "About a."), withAbstract("b", 1, "About b."), paper("c", 1, 0)}, 0)
+	if p, _ := m.Get("a"); p.Abstract != "" {
+		t.Errorf("the model keeps the abstract %q in memory", p.Abstract)
+	}
+	if got := full(m, "a"); got != "About a." {
+		t.Errorf("Full: abstract %q", got)
+	}
+	if got := full(m, "c"); got != "" {
+		t.Errorf("a paper without an abstract got %q", got)
+	}
+	if _, err := m.texts.sync(); err != nil {
+		t.Fatal(err)
+	}
+	before := size()
+	m.Put(withAbstract("a", 2, "About a.")) // a new version, the same abstract
+	if _, err := m.texts.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if size() != before {
+		t.Errorf("an unchanged abstract was written again: %d bytes, then %d", before, size())
+	}
+	if err := m.SaveSnapshot(checkpoint, "db", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// After the checkpoint: a changed abstract and a deletion, which a restart
+	// from the checkpoint forgets (the change-log replay makes them again).
+	m.Put(withAbstract("b", 2, "About b, changed."))
+	m.Remove("a", 3)
+	if got := full(m, "b"); got != "About b, changed." {
+		t.Errorf("Full after a change: %q", got)
+	}
+	if _, ok := m.Get("a"); ok {
+		t.Error("a removed paper is still there")
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r := open()
+	snap, err := readSnapshot(checkpoint, "db")
+	if err != nil || snap == nil {
+		t.Fatal(snap, err)
+	}
+	for _, p := range snap.Papers {
+		if p.Abstract != "" {
+			t.Errorf("the checkpoint holds the abstract of %s", p.ID)
+		}
+	}
+	if err := r.restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if size() != snap.TextsSize {
+		t.Errorf("the abstracts' file is %d bytes after the restore, the checkpoint knew %d", size(), snap.TextsSize)
+	}
+	if a, b := full(r, "a"), full(r, "b"); a != "About a." || b != "About b." {
+		t.Errorf("restored abstracts %q and %q", a, b)
+	}
+	r.Put(withAbstract("b", 2, "About b, changed."))
+	if got := full(r, "b"); got != "About b, changed." {
+		t.Errorf("Full after the replay: %q", got)
+	}
+
+	// A model without the file cannot use a checkpoint whose papers have none.
+	if err := New().restore(snap); err == nil {
+		t.Error("a model without an abstracts' file restored a checkpoint that needs one")
+	}
+}
+
+// TestReloadKeepsTheAbstractOfANewerWrite: a reload whose scan saw an older
+// copy of a paper the model has a newer version of keeps the newer abstract.
+func TestReloadKeepsTheAbstractOfANewerWrite(t *testing.T) {
+	t.Parallel()
+	m := New()
+	if err := m.StoreAbstracts(filepath.Join(t.TempDir(), "readmodel.abstracts")); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Close() }()
+	m.Replace(nil, 0)
+	newer := paper("d", 5, 0)
+	newer.Abstract = "Written after the scan began."
+	m.Put(newer)
+	older := paper("d", 4, 0)
+	older.Abstract = "As the scan saw it."
+	m.Replace([]*repository.Paper{older}, 5)
+	p, _ := m.Get("d")
+	f, err := m.Full(p)
+	if err != nil || f.Version != 5 || f.Abstract != newer.Abstract {
+		t.Errorf("after the reload: version %d, abstract %q (%v); want version 5 and its abstract", f.Version, f.Abstract, err)
 	}
 }

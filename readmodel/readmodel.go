@@ -1,7 +1,8 @@
-// Package readmodel keeps every paper in memory and answers the catalog's frequent
-// reads (get, batch get, filtered and ordered lists) from there, because the
-// embedded FerretDB scans and decodes a whole collection for anything but a find by
-// _id. MongoDB stays the source of truth: the model is loaded from it at start,
+// Package readmodel keeps every paper in memory, but for its abstract (kept
+// compressed in a file under the data directory, see texts), and answers the
+// catalog's frequent reads (get, batch get, filtered and ordered lists) from there,
+// because the embedded FerretDB scans and decodes a whole collection for anything
+// but a find by _id. MongoDB stays the source of truth: the model is loaded from it at start,
 // updated by each write this process makes, and caught up with writes of other
 // replicas from the change log (see Syncer).
 package readmodel
@@ -9,6 +10,7 @@ package readmodel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -49,6 +51,10 @@ type Model struct {
 	dirty      map[string]struct{}  // papers whose content changed since TakeDirty
 	dirtyCh    chan struct{}
 	loaded     atomic.Bool
+	// texts, when set (see StoreAbstracts), holds the papers' abstracts: the
+	// papers of the model have none then, refs says where each is.
+	texts *texts
+	refs  map[string]textRef
 }
 
 // New returns an empty model that is not yet loaded.
@@ -65,7 +71,78 @@ func New() *Model {
 		dirty:      map[string]struct{}{},
 		dirtyCh:    make(chan struct{}, 1),
 		stretch:    scanStretch,
+		refs:       map[string]textRef{},
 	}
+}
+
+// StoreAbstracts keeps the papers' abstracts in the file at path instead of in
+// memory (see texts); call it before the model is loaded. Papers the model then
+// returns have no abstract: Full gives a paper with it.
+func (m *Model) StoreAbstracts(path string) error {
+	t, err := openTexts(path)
+	if err != nil {
+		return fmt.Errorf("abstracts file: %w", err)
+	}
+	m.texts = t
+	return nil
+}
+
+// Close closes the abstracts' file, if any.
+func (m *Model) Close() error {
+	if m.texts == nil {
+		return nil
+	}
+	return m.texts.close()
+}
+
+// Full returns paper p with its abstract, which the model's papers leave in the
+// abstracts' file: the model's current version of p (newer than p if it changed
+// since p was read), or p itself when the model no longer has it or keeps no
+// abstract of it.
+func (m *Model) Full(p *repository.Paper) (*repository.Paper, error) {
+	if p == nil || p.Abstract != "" || m.texts == nil {
+		return p, nil
+	}
+	m.mu.RLock()
+	cur, ok := m.papers[p.ID]
+	ref, stored := m.refs[p.ID]
+	m.mu.RUnlock()
+	if !ok || !stored || cur.Version < p.Version {
+		return p, nil
+	}
+	abstract, err := m.texts.get(ref)
+	if err != nil {
+		return nil, fmt.Errorf("paper %s: %w", p.ID, err)
+	}
+	full := *cur
+	full.Abstract = abstract
+	return &full, nil
+}
+
+// offload returns the paper to keep for p: without its abstract, which goes to
+// the abstracts' file unless the file holds it already (sum is its hash, 0: not
+// computed). Without a file, or when the write fails (the paper then keeps its
+// abstract in memory), it is p. Callers hold m.mu for writing.
+func (m *Model) offload(p *repository.Paper, sum uint64) *repository.Paper {
+	if m.texts == nil {
+		return p
+	}
+	if p.Abstract == "" {
+		delete(m.refs, p.ID)
+		return p
+	}
+	ref, ok := m.refs[p.ID]
+	if !ok || !ref.sameSum(p.Abstract, sum) {
+		var err error
+		if ref, err = m.texts.put(p.Abstract); err != nil {
+			delete(m.refs, p.ID)
+			return p
+		}
+	}
+	m.refs[p.ID] = ref
+	slim := *p
+	slim.Abstract = ""
+	return &slim
 }
 
 // SetGate makes every list computed from scratch take a turn of g (see package
@@ -126,6 +203,15 @@ func (m *Model) Len() int {
 // kept, and deletions the model saw after the scan began still win, so a reload
 // never undoes a write that raced with it.
 func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
+	var sums []uint64
+	if m.texts != nil { // hashed before the lock: most abstracts are stored already
+		sums = make([]uint64, len(all))
+		for i, p := range all {
+			if p.Abstract != "" {
+				sums[i] = sum(p.Abstract)
+			}
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	next := make(map[string]*repository.Paper, len(all))
@@ -143,6 +229,13 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 			next[id] = p
 		}
 	}
+	if sums != nil {
+		for i, p := range all {
+			if next[p.ID] == p { // the scanned copy won
+				next[p.ID] = m.offload(p, sums[i])
+			}
+		}
+	}
 	for id, p := range next {
 		if cur, ok := m.papers[id]; !ok || cur.Version != p.Version {
 			m.markDirty(id)
@@ -151,6 +244,7 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 	for id := range m.papers {
 		if _, ok := next[id]; !ok {
 			m.markDirty(id)
+			delete(m.refs, id)
 		}
 	}
 	m.papers = next
@@ -208,6 +302,7 @@ func (m *Model) Put(p *repository.Paper) bool {
 	if cur := m.papers[p.ID]; cur != nil {
 		m.unindex(cur)
 	}
+	p = m.offload(p, 0)
 	m.index(p)
 	m.papers[p.ID] = p
 	m.markDirty(p.ID)
@@ -252,6 +347,7 @@ func (m *Model) Remove(id string, version int64) bool {
 	m.touch(id, cur)
 	m.unindex(cur)
 	delete(m.papers, id)
+	delete(m.refs, id)
 	m.markDirty(id)
 	if cur.RequestID != "" {
 		delete(m.requests, cur.RequestID)

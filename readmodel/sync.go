@@ -146,7 +146,10 @@ func (s *Syncer) Start(ctx context.Context) error {
 			s.Log.Warn("read model checkpoint older than the change log keeps; loading from the database",
 				"synced", snap.Synced, "retention", s.Retention)
 		default:
-			s.Model.restore(snap)
+			if err := s.Model.restore(snap); err != nil {
+				s.Log.Warn("read model checkpoint unusable; loading from the database", "err", err)
+				break
+			}
 			s.lastPoll, s.lastFull = snap.Synced, s.now()
 			s.synced.Store(s.lastPoll.UnixNano())
 			if err := s.Poll(ctx); err != nil {
@@ -164,6 +167,9 @@ func (s *Syncer) Start(ctx context.Context) error {
 			s.nextCheckpoint = time.Now().Add(s.Checkpoint)
 			return nil
 		}
+	}
+	if err := s.Model.forgetAbstracts(); err != nil {
+		return err
 	}
 	if err := s.Load(ctx); err != nil {
 		return err

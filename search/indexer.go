@@ -147,7 +147,17 @@ func (x *Indexer) apply(ctx context.Context, upserts []*repository.Paper, delete
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := x.Index.Apply(upserts[i:min(i+batchSize, len(upserts))], nil); err != nil {
+		// The model's papers leave their abstracts out; a batch at a time reads them.
+		batch := upserts[i:min(i+batchSize, len(upserts))]
+		full := make([]*repository.Paper, len(batch))
+		for j, p := range batch {
+			f, err := x.Model.Full(p)
+			if err != nil {
+				return err
+			}
+			full[j] = f
+		}
+		if err := x.Index.Apply(full, nil); err != nil {
 			return err
 		}
 	}

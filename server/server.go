@@ -347,6 +347,9 @@ func (s *Server) open(ctx context.Context) error {
 	s.turns = cpu.NewGate(0)
 	s.model = readmodel.New()
 	s.model.SetGate(s.turns)
+	if err := s.model.StoreAbstracts(filepath.Join(cfg.DataDir, "readmodel.abstracts")); err != nil {
+		return err
+	}
 	dbID, err := s.secret(ctx, "database_id")
 	if err != nil {
 		return err
@@ -559,6 +562,9 @@ func (s *Server) close() {
 	}
 	if s.intents != nil {
 		_ = s.intents.Close()
+	}
+	if s.model != nil {
+		_ = s.model.Close()
 	}
 	if s.index != nil {
 		if err := s.index.Close(); err != nil {

@@ -59,15 +59,40 @@ type Catalog struct {
 	// times and the reference minute of trending (nil: the system's clock).
 	Clock clock.Clock
 
-	protos    paperpb.Cache
-	queries   listing.Cache
-	responses memo.Responses
+	protosOnce sync.Once
+	protos     *paperpb.Cache
+	queries    listing.Cache
+	responses  memo.Responses
 
 	importOnce sync.Once
 	imports    *importer.Importer
 }
 
 var _ catalogv1.CatalogServiceServer = (*Catalog)(nil)
+
+// cache returns the cache of the papers' messages.
+func (s *Catalog) cache() *paperpb.Cache {
+	s.protosOnce.Do(func() { s.protos = paperpb.NewCache(s.Model.Full) })
+	return s.protos
+}
+
+// proto returns paper p in view, as the API shows it.
+func (s *Catalog) proto(p *repository.Paper, view catalogv1.PaperView) (*catalogv1.Paper, error) {
+	return s.cache().Get(p, view)
+}
+
+// protosOf returns papers in view, as the API shows them.
+func (s *Catalog) protosOf(papers []*repository.Paper, view catalogv1.PaperView) ([]*catalogv1.Paper, error) {
+	out := make([]*catalogv1.Paper, len(papers))
+	for i, p := range papers {
+		m, err := s.proto(p, view)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
+}
 
 func (s *Catalog) fail(ctx context.Context, method string, err error) error {
 	return apierror.Status(ctx, s.Log, method, err)
@@ -148,7 +173,7 @@ func (s *Catalog) GetPaper(ctx context.Context, req *catalogv1.GetPaperRequest) 
 	if err != nil {
 		return nil, s.fail(ctx, "GetPaper", err)
 	}
-	return s.forViewer(p, view, caller.User != "" && s.Model.HasVote(repository.Vote{PaperID: p.ID, User: caller.User})), nil
+	return s.forViewer(p, view, caller.User != "" && s.Model.HasVote(repository.Vote{PaperID: p.ID, User: caller.User}))
 }
 
 func (s *Catalog) get(field, name string) (*repository.Paper, error) {
@@ -198,7 +223,11 @@ func (s *Catalog) BatchGetPapers(ctx context.Context, req *catalogv1.BatchGetPap
 		if err != nil {
 			return nil, s.fail(ctx, "BatchGetPapers", err)
 		}
-		resp.Papers = append(resp.Papers, s.protos.Get(p, view))
+		m, err := s.proto(p, view)
+		if err != nil {
+			return nil, s.fail(ctx, "BatchGetPapers", err)
+		}
+		resp.Papers = append(resp.Papers, m)
 	}
 	return resp, nil
 }
@@ -234,15 +263,11 @@ func (s *Catalog) listPapers(req *catalogv1.ListPapersRequest) (*catalogv1.ListP
 		return nil, err
 	}
 	papers, next, total := s.page(q.Filter, q.Order, after, size, tokenQuery, 0)
-	resp := &catalogv1.ListPapersResponse{
-		Papers:        make([]*catalogv1.Paper, len(papers)),
-		NextPageToken: next,
-		TotalSize:     total,
+	msgs, err := s.protosOf(papers, view)
+	if err != nil {
+		return nil, err
 	}
-	for i, p := range papers {
-		resp.Papers[i] = s.protos.Get(p, view)
-	}
-	return resp, nil
+	return &catalogv1.ListPapersResponse{Papers: msgs, NextPageToken: next, TotalSize: total}, nil
 }
 
 // pageSize applies the page size rules of the list methods: 0 means def, larger
@@ -320,7 +345,7 @@ func (s *Catalog) deletePaper(ctx context.Context, req *catalogv1.DeletePaperReq
 	if err := s.Writer.Delete(ctx, id, req.GetEtag()); err != nil {
 		return writeError(id, err)
 	}
-	s.protos.Forget(id)
+	s.cache().Forget(id)
 	return nil
 }
 

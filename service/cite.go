@@ -40,5 +40,9 @@ func (s *Catalog) CitePaper(ctx context.Context, req *catalogv1.CitePaperRequest
 	if !found {
 		return nil, s.fail(ctx, "CitePaper", notFound(id))
 	}
+	p, err := s.Model.Full(p)
+	if err != nil {
+		return nil, s.fail(ctx, "CitePaper", err)
+	}
 	return &httpbody.HttpBody{ContentType: f.ContentType(), Data: []byte(cite.Render(f, cite.Of(p)))}, nil
 }

@@ -29,7 +29,16 @@ func (s *Catalog) DigestPapers(sub *repository.Subscription, ref time.Time) ([]*
 	// One listing of the period per reference time, shared by every subscriber
 	// due then (and cached as any listing); each subscriber's topics filter it.
 	window := listing.Filter{}.SubmittedIn(digest.PeriodStart(sub, ref), ref)
-	return digest.Select(s.Model.List(window, listing.TrendingOrder(ref)).Papers, sub, matches), nil
+	chosen := digest.Select(s.Model.List(window, listing.TrendingOrder(ref)).Papers, sub, matches)
+	out := make([]*repository.Paper, len(chosen)) // chosen may share the cached listing's array
+	for i, p := range chosen {
+		full, err := s.Model.Full(p) // a digest shows an excerpt of each abstract
+		if err != nil {
+			return nil, err
+		}
+		out[i] = full
+	}
+	return out, nil
 }
 
 // PaperURL is the link of a paper in mails: its page, /papers/{paper} under

@@ -69,16 +69,17 @@ func (s *Catalog) listDaily(req *catalogv1.ListDailyPapersRequest, minute time.T
 		return nil, listing.ErrInvalidToken
 	}
 	papers, next, total := s.page(f, o, after, size, tokenQuery, extra)
+	msgs, err := s.protosOf(papers, view)
+	if err != nil {
+		return nil, err
+	}
 	resp := &catalogv1.ListDailyPapersResponse{
-		Papers:        make([]*catalogv1.Paper, len(papers)),
+		Papers:        msgs,
 		NextPageToken: next,
 		TotalSize:     total,
 		PeriodStart:   timestamppb.New(start),
 		PeriodEnd:     timestamppb.New(end),
 		TimeZone:      loc.String(),
-	}
-	for i, p := range papers {
-		resp.Papers[i] = s.protos.Get(p, view)
 	}
 	return resp, nil
 }
@@ -133,7 +134,11 @@ func (s *Catalog) listTrending(req *catalogv1.ListTrendingPapersRequest, minute 
 		AgeOffsetHours: listing.AgeOffsetHours,
 	}
 	for i, p := range papers {
-		resp.Papers[i] = &catalogv1.TrendingPaper{Paper: s.protos.Get(p, view), TrendingScore: listing.TrendingScore(p, ref)}
+		m, err := s.proto(p, view)
+		if err != nil {
+			return nil, err
+		}
+		resp.Papers[i] = &catalogv1.TrendingPaper{Paper: m, TrendingScore: listing.TrendingScore(p, ref)}
 	}
 	return resp, nil
 }

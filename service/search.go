@@ -87,7 +87,11 @@ func (s *Catalog) searchPapers(ctx context.Context, req *catalogv1.SearchPapersR
 			continue // deleted a moment ago; the index follows
 		}
 		sn := found.Snippets[h.ID]
-		resp.Results = append(resp.Results, &catalogv1.SearchResult{Paper: s.protos.Get(p, view), Score: h.Score,
+		m, err := s.proto(p, view)
+		if err != nil {
+			return nil, err
+		}
+		resp.Results = append(resp.Results, &catalogv1.SearchResult{Paper: m, Score: h.Score,
 			TitleSnippets: sn.Title, AbstractSnippets: sn.Abstract})
 	}
 	if found.More {
@@ -131,6 +135,9 @@ func (s *Catalog) listSimilar(ctx context.Context, req *catalogv1.ListSimilarPap
 	if err := s.searchReady(); err != nil {
 		return nil, err
 	}
+	if p, err = s.Model.Full(p); err != nil { // its abstract says what it is about
+		return nil, err
+	}
 	hits, err := s.Search.SimilarCached(ctx, p, size+10)
 	if err != nil {
 		return nil, err
@@ -141,7 +148,11 @@ func (s *Catalog) listSimilar(ctx context.Context, req *catalogv1.ListSimilarPap
 		if !ok || sp.ID == p.ID {
 			continue
 		}
-		resp.Papers = append(resp.Papers, &catalogv1.SimilarPaper{Paper: s.protos.Get(sp, view), Score: h.Score})
+		m, err := s.proto(sp, view)
+		if err != nil {
+			return nil, err
+		}
+		resp.Papers = append(resp.Papers, &catalogv1.SimilarPaper{Paper: m, Score: h.Score})
 		if len(resp.Papers) == size {
 			break
 		}

@@ -54,19 +54,19 @@ func (s *Catalog) vote(ctx context.Context, name string, add bool) (*catalogv1.P
 	if !ok {
 		p = cur
 	}
-	return s.forViewer(p, catalogv1.PaperView_PAPER_VIEW_FULL, s.Model.HasVote(repository.Vote{PaperID: cur.ID, User: user})), nil
+	return s.forViewer(p, catalogv1.PaperView_PAPER_VIEW_FULL, s.Model.HasVote(repository.Vote{PaperID: cur.ID, User: user}))
 }
 
 // forViewer returns the paper's message, marked as upvoted by the caller when it
 // is; the shared cached message is copied before it is marked.
-func (s *Catalog) forViewer(p *repository.Paper, view catalogv1.PaperView, upvoted bool) *catalogv1.Paper {
-	m := s.protos.Get(p, view)
-	if !upvoted {
-		return m
+func (s *Catalog) forViewer(p *repository.Paper, view catalogv1.PaperView, upvoted bool) (*catalogv1.Paper, error) {
+	m, err := s.proto(p, view)
+	if err != nil || !upvoted {
+		return m, err
 	}
 	m = proto.CloneOf(m)
 	m.ViewerUpvoted = true
-	return m
+	return m, nil
 }
 
 // Close stops the catalog's background writer of votes. Call it after the

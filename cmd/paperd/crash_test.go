@@ -64,7 +64,7 @@ func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
 	cmd := start()
 	for round := range rounds {
 		began := time.Now()
-		var progress atomic.Int64 // writes acknowledged this round
+		var imported, written, voted atomic.Int64 // acknowledged this round
 		var wg sync.WaitGroup
 		wg.Go(func() { // an import: one stream of many batches
 			stream, err := client.ImportPapers(admin)
@@ -80,7 +80,7 @@ func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
 				if stream.Send(&catalogv1.ImportPapersRequest{Records: recs}) != nil {
 					return // the server is gone
 				}
-				progress.Add(1)
+				imported.Add(1)
 			}
 		})
 		for w := range 2 { // creates, updates and deletes
@@ -102,7 +102,7 @@ func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
 							return
 						}
 					}
-					progress.Add(1)
+					written.Add(1)
 				}
 			})
 		}
@@ -112,13 +112,15 @@ func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
 				for i := 0; ; i++ {
 					name := fmt.Sprintf("papers/25%02d.%05d", 1+i%(round+1), (i*7+u)%200)
 					_, err := client.UpvotePaper(uctx, &catalogv1.UpvotePaperRequest{Name: name})
+					if err == nil {
+						voted.Add(1)
+					}
 					if err == nil && i%2 == 1 {
 						_, err = client.RemovePaperUpvote(uctx, &catalogv1.RemovePaperUpvoteRequest{Name: name})
 					}
 					if err != nil && pd.gone(err) {
 						return
 					}
-					progress.Add(1)
 				}
 			})
 		}
@@ -126,7 +128,7 @@ func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
 		// writes have been acknowledged.
 		eventually(t, "a checkpoint written while writes go on", func() bool {
 			st, err := os.Stat(checkpoint)
-			return err == nil && st.ModTime().After(began) && progress.Load() > 20
+			return err == nil && st.ModTime().After(began) && imported.Load() >= 3 && written.Load() >= 3 && voted.Load() >= 3
 		})
 		time.Sleep(time.Duration(rand.Int64N(int64(700 * time.Millisecond))))
 		pd.kill(cmd)
@@ -220,8 +222,8 @@ func servesTheDatabase(ctx context.Context, t *testing.T, client catalogv1.Catal
 			t.Errorf("%s: paper %s is served and not in the database", phase, id)
 		}
 	}
-	if len(stored) < 100 || votes == 0 {
-		t.Errorf("%s: only %d papers and %d upvotes in the database: the workload did not run", phase, len(stored), votes)
+	if len(stored) < 100 {
+		t.Errorf("%s: only %d papers in the database: the workload did not run", phase, len(stored))
 	}
 	t.Logf("%s: %d papers and %d upvotes served as stored", phase, len(stored), votes)
 }

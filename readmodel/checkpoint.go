@@ -29,7 +29,7 @@ import (
 // model is locked only while its maps are copied, not while the file is written.
 
 // checkpointVersion changes whenever the checkpoint's layout does.
-const checkpointVersion = 2
+const checkpointVersion = 3
 
 // checkpointChunk is how many papers one gob message holds.
 const checkpointChunk = 1024
@@ -41,9 +41,13 @@ type checkpointHeader struct {
 	// start of the last poll).
 	Synced time.Time
 	Papers int
+	// TextsSize is the size of the abstracts' file the references of the tail
+	// point into (see texts); 0 without one.
+	TextsSize int64
 }
 
 type checkpointTail struct {
+	Refs       map[string]textRef
 	Tombstones map[string]int64
 	Votes      map[string]map[string]int64
 	Unvoted    map[string]int64
@@ -65,15 +69,24 @@ func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) error {
 		papers = append(papers, p) // papers are never changed in place
 	}
 	tail := checkpointTail{Tombstones: maps.Clone(m.tombstones), Unvoted: maps.Clone(m.unvoted),
-		Votes: make(map[string]map[string]int64, len(m.votes))}
+		Votes: make(map[string]map[string]int64, len(m.votes)), Refs: maps.Clone(m.refs)}
 	for id, users := range m.votes {
 		tail.Votes[id] = maps.Clone(users)
 	}
 	m.mu.RUnlock()
+	var textsSize int64
+	if m.texts != nil {
+		// Every abstract the references copied above point to is in the file
+		// (and on disk) before the checkpoint names them.
+		var err error
+		if textsSize, err = m.texts.sync(); err != nil {
+			return fmt.Errorf("write the abstracts: %w", err)
+		}
+	}
 	return writeFileAtomic(path, func(w *bufio.Writer) error {
 		enc := gob.NewEncoder(w)
 		if err := enc.Encode(checkpointHeader{Version: checkpointVersion, DatabaseID: databaseID,
-			Synced: synced, Papers: len(papers)}); err != nil {
+			Synced: synced, Papers: len(papers), TextsSize: textsSize}); err != nil {
 			return err
 		}
 		for i := 0; i < len(papers); i += checkpointChunk {
@@ -171,10 +184,23 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// restore sets the model from a snapshot.
-func (m *Model) restore(snap *snapshot) {
+// restore sets the model from a snapshot. The abstracts' file is cut back to
+// what the snapshot knows of it.
+func (m *Model) restore(snap *snapshot) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	switch {
+	case m.texts == nil && len(snap.Refs) > 0:
+		return errors.New("the checkpoint's papers keep their abstracts in a file, and the model has none")
+	case m.texts != nil:
+		if err := m.texts.truncate(snap.TextsSize); err != nil {
+			return err
+		}
+	}
+	m.refs = snap.Refs
+	if m.refs == nil {
+		m.refs = map[string]textRef{}
+	}
 	m.papers = make(map[string]*repository.Paper, len(snap.Papers))
 	m.requests = map[string]string{}
 	for _, p := range snap.Papers {
@@ -195,6 +221,7 @@ func (m *Model) restore(snap *snapshot) {
 	}
 	m.reset()
 	m.loaded.Store(true)
+	return nil
 }
 
 func orEmpty(m map[string]int64) map[string]int64 {

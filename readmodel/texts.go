@@ -1,0 +1,171 @@
+package readmodel
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/golang/snappy"
+)
+
+// texts keeps the abstracts of the model's papers out of the Go heap: each is
+// compressed (snappy) and appended to a file under the data directory, and read
+// back with pread when a caller asks for the whole paper (Model.Full). An abstract
+// is most of what a paper weighs (about 1 KiB of 1.4); what listings, filters,
+// orders, facets and trending need stays in memory.
+//
+// The file only grows: a new abstract is appended, an unchanged one (same length
+// and FNV-64a hash) is not written again. The model's references to it are part
+// of the checkpoint, with the file's size when the checkpoint was taken, after
+// an fsync of the file; a start from that checkpoint cuts the file back to that
+// size (what was appended later belongs to changes the change-log replay makes
+// again). The file is derived data, like the checkpoint: a start without a
+// usable checkpoint begins a new one.
+type texts struct {
+	mu      sync.Mutex
+	f       *os.File
+	w       *bufio.Writer
+	size    int64 // bytes written, buffered ones included
+	flushed int64 // bytes in the file
+}
+
+// textRef is where an abstract is in the file.
+type textRef struct {
+	Off int64
+	N   uint32 // compressed length
+	Len uint32 // uncompressed length
+	Sum uint64 // FNV-64a of the uncompressed abstract
+}
+
+func openTexts(path string) (*texts, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) //nolint:gosec // a path under the data directory
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	t := &texts{f: f, size: st.Size(), flushed: st.Size()}
+	t.w = bufio.NewWriterSize(writerAt{t}, 1<<20)
+	return t, nil
+}
+
+// writerAt appends at t.flushed: the bufio.Writer's sink.
+type writerAt struct{ t *texts }
+
+func (w writerAt) Write(b []byte) (int, error) {
+	n, err := w.t.f.WriteAt(b, w.t.flushed)
+	w.t.flushed += int64(n)
+	return n, err
+}
+
+func sum(s string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// sameSum reports whether ref holds abstract already; h is abstract's hash, or 0
+// when not yet computed.
+func (r textRef) sameSum(abstract string, h uint64) bool {
+	if r.N == 0 || int(r.Len) != len(abstract) {
+		return false
+	}
+	if h == 0 {
+		h = sum(abstract)
+	}
+	return r.Sum == h
+}
+
+// put appends abstract and returns where it is.
+func (t *texts) put(abstract string) (textRef, error) {
+	b := snappy.Encode(nil, []byte(abstract))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ref := textRef{Off: t.size, N: uint32(len(b)), Len: uint32(len(abstract)), Sum: sum(abstract)} //nolint:gosec // abstracts are far below 4 GiB
+	if _, err := t.w.Write(b); err != nil {
+		return textRef{}, fmt.Errorf("write an abstract: %w", err)
+	}
+	t.size += int64(len(b))
+	return ref, nil
+}
+
+// get reads the abstract at ref.
+func (t *texts) get(ref textRef) (string, error) {
+	end := ref.Off + int64(ref.N)
+	t.mu.Lock()
+	if end > t.flushed {
+		if err := t.w.Flush(); err != nil {
+			t.mu.Unlock()
+			return "", fmt.Errorf("write abstracts: %w", err)
+		}
+	}
+	t.mu.Unlock()
+	b := make([]byte, ref.N)
+	if _, err := t.f.ReadAt(b, ref.Off); err != nil {
+		return "", fmt.Errorf("read an abstract: %w", err)
+	}
+	out, err := snappy.Decode(make([]byte, ref.Len), b)
+	if err != nil || len(out) != int(ref.Len) {
+		return "", errors.Join(errors.New("read an abstract: damaged"), err)
+	}
+	return string(out), nil
+}
+
+// sync writes what is buffered and fsyncs the file; it returns the file's size,
+// which covers every reference handed out before the call.
+func (t *texts) sync() (int64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.w.Flush(); err != nil {
+		return 0, err
+	}
+	return t.size, t.f.Sync()
+}
+
+// truncate cuts the file back to size: what a checkpoint of that size knows.
+func (t *texts) truncate(size int64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.w.Reset(writerAt{t})
+	st, err := t.f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() < size {
+		return fmt.Errorf("the abstracts file is %d bytes, shorter than the checkpoint's %d", st.Size(), size)
+	}
+	if err := t.f.Truncate(size); err != nil {
+		return err
+	}
+	t.size, t.flushed = size, size
+	return nil
+}
+
+func (t *texts) close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	err := t.w.Flush()
+	return errors.Join(err, t.f.Close())
+}
+
+// forgetAbstracts empties the abstracts' file of a model not yet loaded, which
+// nothing refers to: a load from the database writes every abstract again.
+func (m *Model) forgetAbstracts() error {
+	if m.texts == nil || m.Loaded() {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.refs)
+	return m.texts.truncate(0)
+}
