@@ -263,5 +263,5 @@ func checkEtag(sent string, cur *repository.Paper) error {
 // refresh re-reads a paper the model had stale, after a conditional write lost.
 // A failure leaves the model as it was: the next write or full reload repairs it.
 func (w *Writer) refresh(ctx context.Context, id string) {
-	_ = w.Model.Refresh(ctx, w.Papers, id)
+	_, _ = w.Model.Refresh(ctx, w.Papers, id)
 }

@@ -217,6 +217,11 @@ func TestStartAfterACrashRepairsUnrecordedWrites(t *testing.T) {
 	if err := s.Save(); err != nil {
 		t.Fatal(err)
 	}
+	// Another replica, which learns of writes only from the change log.
+	other := &Syncer{Model: New(), Repo: papers, Votes: votes, Log: slog.New(slog.DiscardHandler)}
+	if err := other.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	// After the checkpoint: a recorded write (replayed from the change log) ...
 	c := create("c")
@@ -258,6 +263,20 @@ func TestStartAfterACrashRepairsUnrecordedWrites(t *testing.T) {
 	}
 	if _, ok := m.Get("unjournalled"); ok {
 		t.Error("the start loaded the whole database instead of restoring the checkpoint")
+	}
+
+	// The other replica learns the repaired writes from the change log.
+	if err := other.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := other.Model.Get("b"); !ok {
+		t.Error("another replica did not learn of the repaired create of b")
+	}
+	if got, ok := other.Model.Get("a"); !ok || got.Title != "a, changed" || got.Upvotes != 1 {
+		t.Errorf("another replica has paper a as %+v, want the repaired update and vote", got)
+	}
+	if _, ok := other.Model.Get("gone"); ok {
+		t.Error("another replica did not learn of the repaired delete")
 	}
 
 	// The repair is done once: the next start has nothing left to repair.

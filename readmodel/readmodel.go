@@ -316,20 +316,23 @@ func (m *Model) Put(p *repository.Paper) bool {
 
 // Refresh sets paper id to what the store holds: the stored paper, or the
 // paper's removal when the store has none. It settles what a write whose outcome
-// is unknown, or a change the change log may lack, left.
-func (m *Model) Refresh(ctx context.Context, papers repository.Papers, id string) error {
+// is unknown, or a change the change log may lack, left, and returns the change
+// it applied (nil: none), for other replicas.
+func (m *Model) Refresh(ctx context.Context, papers repository.Papers, id string) (*repository.Change, error) {
 	p, err := papers.Get(ctx, id)
 	switch {
 	case err == nil:
 		m.Put(p)
+		return &repository.Change{PaperID: id, Version: p.Version, Paper: p}, nil
 	case errors.Is(err, repository.ErrNotFound):
 		if cur, ok := m.Get(id); ok {
 			m.Remove(id, cur.Version)
+			return &repository.Change{PaperID: id, Version: cur.Version, Deleted: true}, nil
 		}
+		return nil, nil
 	default:
-		return err
+		return nil, err
 	}
-	return nil
 }
 
 // Remove deletes paper id as of version: a copy newer than version stays. It

@@ -27,8 +27,10 @@ type Syncer struct {
 	// Retention is how long changes stay in the change log (default 15 min). A
 	// replica that could not read it for longer reloads everything.
 	Retention time.Duration
-	// FullReload is how often everything is reloaded anyway (default 30 min), which
-	// also repairs a change a writer crashed before recording.
+	// FullReload is how often everything is reloaded anyway (default 6 h; at
+	// least twenty times as long as the last load took), which also repairs a
+	// change a writer of a replica that never started again crashed before
+	// recording (a replica that starts again records what it repairs).
 	FullReload time.Duration
 	// SnapshotPath, when set, is where the model's checkpoint is written (every
 	// Checkpoint while Run runs, and by Save on a clean shutdown) and where Start
@@ -51,6 +53,7 @@ type Syncer struct {
 	lastPoll  time.Time    // start of the last successful poll
 	synced    atomic.Int64 // lastPoll in Unix nanoseconds, for other goroutines
 	lastFull  time.Time
+	loadTook  time.Duration // how long the last full load took (real time)
 	lastPrune time.Time
 	// nextCheckpoint is when Run writes the next checkpoint (real time).
 	nextCheckpoint time.Time
@@ -113,7 +116,7 @@ func (s *Syncer) defaults() {
 		s.Retention = 15 * time.Minute
 	}
 	if s.FullReload <= 0 {
-		s.FullReload = 30 * time.Minute
+		s.FullReload = 6 * time.Hour
 	}
 	if s.Checkpoint <= 0 {
 		s.Checkpoint = time.Minute
@@ -180,30 +183,47 @@ func (s *Syncer) Start(ctx context.Context) error {
 
 // repair re-reads from the database the papers and votes of intents a process
 // began and did not see through to the change log: their writes may have landed
-// without a change-log entry.
+// without a change-log entry. What it finds is recorded in the change log, for
+// the other replicas, which would otherwise only learn it at a full reload.
 func (s *Syncer) repair(ctx context.Context, left []Intent) error {
 	seen := map[string]bool{}
 	var votes []repository.VoteRecord
+	var changes []repository.Change
 	for _, in := range left {
 		for _, id := range in.Papers {
 			if seen[id] {
 				continue
 			}
 			seen[id] = true
-			if err := s.Model.Refresh(ctx, s.Repo, id); err != nil {
+			c, err := s.Model.Refresh(ctx, s.Repo, id)
+			if err != nil {
 				return err
+			}
+			if c != nil {
+				changes = append(changes, *c)
 			}
 		}
 		votes = append(votes, in.Votes...)
 	}
-	if len(votes) == 0 || s.Votes == nil {
-		return nil
+	if len(votes) > 0 && s.Votes != nil {
+		stored, err := s.Votes.Stored(ctx, votes)
+		if err != nil {
+			return err
+		}
+		s.apply(repository.Change{Votes: stored})
+		if len(stored) > 0 {
+			changes = append(changes, repository.Change{Votes: stored})
+		}
 	}
-	stored, err := s.Votes.Stored(ctx, votes)
-	if err != nil {
-		return err
+	for _, c := range changes {
+		c.Time = s.now().UTC()
+		ref, err := s.Repo.RecordChange(ctx, c)
+		if err != nil {
+			s.Log.Warn("could not record a repaired change for other replicas; their next full reload has it", "paper", c.PaperID, "err", err)
+			continue
+		}
+		s.MarkApplied(repository.ChangeRef{ID: ref, Time: c.Time})
 	}
-	s.apply(repository.Change{Votes: stored})
 	return nil
 }
 
@@ -256,6 +276,7 @@ func (s *Syncer) Load(ctx context.Context) error {
 	s.Model.ReplaceVotes(votes, start.Add(-overlap).UnixNano())
 	s.lastPoll, s.lastFull = start, start
 	s.synced.Store(start.UnixNano())
+	s.loadTook = time.Since(began)
 	s.Log.Info("read model loaded", "papers", len(all), "votes", len(votes), "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
@@ -289,7 +310,7 @@ func (s *Syncer) Poll(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, max(s.Interval*4, 30*time.Second))
 	defer cancel()
 	start := s.now()
-	if !s.Model.Loaded() || start.Sub(s.lastPoll) > s.Retention-overlap || start.Sub(s.lastFull) > s.FullReload {
+	if !s.Model.Loaded() || start.Sub(s.lastPoll) > s.Retention-overlap || start.Sub(s.lastFull) > max(s.FullReload, 20*s.loadTook) {
 		return s.Load(ctx)
 	}
 	since := s.lastPoll.Add(-overlap)
