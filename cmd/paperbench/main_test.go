@@ -163,8 +163,8 @@ func TestScale(t *testing.T) {
 		}
 	}
 	targets := s["targets"].([]any)
-	if len(targets) != 14 {
-		t.Errorf("%d targets, want 14: %v", len(targets), targets)
+	if len(targets) != 15 {
+		t.Errorf("%d targets, want 15: %v", len(targets), targets)
 	}
 	for _, tg := range targets {
 		tg := tg.(map[string]any)
