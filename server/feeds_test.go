@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"encoding/xml"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,23 +23,8 @@ type feedResponse struct {
 
 func getFeed(t *testing.T, rawURL string, header map[string]string) feedResponse {
 	t.Helper()
-	req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, rawURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return feedResponse{resp.StatusCode, resp.Header, body}
+	code, h, body := fetch(t, rawURL, header)
+	return feedResponse{code, h, body}
 }
 
 // atomDoc is what RFC 4287 requires of a feed and its entries (section

@@ -49,12 +49,23 @@ func citedPaper() *catalogv1.Paper {
 // redirects.
 func get(t *testing.T, url, accept string) (int, http.Header, string) {
 	t.Helper()
+	var header map[string]string
+	if accept != "" {
+		header = map[string]string{"Accept": accept}
+	}
+	code, h, body := fetch(t, url, header)
+	return code, h, string(body)
+}
+
+// fetch GETs url with the given request headers, without following redirects.
+func fetch(t *testing.T, url string, header map[string]string) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
@@ -66,7 +77,7 @@ func get(t *testing.T, url, accept string) (int, http.Header, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, resp.Header, string(body)
+	return resp.StatusCode, resp.Header, body
 }
 
 // TestCitePaper exports a paper's citation over REST and gRPC: the formats'
