@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -46,14 +47,7 @@ func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
-	userCtx := func(u int) context.Context {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": fmt.Sprintf("user-%d", u),
-			"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
-	}
+	userCtx := func(u int) context.Context { return asUser(t, ctx, secret, u) }
 	submitted := timestamppb.New(time.Now().UTC().Add(-time.Hour))
 
 	var logs *lockedWriter
@@ -147,7 +141,7 @@ func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
 // gone reports whether err is that of a call to a paperd that is not running.
 func (p *paperd) gone(err error) bool {
 	g, _ := p.addrs()
-	return g == "" || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "Unavailable")
+	return g == "" || status.Code(err) == codes.Unavailable
 }
 
 // servesTheDatabase compares every paper paperd serves, its version and upvote

@@ -33,6 +33,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/papercatalog/papers/auth/authtest"
 	"github.com/papercatalog/papers/embedded"
 	catalogv1 "github.com/papercatalog/papers/gen/papers/catalog/v1"
 	subscriptionv1 "github.com/papercatalog/papers/gen/papers/subscription/v1"
@@ -186,6 +187,13 @@ func (p *paperd) conn() *grpc.ClientConn {
 	}
 	p.t.Cleanup(func() { _ = conn.Close() })
 	return conn
+}
+
+// asUser is ctx carrying the HS256 user token of user-u, signed with secret.
+func asUser(t *testing.T, ctx context.Context, secret string, u int) context.Context {
+	tok := authtest.Sign(t, jwt.SigningMethodHS256, []byte(secret),
+		jwt.MapClaims{"sub": fmt.Sprintf("user-%d", u), "exp": time.Now().Add(time.Hour).Unix()}, "")
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 }
 
 // lockedWriter keeps what a process writes, for reading while it runs, and
@@ -734,14 +742,7 @@ func TestKillDuringUpdatesAndVotes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer e2e-token")
-	userCtx := func(u int) context.Context {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": fmt.Sprintf("user-%d", u),
-			"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
-	}
+	userCtx := func(u int) context.Context { return asUser(t, ctx, secret, u) }
 	name := func(p int) string { return fmt.Sprintf("papers/2312.0%04d", p) }
 
 	cmd := start()
