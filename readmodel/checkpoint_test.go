@@ -247,7 +247,15 @@ func TestStartAfterACrashRepairsUnrecordedWrites(t *testing.T) {
 		t.Fatal(lost, err)
 	}
 
+	// A checkpoint the kill interrupted while it was being written.
+	partial := filepath.Join(dir, ".checkpoint-123")
+	if err := os.WriteFile(partial, []byte("half a checkpoint"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	_, m := start()
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Errorf("the interrupted checkpoint's file is still there: %v", err)
+	}
 	for _, id := range []string{"c", "b"} {
 		if _, ok := m.Get(id); !ok {
 			t.Errorf("paper %s is missing after the restart", id)

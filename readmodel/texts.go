@@ -26,11 +26,10 @@ import (
 // again). The file is derived data, like the checkpoint: a start without a
 // usable checkpoint begins a new one.
 type texts struct {
-	mu      sync.Mutex
-	f       *os.File
-	w       *bufio.Writer
-	size    int64 // bytes written, buffered ones included
-	flushed int64 // bytes in the file
+	mu   sync.Mutex
+	f    *os.File // opened for appending
+	w    *bufio.Writer
+	size int64 // bytes written, buffered ones included
 }
 
 // textRef is where an abstract is in the file.
@@ -45,7 +44,7 @@ func openTexts(path string) (*texts, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) //nolint:gosec // a path under the data directory
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600) //nolint:gosec // a path under the data directory
 	if err != nil {
 		return nil, err
 	}
@@ -54,18 +53,7 @@ func openTexts(path string) (*texts, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	t := &texts{f: f, size: st.Size(), flushed: st.Size()}
-	t.w = bufio.NewWriterSize(writerAt{t}, 1<<20)
-	return t, nil
-}
-
-// writerAt appends at t.flushed: the bufio.Writer's sink.
-type writerAt struct{ t *texts }
-
-func (w writerAt) Write(b []byte) (int, error) {
-	n, err := w.t.f.WriteAt(b, w.t.flushed)
-	w.t.flushed += int64(n)
-	return n, err
+	return &texts{f: f, w: bufio.NewWriterSize(f, 1<<20), size: st.Size()}, nil
 }
 
 func sum(s string) uint64 {
@@ -103,7 +91,7 @@ func (t *texts) put(abstract string) (textRef, error) {
 func (t *texts) get(ref textRef) (string, error) {
 	end := ref.Off + int64(ref.N)
 	t.mu.Lock()
-	if end > t.flushed {
+	if end > t.size-int64(t.w.Buffered()) { // not all in the file yet
 		if err := t.w.Flush(); err != nil {
 			t.mu.Unlock()
 			return "", fmt.Errorf("write abstracts: %w", err)
@@ -136,7 +124,7 @@ func (t *texts) sync() (int64, error) {
 func (t *texts) truncate(size int64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.w.Reset(writerAt{t})
+	t.w.Reset(t.f)
 	st, err := t.f.Stat()
 	if err != nil {
 		return err
@@ -147,7 +135,7 @@ func (t *texts) truncate(size int64) error {
 	if err := t.f.Truncate(size); err != nil {
 		return err
 	}
-	t.size, t.flushed = size, size
+	t.size = size
 	return nil
 }
 
