@@ -30,6 +30,48 @@ type Filter struct {
 	// from and to, when to is set, bound the submit times of the papers that
 	// can match: [from, to).
 	from, to time.Time
+	terms    []Term
+}
+
+// Term is a test `field:"text"` of a list field (categories, authors): an
+// element of the field contains the text, ignoring case.
+type Term struct {
+	Field, Text string
+}
+
+// Holds reports whether el, an element of the term's field, passes the test.
+func (t Term) Holds(el string) bool { return containsFold(el, t.Text) }
+
+// Terms returns tests that every paper f matches passes: the `field:"text"`
+// tests of list fields that the filter ANDs at its top level. An index of a
+// field's elements can then find every paper that may match, and Match decides.
+func (f Filter) Terms() []Term { return f.terms }
+
+// terms collects the top-level ANDed `field:"text"` tests of list fields in e.
+func terms(e *expr.Expr) []Term {
+	call := e.GetCallExpr()
+	switch call.GetFunction() {
+	case filtering.FunctionAnd, filtering.FunctionFuzzyAnd:
+		var out []Term
+		for _, a := range call.GetArgs() {
+			out = append(out, terms(a)...)
+		}
+		return out
+	case filtering.FunctionHas:
+		if len(call.GetArgs()) != 2 {
+			return nil
+		}
+		name := call.GetArgs()[0].GetIdentExpr().GetName()
+		c := call.GetArgs()[1].GetConstExpr()
+		f, ok := fields[name]
+		if !ok || f.typ.GetListType() == nil || c == nil {
+			return nil
+		}
+		if text, ok := c.GetConstantKind().(*expr.Constant_StringValue); ok && text.StringValue != "*" {
+			return []Term{{Field: name, Text: text.StringValue}}
+		}
+	}
+	return nil
 }
 
 // SubmittedIn returns a filter that also requires a submit time in [from, to).
@@ -192,7 +234,7 @@ func ParseFilter(text string) (Filter, error) {
 	if err != nil {
 		return Filter{}, err
 	}
-	return Filter{Text: text, match: m}, nil
+	return Filter{Text: text, match: m, terms: terms(parsed.CheckedExpr.GetExpr())}, nil
 }
 
 // operand is the field that the first call of function fn in text applies

@@ -99,7 +99,15 @@ func ParseOrder(text string) (Order, error) {
 
 // KeyOf returns p's sort key in this order.
 func (o Order) KeyOf(p *repository.Paper) Key {
-	k := make(Key, 0, len(o.fields)+1)
+	return o.AppendKey(make(Key, 0, o.KeyLen()), p)
+}
+
+// KeyLen is the length of this order's keys.
+func (o Order) KeyLen() int { return len(o.fields) + 1 }
+
+// AppendKey appends p's sort key in this order to k: the keys of many papers
+// can share one allocation.
+func (o Order) AppendKey(k Key, p *repository.Paper) Key {
 	for _, f := range o.fields {
 		k = append(k, f.get(p))
 	}

@@ -2,6 +2,7 @@ package listing
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +243,33 @@ func TestReferenceTime(t *testing.T) {
 	}
 	if got := ReferenceTime(1_700_000_000, minute); got.Unix() != 1_700_000_000 || got.Location() != time.UTC {
 		t.Errorf("from a token: %v, want the token's time in UTC", got)
+	}
+}
+
+func TestTermsAreTheTestsEveryMatchPasses(t *testing.T) {
+	for text, want := range map[string][]Term{
+		`categories:"cs.LG"`:                            {{"categories", "cs.LG"}},
+		`categories:"cs.LG" AND upvotes >= 5`:           {{"categories", "cs.LG"}},
+		`categories:"cs" authors:"Ada" upvotes > 1`:     {{"categories", "cs"}, {"authors", "Ada"}},
+		`categories:"cs.LG" OR categories:"cs.CV"`:      nil, // either may fail
+		`NOT categories:"cs.LG"`:                        nil,
+		`categories:*`:                                  nil, // presence, not an element's text
+		`primary_category:"cs.LG"`:                      nil, // not a list
+		`(categories:"a" AND categories:"b") upvotes>0`: {{"categories", "a"}, {"categories", "b"}},
+	} {
+		f, err := ParseFilter(text)
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		if got := f.Terms(); !slices.Equal(got, want) {
+			t.Errorf("%s: terms %v, want %v", text, got, want)
+		}
+		if got := f.And("more", func(*repository.Paper) bool { return true }).Terms(); !slices.Equal(got, want) {
+			t.Errorf("%s AND more: terms %v, want %v", text, got, want)
+		}
+	}
+	term := Term{"categories", "cs.lg"}
+	if !term.Holds("cs.LG") || term.Holds("cs.CV") {
+		t.Errorf("%v holds for cs.LG (%v) and not cs.CV (%v)", term, term.Holds("cs.LG"), term.Holds("cs.CV"))
 	}
 }

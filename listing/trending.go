@@ -82,7 +82,8 @@ func (f Filter) And(desc string, pred func(*repository.Paper) bool) Filter {
 		match: func(p *repository.Paper) value {
 			return value{kind: kindBool, b: pred(p) && inner.Match(p)}
 		},
-		from: f.from,
-		to:   f.to,
+		from:  f.from,
+		to:    f.to,
+		terms: f.terms,
 	}
 }

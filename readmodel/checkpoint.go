@@ -64,8 +64,8 @@ type snapshot struct {
 // database's identity and the time up to which it had seen all changes.
 func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) error {
 	m.mu.RLock()
-	papers := make([]*repository.Paper, 0, len(m.papers))
-	for _, p := range m.papers {
+	papers := make([]*repository.Paper, 0, m.papers.len())
+	for p := range m.papers.all() {
 		papers = append(papers, p) // papers are never changed in place
 	}
 	tail := checkpointTail{Tombstones: maps.Clone(m.tombstones), Unvoted: maps.Clone(m.unvoted),
@@ -201,10 +201,10 @@ func (m *Model) restore(snap *snapshot) error {
 	if m.refs == nil {
 		m.refs = map[string]textRef{}
 	}
-	m.papers = make(map[string]*repository.Paper, len(snap.Papers))
+	m.papers = newTable(len(snap.Papers))
 	m.requests = map[string]string{}
 	for _, p := range snap.Papers {
-		m.papers[p.ID] = p
+		m.papers.put(p)
 		if p.RequestID != "" {
 			m.requests[p.RequestID] = p.ID
 		}
@@ -216,8 +216,8 @@ func (m *Model) restore(snap *snapshot) error {
 		m.votes = map[string]map[string]int64{}
 	}
 	m.unvoted = orEmpty(snap.Unvoted)
-	for id := range m.papers {
-		m.recount(id)
+	for p := range m.papers.all() {
+		m.recount(p.ID)
 	}
 	m.reset()
 	m.loaded.Store(true)

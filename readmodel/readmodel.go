@@ -35,7 +35,7 @@ const maxJournal = 4096
 // modified; writers hand it new values instead. It is safe for concurrent use.
 type Model struct {
 	mu         sync.RWMutex
-	papers     map[string]*repository.Paper
+	papers     *table
 	requests   map[string]string             // create request_id -> paper ID
 	tombstones map[string]int64              // deleted paper ID -> version of the deletion
 	votes      map[string]map[string]int64   // paper ID -> user -> version of the upvote
@@ -60,7 +60,7 @@ type Model struct {
 // New returns an empty model that is not yet loaded.
 func New() *Model {
 	return &Model{
-		papers:     map[string]*repository.Paper{},
+		papers:     newTable(0),
 		requests:   map[string]string{},
 		tombstones: map[string]int64{},
 		votes:      map[string]map[string]int64{},
@@ -104,7 +104,7 @@ func (m *Model) Full(p *repository.Paper) (*repository.Paper, error) {
 		return p, nil
 	}
 	m.mu.RLock()
-	cur, ok := m.papers[p.ID]
+	cur, ok := m.papers.get(p.ID)
 	ref, stored := m.refs[p.ID]
 	m.mu.RUnlock()
 	if !ok || !stored || cur.Version < p.Version {
@@ -179,8 +179,8 @@ func (m *Model) TakeDirty() []string {
 func (m *Model) All() []*repository.Paper {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	out := make([]*repository.Paper, 0, len(m.papers))
-	for _, p := range m.papers {
+	out := make([]*repository.Paper, 0, m.papers.len())
+	for p := range m.papers.all() {
 		out = append(out, p)
 	}
 	return out
@@ -194,7 +194,7 @@ func (m *Model) Loaded() bool { return m.loaded.Load() }
 func (m *Model) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.papers)
+	return m.papers.len()
 }
 
 // Replace sets the model's papers to all, as read from the database by a scan that
@@ -214,42 +214,42 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	next := make(map[string]*repository.Paper, len(all))
+	next := newTable(len(all))
 	for _, p := range all {
 		if v, ok := m.tombstones[p.ID]; ok && v >= p.Version {
 			continue
 		}
-		next[p.ID] = p
+		next.put(p)
 	}
-	for id, p := range m.papers {
+	for p := range m.papers.all() {
 		if p.Version < scanStart {
 			continue
 		}
-		if cur, ok := next[id]; !ok || cur.Version < p.Version {
-			next[id] = p
+		if cur, ok := next.get(p.ID); !ok || cur.Version < p.Version {
+			next.put(p)
 		}
 	}
 	if sums != nil {
 		for i, p := range all {
-			if next[p.ID] == p { // the scanned copy won
-				next[p.ID] = m.offload(p, sums[i])
+			if next.at(p.ID) == p { // the scanned copy won
+				next.put(m.offload(p, sums[i]))
 			}
 		}
 	}
-	for id, p := range next {
-		if cur, ok := m.papers[id]; !ok || cur.Version != p.Version {
-			m.markDirty(id)
+	for p := range next.all() {
+		if cur, ok := m.papers.get(p.ID); !ok || cur.Version != p.Version {
+			m.markDirty(p.ID)
 		}
 	}
-	for id := range m.papers {
-		if _, ok := next[id]; !ok {
-			m.markDirty(id)
-			delete(m.refs, id)
+	for p := range m.papers.all() {
+		if _, ok := next.get(p.ID); !ok {
+			m.markDirty(p.ID)
+			delete(m.refs, p.ID)
 		}
 	}
 	m.papers = next
 	m.requests = map[string]string{}
-	for _, p := range next {
+	for p := range next.all() {
 		if p.RequestID != "" {
 			m.requests[p.RequestID] = p.ID
 		}
@@ -270,8 +270,7 @@ func (m *Model) Tombstone(id string) int64 {
 func (m *Model) Get(id string) (*repository.Paper, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	p, ok := m.papers[id]
-	return p, ok
+	return m.papers.get(id)
 }
 
 // ByRequestID returns the paper that the create with request_id rid made.
@@ -282,8 +281,7 @@ func (m *Model) ByRequestID(rid string) (*repository.Paper, bool) {
 	if !ok {
 		return nil, false
 	}
-	p, ok := m.papers[id]
-	return p, ok
+	return m.papers.get(id)
 }
 
 // Put stores p unless the model already has the same or a newer version of it, or
@@ -291,20 +289,20 @@ func (m *Model) ByRequestID(rid string) (*repository.Paper, bool) {
 func (m *Model) Put(p *repository.Paper) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if cur, ok := m.papers[p.ID]; ok && cur.Version >= p.Version {
+	if cur, ok := m.papers.get(p.ID); ok && cur.Version >= p.Version {
 		return false
 	}
 	if v, ok := m.tombstones[p.ID]; ok && v >= p.Version {
 		return false
 	}
 	delete(m.tombstones, p.ID)
-	m.touch(p.ID, m.papers[p.ID])
-	if cur := m.papers[p.ID]; cur != nil {
+	m.touch(p.ID, m.papers.at(p.ID))
+	if cur := m.papers.at(p.ID); cur != nil {
 		m.unindex(cur)
 	}
 	p = m.offload(p, 0)
 	m.index(p)
-	m.papers[p.ID] = p
+	m.papers.put(p)
 	m.markDirty(p.ID)
 	if p.RequestID != "" {
 		m.requests[p.RequestID] = p.ID
@@ -343,13 +341,13 @@ func (m *Model) Remove(id string, version int64) bool {
 	if v, ok := m.tombstones[id]; !ok || v < version {
 		m.tombstones[id] = version
 	}
-	cur, ok := m.papers[id]
+	cur, ok := m.papers.get(id)
 	if !ok || cur.Version > version {
 		return false
 	}
 	m.touch(id, cur)
 	m.unindex(cur)
-	delete(m.papers, id)
+	m.papers.remove(id)
 	delete(m.refs, id)
 	m.markDirty(id)
 	if cur.RequestID != "" {
@@ -388,7 +386,7 @@ func (m *Model) changed() {
 // by day is built again. Callers hold m.mu for writing.
 func (m *Model) reset() {
 	clear(m.byDay)
-	for _, p := range m.papers {
+	for p := range m.papers.all() {
 		m.index(p)
 	}
 	m.gen++
@@ -451,8 +449,18 @@ func (m *Model) matching(f listing.Filter, stretch bool) []*repository.Paper {
 	}
 	from, to, ok := f.SubmitBounds()
 	if !ok {
-		for _, p := range m.papers {
-			step(p)
+		// By slot: the table may grow, or be replaced, while the lock is let
+		// go. A slot that changes in the meantime is settled by compute.
+		if slots, ok := m.papers.candidates(f); ok {
+			for it := slots.Iterator(); it.HasNext(); {
+				if s := int(it.Next()); s < len(m.papers.rows) {
+					step(m.papers.rows[s])
+				}
+			}
+			return out
+		}
+		for i := 0; i < len(m.papers.rows); i++ {
+			step(m.papers.rows[i])
 		}
 		return out
 	}
@@ -462,7 +470,7 @@ func (m *Model) matching(f listing.Filter, stretch bool) []*repository.Paper {
 	first, last := submitDay(from), submitDay(to.Add(-time.Nanosecond))
 	visit := func(ids map[string]struct{}) {
 		for id := range ids {
-			step(m.papers[id])
+			step(m.papers.at(id))
 		}
 	}
 	if last-first < int64(len(m.byDay)) {
@@ -645,7 +653,7 @@ func (m *Model) changesSince(gen uint64) ([]changed, bool) {
 	for _, c := range m.journal[i:] {
 		if !seen[c.id] {
 			seen[c.id] = true
-			out = append(out, changed{id: c.id, then: c.old, is: m.papers[c.id]})
+			out = append(out, changed{id: c.id, then: c.old, is: m.papers.at(c.id)})
 			if len(out) > maxPatched {
 				return nil, false
 			}
@@ -724,12 +732,18 @@ func (m *Model) compute(f listing.Filter, o listing.Order) *Result {
 	}
 	r := &Result{gen: m.gen, Papers: papers}
 	m.mu.RUnlock()
-	// The keys are computed once for the sort, and dropped after it.
-	keys := make([]listing.Key, len(r.Papers))
+	// The keys are computed once for the sort, into one allocation, and dropped
+	// after it.
+	n := o.KeyLen()
+	parts := make([]listing.KeyPart, len(r.Papers)*n)
+	sorted := make([]entry, len(r.Papers))
 	for i, p := range r.Papers {
-		keys[i] = o.KeyOf(p)
+		sorted[i] = entry{p: p, key: o.AppendKey(parts[i*n:i*n:(i+1)*n], p)}
 	}
-	sort.Sort(byKey{r.Papers, keys, o})
+	slices.SortFunc(sorted, func(a, b entry) int { return o.Compare(a.key, b.key) })
+	for i, e := range sorted {
+		r.Papers[i] = e.p
+	}
 	return r
 }
 
@@ -767,17 +781,4 @@ type inflight struct {
 	gen  uint64 // the generation it was asked for
 	done chan struct{}
 	r    *Result // set before done is closed
-}
-
-type byKey struct {
-	papers []*repository.Paper
-	keys   []listing.Key
-	o      listing.Order
-}
-
-func (b byKey) Len() int           { return len(b.papers) }
-func (b byKey) Less(i, j int) bool { return b.o.Compare(b.keys[i], b.keys[j]) < 0 }
-func (b byKey) Swap(i, j int) {
-	b.papers[i], b.papers[j] = b.papers[j], b.papers[i]
-	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
 }

@@ -36,7 +36,7 @@ func (m *Model) VoteState(v repository.Vote) (voted bool, version int64) {
 // records deletion leaves in the database. Version 0 is a vote stored before
 // changes had versions. Callers hold m.mu.
 func (m *Model) predates(id string, version int64) bool {
-	p, ok := m.papers[id]
+	p, ok := m.papers.get(id)
 	return ok && version != 0 && version < p.CreateTime.UnixNano()
 }
 
@@ -125,8 +125,8 @@ func (m *Model) ReplaceVotes(changes []repository.VoteRecord, scanStart int64) {
 		votes[v.PaperID][v.User] = r.Version
 	}
 	m.votes, m.unvoted = votes, unvoted
-	for id := range m.papers {
-		m.recount(id)
+	for p := range m.papers.all() {
+		m.recount(p.ID)
 	}
 	m.reset()
 }
@@ -135,14 +135,14 @@ func (m *Model) ReplaceVotes(changes []repository.VoteRecord, scanStart int64) {
 // the copy it replaced (nil: the count was right). Callers hold m.mu for writing,
 // and call changed or reset once they are done.
 func (m *Model) recount(id string) (old *repository.Paper) {
-	p, ok := m.papers[id]
+	p, ok := m.papers.get(id)
 	if !ok {
 		return nil
 	}
 	if n := p.BaseUpvotes + int64(len(m.votes[id])); n != p.Upvotes {
 		cp := *p
 		cp.Upvotes = n
-		m.papers[id] = &cp
+		m.papers.put(&cp)
 		return p
 	}
 	return nil

@@ -1,0 +1,143 @@
+package readmodel
+
+import (
+	"iter"
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/papercatalog/papers/listing"
+	"github.com/papercatalog/papers/repository"
+)
+
+// table holds the model's papers by ID, each in a slot of a dense slice. A scan
+// of every paper (a list computed from scratch) walks the slice, in about the
+// order the papers were allocated, rather than a map's random order: at a
+// million papers such a scan is bound by memory, and walking in allocation order
+// made it about four times faster (BenchmarkScanOrder). A paper keeps its slot
+// when it changes; a deleted paper's slot is taken by the next new one.
+//
+// For each category, the table keeps the slots of the papers in it: a filter
+// that requires a category looks at those papers only (see candidates).
+type table struct {
+	slots      map[string]int32
+	rows       []*repository.Paper // by slot; nil: free
+	free       []int32
+	categories map[string]*roaring.Bitmap // category -> slots of the papers in it
+}
+
+func newTable(capacity int) *table {
+	return &table{slots: make(map[string]int32, capacity), rows: make([]*repository.Paper, 0, capacity),
+		categories: map[string]*roaring.Bitmap{}}
+}
+
+// get returns the paper with ID id.
+func (t *table) get(id string) (*repository.Paper, bool) {
+	s, ok := t.slots[id]
+	if !ok {
+		return nil, false
+	}
+	return t.rows[s], true
+}
+
+// at returns the paper with ID id, or nil.
+func (t *table) at(id string) *repository.Paper {
+	p, _ := t.get(id)
+	return p
+}
+
+// put stores p in place of the paper with its ID, or in a new slot.
+func (t *table) put(p *repository.Paper) {
+	if s, ok := t.slots[p.ID]; ok {
+		if old := t.rows[s]; !slices.Equal(old.Categories, p.Categories) {
+			t.unpost(old, s)
+			t.post(p, s)
+		}
+		t.rows[s] = p
+		return
+	}
+	var s int32
+	if n := len(t.free); n > 0 {
+		s = t.free[n-1]
+		t.free = t.free[:n-1]
+		t.rows[s] = p
+	} else {
+		s = int32(len(t.rows)) //nolint:gosec // fewer than 2^31 papers
+		t.rows = append(t.rows, p)
+	}
+	t.slots[p.ID] = s
+	t.post(p, s)
+}
+
+// post adds slot s to the postings of p's categories.
+func (t *table) post(p *repository.Paper, s int32) {
+	for _, c := range p.Categories {
+		b := t.categories[c]
+		if b == nil {
+			b = roaring.New()
+			t.categories[c] = b
+		}
+		b.Add(uint32(s)) //nolint:gosec // slots are not negative
+	}
+}
+
+// unpost removes slot s from the postings of p's categories.
+func (t *table) unpost(p *repository.Paper, s int32) {
+	for _, c := range p.Categories {
+		if b := t.categories[c]; b != nil {
+			if b.Remove(uint32(s)); b.IsEmpty() { //nolint:gosec // slots are not negative
+				delete(t.categories, c)
+			}
+		}
+	}
+}
+
+// candidates returns the slots of every paper that passes f's category terms
+// (a paper f matches passes them all), or false when f has none. The bitmap is
+// the caller's.
+func (t *table) candidates(f listing.Filter) (*roaring.Bitmap, bool) {
+	var out *roaring.Bitmap
+	for _, term := range f.Terms() {
+		if term.Field != "categories" {
+			continue
+		}
+		in := roaring.New()
+		for c, b := range t.categories {
+			if term.Holds(c) {
+				in.Or(b)
+			}
+		}
+		if out == nil {
+			out = in
+		} else {
+			out.And(in)
+		}
+	}
+	return out, out != nil
+}
+
+// remove deletes the paper with ID id, if there is one.
+func (t *table) remove(id string) {
+	s, ok := t.slots[id]
+	if !ok {
+		return
+	}
+	delete(t.slots, id)
+	t.unpost(t.rows[s], s)
+	t.rows[s] = nil
+	t.free = append(t.free, s)
+}
+
+// len returns the number of papers.
+func (t *table) len() int { return len(t.slots) }
+
+// all yields every paper, in the order of their slots.
+func (t *table) all() iter.Seq[*repository.Paper] {
+	return func(yield func(*repository.Paper) bool) {
+		for _, p := range t.rows {
+			if p != nil && !yield(p) {
+				return
+			}
+		}
+	}
+}
