@@ -147,6 +147,10 @@ func TestScale(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", f, s[f])
 		}
 	}
+	if anon, file := num(t, s, "idle_rss_anon_bytes"), num(t, s, "idle_rss_file_bytes"); anon <= 0 || file <= 0 ||
+		anon+file > 1.01*num(t, s, "idle_rss_bytes") || anon+file < 0.9*num(t, s, "idle_rss_bytes") {
+		t.Errorf("RssAnon %v + RssFile %v do not make up the RSS %v", anon, file, s["idle_rss_bytes"])
+	}
 	if num(t, s, "data_dir_bytes") < num(t, s, "snapshot_bytes")/10 {
 		t.Errorf("the data directory (%v bytes) is far smaller than the input (%v bytes)", s["data_dir_bytes"], s["snapshot_bytes"])
 	}

@@ -118,8 +118,14 @@ type scaleResult struct {
 	VoteRate float64 `json:"votes_per_s"`
 
 	// SettleS is how long paperd took to be idle after the import.
-	SettleS       float64 `json:"settle_after_import_s"`
-	IdleRSSBytes  int64   `json:"idle_rss_bytes"`
+	SettleS      float64 `json:"settle_after_import_s"`
+	IdleRSSBytes int64   `json:"idle_rss_bytes"`
+	// IdleRSSAnon and IdleRSSFile split IdleRSSBytes: memory of the process
+	// (Go heap, runtime, the embedded database's allocations) and pages of
+	// mapped files (the search index's segments, the binary), which the kernel
+	// can drop under pressure and read again.
+	IdleRSSAnon   int64   `json:"idle_rss_anon_bytes"`
+	IdleRSSFile   int64   `json:"idle_rss_file_bytes"`
 	HeapInuse     float64 `json:"go_heap_inuse_bytes"`
 	LiveHeap      float64 `json:"go_live_heap_bytes"`
 	BytesPerPaper float64 `json:"idle_rss_bytes_per_paper"`
@@ -217,6 +223,8 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	if res.IdleRSSBytes, err = currentRSS(pd.pid()); err != nil {
 		return err
 	}
+	res.IdleRSSAnon, _ = procStatusBytes(pd.pid(), "RssAnon")
+	res.IdleRSSFile, _ = procStatusBytes(pd.pid(), "RssFile")
 	m, err := scrapeMetrics(ctx, &http.Client{Timeout: 10 * time.Second}, "http://"+pd.httpAddr+"/metrics")
 	if err != nil {
 		return err
@@ -477,6 +485,8 @@ func (r scaleResult) print(out io.Writer) {
 		r.Votes, scaleVotesPerPaper, r.VoteRate, scaleLateVotesPerPaper)
 	_, _ = fmt.Fprintf(out, "paperd idle %.0fs after the votes: RSS %.0f MiB (%.0f bytes/paper; empty paperd %.0f MiB, %.0f bytes/paper above it), Go heap in use %.0f MiB, live %.0f MiB\n",
 		r.SettleS, mib(float64(r.IdleRSSBytes)), r.BytesPerPaper, mib(float64(r.EmptyRSSBytes)), r.MarginalPerPaper, mib(r.HeapInuse), mib(r.LiveHeap))
+	_, _ = fmt.Fprintf(out, "  of the RSS: %.0f MiB of the process's own memory (RssAnon), %.0f MiB of mapped files' pages (RssFile: search index segments, the binary)\n",
+		mib(float64(r.IdleRSSAnon)), mib(float64(r.IdleRSSFile)))
 	_, _ = fmt.Fprintf(out, "clean stop took %.1fs; ready %.1fs after it; ready %.1fs after kill -9 (RSS then %.0f MiB); data directory %.0f MiB (%.2fx the input; %.0f MiB of file sizes)\n",
 		r.StopS, r.CleanReadyS, r.KillReadyS, mib(float64(r.KillRSSBytes)), mib(float64(r.DataDirBytes)), r.DataDirRatio, mib(float64(r.DataDirApparent)))
 	tw := newTable(out)
