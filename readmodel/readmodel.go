@@ -15,7 +15,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/papercatalog/papers/cpu"
 	"github.com/papercatalog/papers/listing"
@@ -36,14 +35,13 @@ const maxJournal = 4096
 type Model struct {
 	mu         sync.RWMutex
 	papers     *table
-	requests   map[string]string             // create request_id -> paper ID
-	tombstones map[string]int64              // deleted paper ID -> version of the deletion
-	votes      map[string]map[string]int64   // paper ID -> user -> version of the upvote
-	unvoted    map[string]int64              // paper ID|user -> version of the last removal
-	gen        uint64                        // bumped on every change; list results of older generations are stale
-	journal    []change                      // the papers changed in recent generations, oldest first
-	floor      uint64                        // the journal covers every change after this generation
-	byDay      map[int64]map[string]struct{} // UTC day of the submit time -> IDs of the papers submitted then
+	requests   map[string]string           // create request_id -> paper ID
+	tombstones map[string]int64            // deleted paper ID -> version of the deletion
+	votes      map[string]map[string]int64 // paper ID -> user -> version of the upvote
+	unvoted    map[string]int64            // paper ID|user -> version of the last removal
+	gen        uint64                      // bumped on every change; list results of older generations are stale
+	journal    []change                    // the papers changed in recent generations, oldest first
+	floor      uint64                      // the journal covers every change after this generation
 	cache      map[string]*Result
 	listing    map[string]*inflight // list results being computed, by cache key
 	gate       *cpu.Gate            // the turns of long computations, shared with the search index
@@ -65,7 +63,6 @@ func New() *Model {
 		tombstones: map[string]int64{},
 		votes:      map[string]map[string]int64{},
 		unvoted:    map[string]int64{},
-		byDay:      map[int64]map[string]struct{}{},
 		cache:      map[string]*Result{},
 		listing:    map[string]*inflight{},
 		dirty:      map[string]struct{}{},
@@ -171,7 +168,13 @@ func (m *Model) TakeDirty() []string {
 	for id := range m.dirty {
 		ids = append(ids, id)
 	}
-	clear(m.dirty)
+	if len(ids) > 4096 {
+		// A map keeps its size when cleared: after a load marked every
+		// paper, that is tens of bytes a paper for as long as paperd runs.
+		m.dirty = map[string]struct{}{}
+	} else {
+		clear(m.dirty)
+	}
 	return ids
 }
 
@@ -297,11 +300,7 @@ func (m *Model) Put(p *repository.Paper) bool {
 	}
 	delete(m.tombstones, p.ID)
 	m.touch(p.ID, m.papers.at(p.ID))
-	if cur := m.papers.at(p.ID); cur != nil {
-		m.unindex(cur)
-	}
 	p = m.offload(p, 0)
-	m.index(p)
 	m.papers.put(p)
 	m.markDirty(p.ID)
 	if p.RequestID != "" {
@@ -346,7 +345,6 @@ func (m *Model) Remove(id string, version int64) bool {
 		return false
 	}
 	m.touch(id, cur)
-	m.unindex(cur)
 	m.papers.remove(id)
 	delete(m.refs, id)
 	m.markDirty(id)
@@ -382,13 +380,9 @@ func (m *Model) changed() {
 }
 
 // reset starts a new generation after a change of many papers at once (a load),
-// which is not journaled: every cached result is computed again, and the index
-// by day is built again. Callers hold m.mu for writing.
+// which is not journaled: every cached result is computed again. Callers hold
+// m.mu for writing.
 func (m *Model) reset() {
-	clear(m.byDay)
-	for p := range m.papers.all() {
-		m.index(p)
-	}
 	m.gen++
 	m.journal = nil
 	m.floor = m.gen
@@ -402,37 +396,9 @@ func (m *Model) touch(id string, old *repository.Paper) {
 	m.journal = append(m.journal, change{gen: m.gen + 1, id: id, old: old})
 }
 
-// submitDay is the UTC day (since 1970) of p's submit time.
-func submitDay(t time.Time) int64 {
-	d := t.Unix() / 86400
-	if t.Unix() < 0 && t.Unix()%86400 != 0 {
-		d--
-	}
-	return d
-}
-
-// index adds p to the index by day. Callers hold m.mu for writing.
-func (m *Model) index(p *repository.Paper) {
-	d := submitDay(p.SubmitTime)
-	ids := m.byDay[d]
-	if ids == nil {
-		ids = map[string]struct{}{}
-		m.byDay[d] = ids
-	}
-	ids[p.ID] = struct{}{}
-}
-
-// unindex removes p from the index by day. Callers hold m.mu for writing.
-func (m *Model) unindex(p *repository.Paper) {
-	d := submitDay(p.SubmitTime)
-	delete(m.byDay[d], p.ID)
-	if len(m.byDay[d]) == 0 {
-		delete(m.byDay, d)
-	}
-}
-
-// matching returns the papers that match f: those of the days f's submit-time
-// bounds cover, when it has some, else all. Callers hold m.mu for reading; when
+// matching returns the papers that match f, looking at the papers of the days
+// its submit-time bounds cover and of the categories it requires, when it has
+// some, else at all (see table.candidates). Callers hold m.mu for reading; when
 // stretch is set, matching lets writers in every scanStretch papers (releasing
 // and taking the read lock again), so papers may change while it runs.
 func (m *Model) matching(f listing.Filter, stretch bool) []*repository.Paper {
@@ -447,46 +413,18 @@ func (m *Model) matching(f listing.Filter, stretch bool) []*repository.Paper {
 			m.mu.RLock()
 		}
 	}
-	from, to, ok := f.SubmitBounds()
-	if !ok {
-		// By slot: the table may grow, or be replaced, while the lock is let
-		// go. A slot that changes in the meantime is settled by compute.
-		if slots, ok := m.papers.candidates(f); ok {
-			for it := slots.Iterator(); it.HasNext(); {
-				if s := int(it.Next()); s < len(m.papers.rows) {
-					step(m.papers.rows[s])
-				}
+	// By slot: the table may grow, or be replaced, while the lock is let go.
+	// A slot that changes in the meantime is settled by compute.
+	if slots, ok := m.papers.candidates(f); ok {
+		for it := slots.Iterator(); it.HasNext(); {
+			if s := int(it.Next()); s < len(m.papers.rows) {
+				step(m.papers.rows[s])
 			}
-			return out
-		}
-		for i := 0; i < len(m.papers.rows); i++ {
-			step(m.papers.rows[i])
 		}
 		return out
 	}
-	if !from.Before(to) {
-		return nil
-	}
-	first, last := submitDay(from), submitDay(to.Add(-time.Nanosecond))
-	visit := func(ids map[string]struct{}) {
-		for id := range ids {
-			step(m.papers.at(id))
-		}
-	}
-	if last-first < int64(len(m.byDay)) {
-		for d := first; d <= last; d++ {
-			visit(m.byDay[d])
-		}
-		return out
-	}
-	days := make([]int64, 0, len(m.byDay))
-	for d := range m.byDay {
-		if d >= first && d <= last {
-			days = append(days, d)
-		}
-	}
-	for _, d := range days {
-		visit(m.byDay[d])
+	for i := 0; i < len(m.papers.rows); i++ {
+		step(m.papers.rows[i])
 	}
 	return out
 }

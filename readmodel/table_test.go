@@ -3,6 +3,7 @@ package readmodel
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/repository"
@@ -54,5 +55,54 @@ func TestTableFindsThePapersOfACategory(t *testing.T) {
 	}
 	if len(tb.rows) != 3 || tb.len() != 3 {
 		t.Errorf("%d slots for %d papers, want 3 (a removed paper's slot is taken again)", len(tb.rows), tb.len())
+	}
+}
+
+func TestTableFindsThePapersOfADayRange(t *testing.T) {
+	tb := newTable(0)
+	day := func(d int) time.Time { return time.Date(2024, 1, d, 12, 0, 0, 0, time.UTC) }
+	put := func(id string, d int, cats ...string) {
+		tb.put(&repository.Paper{ID: id, SubmitTime: day(d), Categories: cats})
+	}
+	put("a", 1, "cs.LG")
+	put("b", 2, "cs.CV")
+	put("c", 3, "cs.LG")
+	put("a", 5, "cs.LG") // a moves to the 5th
+	tb.remove("b")
+	all, err := listing.ParseFilter("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, err := listing.ParseFilter(`categories:"cs.LG"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		f    listing.Filter
+		want []string
+	}{
+		{all.SubmittedIn(day(1), day(4)), []string{"c"}},
+		{all.SubmittedIn(day(1).Add(-12*time.Hour), day(30)), []string{"a", "c"}},
+		{all.SubmittedIn(day(4), day(4)), nil}, // an empty range
+		{lg.SubmittedFrom(day(4)), []string{"a"}},
+		{all.SubmittedIn(day(2).Add(-time.Hour), day(2).Add(time.Hour)), nil}, // b is gone
+		// Whole days: the 3rd is looked at, and Match decides.
+		{all.SubmittedIn(day(2), day(3)), []string{"c"}},
+	} {
+		slots, ok := tb.candidates(c.f)
+		if !ok {
+			t.Fatalf("%q: no candidates", c.f.Text)
+		}
+		var ids []string
+		for _, s := range slots.ToArray() {
+			ids = append(ids, tb.rows[s].ID)
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, c.want) {
+			t.Errorf("%q: %v, want %v", c.f.Text, ids, c.want)
+		}
+	}
+	if len(tb.days) != 2 {
+		t.Errorf("%d days posted, want 2 (the 3rd and the 5th)", len(tb.days))
 	}
 }
