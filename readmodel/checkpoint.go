@@ -204,6 +204,7 @@ func (m *Model) restore(snap *snapshot) error {
 	m.papers = newTable(len(snap.Papers))
 	m.requests = map[string]string{}
 	for _, p := range snap.Papers {
+		m.intern.paper(p) // decoded here: the model's own
 		m.papers.put(p)
 		if p.RequestID != "" {
 			m.requests[p.RequestID] = p.ID

@@ -51,8 +51,9 @@ type Model struct {
 	loaded     atomic.Bool
 	// texts, when set (see StoreAbstracts), holds the papers' abstracts: the
 	// papers of the model have none then, refs says where each is.
-	texts *texts
-	refs  map[string]textRef
+	texts  *texts
+	refs   map[string]textRef
+	intern *interner
 }
 
 // New returns an empty model that is not yet loaded.
@@ -69,6 +70,7 @@ func New() *Model {
 		dirtyCh:    make(chan struct{}, 1),
 		stretch:    scanStretch,
 		refs:       map[string]textRef{},
+		intern:     newInterner(),
 	}
 }
 
@@ -116,30 +118,32 @@ func (m *Model) Full(p *repository.Paper) (*repository.Paper, error) {
 	return &full, nil
 }
 
-// offload returns the paper to keep for p: without its abstract, which goes to
-// the abstracts' file unless the file holds it already (sum is its hash, 0: not
-// computed). Without a file, or when the write fails (the paper then keeps its
-// abstract in memory), it is p. Callers hold m.mu for writing.
+// offload returns the paper to keep for p: the model's own copy, its repeated
+// values shared (see interner), without its abstract, which goes to the
+// abstracts' file unless the file holds it already (sum is its hash, 0: not
+// computed). Without a file, or when the write fails, the copy keeps its
+// abstract. Callers hold m.mu for writing.
 func (m *Model) offload(p *repository.Paper, sum uint64) *repository.Paper {
+	own := *p
+	m.intern.paper(&own)
 	if m.texts == nil {
-		return p
+		return &own
 	}
 	if p.Abstract == "" {
 		delete(m.refs, p.ID)
-		return p
+		return &own
 	}
 	ref, ok := m.refs[p.ID]
 	if !ok || !ref.sameSum(p.Abstract, sum) {
 		var err error
 		if ref, err = m.texts.put(p.Abstract); err != nil {
 			delete(m.refs, p.ID)
-			return p
+			return &own
 		}
 	}
 	m.refs[p.ID] = ref
-	slim := *p
-	slim.Abstract = ""
-	return &slim
+	own.Abstract = ""
+	return &own
 }
 
 // SetGate makes every list computed from scratch take a turn of g (see package
