@@ -2,13 +2,17 @@ package readmodel
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/papercatalog/papers/repository"
@@ -24,15 +28,21 @@ import (
 // repaired from its intent journal (see Intents).
 //
 // It is derived data, written atomically and durably (fsync of the file, rename,
-// fsync of the directory). The papers are streamed in chunks so that neither
-// writing nor reading holds a second copy of the whole model in memory, and the
-// model is locked only while its maps are copied, not while the file is written.
+// fsync of the directory). The papers are streamed in checksummed chunks, in
+// a layout of their own (see appendPaper), so that neither writing nor reading
+// holds a second copy of the whole model in memory; a start decodes the chunks
+// on every CPU. The model is locked only while its maps are copied, not while
+// the file is written.
 
 // checkpointVersion changes whenever the checkpoint's layout does.
-const checkpointVersion = 3
+const checkpointVersion = 4
 
-// checkpointChunk is how many papers one gob message holds.
+// checkpointChunk is how many papers one gob message holds, each in the layout
+// of appendPaper, followed by the CRC-32C of those bytes: a damaged chunk is
+// refused, not read as other papers.
 const checkpointChunk = 1024
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 type checkpointHeader struct {
 	Version    int
@@ -89,8 +99,14 @@ func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) error {
 			Synced: synced, Papers: len(papers), TextsSize: textsSize}); err != nil {
 			return err
 		}
+		var chunk []byte
 		for i := 0; i < len(papers); i += checkpointChunk {
-			if err := enc.Encode(papers[i:min(i+checkpointChunk, len(papers))]); err != nil {
+			chunk = chunk[:0]
+			for _, p := range papers[i:min(i+checkpointChunk, len(papers))] {
+				chunk = appendPaper(chunk, p)
+			}
+			chunk = binary.LittleEndian.AppendUint32(chunk, crc32.Checksum(chunk, castagnoli))
+			if err := enc.Encode(chunk); err != nil {
 				return err
 			}
 		}
@@ -121,18 +137,79 @@ func readSnapshot(path, databaseID string) (*snapshot, error) {
 	case snap.DatabaseID != databaseID:
 		return nil, fmt.Errorf("checkpoint %s is of another database (%q)", path, snap.DatabaseID)
 	}
-	snap.Papers = make([]*repository.Paper, 0, snap.checkpointHeader.Papers)
-	for len(snap.Papers) < snap.checkpointHeader.Papers {
-		var chunk []*repository.Paper
-		if err := dec.Decode(&chunk); err != nil || len(chunk) == 0 {
-			return nil, fmt.Errorf("damaged checkpoint %s after %d papers: %w", path, len(snap.Papers), orEOF(err))
-		}
-		snap.Papers = append(snap.Papers, chunk...)
+	if snap.Papers, err = readPapers(dec, snap.checkpointHeader.Papers); err != nil {
+		return nil, fmt.Errorf("damaged checkpoint %s: %w", path, err)
 	}
 	if err := dec.Decode(&snap.checkpointTail); err != nil {
 		return nil, fmt.Errorf("damaged checkpoint %s: %w", path, err)
 	}
 	return &snap, nil
+}
+
+// readPapers reads the n papers of a checkpoint's chunks from dec. The chunks
+// are read in order and decoded on every CPU, a few at a time.
+func readPapers(dec *gob.Decoder, n int) ([]*repository.Paper, error) {
+	type job struct {
+		data   []byte
+		papers []*repository.Paper
+		err    error
+		done   chan struct{}
+	}
+	workers := max(1, runtime.GOMAXPROCS(0))
+	jobs := make(chan *job, workers)
+	order := make(chan *job, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				body, sum := j.data[:len(j.data)-4], j.data[len(j.data)-4:]
+				if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(sum) {
+					j.err = errors.New("a chunk of papers does not match its checksum")
+				}
+				for rest := body; len(rest) > 0 && j.err == nil; {
+					var p *repository.Paper
+					if p, rest, j.err = decodePaper(rest); j.err == nil {
+						j.papers = append(j.papers, p)
+					}
+				}
+				close(j.done)
+			}
+		})
+	}
+	var readErr error
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for read := 0; read < n; {
+			j := &job{done: make(chan struct{})}
+			if err := dec.Decode(&j.data); err != nil || len(j.data) <= 4 {
+				readErr = fmt.Errorf("after %d papers: %w", read, orEOF(err))
+				return
+			}
+			read += checkpointChunk // an upper bound: the count is checked below
+			jobs <- j
+			order <- j
+		}
+	}()
+	papers := make([]*repository.Paper, 0, n)
+	var err error
+	for j := range order {
+		<-j.done
+		if err == nil && j.err != nil {
+			err = fmt.Errorf("after %d papers: %w", len(papers), j.err)
+		}
+		papers = append(papers, j.papers...)
+	}
+	wg.Wait()
+	switch {
+	case readErr != nil: // order is closed: readErr is set before
+		return nil, readErr
+	case err != nil:
+		return nil, err
+	case len(papers) != n:
+		return nil, fmt.Errorf("%d papers, the header says %d", len(papers), n)
+	}
+	return papers, nil
 }
 
 func orEOF(err error) error {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -23,6 +25,13 @@ func TestCheckpointRoundTripStaysForTheNextStart(t *testing.T) {
 	var all []*repository.Paper
 	for i := range 2*checkpointChunk + 5 { // more than one chunk, and a partial last one
 		all = append(all, paper(fmt.Sprintf("p%d", i), int64(i+1), 0))
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 50 { // every field set (see fill)
+		p := &repository.Paper{}
+		fill(r, reflect.ValueOf(p).Elem())
+		p.ID, p.Version, p.Upvotes, p.BaseUpvotes = fmt.Sprintf("full%d", i), int64(i+1), 0, 0
+		all = append(all, p)
 	}
 	m.Replace(append(all, paper("a", 1, 3)), 0)
 	m.AddVote(repository.Vote{PaperID: "a", User: "u1"}, 10)
@@ -44,6 +53,11 @@ func TestCheckpointRoundTripStaysForTheNextStart(t *testing.T) {
 		if err := r.restore(snap); err != nil {
 			t.Fatal(err)
 		}
+		for _, p := range all {
+			if got, _ := r.Get(p.ID); !reflect.DeepEqual(got, p) {
+				t.Fatalf("paper %s restored as\n%+v\nwant\n%+v", p.ID, got, p)
+			}
+		}
 		if got, ok := r.Get("a"); !ok || got.Upvotes != 4 || !r.HasVote(repository.Vote{PaperID: "a", User: "u1"}) {
 			t.Errorf("restored paper a: %v %v", got, ok)
 		}
@@ -62,12 +76,15 @@ func TestCheckpointRoundTripStaysForTheNextStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, damaged := range map[string][]byte{"not a checkpoint": []byte("not a checkpoint"), "cut short": b[:len(b)/2]} {
+	flipped := slices.Clone(b)
+	flipped[len(b)/2] ^= 0x20 // within the papers: gob's framing still holds
+	for name, damaged := range map[string][]byte{"not a checkpoint": []byte("not a checkpoint"), "cut short": b[:len(b)/2],
+		"a byte changed": flipped} {
 		if err := os.WriteFile(path, damaged, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if snap, err := readSnapshot(path, "db-1"); err == nil || snap != nil {
-			t.Errorf("%s: a damaged checkpoint was used: %v %v", name, snap, err)
+			t.Errorf("%s: a damaged checkpoint was used (error %v)", name, err)
 		}
 	}
 }
