@@ -34,8 +34,8 @@ func benchPapers() []*repository.Paper {
 	var all []*repository.Paper
 	for i := range 100000 {
 		all = append(all, &repository.Paper{ID: fmt.Sprintf("24%02d.%05d", i/100000, i%100000), ArxivVersion: 2,
-			Title:   fmt.Sprintf("A study of %d things in the representation of graphs with transformers", i),
-			Authors: []repository.Author{{Name: fmt.Sprintf("Ada Lovelace %d", i)}, {Name: "Alan Turing"}, {Name: "Grace Hopper"}, {Name: fmt.Sprintf("Author %d", i%977)}},
+			Title:      fmt.Sprintf("A study of %d things in the representation of graphs with transformers", i),
+			Authors:    []repository.Author{{Name: fmt.Sprintf("Ada Lovelace %d", i)}, {Name: "Alan Turing"}, {Name: "Grace Hopper"}, {Name: fmt.Sprintf("Author %d", i%977)}},
 			Categories: []string{"cs.LG", "cs.CV"}, PrimaryCategory: "cs.LG", Submitter: fmt.Sprintf("Submitter %d", i%5000),
 			PublishedTime: time.Unix(int64(1.7e9)+int64(i), 0).UTC(), SubmitTime: time.Unix(int64(1.7e9)+int64(i), 0).UTC(),
 			ArxivUpdateTime: time.Unix(int64(1.7e9)+int64(i), 0).UTC(), CreateTime: time.Unix(int64(1.7e9)+int64(i), 0).UTC(),
