@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,7 +58,6 @@ type checkpointHeader struct {
 }
 
 type checkpointTail struct {
-	Refs       map[string]textRef
 	Tombstones map[string]int64
 	Votes      map[string]map[string]int64
 	Unvoted    map[string]int64
@@ -68,6 +68,7 @@ type snapshot struct {
 	checkpointHeader
 	checkpointTail
 	Papers []*repository.Paper
+	Refs   []textRef // of Papers, by index
 }
 
 // SaveSnapshot writes the model to path atomically and durably, tagged with the
@@ -75,11 +76,13 @@ type snapshot struct {
 func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) error {
 	m.mu.RLock()
 	papers := make([]*repository.Paper, 0, m.papers.len())
-	for p := range m.papers.all() {
+	refs := make([]textRef, 0, m.papers.len())
+	for p, ref := range m.papers.withRefs() {
 		papers = append(papers, p) // papers are never changed in place
+		refs = append(refs, ref)
 	}
 	tail := checkpointTail{Tombstones: maps.Clone(m.tombstones), Unvoted: maps.Clone(m.unvoted),
-		Votes: make(map[string]map[string]int64, len(m.votes)), Refs: maps.Clone(m.refs)}
+		Votes: make(map[string]map[string]int64, len(m.votes))}
 	for id, users := range m.votes {
 		tail.Votes[id] = maps.Clone(users)
 	}
@@ -102,8 +105,8 @@ func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) error {
 		var chunk []byte
 		for i := 0; i < len(papers); i += checkpointChunk {
 			chunk = chunk[:0]
-			for _, p := range papers[i:min(i+checkpointChunk, len(papers))] {
-				chunk = appendPaper(chunk, p)
+			for j := i; j < min(i+checkpointChunk, len(papers)); j++ {
+				chunk = appendRef(appendPaper(chunk, papers[j]), refs[j])
 			}
 			chunk = binary.LittleEndian.AppendUint32(chunk, crc32.Checksum(chunk, castagnoli))
 			if err := enc.Encode(chunk); err != nil {
@@ -137,7 +140,7 @@ func readSnapshot(path, databaseID string) (*snapshot, error) {
 	case snap.DatabaseID != databaseID:
 		return nil, fmt.Errorf("checkpoint %s is of another database (%q)", path, snap.DatabaseID)
 	}
-	if snap.Papers, err = readPapers(dec, snap.checkpointHeader.Papers); err != nil {
+	if snap.Papers, snap.Refs, err = readPapers(dec, snap.checkpointHeader.Papers); err != nil {
 		return nil, fmt.Errorf("damaged checkpoint %s: %w", path, err)
 	}
 	if err := dec.Decode(&snap.checkpointTail); err != nil {
@@ -146,12 +149,14 @@ func readSnapshot(path, databaseID string) (*snapshot, error) {
 	return &snap, nil
 }
 
-// readPapers reads the n papers of a checkpoint's chunks from dec. The chunks
-// are read in order and decoded on every CPU, a few at a time.
-func readPapers(dec *gob.Decoder, n int) ([]*repository.Paper, error) {
+// readPapers reads the n papers of a checkpoint's chunks from dec, with the
+// places of their abstracts. The chunks are read in order and decoded on every
+// CPU, a few at a time.
+func readPapers(dec *gob.Decoder, n int) ([]*repository.Paper, []textRef, error) {
 	type job struct {
 		data   []byte
 		papers []*repository.Paper
+		refs   []textRef
 		err    error
 		done   chan struct{}
 	}
@@ -168,8 +173,11 @@ func readPapers(dec *gob.Decoder, n int) ([]*repository.Paper, error) {
 				}
 				for rest := body; len(rest) > 0 && j.err == nil; {
 					var p *repository.Paper
+					var ref textRef
 					if p, rest, j.err = decodePaper(rest); j.err == nil {
-						j.papers = append(j.papers, p)
+						if ref, rest, j.err = decodeRef(rest); j.err == nil {
+							j.papers, j.refs = append(j.papers, p), append(j.refs, ref)
+						}
 					}
 				}
 				close(j.done)
@@ -191,25 +199,25 @@ func readPapers(dec *gob.Decoder, n int) ([]*repository.Paper, error) {
 			order <- j
 		}
 	}()
-	papers := make([]*repository.Paper, 0, n)
+	papers, refs := make([]*repository.Paper, 0, n), make([]textRef, 0, n)
 	var err error
 	for j := range order {
 		<-j.done
 		if err == nil && j.err != nil {
 			err = fmt.Errorf("after %d papers: %w", len(papers), j.err)
 		}
-		papers = append(papers, j.papers...)
+		papers, refs = append(papers, j.papers...), append(refs, j.refs...)
 	}
 	wg.Wait()
 	switch {
 	case readErr != nil: // order is closed: readErr is set before
-		return nil, readErr
+		return nil, nil, readErr
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	case len(papers) != n:
-		return nil, fmt.Errorf("%d papers, the header says %d", len(papers), n)
+		return nil, nil, fmt.Errorf("%d papers, the header says %d", len(papers), n)
 	}
-	return papers, nil
+	return papers, refs, nil
 }
 
 func orEOF(err error) error {
@@ -266,23 +274,19 @@ func syncDir(dir string) error {
 func (m *Model) restore(snap *snapshot) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch {
-	case m.texts == nil && len(snap.Refs) > 0:
+	if m.texts == nil && slices.ContainsFunc(snap.Refs, func(r textRef) bool { return r.N > 0 }) {
 		return errors.New("the checkpoint's papers keep their abstracts in a file, and the model has none")
-	case m.texts != nil:
+	}
+	if m.texts != nil {
 		if err := m.texts.truncate(snap.TextsSize); err != nil {
 			return err
 		}
 	}
-	m.refs = snap.Refs
-	if m.refs == nil {
-		m.refs = map[string]textRef{}
-	}
 	m.papers = newTable(len(snap.Papers))
 	m.requests = map[string]string{}
-	for _, p := range snap.Papers {
+	for i, p := range snap.Papers {
 		m.intern.paper(p) // decoded here: the model's own
-		m.papers.put(p)
+		m.papers.putRef(p, snap.Refs[i])
 		if p.RequestID != "" {
 			m.requests[p.RequestID] = p.ID
 		}

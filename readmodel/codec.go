@@ -56,6 +56,25 @@ func appendPaper(b []byte, p *repository.Paper) []byte {
 	return w.b
 }
 
+// appendRef appends the place of a paper's abstract to b.
+func appendRef(b []byte, r textRef) []byte {
+	b = binary.AppendUvarint(b, uint64(r.Off)) //nolint:gosec // offsets are not negative
+	b = binary.AppendUvarint(b, uint64(r.N))
+	b = binary.AppendUvarint(b, uint64(r.Len))
+	return binary.LittleEndian.AppendUint64(b, r.Sum)
+}
+
+// decodeRef reads what appendRef wrote at the start of b, and returns it with
+// the bytes after it.
+func decodeRef(b []byte) (textRef, []byte, error) {
+	r := paperReader{b: b}
+	off, n, l := r.uint(), r.uint(), r.uint()
+	if r.err != nil || len(r.b) < 8 || off > 1<<62 || n > 1<<32-1 || l > 1<<32-1 {
+		return textRef{}, b, errShortPaper
+	}
+	return textRef{Off: int64(off), N: uint32(n), Len: uint32(l), Sum: binary.LittleEndian.Uint64(r.b)}, r.b[8:], nil //nolint:gosec // bounded above
+}
+
 type paperWriter struct{ b []byte }
 
 func (w *paperWriter) uint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }

@@ -65,6 +65,15 @@ func TestPapersSurviveTheCheckpointLayout(t *testing.T) {
 	if len(rest) != 0 {
 		t.Errorf("%d bytes left over", len(rest))
 	}
+	for _, want := range []textRef{{}, {Off: 1 << 40, N: 7, Len: 1 << 31, Sum: 1<<64 - 1}} {
+		got, rest, err := decodeRef(append(appendRef(nil, want), 9))
+		if err != nil || got != want || len(rest) != 1 {
+			t.Errorf("place %+v came back as %+v, %v, %d bytes after", want, got, err, len(rest))
+		}
+	}
+	if _, _, err := decodeRef(appendRef(nil, textRef{N: 1})[:3]); !errors.Is(err, errShortPaper) {
+		t.Errorf("a place cut short: %v", err)
+	}
 	// Every cut of a paper is an error, never a panic or a paper.
 	one := appendPaper(nil, papers[0])
 	for n := range len(one) {

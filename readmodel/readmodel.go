@@ -50,9 +50,8 @@ type Model struct {
 	dirtyCh    chan struct{}
 	loaded     atomic.Bool
 	// texts, when set (see StoreAbstracts), holds the papers' abstracts: the
-	// papers of the model have none then, refs says where each is.
+	// papers of the model have none then, the table says where each is.
 	texts  *texts
-	refs   map[string]textRef
 	intern *interner
 }
 
@@ -69,7 +68,6 @@ func New() *Model {
 		dirty:      map[string]struct{}{},
 		dirtyCh:    make(chan struct{}, 1),
 		stretch:    scanStretch,
-		refs:       map[string]textRef{},
 		intern:     newInterner(),
 	}
 }
@@ -104,7 +102,7 @@ func (m *Model) Full(p *repository.Paper) (*repository.Paper, error) {
 	}
 	m.mu.RLock()
 	cur, ok := m.papers.get(p.ID)
-	ref, stored := m.refs[p.ID]
+	ref, stored := m.papers.ref(p.ID)
 	m.mu.RUnlock()
 	if !ok || !stored || cur.Version < p.Version {
 		return p, nil
@@ -118,32 +116,27 @@ func (m *Model) Full(p *repository.Paper) (*repository.Paper, error) {
 	return &full, nil
 }
 
-// offload returns the paper to keep for p: the model's own copy, its repeated
-// values shared (see interner), without its abstract, which goes to the
-// abstracts' file unless the file holds it already (sum is its hash, 0: not
-// computed). Without a file, or when the write fails, the copy keeps its
-// abstract. Callers hold m.mu for writing.
-func (m *Model) offload(p *repository.Paper, sum uint64) *repository.Paper {
+// offload returns the paper to keep for p, and the place of its abstract: the
+// model's own copy, its repeated values shared (see interner), without its
+// abstract, which goes to the abstracts' file unless the file holds it already
+// (sum is its hash, 0: not computed). Without a file, or when the write fails,
+// the copy keeps its abstract, and the place is none. Callers hold m.mu for
+// writing.
+func (m *Model) offload(p *repository.Paper, sum uint64) (*repository.Paper, textRef) {
 	own := *p
 	m.intern.paper(&own)
-	if m.texts == nil {
-		return &own
+	if m.texts == nil || p.Abstract == "" {
+		return &own, textRef{}
 	}
-	if p.Abstract == "" {
-		delete(m.refs, p.ID)
-		return &own
-	}
-	ref, ok := m.refs[p.ID]
-	if !ok || !ref.sameSum(p.Abstract, sum) {
+	ref, _ := m.papers.ref(p.ID)
+	if !ref.sameSum(p.Abstract, sum) {
 		var err error
 		if ref, err = m.texts.put(p.Abstract); err != nil {
-			delete(m.refs, p.ID)
-			return &own
+			return &own, textRef{}
 		}
 	}
-	m.refs[p.ID] = ref
 	own.Abstract = ""
-	return &own
+	return &own, ref
 }
 
 // SetGate makes every list computed from scratch take a turn of g (see package
@@ -233,13 +226,14 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 			continue
 		}
 		if cur, ok := next.get(p.ID); !ok || cur.Version < p.Version {
-			next.put(p)
+			ref, _ := m.papers.ref(p.ID)
+			next.putRef(p, ref)
 		}
 	}
 	if sums != nil {
 		for i, p := range all {
 			if next.at(p.ID) == p { // the scanned copy won
-				next.put(m.offload(p, sums[i]))
+				next.putRef(m.offload(p, sums[i]))
 			}
 		}
 	}
@@ -251,7 +245,6 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 	for p := range m.papers.all() {
 		if _, ok := next.get(p.ID); !ok {
 			m.markDirty(p.ID)
-			delete(m.refs, p.ID)
 		}
 	}
 	m.papers = next
@@ -304,8 +297,8 @@ func (m *Model) Put(p *repository.Paper) bool {
 	}
 	delete(m.tombstones, p.ID)
 	m.touch(p.ID, m.papers.at(p.ID))
-	p = m.offload(p, 0)
-	m.papers.put(p)
+	p, ref := m.offload(p, 0)
+	m.papers.putRef(p, ref)
 	m.markDirty(p.ID)
 	if p.RequestID != "" {
 		m.requests[p.RequestID] = p.ID
@@ -350,7 +343,6 @@ func (m *Model) Remove(id string, version int64) bool {
 	}
 	m.touch(id, cur)
 	m.papers.remove(id)
-	delete(m.refs, id)
 	m.markDirty(id)
 	if cur.RequestID != "" {
 		delete(m.requests, cur.RequestID)

@@ -25,6 +25,7 @@ import (
 type table struct {
 	slots      map[string]int32
 	rows       []*repository.Paper // by slot; nil: free
+	refs       []textRef           // by slot: where the paper's abstract is in the abstracts' file (see texts)
 	free       []int32
 	categories map[string]*roaring.Bitmap // category -> slots of the papers in it
 	days       map[int64]*roaring.Bitmap  // UTC day of the submit time -> slots of the papers submitted then
@@ -32,6 +33,7 @@ type table struct {
 
 func newTable(capacity int) *table {
 	return &table{slots: make(map[string]int32, capacity), rows: make([]*repository.Paper, 0, capacity),
+		refs: make([]textRef, 0, capacity),
 		categories: map[string]*roaring.Bitmap{}, days: map[int64]*roaring.Bitmap{}}
 }
 
@@ -50,7 +52,28 @@ func (t *table) at(id string) *repository.Paper {
 	return p
 }
 
-// put stores p in place of the paper with its ID, or in a new slot.
+// putRef stores p, as put does, with ref, the place of its abstract.
+func (t *table) putRef(p *repository.Paper, ref textRef) {
+	t.put(p)
+	t.refs[t.slots[p.ID]] = ref
+}
+
+// ref returns the place of paper id's abstract; false when the abstracts' file
+// holds none of it.
+func (t *table) ref(id string) (textRef, bool) {
+	s, ok := t.slots[id]
+	if !ok {
+		return textRef{}, false
+	}
+	r := t.refs[s]
+	return r, r.N > 0
+}
+
+// clearRefs forgets every paper's abstract.
+func (t *table) clearRefs() { clear(t.refs) }
+
+// put stores p in place of the paper with its ID, which keeps its abstract's
+// place, or in a new slot, without one.
 func (t *table) put(p *repository.Paper) {
 	if s, ok := t.slots[p.ID]; ok {
 		if old := t.rows[s]; !slices.Equal(old.Categories, p.Categories) || submitDay(old.SubmitTime) != submitDay(p.SubmitTime) {
@@ -64,10 +87,10 @@ func (t *table) put(p *repository.Paper) {
 	if n := len(t.free); n > 0 {
 		s = t.free[n-1]
 		t.free = t.free[:n-1]
-		t.rows[s] = p
+		t.rows[s], t.refs[s] = p, textRef{}
 	} else {
 		s = int32(len(t.rows)) //nolint:gosec // fewer than 2^31 papers
-		t.rows = append(t.rows, p)
+		t.rows, t.refs = append(t.rows, p), append(t.refs, textRef{})
 	}
 	t.slots[p.ID] = s
 	t.post(p, s)
@@ -166,12 +189,24 @@ func (t *table) remove(id string) {
 	}
 	delete(t.slots, id)
 	t.unpost(t.rows[s], s)
-	t.rows[s] = nil
+	t.rows[s], t.refs[s] = nil, textRef{}
 	t.free = append(t.free, s)
 }
 
 // len returns the number of papers.
 func (t *table) len() int { return len(t.slots) }
+
+// withRefs yields every paper with the place of its abstract, in the order of
+// their slots.
+func (t *table) withRefs() iter.Seq2[*repository.Paper, textRef] {
+	return func(yield func(*repository.Paper, textRef) bool) {
+		for s, p := range t.rows {
+			if p != nil && !yield(p, t.refs[s]) {
+				return
+			}
+		}
+	}
+}
 
 // all yields every paper, in the order of their slots.
 func (t *table) all() iter.Seq[*repository.Paper] {

@@ -154,6 +154,6 @@ func (m *Model) forgetAbstracts() error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	clear(m.refs)
+	m.papers.clearRefs()
 	return m.texts.truncate(0)
 }
