@@ -33,7 +33,7 @@ type table struct {
 
 func newTable(capacity int) *table {
 	return &table{slots: make(map[string]int32, capacity), rows: make([]*repository.Paper, 0, capacity),
-		refs: make([]textRef, 0, capacity),
+		refs:       make([]textRef, 0, capacity),
 		categories: map[string]*roaring.Bitmap{}, days: map[int64]*roaring.Bitmap{}}
 }
 
