@@ -154,6 +154,11 @@ func TestScale(t *testing.T) {
 	if num(t, s, "data_dir_bytes") < num(t, s, "snapshot_bytes")/10 {
 		t.Errorf("the data directory (%v bytes) is far smaller than the input (%v bytes)", s["data_dir_bytes"], s["snapshot_bytes"])
 	}
+	if first, _ := s["list_first_calls_ms"].([]any); len(first) != 20 {
+		t.Errorf("list_first_calls_ms has %d calls, want one for each of the 20 filters: %v", len(first), s["list_first_calls_ms"])
+	} else if !strings.Contains(out.String(), "the first call of each of its 20 filters") {
+		t.Error("the first calls' times are not printed")
+	}
 	calls := s["calls"].(map[string]any)
 	for _, k := range []string{"baseline", "get", "list", "search_new"} {
 		c, ok := calls[k].(map[string]any)
