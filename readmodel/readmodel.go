@@ -26,6 +26,15 @@ import (
 // are loaded.
 const maxCached = 256
 
+// cachedPapersPerPaper bounds the papers the cached list results hold in all,
+// per paper of the model (plus cachedPapersSlack): each holds a pointer a paper,
+// and 256 filters that each match most of 2.7 million papers would otherwise
+// hold 5 GiB. Beyond it, results of the oldest generations leave.
+const (
+	cachedPapersPerPaper = 4
+	cachedPapersSlack    = 1 << 16
+)
+
 // maxJournal is how many paper changes the model remembers to patch cached list
 // results with.
 const maxJournal = 4096
@@ -43,6 +52,7 @@ type Model struct {
 	journal    []change                    // the papers changed in recent generations, oldest first
 	floor      uint64                      // the journal covers every change after this generation
 	cache      map[string]*Result
+	cachedLen  int                  // the papers of the cached results, in all
 	listing    map[string]*inflight // list results being computed, by cache key
 	gate       *cpu.Gate            // the turns of long computations, shared with the search index
 	stretch    int                  // how many papers a scan looks at between letting writers in
@@ -383,6 +393,7 @@ func (m *Model) reset() {
 	m.journal = nil
 	m.floor = m.gen
 	clear(m.cache)
+	m.cachedLen = 0
 }
 
 // touch journals that paper id changes in the generation changed is about to
@@ -541,7 +552,14 @@ func (m *Model) List(f listing.Filter, o listing.Order) *Result {
 		if cur == nil && len(m.cache) >= maxCached {
 			m.evictOldest()
 		}
+		if cur != nil {
+			m.cachedLen -= len(cur.Papers)
+		}
 		m.cache[ck] = r
+		m.cachedLen += len(r.Papers)
+		for m.cachedLen > cachedPapersPerPaper*m.papers.len()+cachedPapersSlack && len(m.cache) > 1 {
+			m.evictOldest()
+		}
 	}
 	m.mu.Unlock()
 	l.r = r
@@ -558,6 +576,7 @@ func (m *Model) evictOldest() {
 			oldest, gen = k, r.gen
 		}
 	}
+	m.cachedLen -= len(m.cache[oldest].Papers)
 	delete(m.cache, oldest)
 }
 

@@ -1,6 +1,7 @@
 package readmodel
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -104,5 +105,37 @@ func TestTableFindsThePapersOfADayRange(t *testing.T) {
 	}
 	if len(tb.days) != 2 {
 		t.Errorf("%d days posted, want 2 (the 3rd and the 5th)", len(tb.days))
+	}
+}
+
+func TestCachedListsHoldABoundedNumberOfPapers(t *testing.T) {
+	m := New()
+	var all []*repository.Paper
+	for i := range 20000 {
+		all = append(all, &repository.Paper{ID: fmt.Sprintf("p%05d", i), Version: 1, Upvotes: int64(i)})
+	}
+	m.Replace(all, 0)
+	o, err := listing.ParseOrder("upvotes desc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := cachedPapersPerPaper*len(all) + cachedPapersSlack
+	for i := range 40 { // each matches every paper: 800,000 papers in all
+		f, err := listing.ParseFilter(fmt.Sprintf("upvotes >= %d", -i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(m.List(f, o).Papers); n != len(all) {
+			t.Fatalf("upvotes >= %d: %d papers, want %d", -i, n, len(all))
+		}
+		m.mu.RLock()
+		held, sum := m.cachedLen, 0
+		for _, r := range m.cache {
+			sum += len(r.Papers)
+		}
+		m.mu.RUnlock()
+		if held != sum || held > bound {
+			t.Fatalf("after %d lists the cache holds %d papers (counted %d), bound %d", i+1, sum, held, bound)
+		}
 	}
 }
