@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -412,4 +414,88 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TestVersionsAreThoseIndexed: Versions reads each indexed paper's version from
+// the index's segments, after batches that update papers another batch indexed
+// (the older copies stay in their segment, marked deleted) and delete papers,
+// and after the index is closed and opened again (its segments then on disk).
+func TestVersionsAreThoseIndexed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ix, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4)) //nolint:gosec // test data
+	want := map[string]int64{}
+	for batch := range 12 {
+		var upserts []*repository.Paper
+		var deletes []string
+		for range 50 {
+			p := randomPaper(r, r.IntN(300))
+			p.Version = int64(batch*1000 + r.IntN(1000))
+			if r.IntN(5) == 0 {
+				deletes = append(deletes, p.ID)
+				continue
+			}
+			upserts = append(upserts, p)
+		}
+		// In one batch, a paper both indexed and deleted is deleted.
+		for _, p := range upserts {
+			want[p.ID] = p.Version
+		}
+		for _, id := range deletes {
+			delete(want, id)
+		}
+		if err := ix.Apply(upserts, deletes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Last, deletes only: their documents stay in older segments, marked
+	// deleted, until a merge rewrites those.
+	var deletes []string
+	for id := range want {
+		if len(deletes) < 60 {
+			deletes = append(deletes, id)
+		}
+	}
+	for _, id := range deletes {
+		delete(want, id)
+	}
+	if err := ix.Apply(nil, deletes); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		got, err := ix.Versions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: Versions returns %d papers, %d indexed", when, len(got), len(want))
+			for id, v := range want {
+				if got[id] != v {
+					t.Errorf("%s: paper %s: version %d, indexed %d", when, id, got[id], v)
+				}
+			}
+			for id := range got {
+				if _, ok := want[id]; !ok {
+					t.Errorf("%s: paper %s is not indexed", when, id)
+				}
+			}
+		}
+		if n, err := ix.DocCount(); err != nil || int(n) != len(want) {
+			t.Errorf("%s: the index counts %d papers (%v), want %d", when, n, err, len(want))
+		}
+	}
+	check("while open")
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ix, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ix.Close() }()
+	check("opened again")
 }
