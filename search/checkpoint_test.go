@@ -160,6 +160,47 @@ func TestFullReloadForgetsTheCheckpoint(t *testing.T) {
 	w.holdsModel(r)
 }
 
+// TestKillDuringAComparisonLeavesNoCheckpoint: a kill while a start compares
+// every paper (here the comparison is cut short before its first batch) leaves
+// an index that records no checkpoint, whatever it recorded before: the next
+// start compares again.
+func TestKillDuringAComparisonLeavesNoCheckpoint(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := w.start()
+	for i := range 30 {
+		w.create(i)
+	}
+	r.catchUp()
+	r.save()
+	for i := range 5 {
+		w.update(i)
+		w.remove(10 + i)
+	}
+	if err := r.syncer.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.save() // the index is behind it: the next start compares every paper
+	r.kill()
+
+	cut, cancel := context.WithCancel(context.Background())
+	cancel()
+	r, err := w.startReconciling(cut)
+	if err == nil {
+		t.Fatal("a comparison cut short reported no error")
+	}
+	if held, err := r.index.Checkpoint(); err != nil || held != "" {
+		t.Errorf("a comparison cut short left the index recording checkpoint %q (%v)", held, err)
+	}
+	r.kill()
+
+	r = w.start()
+	if out := r.logs.String(); !strings.Contains(out, "the index records no read model checkpoint") {
+		t.Errorf("the start after a cut comparison did not compare every paper:\n%s", out)
+	}
+	w.holds(r)
+}
+
 // world is a database and the data directory of the replicas started on it.
 type world struct {
 	t      *testing.T
@@ -260,6 +301,17 @@ type replica struct {
 // checkpoint or loaded, then the index reconciled with it.
 func (w *world) start() *replica {
 	w.t.Helper()
+	r, err := w.startReconciling(context.Background())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return r
+}
+
+// startReconciling is start with the index reconciled under ctx, and
+// Reconcile's error.
+func (w *world) startReconciling(reconcile context.Context) (*replica, error) {
+	w.t.Helper()
 	ctx := context.Background()
 	r := &replica{t: w.t, model: readmodel.New(), logs: &lockedBuffer{}}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -278,13 +330,11 @@ func (w *world) start() *replica {
 	if r.index, err = Open(filepath.Join(w.dir, "search")); err != nil {
 		w.t.Fatal(err)
 	}
-	r.indexer = &Indexer{Index: r.index, Model: r.model, Log: log}
-	if err := r.indexer.Reconcile(ctx); err != nil {
-		w.t.Fatal(err)
-	}
-	r.syncer.Saved = r.indexer.Checkpointed
 	w.t.Cleanup(r.kill)
-	return r
+	r.indexer = &Indexer{Index: r.index, Model: r.model, Log: log}
+	err = r.indexer.Reconcile(reconcile)
+	r.syncer.Saved = r.indexer.Checkpointed
+	return r, err
 }
 
 // catchUp reads the change log and indexes what changed, as Run does.
