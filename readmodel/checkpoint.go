@@ -2,6 +2,7 @@ package readmodel
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
@@ -38,6 +39,28 @@ import (
 // checkpointVersion changes whenever the checkpoint's layout does.
 const checkpointVersion = 4
 
+// Position is a point of the model's history of paper changes, as a derived
+// index (the search index) follows it: Changes counts the papers reported
+// changed (see TakeDirty), Loads the full loads from the database, which change
+// papers in ways a replay of the change log does not repeat. Both only grow,
+// and only count within one process.
+type Position struct {
+	Changes uint64
+	Loads   uint64
+}
+
+// Checkpoint names a checkpoint written or restored: ID is unique to it (a
+// checkpoint written again has another), At is the position of the model's
+// history when its papers were copied (or, restored, right after the restore).
+// A derived index that has applied every change up to At, and no full load
+// after it, may record ID with its own data: a start that restores that
+// checkpoint then brings it up to date with the changes TakeDirty returns, which
+// are those replayed and repaired since (see Syncer.Start).
+type Checkpoint struct {
+	ID string
+	At Position
+}
+
 // checkpointChunk is how many papers one gob message holds, each in the layout
 // of appendPaper, followed by the CRC-32C of those bytes: a damaged chunk is
 // refused, not read as other papers.
@@ -48,6 +71,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type checkpointHeader struct {
 	Version    int
 	DatabaseID string
+	// ID is unique to this checkpoint (see Checkpoint); empty in files written
+	// before it was added.
+	ID string
 	// Synced is when the model had seen every change recorded before it (the
 	// start of the last poll).
 	Synced time.Time
@@ -72,9 +98,12 @@ type snapshot struct {
 }
 
 // SaveSnapshot writes the model to path atomically and durably, tagged with the
-// database's identity and the time up to which it had seen all changes.
-func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) error {
+// database's identity and the time up to which it had seen all changes, and
+// returns what names it.
+func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) (Checkpoint, error) {
+	cp := Checkpoint{ID: rand.Text()}
 	m.mu.RLock()
+	cp.At = m.at
 	papers := make([]*repository.Paper, 0, m.papers.len())
 	refs := make([]textRef, 0, m.papers.len())
 	for p, ref := range m.papers.withRefs() {
@@ -93,12 +122,12 @@ func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) error {
 		// (and on disk) before the checkpoint names them.
 		var err error
 		if textsSize, err = m.texts.sync(); err != nil {
-			return fmt.Errorf("write the abstracts: %w", err)
+			return Checkpoint{}, fmt.Errorf("write the abstracts: %w", err)
 		}
 	}
-	return writeFileAtomic(path, func(w *bufio.Writer) error {
+	err := writeFileAtomic(path, func(w *bufio.Writer) error {
 		enc := gob.NewEncoder(w)
-		if err := enc.Encode(checkpointHeader{Version: checkpointVersion, DatabaseID: databaseID,
+		if err := enc.Encode(checkpointHeader{Version: checkpointVersion, DatabaseID: databaseID, ID: cp.ID,
 			Synced: synced, Papers: len(papers), TextsSize: textsSize}); err != nil {
 			return err
 		}
@@ -115,6 +144,10 @@ func (m *Model) SaveSnapshot(path, databaseID string, synced time.Time) error {
 		}
 		return enc.Encode(&tail)
 	})
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	return cp, nil
 }
 
 // readSnapshot reads the checkpoint at path. It returns nil, and no error, when
@@ -270,7 +303,8 @@ func syncDir(dir string) error {
 }
 
 // restore sets the model from a snapshot. The abstracts' file is cut back to
-// what the snapshot knows of it.
+// what the snapshot knows of it. No paper is reported changed (see TakeDirty):
+// the changes after the restore are, and Restored names the snapshot.
 func (m *Model) restore(snap *snapshot) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -290,7 +324,6 @@ func (m *Model) restore(snap *snapshot) error {
 		if p.RequestID != "" {
 			m.requests[p.RequestID] = p.ID
 		}
-		m.markDirty(p.ID)
 	}
 	m.tombstones = orEmpty(snap.Tombstones)
 	m.votes = snap.Votes
@@ -302,6 +335,8 @@ func (m *Model) restore(snap *snapshot) error {
 		m.recount(p.ID)
 	}
 	m.reset()
+	clear(m.dirty)
+	m.restored = &Checkpoint{ID: snap.ID, At: m.at}
 	m.loaded.Store(true)
 	return nil
 }

@@ -37,7 +37,7 @@ func TestCheckpointRoundTripStaysForTheNextStart(t *testing.T) {
 	m.AddVote(repository.Vote{PaperID: "a", User: "u1"}, 10)
 	m.Remove("gone", 7)
 	synced := time.Now().UTC().Truncate(time.Millisecond)
-	if err := m.SaveSnapshot(path, "db-1", synced); err != nil {
+	if _, err := m.SaveSnapshot(path, "db-1", synced); err != nil {
 		t.Fatal(err)
 	}
 
@@ -376,7 +376,7 @@ func TestAbstractsLiveInTheirFile(t *testing.T) {
 	if size() != before {
 		t.Errorf("an unchanged abstract was written again: %d bytes, then %d", before, size())
 	}
-	if err := m.SaveSnapshot(checkpoint, "db", time.Now()); err != nil {
+	if _, err := m.SaveSnapshot(checkpoint, "db", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// After the checkpoint: a changed abstract and a deletion, which a restart

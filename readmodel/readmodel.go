@@ -58,6 +58,8 @@ type Model struct {
 	stretch    int                  // how many papers a scan looks at between letting writers in
 	dirty      map[string]struct{}  // papers whose content changed since TakeDirty
 	dirtyCh    chan struct{}
+	at         Position    // where the model's history of paper changes stands
+	restored   *Checkpoint // the checkpoint the model was restored from, until a full load
 	loaded     atomic.Bool
 	// texts, when set (see StoreAbstracts), holds the papers' abstracts: the
 	// papers of the model have none then, the table says where each is.
@@ -156,6 +158,7 @@ func (m *Model) SetGate(g *cpu.Gate) { m.gate = g }
 // markDirty records that paper id's content changed, for derived indexes. Callers
 // hold m.mu for writing.
 func (m *Model) markDirty(id string) {
+	m.at.Changes++
 	m.dirty[id] = struct{}{}
 	select {
 	case m.dirtyCh <- struct{}{}:
@@ -167,8 +170,10 @@ func (m *Model) markDirty(id string) {
 func (m *Model) Dirty() <-chan struct{} { return m.dirtyCh }
 
 // TakeDirty returns the IDs of the papers whose content changed (created, updated
-// or deleted) since the last call, and forgets them.
-func (m *Model) TakeDirty() []string {
+// or deleted) since the last call, and forgets them, with the position of the
+// model's history they bring a derived index to: once it has applied them, and
+// what every earlier call returned, it holds every change up to there.
+func (m *Model) TakeDirty() ([]string, Position) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ids := make([]string, 0, len(m.dirty))
@@ -182,7 +187,20 @@ func (m *Model) TakeDirty() []string {
 	} else {
 		clear(m.dirty)
 	}
-	return ids
+	return ids, m.at
+}
+
+// Restored returns the checkpoint the model was restored from (see
+// Syncer.Start), and false when it was loaded from the database instead or has
+// been reloaded since. The changes made since the restore are those TakeDirty
+// returns.
+func (m *Model) Restored() (Checkpoint, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.restored == nil {
+		return Checkpoint{}, false
+	}
+	return *m.restored, true
 }
 
 // All returns every paper, in no particular order.
@@ -224,6 +242,8 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.at.Loads++
+	m.restored = nil
 	next := newTable(len(all))
 	for _, p := range all {
 		if v, ok := m.tombstones[p.ID]; ok && v >= p.Version {

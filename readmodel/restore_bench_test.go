@@ -15,7 +15,7 @@ func BenchmarkRestore(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "readmodel.checkpoint")
 	m := New()
 	m.Replace(benchPapers(), 0)
-	if err := m.SaveSnapshot(path, "db", time.Now()); err != nil {
+	if _, err := m.SaveSnapshot(path, "db", time.Now()); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {

@@ -42,6 +42,11 @@ type Syncer struct {
 	// at most a tenth of the time goes to writing it, and never less often than
 	// a third of Retention, so that a checkpoint is always within the change log.
 	Checkpoint time.Duration
+	// Saved, if set, is called with each checkpoint written (by Run, or by
+	// Save), from the goroutine that wrote it, once it is on disk: a derived
+	// index records from it which checkpoint it holds every change of (see
+	// Checkpoint).
+	Saved func(Checkpoint)
 	// Intents, if set, is the journal of this replica's writes begun and not yet
 	// recorded; Start repairs the model from the database for those the last
 	// process left open.
@@ -233,7 +238,14 @@ func (s *Syncer) Save() error {
 	if s.SnapshotPath == "" || !s.Model.Loaded() {
 		return nil
 	}
-	return s.Model.SaveSnapshot(s.SnapshotPath, s.DatabaseID, s.lastPoll)
+	cp, err := s.Model.SaveSnapshot(s.SnapshotPath, s.DatabaseID, s.lastPoll)
+	if err != nil {
+		return err
+	}
+	if s.Saved != nil {
+		s.Saved(cp)
+	}
+	return nil
 }
 
 // checkpoint writes a checkpoint when one is due, from Run, between polls.

@@ -165,6 +165,9 @@ func (ix *Index) DocCount() (uint64, error) { return ix.idx.DocCount() }
 
 // Versions returns the version of every indexed paper.
 func (ix *Index) Versions() (map[string]int64, error) {
+	if v, ok, err := ix.segmentVersions(); ok || err != nil {
+		return v, err
+	}
 	n, err := ix.idx.DocCount()
 	if err != nil {
 		return nil, err

@@ -374,6 +374,9 @@ func (s *Server) open(ctx context.Context) error {
 	if err := indexer.Reconcile(ctx); err != nil {
 		return fmt.Errorf("search index: %w", err)
 	}
+	// The index records each checkpoint it has caught up with, for the next
+	// start to index only what changed since (see search.Indexer).
+	s.syncer.Saved = indexer.Checkpointed
 	syncCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopSync = stop
 	s.background.Go(func() { s.syncer.Run(syncCtx) })

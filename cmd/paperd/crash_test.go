@@ -33,7 +33,11 @@ import (
 // once, several times over. Every start after a kill restores the read model's
 // checkpoint and replays what changed since (the log says so), and must then serve
 // exactly what the database holds: every paper, at its version, with its upvote
-// count, and no paper the database does not have.
+// count, and no paper the database does not have; and search must find every
+// paper by its title and no paper the database does not have (whether the
+// search index caught up from the checkpoint it records or, when it had not
+// recorded the one restored, compared every paper). A last clean stop and start
+// must find the index caught up from the checkpoint written at the stop.
 func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
 	t.Parallel()
 	const rounds, users, secret = 4, 4, "a-test-secret-that-is-long-enough-for-hs256"
@@ -53,7 +57,13 @@ func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
 	var logs *lockedWriter
 	start := func() *exec.Cmd {
 		logs = &lockedWriter{}
-		return pd.start(logs)
+		cmd := pd.start(logs)
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "search index") {
+				t.Log(strings.TrimSpace(line)) // which way the index was brought in step
+			}
+		}
+		return cmd
 	}
 	cmd := start()
 	for round := range rounds {
@@ -132,10 +142,65 @@ func TestKillAtRandomPointsServesTheDatabase(t *testing.T) {
 		if out := logs.String(); !strings.Contains(out, "read model restored from checkpoint") {
 			t.Fatalf("round %d: the start after the kill did not restore the checkpoint:\n%s", round, out)
 		}
-		servesTheDatabase(ctx, t, client, data, fmt.Sprintf("after kill %d", round+1))
+		stored := servesTheDatabase(ctx, t, client, data, fmt.Sprintf("after kill %d", round+1))
+		searchFindsTheDatabase(ctx, t, client, stored, fmt.Sprintf("after kill %d", round+1))
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
+	cmd = start()
+	if out := logs.String(); !strings.Contains(out, "search index caught up with the read model checkpoint it holds") {
+		t.Errorf("the start after a clean stop did not catch the search index up from its checkpoint:\n%s", out)
+	}
+	stored := servesTheDatabase(ctx, t, client, data, "after a clean stop")
+	searchFindsTheDatabase(ctx, t, client, stored, "after a clean stop")
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+}
+
+// searchFindsTheDatabase checks that a search for each title the test writes
+// ("Imported", "Created", "Updated") matches as many papers as the database
+// holds with that title, and, for the titles of created papers, exactly those.
+func searchFindsTheDatabase(ctx context.Context, t *testing.T, client catalogv1.CatalogServiceClient, stored map[string]*repository.Paper, phase string) {
+	t.Helper()
+	want := map[string]map[string]bool{"Imported": {}, "Created": {}, "Updated": {}}
+	for id, p := range stored {
+		if want[p.Title] == nil {
+			t.Fatalf("%s: paper %s has title %q, which the test does not write", phase, id, p.Title)
+		}
+		want[p.Title][id] = true
+	}
+	for title, ids := range want {
+		found := map[string]bool{}
+		token := ""
+		for page := 0; ; page++ {
+			resp, err := client.SearchPapers(ctx, &catalogv1.SearchPapersRequest{Query: title, PageSize: 100, PageToken: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page == 0 && int(resp.GetTotalSize()) != len(ids) {
+				t.Errorf("%s: a search for %q matches %d papers, the database has %d", phase, title, resp.GetTotalSize(), len(ids))
+			}
+			for _, r := range resp.GetResults() {
+				found[r.GetPaper().GetArxivId()] = true
+			}
+			if token = resp.GetNextPageToken(); token == "" || title == "Imported" { // many: their count is enough
+				break
+			}
+		}
+		if title == "Imported" {
+			continue
+		}
+		for id := range ids {
+			if !found[id] {
+				t.Errorf("%s: a search for %q does not find paper %s", phase, title, id)
+			}
+		}
+		for id := range found {
+			if !ids[id] {
+				t.Errorf("%s: a search for %q finds paper %s, which the database has not with that title", phase, title, id)
+			}
+		}
+	}
 }
 
 // gone reports whether err is that of a call to a paperd that is not running.
@@ -145,8 +210,9 @@ func (p *paperd) gone(err error) bool {
 }
 
 // servesTheDatabase compares every paper paperd serves, its version and upvote
-// count, with the database paperd runs on.
-func servesTheDatabase(ctx context.Context, t *testing.T, client catalogv1.CatalogServiceClient, data, phase string) {
+// count, with the database paperd runs on, and returns the papers the database
+// holds, by ID.
+func servesTheDatabase(ctx context.Context, t *testing.T, client catalogv1.CatalogServiceClient, data, phase string) map[string]*repository.Paper {
 	t.Helper()
 	db, err := mongo.Open("mongodb://"+url.PathEscape(filepath.Join(data, "db", "ferretdb.sock"))+"/", "papers")
 	if err != nil {
@@ -220,4 +286,5 @@ func servesTheDatabase(ctx context.Context, t *testing.T, client catalogv1.Catal
 		t.Errorf("%s: only %d papers in the database: the workload did not run", phase, len(stored))
 	}
 	t.Logf("%s: %d papers and %d upvotes served as stored", phase, len(stored), votes)
+	return stored
 }
