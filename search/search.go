@@ -36,6 +36,7 @@ import (
 	vregexp "github.com/blevesearch/vellum/regexp"
 
 	"github.com/papercatalog/papers/cpu"
+	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -51,6 +52,8 @@ type Index struct {
 	results resultCache
 	slots   chan struct{} // the expensive-search budget: one element per running search
 	gate    *cpu.Gate     // the turns of long computations, shared with the read model
+	// papers gives Highlight the text it marks (see SetPapers).
+	papers func(id string) (*repository.Paper, bool, error)
 
 	facetMu sync.Mutex
 	facets  *facetTable // of the snapshot the last search ran on
@@ -119,6 +122,11 @@ func indexMapping() mapping.IndexMapping {
 	return m
 }
 
+// snippetMapping is the mapping of the small in-memory index Highlight builds
+// of a page's papers: indexMapping, whose title and abstract have term vectors
+// and stored text, so that it matches and marks as the index does.
+var snippetMapping = sync.OnceValue(indexMapping)
+
 // mappingVersion changes whenever indexMapping does; an index made with another
 // mapping is rebuilt.
 const mappingVersion = "3"
@@ -157,6 +165,24 @@ func newIndex(idx bleve.Index) *Index {
 	return ix
 }
 
+// SetPapers sets where Highlight reads the papers it marks: get returns the
+// paper of an id with its abstract, or false when there is none. Call it before
+// the index is used; without it, Highlight returns no snippets.
+func (ix *Index) SetPapers(get func(id string) (*repository.Paper, bool, error)) { ix.papers = get }
+
+// ModelPapers returns, for SetPapers, a function that reads the papers of m with
+// their abstracts.
+func ModelPapers(m *readmodel.Model) func(id string) (*repository.Paper, bool, error) {
+	return func(id string) (*repository.Paper, bool, error) {
+		p, ok := m.Get(id)
+		if !ok {
+			return nil, false, nil
+		}
+		full, err := m.Full(p)
+		return full, true, err
+	}
+}
+
 // Close closes the index.
 func (ix *Index) Close() error { return ix.idx.Close() }
 
@@ -189,16 +215,7 @@ func (ix *Index) Versions() (map[string]int64, error) {
 func (ix *Index) Apply(upserts []*repository.Paper, deletes []string) error {
 	b := ix.idx.NewBatch()
 	for _, p := range upserts {
-		d := doc{Title: p.Title, Abstract: p.Abstract, Keywords: p.Keywords,
-			Organization: strings.TrimSpace(p.Organization.ID + " " + p.Organization.DisplayName),
-			Version:      strconv.FormatInt(p.Version, 10)}
-		for facet, value := range FacetValues(p) {
-			d.Facets = append(d.Facets, facet+"="+value)
-		}
-		for _, a := range p.Authors {
-			d.Authors = append(d.Authors, a.Name)
-		}
-		if err := b.Index(p.ID, d); err != nil {
+		if err := b.Index(p.ID, toDoc(p)); err != nil {
 			return fmt.Errorf("index %s: %w", p.ID, err)
 		}
 	}
@@ -210,6 +227,20 @@ func (ix *Index) Apply(upserts []*repository.Paper, deletes []string) error {
 	}
 	ix.gen.Add(1)
 	return nil
+}
+
+// toDoc returns what is indexed of p.
+func toDoc(p *repository.Paper) doc {
+	d := doc{Title: p.Title, Abstract: p.Abstract, Keywords: p.Keywords,
+		Organization: strings.TrimSpace(p.Organization.ID + " " + p.Organization.DisplayName),
+		Version:      strconv.FormatInt(p.Version, 10)}
+	for facet, value := range FacetValues(p) {
+		d.Facets = append(d.Facets, facet+"="+value)
+	}
+	for _, a := range p.Authors {
+		d.Authors = append(d.Authors, a.Name)
+	}
+	return d
 }
 
 // FacetValues returns the value of each facet for p (organization id, primary
@@ -633,20 +664,48 @@ func (ix *Index) SearchContext(ctx context.Context, q Query) ([]Hit, uint64, err
 	return hits, res.Total, nil
 }
 
-// Highlight returns snippets of the given papers' titles and abstracts for q; it
-// keeps within the limits as SearchPage does.
+// Highlight returns snippets of the given papers' titles and abstracts for q,
+// from their text as SetPapers gives it (papers it does not have are left
+// out); it keeps within the limits as SearchPage does.
+//
+// Highlight indexes the papers in a small index in memory, made with the same
+// analyzers and with term vectors and stored text (snippetMapping), and runs q
+// there with bleve's HTML highlighter. A paper matches there as it does in the
+// whole index, with the same terms at the same places, so the snippets are
+// those an index with stored text would give, without the index storing it.
 func (ix *Index) Highlight(ctx context.Context, q Query, ids []string) (map[string]Snippets, error) {
-	if len(ids) == 0 {
-		return map[string]Snippets{}, nil
+	out := make(map[string]Snippets, len(ids))
+	if len(ids) == 0 || ix.papers == nil {
+		return out, nil
 	}
-	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q.q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
+	mem, err := bleve.NewUsing("", snippetMapping(), scorch.Name, scorch.Name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("highlight: %w", err)
+	}
+	defer func() { _ = mem.Close() }()
+	b := mem.NewBatch()
+	for _, id := range ids {
+		p, ok, err := ix.papers(id)
+		if err != nil {
+			return nil, fmt.Errorf("highlight: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		if err := b.Index(id, toDoc(p)); err != nil {
+			return nil, fmt.Errorf("highlight %s: %w", id, err)
+		}
+	}
+	if err := mem.Batch(b); err != nil {
+		return nil, fmt.Errorf("highlight: %w", err)
+	}
+	req := bleve.NewSearchRequestOptions(q.q, len(ids), 0, false)
 	req.Highlight = bleve.NewHighlightWithStyle("html")
 	req.Highlight.Fields = []string{"title", "abstract"}
-	res, err := ix.run(ctx, req)
+	res, err := ix.runIn(ctx, mem, req)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]Snippets, len(res.Hits))
 	for _, h := range res.Hits {
 		out[h.ID] = Snippets{Title: nonEmpty(h.Fragments["title"]), Abstract: nonEmpty(h.Fragments["abstract"])}
 	}

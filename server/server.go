@@ -368,6 +368,7 @@ func (s *Server) open(ctx context.Context) error {
 	if s.index, err = search.Open(filepath.Join(cfg.DataDir, "search")); err != nil {
 		return err
 	}
+	s.index.SetPapers(search.ModelPapers(s.model))
 	s.index.SetLimits(cfg.SearchLimits)
 	s.index.SetGate(s.turns)
 	indexer := &search.Indexer{Index: s.index, Model: s.model, Log: log}
