@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -157,5 +158,40 @@ func TestHighlightMarksAsStoredTextDid(t *testing.T) {
 	}
 	if len(marked) < len(queries)-3 { // the stop word, *, and the excluded word's papers may mark nothing
 		t.Errorf("only %d of %d queries marked anything: %v", len(marked), len(queries), marked)
+	}
+}
+
+// TestHighlightMarksTheCurrentText checks the snippets of papers whose text
+// changed since the index took them (the index's places are of the old text):
+// they are marked in the new text, and a paper gone from the model has none.
+func TestHighlightMarksTheCurrentText(t *testing.T) {
+	t.Parallel()
+	papers := loadSample(t)
+	ix, err := Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ix.Close() }()
+	if err := ix.Apply(mapValues(papers), nil); err != nil {
+		t.Fatal(err)
+	}
+	current := maps.Clone(papers)
+	ix.SetPapers(lookup(current))
+	changed := *papers["0704.0001"]
+	changed.Title, changed.Abstract, changed.Version = "A short title: diphoton & more", "Diphoton pairs, again.", 2
+	current[changed.ID] = &changed
+	delete(current, "0704.0002")
+	q, err := Parse("diphoton")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ix.Highlight(context.Background(), q, []string{"0704.0001", "0704.0002"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Snippets{"0704.0001": {Title: []string{"A short title: <mark>diphoton</mark> &amp; more"},
+		Abstract: []string{"<mark>Diphoton</mark> pairs, again."}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("snippets %q, want %q", got, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"regexp"
@@ -26,6 +27,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
@@ -122,9 +124,9 @@ func indexMapping() mapping.IndexMapping {
 	return m
 }
 
-// snippetMapping is the mapping of the small in-memory index Highlight builds
-// of a page's papers: indexMapping, whose title and abstract have term vectors
-// and stored text, so that it matches and marks as the index does.
+// snippetMapping is the mapping of the small in-memory index highlightNew
+// builds: indexMapping, whose title and abstract have term vectors and stored
+// text, so that it matches and marks as the index does.
 var snippetMapping = sync.OnceValue(indexMapping)
 
 // mappingVersion changes whenever indexMapping does; an index made with another
@@ -665,47 +667,92 @@ func (ix *Index) SearchContext(ctx context.Context, q Query) ([]Hit, uint64, err
 }
 
 // Highlight returns snippets of the given papers' titles and abstracts for q,
-// from their text as SetPapers gives it (papers it does not have are left
+// marked in their text as SetPapers gives it (papers it does not have are left
 // out); it keeps within the limits as SearchPage does.
 //
-// Highlight indexes the papers in a small index in memory, made with the same
-// analyzers and with term vectors and stored text (snippetMapping), and runs q
-// there with bleve's HTML highlighter. A paper matches there as it does in the
-// whole index, with the same terms at the same places, so the snippets are
-// those an index with stored text would give, without the index storing it.
+// The index stores no text, but it has the places of every term of title and
+// abstract (the term vectors phrase queries need): Highlight runs q on the
+// given papers for those places, and bleve's HTML highlighter marks them in
+// the papers' text, as it did when the index stored the text. A paper whose
+// text changed since the index took it (the places are of the old text) is
+// marked as highlightNew does.
 func (ix *Index) Highlight(ctx context.Context, q Query, ids []string) (map[string]Snippets, error) {
 	out := make(map[string]Snippets, len(ids))
 	if len(ids) == 0 || ix.papers == nil {
 		return out, nil
 	}
-	mem, err := bleve.NewUsing("", snippetMapping(), scorch.Name, scorch.Name, nil)
+	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q.q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
+	req.IncludeLocations = true
+	req.Fields = []string{"version"}
+	res, err := ix.run(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	h, err := bleve.Config.Cache.HighlighterNamed(highlightStyle)
 	if err != nil {
 		return nil, fmt.Errorf("highlight: %w", err)
 	}
-	defer func() { _ = mem.Close() }()
-	b := mem.NewBatch()
-	for _, id := range ids {
-		p, ok, err := ix.papers(id)
+	var changed []*repository.Paper
+	for _, hit := range res.Hits {
+		p, ok, err := ix.papers(hit.ID)
 		if err != nil {
 			return nil, fmt.Errorf("highlight: %w", err)
 		}
 		if !ok {
 			continue
 		}
-		if err := b.Index(id, toDoc(p)); err != nil {
-			return nil, fmt.Errorf("highlight %s: %w", id, err)
+		if v, _ := hit.Fields["version"].(string); v != strconv.FormatInt(p.Version, 10) {
+			changed = append(changed, p)
+			continue
+		}
+		d := document.NewDocument(p.ID)
+		d.AddField(document.NewTextField("title", nil, []byte(p.Title)))
+		d.AddField(document.NewTextField("abstract", nil, []byte(p.Abstract)))
+		out[p.ID] = Snippets{Title: nonEmpty(h.BestFragmentsInField(hit, d, "title", 1)),
+			Abstract: nonEmpty(h.BestFragmentsInField(hit, d, "abstract", 1))}
+	}
+	if len(changed) > 0 {
+		more, err := ix.highlightNew(ctx, q, changed)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, more)
+	}
+	return out, nil
+}
+
+// highlightStyle is the highlighter of snippets: bleve's, marking matches with
+// <mark> and HTML-escaping the rest.
+const highlightStyle = "html"
+
+// highlightNew returns snippets of papers the index has not taken in their
+// current version: it indexes them in a small index in memory made with
+// snippetMapping (the same analyzers, and stored text), and runs q there with
+// bleve's HTML highlighter. A paper matches there as it would in the index,
+// with the same terms at the same places.
+func (ix *Index) highlightNew(ctx context.Context, q Query, papers []*repository.Paper) (map[string]Snippets, error) {
+	mem, err := bleve.NewUsing("", snippetMapping(), scorch.Name, scorch.Name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("highlight: %w", err)
+	}
+	defer func() { _ = mem.Close() }()
+	b := mem.NewBatch()
+	for _, p := range papers {
+		if err := b.Index(p.ID, toDoc(p)); err != nil {
+			return nil, fmt.Errorf("highlight %s: %w", p.ID, err)
 		}
 	}
 	if err := mem.Batch(b); err != nil {
 		return nil, fmt.Errorf("highlight: %w", err)
 	}
-	req := bleve.NewSearchRequestOptions(q.q, len(ids), 0, false)
-	req.Highlight = bleve.NewHighlightWithStyle("html")
+	req := bleve.NewSearchRequestOptions(q.q, len(papers), 0, false)
+	req.Highlight = bleve.NewHighlightWithStyle(highlightStyle)
 	req.Highlight.Fields = []string{"title", "abstract"}
 	res, err := ix.runIn(ctx, mem, req)
 	if err != nil {
 		return nil, err
 	}
+	out := make(map[string]Snippets, len(res.Hits))
 	for _, h := range res.Hits {
 		out[h.ID] = Snippets{Title: nonEmpty(h.Fragments["title"]), Abstract: nonEmpty(h.Fragments["abstract"])}
 	}
