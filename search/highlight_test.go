@@ -73,7 +73,7 @@ func openLegacy(t *testing.T, dir string, papers map[string]*repository.Paper) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := idx.SetInternal(mappingKey, []byte("3")); err != nil {
+	if err := idx.SetInternal(mappingKey, []byte(legacyMappingVersion)); err != nil {
 		t.Fatal(err)
 	}
 	ix := newIndex(idx)
@@ -181,10 +181,7 @@ func TestHighlightMarksTheCurrentText(t *testing.T) {
 	changed.Title, changed.Abstract, changed.Version = "A short title: diphoton & more", "Diphoton pairs, again.", 2
 	current[changed.ID] = &changed
 	delete(current, "0704.0002")
-	q, err := Parse("diphoton")
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustParse(t, "diphoton")
 	got, err := ix.Highlight(context.Background(), q, []string{"0704.0001", "0704.0002"})
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,9 @@ type Index struct {
 	gate    *cpu.Gate     // the turns of long computations, shared with the read model
 	// papers gives Highlight the text it marks (see SetPapers).
 	papers func(id string) (*repository.Paper, bool, error)
+	// rebuilt is why Open replaced the index it found (see Rebuilt).
+	rebuilt string
+	legacy  bool // made with legacyMappingVersion (see Compact)
 
 	facetMu sync.Mutex
 	facets  *facetTable // of the snapshot the last search ran on
@@ -95,12 +98,27 @@ const (
 	FacetYear            = "year"
 )
 
-func indexMapping() mapping.IndexMapping {
-	text := func(analyzer string, store bool) *mapping.FieldMapping {
+// indexMapping is the mapping of the index on disk. It keeps what queries,
+// facets and Versions need: postings with term vectors for title and abstract
+// (phrase queries need their positions), the _all field that queries without a
+// field search, the facets' doc values and the stored version. It stores no
+// text and no other doc values: Highlight marks the read model's text, and
+// nothing sorts by a field.
+func indexMapping() mapping.IndexMapping { return paperMapping(false) }
+
+// snippetMapping is indexMapping with title and abstract stored and doc values
+// left at bleve's default, as mapping version 3 was: the mapping of the small
+// in-memory index highlightNew builds, so that it matches and marks as an index
+// of the whole catalog with stored text did.
+var snippetMapping = sync.OnceValue(func() mapping.IndexMapping { return paperMapping(true) })
+
+func paperMapping(snippets bool) mapping.IndexMapping {
+	text := func(analyzer string, vectors bool) *mapping.FieldMapping {
 		f := bleve.NewTextFieldMapping()
 		f.Analyzer = analyzer
-		f.Store = store
-		f.IncludeTermVectors = store
+		f.Store = vectors && snippets
+		f.IncludeTermVectors = vectors
+		f.DocValues = snippets
 		return f
 	}
 	d := bleve.NewDocumentStaticMapping()
@@ -109,9 +127,9 @@ func indexMapping() mapping.IndexMapping {
 	d.AddFieldMappingsAt("authors", text(standard.Name, false))
 	d.AddFieldMappingsAt("keywords", text(en.AnalyzerName, false))
 	d.AddFieldMappingsAt("organization", text(standard.Name, false))
-	version := text(keyword.Name, true)
+	version := text(keyword.Name, false)
+	version.Store = true
 	version.IncludeInAll = false
-	version.IncludeTermVectors = false
 	d.AddFieldMappingsAt("version", version)
 	facets := text(keyword.Name, false)
 	facets.IncludeInAll = false
@@ -124,29 +142,39 @@ func indexMapping() mapping.IndexMapping {
 	return m
 }
 
-// snippetMapping is the mapping of the small in-memory index highlightNew
-// builds: indexMapping, whose title and abstract have term vectors and stored
-// text, so that it matches and marks as the index does.
-var snippetMapping = sync.OnceValue(indexMapping)
+// mappingVersion changes whenever indexMapping does.
+const mappingVersion = "4"
 
-// mappingVersion changes whenever indexMapping does; an index made with another
-// mapping is rebuilt.
-const mappingVersion = "3"
+// legacyMappingVersion is the mapping before mappingVersion: it also stored
+// title and abstract, and doc values of every field. Such an index answers
+// every query as one of mappingVersion does, and bleve keeps indexing new
+// papers with the mapping the index was made with, so Open keeps it (see
+// Compact). An index of any other version is rebuilt.
+const legacyMappingVersion = "3"
 
 var mappingKey = []byte("papers.mapping_version")
 
 // Open opens the index in dir, creating it when absent. An index that cannot be
-// opened (damaged, or made with another mapping) is removed and created anew;
-// Reconcile then fills it.
+// opened (damaged, or made with a mapping other than this one or the one
+// before) is removed and created anew, and Rebuilt says why; Reconcile then
+// fills it.
 func Open(dir string) (*Index, error) {
 	idx, err := bleve.Open(dir)
-	if err == nil {
-		if v, verr := idx.GetInternal(mappingKey); verr == nil && string(v) == mappingVersion {
-			return newIndex(idx), nil
+	var rebuilt string
+	switch {
+	case err == nil:
+		v, verr := idx.GetInternal(mappingKey)
+		if verr == nil && (string(v) == mappingVersion || string(v) == legacyMappingVersion) {
+			ix := newIndex(idx)
+			ix.legacy = string(v) == legacyMappingVersion
+			return ix, nil
 		}
 		_ = idx.Close()
+		rebuilt = fmt.Sprintf("the index on disk has mapping version %q, this paperd uses %q", v, mappingVersion)
+	case !errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
+		rebuilt = "the index on disk cannot be opened: " + err.Error()
 	}
-	if err == nil || !errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
+	if rebuilt != "" {
 		if rerr := os.RemoveAll(dir); rerr != nil {
 			return nil, fmt.Errorf("remove unusable search index: %w", rerr)
 		}
@@ -158,8 +186,24 @@ func Open(dir string) (*Index, error) {
 	if err := idx.SetInternal(mappingKey, []byte(mappingVersion)); err != nil {
 		return nil, fmt.Errorf("create search index: %w", err)
 	}
-	return newIndex(idx), nil
+	ix := newIndex(idx)
+	ix.rebuilt = rebuilt
+	return ix, nil
 }
+
+// Rebuilt returns why Open removed the index it found in its directory and
+// made an empty one in its place, or "" when it opened the index there (or
+// there was none): the caller logs it, as every paper is indexed again.
+func (ix *Index) Rebuilt() string { return ix.rebuilt }
+
+// Compact reports whether the index has this version's layout. An index made
+// with the mapping before (legacyMappingVersion) also stores title and
+// abstract and every field's doc values, which nothing reads any more: it
+// answers every search alike, and takes about half as much again on disk. It
+// is kept, as rebuilding it makes a start index every paper again (about a
+// thousand papers a second); removing the index's directory while paperd is
+// stopped makes the next start rebuild it compact.
+func (ix *Index) Compact() bool { return !ix.legacy }
 
 func newIndex(idx bleve.Index) *Index {
 	ix := &Index{idx: idx, facetOrds: map[string]int32{}}
