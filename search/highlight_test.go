@@ -191,4 +191,18 @@ func TestHighlightMarksTheCurrentText(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("snippets %q, want %q", got, want)
 	}
+
+	// Text shorter than the index's places, at the same version (an abstract
+	// the model could not read): the places are not cut into it.
+	short := *papers["0704.0001"]
+	short.Abstract = ""
+	current[short.ID] = &short
+	got, err = ix.Highlight(context.Background(), q, []string{"0704.0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]Snippets{"0704.0001": {Title: []string{"Calculation of prompt <mark>diphoton</mark> production cross sections at Tevatron and LHC energies"}, Abstract: []string{}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("snippets of a paper without its abstract %q, want %q", got, want)
+	}
 }

@@ -718,8 +718,8 @@ func (ix *Index) SearchContext(ctx context.Context, q Query) ([]Hit, uint64, err
 // abstract (the term vectors phrase queries need): Highlight runs q on the
 // given papers for those places, and bleve's HTML highlighter marks them in
 // the papers' text, as it did when the index stored the text. A paper whose
-// text changed since the index took it (the places are of the old text) is
-// marked as highlightNew does.
+// text changed since the index took it (another version, or places past its
+// text) is marked as highlightNew does.
 func (ix *Index) Highlight(ctx context.Context, q Query, ids []string) (map[string]Snippets, error) {
 	out := make(map[string]Snippets, len(ids))
 	if len(ids) == 0 || ix.papers == nil {
@@ -745,7 +745,8 @@ func (ix *Index) Highlight(ctx context.Context, q Query, ids []string) (map[stri
 		if !ok {
 			continue
 		}
-		if v, _ := hit.Fields["version"].(string); v != strconv.FormatInt(p.Version, 10) {
+		if v, _ := hit.Fields["version"].(string); v != strconv.FormatInt(p.Version, 10) ||
+			!within(hit.Locations["title"], p.Title) || !within(hit.Locations["abstract"], p.Abstract) {
 			changed = append(changed, p)
 			continue
 		}
@@ -763,6 +764,19 @@ func (ix *Index) Highlight(ctx context.Context, q Query, ids []string) (map[stri
 		maps.Copy(out, more)
 	}
 	return out, nil
+}
+
+// within reports whether every place in locs lies in text: the highlighter
+// cuts text at them.
+func within(locs search.TermLocationMap, text string) bool {
+	for _, ls := range locs {
+		for _, l := range ls {
+			if l.Start > l.End || l.End > uint64(len(text)) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // highlightStyle is the highlighter of snippets: bleve's, marking matches with
