@@ -24,6 +24,7 @@ func TestFind(t *testing.T) {
 	if err := ix.Apply(mapValues(papers), nil); err != nil {
 		t.Fatal(err)
 	}
+	ix.SetPapers(lookup(papers))
 	q, err := Parse("graph")
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +60,8 @@ func TestFind(t *testing.T) {
 			t.Errorf("%s: papers %d, facets %v", tt.name, len(f.Papers), f.Facets)
 		}
 		for _, h := range f.Hits {
-			if _, ok := f.Snippets[h.ID]; !ok {
-				t.Errorf("%s: no snippets for %s", tt.name, h.ID)
+			if sn := f.Snippets[h.ID]; len(sn.Title) != 1 || sn.Title[0] != "<mark>graph</mark> diffusion" {
+				t.Errorf("%s: title snippets of %s: %q", tt.name, h.ID, sn.Title)
 			}
 		}
 	}
@@ -73,6 +74,14 @@ func TestFind(t *testing.T) {
 	}
 	if got := top.Top(FacetYear, 10); len(got) != 2 || got[0].Value != "2024" {
 		t.Errorf("years: newest first: %v", got)
+	}
+}
+
+// lookup returns a SetPapers function that reads papers.
+func lookup(papers map[string]*repository.Paper) func(string) (*repository.Paper, bool, error) {
+	return func(id string) (*repository.Paper, bool, error) {
+		p, ok := papers[id]
+		return p, ok, nil
 	}
 }
 

@@ -131,15 +131,20 @@ var errTimeout = errors.New("search timeout")
 // looked up by Limits.MaxExpansions, and stops when ctx ends. Errors from the
 // limits wrap ErrQuery and name the limit; when ctx ends, the error is ctx's.
 func (ix *Index) run(ctx context.Context, req *bleve.SearchRequest) (*bleve.SearchResult, error) {
+	return ix.runIn(ctx, ix.idx, req)
+}
+
+// runIn is run on idx: the index, or the small one Highlight makes.
+func (ix *Index) runIn(ctx context.Context, idx bleve.Index, req *bleve.SearchRequest) (*bleve.SearchResult, error) {
 	ctx, release, err := ix.admit(ctx, req.Query, ix.limits.Wait)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return ix.runAdmitted(ctx, req)
+	return ix.runAdmitted(ctx, idx, req)
 }
 
-func (ix *Index) runAdmitted(ctx context.Context, req *bleve.SearchRequest) (*bleve.SearchResult, error) {
+func (ix *Index) runAdmitted(ctx context.Context, idx bleve.Index, req *bleve.SearchRequest) (*bleve.SearchResult, error) {
 	leave, err := ix.gate.Enter(ctx)
 	if err != nil {
 		return nil, err
@@ -148,7 +153,7 @@ func (ix *Index) runAdmitted(ctx context.Context, req *bleve.SearchRequest) (*bl
 	sctx, cancel := context.WithTimeoutCause(ctx, ix.limits.Timeout, errTimeout)
 	defer cancel()
 	sctx = context.WithValue(sctx, search.MaxTermSearchersKey, ix.limits.MaxExpansions)
-	res, err := ix.idx.SearchInContext(sctx, req)
+	res, err := idx.SearchInContext(sctx, req)
 	switch {
 	case err == nil:
 		return res, nil

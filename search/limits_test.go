@@ -132,7 +132,7 @@ func TestSearchStopsWhenItsCallerLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := ix.runAdmitted(ctx, bleve.NewSearchRequest(all.q)); !errors.Is(err, context.Canceled) {
+	if res, err := ix.runAdmitted(ctx, ix.idx, bleve.NewSearchRequest(all.q)); !errors.Is(err, context.Canceled) {
 		t.Errorf("running: got %v, %v, want context.Canceled", res, err)
 	}
 	if _, err := ix.SearchPage(ctx, q, 0, 10); !errors.Is(err, context.Canceled) {

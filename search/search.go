@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"regexp"
@@ -26,6 +27,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
@@ -36,6 +38,7 @@ import (
 	vregexp "github.com/blevesearch/vellum/regexp"
 
 	"github.com/papercatalog/papers/cpu"
+	"github.com/papercatalog/papers/readmodel"
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -51,6 +54,11 @@ type Index struct {
 	results resultCache
 	slots   chan struct{} // the expensive-search budget: one element per running search
 	gate    *cpu.Gate     // the turns of long computations, shared with the read model
+	// papers gives Highlight the text it marks (see SetPapers).
+	papers func(id string) (*repository.Paper, bool, error)
+	// rebuilt is why Open replaced the index it found (see Rebuilt).
+	rebuilt string
+	legacy  bool // made with legacyMappingVersion (see Compact)
 
 	facetMu sync.Mutex
 	facets  *facetTable // of the snapshot the last search ran on
@@ -90,12 +98,27 @@ const (
 	FacetYear            = "year"
 )
 
-func indexMapping() mapping.IndexMapping {
-	text := func(analyzer string, store bool) *mapping.FieldMapping {
+// indexMapping is the mapping of the index on disk. It keeps what queries,
+// facets and Versions need: postings with term vectors for title and abstract
+// (phrase queries need their positions), the _all field that queries without a
+// field search, the facets' doc values and the stored version. It stores no
+// text and no other doc values: Highlight marks the read model's text, and
+// nothing sorts by a field.
+func indexMapping() mapping.IndexMapping { return paperMapping(false) }
+
+// snippetMapping is indexMapping with title and abstract stored and doc values
+// left at bleve's default, as mapping version 3 was: the mapping of the small
+// in-memory index highlightNew builds, so that it matches and marks as an index
+// of the whole catalog with stored text did.
+var snippetMapping = sync.OnceValue(func() mapping.IndexMapping { return paperMapping(true) })
+
+func paperMapping(snippets bool) mapping.IndexMapping {
+	text := func(analyzer string, vectors bool) *mapping.FieldMapping {
 		f := bleve.NewTextFieldMapping()
 		f.Analyzer = analyzer
-		f.Store = store
-		f.IncludeTermVectors = store
+		f.Store = vectors && snippets
+		f.IncludeTermVectors = vectors
+		f.DocValues = snippets
 		return f
 	}
 	d := bleve.NewDocumentStaticMapping()
@@ -104,9 +127,9 @@ func indexMapping() mapping.IndexMapping {
 	d.AddFieldMappingsAt("authors", text(standard.Name, false))
 	d.AddFieldMappingsAt("keywords", text(en.AnalyzerName, false))
 	d.AddFieldMappingsAt("organization", text(standard.Name, false))
-	version := text(keyword.Name, true)
+	version := text(keyword.Name, false)
+	version.Store = true
 	version.IncludeInAll = false
-	version.IncludeTermVectors = false
 	d.AddFieldMappingsAt("version", version)
 	facets := text(keyword.Name, false)
 	facets.IncludeInAll = false
@@ -119,24 +142,39 @@ func indexMapping() mapping.IndexMapping {
 	return m
 }
 
-// mappingVersion changes whenever indexMapping does; an index made with another
-// mapping is rebuilt.
-const mappingVersion = "3"
+// mappingVersion changes whenever indexMapping does.
+const mappingVersion = "4"
+
+// legacyMappingVersion is the mapping before mappingVersion: it also stored
+// title and abstract, and doc values of every field. Such an index answers
+// every query as one of mappingVersion does, and bleve keeps indexing new
+// papers with the mapping the index was made with, so Open keeps it (see
+// Compact). An index of any other version is rebuilt.
+const legacyMappingVersion = "3"
 
 var mappingKey = []byte("papers.mapping_version")
 
 // Open opens the index in dir, creating it when absent. An index that cannot be
-// opened (damaged, or made with another mapping) is removed and created anew;
-// Reconcile then fills it.
+// opened (damaged, or made with a mapping other than this one or the one
+// before) is removed and created anew, and Rebuilt says why; Reconcile then
+// fills it.
 func Open(dir string) (*Index, error) {
 	idx, err := bleve.Open(dir)
-	if err == nil {
-		if v, verr := idx.GetInternal(mappingKey); verr == nil && string(v) == mappingVersion {
-			return newIndex(idx), nil
+	var rebuilt string
+	switch {
+	case err == nil:
+		v, verr := idx.GetInternal(mappingKey)
+		if verr == nil && (string(v) == mappingVersion || string(v) == legacyMappingVersion) {
+			ix := newIndex(idx)
+			ix.legacy = string(v) == legacyMappingVersion
+			return ix, nil
 		}
 		_ = idx.Close()
+		rebuilt = fmt.Sprintf("the index on disk has mapping version %q, this paperd uses %q", v, mappingVersion)
+	case !errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
+		rebuilt = "the index on disk cannot be opened: " + err.Error()
 	}
-	if err == nil || !errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
+	if rebuilt != "" {
 		if rerr := os.RemoveAll(dir); rerr != nil {
 			return nil, fmt.Errorf("remove unusable search index: %w", rerr)
 		}
@@ -148,13 +186,47 @@ func Open(dir string) (*Index, error) {
 	if err := idx.SetInternal(mappingKey, []byte(mappingVersion)); err != nil {
 		return nil, fmt.Errorf("create search index: %w", err)
 	}
-	return newIndex(idx), nil
+	ix := newIndex(idx)
+	ix.rebuilt = rebuilt
+	return ix, nil
 }
+
+// Rebuilt returns why Open removed the index it found in its directory and
+// made an empty one in its place, or "" when it opened the index there (or
+// there was none): the caller logs it, as every paper is indexed again.
+func (ix *Index) Rebuilt() string { return ix.rebuilt }
+
+// Compact reports whether the index has this version's layout. An index made
+// with the mapping before (legacyMappingVersion) also stores title and
+// abstract and every field's doc values, which nothing reads any more: it
+// answers every search alike, and takes half as much again on disk. It is
+// kept, as rebuilding it makes a start index every paper again (one to two
+// minutes per 100,000 papers on 2 cores); removing the index's directory while
+// paperd is stopped makes the next start rebuild it compact.
+func (ix *Index) Compact() bool { return !ix.legacy }
 
 func newIndex(idx bleve.Index) *Index {
 	ix := &Index{idx: idx, facetOrds: map[string]int32{}}
 	ix.SetLimits(Limits{})
 	return ix
+}
+
+// SetPapers sets where Highlight reads the papers it marks: get returns the
+// paper of an id with its abstract, or false when there is none. Call it before
+// the index is used; without it, Highlight returns no snippets.
+func (ix *Index) SetPapers(get func(id string) (*repository.Paper, bool, error)) { ix.papers = get }
+
+// ModelPapers returns, for SetPapers, a function that reads the papers of m with
+// their abstracts.
+func ModelPapers(m *readmodel.Model) func(id string) (*repository.Paper, bool, error) {
+	return func(id string) (*repository.Paper, bool, error) {
+		p, ok := m.Get(id)
+		if !ok {
+			return nil, false, nil
+		}
+		full, err := m.Full(p)
+		return full, true, err
+	}
 }
 
 // Close closes the index.
@@ -192,16 +264,7 @@ func (ix *Index) Versions() (map[string]int64, error) {
 func (ix *Index) Apply(upserts []*repository.Paper, deletes []string) error {
 	b := ix.idx.NewBatch()
 	for _, p := range upserts {
-		d := doc{Title: p.Title, Abstract: p.Abstract, Keywords: p.Keywords,
-			Organization: strings.TrimSpace(p.Organization.ID + " " + p.Organization.DisplayName),
-			Version:      strconv.FormatInt(p.Version, 10)}
-		for facet, value := range FacetValues(p) {
-			d.Facets = append(d.Facets, facet+"="+value)
-		}
-		for _, a := range p.Authors {
-			d.Authors = append(d.Authors, a.Name)
-		}
-		if err := b.Index(p.ID, d); err != nil {
+		if err := b.Index(p.ID, toDoc(p)); err != nil {
 			return fmt.Errorf("index %s: %w", p.ID, err)
 		}
 	}
@@ -213,6 +276,20 @@ func (ix *Index) Apply(upserts []*repository.Paper, deletes []string) error {
 	}
 	ix.gen.Add(1)
 	return nil
+}
+
+// toDoc returns what is indexed of p.
+func toDoc(p *repository.Paper) doc {
+	d := doc{Title: p.Title, Abstract: p.Abstract, Keywords: p.Keywords,
+		Organization: strings.TrimSpace(p.Organization.ID + " " + p.Organization.DisplayName),
+		Version:      strconv.FormatInt(p.Version, 10)}
+	for facet, value := range FacetValues(p) {
+		d.Facets = append(d.Facets, facet+"="+value)
+	}
+	for _, a := range p.Authors {
+		d.Authors = append(d.Authors, a.Name)
+	}
+	return d
 }
 
 // FacetValues returns the value of each facet for p (organization id, primary
@@ -636,16 +713,103 @@ func (ix *Index) SearchContext(ctx context.Context, q Query) ([]Hit, uint64, err
 	return hits, res.Total, nil
 }
 
-// Highlight returns snippets of the given papers' titles and abstracts for q; it
-// keeps within the limits as SearchPage does.
+// Highlight returns snippets of the given papers' titles and abstracts for q,
+// marked in their text as SetPapers gives it (papers it does not have are left
+// out); it keeps within the limits as SearchPage does.
+//
+// The index stores no text, but it has the places of every term of title and
+// abstract (the term vectors phrase queries need): Highlight runs q on the
+// given papers for those places, and bleve's HTML highlighter marks them in
+// the papers' text, as it did when the index stored the text. A paper whose
+// text changed since the index took it (another version, or places past its
+// text) is marked as highlightNew does.
 func (ix *Index) Highlight(ctx context.Context, q Query, ids []string) (map[string]Snippets, error) {
-	if len(ids) == 0 {
-		return map[string]Snippets{}, nil
+	out := make(map[string]Snippets, len(ids))
+	if len(ids) == 0 || ix.papers == nil {
+		return out, nil
 	}
 	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q.q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
-	req.Highlight = bleve.NewHighlightWithStyle("html")
-	req.Highlight.Fields = []string{"title", "abstract"}
+	req.IncludeLocations = true
+	req.Fields = []string{"version"}
 	res, err := ix.run(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	h, err := bleve.Config.Cache.HighlighterNamed(highlightStyle)
+	if err != nil {
+		return nil, fmt.Errorf("highlight: %w", err)
+	}
+	var changed []*repository.Paper
+	for _, hit := range res.Hits {
+		p, ok, err := ix.papers(hit.ID)
+		if err != nil {
+			return nil, fmt.Errorf("highlight: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		if v, _ := hit.Fields["version"].(string); v != strconv.FormatInt(p.Version, 10) ||
+			!within(hit.Locations["title"], p.Title) || !within(hit.Locations["abstract"], p.Abstract) {
+			changed = append(changed, p)
+			continue
+		}
+		d := document.NewDocument(p.ID)
+		d.AddField(document.NewTextField("title", nil, []byte(p.Title)))
+		d.AddField(document.NewTextField("abstract", nil, []byte(p.Abstract)))
+		out[p.ID] = Snippets{Title: nonEmpty(h.BestFragmentsInField(hit, d, "title", 1)),
+			Abstract: nonEmpty(h.BestFragmentsInField(hit, d, "abstract", 1))}
+	}
+	if len(changed) > 0 {
+		more, err := ix.highlightNew(ctx, q, changed)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, more)
+	}
+	return out, nil
+}
+
+// within reports whether every place in locs lies in text: the highlighter
+// cuts text at them.
+func within(locs search.TermLocationMap, text string) bool {
+	for _, ls := range locs {
+		for _, l := range ls {
+			if l.Start > l.End || l.End > uint64(len(text)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// highlightStyle is the highlighter of snippets: bleve's, marking matches with
+// <mark> and HTML-escaping the rest.
+const highlightStyle = "html"
+
+// highlightNew returns snippets of papers the index has not taken in their
+// current version: it indexes them in a small index in memory made with
+// snippetMapping (the same analyzers, and stored text), and runs q there with
+// bleve's HTML highlighter. A paper matches there as it would in the index,
+// with the same terms at the same places.
+func (ix *Index) highlightNew(ctx context.Context, q Query, papers []*repository.Paper) (map[string]Snippets, error) {
+	mem, err := bleve.NewUsing("", snippetMapping(), scorch.Name, scorch.Name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("highlight: %w", err)
+	}
+	defer func() { _ = mem.Close() }()
+	b := mem.NewBatch()
+	for _, p := range papers {
+		if err := b.Index(p.ID, toDoc(p)); err != nil {
+			return nil, fmt.Errorf("highlight %s: %w", p.ID, err)
+		}
+	}
+	if err := mem.Batch(b); err != nil {
+		return nil, fmt.Errorf("highlight: %w", err)
+	}
+	req := bleve.NewSearchRequestOptions(q.q, len(papers), 0, false)
+	req.Highlight = bleve.NewHighlightWithStyle(highlightStyle)
+	req.Highlight.Fields = []string{"title", "abstract"}
+	res, err := ix.runIn(ctx, mem, req)
 	if err != nil {
 		return nil, err
 	}

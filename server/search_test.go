@@ -1,13 +1,20 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/blevesearch/bleve/v2"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -393,4 +400,88 @@ func TestExpensiveSearchesShareABudget(t *testing.T) {
 	release()
 	// The turn comes back after as long again as it was held.
 	eventually30(t, "the expensive search runs once the turn is back", func() bool { return ts.searchTotal(t, "diffus*") == 1 })
+}
+
+// TestSearchIndexLeftUnusableIsRebuiltAtStart checks what a user who upgrades
+// paperd, or whose index was damaged, sees: the start removes an index it
+// cannot use, says so in the log, and indexes every paper again, so searches
+// answer as before, snippets included.
+func TestSearchIndexLeftUnusableIsRebuiltAtStart(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		spoil  func(t *testing.T, dir string)
+		reason string
+	}{
+		{"an index of an older mapping", func(t *testing.T, dir string) {
+			idx, err := bleve.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The search package's mark of the mapping an index was made with.
+			if err := idx.SetInternal([]byte("papers.mapping_version"), []byte("2")); err != nil {
+				t.Fatal(err)
+			}
+			if err := idx.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}, `mapping version \"2\"`},
+		{"a damaged index", func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "index_meta.json"), []byte("{"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "cannot be opened"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t)
+			ts := startServer(t, cfg)
+			recs := loadSampleIntoServer(t, ts)
+			queries := []string{"diphoton", "quantum field theory", `"dark matter"`, "title:graph*", "galax~1"}
+			// Each query's papers with their snippets, by id: the order and the
+			// scores may change, as a rebuilt index has no deleted documents
+			// left to count in its statistics.
+			search := func(ts *testServer) []string {
+				var out []string
+				for _, q := range queries {
+					_, resp := searchIDs(t, ts, &catalogv1.SearchPapersRequest{Query: q, PageSize: 50})
+					for _, r := range resp.GetResults() {
+						out = append(out, fmt.Sprintf("%s %s %q %q", q, r.GetPaper().GetArxivId(),
+							r.GetTitleSnippets(), r.GetAbstractSnippets()))
+					}
+				}
+				slices.Sort(out)
+				return out
+			}
+			// The index takes writes within moments: wait for every paper.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				_, resp := searchIDs(t, ts, &catalogv1.SearchPapersRequest{Query: "*"})
+				if int(resp.GetTotalSize()) == len(recs) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d papers indexed, want %d", resp.GetTotalSize(), len(recs))
+				}
+			}
+			before := search(ts)
+			if len(before) < 10 || !strings.Contains(strings.Join(before, "\n"), "<mark>") {
+				t.Fatalf("before: too few results, or no snippets: %q", before)
+			}
+			stop, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := ts.Shutdown(stop); err != nil {
+				t.Fatal(err)
+			}
+			tt.spoil(t, filepath.Join(cfg.DataDir, "search"))
+			logs := &logBuffer{}
+			ts = startLogging(t, cfg, slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			if !strings.Contains(logs.String(), "search index removed; every paper is indexed again") || !strings.Contains(logs.String(), tt.reason) {
+				t.Errorf("no log line of the rebuild, with %s:\n%s", tt.reason, logs.String())
+			}
+			if after := search(ts); !slices.Equal(after, before) {
+				t.Errorf("after the rebuild:\n%s\nbefore:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+			}
+		})
+	}
 }

@@ -368,6 +368,15 @@ func (s *Server) open(ctx context.Context) error {
 	if s.index, err = search.Open(filepath.Join(cfg.DataDir, "search")); err != nil {
 		return err
 	}
+	if why := s.index.Rebuilt(); why != "" {
+		log.Warn("search index removed; every paper is indexed again", "reason", why)
+	}
+	if !s.index.Compact() {
+		log.Info("the search index is of the earlier, larger layout (it stores text it no longer needs); it works as it is. "+
+			"To make it about a third smaller, stop paperd and remove its directory: the next start indexes every paper again",
+			"dir", filepath.Join(cfg.DataDir, "search"))
+	}
+	s.index.SetPapers(search.ModelPapers(s.model))
 	s.index.SetLimits(cfg.SearchLimits)
 	s.index.SetGate(s.turns)
 	indexer := &search.Indexer{Index: s.index, Model: s.model, Log: log}

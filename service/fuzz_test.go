@@ -63,6 +63,7 @@ func fuzzCatalog(f *testing.F) *Catalog {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { _ = ix.Close() })
+	ix.SetPapers(search.ModelPapers(m))
 	log := slog.New(slog.DiscardHandler)
 	indexer := &search.Indexer{Index: ix, Model: m, Log: log}
 	if err := indexer.Reconcile(context.Background()); err != nil {
