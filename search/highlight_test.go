@@ -58,11 +58,21 @@ func storedHighlight(ctx context.Context, ix *Index, q Query, ids []string) (map
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]Snippets, len(res.Hits))
-	for _, h := range res.Hits {
-		out[h.ID] = Snippets{Title: nonEmpty(h.Fragments["title"]), Abstract: nonEmpty(h.Fragments["abstract"])}
+	return fragments(res), nil
+}
+
+// sampleIndex returns a new index in a temporary directory holding papers.
+func sampleIndex(t *testing.T, papers map[string]*repository.Paper) *Index {
+	t.Helper()
+	ix, err := Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out, nil
+	t.Cleanup(func() { _ = ix.Close() })
+	if err := ix.Apply(mapValues(papers), nil); err != nil {
+		t.Fatal(err)
+	}
+	return ix
 }
 
 // openLegacy makes an index in dir as paperd did with mapping version 3, which
@@ -167,14 +177,7 @@ func TestHighlightMarksAsStoredTextDid(t *testing.T) {
 func TestHighlightMarksTheCurrentText(t *testing.T) {
 	t.Parallel()
 	papers := loadSample(t)
-	ix, err := Open(filepath.Join(t.TempDir(), "search"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ix.Close() }()
-	if err := ix.Apply(mapValues(papers), nil); err != nil {
-		t.Fatal(err)
-	}
+	ix := sampleIndex(t, papers)
 	current := maps.Clone(papers)
 	ix.SetPapers(lookup(current))
 	changed := *papers["0704.0001"]

@@ -110,15 +110,7 @@ func mustParse(t *testing.T, text string) Query {
 // searches read: its version stored, and facet terms as doc values; no text.
 func TestIndexStoresNoText(t *testing.T) {
 	t.Parallel()
-	papers := loadSample(t)
-	ix, err := Open(filepath.Join(t.TempDir(), "search"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ix.Close() }()
-	if err := ix.Apply(mapValues(papers), nil); err != nil {
-		t.Fatal(err)
-	}
+	ix := sampleIndex(t, loadSample(t))
 	d, err := ix.idx.Document("0704.0001")
 	if err != nil || d == nil {
 		t.Fatalf("document: %v", err)

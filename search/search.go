@@ -813,11 +813,17 @@ func (ix *Index) highlightNew(ctx context.Context, q Query, papers []*repository
 	if err != nil {
 		return nil, err
 	}
+	return fragments(res), nil
+}
+
+// fragments returns the snippets bleve highlighted in the title and abstract
+// of each hit of res.
+func fragments(res *bleve.SearchResult) map[string]Snippets {
 	out := make(map[string]Snippets, len(res.Hits))
 	for _, h := range res.Hits {
 		out[h.ID] = Snippets{Title: nonEmpty(h.Fragments["title"]), Abstract: nonEmpty(h.Fragments["abstract"])}
 	}
-	return out, nil
+	return out
 }
 
 // Similar returns papers similar in content to p, best first, without p itself: a
