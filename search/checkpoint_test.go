@@ -39,22 +39,14 @@ func TestStartIndexesOnlyWhatChangedSinceTheCheckpoint(t *testing.T) {
 	if !strings.Contains(r.logs.String(), "the read model was loaded from the database") {
 		t.Errorf("the first start did not say why it compared every paper:\n%s", r.logs)
 	}
-	for i := range 40 {
-		w.create(i)
-	}
-	r.catchUp()
-	cp := r.save()
+	cp := w.seed(r, 40)
 	if held, err := r.index.Checkpoint(); err != nil || held != cp.ID {
 		t.Fatalf("the index records checkpoint %q (%v), want %q, which it has caught up with", held, err, cp.ID)
 	}
 
 	// After the checkpoint, indexed before the kill: updates, deletes, creates,
 	// and a paper created and indexed, then deleted.
-	for i := range 5 {
-		w.update(i)
-		w.remove(10 + i)
-		w.create(100 + i)
-	}
+	w.churn(5, true)
 	w.create(200)
 	r.catchUp()
 	w.remove(200)
@@ -85,16 +77,8 @@ func TestIndexBehindItsCheckpointIsComparedWhole(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	r := w.start()
-	for i := range 30 {
-		w.create(i)
-	}
-	r.catchUp()
-	first := r.save()
-	for i := range 5 {
-		w.update(i)
-		w.remove(10 + i)
-		w.create(100 + i)
-	}
+	first := w.seed(r, 30)
+	w.churn(5, true)
 	if err := r.syncer.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -133,11 +117,7 @@ func TestFullReloadForgetsTheCheckpoint(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	r := w.start()
-	for i := range 30 {
-		w.create(i)
-	}
-	r.catchUp()
-	r.save()
+	w.seed(r, 30)
 	w.createUnrecorded(400)
 	if err := w.papers.Delete(context.Background(), w.id(5), 0); err != nil { // unrecorded too
 		t.Fatal(err)
@@ -168,15 +148,8 @@ func TestKillDuringAComparisonLeavesNoCheckpoint(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	r := w.start()
-	for i := range 30 {
-		w.create(i)
-	}
-	r.catchUp()
-	r.save()
-	for i := range 5 {
-		w.update(i)
-		w.remove(10 + i)
-	}
+	w.seed(r, 30)
+	w.churn(5, false)
 	if err := r.syncer.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -245,6 +218,28 @@ func (w *world) create(i int) {
 	w.t.Helper()
 	p := w.createUnrecorded(i)
 	w.record(repository.Change{PaperID: p.ID, Version: p.Version, Paper: p})
+}
+
+// seed creates papers 0 to n-1, lets r's index catch up and writes a
+// checkpoint, which the index then records.
+func (w *world) seed(r *replica, n int) readmodel.Checkpoint {
+	for i := range n {
+		w.create(i)
+	}
+	r.catchUp()
+	return r.save()
+}
+
+// churn updates papers 0 to n-1, removes papers 10 to 10+n-1 and, with create,
+// creates papers 100 to 100+n-1.
+func (w *world) churn(n int, create bool) {
+	for i := range n {
+		w.update(i)
+		w.remove(10 + i)
+		if create {
+			w.create(100 + i)
+		}
+	}
 }
 
 func (w *world) createUnrecorded(i int) *repository.Paper {
