@@ -170,18 +170,12 @@ func (r *paperReader) read(p *repository.Paper) {
 	p.RequestID = r.str()
 }
 
-func (r *paperReader) uint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *paperReader) uint() uint64 { return advance(r, binary.Uvarint) }
+func (r *paperReader) int() int64   { return advance(r, binary.Varint) }
 
-func (r *paperReader) int() int64 {
-	v, n := binary.Varint(r.b)
+// advance reads a varint from r with read (binary.Uvarint or binary.Varint).
+func advance[T uint64 | int64](r *paperReader, read func([]byte) (T, int)) T {
+	v, n := read(r.b)
 	if n <= 0 {
 		r.fail()
 		return 0
