@@ -308,7 +308,7 @@ func syncDir(dir string) error {
 func (m *Model) restore(snap *snapshot) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.texts == nil && slices.ContainsFunc(snap.Refs, func(r textRef) bool { return r.N > 0 }) {
+	if m.texts == nil && slices.ContainsFunc(snap.Refs, textRef.stored) {
 		return errors.New("the checkpoint's papers keep their abstracts in a file, and the model has none")
 	}
 	if m.texts != nil {

@@ -66,7 +66,7 @@ func (t *table) ref(id string) (textRef, bool) {
 		return textRef{}, false
 	}
 	r := t.refs[s]
-	return r, r.N > 0
+	return r, r.stored()
 }
 
 // clearRefs forgets every paper's abstract.

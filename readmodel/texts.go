@@ -64,8 +64,12 @@ func sum(s string) uint64 {
 
 // sameSum reports whether ref holds abstract already; h is abstract's hash, or 0
 // when not yet computed.
+// stored reports whether r is the place of an abstract (the zero textRef is
+// none: a stored abstract has a compressed length).
+func (r textRef) stored() bool { return r.N > 0 }
+
 func (r textRef) sameSum(abstract string, h uint64) bool {
-	if r.N == 0 || int(r.Len) != len(abstract) {
+	if !r.stored() || int(r.Len) != len(abstract) {
 		return false
 	}
 	if h == 0 {
