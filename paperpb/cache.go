@@ -7,17 +7,22 @@ import (
 	"github.com/papercatalog/papers/repository"
 )
 
-// CacheSize is how many papers' messages a Cache keeps. A paper's messages weigh
-// 1 to 3 KiB: a catalog of up to CacheSize papers is kept whole, a larger one's
-// cache stays under about 200 MiB.
+// CacheSize is how many papers' messages a Cache keeps. A paper's basic message
+// weighs about 1 KiB: a catalog of up to CacheSize papers is kept whole, a larger
+// one's cache stays under about 100 MiB.
 const CacheSize = 1 << 16
 
-// Cache keeps the proto form of papers, per view, so reads do not rebuild it.
+// Cache keeps the basic proto form of papers, so reads do not rebuild it.
 // Papers in the read model are immutable values and a write replaces the
 // pointer, so an entry is current exactly when its source pointer is the paper's.
 // Cached messages are shared and must not be modified. A read takes a shared
 // lock only; when the cache is full, an eighth of it, chosen at random (Go's map
 // order), makes room.
+//
+// The full view is not kept: it is the basic message's fields, shared, and the
+// abstract, read again for each call (see WithAbstract). Abstracts are what the
+// read model keeps off the heap; a cache of full views would bring one back in
+// for every paper it holds (about 1 KiB each, as much again as the message).
 type Cache struct {
 	// Full, if set, returns a paper with the fields the read model leaves out
 	// of its papers (the abstract), for the views that show them.
@@ -29,7 +34,7 @@ type Cache struct {
 
 type entry struct {
 	src   *repository.Paper
-	views [3]*catalogv1.Paper // indexed by PaperView
+	basic *catalogv1.Paper
 }
 
 // NewCache returns an empty cache.
@@ -37,39 +42,40 @@ func NewCache(full func(*repository.Paper) (*repository.Paper, error)) *Cache {
 	return &Cache{Full: full, entries: map[string]*entry{}}
 }
 
-// Get returns p in view, converted once per paper version and view while it
-// stays in the cache.
+// Get returns p in view. The basic view is converted once per paper version
+// while it stays in the cache; the full view is that message with the abstract.
 func (c *Cache) Get(p *repository.Paper, view catalogv1.PaperView) (*catalogv1.Paper, error) {
-	c.mu.RLock()
-	e := c.entries[p.ID]
-	var m *catalogv1.Paper
-	if e != nil && e.src == p {
-		m = e.views[view]
+	basic := c.basic(p)
+	if view == catalogv1.PaperView_PAPER_VIEW_BASIC {
+		return basic, nil
 	}
-	c.mu.RUnlock()
-	if m != nil {
-		return m, nil
-	}
-	src := p
-	if view != catalogv1.PaperView_PAPER_VIEW_BASIC && c.Full != nil {
-		var err error
-		if src, err = c.Full(p); err != nil {
+	abstract := p.Abstract
+	if abstract == "" && c.Full != nil {
+		full, err := c.Full(p)
+		if err != nil {
 			return nil, err
 		}
+		abstract = full.Abstract
 	}
-	m = From(src, view)
+	return WithAbstract(basic, abstract), nil
+}
+
+// basic returns p's basic message, from the cache or converted and cached.
+func (c *Cache) basic(p *repository.Paper) *catalogv1.Paper {
+	c.mu.RLock()
+	e := c.entries[p.ID]
+	c.mu.RUnlock()
+	if e != nil && e.src == p {
+		return e.basic
+	}
+	m := From(p, catalogv1.PaperView_PAPER_VIEW_BASIC)
 	c.mu.Lock()
-	e = c.entries[p.ID]
-	if e == nil || e.src != p {
-		if e == nil && len(c.entries) >= CacheSize {
-			c.evict()
-		}
-		e = &entry{src: p}
-		c.entries[p.ID] = e
+	if e := c.entries[p.ID]; e == nil && len(c.entries) >= CacheSize {
+		c.evict()
 	}
-	e.views[view] = m
+	c.entries[p.ID] = &entry{src: p, basic: m}
 	c.mu.Unlock()
-	return m, nil
+	return m
 }
 
 // evict drops an eighth of the entries. Callers hold c.mu for writing.

@@ -80,6 +80,40 @@ func From(p *repository.Paper, view catalogv1.PaperView) *catalogv1.Paper {
 	return out
 }
 
+// WithAbstract returns a message with m's fields and the abstract: its
+// authors, organization and times are m's own, shared, not copied. Neither
+// message may be modified afterwards.
+func WithAbstract(m *catalogv1.Paper, abstract string) *catalogv1.Paper {
+	return &catalogv1.Paper{
+		Name:            m.Name,
+		ArxivId:         m.ArxivId,
+		ArxivVersion:    m.ArxivVersion,
+		Title:           m.Title,
+		Abstract:        abstract,
+		Authors:         m.Authors,
+		Organization:    m.Organization,
+		Categories:      m.Categories,
+		PrimaryCategory: m.PrimaryCategory,
+		Keywords:        m.Keywords,
+		PublishedTime:   m.PublishedTime,
+		ArxivUpdateTime: m.ArxivUpdateTime,
+		SubmitTime:      m.SubmitTime,
+		Submitter:       m.Submitter,
+		GithubRepo:      m.GithubRepo,
+		GithubStars:     m.GithubStars,
+		ProjectPage:     m.ProjectPage,
+		PdfUrl:          m.PdfUrl,
+		Doi:             m.Doi,
+		JournalRef:      m.JournalRef,
+		Comment:         m.Comment,
+		Upvotes:         m.Upvotes,
+		ViewerUpvoted:   m.ViewerUpvoted,
+		Etag:            m.Etag,
+		CreateTime:      m.CreateTime,
+		UpdateTime:      m.UpdateTime,
+	}
+}
+
 // paperFields are the fields of the Paper message.
 var paperFields = (&catalogv1.Paper{}).ProtoReflect().Descriptor().Fields()
 
