@@ -173,6 +173,9 @@ func (db *DB) Close() {
 // each collection's table, an index on the expression FerretDB's queries use.
 // SQLite maintains it; FerretDB does not know of it, and dropping the collection
 // drops it with the table. Call it after the collections exist; it is idempotent.
+// paperd calls it at start, and for each new collection of change payloads
+// before the first write to it (see mongo.PrepareCollections): indexing a
+// collection that already holds an import's payloads reads all of them.
 func (db *DB) IndexIDs(ctx context.Context, database string) (int, error) {
 	path := filepath.Join(db.dir, database+".sqlite")
 	if _, err := os.Stat(path); err != nil {

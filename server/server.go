@@ -314,7 +314,12 @@ func (s *Server) open(ctx context.Context) error {
 	opts := []mongo.Option{mongo.WithCommandMonitor(s.tracing.commandMonitor())}
 	if s.embedded != nil {
 		// Its socket is this process's alone, and it runs in this process.
-		opts = append(opts, mongo.Exclusive(), mongo.InProcess())
+		opts = append(opts, mongo.Exclusive(), mongo.InProcess(),
+			// A collection of change payloads gets its _id index while empty.
+			mongo.PrepareCollections(func(ctx context.Context, _ string) error {
+				_, err := s.embedded.IndexIDs(ctx, cfg.MongoDatabase)
+				return err
+			}))
 	}
 	if s.db, err = mongo.Open(uri, cfg.MongoDatabase, opts...); err != nil {
 		return err

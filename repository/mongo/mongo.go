@@ -46,6 +46,48 @@ type DB struct {
 	// locks, when this process is the database's only client (Exclusive),
 	// serialise conditional writes per document; nil otherwise.
 	locks *keylock.Set
+	// prepared is what PrepareCollections asked for.
+	prepared *preparer
+}
+
+// preparer creates each collection of change payloads and has it prepared (see
+// PrepareCollections) before the first write to it. Its lock decides when two
+// writers start a period's collection at once: the second waits for the first.
+type preparer struct {
+	prepare func(ctx context.Context, collection string) error // nil: nothing to do
+
+	mu   sync.Mutex
+	done map[string]bool // the collections prepared, the last few
+}
+
+// ensure creates collection name in db, unless it exists, and prepares it, once
+// per collection and process.
+func (p *preparer) ensure(ctx context.Context, db *mongo.Database, name string) error {
+	if p == nil || p.prepare == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done[name] {
+		return nil
+	}
+	if err := db.CreateCollection(ctx, name); err != nil && !namespaceExists(err) {
+		return fmt.Errorf("create collection %s: %w", name, wrap(err))
+	}
+	if err := p.prepare(ctx, name); err != nil {
+		return fmt.Errorf("prepare collection %s: %w", name, err)
+	}
+	if len(p.done) >= 16 { // writes move on to new periods; old names are done with
+		clear(p.done)
+	}
+	p.done[name] = true
+	return nil
+}
+
+// namespaceExists reports the error of creating a collection that exists.
+func namespaceExists(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && (ce.Code == 48 || ce.Name == "NamespaceExists")
 }
 
 // availability follows the driver's view of the deployment, so that calls made
@@ -253,6 +295,7 @@ type openConfig struct {
 	client    *options.ClientOptions
 	exclusive bool
 	inProcess bool
+	prepare   func(ctx context.Context, collection string) error
 }
 
 // WithCommandMonitor has m told of every command (tracing uses it); nil is no
@@ -283,6 +326,17 @@ func Exclusive() Option {
 // would have succeeded.
 func InProcess() Option {
 	return func(o *openConfig) { o.inProcess = true }
+}
+
+// PrepareCollections has prepare called with the name of each collection of
+// change payloads (there is one for every five minutes of changes) before this
+// process first writes to it, once the collection exists and while it is still
+// empty, or nearly: the embedded FerretDB indexes its _id then (see
+// embedded.DB.IndexIDs), rather than at the next start, when the collection may
+// hold gigabytes that SQLite reads whole to build the index. An error of prepare
+// fails the write that needed it; the next write tries again.
+func PrepareCollections(prepare func(ctx context.Context, collection string) error) Option {
+	return func(o *openConfig) { o.prepare = prepare }
 }
 
 // Open connects to the server at uri and uses the database name. It does not wait
@@ -322,7 +376,8 @@ func Open(uri, name string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)
 	}
-	db := &DB{client: client, db: client.Database(name), pool: pool, avail: avail}
+	db := &DB{client: client, db: client.Database(name), pool: pool, avail: avail,
+		prepared: &preparer{prepare: cfg.prepare, done: map[string]bool{}}}
 	if cfg.exclusive {
 		db.locks = &keylock.Set{}
 	}

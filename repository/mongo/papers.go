@@ -19,11 +19,12 @@ import (
 
 // Papers implements repository.Papers.
 type Papers struct {
-	avail   *availability
-	locks   *keylock.Set // see Exclusive; nil: conditions go into the filter
-	db      *mongo.Database
-	papers  *mongo.Collection
-	changes *mongo.Collection
+	avail    *availability
+	locks    *keylock.Set // see Exclusive; nil: conditions go into the filter
+	prepared *preparer    // see PrepareCollections
+	db       *mongo.Database
+	papers   *mongo.Collection
+	changes  *mongo.Collection
 }
 
 var _ repository.Papers = (*Papers)(nil)
@@ -31,11 +32,12 @@ var _ repository.Papers = (*Papers)(nil)
 // NewPapers returns the paper store of db.
 func NewPapers(db *DB) *Papers {
 	return &Papers{
-		avail:   db.avail,
-		locks:   db.locks,
-		db:      db.db,
-		papers:  db.db.Collection(papersCollection),
-		changes: db.db.Collection(changesCollection),
+		avail:    db.avail,
+		locks:    db.locks,
+		prepared: db.prepared,
+		db:       db.db,
+		papers:   db.db.Collection(papersCollection),
+		changes:  db.db.Collection(changesCollection),
 	}
 }
 
@@ -303,7 +305,11 @@ func (s *Papers) RecordChange(ctx context.Context, c repository.Change) (string,
 		return "", fmt.Errorf("record change of %s: %w", c.PaperID, err)
 	}
 	payload := payloadDoc{ID: d.ID, Time: c.Time, Content: snappy.Encode(nil, raw)}
-	if _, err := s.payloads(c.Time).InsertOne(ctx, payload); err != nil && !mongo.IsDuplicateKeyError(err) {
+	payloads := s.payloads(c.Time)
+	if err := s.prepared.ensure(ctx, s.db, payloads.Name()); err != nil {
+		return "", fmt.Errorf("record change of %s: %w", c.PaperID, err)
+	}
+	if _, err := payloads.InsertOne(ctx, payload); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return "", fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
 	}
 	if _, err := s.changes.InsertOne(ctx, changeRefDoc{ID: d.ID, Time: c.Time}); err != nil && !mongo.IsDuplicateKeyError(err) {
