@@ -3,6 +3,7 @@ package readmodel
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -459,5 +460,34 @@ func TestListsComputedDuringWritesAreOfOneGeneration(t *testing.T) {
 		if !slices.Equal(got.Papers, want) {
 			t.Errorf("filter %q: the list has %d papers %v,\nwant %d %v", f.Text, len(got.Papers), ids(got.Papers), len(want), ids(want))
 		}
+	}
+}
+
+// TestOverlappingGCPausesRestoreTheSetting checks that the collector runs again,
+// at its setting from before, once every pause of overlapping restores ended,
+// whatever their order, and that resuming twice does not end another's pause.
+// It is not parallel: it reads the process's setting.
+func TestOverlappingGCPausesRestoreTheSetting(t *testing.T) {
+	setting := func() int {
+		p := debug.SetGCPercent(-1)
+		debug.SetGCPercent(p)
+		return p
+	}
+	before := debug.SetGCPercent(73)
+	defer debug.SetGCPercent(before)
+
+	first := pauseGC()
+	second := pauseGC()
+	if got := setting(); got != -1 {
+		t.Fatalf("GC percent %d while paused; want -1 (off)", got)
+	}
+	first()
+	first() // a second call of the same resume changes nothing
+	if got := setting(); got != -1 {
+		t.Errorf("GC percent %d after one of two pauses ended; want -1 (off)", got)
+	}
+	second()
+	if got := setting(); got != 73 {
+		t.Errorf("GC percent %d after both pauses ended; want 73, the setting before", got)
 	}
 }

@@ -18,14 +18,25 @@ func BenchmarkRestore(b *testing.B) {
 	if _, err := m.SaveSnapshot(path, "db", time.Now()); err != nil {
 		b.Fatal(err)
 	}
-	for b.Loop() {
-		snap, err := readSnapshot(path, "db")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := New().restore(snap); err != nil {
-			b.Fatal(err)
-		}
+	// As Syncer.Start does it, with the collector paused, and with it running.
+	for _, paused := range []bool{true, false} {
+		b.Run(fmt.Sprintf("gc-paused=%v", paused), func(b *testing.B) {
+			for b.Loop() {
+				resume := func() {}
+				if paused {
+					resume = pauseGC()
+				}
+				snap, err := readSnapshot(path, "db")
+				if err != nil {
+					b.Fatal(err)
+				}
+				err = New().restore(snap)
+				resume()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,7 +145,9 @@ func (s *Syncer) Start(ctx context.Context) error {
 			}
 		}
 		began := time.Now() // real time: how long the restore took
+		resume := pauseGC()
 		snap, err := readSnapshot(s.SnapshotPath, s.DatabaseID)
+		resume()
 		switch {
 		case err != nil:
 			s.Log.Warn("read model checkpoint unusable; loading from the database", "err", err)
@@ -154,7 +157,10 @@ func (s *Syncer) Start(ctx context.Context) error {
 			s.Log.Warn("read model checkpoint older than the change log keeps; loading from the database",
 				"synced", snap.Synced, "retention", s.Retention)
 		default:
-			if err := s.Model.restore(snap); err != nil {
+			resume := pauseGC()
+			err := s.Model.restore(snap)
+			resume()
+			if err != nil {
 				s.Log.Warn("read model checkpoint unusable; loading from the database", "err", err)
 				break
 			}
@@ -389,4 +395,39 @@ func (s *Syncer) apply(c repository.Change) bool {
 		return false
 	}
 	return s.Model.Put(c.Paper)
+}
+
+// gcPause is the state of pauseGC: how many callers paused the collector, and
+// its setting before the first.
+var gcPause struct {
+	sync.Mutex
+	n       int
+	percent int
+}
+
+// pauseGC turns the garbage collector off until the returned function is
+// called. Reading and restoring a checkpoint allocates the model, which all
+// stays live: a collection during it marks only what will be kept, a third of
+// the restore's CPU in BenchmarkRestore. The garbage it leaves (the file's
+// chunks) is at most the checkpoint's size, and a memory limit (GOMEMLIMIT)
+// still starts a collection. Pauses may overlap (tests start many models in one
+// process): the last to end restores the setting.
+func pauseGC() (resume func()) {
+	gcPause.Lock()
+	if gcPause.n == 0 {
+		gcPause.percent = debug.SetGCPercent(-1)
+	}
+	gcPause.n++
+	gcPause.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			gcPause.Lock()
+			gcPause.n--
+			if gcPause.n == 0 {
+				debug.SetGCPercent(gcPause.percent)
+			}
+			gcPause.Unlock()
+		})
+	}
 }
