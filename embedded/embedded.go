@@ -122,12 +122,21 @@ func privateDir(dir string) error {
 	return nil
 }
 
+// PageSize is the SQLite page size of the databases the embedded FerretDB
+// creates. FerretDB stores a paper as about 2.7 KiB of JSON (the paper, and the
+// type of each of its fields); a page of SQLite's default 4 KiB holds one, so
+// the papers' table took 4 KiB a paper, 2.3 times the arXiv snapshot's JSON.
+// Pages of 16 KiB hold five: 592 MiB instead of 783 MiB at 200,000 papers.
+// SQLite sets the size when it creates a file: a database made with other
+// pages keeps them.
+const PageSize = 16384
+
 func start(ctx context.Context, dir string, lis ferretdb.ListenerConfig, log *slog.Logger) (*DB, error) {
 	newMu.Lock() // ferretdb.New writes a package-level variable
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  lis,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
+		SQLiteURL: "file:" + dir + "/?_pragma=" + url.QueryEscape(fmt.Sprintf("page_size(%d)", PageSize)),
 		Logger:    log,
 	})
 	newMu.Unlock()

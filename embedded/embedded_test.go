@@ -175,3 +175,56 @@ func TestIndexIDsIsUsedByWritesByID(t *testing.T) {
 		t.Errorf("after delete: %d documents, %v; want 99", n, err)
 	}
 }
+
+// TestNewDatabasesUsePagesThatHoldSeveralPapers checks that a database the
+// embedded FerretDB creates has pages of PageSize, and that one made before with
+// SQLite's default pages keeps working.
+func TestNewDatabasesUsePagesThatHoldSeveralPapers(t *testing.T) {
+	t.Parallel()
+	pageSize := func(dir string) int {
+		conn, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "papers.sqlite")+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close() }()
+		var n int
+		if err := conn.QueryRow(`PRAGMA page_size`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	dir := t.TempDir()
+	db := startDB(t, dir)
+	if _, err := connect(t, db.URI).Database("papers").Collection("papers").InsertOne(ctx, bson.D{{Key: "_id", Value: "p1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := pageSize(dir); got != PageSize {
+		t.Errorf("a new database has pages of %d bytes; want %d", got, PageSize)
+	}
+
+	// A database of 4 KiB pages, as paperd made them before: its metadata table
+	// made with FerretDB v1.24's statement (internal/backends/sqlite/metadata).
+	old := t.TempDir()
+	conn, err := sql.Open("sqlite", "file:"+filepath.Join(old, "papers.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(`PRAGMA page_size = 4096; CREATE TABLE _ferretdb_collections (name TEXT NOT NULL UNIQUE CHECK(name != ''), table_name TEXT NOT NULL UNIQUE CHECK(table_name != ''), settings TEXT NOT NULL CHECK(settings != '')) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close()
+	db = startDB(t, old)
+	coll := connect(t, db.URI).Database("papers").Collection("papers")
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "p1"}}); err != nil {
+		t.Fatalf("insert into a database of 4 KiB pages: %v", err)
+	}
+	if n, err := coll.CountDocuments(ctx, bson.D{}); err != nil || n != 1 {
+		t.Errorf("count in a database of 4 KiB pages: %d, %v", n, err)
+	}
+	if got := pageSize(old); got != 4096 {
+		t.Errorf("a database of 4 KiB pages now has pages of %d bytes; SQLite cannot change them in place", got)
+	}
+}
