@@ -127,7 +127,7 @@ func TestScale(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	args := []string{"-scale", "300", "-duration", "1s", "-concurrency", "4", "-sample", filepath.Join(t.TempDir(), "absent.jsonl")}
+	args := []string{"-scale", "300", "-duration", "1s", "-concurrency", "4", "-idle-wait", "1s", "-sample", filepath.Join(t.TempDir(), "absent.jsonl")}
 	if err := run(ctx, args, &out); err != nil {
 		t.Fatalf("paperbench %s: %v\n%s", strings.Join(args, " "), err, out.String())
 	}
@@ -141,7 +141,7 @@ func TestScale(t *testing.T) {
 		t.Errorf("papers: %v, import: %v", s["papers"], s["import_result"])
 	}
 	for _, f := range []string{"snapshot_bytes", "import_s", "import_papers_per_s", "paperctl_peak_rss_bytes", "empty_rss_bytes",
-		"votes", "votes_per_s", "idle_rss_bytes", "go_heap_inuse_bytes", "go_live_heap_bytes", "idle_rss_bytes_per_paper", "ready_after_clean_stop_s",
+		"votes", "votes_per_s", "settled_rss_bytes", "settled_go_heap_inuse_bytes", "idle_wait_s", "idle_rss_bytes", "rss_after_calls_bytes", "go_heap_inuse_bytes", "go_live_heap_bytes", "idle_rss_bytes_per_paper", "ready_after_clean_stop_s",
 		"ready_after_kill_s", "data_dir_bytes", "data_dir_vs_input"} {
 		if num(t, s, f) <= 0 {
 			t.Errorf("%s = %v, want > 0", f, s[f])

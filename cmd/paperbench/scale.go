@@ -120,9 +120,18 @@ type scaleResult struct {
 	Votes    int     `json:"votes"`
 	VoteRate float64 `json:"votes_per_s"`
 
-	// SettleS is how long paperd took to be idle after the import.
-	SettleS      float64 `json:"settle_after_import_s"`
-	IdleRSSBytes int64   `json:"idle_rss_bytes"`
+	// SettleS is how long paperd took to be idle after the import: until a
+	// second in which it used under 50 ms of CPU. SettledRSSBytes and
+	// SettledHeapInuse are read then; IdleRSSBytes and the figures below it
+	// IdleWaitS later, once paperd has had the time to return what the burst
+	// of work freed (server/trim.go), which is what an idle replica holds.
+	SettleS          float64 `json:"settle_after_import_s"`
+	SettledRSSBytes  int64   `json:"settled_rss_bytes"`
+	SettledHeapInuse float64 `json:"settled_go_heap_inuse_bytes"`
+	IdleWaitS        float64 `json:"idle_wait_s"`
+	IdleRSSBytes     int64   `json:"idle_rss_bytes"`
+	// CallsRSSBytes is the RSS right after the calls below: memory under load.
+	CallsRSSBytes int64 `json:"rss_after_calls_bytes"`
 	// IdleRSSAnon and IdleRSSFile split IdleRSSBytes: memory of the process
 	// (Go heap, runtime, the embedded database's allocations) and pages of
 	// mapped files (the search index's segments, the binary), which the kernel
@@ -226,6 +235,15 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	settled := settle(ctx, pd.pid(), scaleSettleLimit)
 	res.SettleS = settled.Seconds()
 	logf("paperd idle %v after the import and the votes", settled.Round(time.Second))
+	if res.SettledRSSBytes, err = currentRSS(pd.pid()); err != nil {
+		return err
+	}
+	if m, err := scrapeMetrics(ctx, &http.Client{Timeout: 10 * time.Second}, "http://"+pd.httpAddr+"/metrics"); err == nil {
+		res.SettledHeapInuse = m.heapInuse
+	}
+	logf("waiting %v more, idle, before reading paperd's RSS once idle", o.idleWait)
+	time.Sleep(o.idleWait)
+	res.IdleWaitS = o.idleWait.Seconds()
 	if res.IdleRSSBytes, err = currentRSS(pd.pid()); err != nil {
 		return err
 	}
@@ -242,6 +260,7 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	if err := scaleCalls(ctx, o, pd, voc, &res, logf); err != nil {
 		return err
 	}
+	res.CallsRSSBytes, _ = currentRSS(pd.pid())
 
 	logf("stopping paperd (SIGTERM) and starting it again")
 	stopBegan := time.Now()
@@ -526,8 +545,9 @@ func (r scaleResult) print(out io.Writer) {
 		map[bool]string{true: "flat", false: "growing"}[r.PaperctlFlat], mib(float64(r.PaperdImportPeak)))
 	_, _ = fmt.Fprintf(out, "%d upvotes cast through UpvotePaper (heavy-tailed): one for every %d papers after the import (%.0f a second), one for every %d right before the kill -9\n",
 		r.Votes, scaleVotesPerPaper, r.VoteRate, scaleLateVotesPerPaper)
-	_, _ = fmt.Fprintf(out, "paperd idle %.0fs after the votes: RSS %.0f MiB (%.0f bytes/paper; empty paperd %.0f MiB, %.0f bytes/paper above it), Go heap in use %.0f MiB, live %.0f MiB\n",
-		r.SettleS, mib(float64(r.IdleRSSBytes)), r.BytesPerPaper, mib(float64(r.EmptyRSSBytes)), r.MarginalPerPaper, mib(r.HeapInuse), mib(r.LiveHeap))
+	_, _ = fmt.Fprintf(out, "paperd idle %.0fs after the votes: RSS %.0f MiB then (Go heap in use %.0f MiB); %.0fs later RSS %.0f MiB (%.0f bytes/paper; empty paperd %.0f MiB, %.0f bytes/paper above it), Go heap in use %.0f MiB, live %.0f MiB; right after the calls below RSS %.0f MiB\n",
+		r.SettleS, mib(float64(r.SettledRSSBytes)), mib(r.SettledHeapInuse), r.IdleWaitS, mib(float64(r.IdleRSSBytes)), r.BytesPerPaper,
+		mib(float64(r.EmptyRSSBytes)), r.MarginalPerPaper, mib(r.HeapInuse), mib(r.LiveHeap), mib(float64(r.CallsRSSBytes)))
 	_, _ = fmt.Fprintf(out, "  of the RSS: %.0f MiB of the process's own memory (RssAnon), %.0f MiB of mapped files' pages (RssFile: search index segments, the binary)\n",
 		mib(float64(r.IdleRSSAnon)), mib(float64(r.IdleRSSFile)))
 	_, _ = fmt.Fprintf(out, "clean stop took %.1fs; ready %.1fs after it; ready %.1fs after kill -9 (RSS then %.0f MiB); data directory %.0f MiB (%.2fx the input; %.0f MiB of file sizes)\n",
