@@ -447,7 +447,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.background.Go(func() { indexer.Run(syncCtx) })
-	s.background.Go(func() { trimAfterBursts(syncCtx, log) })
+	s.background.Go(func() { trimAfterBursts(syncCtx, log, trimEvery) })
 
 	if len(cfg.Arxiv.Categories) > 0 {
 		p := cfg.Arxiv.poller()
