@@ -63,8 +63,9 @@ type Model struct {
 	loaded     atomic.Bool
 	// texts, when set (see StoreAbstracts), holds the papers' abstracts: the
 	// papers of the model have none then, the table says where each is.
-	texts  *texts
-	intern *interner
+	texts   *texts
+	intern  *interner
+	packBuf []byte // pack's, reused
 }
 
 // New returns an empty model that is not yet loaded.
@@ -129,26 +130,40 @@ func (m *Model) Full(p *repository.Paper) (*repository.Paper, error) {
 }
 
 // offload returns the paper to keep for p, and the place of its abstract: the
-// model's own copy, its repeated values shared (see interner), without its
-// abstract, which goes to the abstracts' file unless the file holds it already
-// (sum is its hash, 0: not computed). Without a file, or when the write fails,
-// the copy keeps its abstract, and the place is none. Callers hold m.mu for
-// writing.
+// model's own copy, packed (see pack) and its repeated values shared (see
+// interner), without its abstract, which goes to the abstracts' file unless the
+// file holds it already (sum is its hash, 0: not computed). Without a file, or
+// when the write fails, the copy keeps its abstract, and the place is none.
+// Callers hold m.mu for writing.
 func (m *Model) offload(p *repository.Paper, sum uint64) (*repository.Paper, textRef) {
 	own := *p
-	m.intern.paper(&own)
-	if m.texts == nil || p.Abstract == "" {
-		return &own, textRef{}
-	}
-	ref, _ := m.papers.ref(p.ID)
-	if !ref.sameSum(p.Abstract, sum) {
-		var err error
-		if ref, err = m.texts.put(p.Abstract); err != nil {
-			return &own, textRef{}
+	var ref textRef
+	if m.texts != nil && p.Abstract != "" {
+		cur, _ := m.papers.ref(p.ID)
+		if cur.sameSum(p.Abstract, sum) {
+			ref, own.Abstract = cur, ""
+		} else if put, err := m.texts.put(p.Abstract); err == nil {
+			ref, own.Abstract = put, ""
 		}
 	}
-	own.Abstract = ""
-	return &own, ref
+	kept := m.pack(&own)
+	m.intern.paper(kept)
+	return kept, ref
+}
+
+// pack returns a copy of p laid out as a paper restored from a checkpoint is:
+// its strings in one allocation of their exact size, its lists of their exact
+// length. A paper as a write or a load hands it over holds each string in an
+// allocation of its own, rounded up to the allocator's size classes, and lists
+// grown by appends: about 150 bytes a paper more, for as long as it is kept.
+// Callers hold m.mu for writing.
+func (m *Model) pack(p *repository.Paper) *repository.Paper {
+	m.packBuf = appendPaper(m.packBuf[:0], p)
+	kept, _, err := decodePaper(m.packBuf)
+	if err != nil { // cannot happen: appendPaper wrote it
+		return p
+	}
+	return kept
 }
 
 // SetGate makes every list computed from scratch take a turn of g (see package
@@ -260,11 +275,13 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 			next.putRef(p, ref)
 		}
 	}
-	if sums != nil {
-		for i, p := range all {
-			if next.at(p.ID) == p { // the scanned copy won
-				next.putRef(m.offload(p, sums[i]))
+	for i, p := range all {
+		if next.at(p.ID) == p { // the scanned copy won
+			var sum uint64
+			if sums != nil {
+				sum = sums[i]
 			}
+			next.putRef(m.offload(p, sum))
 		}
 	}
 	for p := range next.all() {

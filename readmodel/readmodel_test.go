@@ -3,12 +3,15 @@ package readmodel
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/papercatalog/papers/listing"
 	"github.com/papercatalog/papers/repository"
@@ -489,5 +492,47 @@ func TestOverlappingGCPausesRestoreTheSetting(t *testing.T) {
 	second()
 	if got := setting(); got != 73 {
 		t.Errorf("GC percent %d after both pauses ended; want 73, the setting before", got)
+	}
+}
+
+// TestWrittenAndLoadedPapersAreKeptPacked: the model keeps its own copy of a
+// paper a write or a load hands it, with every string in one allocation and
+// lists of their exact length, and the same content.
+func TestWrittenAndLoadedPapersAreKeptPacked(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC)
+	given := func(id string) *repository.Paper {
+		p := &repository.Paper{ID: id, ArxivVersion: 3, Title: strings.Clone("On packing " + id),
+			Categories: []string{"cs.LG", "cs.DS"}, PrimaryCategory: "cs.LG", Keywords: []string{"memory"},
+			PublishedTime: at, ArxivUpdateTime: at, SubmitTime: at, CreateTime: at, UpdateTime: at,
+			Submitter: strings.Clone("Ada"), Organization: repository.Organization{ID: "org", DisplayName: "Org"},
+			GithubRepo: "https://github.com/a/b", GithubStars: 7, ProjectPage: "https://p", PDFURL: "https://arxiv.org/pdf/" + id,
+			DOI: "10.1/x", JournalRef: "J. 1", Comment: strings.Clone("9 pages"), BaseUpvotes: 2, Upvotes: 2, Version: 5, RequestID: "r-" + id}
+		for i := range 5 { // grown by appends, as SetWritable does: capacity 8
+			p.Authors = append(p.Authors, repository.Author{Name: fmt.Sprintf("Author %d", i), Affiliation: "U"})
+		}
+		return p
+	}
+	m := New()
+	m.Replace([]*repository.Paper{given("2401.00001")}, 0)
+	m.Put(given("2401.00002"))
+	for _, id := range []string{"2401.00001", "2401.00002"} {
+		want := given(id)
+		got, ok := m.Get(id)
+		if !ok {
+			t.Fatalf("%s missing", id)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s kept as\n%+v\nwant\n%+v", id, got, want)
+		}
+		if cap(got.Authors) != len(got.Authors) {
+			t.Errorf("%s: authors of capacity %d for %d", id, cap(got.Authors), len(got.Authors))
+		}
+		// appendPaper's order: the ID, then the title, then the first author's name.
+		next := func(s string) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), len(s)) }
+		if unsafe.Pointer(unsafe.StringData(got.Title)) != next(got.ID) ||
+			unsafe.Pointer(unsafe.StringData(got.Authors[0].Name)) != next(got.Title) {
+			t.Errorf("%s: its strings are not in one allocation", id)
+		}
 	}
 }
