@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 
@@ -89,12 +88,15 @@ type checkpointTail struct {
 	Unvoted    map[string]int64
 }
 
-// snapshot is a checkpoint as read back.
+// snapshot is a checkpoint as read back: its papers already in a table, built
+// while later chunks were still being decoded.
 type snapshot struct {
 	checkpointHeader
 	checkpointTail
-	Papers []*repository.Paper
-	Refs   []textRef // of Papers, by index
+	papers   *table
+	requests map[string]string // create request_id -> paper ID
+	intern   *interner         // the values the papers share
+	stored   bool              // some paper's abstract is in the abstracts' file
 }
 
 // SaveSnapshot writes the model to path atomically and durably, tagged with the
@@ -173,7 +175,7 @@ func readSnapshot(path, databaseID string) (*snapshot, error) {
 	case snap.DatabaseID != databaseID:
 		return nil, fmt.Errorf("checkpoint %s is of another database (%q)", path, snap.DatabaseID)
 	}
-	if snap.Papers, snap.Refs, err = readPapers(dec, snap.checkpointHeader.Papers); err != nil {
+	if err = readPapers(dec, &snap); err != nil {
 		return nil, fmt.Errorf("damaged checkpoint %s: %w", path, err)
 	}
 	if err := dec.Decode(&snap.checkpointTail); err != nil {
@@ -182,10 +184,11 @@ func readSnapshot(path, databaseID string) (*snapshot, error) {
 	return &snap, nil
 }
 
-// readPapers reads the n papers of a checkpoint's chunks from dec, with the
-// places of their abstracts. The chunks are read in order and decoded on every
-// CPU, a few at a time.
-func readPapers(dec *gob.Decoder, n int) ([]*repository.Paper, []textRef, error) {
+// readPapers reads the papers of a checkpoint's chunks from dec, with the
+// places of their abstracts, into snap's table. The chunks are read in order and
+// decoded on every CPU, a few at a time, and each decoded chunk goes into the
+// table (its values shared, see interner) while the next ones are decoded.
+func readPapers(dec *gob.Decoder, snap *snapshot) error {
 	type job struct {
 		data   []byte
 		papers []*repository.Paper
@@ -193,12 +196,14 @@ func readPapers(dec *gob.Decoder, n int) ([]*repository.Paper, []textRef, error)
 		err    error
 		done   chan struct{}
 	}
+	n := snap.checkpointHeader.Papers
 	workers := max(1, runtime.GOMAXPROCS(0))
 	jobs := make(chan *job, workers)
 	order := make(chan *job, 2*workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			var in slab // the worker's own
 			for j := range jobs {
 				body, sum := j.data[:len(j.data)-4], j.data[len(j.data)-4:]
 				if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(sum) {
@@ -207,12 +212,13 @@ func readPapers(dec *gob.Decoder, n int) ([]*repository.Paper, []textRef, error)
 				for rest := body; len(rest) > 0 && j.err == nil; {
 					var p *repository.Paper
 					var ref textRef
-					if p, rest, j.err = decodePaper(rest); j.err == nil {
+					if p, rest, j.err = decodePaper(rest, &in); j.err == nil {
 						if ref, rest, j.err = decodeRef(rest); j.err == nil {
 							j.papers, j.refs = append(j.papers, p), append(j.refs, ref)
 						}
 					}
 				}
+				j.data = nil
 				close(j.done)
 			}
 		})
@@ -232,25 +238,37 @@ func readPapers(dec *gob.Decoder, n int) ([]*repository.Paper, []textRef, error)
 			order <- j
 		}
 	}()
-	papers, refs := make([]*repository.Paper, 0, n), make([]textRef, 0, n)
+	snap.papers, snap.requests, snap.intern = newTable(n), map[string]string{}, newInterner()
+	read := 0
 	var err error
 	for j := range order {
 		<-j.done
 		if err == nil && j.err != nil {
-			err = fmt.Errorf("after %d papers: %w", len(papers), j.err)
+			err = fmt.Errorf("after %d papers: %w", read, j.err)
 		}
-		papers, refs = append(papers, j.papers...), append(refs, j.refs...)
+		if err != nil {
+			continue // drain: the workers and the reader end
+		}
+		for i, p := range j.papers {
+			snap.intern.paper(p) // decoded here: the model's own
+			snap.papers.putRef(p, j.refs[i])
+			if p.RequestID != "" {
+				snap.requests[p.RequestID] = p.ID
+			}
+			snap.stored = snap.stored || j.refs[i].stored()
+		}
+		read += len(j.papers)
 	}
 	wg.Wait()
 	switch {
 	case readErr != nil: // order is closed: readErr is set before
-		return nil, nil, readErr
+		return readErr
 	case err != nil:
-		return nil, nil, err
-	case len(papers) != n:
-		return nil, nil, fmt.Errorf("%d papers, the header says %d", len(papers), n)
+		return err
+	case read != n || snap.papers.len() != n:
+		return fmt.Errorf("%d papers (%d distinct), the header says %d", read, snap.papers.len(), n)
 	}
-	return papers, refs, nil
+	return nil
 }
 
 func orEOF(err error) error {
@@ -308,7 +326,7 @@ func syncDir(dir string) error {
 func (m *Model) restore(snap *snapshot) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.texts == nil && slices.ContainsFunc(snap.Refs, textRef.stored) {
+	if m.texts == nil && snap.stored {
 		return errors.New("the checkpoint's papers keep their abstracts in a file, and the model has none")
 	}
 	if m.texts != nil {
@@ -316,15 +334,7 @@ func (m *Model) restore(snap *snapshot) error {
 			return err
 		}
 	}
-	m.papers = newTable(len(snap.Papers))
-	m.requests = map[string]string{}
-	for i, p := range snap.Papers {
-		m.intern.paper(p) // decoded here: the model's own
-		m.papers.putRef(p, snap.Refs[i])
-		if p.RequestID != "" {
-			m.requests[p.RequestID] = p.ID
-		}
-	}
+	m.papers, m.requests, m.intern = snap.papers, snap.requests, snap.intern
 	m.tombstones = orEmpty(snap.Tombstones)
 	m.votes = snap.Votes
 	if m.votes == nil {

@@ -398,7 +398,7 @@ func TestAbstractsLiveInTheirFile(t *testing.T) {
 	if err != nil || snap == nil {
 		t.Fatal(snap, err)
 	}
-	for _, p := range snap.Papers {
+	for p := range snap.papers.all() {
 		if p.Abstract != "" {
 			t.Errorf("the checkpoint holds the abstract of %s", p.ID)
 		}

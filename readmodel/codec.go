@@ -106,16 +106,23 @@ func (w *paperWriter) time(t time.Time) {
 
 // decodePaper reads a paper that appendPaper wrote at the start of b, and
 // returns it with the bytes after it. The paper's strings are copied, all at
-// once, into one allocation of their own.
-func decodePaper(b []byte) (*repository.Paper, []byte, error) {
+// once, into one allocation of their own, or, with a slab, the paper, its
+// strings and its authors are taken from the slab's blocks.
+func decodePaper(b []byte, in *slab) (*repository.Paper, []byte, error) {
 	// The first pass only measures the strings; the second copies them.
 	r := paperReader{b: b, measure: true}
 	r.read(&repository.Paper{})
 	if r.err != nil {
 		return nil, b, r.err
 	}
-	r = paperReader{b: b, blob: make([]byte, 0, r.size)}
-	p := &repository.Paper{}
+	size := r.size
+	r = paperReader{b: b, slab: in}
+	var p *repository.Paper
+	if in != nil {
+		r.blob, p = in.bytes(size), in.paper()
+	} else {
+		r.blob, p = make([]byte, 0, size), &repository.Paper{}
+	}
 	r.read(p)
 	if r.err != nil {
 		return nil, b, r.err
@@ -123,11 +130,69 @@ func decodePaper(b []byte) (*repository.Paper, []byte, error) {
 	return p, r.b, nil
 }
 
+// A slab hands out the memory of papers kept for long from large blocks: a
+// block of papers, one of their strings' bytes, one of their authors. Papers
+// allocated one by one amid the garbage of the work that made them (an import
+// decodes, converts and stores each paper) sit in the allocator's spans beside
+// that garbage, and once it is collected the spans stay in use, mostly empty:
+// after an import of 500,000 papers the heap in use was 1,005 MiB for 535 MiB
+// live, against about the live heap after a restart. A block stays alive while
+// any paper of it is, so the model takes from a slab only papers it expects to
+// keep: those a load, a restore or a create brings, not the new copies of
+// changed papers (see Model.pack). A slab is not safe for concurrent use.
+type slab struct {
+	papersBlock  []repository.Paper
+	authorsBlock []repository.Author
+	bytesBlock   []byte
+}
+
+// Sizes of a slab's blocks: about 120, 32 and 64 KiB.
+const (
+	slabPapers  = 256
+	slabAuthors = 1024
+	slabBytes   = 64 << 10
+)
+
+func (s *slab) paper() *repository.Paper {
+	if len(s.papersBlock) == cap(s.papersBlock) {
+		s.papersBlock = make([]repository.Paper, 0, slabPapers)
+	}
+	s.papersBlock = s.papersBlock[:len(s.papersBlock)+1]
+	return &s.papersBlock[len(s.papersBlock)-1]
+}
+
+// authors returns n authors, their capacity n: an append to them moves them.
+func (s *slab) authors(n int) []repository.Author {
+	if n > slabAuthors/8 {
+		return make([]repository.Author, n)
+	}
+	if cap(s.authorsBlock)-len(s.authorsBlock) < n {
+		s.authorsBlock = make([]repository.Author, 0, slabAuthors)
+	}
+	at := len(s.authorsBlock)
+	s.authorsBlock = s.authorsBlock[:at+n]
+	return s.authorsBlock[at : at+n : at+n]
+}
+
+// bytes returns an empty slice of capacity n, for a paper's strings.
+func (s *slab) bytes(n int) []byte {
+	if n > slabBytes/8 {
+		return make([]byte, 0, n)
+	}
+	if cap(s.bytesBlock)-len(s.bytesBlock) < n {
+		s.bytesBlock = make([]byte, 0, slabBytes)
+	}
+	at := len(s.bytesBlock)
+	s.bytesBlock = s.bytesBlock[:at+n]
+	return s.bytesBlock[at : at : at+n]
+}
+
 type paperReader struct {
 	b       []byte
 	measure bool   // a pass that only adds up the strings' sizes
 	size    int    // the strings' bytes, once measured
 	blob    []byte // the copy of the strings: its capacity is their size
+	slab    *slab  // where the authors come from (nil: allocated)
 	err     error
 }
 
@@ -137,7 +202,11 @@ func (r *paperReader) read(p *repository.Paper) {
 	p.Title = r.str()
 	p.Abstract = r.str()
 	if n := r.len(); n > 0 && !r.measure {
-		p.Authors = make([]repository.Author, n)
+		if r.slab != nil {
+			p.Authors = r.slab.authors(n)
+		} else {
+			p.Authors = make([]repository.Author, n)
+		}
 		for i := range p.Authors {
 			p.Authors[i] = repository.Author{Name: r.str(), Affiliation: r.str()}
 		}

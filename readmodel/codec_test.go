@@ -51,19 +51,40 @@ func TestPapersSurviveTheCheckpointLayout(t *testing.T) {
 	for _, p := range papers {
 		b = appendPaper(b, p)
 	}
-	rest := b
-	for i, want := range papers {
-		got, next, err := decodePaper(rest)
-		if err != nil {
-			t.Fatalf("paper %d: %v", i, err)
+	// Decoded into allocations of their own, and from a slab's blocks.
+	in := &slab{}
+	var fromSlab []*repository.Paper
+	for _, s := range []*slab{nil, in} {
+		rest := b
+		for i, want := range papers {
+			got, next, err := decodePaper(rest, s)
+			if err != nil {
+				t.Fatalf("paper %d: %v", i, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("paper %d came back as\n%+v\nwant\n%+v", i, got, want)
+			}
+			if s != nil {
+				fromSlab = append(fromSlab, got)
+			}
+			rest = next
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("paper %d came back as\n%+v\nwant\n%+v", i, got, want)
+		if len(rest) != 0 {
+			t.Errorf("%d bytes left over", len(rest))
 		}
-		rest = next
 	}
-	if len(rest) != 0 {
-		t.Errorf("%d bytes left over", len(rest))
+	// Papers from one slab share its blocks, and none overwrote another: an
+	// append to one's authors moves them.
+	for i, got := range fromSlab {
+		if !reflect.DeepEqual(got, papers[i]) {
+			t.Fatalf("paper %d from the slab changed after the others were decoded:\n%+v", i, got)
+		}
+		if cap(got.Authors) != len(got.Authors) {
+			t.Fatalf("paper %d from the slab: authors of capacity %d for %d", i, cap(got.Authors), len(got.Authors))
+		}
+	}
+	if &in.papersBlock[len(in.papersBlock)-1] != fromSlab[len(fromSlab)-1] || len(in.papersBlock) != len(papers) {
+		t.Errorf("the slab's block of papers holds %d, the last decoded is not its last", len(in.papersBlock))
 	}
 	for _, want := range []textRef{{}, {Off: 1 << 40, N: 7, Len: 1 << 31, Sum: 1<<64 - 1}} {
 		got, rest, err := decodeRef(append(appendRef(nil, want), 9))
@@ -77,7 +98,7 @@ func TestPapersSurviveTheCheckpointLayout(t *testing.T) {
 	// Every cut of a paper is an error, never a panic or a paper.
 	one := appendPaper(nil, papers[0])
 	for n := range len(one) {
-		if p, _, err := decodePaper(one[:n]); !errors.Is(err, errShortPaper) || p != nil {
+		if p, _, err := decodePaper(one[:n], &slab{}); !errors.Is(err, errShortPaper) || p != nil {
 			t.Fatalf("a paper cut to %d of %d bytes: %v, %v", n, len(one), p, err)
 		}
 	}
@@ -91,7 +112,7 @@ func BenchmarkDecodePaper(b *testing.B) {
 	buf := appendPaper(nil, p)
 	b.SetBytes(int64(len(buf)))
 	for b.Loop() {
-		if _, _, err := decodePaper(buf); err != nil {
+		if _, _, err := decodePaper(buf, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

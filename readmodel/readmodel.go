@@ -66,6 +66,8 @@ type Model struct {
 	texts   *texts
 	intern  *interner
 	packBuf []byte // pack's, reused
+	slab    slab   // pack's, for papers kept for long
+	loading bool   // Replace is packing a load's papers
 }
 
 // New returns an empty model that is not yet loaded.
@@ -146,7 +148,8 @@ func (m *Model) offload(p *repository.Paper, sum uint64) (*repository.Paper, tex
 			ref, own.Abstract = put, ""
 		}
 	}
-	kept := m.pack(&own)
+	_, changed := m.papers.get(p.ID)
+	kept := m.pack(&own, !changed || m.loading)
 	m.intern.paper(kept)
 	return kept, ref
 }
@@ -156,10 +159,16 @@ func (m *Model) offload(p *repository.Paper, sum uint64) (*repository.Paper, tex
 // length. A paper as a write or a load hands it over holds each string in an
 // allocation of its own, rounded up to the allocator's size classes, and lists
 // grown by appends: about 150 bytes a paper more, for as long as it is kept.
+// When long is set, the copy is expected to be kept for long (a paper loaded or
+// created, not a new copy of a changed one), and comes from the model's slab.
 // Callers hold m.mu for writing.
-func (m *Model) pack(p *repository.Paper) *repository.Paper {
+func (m *Model) pack(p *repository.Paper, long bool) *repository.Paper {
+	var in *slab
+	if long {
+		in = &m.slab
+	}
 	m.packBuf = appendPaper(m.packBuf[:0], p)
-	kept, _, err := decodePaper(m.packBuf)
+	kept, _, err := decodePaper(m.packBuf, in)
 	if err != nil { // cannot happen: appendPaper wrote it
 		return p
 	}
@@ -275,6 +284,8 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 			next.putRef(p, ref)
 		}
 	}
+	m.loading = true
+	defer func() { m.loading = false }()
 	for i, p := range all {
 		if next.at(p.ID) == p { // the scanned copy won
 			var sum uint64

@@ -535,4 +535,25 @@ func TestWrittenAndLoadedPapersAreKeptPacked(t *testing.T) {
 			t.Errorf("%s: its strings are not in one allocation", id)
 		}
 	}
+	// Loaded and created papers come from the model's slab; the new copy of a
+	// changed paper does not (it would keep a block alive for one paper).
+	inSlab := func(p *repository.Paper) bool {
+		for i := range m.slab.papersBlock {
+			if &m.slab.papersBlock[i] == p {
+				return true
+			}
+		}
+		return false
+	}
+	for _, id := range []string{"2401.00001", "2401.00002"} {
+		if p, _ := m.Get(id); !inSlab(p) {
+			t.Errorf("%s, loaded or created, is not from the slab", id)
+		}
+	}
+	changed := given("2401.00002")
+	changed.Version++
+	m.Put(changed)
+	if p, _ := m.Get("2401.00002"); p.Version != changed.Version || inSlab(p) {
+		t.Errorf("the changed paper (version %d) is from the slab: %v", p.Version, inSlab(p))
+	}
 }

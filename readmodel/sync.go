@@ -176,7 +176,7 @@ func (s *Syncer) Start(ctx context.Context) error {
 			if err := s.Intents.Forget(); err != nil {
 				return err
 			}
-			s.Log.Info("read model restored from checkpoint", "papers", len(snap.Papers), "synced", snap.Synced,
+			s.Log.Info("read model restored from checkpoint", "papers", snap.papers.len(), "synced", snap.Synced,
 				"unfinished_writes", len(left), "took", time.Since(began).Round(time.Millisecond))
 			s.nextCheckpoint = time.Now().Add(s.Checkpoint)
 			return nil
