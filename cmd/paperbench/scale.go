@@ -266,7 +266,10 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	stopBegan := time.Now()
 	pd.stop()
 	res.StopS = time.Since(stopBegan).Seconds()
-	if pd, err = startPaperd(ctx, bin, data, scaleReadyLimit, env...); err != nil {
+	// The restarts log at info: what a start spent its time on (the
+	// checkpoint's restore, the change log's replay) is then in the output.
+	restartEnv := slices.Concat(env, []string{"PAPERD_LOG_LEVEL=info"})
+	if pd, err = startPaperd(ctx, bin, data, scaleReadyLimit, restartEnv...); err != nil {
 		return fmt.Errorf("start after a clean stop: %w", err)
 	}
 	res.CleanReadyS = pd.ready.Seconds()
@@ -282,7 +285,7 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	}
 	res.Votes += lateVotes
 	pd.kill()
-	if pd, err = startPaperd(ctx, bin, data, scaleReadyLimit, env...); err != nil {
+	if pd, err = startPaperd(ctx, bin, data, scaleReadyLimit, restartEnv...); err != nil {
 		return fmt.Errorf("start after kill -9: %w", err)
 	}
 	res.KillReadyS = pd.ready.Seconds()
