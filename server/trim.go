@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"log/slog"
-	"math"
 	"runtime/debug"
 	runtimemetrics "runtime/metrics"
 	"time"
@@ -16,9 +15,13 @@ import (
 // MiB more than its data needs. And between collections the heap grows to twice
 // what is live (GOGC=100): at 2.7 million papers, gigabytes of garbage that an
 // idle paperd keeps for minutes. trimAfterBursts returns the free memory as soon
-// as a burst is over, and while paperd is quiet it holds the heap closer to what
-// is live, with a soft memory limit (see quietLimit) that it lifts as soon as
-// work begins again.
+// as a burst is over, and again whenever a quiet paperd's heap has grown by a
+// quarter since (see trimmer.step).
+//
+// A soft memory limit (debug.SetMemoryLimit) would hold a quiet heap down too,
+// but the heap in use also counts the free room of the allocator's partly used
+// spans, which no collection returns: under a limit below it the collector runs
+// back to back. A trim is one collection, asked for when there is garbage.
 
 const (
 	trimEvery = 5 * time.Second
@@ -37,103 +40,94 @@ const (
 	// fraction of the burst's mean: a busy paperd serving calls allocates more
 	// than the quiet share, and the end of an import is a drop.
 	trimDrop = 8
-	// quietHeadroom and quietSlack make the memory limit of a quiet paperd: the
-	// live heap, a quarter more and 64 MiB.
-	quietHeadroom = 4
-	quietSlack    = 64 << 20
+	// trimGrowth and trimSlack: a quiet paperd is trimmed again once its heap
+	// in use has grown by a quarter and 64 MiB since the last trim.
+	trimGrowth = 4
+	trimSlack  = 64 << 20
 )
 
-// trimmer decides, from the bytes allocated so far and the live heap sampled
-// every trimEvery, when a burst has just ended, and whether paperd is quiet.
+// trimmer decides, from the bytes allocated so far, the live heap and the heap
+// in use sampled every trimEvery, when to return free memory: when a burst has
+// just ended, and when a quiet heap has grown since the last trim.
 type trimmer struct {
 	last      uint64
 	burst     uint64 // bytes allocated in the burst so far (0: none)
 	intervals uint64 // its intervals
+	base      uint64 // the heap in use after the last trim (0: none yet)
 }
 
-// step takes the allocation count now and the live heap, and reports whether to
-// trim.
-func (t *trimmer) step(allocated, live uint64) bool {
+// Why step trims.
+const (
+	burstEnded = "a burst of work ended"
+	quietGrew  = "the heap grew while paperd was quiet"
+)
+
+// step takes the allocation count now, the live heap and the heap in use, and
+// returns why to trim ("": not now); the caller then reports the heap in use
+// after the trim (trimmed).
+func (t *trimmer) step(allocated, live, inuse uint64) string {
 	d := allocated - t.last
 	t.last = allocated
 	quiet := max(trimQuiet, live/trimQuietShare)
+	grew := ""
+	if t.base > 0 && inuse > t.base+t.base/trimGrowth+trimSlack {
+		grew = quietGrew
+	}
 	if t.burst == 0 {
 		if d > quiet {
 			t.burst, t.intervals = d, 1
+			return ""
 		}
-		return false
+		return grew
 	}
 	if d > quiet && d*trimDrop >= t.burst/t.intervals {
 		t.burst += d
 		t.intervals++
-		return false
+		return ""
 	}
 	over := t.burst >= trimBurst
 	t.burst, t.intervals = 0, 0
-	return over
-}
-
-// quiet reports whether no burst is under way.
-func (t *trimmer) quiet() bool { return t.burst == 0 }
-
-// quietLimit returns the soft memory limit (see debug.SetMemoryLimit) of a quiet
-// paperd whose live heap is live, under the limit the process started with
-// (GOMEMLIMIT; math.MaxInt64 when none).
-func quietLimit(live uint64, started int64) int64 {
-	want := live + live/quietHeadroom + quietSlack
-	if want >= uint64(started) { //nolint:gosec // started is positive
-		return started
+	if over {
+		return burstEnded
 	}
-	return int64(want) //nolint:gosec // below started
+	return grew
 }
+
+// trimmed records the heap in use right after a trim.
+func (t *trimmer) trimmed(inuse uint64) { t.base = inuse }
 
 // trimAfterBursts returns free memory to the operating system after each burst
 // of allocation (256 MiB or more, ended by a quiet interval or one allocating
-// under an eighth of the burst's mean), and holds a quiet paperd's memory to its
-// live heap and a quarter (quietLimit), looking every interval (trimEvery)
-// until ctx ends; it then restores the limit the process started with.
+// under an eighth of the burst's mean), and when a quiet paperd's heap in use
+// has grown by a quarter and 64 MiB since the last trim, looking every interval
+// (trimEvery) until ctx ends. What the process allocated before it started
+// (the read model's restore) counts as a burst.
 func trimAfterBursts(ctx context.Context, log *slog.Logger, every time.Duration) {
-	sample := []runtimemetrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	read := func() (allocated, live uint64) {
+	sample := []runtimemetrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
+	read := func() (allocated, live, inuse uint64) {
 		runtimemetrics.Read(sample)
-		return sample[0].Value.Uint64(), sample[1].Value.Uint64()
+		return sample[0].Value.Uint64(), sample[1].Value.Uint64(), sample[2].Value.Uint64() + sample[3].Value.Uint64()
 	}
-	started := debug.SetMemoryLimit(-1)
-	defer debug.SetMemoryLimit(started)
-	allocated, _ := read()
-	t := &trimmer{last: allocated}
+	t := &trimmer{}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	limit := started
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		allocated, live := read()
-		trim := t.step(allocated, live)
-		next := started
-		if t.quiet() {
-			next = quietLimit(live, started)
+		why := t.step(read())
+		if why == "" {
+			continue
 		}
-		if next != limit {
-			debug.SetMemoryLimit(next)
-			limit = next
-		}
-		if trim {
-			began := time.Now()
-			debug.FreeOSMemory()
-			log.Debug("free memory returned to the system after a burst of work", "took", time.Since(began).Round(time.Millisecond),
-				"limit_while_quiet_mib", limitMiB(limit))
-		}
+		began := time.Now()
+		_, _, before := read()
+		debug.FreeOSMemory()
+		_, _, after := read()
+		t.trimmed(after)
+		log.Debug("free memory returned to the system", "why", why, "took", time.Since(began).Round(time.Millisecond),
+			"heap_in_use_before_mib", before>>20, "after_mib", after>>20)
 	}
-}
-
-// limitMiB is a memory limit in MiB for the log, -1 when there is none.
-func limitMiB(limit int64) int64 {
-	if limit == math.MaxInt64 {
-		return -1
-	}
-	return limit >> 20
 }

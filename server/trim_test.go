@@ -1,11 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
-	"io"
 	"log/slog"
-	"math"
-	"runtime/debug"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -38,7 +38,7 @@ func TestTrimmerTrimsOnceWhenABurstEnds(t *testing.T) {
 	}
 	for i, s := range steps {
 		allocated += s.add
-		if got := tr.step(allocated, 100*mib); got != s.trim {
+		if got := tr.step(allocated, 100*mib, 200*mib) == burstEnded; got != s.trim {
 			t.Errorf("step %d (+%d MiB): trim %v, want %v", i, s.add/mib, got, s.trim)
 		}
 	}
@@ -56,74 +56,106 @@ func TestTrimmerEndsAMildBurstOnALargeHeap(t *testing.T) {
 	trims := 0
 	for i := range 60 { // five minutes of votes
 		allocated += 90 * mib
-		if tr.step(allocated, live) {
+		if tr.step(allocated, live, 2*live) != "" {
 			t.Fatalf("step %d: trimmed during the votes", i)
 		}
 	}
-	if tr.quiet() {
-		t.Fatal("the votes did not make a burst")
-	}
 	for range 3 { // idle: the polls and checkpoints of a large catalog
 		allocated += 30 * mib
-		if tr.step(allocated, live) {
+		if tr.step(allocated, live, 2*live) == burstEnded {
 			trims++
 		}
 	}
-	if trims != 1 || !tr.quiet() {
-		t.Errorf("after the votes, idle: %d trims, quiet %v; want 1 trim, quiet", trims, tr.quiet())
+	if trims != 1 {
+		t.Errorf("after the votes, idle: %d trims, want 1", trims)
 	}
-	// The same intervals on a small heap are not quiet: they are a burst's.
+	// The same intervals on a small heap are a burst's.
 	small := &trimmer{}
-	small.step(100*mib, 200*mib)
-	if small.quiet() {
+	small.step(100*mib, 200*mib, 300*mib)
+	if small.burst == 0 {
 		t.Error("100 MiB in an interval on a 200 MiB heap did not start a burst")
 	}
 }
 
-func TestQuietLimitIsTheLiveHeapAndAQuarterUnderTheStartingLimit(t *testing.T) {
+// A quiet paperd's heap grows with what it allocates until the collector runs,
+// at twice the live heap: it is trimmed again once it has grown by a quarter
+// and 64 MiB since the last trim, and never during a burst.
+func TestTrimmerTrimsAQuietHeapThatGrew(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct {
-		live    uint64
-		started int64
-		want    int64
-	}{
-		{2800 * mib, math.MaxInt64, 2800*mib + 700*mib + 64*mib},
-		{0, math.MaxInt64, 64 * mib},
-		{2800 * mib, 3000 * mib, 3000 * mib}, // GOMEMLIMIT stays the ceiling
-		{math.MaxUint64 / 2, math.MaxInt64, math.MaxInt64},
-	} {
-		if got := quietLimit(c.live, c.started); got != c.want {
-			t.Errorf("quietLimit(%d MiB, %d MiB) = %d MiB, want %d MiB", c.live/mib, c.started/mib, got/mib, c.want/mib)
-		}
+	const live = 1000 * mib
+	tr := &trimmer{}
+	allocated := uint64(0)
+	step := func(add, inuse uint64) bool {
+		allocated += add
+		return tr.step(allocated, live, inuse) == quietGrew
+	}
+	if step(5*mib, 3000*mib) {
+		t.Error("trimmed a quiet heap before any trim gave a base")
+	}
+	tr.trimmed(1100 * mib)
+	if step(5*mib, 1100*mib+275*mib+64*mib) {
+		t.Error("trimmed at exactly a quarter and 64 MiB of growth")
+	}
+	if !step(5*mib, 1100*mib+275*mib+65*mib) {
+		t.Error("not trimmed past a quarter and 64 MiB of growth")
+	}
+	tr.trimmed(1100 * mib)
+	if step(500*mib, 2000*mib) || step(500*mib, 2100*mib) {
+		t.Error("trimmed during a burst")
 	}
 }
 
-// Not parallel: the memory limit is the process's.
-func TestTrimAfterBurstsHoldsAQuietProcessNearItsLiveHeapAndRestoresTheLimit(t *testing.T) {
-	started := debug.SetMemoryLimit(-1)
+// syncBuffer is a log's output written by the trimmer's goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var sink [][]byte
+
+// Not parallel: it allocates a burst and waits for the process to be quiet.
+func TestTrimAfterBurstsReturnsMemoryOnceABurstIsOver(t *testing.T) {
+	var out syncBuffer
+	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		trimAfterBursts(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), 10*time.Millisecond)
+		trimAfterBursts(ctx, log, 50*time.Millisecond)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	var quiet int64
-	for time.Now().Before(deadline) {
-		if quiet = debug.SetMemoryLimit(-1); quiet != started {
-			break
+	// What the tests before allocated counts as a burst: wait for its trim,
+	// or for a few quiet intervals.
+	for i := 0; i < 40 && !strings.Contains(out.String(), burstEnded); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := len(out.String())
+	for range 320 { // a burst: 320 MiB
+		sink = append(sink, make([]byte, mib))
+		if len(sink) > 16 {
+			sink = sink[1:]
 		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	sink = nil
+	after := func() string { return out.String()[before:] }
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(after(), burstEnded) {
+		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
 	<-done
-	if quiet == started {
-		t.Fatalf("the memory limit of a quiet test process stayed %d", started)
-	}
-	if quiet < quietSlack || quiet > 2<<30 {
-		t.Errorf("the quiet limit is %d MiB; a test process's live heap is far under 2 GiB", quiet/mib)
-	}
-	if got := debug.SetMemoryLimit(-1); got != started {
-		t.Errorf("after ctx ended the limit is %d, want the starting %d", got, started)
+	if !strings.Contains(after(), burstEnded) {
+		t.Fatalf("no trim after a burst of 320 MiB; log after it:\n%s", after())
 	}
 }
