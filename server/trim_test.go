@@ -38,7 +38,7 @@ func TestTrimmerTrimsOnceWhenABurstEnds(t *testing.T) {
 	}
 	for i, s := range steps {
 		allocated += s.add
-		if got := tr.step(allocated, 100*mib, 200*mib) == burstEnded; got != s.trim {
+		if got := tr.step(allocated, 100*mib, 200*mib, 1) == burstEnded; got != s.trim {
 			t.Errorf("step %d (+%d MiB): trim %v, want %v", i, s.add/mib, got, s.trim)
 		}
 	}
@@ -56,13 +56,13 @@ func TestTrimmerEndsAMildBurstOnALargeHeap(t *testing.T) {
 	trims := 0
 	for i := range 60 { // five minutes of votes
 		allocated += 90 * mib
-		if tr.step(allocated, live, 2*live) != "" {
+		if tr.step(allocated, live, 2*live, 0.3) != "" {
 			t.Fatalf("step %d: trimmed during the votes", i)
 		}
 	}
 	for range 3 { // idle: the polls and checkpoints of a large catalog
 		allocated += 30 * mib
-		if tr.step(allocated, live, 2*live) == burstEnded {
+		if tr.step(allocated, live, 2*live, 0.3) == burstEnded {
 			trims++
 		}
 	}
@@ -71,7 +71,7 @@ func TestTrimmerEndsAMildBurstOnALargeHeap(t *testing.T) {
 	}
 	// The same intervals on a small heap are a burst's.
 	small := &trimmer{}
-	small.step(100*mib, 200*mib, 300*mib)
+	small.step(100*mib, 200*mib, 300*mib, 0.3)
 	if small.burst == 0 {
 		t.Error("100 MiB in an interval on a 200 MiB heap did not start a burst")
 	}
@@ -87,7 +87,7 @@ func TestTrimmerTrimsAQuietHeapThatGrew(t *testing.T) {
 	allocated := uint64(0)
 	step := func(add, inuse uint64) bool {
 		allocated += add
-		return tr.step(allocated, live, inuse) == quietGrew
+		return tr.step(allocated, live, inuse, 0.02) == quietGrew
 	}
 	if step(5*mib, 3000*mib) {
 		t.Error("trimmed a quiet heap before any trim gave a base")
@@ -100,8 +100,37 @@ func TestTrimmerTrimsAQuietHeapThatGrew(t *testing.T) {
 		t.Error("not trimmed past a quarter and 64 MiB of growth")
 	}
 	tr.trimmed(1100 * mib)
-	if step(500*mib, 2000*mib) || step(500*mib, 2100*mib) {
+	busy := func(add, inuse uint64) string {
+		allocated += add
+		return tr.step(allocated, live, inuse, 0.8)
+	}
+	if busy(500*mib, 2000*mib) != "" || busy(500*mib, 2100*mib) != "" {
 		t.Error("trimmed during a burst")
+	}
+}
+
+// After the votes at 2.7 million papers, paperd's polls of a change log full
+// of the votes' entries still allocated more than the quiet share and an
+// eighth of the votes' mean, on under 5% of a CPU: an interval of so little
+// CPU ends the burst whatever it allocates.
+func TestTrimmerEndsABurstWhenTheCPUIsIdle(t *testing.T) {
+	t.Parallel()
+	const live = 2700 * mib
+	tr := &trimmer{}
+	var allocated uint64
+	for range 10 { // votes: 250 MiB an interval on 40% of a CPU
+		allocated += 250 * mib
+		if why := tr.step(allocated, live, 2*live, 0.4); why != "" {
+			t.Fatalf("trimmed during the votes: %s", why)
+		}
+	}
+	allocated += 80 * mib // polls: more than 1/64 of the live heap and an eighth of 250 MiB
+	if why := tr.step(allocated, live, 2*live, 0.3); why != "" {
+		t.Fatalf("an interval on 30%% of a CPU ended the burst: %s", why)
+	}
+	allocated += 80 * mib
+	if why := tr.step(allocated, live, 2*live, 0.04); why != burstEnded {
+		t.Errorf("an interval on 4%% of a CPU: %q, want %q", why, burstEnded)
 	}
 }
 
