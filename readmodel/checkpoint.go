@@ -196,7 +196,7 @@ func readPapers(dec *gob.Decoder, snap *snapshot) error {
 		err    error
 		done   chan struct{}
 	}
-	n := snap.checkpointHeader.Papers
+	n := snap.Papers
 	workers := max(1, runtime.GOMAXPROCS(0))
 	jobs := make(chan *job, workers)
 	order := make(chan *job, 2*workers)
