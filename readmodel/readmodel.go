@@ -67,7 +67,6 @@ type Model struct {
 	intern  *interner
 	packBuf []byte // pack's, reused
 	slab    slab   // pack's, for papers kept for long
-	loading bool   // Replace is packing a load's papers
 }
 
 // New returns an empty model that is not yet loaded.
@@ -136,8 +135,9 @@ func (m *Model) Full(p *repository.Paper) (*repository.Paper, error) {
 // interner), without its abstract, which goes to the abstracts' file unless the
 // file holds it already (sum is its hash, 0: not computed). Without a file, or
 // when the write fails, the copy keeps its abstract, and the place is none.
-// Callers hold m.mu for writing.
-func (m *Model) offload(p *repository.Paper, sum uint64) (*repository.Paper, textRef) {
+// long says the copy is expected to be kept for long (see pack). Callers hold
+// m.mu for writing.
+func (m *Model) offload(p *repository.Paper, sum uint64, long bool) (*repository.Paper, textRef) {
 	own := *p
 	var ref textRef
 	if m.texts != nil && p.Abstract != "" {
@@ -148,8 +148,7 @@ func (m *Model) offload(p *repository.Paper, sum uint64) (*repository.Paper, tex
 			ref, own.Abstract = put, ""
 		}
 	}
-	_, changed := m.papers.get(p.ID)
-	kept := m.pack(&own, !changed || m.loading)
+	kept := m.pack(&own, long)
 	m.intern.paper(kept)
 	return kept, ref
 }
@@ -284,15 +283,13 @@ func (m *Model) Replace(all []*repository.Paper, scanStart int64) {
 			next.putRef(p, ref)
 		}
 	}
-	m.loading = true
-	defer func() { m.loading = false }()
 	for i, p := range all {
 		if next.at(p.ID) == p { // the scanned copy won
 			var sum uint64
 			if sums != nil {
 				sum = sums[i]
 			}
-			next.putRef(m.offload(p, sum))
+			next.putRef(m.offload(p, sum, true)) // loaded: kept for long
 		}
 	}
 	for p := range next.all() {
@@ -347,15 +344,16 @@ func (m *Model) ByRequestID(rid string) (*repository.Paper, bool) {
 func (m *Model) Put(p *repository.Paper) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if cur, ok := m.papers.get(p.ID); ok && cur.Version >= p.Version {
+	cur, exists := m.papers.get(p.ID)
+	if exists && cur.Version >= p.Version {
 		return false
 	}
 	if v, ok := m.tombstones[p.ID]; ok && v >= p.Version {
 		return false
 	}
 	delete(m.tombstones, p.ID)
-	m.touch(p.ID, m.papers.at(p.ID))
-	p, ref := m.offload(p, 0)
+	m.touch(p.ID, cur)
+	p, ref := m.offload(p, 0, !exists) // created: kept for long; a change's copy is not
 	m.papers.putRef(p, ref)
 	m.markDirty(p.ID)
 	if p.RequestID != "" {

@@ -142,12 +142,11 @@ func trimAfterBursts(ctx context.Context, log *slog.Logger, every time.Duration)
 			continue
 		}
 		began := time.Now()
-		_, _, before := read()
 		debug.FreeOSMemory()
 		_, _, after := read()
 		t.trimmed(after)
 		log.Debug("free memory returned to the system", "why", why, "took", time.Since(began).Round(time.Millisecond),
-			"heap_in_use_before_mib", before>>20, "after_mib", after>>20)
+			"heap_in_use_before_mib", inuse>>20, "after_mib", after>>20)
 	}
 }
 
