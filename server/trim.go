@@ -145,7 +145,7 @@ func trimAfterBursts(ctx context.Context, log *slog.Logger, every time.Duration)
 		debug.FreeOSMemory()
 		_, _, after := read()
 		t.trimmed(after)
-		log.Debug("free memory returned to the system", "why", why, "took", time.Since(began).Round(time.Millisecond),
+		log.Info("free memory returned to the system", "why", why, "took", time.Since(began).Round(time.Millisecond),
 			"heap_in_use_before_mib", inuse>>20, "after_mib", after>>20)
 	}
 }

@@ -58,6 +58,7 @@ type options struct {
 	snapshotLines int
 	scale         int
 	idleWait      time.Duration
+	keepData      string
 	duration      time.Duration
 	concurrency   int
 	sample        string
@@ -116,6 +117,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.snapshotLines, "snapshot-lines", 0, "instead of everything else, import a generated arXiv snapshot of this many lines twice with paperctl and report memory (make bench-import)")
 	fs.IntVar(&o.scale, "scale", 0, "instead of everything else, import a generated arXiv-shaped snapshot of this many records with paperctl and measure memory, restarts, disk and calls against issue 16's targets (make bench-scale)")
 	fs.DurationVar(&o.idleWait, "idle-wait", 20*time.Second, "with -scale: how long paperd stays idle, after it first is, before its RSS once idle is read (it returns the memory a burst of work freed once the burst is over, checking every 5 s)")
+	fs.StringVar(&o.keepData, "keep-data", "", "with -scale: move paperd's data directory here at the end (it must not exist), to look into it or start a paperd on it later")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each measured run")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent clients")
 	fs.StringVar(&o.sample, "sample", sampleFile, "arXiv metadata sample to take the vocabulary from")

@@ -119,12 +119,22 @@ func freeAddrs() (string, string, error) {
 // settle waits until process pid uses less than 5% of a core over a second, or
 // until limit, and returns how long it waited.
 func settle(ctx context.Context, pid int, limit time.Duration) time.Duration {
+	return settleFor(ctx, pid, 1, limit)
+}
+
+// settleFor waits until process pid has used less than 5% of a core in each of
+// quiet seconds in a row, or until limit, and returns how long it waited. One
+// quiet second does not show that a process is done: a search index merges its
+// segments in bursts, with quiet seconds between them.
+func settleFor(ctx context.Context, pid, quiet int, limit time.Duration) time.Duration {
 	began := time.Now()
-	for time.Since(began) < limit && ctx.Err() == nil {
+	for inARow := 0; inARow < quiet && time.Since(began) < limit && ctx.Err() == nil; {
 		before := cpuTime(pid)
 		time.Sleep(time.Second)
 		if cpuTime(pid)-before < 50*time.Millisecond {
-			break
+			inARow++
+		} else {
+			inARow = 0
 		}
 	}
 	return time.Since(began)

@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -56,6 +57,11 @@ const (
 	// scaleSettleLimit is the longest the section waits for paperd to be idle
 	// (search index merged) after the import and after each start.
 	scaleSettleLimit = 30 * time.Minute
+	// scaleQuietSeconds is how many quiet seconds in a row make paperd idle
+	// after the import and the votes: the search index's merges that follow
+	// an import at 2.7 M papers come in bursts with quiet seconds between them,
+	// and an RSS read between two is not that of an idle replica.
+	scaleQuietSeconds = 15
 	// scaleReadyLimit is the longest a start may take to be ready.
 	scaleReadyLimit = 60 * time.Minute
 )
@@ -120,8 +126,9 @@ type scaleResult struct {
 	Votes    int     `json:"votes"`
 	VoteRate float64 `json:"votes_per_s"`
 
-	// SettleS is how long paperd took to be idle after the import: until a
-	// second in which it used under 50 ms of CPU. SettledRSSBytes and
+	// SettleS is how long paperd took to be idle after the import and the
+	// votes: until scaleQuietSeconds seconds in a row in each of which it used
+	// under 50 ms of CPU. SettledRSSBytes and
 	// SettledHeapInuse are read then; IdleRSSBytes and the figures below it
 	// IdleWaitS later, once paperd has had the time to return what the burst
 	// of work freed (server/trim.go), which is what an idle replica holds.
@@ -191,8 +198,11 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	logf("wrote an arXiv-shaped snapshot of %d records (%.0f MiB) in %v", n, float64(size)/(1<<20), time.Since(began).Round(time.Second))
 
 	data := filepath.Join(tmp, "scale-data")
+	// paperd logs at info (calls are logged at debug): what a start spent its
+	// time on (the checkpoint's restore, the change log's replay) and when it
+	// returned memory to the system are then in the output.
 	env := []string{"PAPERD_ADMIN_TOKENS=" + importToken, "PAPERD_JWT_SECRET=" + benchSecret,
-		"PAPERD_UPVOTE_RATE_LIMIT=" + mixedRateLimit, "PAPERD_WRITE_RATE_LIMIT=" + mixedRateLimit}
+		"PAPERD_UPVOTE_RATE_LIMIT=" + mixedRateLimit, "PAPERD_WRITE_RATE_LIMIT=" + mixedRateLimit, "PAPERD_LOG_LEVEL=info"}
 	pd, err := startPaperd(ctx, bin, data, scaleReadyLimit, env...)
 	if err != nil {
 		return err
@@ -232,7 +242,7 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	}
 	res.VoteRate = float64(res.Votes) / time.Since(voteBegan).Seconds()
 
-	settled := settle(ctx, pd.pid(), scaleSettleLimit)
+	settled := settleFor(ctx, pd.pid(), scaleQuietSeconds, scaleSettleLimit)
 	res.SettleS = settled.Seconds()
 	logf("paperd idle %v after the import and the votes", settled.Round(time.Second))
 	if res.SettledRSSBytes, err = currentRSS(pd.pid()); err != nil {
@@ -266,10 +276,7 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	stopBegan := time.Now()
 	pd.stop()
 	res.StopS = time.Since(stopBegan).Seconds()
-	// The restarts log at info: what a start spent its time on (the
-	// checkpoint's restore, the change log's replay) is then in the output.
-	restartEnv := slices.Concat(env, []string{"PAPERD_LOG_LEVEL=info"})
-	if pd, err = startPaperd(ctx, bin, data, scaleReadyLimit, restartEnv...); err != nil {
+	if pd, err = startPaperd(ctx, bin, data, scaleReadyLimit, env...); err != nil {
 		return fmt.Errorf("start after a clean stop: %w", err)
 	}
 	res.CleanReadyS = pd.ready.Seconds()
@@ -285,7 +292,7 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 	}
 	res.Votes += lateVotes
 	pd.kill()
-	if pd, err = startPaperd(ctx, bin, data, scaleReadyLimit, restartEnv...); err != nil {
+	if pd, err = startPaperd(ctx, bin, data, scaleReadyLimit, env...); err != nil {
 		return fmt.Errorf("start after kill -9: %w", err)
 	}
 	res.KillReadyS = pd.ready.Seconds()
@@ -298,6 +305,12 @@ func scaleBench(ctx context.Context, o options, bin, tmp string, voc *vocabulary
 		return err
 	}
 	res.DataDirRatio = float64(res.DataDirBytes) / float64(size)
+	if o.keepData != "" {
+		if err := os.Rename(data, o.keepData); err != nil {
+			return fmt.Errorf("-keep-data: %w", err)
+		}
+		logf("kept paperd's data directory in %s", o.keepData)
+	}
 
 	res.Targets = scaleTargets(res)
 	res.print(out)
