@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"testing"
 	"time"
@@ -443,5 +444,61 @@ func TestReloadKeepsTheAbstractOfANewerWrite(t *testing.T) {
 	f, err := m.Full(p)
 	if err != nil || f.Version != 5 || f.Abstract != newer.Abstract {
 		t.Errorf("after the reload: version %d, abstract %q (%v); want version 5 and its abstract", f.Version, f.Abstract, err)
+	}
+}
+
+// TestStartLeavesTheCollectorOn: Start turns the collector off for the read
+// and the restore of a checkpoint, and on again whatever it finds: a usable
+// checkpoint, none, a damaged one, one of another database, or one older than
+// the change log keeps. Not parallel: the collector's setting is the process's.
+func TestStartLeavesTheCollectorOn(t *testing.T) {
+	ctx := context.Background()
+	db := mongotest.Open(t)
+	papers, votes := mongo.NewPapers(db), mongo.NewVotes(db)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "readmodel.checkpoint")
+	before := debug.SetGCPercent(81)
+	defer debug.SetGCPercent(before)
+	m := New()
+	m.Replace([]*repository.Paper{paper("a", 1, 0)}, 0)
+	if _, err := m.SaveSnapshot(path, "db", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		file      []byte // nil: none
+		database  string
+		retention time.Duration // 0: the default
+		restored  bool
+	}{
+		{"usable", good, "db", 0, true},
+		{"none", nil, "db", 0, false},
+		{"damaged", good[:len(good)/2], "db", 0, false},
+		{"of another database", good, "other", 0, false},
+		{"older than the change log keeps", good, "db", time.Nanosecond, false},
+	} {
+		_ = os.Remove(path)
+		if c.file != nil {
+			if err := os.WriteFile(path, c.file, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := New()
+		s := &Syncer{Model: m, Repo: papers, Votes: votes, SnapshotPath: path, DatabaseID: c.database,
+			Retention: c.retention, Log: slog.New(slog.DiscardHandler)}
+		if err := s.Start(ctx); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if _, ok := m.Get("a"); ok != c.restored {
+			t.Errorf("%s: paper a restored %v, want %v", c.name, ok, c.restored)
+		}
+		p := debug.SetGCPercent(81)
+		if p != 81 {
+			t.Errorf("%s: the collector's setting is %d after Start, want 81", c.name, p)
+		}
 	}
 }

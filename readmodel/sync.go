@@ -145,9 +145,11 @@ func (s *Syncer) Start(ctx context.Context) error {
 			}
 		}
 		began := time.Now() // real time: how long the restore took
+		// One pause for the read and the restore: resumed between them, the
+		// collector would start at once (the heap is far past its goal) and
+		// mark the whole table while the restore runs.
 		resume := pauseGC()
 		snap, err := readSnapshot(s.SnapshotPath, s.DatabaseID)
-		resume()
 		switch {
 		case err != nil:
 			s.Log.Warn("read model checkpoint unusable; loading from the database", "err", err)
@@ -157,7 +159,6 @@ func (s *Syncer) Start(ctx context.Context) error {
 			s.Log.Warn("read model checkpoint older than the change log keeps; loading from the database",
 				"synced", snap.Synced, "retention", s.Retention)
 		default:
-			resume := pauseGC()
 			err := s.Model.restore(snap)
 			resume()
 			if err != nil {
@@ -181,6 +182,7 @@ func (s *Syncer) Start(ctx context.Context) error {
 			s.nextCheckpoint = time.Now().Add(s.Checkpoint)
 			return nil
 		}
+		resume()
 	}
 	if err := s.Model.forgetAbstracts(); err != nil {
 		return err
