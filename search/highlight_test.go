@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/mapping"
 
 	"github.com/papercatalog/papers/repository"
 )
@@ -75,11 +76,14 @@ func sampleIndex(t *testing.T, papers map[string]*repository.Paper) *Index {
 	return ix
 }
 
-// openLegacy makes an index in dir as paperd did with mapping version 3, which
-// stored title and abstract, holding papers.
+// openLegacy makes an index in dir of the mapping before (legacyMappingVersion),
+// with the _all field, holding papers. It also stores title and abstract, as
+// mapping version 3 did, for bleve's highlighter to mark them.
 func openLegacy(t *testing.T, dir string, papers map[string]*repository.Paper) *Index {
 	t.Helper()
-	idx, err := bleve.New(dir, snippetMapping())
+	m := paperMapping(true).(*mapping.IndexMappingImpl)
+	delete(m.DefaultMapping.Properties, "_all")
+	idx, err := bleve.New(dir, m)
 	if err != nil {
 		t.Fatal(err)
 	}

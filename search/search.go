@@ -100,10 +100,10 @@ const (
 
 // indexMapping is the mapping of the index on disk. It keeps what queries,
 // facets and Versions need: postings with term vectors for title and abstract
-// (phrase queries need their positions), the _all field that queries without a
-// field search, the facets' doc values and the stored version. It stores no
-// text and no other doc values: Highlight marks the read model's text, and
-// nothing sorts by a field.
+// (phrase queries need their positions), the facets' doc values and the stored
+// version. It stores no text and no other doc values (Highlight marks the read
+// model's text, and nothing sorts by a field), and has no _all field: a query
+// term without a field looks in each field (see spread).
 func indexMapping() mapping.IndexMapping { return paperMapping(false) }
 
 // snippetMapping is indexMapping with title and abstract stored and doc values
@@ -135,6 +135,7 @@ func paperMapping(snippets bool) mapping.IndexMapping {
 	facets.IncludeInAll = false
 	facets.DocValues = true
 	d.AddFieldMappingsAt(facetsField, facets)
+	d.AddSubDocumentMapping("_all", bleve.NewDocumentDisabledMapping()) // see spread
 	m := bleve.NewIndexMapping()
 	m.DefaultMapping = d
 	m.DefaultAnalyzer = en.AnalyzerName
@@ -143,14 +144,15 @@ func paperMapping(snippets bool) mapping.IndexMapping {
 }
 
 // mappingVersion changes whenever indexMapping does.
-const mappingVersion = "4"
+const mappingVersion = "5"
 
-// legacyMappingVersion is the mapping before mappingVersion: it also stored
-// title and abstract, and doc values of every field. Such an index answers
-// every query as one of mappingVersion does, and bleve keeps indexing new
-// papers with the mapping the index was made with, so Open keeps it (see
-// Compact). An index of any other version is rebuilt.
-const legacyMappingVersion = "3"
+// legacyMappingVersion is the mapping before mappingVersion: it also had the
+// _all field, a second copy of every field's postings that queries no longer
+// read (see spread). Such an index answers every query as one of
+// mappingVersion does, and bleve keeps indexing new papers with the mapping
+// the index was made with, so Open keeps it (see Compact). An index of any
+// other version is rebuilt.
+const legacyMappingVersion = "4"
 
 var mappingKey = []byte("papers.mapping_version")
 
@@ -197,9 +199,9 @@ func Open(dir string) (*Index, error) {
 func (ix *Index) Rebuilt() string { return ix.rebuilt }
 
 // Compact reports whether the index has this version's layout. An index made
-// with the mapping before (legacyMappingVersion) also stores title and
-// abstract and every field's doc values, which nothing reads any more: it
-// answers every search alike, and takes half as much again on disk. It is
+// with the mapping before (legacyMappingVersion) also holds the _all field,
+// which nothing reads any more: it answers every search alike, and takes
+// about twice as much on disk. It is
 // kept, as rebuilding it makes a start index every paper again (one to two
 // minutes per 100,000 papers on 2 cores); removing the index's directory while
 // paperd is stopped makes the next start rebuild it compact.
@@ -593,7 +595,7 @@ func parse(text string) (query.Query, error) {
 	if err := checkQuery(q); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
 	}
-	return q, nil
+	return spread(q), nil
 }
 
 // maxFuzziness is the most edits a fuzzy term (word~N) may allow: bleve
@@ -681,6 +683,63 @@ func requireAll(q query.Query) query.Query {
 		mustNot = d.Disjuncts
 	}
 	return query.NewBooleanQueryForQueryString(must, nil, mustNot)
+}
+
+// searchFields are the fields a term without a field prefix is looked for in.
+var searchFields = []string{"title", "abstract", "authors", "keywords", "organization"}
+
+// spread makes every term, phrase, wildcard, regular expression and fuzzy term
+// of q that names no field look in each of searchFields (any may match), each
+// with that field's analyzer. The index has no _all field, which bleve searches
+// such terms in by default: it held a second copy of every field's postings,
+// with positions, half of the index on disk. A paper that matches in more of
+// the fields ranks higher, as bleve's disjunctions score.
+func spread(q query.Query) query.Query {
+	switch q := q.(type) {
+	case *query.BooleanQuery:
+		q.Must, q.Should, q.MustNot = spread(q.Must), spread(q.Should), spread(q.MustNot)
+	case *query.ConjunctionQuery:
+		for i, sub := range q.Conjuncts {
+			q.Conjuncts[i] = spread(sub)
+		}
+	case *query.DisjunctionQuery:
+		for i, sub := range q.Disjuncts {
+			q.Disjuncts[i] = spread(sub)
+		}
+	case *query.MatchQuery:
+		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+	case *query.MatchPhraseQuery:
+		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+	case *query.TermQuery:
+		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+	case *query.PhraseQuery:
+		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+	case *query.PrefixQuery:
+		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+	case *query.WildcardQuery:
+		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+	case *query.RegexpQuery:
+		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+	case *query.FuzzyQuery:
+		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+	}
+	return q
+}
+
+// inEachField returns q when it names a field, and else a disjunction of q in
+// each of searchFields (in returns q's copy in a field).
+func inEachField(q query.FieldableQuery, in func(field string) query.Query) query.Query {
+	if q.Field() != "" {
+		return q
+	}
+	each := make([]query.Query, len(searchFields))
+	for i, f := range searchFields {
+		each[i] = in(f)
+	}
+	// As a query string's optional terms: a field whose analyzer drops the term
+	// (a stop word) is left out, and when every field does, the term is skipped
+	// (requireAll) rather than matching nothing.
+	return query.NewBooleanQueryForQueryString(nil, each, nil)
 }
 
 // backgroundWait is the longest a search without a caller (Search) waits for

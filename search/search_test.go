@@ -161,3 +161,65 @@ func TestEveryWordIsRequired(t *testing.T) {
 		}
 	}
 }
+
+// TestTermsWithoutAFieldLookInEveryField: the index has no _all field, and a
+// word, phrase or wildcard without a field prefix matches a paper that has it
+// in any of title, abstract, authors, keywords or organization; a phrase only
+// within one field; stop words are skipped; with a prefix, only that field.
+func TestTermsWithoutAFieldLookInEveryField(t *testing.T) {
+	t.Parallel()
+	ix, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ix.Close() }()
+	at := time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)
+	papers := []*repository.Paper{
+		{ID: "title", Title: "Zebra crossings", Abstract: "On roads.", Version: 1, SubmitTime: at},
+		{ID: "abstract", Title: "Roads", Abstract: "We study the zebra crossing.", Version: 1, SubmitTime: at},
+		{ID: "author", Title: "Roads", Authors: []repository.Author{{Name: "Ada Zebra"}}, Version: 1, SubmitTime: at},
+		{ID: "keyword", Title: "Roads", Keywords: []string{"zebra"}, Version: 1, SubmitTime: at},
+		{ID: "organization", Title: "Roads", Organization: repository.Organization{ID: "zebra-lab", DisplayName: "Zebra Lab"}, Version: 1, SubmitTime: at},
+		// The phrase's words, but in two fields.
+		{ID: "split", Title: "Zebra", Abstract: "A crossing.", Version: 1, SubmitTime: at},
+		{ID: "none", Title: "Roads", Abstract: "Crossings of roads.", Version: 1, SubmitTime: at},
+	}
+	if err := ix.Apply(papers, nil); err != nil {
+		t.Fatal(err)
+	}
+	fields, err := ix.idx.Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(fields, "_all") {
+		t.Errorf("the index has an _all field: %v", fields)
+	}
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"zebra", []string{"abstract", "author", "keyword", "organization", "split", "title"}},
+		{"the zebra", []string{"abstract", "author", "keyword", "organization", "split", "title"}},
+		{"zeb*", []string{"abstract", "author", "keyword", "organization", "split", "title"}},
+		{"zebrra~1", []string{"abstract", "author", "keyword", "organization", "split", "title"}},
+		{`"zebra crossing"`, []string{"abstract", "title"}},
+		{"zebra crossing", []string{"abstract", "split", "title"}},
+		{"title:zebra", []string{"split", "title"}},
+		{"author:zebra", []string{"author"}},
+		{"zebra -title:zebra", []string{"abstract", "author", "keyword", "organization"}},
+	} {
+		q := mustParse(t, c.query)
+		hits, total, err := ix.Search(q)
+		if err != nil {
+			t.Fatalf("%s: %v", c.query, err)
+		}
+		var got []string
+		for _, h := range hits {
+			got = append(got, h.ID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) || total != uint64(len(c.want)) {
+			t.Errorf("%s: found %v (%d in all), want %v", c.query, got, total, c.want)
+		}
+	}
+}

@@ -377,8 +377,8 @@ func (s *Server) open(ctx context.Context) error {
 		log.Warn("search index removed; every paper is indexed again", "reason", why)
 	}
 	if !s.index.Compact() {
-		log.Info("the search index is of the earlier, larger layout (it stores text it no longer needs); it works as it is. "+
-			"To make it about a third smaller, stop paperd and remove its directory: the next start indexes every paper again",
+		log.Info("the search index is of the earlier, larger layout (it holds an _all field searches no longer read); it works as it is. "+
+			"To make it about half as large, stop paperd and remove its directory: the next start indexes every paper again",
 			"dir", filepath.Join(cfg.DataDir, "search"))
 	}
 	s.index.SetPapers(search.ModelPapers(s.model))
