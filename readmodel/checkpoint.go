@@ -35,8 +35,11 @@ import (
 // on every CPU. The model is locked only while its maps are copied, not while
 // the file is written.
 
-// checkpointVersion changes whenever the checkpoint's layout does.
-const checkpointVersion = 4
+// checkpointVersion changes whenever the checkpoint's layout does, or the
+// abstracts' file's (which the checkpoint points into): 5 is the first whose
+// abstracts are zstd frames. A checkpoint of another layout is not used; the
+// start then loads from the database and writes the abstracts' file anew.
+const checkpointVersion = 5
 
 // Position is a point of the model's history of paper changes, as a derived
 // index (the search index) follows it: Changes counts the papers reported
