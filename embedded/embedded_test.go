@@ -228,3 +228,56 @@ func TestNewDatabasesUsePagesThatHoldSeveralPapers(t *testing.T) {
 		t.Errorf("a database of 4 KiB pages now has pages of %d bytes; SQLite cannot change them in place", got)
 	}
 }
+
+// TestDroppedCollectionsGiveTheirSpaceBack checks that a database the embedded
+// FerretDB creates is in full auto-vacuum mode: a dropped collection's pages
+// leave the file instead of staying in it as free pages.
+func TestDroppedCollectionsGiveTheirSpaceBack(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	db := startDB(t, dir)
+	papers := connect(t, db.URI).Database("papers")
+	if _, err := papers.Collection("kept").InsertOne(ctx, bson.D{{Key: "_id", Value: "p1"}}); err != nil {
+		t.Fatal(err)
+	}
+	pragma := func(name string) int {
+		t.Helper()
+		conn, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "papers.sqlite")+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close() }()
+		var n int
+		if err := conn.QueryRow(`PRAGMA ` + name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := pragma("auto_vacuum"); got != 1 {
+		t.Errorf("auto_vacuum is %d in a new database; want 1 (full)", got)
+	}
+	empty := pragma("page_count")
+	big := papers.Collection("change_payloads_1")
+	text := strings.Repeat("payload ", 1000)
+	for i := range 20 {
+		var docs []any
+		for j := range 100 {
+			docs = append(docs, bson.D{{Key: "_id", Value: fmt.Sprintf("%d-%d", i, j)}, {Key: "content", Value: text}})
+		}
+		if _, err := big.InsertMany(ctx, docs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := pragma("page_count")
+	if full-empty < 100 { // 2,000 documents of 8 KB: about a thousand pages of 16 KiB
+		t.Fatalf("%d pages before the inserts, %d after: the collection takes too little room to tell", empty, full)
+	}
+	if err := big.Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pages, free := pragma("page_count"), pragma("freelist_count"); free != 0 || pages > empty+(full-empty)/10 {
+		t.Errorf("after the drop: %d pages, %d of them free; before the inserts %d, after %d", pages, free, empty, full)
+	}
+}
