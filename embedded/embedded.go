@@ -140,14 +140,23 @@ const PageSize = 16384
 // after it. SQLite sets the mode when it creates a file, as the page size: a
 // database made before keeps its free pages for its tables to reuse.
 
+// sqliteURL is the URL of the embedded FerretDB's SQLite databases in dir:
+// pages of PageSize and full auto-vacuum for the files it creates. The busy
+// timeout comes first (FerretDB adds its default after the pragmas it is
+// given): a pragma that runs before it on a database another connection is
+// writing fails at once with SQLITE_BUSY.
+func sqliteURL(dir string) string {
+	q := url.Values{"_pragma": {"busy_timeout(10000)", fmt.Sprintf("page_size(%d)", PageSize), "auto_vacuum(full)"}}
+	return "file:" + dir + "/?" + q.Encode()
+}
+
 func start(ctx context.Context, dir string, lis ferretdb.ListenerConfig, log *slog.Logger) (*DB, error) {
 	newMu.Lock() // ferretdb.New writes a package-level variable
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener: lis,
-		Handler:  "sqlite",
-		SQLiteURL: "file:" + dir + "/?_pragma=" + url.QueryEscape(fmt.Sprintf("page_size(%d)", PageSize)) +
-			"&_pragma=" + url.QueryEscape("auto_vacuum(full)"),
-		Logger: log,
+		Listener:  lis,
+		Handler:   "sqlite",
+		SQLiteURL: sqliteURL(dir),
+		Logger:    log,
 	})
 	newMu.Unlock()
 	if err != nil {
