@@ -31,9 +31,13 @@ const (
 	// The change log: small headers, which every replica reads at every poll, and
 	// the changes' content, which it loads once for each change it has not
 	// applied. FerretDB decodes every document of a collection to filter it, so
-	// the headers stay small, and the content goes into one collection per five
-	// minutes (payloadsPrefix + the period's number), which pruning drops whole.
+	// both go into collections of five minutes each (headersPrefix and
+	// payloadsPrefix + the period's number), which pruning drops whole: a poll
+	// reads the headers of the periods since the last one only. Headers used to
+	// go into changesCollection, which is still read and pruned, so that
+	// changes recorded before are replayed.
 	changesCollection = "change_log"
+	headersPrefix     = "change_headers_"
 	payloadsPrefix    = "change_payloads_"
 )
 

@@ -1,9 +1,11 @@
 package mongo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,7 +98,39 @@ const payloadPeriod = 300
 
 // payloads returns the collection of the content of changes recorded at t.
 func (s *Papers) payloads(t time.Time) *mongo.Collection {
-	return s.db.Collection(payloadsPrefix + strconv.FormatInt(t.Unix()/payloadPeriod, 10))
+	return s.db.Collection(payloadsPrefix + strconv.FormatInt(period(t), 10))
+}
+
+// headers returns the collection of the headers of changes recorded at t.
+func (s *Papers) headers(t time.Time) *mongo.Collection {
+	return s.db.Collection(headersPrefix + strconv.FormatInt(period(t), 10))
+}
+
+// legacyHeaders makes RecordChange write headers as paperd did before they had
+// periods, into changesCollection (tests; see WriteLegacyHeaders).
+var legacyHeaders = false
+
+// period is the number of the change-log period of t.
+func period(t time.Time) int64 { return t.Unix() / payloadPeriod }
+
+// periods returns the names of the collections of the change log's periods
+// (headers and payloads) with the number of each.
+func (s *Papers) periods(ctx context.Context) (map[string]int64, error) {
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := map[string]int64{}
+	for _, name := range names {
+		for _, prefix := range []string{headersPrefix, payloadsPrefix} {
+			if n, ok := strings.CutPrefix(name, prefix); ok {
+				if p, err := strconv.ParseInt(n, 10, 64); err == nil {
+					out[name] = p
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // payloadDoc is a change's content: its changeDoc as BSON, compressed with zstd
@@ -348,19 +382,48 @@ func (s *Papers) RecordChange(ctx context.Context, c repository.Change) (string,
 	if _, err := payloads.InsertOne(ctx, payload); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return "", fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
 	}
-	if _, err := s.changes.InsertOne(ctx, changeRefDoc{ID: d.ID, Time: c.Time}); err != nil && !mongo.IsDuplicateKeyError(err) {
+	headers := s.headers(c.Time)
+	if legacyHeaders {
+		headers = s.changes
+	}
+	if err := s.prepared.ensure(ctx, s.db, headers.Name()); err != nil {
+		return "", fmt.Errorf("record change of %s: %w", c.PaperID, err)
+	}
+	if _, err := headers.InsertOne(ctx, changeRefDoc{ID: d.ID, Time: c.Time}); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return "", fmt.Errorf("record change of %s: %w", c.PaperID, wrap(err))
 	}
 	return d.ID, nil
 }
 
-// ChangesSince implements repository.Papers.
+// ChangesSince implements repository.Papers. It reads the headers of the
+// periods that end after t, and those recorded before headers had periods.
 func (s *Papers) ChangesSince(ctx context.Context, t time.Time) ([]repository.ChangeRef, error) {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
-	return findAll(ctx, s.changes, bson.D{{Key: "time", Value: bson.D{{Key: "$gte", Value: t}}}}, "read changes",
-		func(d *changeRefDoc) repository.ChangeRef { return repository.ChangeRef{ID: d.ID, Time: d.Time.UTC()} },
-		options.Find().SetSort(bson.D{{Key: "time", Value: 1}, {Key: "_id", Value: 1}}))
+	periods, err := s.periods(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	read := []*mongo.Collection{s.changes}
+	for name, p := range periods {
+		if strings.HasPrefix(name, headersPrefix) && p >= period(t) {
+			read = append(read, s.db.Collection(name))
+		}
+	}
+	since := bson.D{{Key: "time", Value: bson.D{{Key: "$gte", Value: t}}}}
+	var out []repository.ChangeRef
+	for _, coll := range read {
+		refs, err := findAll(ctx, coll, since, "read changes",
+			func(d *changeRefDoc) repository.ChangeRef { return repository.ChangeRef{ID: d.ID, Time: d.Time.UTC()} })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, refs...)
+	}
+	slices.SortFunc(out, func(a, b repository.ChangeRef) int {
+		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
 }
 
 // LoadChange implements repository.Papers. A change pruned since it was listed is
@@ -405,18 +468,13 @@ func (s *Papers) PruneChanges(ctx context.Context, t time.Time) error {
 	if _, err := s.changes.DeleteMany(ctx, before); err != nil {
 		return fmt.Errorf("prune changes: %w", wrap(err))
 	}
-	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	periods, err := s.periods(ctx)
 	if err != nil {
-		return fmt.Errorf("prune changes: %w", wrap(err))
+		return fmt.Errorf("prune changes: %w", err)
 	}
-	for _, name := range names {
-		period, ok := strings.CutPrefix(name, payloadsPrefix)
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(period, 10, 64)
-		if err != nil || (n+1)*payloadPeriod > t.Unix() {
-			continue // not a period's, or not over before t
+	for name, n := range periods {
+		if (n+1)*payloadPeriod > t.Unix() {
+			continue // not over before t
 		}
 		if err := s.db.Collection(name).Drop(ctx); err != nil {
 			return fmt.Errorf("prune changes: %w", wrap(err))
