@@ -253,8 +253,8 @@ func readPapers(dec *gob.Decoder, snap *snapshot) error {
 			continue // drain: the workers and the reader end
 		}
 		for i, p := range j.papers {
-			snap.intern.paper(p) // decoded here: the model's own
-			snap.papers.putRef(p, j.refs[i])
+			snap.intern.paper(p)                // decoded here: the model's own
+			snap.papers.appendNew(p, j.refs[i]) // a duplicate fails the count below
 			if p.RequestID != "" {
 				snap.requests[p.RequestID] = p.ID
 			}
@@ -344,8 +344,17 @@ func (m *Model) restore(snap *snapshot) error {
 		m.votes = map[string]map[string]int64{}
 	}
 	m.unvoted = orEmpty(snap.Unvoted)
+	// The checkpoint's counts and votes were copied together: a paper's count
+	// is off only if it has votes, or counts some it has not.
+	for id := range m.votes {
+		m.recount(id)
+	}
 	for p := range m.papers.all() {
-		m.recount(p.ID)
+		if p.Upvotes != p.BaseUpvotes {
+			if _, voted := m.votes[p.ID]; !voted {
+				m.recount(p.ID)
+			}
+		}
 	}
 	m.reset()
 	clear(m.dirty)

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -499,6 +500,56 @@ func TestStartLeavesTheCollectorOn(t *testing.T) {
 		p := debug.SetGCPercent(81)
 		if p != 81 {
 			t.Errorf("%s: the collector's setting is %d after Start, want 81", c.name, p)
+		}
+	}
+}
+
+// TestRestoreChecksIDsAndCounts: a restore appends the checkpoint's papers
+// without looking their IDs up, so a checkpoint that holds an ID twice is
+// refused by its count; and it counts again the upvotes of the papers that
+// have votes, and of those whose count is off without any.
+func TestRestoreChecksIDsAndCounts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	saved := 0
+	save := func(m *Model) string {
+		t.Helper()
+		saved++
+		path := filepath.Join(dir, fmt.Sprintf("checkpoint-%d", saved))
+		if _, err := m.SaveSnapshot(path, "db", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	twice := New()
+	twice.Replace([]*repository.Paper{paper("a", 1, 0), paper("b", 1, 0)}, 0)
+	twice.papers.rows = append(twice.papers.rows, paper("a", 2, 0))
+	twice.papers.refs = append(twice.papers.refs, textRef{})
+	if snap, err := readSnapshot(save(twice), "db"); err == nil || snap != nil || !strings.Contains(err.Error(), "2 distinct") {
+		t.Errorf("a checkpoint with paper a twice: %v, %v", snap, err)
+	}
+
+	m := New()
+	m.Replace([]*repository.Paper{paper("voted", 1, 3), paper("off", 1, 3), paper("plain", 1, 7)}, 0)
+	m.AddVote(repository.Vote{PaperID: "voted", User: "u1"}, 10)
+	off := *m.papers.at("off")
+	off.Upvotes = 5 // counts two upvotes no one cast
+	m.papers.put(&off)
+	voted := *m.papers.at("voted")
+	voted.Upvotes = 3 // misses its vote
+	m.papers.put(&voted)
+	snap, err := readSnapshot(save(m), "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New()
+	if err := r.restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]int64{"voted": 4, "off": 3, "plain": 7} {
+		if p, ok := r.Get(id); !ok || p.Upvotes != want {
+			t.Errorf("paper %s restored with %d upvotes (found %v), want %d", id, p.Upvotes, ok, want)
 		}
 	}
 }

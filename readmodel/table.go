@@ -72,6 +72,18 @@ func (t *table) ref(id string) (textRef, bool) {
 // clearRefs forgets every paper's abstract.
 func (t *table) clearRefs() { clear(t.refs) }
 
+// appendNew stores p, whose ID the table must not have, in a new slot, with
+// ref, the place of its abstract: a restore's put, without put's look-up of
+// the ID (a third of the restore's time in the table at 2.7 million papers).
+// A second paper of an ID takes the ID's slot, and leaves the first in a slot
+// no ID names: len then counts fewer papers than were appended.
+func (t *table) appendNew(p *repository.Paper, ref textRef) {
+	s := int32(len(t.rows)) //nolint:gosec // fewer than 2^31 papers
+	t.rows, t.refs = append(t.rows, p), append(t.refs, ref)
+	t.slots[p.ID] = s
+	t.post(p, s)
+}
+
 // put stores p in place of the paper with its ID, which keeps its abstract's
 // place, or in a new slot, without one.
 func (t *table) put(p *repository.Paper) {
