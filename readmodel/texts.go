@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 )
 
 // texts keeps the abstracts of the model's papers out of the Go heap: each is
@@ -52,6 +53,14 @@ func openTexts(path string) (*texts, error) {
 	if err != nil {
 		_ = f.Close()
 		return nil, err
+	}
+	// Abstracts are read one at a time, at random places: without readahead, a
+	// read the page cache misses reads the page or two of its abstract, not the
+	// 128 KiB after it. At 2.7 million papers the file (2.8 GB) does not stay
+	// cached beside an import's writes, and GetPaper spent 18% of its time in
+	// pread, mostly waiting on the disk. Advice only: an error changes nothing.
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _ = unix.Fadvise(int(fd), 0, 0, unix.FADV_RANDOM) }) //nolint:gosec // a file descriptor is an int
 	}
 	return &texts{f: f, w: bufio.NewWriterSize(f, 1<<20), size: st.Size()}, nil
 }
