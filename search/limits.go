@@ -234,16 +234,22 @@ func matchAll(q query.Query) query.Query {
 	if w, ok := q.(*query.WildcardQuery); ok && strings.Trim(w.Wildcard, "*") == "" {
 		return bleve.NewMatchAllQuery()
 	}
+	return rewriteParts(q, matchAll)
+}
+
+// rewriteParts replaces each query inside a boolean, conjunction or disjunction
+// query q with what rewrite returns for it, in place, and returns q.
+func rewriteParts(q query.Query, rewrite func(query.Query) query.Query) query.Query {
 	switch q := q.(type) {
 	case *query.BooleanQuery:
-		q.Must, q.Should, q.MustNot = matchAll(q.Must), matchAll(q.Should), matchAll(q.MustNot)
+		q.Must, q.Should, q.MustNot = rewrite(q.Must), rewrite(q.Should), rewrite(q.MustNot)
 	case *query.ConjunctionQuery:
 		for i, sub := range q.Conjuncts {
-			q.Conjuncts[i] = matchAll(sub)
+			q.Conjuncts[i] = rewrite(sub)
 		}
 	case *query.DisjunctionQuery:
 		for i, sub := range q.Disjuncts {
-			q.Disjuncts[i] = matchAll(sub)
+			q.Disjuncts[i] = rewrite(sub)
 		}
 	}
 	return q

@@ -696,45 +696,41 @@ var searchFields = []string{"title", "abstract", "authors", "keywords", "organiz
 // the fields ranks higher, as bleve's disjunctions score.
 func spread(q query.Query) query.Query {
 	switch q := q.(type) {
-	case *query.BooleanQuery:
-		q.Must, q.Should, q.MustNot = spread(q.Must), spread(q.Should), spread(q.MustNot)
-	case *query.ConjunctionQuery:
-		for i, sub := range q.Conjuncts {
-			q.Conjuncts[i] = spread(sub)
-		}
-	case *query.DisjunctionQuery:
-		for i, sub := range q.Disjuncts {
-			q.Disjuncts[i] = spread(sub)
-		}
 	case *query.MatchQuery:
-		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+		return inEachField(q)
 	case *query.MatchPhraseQuery:
-		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+		return inEachField(q)
 	case *query.TermQuery:
-		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+		return inEachField(q)
 	case *query.PhraseQuery:
-		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+		return inEachField(q)
 	case *query.PrefixQuery:
-		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+		return inEachField(q)
 	case *query.WildcardQuery:
-		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+		return inEachField(q)
 	case *query.RegexpQuery:
-		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+		return inEachField(q)
 	case *query.FuzzyQuery:
-		return inEachField(q, func(f string) query.Query { c := *q; c.SetField(f); return &c })
+		return inEachField(q)
 	}
-	return q
+	return rewriteParts(q, spread)
 }
 
-// inEachField returns q when it names a field, and else a disjunction of q in
-// each of searchFields (in returns q's copy in a field).
-func inEachField(q query.FieldableQuery, in func(field string) query.Query) query.Query {
+// inEachField returns q when it names a field, and else a disjunction of a copy
+// of q in each of searchFields.
+func inEachField[T any, Q interface {
+	*T
+	query.FieldableQuery
+}](q Q) query.Query {
 	if q.Field() != "" {
 		return q
 	}
 	each := make([]query.Query, len(searchFields))
 	for i, f := range searchFields {
-		each[i] = in(f)
+		c := Q(new(T))
+		*c = *q
+		c.SetField(f)
+		each[i] = c
 	}
 	// As a query string's optional terms: a field whose analyzer drops the term
 	// (a stop word) is left out, and when every field does, the term is skipped
