@@ -263,6 +263,7 @@ func readPapers(dec *gob.Decoder, snap *snapshot) error {
 		read += len(j.papers)
 	}
 	wg.Wait()
+	snap.papers.postPending()
 	switch {
 	case readErr != nil: // order is closed: readErr is set before
 		return readErr

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
@@ -552,4 +555,44 @@ func TestRestoreChecksIDsAndCounts(t *testing.T) {
 			t.Errorf("paper %s restored with %d upvotes (found %v), want %d", id, p.Upvotes, ok, want)
 		}
 	}
+
+	// The bitmaps of categories and days a restore builds at once are those
+	// the writes built one paper at a time.
+	day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	var many []*repository.Paper
+	for i := range 3000 {
+		p := paper(fmt.Sprintf("p%d", i), 1, 0)
+		p.Categories = [][]string{{"cs.LG"}, {"cs.LG", "cs.CV"}, {"math.OC"}}[i%3]
+		p.SubmitTime = day.Add(time.Duration(i%7) * 24 * time.Hour)
+		many = append(many, p)
+	}
+	w := New()
+	w.Replace(many, 0)
+	w.Remove("p5", 2) // a free slot
+	if snap, err = readSnapshot(save(w), "db"); err != nil {
+		t.Fatal(err)
+	}
+	for name, pair := range map[string][2]map[string]string{
+		"categories": {idsOf(w.papers, w.papers.categories), idsOf(snap.papers, snap.papers.categories)},
+		"days":       {idsOf(w.papers, w.papers.days), idsOf(snap.papers, snap.papers.days)},
+	} {
+		if !maps.Equal(pair[0], pair[1]) || len(pair[0]) == 0 {
+			t.Errorf("%s restored as %v, want %v", name, pair[1], pair[0])
+		}
+	}
+}
+
+// idsOf returns the IDs of the papers of each key's bitmap, sorted, as text:
+// slots differ between a written table and a restored one.
+func idsOf[K comparable](t *table, postings map[K]*roaring.Bitmap) map[string]string {
+	out := map[string]string{}
+	for k, b := range postings {
+		var ids []string
+		for _, s := range b.ToArray() {
+			ids = append(ids, t.rows[s].ID)
+		}
+		slices.Sort(ids)
+		out[fmt.Sprint(k)] = strings.Join(ids, ",")
+	}
+	return out
 }

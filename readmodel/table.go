@@ -29,6 +29,16 @@ type table struct {
 	free       []int32
 	categories map[string]*roaring.Bitmap // category -> slots of the papers in it
 	days       map[int64]*roaring.Bitmap  // UTC day of the submit time -> slots of the papers submitted then
+	pending    *pendingPostings           // appendNew's, until postPending
+}
+
+// pendingPostings are the slots appendNew gave papers, by category and by day,
+// in increasing order: added to the bitmaps all at once (postPending), they
+// cost a fraction of one Add a paper and category (0.8 s of a restore's 5.5 s
+// at 2.7 million papers).
+type pendingPostings struct {
+	categories map[string][]uint32
+	days       map[int64][]uint32
 }
 
 func newTable(capacity int) *table {
@@ -77,11 +87,41 @@ func (t *table) clearRefs() { clear(t.refs) }
 // the ID (a third of the restore's time in the table at 2.7 million papers).
 // A second paper of an ID takes the ID's slot, and leaves the first in a slot
 // no ID names: len then counts fewer papers than were appended.
+// Its postings wait in t.pending until postPending, which must come before
+// the table is used.
 func (t *table) appendNew(p *repository.Paper, ref textRef) {
 	s := int32(len(t.rows)) //nolint:gosec // fewer than 2^31 papers
 	t.rows, t.refs = append(t.rows, p), append(t.refs, ref)
 	t.slots[p.ID] = s
-	t.post(p, s)
+	if t.pending == nil {
+		t.pending = &pendingPostings{categories: map[string][]uint32{}, days: map[int64][]uint32{}}
+	}
+	for _, c := range p.Categories {
+		t.pending.categories[c] = append(t.pending.categories[c], uint32(s)) //nolint:gosec // slots are not negative
+	}
+	d := submitDay(p.SubmitTime)
+	t.pending.days[d] = append(t.pending.days[d], uint32(s)) //nolint:gosec // slots are not negative
+}
+
+// postPending adds the postings appendNew left pending to the bitmaps.
+func (t *table) postPending() {
+	if t.pending == nil {
+		return
+	}
+	addAll(t.categories, t.pending.categories)
+	addAll(t.days, t.pending.days)
+	t.pending = nil
+}
+
+func addAll[K comparable](postings map[K]*roaring.Bitmap, pending map[K][]uint32) {
+	for k, slots := range pending {
+		b := postings[k]
+		if b == nil {
+			b = roaring.New()
+			postings[k] = b
+		}
+		b.AddMany(slots)
+	}
 }
 
 // put stores p in place of the paper with its ID, which keeps its abstract's
