@@ -81,7 +81,7 @@ func sampleIndex(t *testing.T, papers map[string]*repository.Paper) *Index {
 // mapping version 3 did, for bleve's highlighter to mark them.
 func openLegacy(t *testing.T, dir string, papers map[string]*repository.Paper) *Index {
 	t.Helper()
-	m := paperMapping(true).(*mapping.IndexMappingImpl)
+	m := paperMapping(true, false).(*mapping.IndexMappingImpl)
 	delete(m.DefaultMapping.Properties, "_all")
 	idx, err := bleve.New(dir, m)
 	if err != nil {
@@ -92,6 +92,25 @@ func openLegacy(t *testing.T, dir string, papers map[string]*repository.Paper) *
 	}
 	ix := newIndex(idx)
 	if err := ix.Apply(mapValues(papers), nil); err != nil {
+		t.Fatal(err)
+	}
+	ix.version = legacyMappingVersion
+	return ix
+}
+
+// openNoText makes an index in dir of noTextMappingVersion, holding papers.
+func openNoText(t *testing.T, dir string, papers []*repository.Paper) *Index {
+	t.Helper()
+	idx, err := bleve.New(dir, paperMapping(false, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.SetInternal(mappingKey, []byte(noTextMappingVersion)); err != nil {
+		t.Fatal(err)
+	}
+	ix := newIndex(idx)
+	ix.version = noTextMappingVersion
+	if err := ix.Apply(papers, nil); err != nil {
 		t.Fatal(err)
 	}
 	return ix

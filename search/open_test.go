@@ -20,14 +20,14 @@ func TestOpenKeepsOrRebuildsTheIndexOnDisk(t *testing.T) {
 	t.Parallel()
 	papers := loadSample(t)
 	tests := []struct {
-		name    string
-		make    func(t *testing.T, dir string) // what a previous paperd left in dir
-		kept    bool
-		compact bool
-		rebuilt string // in Rebuilt's reason
+		name     string
+		make     func(t *testing.T, dir string) // what a previous paperd left in dir
+		kept     bool
+		outdated string // in Outdated's answer
+		rebuilt  string // in Rebuilt's reason
 	}{
-		{name: "none: a new, compact index", make: func(*testing.T, string) {}, compact: true},
-		{name: "one of this mapping is kept", kept: true, compact: true, make: func(t *testing.T, dir string) {
+		{name: "none: a new index", make: func(*testing.T, string) {}},
+		{name: "one of this mapping is kept", kept: true, make: func(t *testing.T, dir string) {
 			ix, err := Open(dir)
 			if err != nil {
 				t.Fatal(err)
@@ -37,17 +37,21 @@ func TestOpenKeepsOrRebuildsTheIndexOnDisk(t *testing.T) {
 			}
 			_ = ix.Close()
 		}},
-		{name: "one of the mapping before, which stored text, is kept", kept: true, make: func(t *testing.T, dir string) {
+		{name: "one of the mapping before, without the text field, is kept", kept: true, outdated: "no field of all the text",
+			make: func(t *testing.T, dir string) {
+				_ = openNoText(t, dir, mapValues(papers)).Close()
+			}},
+		{name: "one of the mapping before that, which stored text, is kept", kept: true, outdated: "_all", make: func(t *testing.T, dir string) {
 			_ = openLegacy(t, dir, papers).Close()
 		}},
-		{name: "one of an older mapping is rebuilt", compact: true, rebuilt: `mapping version "2"`, make: func(t *testing.T, dir string) {
+		{name: "one of an older mapping is rebuilt", rebuilt: `mapping version "2"`, make: func(t *testing.T, dir string) {
 			ix := openLegacy(t, dir, papers)
 			if err := ix.idx.SetInternal(mappingKey, []byte("2")); err != nil {
 				t.Fatal(err)
 			}
 			_ = ix.Close()
 		}},
-		{name: "a damaged one is rebuilt", compact: true, rebuilt: "cannot be opened", make: func(t *testing.T, dir string) {
+		{name: "a damaged one is rebuilt", rebuilt: "cannot be opened", make: func(t *testing.T, dir string) {
 			_ = openLegacy(t, dir, papers).Close()
 			if err := os.WriteFile(filepath.Join(dir, "index_meta.json"), []byte("{"), 0o600); err != nil {
 				t.Fatal(err)
@@ -67,8 +71,8 @@ func TestOpenKeepsOrRebuildsTheIndexOnDisk(t *testing.T) {
 			if got := ix.Rebuilt(); (tt.rebuilt == "") != (got == "") || !strings.Contains(got, tt.rebuilt) {
 				t.Errorf("Rebuilt() = %q, want %q in it", got, tt.rebuilt)
 			}
-			if ix.Compact() != tt.compact {
-				t.Errorf("Compact() = %v, want %v", ix.Compact(), tt.compact)
+			if got := ix.Outdated(); (tt.outdated == "") != (got == "") || !strings.Contains(got, tt.outdated) {
+				t.Errorf("Outdated() = %q, want %q in it", got, tt.outdated)
 			}
 			want := uint64(0)
 			if tt.kept {

@@ -58,7 +58,7 @@ type Index struct {
 	papers func(id string) (*repository.Paper, bool, error)
 	// rebuilt is why Open replaced the index it found (see Rebuilt).
 	rebuilt string
-	legacy  bool // made with legacyMappingVersion (see Compact)
+	version string // the mapping version the index was made with
 
 	facetMu sync.Mutex
 	facets  *facetTable // of the snapshot the last search ran on
@@ -80,6 +80,8 @@ type doc struct {
 	Authors      []string `json:"authors"`
 	Keywords     []string `json:"keywords"`
 	Organization string   `json:"organization"`
+	// Text is all of the above, for plain words (see inText).
+	Text string `json:"text"`
 	// Version is the paper's version, as text (it does not fit a float).
 	Version string `json:"version"`
 	// Facets holds the paper's facet values as "facet=value" terms (organization
@@ -100,19 +102,27 @@ const (
 
 // indexMapping is the mapping of the index on disk. It keeps what queries,
 // facets and Versions need: postings with term vectors for title and abstract
-// (phrase queries need their positions), the facets' doc values and the stored
+// (phrase queries need their positions), postings of all the text without
+// positions for plain words (textField), the facets' doc values and the stored
 // version. It stores no text and no other doc values (Highlight marks the read
-// model's text, and nothing sorts by a field), and has no _all field: a query
-// term without a field looks in each field (see spread).
-func indexMapping() mapping.IndexMapping { return paperMapping(false) }
+// model's text, and nothing sorts by a field), and has no _all field.
+func indexMapping() mapping.IndexMapping { return paperMapping(false, true) }
 
-// snippetMapping is indexMapping with title and abstract stored and doc values
-// left at bleve's default, as mapping version 3 was: the mapping of the small
-// in-memory index highlightNew builds, so that it matches and marks as an index
-// of the whole catalog with stored text did.
-var snippetMapping = sync.OnceValue(func() mapping.IndexMapping { return paperMapping(true) })
+// snippetMapping is indexMapping with title and abstract stored, doc values
+// left at bleve's default and no textField, as mapping version 3 was: the
+// mapping of the small in-memory index highlightNew builds, so that it matches
+// and marks as an index of the whole catalog with stored text did.
+var snippetMapping = sync.OnceValue(func() mapping.IndexMapping { return paperMapping(true, false) })
 
-func paperMapping(snippets bool) mapping.IndexMapping {
+// textField is the field of all of a paper's text (title, abstract, authors,
+// keywords, organization), analyzed as English and indexed without positions:
+// a plain word without a field prefix is looked up there, in one postings
+// list, rather than in each field (see inText). Phrases, wildcards and fuzzy
+// terms look in each field (see spread), with the positions and the terms of
+// that field's analyzer.
+const textField = "text"
+
+func paperMapping(snippets, withText bool) mapping.IndexMapping {
 	text := func(analyzer string, vectors bool) *mapping.FieldMapping {
 		f := bleve.NewTextFieldMapping()
 		f.Analyzer = analyzer
@@ -127,6 +137,11 @@ func paperMapping(snippets bool) mapping.IndexMapping {
 	d.AddFieldMappingsAt("authors", text(standard.Name, false))
 	d.AddFieldMappingsAt("keywords", text(en.AnalyzerName, false))
 	d.AddFieldMappingsAt("organization", text(standard.Name, false))
+	if withText {
+		all := text(en.AnalyzerName, false)
+		all.IncludeInAll = false
+		d.AddFieldMappingsAt(textField, all)
+	}
 	version := text(keyword.Name, false)
 	version.Store = true
 	version.IncludeInAll = false
@@ -144,15 +159,22 @@ func paperMapping(snippets bool) mapping.IndexMapping {
 }
 
 // mappingVersion changes whenever indexMapping does.
-const mappingVersion = "5"
+const mappingVersion = "6"
 
-// legacyMappingVersion is the mapping before mappingVersion: it also had the
-// _all field, a second copy of every field's postings that queries no longer
-// read (see spread). Such an index answers every query as one of
-// mappingVersion does, and bleve keeps indexing new papers with the mapping
-// the index was made with, so Open keeps it (see Compact). An index of any
-// other version is rebuilt.
-const legacyMappingVersion = "4"
+// Indexes of the two mappings before mappingVersion are kept: bleve keeps
+// indexing new papers with the mapping an index was made with, and queries
+// answer alike on them, only slower. Rebuilding one makes a start index every
+// paper again (one to two minutes per 100,000 papers on 2 cores). An index of
+// any other version is rebuilt.
+const (
+	// noTextMappingVersion has no textField: a plain word looks in each field,
+	// as a phrase does.
+	noTextMappingVersion = "5"
+	// legacyMappingVersion has no textField either, and has the _all field, a
+	// second copy of every field's postings, with positions, that queries no
+	// longer read: it takes about twice as much on disk (see Compact).
+	legacyMappingVersion = "4"
+)
 
 var mappingKey = []byte("papers.mapping_version")
 
@@ -166,9 +188,9 @@ func Open(dir string) (*Index, error) {
 	switch {
 	case err == nil:
 		v, verr := idx.GetInternal(mappingKey)
-		if verr == nil && (string(v) == mappingVersion || string(v) == legacyMappingVersion) {
+		if verr == nil && slices.Contains([]string{mappingVersion, noTextMappingVersion, legacyMappingVersion}, string(v)) {
 			ix := newIndex(idx)
-			ix.legacy = string(v) == legacyMappingVersion
+			ix.version = string(v)
 			return ix, nil
 		}
 		_ = idx.Close()
@@ -189,7 +211,7 @@ func Open(dir string) (*Index, error) {
 		return nil, fmt.Errorf("create search index: %w", err)
 	}
 	ix := newIndex(idx)
-	ix.rebuilt = rebuilt
+	ix.rebuilt, ix.version = rebuilt, mappingVersion
 	return ix, nil
 }
 
@@ -198,14 +220,29 @@ func Open(dir string) (*Index, error) {
 // there was none): the caller logs it, as every paper is indexed again.
 func (ix *Index) Rebuilt() string { return ix.rebuilt }
 
-// Compact reports whether the index has this version's layout. An index made
-// with the mapping before (legacyMappingVersion) also holds the _all field,
-// which nothing reads any more: it answers every search alike, and takes
-// about twice as much on disk. It is
-// kept, as rebuilding it makes a start index every paper again (one to two
-// minutes per 100,000 papers on 2 cores); removing the index's directory while
-// paperd is stopped makes the next start rebuild it compact.
-func (ix *Index) Compact() bool { return !ix.legacy }
+// Outdated says how the index differs from one of this version's mapping, or
+// returns "" when it has this version's mapping. Open keeps an index of either
+// mapping before: it answers every search alike, but looks each plain word up
+// in five fields. Removing the index's directory while paperd is stopped makes
+// the next start rebuild it with this mapping.
+func (ix *Index) Outdated() string {
+	switch ix.version {
+	case mappingVersion:
+		return ""
+	case legacyMappingVersion:
+		return "it looks each plain word up in five fields, and holds an _all field searches no longer read (about twice the size)"
+	}
+	return "it looks each plain word up in five fields, as it has no field of all the text: searches of plain words are slower"
+}
+
+// query returns the form of q to search this index with: plain words in
+// textField when the index has it.
+func (ix *Index) query(q Query) query.Query {
+	if ix.version == mappingVersion {
+		return q.plain
+	}
+	return q.q
+}
 
 func newIndex(idx bleve.Index) *Index {
 	ix := &Index{idx: idx, facetOrds: map[string]int32{}}
@@ -291,6 +328,7 @@ func toDoc(p *repository.Paper) doc {
 	for _, a := range p.Authors {
 		d.Authors = append(d.Authors, a.Name)
 	}
+	d.Text = strings.Join(slices.Concat([]string{d.Title, d.Abstract, d.Organization}, d.Authors, d.Keywords), "\n")
 	return d
 }
 
@@ -365,7 +403,7 @@ func (ix *Index) SearchPage(ctx context.Context, q Query, from, size int) (*Page
 		}, loadID, err
 	}
 	ctx = context.WithValue(ctx, search.MakeDocumentMatchHandlerKey, search.MakeDocumentMatchHandler(handler))
-	res, err := ix.run(ctx, bleve.NewSearchRequestOptions(q.q, size, from, false))
+	res, err := ix.run(ctx, bleve.NewSearchRequestOptions(ix.query(q), size, from, false))
 	if err != nil {
 		return nil, err
 	}
@@ -544,8 +582,10 @@ var ErrQuery = errors.New("invalid query")
 // Query is a parsed search query, ready to run against an Index; the zero Query
 // is no query.
 type Query struct {
-	q    query.Query
-	text string // as parsed, trimmed
+	q     query.Query   // every term in each field it names or else in each field (see spread)
+	plain query.Query   // q with plain words in textField (see inText)
+	marks []query.Query // the terms of q Highlight marks (see markable)
+	text  string        // as parsed, trimmed
 }
 
 // Parse checks a query written in bleve's query string syntax and returns it
@@ -554,7 +594,40 @@ type Query struct {
 // keyword:, organization:.
 func Parse(text string) (Query, error) {
 	q, err := parse(text)
-	return Query{q, strings.TrimSpace(text)}, err
+	if err != nil {
+		return Query{text: strings.TrimSpace(text)}, err
+	}
+	// Each form is rewritten in place: parse again for the second, which
+	// cannot fail where the first did not.
+	plain, err := parse(text)
+	if err != nil {
+		return Query{text: strings.TrimSpace(text)}, err
+	}
+	q = spread(q)
+	return Query{q: q, plain: spread(inText(plain)), marks: markable(q, nil), text: strings.TrimSpace(text)}, nil
+}
+
+// markable appends to marks the terms of q, a query made by spread, that can
+// mark a snippet: those in title or abstract that a matching paper may have
+// (not those it must not have).
+func markable(q query.Query, marks []query.Query) []query.Query {
+	switch q := q.(type) {
+	case *query.BooleanQuery:
+		return markable(q.Should, markable(q.Must, marks))
+	case *query.ConjunctionQuery:
+		for _, sub := range q.Conjuncts {
+			marks = markable(sub, marks)
+		}
+	case *query.DisjunctionQuery:
+		for _, sub := range q.Disjuncts {
+			marks = markable(sub, marks)
+		}
+	case query.FieldableQuery:
+		if f := q.Field(); f == "title" || f == "abstract" {
+			marks = append(marks, q)
+		}
+	}
+	return marks
 }
 
 func parse(text string) (query.Query, error) {
@@ -595,7 +668,7 @@ func parse(text string) (query.Query, error) {
 	if err := checkQuery(q); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrQuery, err.Error())
 	}
-	return spread(q), nil
+	return q, nil
 }
 
 // maxFuzziness is the most edits a fuzzy term (word~N) may allow: bleve
@@ -738,6 +811,19 @@ func inEachField[T any, Q interface {
 	return query.NewBooleanQueryForQueryString(nil, each, nil)
 }
 
+// inText makes every plain word of q that names no field (a match query
+// without fuzziness) look in textField: one postings list a word, where
+// spread looks in five. A paper matches as it does with spread, but for words
+// that the English analyzer stems alike and the standard one does not (in
+// authors and organization).
+func inText(q query.Query) query.Query {
+	if m, ok := q.(*query.MatchQuery); ok && m.Field() == "" && m.Fuzziness == 0 {
+		m.SetField(textField)
+		return m
+	}
+	return rewriteParts(q, inText)
+}
+
 // backgroundWait is the longest a search without a caller (Search) waits for
 // its turn of the expensive-search budget.
 const backgroundWait = time.Minute
@@ -756,7 +842,7 @@ func (ix *Index) Search(q Query) ([]Hit, uint64, error) {
 // SearchContext returns the papers matching q, best first, at most MaxHits, and
 // how many matched in all; it keeps within the limits as SearchPage does.
 func (ix *Index) SearchContext(ctx context.Context, q Query) ([]Hit, uint64, error) {
-	req := bleve.NewSearchRequestOptions(q.q, MaxHits, 0, false)
+	req := bleve.NewSearchRequestOptions(ix.query(q), MaxHits, 0, false)
 	res, err := ix.run(ctx, req)
 	if err != nil {
 		return nil, 0, err
@@ -773,8 +859,8 @@ func (ix *Index) SearchContext(ctx context.Context, q Query) ([]Hit, uint64, err
 // out); it keeps within the limits as SearchPage does.
 //
 // The index stores no text, but it has the places of every term of title and
-// abstract (the term vectors phrase queries need): Highlight runs q on the
-// given papers for those places, and bleve's HTML highlighter marks them in
+// abstract (the term vectors phrase queries need): Highlight looks up the
+// places of q's terms in the given papers, and bleve's HTML highlighter marks them in
 // the papers' text, as it did when the index stored the text. A paper whose
 // text changed since the index took it (another version, or places past its
 // text) is marked as highlightNew does.
@@ -783,7 +869,16 @@ func (ix *Index) Highlight(ctx context.Context, q Query, ids []string) (map[stri
 	if len(ids) == 0 || ix.papers == nil {
 		return out, nil
 	}
-	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q.q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
+	// Each given paper matched q: look only for the places of q's terms in
+	// title and abstract, with every term optional. A term required in q may
+	// be in another field, and looking in five fields for each costs more than
+	// the search did (see Query.marks).
+	marks := bleve.NewBooleanQuery()
+	marks.AddMust(bleve.NewDocIDQuery(ids))
+	if len(q.marks) > 0 {
+		marks.AddShould(bleve.NewDisjunctionQuery(q.marks...))
+	}
+	req := bleve.NewSearchRequestOptions(marks, len(ids), 0, false)
 	req.IncludeLocations = true
 	req.Fields = []string{"version"}
 	res, err := ix.run(ctx, req)

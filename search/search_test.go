@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blevesearch/bleve/v2/search/query"
+
 	"github.com/papercatalog/papers/repository"
 )
 
@@ -162,17 +164,14 @@ func TestEveryWordIsRequired(t *testing.T) {
 	}
 }
 
-// TestTermsWithoutAFieldLookInEveryField: the index has no _all field, and a
-// word, phrase or wildcard without a field prefix matches a paper that has it
-// in any of title, abstract, authors, keywords or organization; a phrase only
-// within one field; stop words are skipped; with a prefix, only that field.
+// TestTermsWithoutAFieldLookInEveryField checks that a term, phrase, wildcard
+// or fuzzy term without a field prefix finds the papers that have it in any
+// field (a phrase within one field), in an index of this mapping, where plain
+// words look in the text field, and in one of the mapping before, where they
+// look in each field. The index has no _all field, and its text field has no
+// positions.
 func TestTermsWithoutAFieldLookInEveryField(t *testing.T) {
 	t.Parallel()
-	ix, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ix.Close() }()
 	at := time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)
 	papers := []*repository.Paper{
 		{ID: "title", Title: "Zebra crossings", Abstract: "On roads.", Version: 1, SubmitTime: at},
@@ -184,15 +183,33 @@ func TestTermsWithoutAFieldLookInEveryField(t *testing.T) {
 		{ID: "split", Title: "Zebra", Abstract: "A crossing.", Version: 1, SubmitTime: at},
 		{ID: "none", Title: "Roads", Abstract: "Crossings of roads.", Version: 1, SubmitTime: at},
 	}
-	if err := ix.Apply(papers, nil); err != nil {
-		t.Fatal(err)
-	}
-	fields, err := ix.idx.Fields()
+	current, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.Contains(fields, "_all") {
-		t.Errorf("the index has an _all field: %v", fields)
+	defer func() { _ = current.Close() }()
+	if err := current.Apply(papers, nil); err != nil {
+		t.Fatal(err)
+	}
+	noText := openNoText(t, t.TempDir(), papers)
+	defer func() { _ = noText.Close() }()
+
+	fields, err := current.idx.Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(fields, "_all") || !slices.Contains(fields, textField) {
+		t.Errorf("the index's fields are %v: want %s and no _all", fields, textField)
+	}
+	if n, places := postings(t, current, textField, "zebra"); n != 6 || places != 0 {
+		t.Errorf("the text field holds zebra in %d papers with %d places, want 6 papers and no places", n, places)
+	}
+	if n, places := postings(t, current, "title", "zebra"); n != 2 || places != 2 {
+		t.Errorf("the title field holds zebra in %d papers with %d places, want 2 and 2", n, places)
+	}
+	// A plain word is looked up in the text field alone.
+	if got := fmt.Sprint(searchedFields(current.query(mustParse(t, "zebra")))); got != "[text]" {
+		t.Errorf("zebra searches the fields %s, want [text]", got)
 	}
 	for _, c := range []struct {
 		query string
@@ -204,22 +221,84 @@ func TestTermsWithoutAFieldLookInEveryField(t *testing.T) {
 		{"zebrra~1", []string{"abstract", "author", "keyword", "organization", "split", "title"}},
 		{`"zebra crossing"`, []string{"abstract", "title"}},
 		{"zebra crossing", []string{"abstract", "split", "title"}},
+		{"+zebra +crossing", []string{"abstract", "split", "title"}},
 		{"title:zebra", []string{"split", "title"}},
 		{"author:zebra", []string{"author"}},
 		{"zebra -title:zebra", []string{"abstract", "author", "keyword", "organization"}},
+		{"roads -zebra", []string{"none"}},
 	} {
 		q := mustParse(t, c.query)
-		hits, total, err := ix.Search(q)
-		if err != nil {
-			t.Fatalf("%s: %v", c.query, err)
-		}
-		var got []string
-		for _, h := range hits {
-			got = append(got, h.ID)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, c.want) || total != uint64(len(c.want)) {
-			t.Errorf("%s: found %v (%d in all), want %v", c.query, got, total, c.want)
+		for name, ix := range map[string]*Index{"current": current, "without the text field": noText} {
+			hits, total, err := ix.Search(q)
+			if err != nil {
+				t.Fatalf("%s: %v", c.query, err)
+			}
+			var got []string
+			for _, h := range hits {
+				got = append(got, h.ID)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) || total != uint64(len(c.want)) {
+				t.Errorf("%s, %s: found %v (%d in all), want %v", name, c.query, got, total, c.want)
+			}
 		}
 	}
+}
+
+// postings returns in how many papers of ix the field holds term, and how many
+// places (positions) it holds of it.
+func postings(t *testing.T, ix *Index, field, term string) (papers, places int) {
+	t.Helper()
+	adv, err := ix.idx.Advanced()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	tfr, err := r.TermFieldReader(context.Background(), []byte(term), field, true, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tfr.Close() }()
+	for {
+		d, err := tfr.Next(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == nil {
+			return papers, places
+		}
+		papers++
+		places += len(d.Vectors)
+	}
+}
+
+// searchedFields returns the fields the terms of q name, sorted, once each.
+func searchedFields(q query.Query) []string {
+	var out []string
+	var walk func(q query.Query)
+	walk = func(q query.Query) {
+		switch q := q.(type) {
+		case *query.BooleanQuery:
+			walk(q.Must)
+			walk(q.Should)
+			walk(q.MustNot)
+		case *query.ConjunctionQuery:
+			for _, sub := range q.Conjuncts {
+				walk(sub)
+			}
+		case *query.DisjunctionQuery:
+			for _, sub := range q.Disjuncts {
+				walk(sub)
+			}
+		case query.FieldableQuery:
+			out = append(out, q.Field())
+		}
+	}
+	walk(q)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

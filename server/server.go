@@ -376,10 +376,10 @@ func (s *Server) open(ctx context.Context) error {
 	if why := s.index.Rebuilt(); why != "" {
 		log.Warn("search index removed; every paper is indexed again", "reason", why)
 	}
-	if !s.index.Compact() {
-		log.Info("the search index is of the earlier, larger layout (it holds an _all field searches no longer read); it works as it is. "+
-			"To make it about half as large, stop paperd and remove its directory: the next start indexes every paper again",
-			"dir", filepath.Join(cfg.DataDir, "search"))
+	if why := s.index.Outdated(); why != "" {
+		log.Info("the search index is of an earlier layout; it works as it is. "+
+			"To bring it up to date, stop paperd and remove its directory: the next start indexes every paper again",
+			"dir", filepath.Join(cfg.DataDir, "search"), "difference", why)
 	}
 	s.index.SetPapers(search.ModelPapers(s.model))
 	s.index.SetLimits(cfg.SearchLimits)
