@@ -57,6 +57,13 @@ type Config struct {
 	// DigestRetry is the wait before the first retry of a digest the mail
 	// server could not take (default 1m; doubling up to an hour).
 	DigestRetry time.Duration
+	// StartAttemptTimeout is how long one attempt of a start step that reads
+	// or writes the database (create indexes, read a secret, replay the digest
+	// journal) may take before it is tried again (default 2m). Loading the
+	// read model has no such limit: a load of every paper takes minutes at
+	// millions of papers, and a database that stops answering fails it (see
+	// mongo.Open).
+	StartAttemptTimeout time.Duration
 	// RequestTimeout is the deadline of a call (gRPC or REST) that brings none
 	// of its own (default 30s); streamed imports have none.
 	RequestTimeout time.Duration
@@ -104,7 +111,7 @@ func (c Config) withDefaults() Config {
 		dst *time.Duration
 		def time.Duration
 	}{{&c.RequestTimeout, 30 * time.Second}, {&c.DeliveryClaimTimeout, 5 * time.Minute},
-		{&c.DigestInterval, time.Minute}, {&c.DigestRetry, time.Minute}} {
+		{&c.DigestInterval, time.Minute}, {&c.DigestRetry, time.Minute}, {&c.StartAttemptTimeout, 2 * time.Minute}} {
 		if *d.dst <= 0 {
 			*d.dst = d.def
 		}

@@ -324,7 +324,7 @@ func (s *Server) open(ctx context.Context) error {
 	if s.db, err = mongo.Open(uri, cfg.MongoDatabase, opts...); err != nil {
 		return err
 	}
-	if err := retry(ctx, log, "create indexes", func(ctx context.Context) error { return s.db.Migrate(ctx) }); err != nil {
+	if err := retry(ctx, log, "create indexes", cfg.StartAttemptTimeout, func(ctx context.Context) error { return s.db.Migrate(ctx) }); err != nil {
 		return err
 	}
 	if s.embedded != nil {
@@ -367,7 +367,10 @@ func (s *Server) open(ctx context.Context) error {
 	s.syncer = &readmodel.Syncer{Model: s.model, Repo: papers, Votes: voteRecords, Log: log, Interval: cfg.SyncInterval, Clock: cfg.Clock,
 		SnapshotPath: filepath.Join(cfg.DataDir, "readmodel.checkpoint"), DatabaseID: hex.EncodeToString(dbID),
 		Checkpoint: cfg.CheckpointInterval, Intents: s.intents}
-	if err := retry(ctx, log, "load read model", s.syncer.Start); err != nil {
+	// No limit on the load: at 2.7 million papers a load from the database
+	// took more than the 2 minutes other steps get, and was cut and started
+	// again without end. A database that stops answering fails it.
+	if err := retry(ctx, log, "load read model", 0, s.syncer.Start); err != nil {
 		return err
 	}
 	if s.index, err = search.Open(filepath.Join(cfg.DataDir, "search")); err != nil {
@@ -437,7 +440,7 @@ func (s *Server) open(ctx context.Context) error {
 		Mails: &delivery.Mails{Subscriptions: subscriptions, Mailer: mail, Log: log, Links: links, From: cfg.MailFrom, Clock: cfg.Clock}}
 	s.registered.catalog.CatalogServiceServer = s.catalog
 	s.registered.subscriptions.SubscriptionServiceServer = s.subscriptions
-	if err := retry(ctx, log, "replay the digest journal", func(ctx context.Context) error {
+	if err := retry(ctx, log, "replay the digest journal", cfg.StartAttemptTimeout, func(ctx context.Context) error {
 		n, err := s.digests.ReplayJournal(ctx)
 		if n > 0 {
 			log.Info("digest outcomes replayed from the journal", "deliveries", n)
@@ -638,18 +641,22 @@ func (s *Server) servePprof(addr string) error {
 // name with spaces for underscores ("read page token key").
 func (s *Server) secret(ctx context.Context, name string) ([]byte, error) {
 	var b []byte
-	err := retry(ctx, s.log, "read "+strings.ReplaceAll(name, "_", " "), func(ctx context.Context) (err error) {
+	err := retry(ctx, s.log, "read "+strings.ReplaceAll(name, "_", " "), s.cfg.StartAttemptTimeout, func(ctx context.Context) (err error) {
 		b, err = s.db.Secret(ctx, name)
 		return err
 	})
 	return b, err
 }
 
-// retry runs fn until it succeeds or ctx ends, backing off up to 5 s between tries.
-func retry(ctx context.Context, log *slog.Logger, what string, fn func(context.Context) error) error {
+// retry runs fn until it succeeds or ctx ends, backing off up to 5 s between
+// tries, each of which may take up to limit (none when 0).
+func retry(ctx context.Context, log *slog.Logger, what string, limit time.Duration, fn func(context.Context) error) error {
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		tctx, cancel := ctx, context.CancelFunc(func() {})
+		if limit > 0 {
+			tctx, cancel = context.WithTimeout(ctx, limit)
+		}
 		err := fn(tctx)
 		cancel()
 		if err == nil {
