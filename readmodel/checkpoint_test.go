@@ -18,6 +18,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"github.com/papercatalog/papers/clock"
 	"github.com/papercatalog/papers/repository"
 	"github.com/papercatalog/papers/repository/mongo"
 	"github.com/papercatalog/papers/repository/mongo/mongotest"
@@ -473,18 +474,23 @@ func TestStartLeavesTheCollectorOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name      string
-		file      []byte // nil: none
-		database  string
-		retention time.Duration // 0: the default
-		restored  bool
+		name     string
+		file     []byte // nil: none
+		database string
+		prune    bool // the change log pruned past the checkpoint
+		restored bool
 	}{
-		{"usable", good, "db", 0, true},
-		{"none", nil, "db", 0, false},
-		{"damaged", good[:len(good)/2], "db", 0, false},
-		{"of another database", good, "other", 0, false},
-		{"older than the change log keeps", good, "db", time.Nanosecond, false},
+		{"usable", good, "db", false, true},
+		{"none", nil, "db", false, false},
+		{"damaged", good[:len(good)/2], "db", false, false},
+		{"of another database", good, "other", false, false},
+		{"older than the change log keeps", good, "db", true, false},
 	} {
+		if c.prune {
+			if err := papers.PruneChanges(ctx, time.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		_ = os.Remove(path)
 		if c.file != nil {
 			if err := os.WriteFile(path, c.file, 0o600); err != nil {
@@ -493,7 +499,7 @@ func TestStartLeavesTheCollectorOn(t *testing.T) {
 		}
 		m := New()
 		s := &Syncer{Model: m, Repo: papers, Votes: votes, SnapshotPath: path, DatabaseID: c.database,
-			Retention: c.retention, Log: slog.New(slog.DiscardHandler)}
+			Log: slog.New(slog.DiscardHandler)}
 		if err := s.Start(ctx); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -504,6 +510,96 @@ func TestStartLeavesTheCollectorOn(t *testing.T) {
 		if p != 81 {
 			t.Errorf("%s: the collector's setting is %d after Start, want 81", c.name, p)
 		}
+	}
+}
+
+// TestAnOldCheckpointIsReplayedUnlessThePruneTookItsChanges: a checkpoint
+// written two hours ago, older than the change log keeps, is restored and
+// replayed when no prune took a change recorded since it (a replica stopped
+// while no other pruned); it is given up for a load from the database when
+// one may have, and when the database has no record of its prunes.
+func TestAnOldCheckpointIsReplayedUnlessThePruneTookItsChanges(t *testing.T) {
+	t.Parallel()
+	synced := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Millisecond)
+	for _, c := range []struct {
+		name     string
+		pruned   time.Duration // before synced; 0: no prune recorded
+		restored bool
+	}{
+		{"no prune recorded", 0, false},
+		{"pruned before the checkpoint", -time.Hour, true},
+		{"pruned past the checkpoint", time.Minute, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := mongotest.Open(t)
+			papers, votes := mongo.NewPapers(db), mongo.NewVotes(db)
+			path := filepath.Join(t.TempDir(), "readmodel.checkpoint")
+			m := New()
+			m.Replace([]*repository.Paper{paper("a", 1, 0)}, 0)
+			if _, err := m.SaveSnapshot(path, "db", synced); err != nil {
+				t.Fatal(err)
+			}
+			// Recorded after the checkpoint; the database's papers hold neither.
+			if _, err := papers.RecordChange(ctx, repository.Change{PaperID: "b", Version: 1, Paper: paper("b", 1, 0), Time: synced.Add(2 * time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			if c.pruned != 0 {
+				if err := papers.PruneChanges(ctx, synced.Add(c.pruned)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m = New()
+			s := &Syncer{Model: m, Repo: papers, Votes: votes, SnapshotPath: path, DatabaseID: "db", Log: slog.New(slog.DiscardHandler)}
+			if err := s.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			_, a := m.Get("a")
+			_, b := m.Get("b")
+			if a != c.restored || b != c.restored {
+				t.Errorf("papers a (checkpoint) %v and b (replayed) %v; want both %v", a, b, c.restored)
+			}
+		})
+	}
+}
+
+// TestAReloadLongerThanAPollFinishes: a poll that reloads every paper (here
+// FullReload's) is not cut at PollTimeout, which is for reading changes: at 2.7
+// million papers a reload takes minutes, and was begun again at every poll.
+func TestAReloadLongerThanAPollFinishes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mongotest.Open(t)
+	papers, votes := mongo.NewPapers(db), mongo.NewVotes(db)
+	all := make([]*repository.Paper, 3000)
+	for i := range all {
+		all[i] = paper(fmt.Sprintf("p%05d", i), 1, 0)
+		all[i].Abstract = strings.Repeat("An abstract of some length. ", 40)
+	}
+	if _, err := papers.InsertMany(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	at := clock.NewFake(time.Now())
+	m := New()
+	s := &Syncer{Model: m, Repo: papers, Votes: votes, Log: slog.New(slog.DiscardHandler), Clock: at,
+		PollTimeout: 20 * time.Millisecond, FullReload: time.Hour}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.loadTook <= s.PollTimeout {
+		t.Fatalf("the load took %v, not longer than a poll may: the test shows nothing; insert more papers", s.loadTook)
+	}
+	// Not in the change log: only a reload finds it.
+	if _, err := papers.InsertMany(ctx, []*repository.Paper{paper("late", 1, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	at.Advance(max(time.Hour, 20*s.loadTook) + time.Minute)
+	if err := s.Poll(ctx); err != nil {
+		t.Fatalf("poll with a reload: %v", err)
+	}
+	if _, ok := m.Get("late"); !ok || m.Len() != len(all)+1 {
+		t.Errorf("after the reload: %d papers, the late one %v; want %d and true", m.Len(), ok, len(all)+1)
 	}
 }
 

@@ -26,8 +26,12 @@ type Syncer struct {
 	// Interval is how often the change log is read (default 5 s).
 	Interval time.Duration
 	// Retention is how long changes stay in the change log (default 15 min). A
-	// replica that could not read it for longer reloads everything.
+	// replica that could not read it for longer reloads everything, unless the
+	// change log was not pruned meanwhile.
 	Retention time.Duration
+	// PollTimeout is how long reading the changes of one poll may take
+	// (default four Intervals, at least 30 s). A reload has no such limit.
+	PollTimeout time.Duration
 	// FullReload is how often everything is reloaded anyway (default 6 h; at
 	// least twenty times as long as the last load took), which also repairs a
 	// change a writer of a replica that never started again crashed before
@@ -124,6 +128,9 @@ func (s *Syncer) defaults() {
 	if s.FullReload <= 0 {
 		s.FullReload = 6 * time.Hour
 	}
+	if s.PollTimeout <= 0 {
+		s.PollTimeout = max(s.Interval*4, 30*time.Second)
+	}
 	if s.Checkpoint <= 0 {
 		s.Checkpoint = time.Minute
 	}
@@ -150,14 +157,22 @@ func (s *Syncer) Start(ctx context.Context) error {
 		// mark the whole table while the restore runs.
 		resume := pauseGC()
 		snap, err := readSnapshot(s.SnapshotPath, s.DatabaseID)
+		var gone string
+		if err == nil && snap != nil {
+			var serr error
+			if gone, serr = s.pruned(ctx, snap.Synced); serr != nil {
+				resume()
+				return serr
+			}
+		}
 		switch {
 		case err != nil:
 			s.Log.Warn("read model checkpoint unusable; loading from the database", "err", err)
 		case snap == nil:
 			s.Log.Info("no read model checkpoint; loading from the database")
-		case s.now().Sub(snap.Synced) > s.Retention-overlap:
+		case gone != "":
 			s.Log.Warn("read model checkpoint older than the change log keeps; loading from the database",
-				"synced", snap.Synced, "retention", s.Retention)
+				"synced", snap.Synced, "reason", gone)
 		default:
 			err := s.Model.restore(snap)
 			resume()
@@ -256,6 +271,27 @@ func (s *Syncer) Save() error {
 	return nil
 }
 
+// pruned says why changes recorded since synced may be gone from the change
+// log, or returns "" when none is: the change log was not pruned of any
+// recorded at or after synced - overlap (where the first poll after a restore
+// reads from). A database without a record of its prunes (made by an earlier
+// version) is judged by the time instead: a checkpoint older than the change
+// log keeps. A checkpoint of a replica stopped for hours is thus still
+// replayed when no replica pruned the change log meanwhile.
+func (s *Syncer) pruned(ctx context.Context, synced time.Time) (string, error) {
+	before, ok, err := s.Repo.PrunedBefore(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case !ok && s.now().Sub(synced) > s.Retention-overlap:
+		return fmt.Sprintf("the database has no record of its prunes, and the checkpoint is older than the change log keeps (%s)", s.Retention), nil
+	case ok && synced.Add(-overlap).Before(before):
+		return "the change log was pruned of changes recorded before " + before.Format(time.RFC3339), nil
+	}
+	return "", nil
+}
+
 // checkpoint writes a checkpoint when one is due, from Run, between polls.
 func (s *Syncer) checkpoint() {
 	if s.SnapshotPath == "" || !s.Model.Loaded() || time.Now().Before(s.nextCheckpoint) {
@@ -324,15 +360,27 @@ func (s *Syncer) Run(ctx context.Context) {
 }
 
 // Poll applies the changes recorded since the last poll, or reloads everything when
-// the last poll is too old for the change log to cover the gap.
+// the change log may no longer hold every change since the last poll (see
+// pruned), and every FullReload.
 func (s *Syncer) Poll(ctx context.Context) error {
 	s.defaults()
-	ctx, cancel := context.WithTimeout(ctx, max(s.Interval*4, 30*time.Second))
-	defer cancel()
 	start := s.now()
-	if !s.Model.Loaded() || start.Sub(s.lastPoll) > s.Retention-overlap || start.Sub(s.lastFull) > max(s.FullReload, 20*s.loadTook) {
+	reload := !s.Model.Loaded() || start.Sub(s.lastFull) > max(s.FullReload, 20*s.loadTook)
+	if !reload && start.Sub(s.lastPoll) > s.Retention-overlap {
+		gone, err := s.pruned(ctx, s.lastPoll)
+		if err != nil {
+			return err
+		}
+		reload = gone != ""
+	}
+	if reload {
+		// Not within a poll's time: a load of millions of papers takes
+		// minutes, and was cut and begun again at every poll. A database
+		// that stops answering fails it.
 		return s.Load(ctx)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.PollTimeout)
+	defer cancel()
 	since := s.lastPoll.Add(-overlap)
 	refs, err := s.Repo.ChangesSince(ctx, since)
 	if err != nil {

@@ -169,4 +169,9 @@ type Papers interface {
 	LoadChange(ctx context.Context, ref ChangeRef) (Change, error)
 	// PruneChanges removes changes recorded before t.
 	PruneChanges(ctx context.Context, t time.Time) error
+	// PrunedBefore returns the latest time PruneChanges was called with: every
+	// change recorded at or after it is still listed. ok is false when no
+	// prune was recorded (a database of an earlier version may have pruned
+	// without recording it).
+	PrunedBefore(ctx context.Context) (t time.Time, ok bool, err error)
 }

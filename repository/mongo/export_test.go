@@ -31,3 +31,8 @@ func CollectionNames(ctx context.Context, p *Papers) ([]string, error) {
 
 // Period is the number of the change-log period of t.
 func Period(t time.Time) int64 { return period(t) }
+
+// PruneRecords returns how many records of prunes p's database holds.
+func PruneRecords(ctx context.Context, p *Papers) (int64, error) {
+	return p.db.Collection(prunesCollection).CountDocuments(ctx, bson.D{})
+}

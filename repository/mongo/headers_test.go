@@ -3,6 +3,7 @@ package mongo_test
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,5 +81,45 @@ func TestChangeHeadersLiveInPeriodsAndOldOnesStillCount(t *testing.T) {
 				t.Errorf("collection %s is left after pruning", name)
 			}
 		}
+	}
+}
+
+// TestPruneRecordsTheLatestTime: PrunedBefore knows nothing until a prune, then
+// returns the latest time PruneChanges was called with, also when replicas
+// prune at once; the records do not pile up.
+func TestPruneRecordsTheLatestTime(t *testing.T) {
+	t.Parallel()
+	papers := mongo.NewPapers(openDB(t))
+	ctx := ctxT(t)
+	if _, ok, err := papers.PrunedBefore(ctx); err != nil || ok {
+		t.Fatalf("before any prune: known %v, %v", ok, err)
+	}
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if err := papers.PruneChanges(ctx, t0.Add(time.Duration(i)*time.Second)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	want := t0.Add(7 * time.Second)
+	if got, ok, err := papers.PrunedBefore(ctx); err != nil || !ok || !got.Equal(want) {
+		t.Errorf("after concurrent prunes: %v, %v, %v; want %v", got, ok, err, want)
+	}
+	if err := papers.PruneChanges(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := papers.PrunedBefore(ctx); err != nil || !got.Equal(want) {
+		t.Errorf("after an earlier prune: %v, %v; want %v still", got, err, want)
+	}
+	// Each prune removes the records before its own: the latest, and those
+	// that came later than the prune that made it, stay.
+	if err := papers.PruneChanges(ctx, want.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := mongo.PruneRecords(ctx, papers); err != nil || n != 1 {
+		t.Errorf("%d records of prunes (%v), want 1", n, err)
 	}
 }

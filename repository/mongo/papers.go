@@ -460,10 +460,33 @@ func (s *Papers) LoadChange(ctx context.Context, ref repository.ChangeRef) (repo
 	return c, nil
 }
 
-// PruneChanges implements repository.Papers.
+// prunesCollection records the times PruneChanges pruned before: one
+// document each (prunedDoc), by time, and only the latest is kept.
+const prunesCollection = "change_log_prunes"
+
+type prunedDoc struct {
+	ID     string    `bson:"_id"` // Before's Unix nanoseconds, zero-padded: their order is the times'
+	Before time.Time `bson:"before"`
+}
+
+// PruneChanges implements repository.Papers. It records t before it removes
+// anything, by an insert: the unique _id is the arbiter when replicas prune at
+// once (an update's condition is not atomic on the embedded database), and each
+// pruner then removes only the records before its own, so the latest stays.
+// A kill between the record and the removal leaves changes the record says may
+// be gone; that costs a replica starting from an older checkpoint a load from
+// the database, never a change it misses.
 func (s *Papers) PruneChanges(ctx context.Context, t time.Time) error {
 	ctx, cancel := s.avail.guard(ctx)
 	defer cancel()
+	prunes := s.db.Collection(prunesCollection)
+	id := fmt.Sprintf("%020d", t.UnixNano())
+	if _, err := prunes.InsertOne(ctx, prunedDoc{ID: id, Before: t}); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("prune changes: record the time: %w", wrap(err))
+	}
+	if _, err := prunes.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: id}}}}); err != nil {
+		return fmt.Errorf("prune changes: %w", wrap(err))
+	}
 	before := bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: t}}}}
 	if _, err := s.changes.DeleteMany(ctx, before); err != nil {
 		return fmt.Errorf("prune changes: %w", wrap(err))
@@ -481,6 +504,20 @@ func (s *Papers) PruneChanges(ctx context.Context, t time.Time) error {
 		}
 	}
 	return nil
+}
+
+// PrunedBefore implements repository.Papers.
+func (s *Papers) PrunedBefore(ctx context.Context) (time.Time, bool, error) {
+	ctx, cancel := s.avail.guard(ctx)
+	defer cancel()
+	// A few documents at most: the latest record, and those of prunes that
+	// raced it.
+	prunes, err := findAll(ctx, s.db.Collection(prunesCollection), bson.D{}, "read when the change log was pruned",
+		func(d *prunedDoc) time.Time { return d.Before.UTC() })
+	if err != nil || len(prunes) == 0 {
+		return time.Time{}, false, err
+	}
+	return slices.MaxFunc(prunes, time.Time.Compare), true, nil
 }
 
 // InsertMany implements repository.Papers, as one unordered insert. It records
