@@ -582,6 +582,10 @@ func TestAReloadLongerThanAPollFinishes(t *testing.T) {
 	}
 	at := clock.NewFake(time.Now())
 	m := New()
+	if err := m.StoreAbstracts(filepath.Join(t.TempDir(), "abstracts")); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Close() }()
 	s := &Syncer{Model: m, Repo: papers, Votes: votes, Log: slog.New(slog.DiscardHandler), Clock: at,
 		PollTimeout: 20 * time.Millisecond, FullReload: time.Hour}
 	if err := s.Start(ctx); err != nil {
@@ -600,6 +604,13 @@ func TestAReloadLongerThanAPollFinishes(t *testing.T) {
 	}
 	if _, ok := m.Get("late"); !ok || m.Len() != len(all)+1 {
 		t.Errorf("after the reload: %d papers, the late one %v; want %d and true", m.Len(), ok, len(all)+1)
+	}
+	// The load wrote each abstract to the file as it read it (Prepare).
+	for _, want := range []*repository.Paper{all[0], all[len(all)-1]} {
+		p, _ := m.Get(want.ID)
+		if f, err := m.Full(p); err != nil || f.Abstract != want.Abstract || p.Abstract != "" {
+			t.Errorf("paper %s: abstract %.20q in the model, %.20q from the file (%v); want it from the file", want.ID, p.Abstract, f.Abstract, err)
+		}
 	}
 }
 

@@ -312,9 +312,9 @@ func (s *Syncer) Load(ctx context.Context) error {
 	s.defaults()
 	began := time.Now() // real time: how long the load took
 	start := s.now()
-	var all []*repository.Paper
+	var all []Loaded
 	if err := s.Repo.All(ctx, func(p *repository.Paper) error {
-		all = append(all, p)
+		all = append(all, s.Model.Prepare(p))
 		return nil
 	}); err != nil {
 		return fmt.Errorf("load read model: %w", err)
@@ -328,7 +328,7 @@ func (s *Syncer) Load(ctx context.Context) error {
 			return fmt.Errorf("load votes: %w", err)
 		}
 	}
-	s.Model.Replace(all, start.Add(-overlap).UnixNano())
+	s.Model.ReplaceLoaded(all, start.Add(-overlap).UnixNano())
 	s.Model.ReplaceVotes(votes, start.Add(-overlap).UnixNano())
 	s.lastPoll, s.lastFull = start, start
 	s.synced.Store(start.UnixNano())
