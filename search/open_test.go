@@ -126,15 +126,7 @@ func TestIndexStoresNoText(t *testing.T) {
 	}
 	// The snapshot's doc value reader makes up values of fields that have
 	// none from their terms: ask the segments.
-	adv, err := ix.idx.Advanced()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := adv.Reader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = r.Close() }()
+	r := indexReader(t, ix)
 	withValues := map[string]bool{}
 	for _, ss := range r.(*scorch.IndexSnapshot).Segments() {
 		seg := ss.Segment()
@@ -152,4 +144,19 @@ func TestIndexStoresNoText(t *testing.T) {
 	if len(withValues) != 1 || !withValues[facetsField] {
 		t.Errorf("fields with doc values %v, want only %s", withValues, facetsField)
 	}
+}
+
+// indexReader returns a reader of ix's current snapshot, closed when the test ends.
+func indexReader(t *testing.T, ix *Index) index.IndexReader {
+	t.Helper()
+	adv, err := ix.idx.Advanced()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
 }

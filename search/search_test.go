@@ -249,16 +249,7 @@ func TestTermsWithoutAFieldLookInEveryField(t *testing.T) {
 // places (positions) it holds of it.
 func postings(t *testing.T, ix *Index, field, term string) (papers, places int) {
 	t.Helper()
-	adv, err := ix.idx.Advanced()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := adv.Reader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = r.Close() }()
-	tfr, err := r.TermFieldReader(context.Background(), []byte(term), field, true, true, true)
+	tfr, err := indexReader(t, ix).TermFieldReader(context.Background(), []byte(term), field, true, true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
