@@ -312,11 +312,25 @@ func (s *Syncer) Load(ctx context.Context) error {
 	s.defaults()
 	began := time.Now() // real time: how long the load took
 	start := s.now()
+	// The papers are prepared in a goroutine of their own, so that the
+	// cursor asks for its next batch while they are: the embedded database
+	// serves one cursor on about one core.
 	var all []Loaded
-	if err := s.Repo.All(ctx, func(p *repository.Paper) error {
-		all = append(all, s.Model.Prepare(p))
+	read := make(chan *repository.Paper, 4096)
+	prepared := make(chan struct{})
+	go func() {
+		defer close(prepared)
+		for p := range read {
+			all = append(all, s.Model.Prepare(p))
+		}
+	}()
+	err := s.Repo.All(ctx, func(p *repository.Paper) error {
+		read <- p
 		return nil
-	}); err != nil {
+	})
+	close(read)
+	<-prepared
+	if err != nil {
 		return fmt.Errorf("load read model: %w", err)
 	}
 	var votes []repository.VoteRecord
